@@ -1,0 +1,1 @@
+"""Analytics domain: events, rollups, stats queries and the plumbing they share."""

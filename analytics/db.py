@@ -1,0 +1,80 @@
+"""Database plumbing: engines, tenant-scoped transactions (row-level security) and migrations."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+_SCOPE = text(
+    "SELECT set_config('analytics.tenant_id', :tenant, true), "
+    "set_config('statement_timeout', :timeout, true)"
+)
+
+
+def create_engine(
+    url: str, *, role: str | None, pool_size: int = 10, max_overflow: int = 10
+) -> AsyncEngine:
+    """An engine whose connections act as ``role`` (the row-level-security-bound app role).
+
+    ``role=None`` keeps the connecting user: that is the owner, for migrations and admin commands.
+    """
+    connect_args: dict[str, object] = {}
+    if role:
+        connect_args["server_settings"] = {"role": role}
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True,
+        connect_args=connect_args,
+    )
+
+
+@asynccontextmanager
+async def tenant_transaction(
+    engine: AsyncEngine, tenant_id: int, *, timeout_ms: int = 0
+) -> AsyncIterator[AsyncConnection]:
+    """One transaction that sees only ``tenant_id``'s rows (``SET LOCAL`` for the policies)."""
+    async with engine.begin() as conn:
+        await conn.execute(_SCOPE, {"tenant": str(tenant_id), "timeout": str(timeout_ms)})
+        yield conn
+
+
+def _alembic_config(url: str) -> object:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["database_url"] = url
+    return config
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Upgrade the database at ``url`` to ``revision`` (blocking; run in a thread from async code)."""
+    from alembic import command
+
+    command.upgrade(_alembic_config(url), revision)  # type: ignore[arg-type]
+
+
+def current_revision_is_head(url: str) -> bool:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine as create_sync_engine
+
+    script = ScriptDirectory.from_config(_alembic_config(url))  # type: ignore[arg-type]
+    sync_url = url.replace("postgresql+asyncpg://", "postgresql+psycopg://", 1)
+    engine = create_sync_engine(sync_url)
+    try:
+        with engine.connect() as conn:
+            heads = MigrationContext.configure(conn).get_current_heads()
+    finally:
+        engine.dispose()
+    return set(heads) == set(script.get_heads())
+
+
+async def migrate_async(url: str) -> None:
+    await asyncio.to_thread(migrate, url)

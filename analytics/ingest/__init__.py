@@ -1,0 +1,1 @@
+"""Ingest: the event catalogue, validation and the transactional batch writer."""

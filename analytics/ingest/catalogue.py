@@ -1,0 +1,48 @@
+"""The event catalogue: which event types exist and which counter each one increments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EventKind:
+    """One event type of the catalogue (reference: tour analytics, tracked metrics)."""
+
+    name: str
+    entity_type: str | None  # "tour" or "content"; None when the event names either
+    metric: str
+    description: str
+    requires_step: bool = False
+    requires_selector: bool = False
+
+
+TOUR = "tour"
+CONTENT = "content"
+
+CATALOGUE: dict[str, EventKind] = {
+    kind.name: kind
+    for kind in (
+        EventKind("TourStarted", TOUR, "starts", "User began the tour"),
+        EventKind("StepViewed", TOUR, "step_views", "User saw a specific step", requires_step=True),
+        EventKind("StepCompleted", TOUR, "step_completions", "User advanced past a step",
+                  requires_step=True),
+        EventKind("TourCompleted", TOUR, "completions", "User finished all steps"),
+        EventKind("TourDismissed", TOUR, "dismissals", "User closed the tour early"),
+        EventKind("TourRestarted", TOUR, "restarts", "User restarted the tour"),
+        EventKind("ContentViewed", CONTENT, "views", "User saw the content"),
+        EventKind("ContentDismissed", CONTENT, "dismissals", "User dismissed the content"),
+        EventKind("ContentCtaClicked", CONTENT, "cta_clicks", "User clicked the call-to-action"),
+        EventKind("target_not_found", None, "target_failures",
+                  "SDK could not locate the target element (tourId or contentId names whose)",
+                  requires_selector=True),
+    )
+}
+
+EVENT_TYPES = tuple(CATALOGUE)
+
+# Counters a tour has, in the order the graph shows them.
+TOUR_METRICS = ("starts", "completions", "dismissals", "restarts", "step_views",
+                "step_completions", "target_failures")
+# Metrics whose distinct users are kept per day (funnels, user status, unique counts).
+TOUR_USER_METRICS = ("starts", "completions", "dismissals", "step_views")

@@ -1,0 +1,171 @@
+"""The event as an SDK sends it, and the validation that turns it into a row or per-field errors.
+
+The GraphQL input ``TrackEvent`` mirrors :class:`EventIn` field for field; both the generic
+GraphQL path and the fast decoder end in :func:`validate_batch`, so they report the same errors.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import msgspec
+import orjson
+
+from analytics.ingest.catalogue import CATALOGUE, CONTENT, EVENT_TYPES, TOUR
+
+MAX_ID_LENGTH = 200
+MAX_URL_LENGTH = 2048
+MAX_SELECTOR_LENGTH = 1000
+MAX_PROPERTIES_BYTES = 8192
+MAX_STEP_INDEX = 999
+
+
+# GraphQL's Int is 32-bit; a value outside it must fail decoding exactly as it fails GraphQL.
+GraphQLInt = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
+
+
+class EventIn(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """One event of a ``track`` batch as received; on the wire the names are camelCase."""
+
+    id: str
+    type: str
+    timestamp: str
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    session_id: str | None = None
+    tour_id: str | None = None
+    step_index: GraphQLInt | None = None
+    step_id: str | None = None
+    content_id: str | None = None
+    selector: str | None = None
+    url: str | None = None
+    properties: Any = None
+
+
+@dataclass(frozen=True)
+class FieldError:
+    index: int
+    field: str
+    reason: str
+
+
+# Column order of a stored row; one tuple per valid event.
+ROW_COLUMNS = ("id", "occurred_at", "type", "user_id", "anonymous_id", "session_id", "tour_id",
+               "step_index", "step_id", "content_id", "selector", "url", "properties")
+
+
+@dataclass(frozen=True)
+class ValidEvent:
+    index: int
+    id: uuid.UUID
+    occurred_at: datetime
+    row: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class ValidatedBatch:
+    valid: list[ValidEvent]
+    errors: list[FieldError]
+
+
+def _parse_timestamp(raw: str) -> datetime | str:
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        return "must be an ISO 8601 date-time such as 2025-05-10T14:22:00Z"
+    if parsed.tzinfo is None:
+        return "must include a UTC offset (Z or +hh:mm)"
+    return parsed.astimezone(UTC)
+
+
+def _check_length(
+    problems: list[tuple[str, str]], name: str, value: str | None, limit: int
+) -> None:
+    if value is not None and len(value) > limit:
+        problems.append((name, f"is {len(value)} characters; the limit is {limit}"))
+
+
+def validate_event(
+    event: EventIn, *, now: datetime, oldest: datetime, newest: datetime
+) -> tuple[ValidEvent | None, list[tuple[str, str]]]:
+    """Check one event; return the row to store, or the (field, reason) pairs that refuse it."""
+    problems: list[tuple[str, str]] = []
+    try:
+        event_id = uuid.UUID(event.id)
+    except ValueError:
+        problems.append(("id", "must be a UUID such as 3f1c2a8e-0b7d-4f5e-9c1a-2b3c4d5e6f70"))
+        event_id = uuid.UUID(int=0)
+    kind = CATALOGUE.get(event.type)
+    if kind is None:
+        problems.append(("type", f"unknown event type {event.type[:60]!r}; expected one of "
+                                 + ", ".join(EVENT_TYPES)))
+    occurred = _parse_timestamp(event.timestamp)
+    if isinstance(occurred, str):
+        problems.append(("timestamp", occurred))
+    elif occurred < oldest:
+        problems.append(("timestamp", f"is older than the tenant's raw retention "
+                                      f"({(now - oldest).days} days)"))
+    elif occurred > newest:
+        problems.append(("timestamp", f"is more than {int((newest - now).total_seconds())} "
+                                      "seconds in the future"))
+    if not event.user_id and not event.anonymous_id:
+        problems.append(("userId", "userId or anonymousId is required"))
+    for name, value in (("userId", event.user_id), ("anonymousId", event.anonymous_id),
+                        ("sessionId", event.session_id), ("tourId", event.tour_id),
+                        ("stepId", event.step_id), ("contentId", event.content_id)):
+        _check_length(problems, name, value, MAX_ID_LENGTH)
+    _check_length(problems, "url", event.url, MAX_URL_LENGTH)
+    _check_length(problems, "selector", event.selector, MAX_SELECTOR_LENGTH)
+    if kind is not None:
+        if kind.entity_type == TOUR and not event.tour_id:
+            problems.append(("tourId", f"is required for {kind.name}"))
+        if kind.entity_type == CONTENT and not event.content_id:
+            problems.append(("contentId", f"is required for {kind.name}"))
+        if kind.entity_type is None and not (event.tour_id or event.content_id):
+            problems.append(("tourId", f"tourId or contentId is required for {kind.name}"))
+        if kind.requires_step and event.step_index is None:
+            problems.append(("stepIndex", f"is required for {kind.name}"))
+        if kind.requires_selector and not event.selector:
+            problems.append(("selector", f"is required for {kind.name}"))
+    if event.step_index is not None and not 0 <= event.step_index <= MAX_STEP_INDEX:
+        problems.append(("stepIndex", f"must be between 0 and {MAX_STEP_INDEX}"))
+    properties: str | None = None
+    if event.properties is not None:
+        if not isinstance(event.properties, dict):
+            problems.append(("properties", "must be a JSON object"))
+        else:
+            properties = orjson.dumps(event.properties).decode()
+            if len(properties) > MAX_PROPERTIES_BYTES:
+                problems.append(("properties", f"is {len(properties)} bytes of JSON; "
+                                               f"the limit is {MAX_PROPERTIES_BYTES}"))
+    if problems or isinstance(occurred, str):
+        return None, problems
+    row = (event_id, occurred, event.type, event.user_id, event.anonymous_id, event.session_id,
+           event.tour_id, event.step_index, event.step_id, event.content_id, event.selector,
+           event.url, properties)
+    return ValidEvent(-1, event_id, occurred, row), []
+
+
+def validate_batch(
+    events: Sequence[EventIn], *, retention_days: int, max_future_seconds: int,
+    now: datetime | None = None,
+) -> ValidatedBatch:
+    now = now or datetime.now(UTC)
+    oldest = now - timedelta(days=retention_days)
+    newest = now + timedelta(seconds=max_future_seconds)
+    valid: list[ValidEvent] = []
+    errors: list[FieldError] = []
+    for index, event in enumerate(events):
+        checked, problems = validate_event(event, now=now, oldest=oldest, newest=newest)
+        if checked is None:
+            errors.extend(FieldError(index, field, reason) for field, reason in problems)
+        else:
+            valid.append(ValidEvent(index, checked.id, checked.occurred_at, checked.row))
+    return ValidatedBatch(valid, errors)
+
+
+EVENTS_DECODER = msgspec.json.Decoder(list[EventIn])

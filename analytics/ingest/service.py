@@ -1,0 +1,127 @@
+"""Write a validated batch: raw events and their outbox row in one statement, one transaction."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from analytics.db import tenant_transaction
+from analytics.ingest.events import ROW_COLUMNS, EventIn, FieldError, validate_batch
+
+
+class EventStatus(enum.Enum):
+    ACCEPTED = "ACCEPTED"
+    DUPLICATE = "DUPLICATE"
+    REJECTED = "REJECTED"
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    index: int
+    id: str
+    status: EventStatus
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    outcomes: list[EventOutcome]
+    errors: list[FieldError]
+    accepted: int = field(default=0)
+    duplicates: int = field(default=0)
+    rejected: int = field(default=0)
+
+
+# Dedup, store and queue in one round trip: only rows actually inserted reach the outbox.
+_INSERT = text(
+    """
+    WITH input AS (
+        SELECT * FROM unnest(
+            CAST(:id AS uuid[]), CAST(:occurred_at AS timestamptz[]), CAST(:type AS text[]),
+            CAST(:user_id AS text[]), CAST(:anonymous_id AS text[]), CAST(:session_id AS text[]),
+            CAST(:tour_id AS text[]), CAST(:step_index AS integer[]), CAST(:step_id AS text[]),
+            CAST(:content_id AS text[]), CAST(:selector AS text[]), CAST(:url AS text[]),
+            CAST(:properties AS jsonb[])
+        ) AS t(id, occurred_at, type, user_id, anonymous_id, session_id, tour_id, step_index,
+               step_id, content_id, selector, url, properties)
+    ), inserted AS (
+        INSERT INTO events (tenant_id, id, occurred_at, type, user_id, anonymous_id, session_id,
+                            tour_id, step_index, step_id, content_id, selector, url, properties)
+        SELECT CAST(:tenant_id AS bigint), * FROM input
+        ON CONFLICT DO NOTHING
+        RETURNING id, occurred_at
+    ), queued AS (
+        INSERT INTO outbox (tenant_id, event_ids, occurred_ats)
+        SELECT CAST(:tenant_id AS bigint), array_agg(id), array_agg(occurred_at) FROM inserted
+        HAVING count(*) > 0
+    )
+    SELECT id, occurred_at FROM inserted
+    """
+)
+
+
+class PartitionCache:
+    """Months whose raw-event partition is known to exist in this process."""
+
+    def __init__(self) -> None:
+        self.months: set[tuple[int, int]] = set()
+
+    async def ensure(self, engine: AsyncEngine, tenant_id: int, instants: Sequence[datetime]) -> None:
+        missing = {(ts.year, ts.month) for ts in instants} - self.months
+        if not missing:
+            return
+        async with tenant_transaction(engine, tenant_id) as conn:
+            for year, month in sorted(missing):
+                await conn.execute(
+                    text("SELECT analytics_ensure_event_partition(:at)"),
+                    {"at": datetime(year, month, 1, tzinfo=UTC)},
+                )
+        self.months |= missing
+
+
+async def ingest_batch(
+    engine: AsyncEngine,
+    partitions: PartitionCache,
+    *,
+    tenant_id: int,
+    events: Sequence[EventIn],
+    retention_days: int,
+    max_future_seconds: int,
+    now: datetime | None = None,
+) -> IngestOutcome:
+    """Validate ``events``, store the valid ones once, and say what happened to each."""
+    batch = validate_batch(events, retention_days=retention_days,
+                           max_future_seconds=max_future_seconds, now=now)
+    inserted: set[tuple[object, datetime]] = set()
+    if batch.valid:
+        await partitions.ensure(engine, tenant_id, [v.occurred_at for v in batch.valid])
+        columns = list(zip(*(v.row for v in batch.valid), strict=True))
+        params: dict[str, object] = {
+            name: list(values)
+            for name, values in zip(ROW_COLUMNS, columns, strict=True)
+        }
+        params["tenant_id"] = tenant_id
+        async with tenant_transaction(engine, tenant_id) as conn:
+            result = await conn.execute(_INSERT, params)
+            inserted = {(row[0], row[1]) for row in result}
+    rejected_indexes = {error.index for error in batch.errors}
+    outcomes: list[EventOutcome] = []
+    valid_by_index = {v.index: v for v in batch.valid}
+    for index, event in enumerate(events):
+        if index in rejected_indexes:
+            outcomes.append(EventOutcome(index, event.id, EventStatus.REJECTED))
+            continue
+        valid = valid_by_index[index]
+        key = (valid.id, valid.occurred_at)
+        if key in inserted:
+            inserted.discard(key)  # a second copy in the same batch is a duplicate
+            outcomes.append(EventOutcome(index, event.id, EventStatus.ACCEPTED))
+        else:
+            outcomes.append(EventOutcome(index, event.id, EventStatus.DUPLICATE))
+    accepted = sum(1 for o in outcomes if o.status is EventStatus.ACCEPTED)
+    duplicates = sum(1 for o in outcomes if o.status is EventStatus.DUPLICATE)
+    return IngestOutcome(outcomes, batch.errors, accepted, duplicates, len(rejected_indexes))

@@ -1,0 +1,228 @@
+"""Date ranges in a tenant's time zone: presets, explicit bounds, comparison periods, buckets."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from analytics.errors import InvalidArgument
+
+MAX_BUCKETS = 2000
+
+
+class PeriodError(InvalidArgument):
+    """A range or granularity the caller asked for cannot be used."""
+
+
+class Preset(enum.Enum):
+    TODAY = "TODAY"
+    YESTERDAY = "YESTERDAY"
+    LAST_24_HOURS = "LAST_24_HOURS"
+    LAST_7_DAYS = "LAST_7_DAYS"
+    LAST_30_DAYS = "LAST_30_DAYS"
+    LAST_90_DAYS = "LAST_90_DAYS"
+
+
+class Granularity(enum.Enum):
+    HOUR = "HOUR"
+    DAY = "DAY"
+    WEEK = "WEEK"
+    MONTH = "MONTH"
+
+
+class Compare(enum.Enum):
+    PREVIOUS_PERIOD = "PREVIOUS_PERIOD"
+    YEAR_OVER_YEAR = "YEAR_OVER_YEAR"
+
+
+@dataclass(frozen=True)
+class RangeSpec:
+    """What the caller asked for: exactly one of explicit bounds, a preset, or ``since``."""
+
+    start: str | None = None
+    end: str | None = None
+    preset: Preset | None = None
+    since: str | None = None
+
+
+@dataclass(frozen=True)
+class Period:
+    """A resolved half-open interval ``[start, end)``; whole local days when ``days`` is set."""
+
+    start: datetime
+    end: datetime
+    tz: ZoneInfo
+    days: tuple[date, date] | None  # first and last local day, inclusive
+
+    @property
+    def first_day(self) -> date:
+        return self.days[0] if self.days else self.start.astimezone(self.tz).date()
+
+    @property
+    def last_day(self) -> date:
+        if self.days:
+            return self.days[1]
+        return (self.end - timedelta(microseconds=1)).astimezone(self.tz).date()
+
+    def whole_days(self) -> Period:
+        """The smallest whole-day period covering this one (for per-day distinct users)."""
+        if self.days:
+            return self
+        return day_period(self.first_day, self.last_day, self.tz)
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def day_period(first: date, last: date, tz: ZoneInfo) -> Period:
+    return Period(local_midnight(first, tz), local_midnight(last + timedelta(days=1), tz), tz,
+                  (first, last))
+
+
+def hour_floor(instant: datetime, tz: ZoneInfo) -> datetime:
+    """Start of the local hour containing ``instant`` (a UTC instant; DST- and offset-correct)."""
+    local = instant.astimezone(tz)
+    return instant.astimezone(UTC) - timedelta(
+        minutes=local.minute, seconds=local.second, microseconds=local.microsecond)
+
+
+_SINCE = re.compile(r"^\s*(\d+)\s*(m|h|d|w)\s*$")
+_SINCE_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1),
+                "w": timedelta(weeks=1)}
+
+
+def _parse_bound(field: str, raw: str, tz: ZoneInfo, *, is_end: bool) -> tuple[datetime, date | None]:
+    try:
+        if len(raw) == 10:
+            day = date.fromisoformat(raw)
+            return local_midnight(day + timedelta(days=1) if is_end else day, tz), day
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise PeriodError(field, f"{raw!r} is not a date (YYYY-MM-DD) or an ISO 8601 date-time") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed.astimezone(UTC), None
+
+
+def resolve(spec: RangeSpec, tz: ZoneInfo, now: datetime | None = None) -> Period:
+    """Turn a range argument into a period in ``tz``; ``to`` dates are inclusive."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    chosen = sum(x is not None for x in ((spec.start or spec.end), spec.preset, spec.since))
+    if chosen != 1:
+        raise PeriodError("range", "give exactly one of from/to, preset or since")
+    today = now.astimezone(tz).date()
+    if spec.preset is not None:
+        if spec.preset is Preset.LAST_24_HOURS:
+            return Period(hour_floor(now - timedelta(hours=24), tz), now, tz, None)
+        if spec.preset is Preset.TODAY:
+            return day_period(today, today, tz)
+        if spec.preset is Preset.YESTERDAY:
+            return day_period(today - timedelta(days=1), today - timedelta(days=1), tz)
+        length = {Preset.LAST_7_DAYS: 7, Preset.LAST_30_DAYS: 30, Preset.LAST_90_DAYS: 90}[spec.preset]
+        return day_period(today - timedelta(days=length - 1), today, tz)
+    if spec.since is not None:
+        match = _SINCE.match(spec.since)
+        if not match:
+            raise PeriodError("range.since", f"{spec.since!r} is not a duration such as 30m, 24h, 7d or 2w")
+        amount = int(match.group(1)) * _SINCE_UNITS[match.group(2)]
+        if match.group(2) in "dw":
+            first = today - timedelta(days=amount.days - 1)
+            return day_period(first, today, tz)
+        return Period(hour_floor(now - amount, tz), now, tz, None)
+    if not spec.start or not spec.end:
+        raise PeriodError("range", "from and to are both required")
+    start, first = _parse_bound("range.from", spec.start, tz, is_end=False)
+    end, last = _parse_bound("range.to", spec.end, tz, is_end=True)
+    if end <= start:
+        raise PeriodError("range.to", "must be after range.from")
+    if first is not None and last is not None:
+        return Period(start, end, tz, (first, last))
+    return Period(start, end, tz, None)
+
+
+def _shift_year(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def comparison(period: Period, compare: Compare) -> Period:
+    """The period to compare with: the same length just before, or the same dates a year back."""
+    if compare is Compare.YEAR_OVER_YEAR:
+        if period.days:
+            return day_period(_shift_year(period.days[0], -1), _shift_year(period.days[1], -1),
+                              period.tz)
+        start = period.start.astimezone(period.tz)
+        end = period.end.astimezone(period.tz)
+        return Period(start.replace(year=start.year - 1).astimezone(UTC),
+                      end.replace(year=end.year - 1).astimezone(UTC), period.tz, None)
+    if period.days:
+        length = (period.days[1] - period.days[0]).days + 1
+        return day_period(period.days[0] - timedelta(days=length),
+                          period.days[0] - timedelta(days=1), period.tz)
+    return Period(period.start - (period.end - period.start), period.start, period.tz, None)
+
+
+def default_granularity(period: Period) -> Granularity:
+    length = period.end - period.start
+    if length <= timedelta(days=2):
+        return Granularity.HOUR
+    if length <= timedelta(days=92):
+        return Granularity.DAY
+    if length <= timedelta(days=731):
+        return Granularity.WEEK
+    return Granularity.MONTH
+
+
+def bucket_starts(period: Period, granularity: Granularity) -> list[datetime]:
+    """Local bucket starts covering the period, as UTC instants; the first may be clipped."""
+    length = period.end - period.start
+    if granularity is Granularity.HOUR:
+        if length < timedelta(hours=1):
+            raise PeriodError("granularity", "HOUR is longer than the range")
+        starts, cursor = [], hour_floor(period.start, period.tz)
+        while cursor < period.end:
+            starts.append(max(cursor, period.start))
+            cursor += timedelta(hours=1)
+            if len(starts) > MAX_BUCKETS:
+                break
+    else:
+        if period.days is None:
+            period = period.whole_days()
+        assert period.days is not None
+        first, last = period.days
+        span = (last - first).days + 1
+        minimum = {Granularity.DAY: 1, Granularity.WEEK: 7, Granularity.MONTH: 28}[granularity]
+        if span < minimum:
+            raise PeriodError("granularity", f"{granularity.value} is longer than the range ({span} days)")
+        days: list[date] = []
+        cursor_day = first
+        while cursor_day <= last:
+            days.append(cursor_day)
+            if granularity is Granularity.DAY:
+                cursor_day += timedelta(days=1)
+            elif granularity is Granularity.WEEK:
+                cursor_day += timedelta(days=7 - cursor_day.weekday())
+            else:
+                cursor_day = (cursor_day.replace(day=1) + timedelta(days=32)).replace(day=1)
+            if len(days) > MAX_BUCKETS:
+                break
+        starts = [local_midnight(day, period.tz) for day in days]
+    if len(starts) > MAX_BUCKETS:
+        raise PeriodError("granularity", f"{granularity.value} gives more than {MAX_BUCKETS} "
+                                         "buckets for this range; choose a coarser one")
+    return starts
+
+
+def bucket_day(day: date, granularity: Granularity) -> date:
+    """The first day of the DAY/WEEK/MONTH bucket holding ``day`` (before clipping)."""
+    if granularity is Granularity.WEEK:
+        return day - timedelta(days=day.weekday())
+    if granularity is Granularity.MONTH:
+        return day.replace(day=1)
+    return day

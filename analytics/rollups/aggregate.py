@@ -1,0 +1,85 @@
+"""Fold raw events into counter increments in memory (pure: no I/O)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
+
+from analytics.ingest.catalogue import CATALOGUE, CONTENT, TOUR
+from analytics.periods import hour_floor
+
+WHOLE = -1  # step_index of a counter about the whole tour or content item
+
+
+class RawEvent(NamedTuple):
+    type: str
+    occurred_at: datetime
+    user_id: str | None
+    anonymous_id: str | None
+    tour_id: str | None
+    step_index: int | None
+    step_id: str | None
+    content_id: str | None
+    selector: str | None
+    url: str | None
+
+
+def user_key(user_id: str | None, anonymous_id: str | None) -> str:
+    """One identity per person: the user id when known, else the anonymous id."""
+    return user_id if user_id else f"anon:{anonymous_id}"
+
+
+def entity_of(event: RawEvent) -> tuple[str, str]:
+    kind = CATALOGUE[event.type]
+    entity_type = kind.entity_type or (TOUR if event.tour_id else CONTENT)
+    entity_id = event.tour_id if entity_type == TOUR else event.content_id
+    assert entity_id is not None
+    return entity_type, entity_id
+
+
+# Metrics that are counted, not people-counted: no distinct-user rows for them.
+NO_USER_ROWS = frozenset({"target_failures"})
+
+
+@dataclass
+class Aggregate:
+    hourly: Counter[tuple[str, str, str, int, datetime]] = field(default_factory=Counter)
+    daily: Counter[tuple[str, str, str, int, date]] = field(default_factory=Counter)
+    users: set[tuple[str, str, str, int, date, str]] = field(default_factory=set)
+    selector_failures: dict[tuple[str, str, str, str, date], list[Any]] = field(default_factory=dict)
+    tours_seen: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
+    steps_seen: dict[tuple[str, int], str | None] = field(default_factory=dict)
+
+
+def aggregate(events: Iterable[RawEvent], tz: ZoneInfo) -> Aggregate:
+    agg = Aggregate()
+    for event in events:
+        metric = CATALOGUE[event.type].metric
+        entity_type, entity_id = entity_of(event)
+        hour = hour_floor(event.occurred_at, tz)
+        day = event.occurred_at.astimezone(tz).date()
+        steps = [WHOLE]
+        if entity_type == TOUR and event.step_index is not None:
+            steps.append(event.step_index)
+        who = user_key(event.user_id, event.anonymous_id)
+        for step in steps:
+            agg.hourly[(entity_type, entity_id, metric, step, hour)] += 1
+            agg.daily[(entity_type, entity_id, metric, step, day)] += 1
+            if metric not in NO_USER_ROWS:
+                agg.users.add((entity_type, entity_id, metric, step, day, who))
+        if metric == "target_failures" and event.selector:
+            key = (entity_type, entity_id, event.selector, event.url or "", day)
+            seen = agg.selector_failures.setdefault(key, [0, event.occurred_at])
+            seen[0] += 1
+            seen[1] = max(seen[1], event.occurred_at)
+        if entity_type == TOUR:
+            first, last = agg.tours_seen.get(entity_id, (event.occurred_at, event.occurred_at))
+            agg.tours_seen[entity_id] = (min(first, event.occurred_at), max(last, event.occurred_at))
+            if event.step_index is not None:
+                known = agg.steps_seen.get((entity_id, event.step_index))
+                agg.steps_seen[(entity_id, event.step_index)] = known or event.step_id
+    return agg

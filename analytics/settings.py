@@ -1,0 +1,112 @@
+"""Typed settings read once from the environment; a bad value fails fast naming the variable."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """A configuration variable has a value we cannot use."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name}={raw!r} is not a boolean (use true or false)")
+
+
+def _database_url(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if raw.startswith(prefix):
+            return "postgresql+asyncpg://" + raw[len(prefix) :]
+    raise SettingsError(f"DATABASE_URL={raw!r} must start with postgresql:// or postgres://")
+
+
+def _redis_url(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    if not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError(f"REDIS_URL={raw!r} must start with redis://, rediss:// or unix://")
+    return raw
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the product; see the README's configuration table."""
+
+    database_url: str | None
+    redis_url: str | None
+    data_dir: Path
+    app_role: str
+    max_body_bytes: int
+    max_batch_events: int
+    max_future_seconds: int
+    default_raw_retention_days: int
+    rollup_claim_batches: int
+    sweep_interval_seconds: float
+    statement_timeout_ms: int
+    log_level: str
+    debug: bool
+
+    @property
+    def sync_database_url(self) -> str | None:
+        if self.database_url is None:
+            return None
+        return self.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from ``env`` (the process environment by default)."""
+    env = os.environ if env is None else env
+    return Settings(
+        database_url=_database_url(env.get("DATABASE_URL")),
+        redis_url=_redis_url(env.get("REDIS_URL")),
+        data_dir=Path(env.get("ANALYTICS_DATA_DIR") or ".analytics"),
+        app_role=env.get("ANALYTICS_APP_ROLE") or "analytics_app",
+        max_body_bytes=_int(env, "ANALYTICS_MAX_BODY_BYTES", 1_048_576, minimum=1024),
+        max_batch_events=_int(env, "ANALYTICS_MAX_BATCH_EVENTS", 1000, minimum=1),
+        max_future_seconds=_int(env, "ANALYTICS_MAX_FUTURE_SECONDS", 86_400),
+        default_raw_retention_days=_int(env, "ANALYTICS_RAW_RETENTION_DAYS", 90, minimum=1),
+        rollup_claim_batches=_int(env, "ANALYTICS_ROLLUP_CLAIM_BATCHES", 200, minimum=1),
+        sweep_interval_seconds=_float(env, "ANALYTICS_SWEEP_SECONDS", 1.0, minimum=0.1),
+        statement_timeout_ms=_int(env, "ANALYTICS_STATEMENT_TIMEOUT_MS", 5000, minimum=100),
+        log_level=(env.get("ANALYTICS_LOG_LEVEL") or "INFO").upper(),
+        debug=_bool(env, "ANALYTICS_DEBUG", False),
+    )

@@ -1,0 +1,1 @@
+"""Tours: their definitions and their analytics."""

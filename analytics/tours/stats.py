@@ -1,0 +1,291 @@
+"""Tour analytics read from the rollups: totals, series, funnel, user status, selector health."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from analytics import metrics
+from analytics.ingest.catalogue import TOUR, TOUR_METRICS
+from analytics.periods import Granularity, Period, bucket_day, bucket_starts, hour_floor, local_midnight
+
+
+@dataclass(frozen=True)
+class TourCounts:
+    """The tour counters of one period (or one bucket) and the rates derived from them."""
+
+    starts: int = 0
+    completions: int = 0
+    dismissals: int = 0
+    restarts: int = 0
+    step_views: int = 0
+    step_completions: int = 0
+    target_failures: int = 0
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, int]) -> TourCounts:
+        return cls(**{m: int(values.get(m, 0)) for m in TOUR_METRICS})
+
+    @property
+    def completion_rate(self) -> float | None:
+        return metrics.completion_rate(self.completions, self.starts)
+
+    @property
+    def dismissal_rate(self) -> float | None:
+        return metrics.dismissal_rate(self.dismissals, self.starts)
+
+
+async def _counter_rows(
+    conn: AsyncConnection, *, tour_ids: Sequence[str] | None, period: Period, by: str
+) -> list[tuple[str, datetime | date | None, str, int]]:
+    """(tour id, bucket or day or None, metric, sum) rows from the table that fits the period."""
+    group = {"total": "NULL", "bucket": "bucket", "day": "day"}[by]
+    if period.days:
+        table, time_filter = "counters_daily", "day BETWEEN :first AND :last"
+        params: dict[str, object] = {"first": period.days[0], "last": period.days[1]}
+        if by == "bucket":
+            group = "day"
+    else:
+        table, time_filter = "counters_hourly", "bucket >= :start AND bucket < :end"
+        params = {"start": hour_floor(period.start, period.tz), "end": period.end}
+    sql = (
+        f"SELECT entity_id, {group} AS at, metric, sum(value) FROM {table} "
+        f"WHERE entity_type = :type AND step_index = -1 AND {time_filter} "
+        "AND (CAST(:ids AS text[]) IS NULL OR entity_id = ANY(CAST(:ids AS text[]))) "
+        f"GROUP BY entity_id, {group}, metric"
+    )
+    params.update(type=TOUR, ids=list(tour_ids) if tour_ids is not None else None)
+    return [(r[0], r[1], r[2], int(r[3])) for r in await conn.execute(text(sql), params)]
+
+
+async def tour_counts(
+    conn: AsyncConnection, *, tour_ids: Sequence[str] | None, period: Period
+) -> dict[str, TourCounts]:
+    """Totals per tour over the period (all tours with data when ``tour_ids`` is None)."""
+    totals: dict[str, dict[str, int]] = defaultdict(dict)
+    for tour_id, _, metric, value in await _counter_rows(conn, tour_ids=tour_ids, period=period,
+                                                         by="total"):
+        totals[tour_id][metric] = value
+    result = {tour_id: TourCounts.from_mapping(values) for tour_id, values in totals.items()}
+    for tour_id in tour_ids or ():
+        result.setdefault(tour_id, TourCounts())
+    return result
+
+
+def combined(counts: Sequence[TourCounts]) -> TourCounts:
+    return TourCounts(**{m: sum(getattr(c, m) for c in counts) for m in TOUR_METRICS})
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    start: datetime
+    counts: TourCounts
+
+
+async def tour_series(
+    conn: AsyncConnection, *, tour_id: str | None, period: Period, granularity: Granularity
+) -> list[SeriesPoint]:
+    """One point per bucket, empty buckets as zeros; ``tour_id=None`` sums every tour."""
+    starts = bucket_starts(period, granularity)
+    buckets: dict[datetime, dict[str, int]] = {start: defaultdict(int) for start in starts}
+    if granularity is Granularity.HOUR:
+        rows = await _counter_rows(conn, tour_ids=None if tour_id is None else [tour_id],
+                                   period=_as_hourly(period), by="bucket")
+        for _, at, metric, value in rows:
+            assert isinstance(at, datetime)
+            key = max(at, starts[0])
+            if key in buckets:
+                buckets[key][metric] += value
+    else:
+        whole = period.whole_days()
+        rows = await _counter_rows(conn, tour_ids=None if tour_id is None else [tour_id],
+                                   period=whole, by="day")
+        assert whole.days is not None
+        for _, at, metric, value in rows:
+            assert isinstance(at, date)
+            first = max(bucket_day(at, granularity), whole.days[0])
+            key = local_midnight(first, period.tz)
+            if key in buckets:
+                buckets[key][metric] += value
+    return [SeriesPoint(start, TourCounts.from_mapping(values)) for start, values in buckets.items()]
+
+
+def _as_hourly(period: Period) -> Period:
+    return Period(period.start, period.end, period.tz, None)
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    index: int
+    title: str | None
+    selector: str | None
+    users: int
+    percent_of_first: float
+    drop_off: float  # percentage points of the first step lost since the previous step
+
+
+@dataclass(frozen=True)
+class Funnel:
+    period: Period
+    steps: list[FunnelStep] = field(default_factory=list)
+
+    @property
+    def biggest_drop_off(self) -> FunnelStep | None:
+        candidates = [s for s in self.steps[1:] if s.drop_off > 0]
+        return max(candidates, key=lambda s: (s.drop_off, -s.index)) if candidates else None
+
+
+def build_funnel(period: Period, definitions: dict[int, tuple[str | None, str | None]],
+                 users_by_step: dict[int, int]) -> Funnel:
+    """Steps in index order, users per step, share of the first step and drop-off per step."""
+    indexes = sorted(set(definitions) | set(users_by_step))
+    first_users = users_by_step.get(indexes[0], 0) if indexes else 0
+    steps: list[FunnelStep] = []
+    previous_percent = 100.0 if first_users else 0.0
+    for position, index in enumerate(indexes):
+        users = users_by_step.get(index, 0)
+        percent = metrics.percent_of_first(users, first_users)
+        drop = 0.0 if position == 0 else round(max(previous_percent - percent, 0.0), 2)
+        title, selector = definitions.get(index, (None, None))
+        steps.append(FunnelStep(index, title, selector, users, percent, drop))
+        previous_percent = percent
+    return Funnel(period, steps)
+
+
+_STEP_USERS = text(
+    """
+    SELECT entity_id, step_index, count(DISTINCT user_key) FROM daily_users
+    WHERE entity_type = 'tour' AND metric = 'step_views' AND step_index >= 0
+      AND day BETWEEN :first AND :last
+      AND (CAST(:ids AS text[]) IS NULL OR entity_id = ANY(CAST(:ids AS text[])))
+    GROUP BY entity_id, step_index
+    """
+)
+_STEP_DEFINITIONS = text(
+    "SELECT tour_id, step_index, title, selector FROM tour_steps "
+    "WHERE CAST(:ids AS text[]) IS NULL OR tour_id = ANY(CAST(:ids AS text[]))"
+)
+
+
+async def funnels(conn: AsyncConnection, *, tour_ids: Sequence[str] | None,
+                  period: Period) -> dict[str, Funnel]:
+    """Distinct users who viewed each step, per tour, over the whole local days of the period."""
+    whole = period.whole_days()
+    assert whole.days is not None
+    ids = list(tour_ids) if tour_ids is not None else None
+    users: dict[str, dict[int, int]] = defaultdict(dict)
+    for tour_id, index, count in await conn.execute(
+            _STEP_USERS, {"first": whole.days[0], "last": whole.days[1], "ids": ids}):
+        users[tour_id][index] = int(count)
+    definitions: dict[str, dict[int, tuple[str | None, str | None]]] = defaultdict(dict)
+    for tour_id, index, title, selector in await conn.execute(_STEP_DEFINITIONS, {"ids": ids}):
+        definitions[tour_id][index] = (title, selector)
+    wanted = ids if ids is not None else sorted(set(users) | set(definitions))
+    return {t: build_funnel(whole, definitions.get(t, {}), users.get(t, {})) for t in wanted}
+
+
+@dataclass(frozen=True)
+class UserStatus:
+    """Distinct users of the period by what they did: started, completed, dismissed, in progress."""
+
+    started: int
+    completed: int
+    dismissed: int
+    in_progress: int
+
+
+_USER_STATUS = text(
+    """
+    WITH people AS (
+        SELECT user_key,
+               bool_or(metric = 'starts') AS started,
+               bool_or(metric = 'completions') AS completed,
+               bool_or(metric = 'dismissals') AS dismissed
+        FROM daily_users
+        WHERE entity_type = 'tour' AND entity_id = :tour AND step_index = -1
+          AND metric IN ('starts', 'completions', 'dismissals') AND day BETWEEN :first AND :last
+        GROUP BY user_key
+    )
+    SELECT count(*) FILTER (WHERE started), count(*) FILTER (WHERE completed),
+           count(*) FILTER (WHERE dismissed),
+           count(*) FILTER (WHERE started AND NOT completed AND NOT dismissed)
+    FROM people
+    """
+)
+
+
+async def user_status(conn: AsyncConnection, *, tour_id: str, period: Period) -> UserStatus:
+    whole = period.whole_days()
+    assert whole.days is not None
+    row = (await conn.execute(_USER_STATUS, {"tour": tour_id, "first": whole.days[0],
+                                             "last": whole.days[1]})).one()
+    return UserStatus(*(int(v) for v in row))
+
+
+@dataclass(frozen=True)
+class SelectorFailure:
+    selector: str
+    failures: int
+    last_seen_at: datetime
+    urls: list[str]
+    tour_ids: list[str]
+
+
+@dataclass(frozen=True)
+class SelectorHealth:
+    period: Period
+    total_failures: int
+    selectors: list[SelectorFailure]
+
+
+_SELECTORS = text(
+    """
+    SELECT selector, sum(failures) AS failures, max(last_seen_at),
+           array_agg(DISTINCT url) FILTER (WHERE url <> ''),
+           array_agg(DISTINCT entity_id) FILTER (WHERE entity_type = 'tour')
+    FROM selector_failures_daily
+    WHERE day BETWEEN :first AND :last
+      AND (CAST(:tour AS text) IS NULL OR (entity_type = 'tour' AND entity_id = :tour))
+    GROUP BY selector ORDER BY failures DESC, selector
+    """
+)
+
+
+async def selector_health(conn: AsyncConnection, *, tour_id: str | None, period: Period,
+                          limit: int) -> SelectorHealth:
+    """Broken selectors ranked by failures over the whole local days of the period."""
+    whole = period.whole_days()
+    assert whole.days is not None
+    rows = (await conn.execute(_SELECTORS, {"first": whole.days[0], "last": whole.days[1],
+                                            "tour": tour_id})).all()
+    selectors = [SelectorFailure(r[0], int(r[1]), r[2], sorted(r[3] or []), sorted(r[4] or []))
+                 for r in rows]
+    return SelectorHealth(whole, sum(s.failures for s in selectors), selectors[:limit])
+
+
+@dataclass(frozen=True)
+class TourOverview:
+    period: Period
+    active_tours: int
+    totals: TourCounts
+    top_tour: tuple[str, TourCounts] | None
+    needs_attention: tuple[str, FunnelStep] | None
+
+
+async def overview(conn: AsyncConnection, *, period: Period) -> TourOverview:
+    """Across all tours: active tours, combined completion rate, the best tour, the worst drop."""
+    counts = await tour_counts(conn, tour_ids=None, period=period)
+    active = {t: c for t, c in counts.items() if c.starts > 0}
+    top = max(active.items(), key=lambda item: (item[1].completion_rate or 0.0, item[1].starts,
+                                                  item[0]), default=None)
+    attention: tuple[str, FunnelStep] | None = None
+    for tour_id, funnel in sorted((await funnels(conn, tour_ids=None, period=period)).items()):
+        drop = funnel.biggest_drop_off
+        if drop is not None and (attention is None or drop.drop_off > attention[1].drop_off):
+            attention = (tour_id, drop)
+    return TourOverview(period, len(active), combined(list(counts.values())), top, attention)

@@ -1,0 +1,71 @@
+"""Types every analytic field shares: range input, period echo, granularity and compare enums."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import strawberry
+
+from analytics import periods
+from api.errors import BadInput
+
+RangePreset = strawberry.enum(periods.Preset, description="Relative ranges in the tenant's time zone.")
+Granularity = strawberry.enum(
+    periods.Granularity,
+    description="Bucket size of a series; the default follows the range (≤2 days HOUR, ≤92 days "
+                "DAY, ≤2 years WEEK, else MONTH). A granularity longer than the range is an error.",
+)
+Compare = strawberry.enum(
+    periods.Compare,
+    description="PREVIOUS_PERIOD: the same length just before; YEAR_OVER_YEAR: the same dates a "
+                "year earlier.",
+)
+
+
+@strawberry.input(description="A date range: exactly one of from/to, preset or since.")
+class RangeInput:
+    from_: str | None = strawberry.field(
+        default=None, name="from",
+        description="First day (YYYY-MM-DD, tenant time zone) or an ISO 8601 date-time.")
+    to: str | None = strawberry.field(
+        default=None,
+        description="Last day, inclusive (YYYY-MM-DD), or an exclusive ISO 8601 date-time.")
+    preset: RangePreset | None = None
+    since: str | None = strawberry.field(
+        default=None, description="A duration back from now: 30m, 24h, 7d, 2w.")
+
+    def resolve(self, tz: ZoneInfo) -> periods.Period:
+        try:
+            return periods.resolve(periods.RangeSpec(self.from_, self.to, self.preset, self.since), tz)
+        except periods.PeriodError as exc:
+            raise BadInput(exc.field, exc.message) from None
+
+
+@strawberry.type(description="The period an answer covers, as resolved in the tenant's time zone.")
+class Period:
+    from_: datetime = strawberry.field(name="from", description="Start instant (inclusive).")
+    to: datetime = strawberry.field(description="End instant (exclusive).")
+    first_day: date = strawberry.field(description="First local day touched.")
+    last_day: date = strawberry.field(description="Last local day touched (inclusive).")
+    timezone: str
+
+    @classmethod
+    def of(cls, period: periods.Period) -> Period:
+        return cls(from_=period.start.astimezone(period.tz), to=period.end.astimezone(period.tz),
+                   first_day=period.first_day, last_day=period.last_day, timezone=period.tz.key)
+
+
+def check_granularity(period: periods.Period, granularity: periods.Granularity | None
+                      ) -> tuple[periods.Granularity, list[datetime]]:
+    chosen = granularity or periods.default_granularity(period)
+    try:
+        return chosen, periods.bucket_starts(period, chosen)
+    except periods.PeriodError as exc:
+        raise BadInput(exc.field, exc.message) from None
+
+
+def check_limit(field: str, value: int, maximum: int) -> int:
+    if not 1 <= value <= maximum:
+        raise BadInput(field, f"must be between 1 and {maximum}")
+    return value

@@ -1,0 +1,1 @@
+"""GraphQL for ingest: the ``track`` mutation and its fast variable decoder."""

@@ -1,0 +1,76 @@
+"""``track`` input and result types; the input mirrors analytics.ingest.events.EventIn."""
+
+from __future__ import annotations
+
+import enum
+
+import strawberry
+from strawberry.scalars import JSON
+
+from analytics.ingest.catalogue import CATALOGUE
+from analytics.ingest.events import EventIn
+from analytics.ingest.service import EventStatus as DomainEventStatus
+
+_TYPES_DOC = "; ".join(f"{k.name} ({k.metric}: {k.description})" for k in CATALOGUE.values())
+
+
+@strawberry.input(description="One event. Retrying with the same id and timestamp counts once.")
+class TrackEvent:
+    id: str = strawberry.field(description="Client-generated UUID of the event.")
+    type: str = strawberry.field(description=f"The event type, one of: {_TYPES_DOC}.")
+    timestamp: str = strawberry.field(
+        description="When it happened: ISO 8601 with a UTC offset, e.g. 2025-05-10T14:22:00Z.")
+    user_id: str | None = strawberry.field(
+        default=None, description="Your user id; userId or anonymousId is required.")
+    anonymous_id: str | None = strawberry.field(
+        default=None, description="A device or browser id for people not signed in.")
+    session_id: str | None = None
+    tour_id: str | None = strawberry.field(default=None, description="Required for tour events.")
+    step_index: int | None = strawberry.field(
+        default=None, description="Position of the step, 0 for the first; required for step events.")
+    step_id: str | None = None
+    content_id: str | None = strawberry.field(
+        default=None, description="Required for content events.")
+    selector: str | None = strawberry.field(
+        default=None, description="CSS selector; required for target_not_found.")
+    url: str | None = strawberry.field(default=None, description="Page the event happened on.")
+    properties: JSON | None = strawberry.field(
+        default=None, description="Custom properties: a JSON object of at most 8 KB.")
+
+    def to_event(self) -> EventIn:
+        return EventIn(
+            id=self.id, type=self.type, timestamp=self.timestamp, user_id=self.user_id,
+            anonymous_id=self.anonymous_id, session_id=self.session_id, tour_id=self.tour_id,
+            step_index=self.step_index, step_id=self.step_id, content_id=self.content_id,
+            selector=self.selector, url=self.url, properties=self.properties,
+        )
+
+
+@strawberry.enum(description="What happened to one event of a batch.")
+class EventStatus(enum.Enum):
+    ACCEPTED = DomainEventStatus.ACCEPTED.value
+    DUPLICATE = DomainEventStatus.DUPLICATE.value
+    REJECTED = DomainEventStatus.REJECTED.value
+
+
+@strawberry.type
+class EventResult:
+    index: int = strawberry.field(description="Position of the event in the batch, from 0.")
+    id: str
+    status: EventStatus
+
+
+@strawberry.type(description="Why an event was rejected: one row per failing field.")
+class EventRejection:
+    index: int
+    field: str
+    reason: str
+
+
+@strawberry.type
+class TrackResult:
+    accepted: int
+    duplicates: int
+    rejected: int
+    results: list[EventResult]
+    rejections: list[EventRejection]

@@ -1,0 +1,1 @@
+"""GraphQL for the calling tenant: the root of every read."""

@@ -1,0 +1,1 @@
+"""GraphQL for tours: types, loaders, queries and definition mutations."""

@@ -1,0 +1,1 @@
+"""Alembic revisions for the analytics schema (run with ``analytics migrate``)."""

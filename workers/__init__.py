@@ -1,0 +1,1 @@
+"""The ARQ adapter: worker settings, jobs and cron."""

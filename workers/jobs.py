@@ -1,0 +1,54 @@
+"""Jobs: the per-tenant rollup, the outbox sweeper and the partition keeper."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+
+from analytics.db import create_engine
+from analytics.rollups.service import pending_tenants, roll_up
+from analytics.settings import load_settings
+from workers.queue import enqueue_rollup
+
+log = logging.getLogger("analytics.worker")
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings = load_settings()
+    if not settings.database_url:
+        raise RuntimeError("DATABASE_URL is not set for the worker")
+    ctx["settings"] = settings
+    ctx["engine"] = create_engine(settings.database_url, role=settings.app_role, pool_size=4)
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    await ctx["engine"].dispose()
+
+
+async def roll_up_tenant(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
+    """Fold the tenant's outbox into its counters (each claim is one all-or-nothing transaction)."""
+    result = await roll_up(ctx["engine"], tenant_id,
+                           claim_batches=ctx["settings"].rollup_claim_batches)
+    if result.batches:
+        log.info("rolled up tenant=%s batches=%s events=%s", tenant_id, result.batches, result.events)
+    return {"batches": result.batches, "events": result.events}
+
+
+async def sweep_outbox(ctx: dict[str, Any]) -> int:
+    """Re-enqueue every tenant with outbox rows: a lost or flushed Redis job only delays counters."""
+    pending = await pending_tenants(ctx["engine"])
+    for tenant_id, _ in pending:
+        await enqueue_rollup(ctx["redis"], tenant_id, sweep=True)
+    return len(pending)
+
+
+async def ensure_partitions(ctx: dict[str, Any]) -> None:
+    """Create next months' raw-event partitions ahead of time (ingest also creates them on demand)."""
+    now = datetime.now(UTC)
+    async with ctx["engine"].begin() as conn:
+        for days_ahead in (0, 32, 64):
+            await conn.execute(text("SELECT analytics_ensure_event_partition(:at)"),
+                               {"at": now + timedelta(days=days_ahead)})

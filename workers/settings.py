@@ -1,0 +1,46 @@
+"""ARQ worker settings (``analytics worker`` builds the same Worker from ``worker_options``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq import cron, func
+
+from analytics.settings import Settings, load_settings
+from workers import jobs
+from workers.queue import redis_settings
+
+
+def worker_options(settings: Settings) -> dict[str, Any]:
+    if not settings.redis_url:
+        raise RuntimeError("REDIS_URL is not set for the worker")
+    every = max(1, int(settings.sweep_interval_seconds))
+    return {
+        "functions": [func(jobs.roll_up_tenant, keep_result=0, timeout=120, max_tries=3)],
+        "cron_jobs": [
+            cron(jobs.sweep_outbox, second=set(range(0, 60, every)), run_at_startup=True,
+                 keep_result=0, timeout=30),
+            cron(jobs.ensure_partitions, hour={3}, minute={7}, run_at_startup=True, keep_result=0),
+        ],
+        "on_startup": jobs.startup,
+        "on_shutdown": jobs.shutdown,
+        "redis_settings": redis_settings(settings.redis_url),
+        "max_jobs": 8,
+        "poll_delay": 0.05,
+        "keep_result": 0,
+        "handle_signals": True,
+    }
+
+
+class WorkerSettings:
+    """For ``arq workers.settings.WorkerSettings``; reads DATABASE_URL and REDIS_URL."""
+
+    _options = worker_options(load_settings()) if load_settings().redis_url else {}
+    functions = _options.get("functions", [])
+    cron_jobs = _options.get("cron_jobs", [])
+    on_startup = jobs.startup
+    on_shutdown = jobs.shutdown
+    redis_settings = _options.get("redis_settings")
+    max_jobs = 8
+    poll_delay = 0.05
+    keep_result = 0
