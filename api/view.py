@@ -11,7 +11,8 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
-from strawberry.http.exceptions import HTTPException
+from cross_web import HTTPException
+from cross_web.request._starlette import StarletteRequestAdapter
 
 from analytics.tenants.service import resolve_key
 from api.context import Context, Resources
@@ -31,7 +32,16 @@ class PayloadTooLarge(HTTPException):
     pass
 
 
+class RequestAdapter(StarletteRequestAdapter):
+    """Strawberry's Starlette adapter, with the request it wraps made reachable."""
+
+    @property
+    def request(self) -> Request:
+        return self._request
+
+
 class AnalyticsGraphQL(GraphQL[Context, None]):
+    request_adapter_class = RequestAdapter
     def __init__(self, resources: Resources, *, fast_track: bool = True, **kwargs: Any) -> None:
         from api.schema import schema
 

@@ -53,11 +53,12 @@ async def _counter_rows(
     else:
         table, time_filter = "counters_hourly", "bucket >= :start AND bucket < :end"
         params = {"start": hour_floor(period.start, period.tz), "end": period.end}
+    grouping = "entity_id, metric" if by == "total" else f"entity_id, {group}, metric"
     sql = (
         f"SELECT entity_id, {group} AS at, metric, sum(value) FROM {table} "
         f"WHERE entity_type = :type AND step_index = -1 AND {time_filter} "
         "AND (CAST(:ids AS text[]) IS NULL OR entity_id = ANY(CAST(:ids AS text[]))) "
-        f"GROUP BY entity_id, {group}, metric"
+        f"GROUP BY {grouping}"
     )
     params.update(type=TOUR, ids=list(tour_ids) if tour_ids is not None else None)
     return [(r[0], r[1], r[2], int(r[3])) for r in await conn.execute(text(sql), params)]
