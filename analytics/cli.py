@@ -154,7 +154,7 @@ def worker(burst: bool = typer.Option(False, help="Exit when the queue is empty.
     if not settings.database_url or not settings.redis_url:
         raise _fail("DATABASE_URL and REDIS_URL must be set (or use `analytics dev`)")
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    Worker(**worker_options(settings), burst=burst).run()
+    Worker(**worker_options(settings, burst=burst)).run()
 
 
 def _keys_file(settings: Settings) -> Path:

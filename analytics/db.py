@@ -19,17 +19,19 @@ _SCOPE = text(
 
 
 def create_engine(
-    url: str, *, role: str | None, pool_size: int = 10, max_overflow: int = 10
+    url: str, *, role: str | None, pool_size: int = 20, max_overflow: int = 20
 ) -> AsyncEngine:
     """An engine whose connections act as ``role`` (the row-level-security-bound app role).
 
     ``role=None`` keeps the connecting user: that is the owner, for migrations and admin commands.
+    No pre-ping (a round trip per checkout); stale connections are recycled and a failed
+    statement invalidates its connection instead.
     """
     connect_args: dict[str, object] = {}
     if role:
         connect_args["server_settings"] = {"role": role}
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True,
+        url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800,
         connect_args=connect_args,
     )
 

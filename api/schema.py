@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 
 from api.context import AppInfo
 from api.errors import should_mask
@@ -28,7 +28,12 @@ class Mutation(IngestMutation, TourMutation):
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
-    extensions=[MaskErrors(should_mask_error=should_mask, error_message="Internal server error")],
+    extensions=[
+        lambda: MaskErrors(should_mask_error=should_mask, error_message="Internal server error"),
+        # Dashboards and SDKs send the same few documents: parse and validate each once.
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
+    ],
 )
 
 

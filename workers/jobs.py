@@ -24,6 +24,12 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["engine"] = create_engine(settings.database_url, role=settings.app_role, pool_size=4)
 
 
+async def startup_and_sweep(ctx: dict[str, Any]) -> None:
+    """Startup for burst workers: queue every tenant with outbox rows, then drain the queue."""
+    await startup(ctx)
+    await sweep_outbox(ctx)
+
+
 async def shutdown(ctx: dict[str, Any]) -> None:
     await ctx["engine"].dispose()
 

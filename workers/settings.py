@@ -11,18 +11,21 @@ from workers import jobs
 from workers.queue import redis_settings
 
 
-def worker_options(settings: Settings) -> dict[str, Any]:
+def worker_options(settings: Settings, *, burst: bool = False) -> dict[str, Any]:
+    """Options for ``arq.Worker``. A burst worker sweeps once at startup instead of by cron: arq
+    always keeps a cron job's next run queued, so a burst worker with cron jobs never finishes."""
     if not settings.redis_url:
         raise RuntimeError("REDIS_URL is not set for the worker")
     every = max(1, int(settings.sweep_interval_seconds))
     return {
         "functions": [func(jobs.roll_up_tenant, keep_result=0, timeout=120, max_tries=3)],
-        "cron_jobs": [
+        "cron_jobs": [] if burst else [
             cron(jobs.sweep_outbox, second=set(range(0, 60, every)), run_at_startup=True,
                  keep_result=0, timeout=30),
             cron(jobs.ensure_partitions, hour={3}, minute={7}, run_at_startup=True, keep_result=0),
         ],
-        "on_startup": jobs.startup,
+        "on_startup": jobs.startup_and_sweep if burst else jobs.startup,
+        "burst": burst,
         "on_shutdown": jobs.shutdown,
         "redis_settings": redis_settings(settings.redis_url),
         "max_jobs": 8,

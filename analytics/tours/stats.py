@@ -147,14 +147,14 @@ def build_funnel(period: Period, definitions: dict[int, tuple[str | None, str | 
     indexes = sorted(set(definitions) | set(users_by_step))
     first_users = users_by_step.get(indexes[0], 0) if indexes else 0
     steps: list[FunnelStep] = []
-    previous_percent = 100.0 if first_users else 0.0
-    for position, index in enumerate(indexes):
+    previous_users = first_users
+    for index in indexes:
         users = users_by_step.get(index, 0)
-        percent = metrics.percent_of_first(users, first_users)
-        drop = 0.0 if position == 0 else round(max(previous_percent - percent, 0.0), 2)
+        drop = metrics.percent_of_first(max(previous_users - users, 0), first_users)
         title, selector = definitions.get(index, (None, None))
-        steps.append(FunnelStep(index, title, selector, users, percent, drop))
-        previous_percent = percent
+        steps.append(FunnelStep(index, title, selector, users,
+                                metrics.percent_of_first(users, first_users), drop))
+        previous_users = users
     return Funnel(period, steps)
 
 
