@@ -1,0 +1,183 @@
+"""``track`` over HTTP: idempotency, partial batches, limits, keys, and the two decode paths agreeing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.conftest import TRACK, GraphQLClient, TenantKeys, event
+
+STATS = '{ tenant { tour(id: "t1") { stats(range: {from: "2025-05-01", to: "2025-05-10"}) { starts completions } } } }'
+
+
+async def stored_events(engine: AsyncEngine, tenant_id: int) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(text("SELECT count(*) FROM events WHERE tenant_id = :t"),
+                                       {"t": tenant_id})).scalar_one())
+
+
+async def test_a_retried_batch_counts_once(gql: GraphQLClient, make_tenant: Any, run_worker: Any,
+                                           owner_engine: AsyncEngine) -> None:
+    tenant: TenantKeys = await make_tenant()
+    batch = [event("TourStarted", f"2025-05-0{d}T10:00:00Z", f"u{d}", tourId="t1") for d in range(1, 4)]
+    batch.append(event("TourCompleted", "2025-05-03T10:05:00Z", "u3", tourId="t1"))
+    first = await gql.track(tenant.publishable, batch)
+    assert (first["accepted"], first["duplicates"], first["rejected"]) == (4, 0, 0)
+    second = await gql.track(tenant.publishable, batch)
+    assert (second["accepted"], second["duplicates"], second["rejected"]) == (0, 4, 0)
+    assert [r["status"] for r in second["results"]] == ["DUPLICATE"] * 4
+    # The same event twice inside one batch: the second copy is the duplicate.
+    again = event("TourStarted", "2025-05-04T10:00:00Z", "u4", tourId="t1")
+    third = await gql.track(tenant.publishable, [again, dict(again)])
+    assert [r["status"] for r in third["results"]] == ["ACCEPTED", "DUPLICATE"]
+    await run_worker()
+    data = await gql.data(tenant.secret, STATS)
+    assert data["tenant"]["tour"]["stats"] == {"starts": 4, "completions": 1}
+    assert await stored_events(owner_engine, tenant.id) == 5
+
+
+async def test_partial_batch_stores_exactly_the_valid_events(
+        gql: GraphQLClient, make_tenant: Any, run_worker: Any, owner_engine: AsyncEngine) -> None:
+    tenant: TenantKeys = await make_tenant()
+    batch = [
+        event("TourStarted", "2025-05-01T10:00:00Z", "u1", tourId="t1"),                 # 0 ok
+        {**event("TourStarted", "2025-05-01T10:00:00Z", "u2", tourId="t1"), "id": "not-a-uuid"},  # 1
+        event("TourStarted", "yesterday", "u3", tourId="t1"),                              # 2
+        event("TourStarted", "2025-05-01T10:00:00", "u4", tourId="t1"),                    # 3 no offset
+        event("TourFinished", "2025-05-01T10:00:00Z", "u5", tourId="t1"),                  # 4
+        event("TourStarted", "2025-05-01T10:00:00Z", "u6"),                                # 5 no tour
+        event("StepViewed", "2025-05-01T10:00:00Z", "u7", tourId="t1"),                    # 6 no step
+        event("target_not_found", "2025-05-01T10:00:00Z", "u8", tourId="t1"),              # 7 no selector
+        event("TourStarted", "2025-05-01T10:00:00Z", None, tourId="t1"),                   # 8 nobody
+        event("TourCompleted", "2025-05-01T10:01:00Z", "u1", tourId="t1"),                 # 9 ok
+        event("StepViewed", "2025-05-01T10:00:30Z", "u1", tourId="t1", stepIndex=1000),    # 10
+        event("TourStarted", "2025-05-01T10:00:00Z", "u" * 201, tourId="t1"),              # 11
+        event("TourStarted", "2025-05-01T10:00:00Z", "u12", tourId="t1", properties=[1]),  # 12
+    ]
+    result = await gql.track(tenant.publishable, batch)
+    assert (result["accepted"], result["duplicates"], result["rejected"]) == (2, 0, 11)
+    assert [r["status"] for r in result["results"]] == (
+        ["ACCEPTED"] + ["REJECTED"] * 8 + ["ACCEPTED"] + ["REJECTED"] * 3)
+    assert [r["id"] for r in result["results"]] == [e["id"] for e in batch]
+    fields = [(r["index"], r["field"]) for r in result["rejections"]]
+    assert fields == [(1, "id"), (2, "timestamp"), (3, "timestamp"), (4, "type"), (5, "tourId"),
+                      (6, "stepIndex"), (7, "selector"), (8, "userId"), (10, "stepIndex"),
+                      (11, "userId"), (12, "properties")]
+    reasons = {r["index"]: r["reason"] for r in result["rejections"]}
+    assert reasons[3] == "must include a UTC offset (Z or +hh:mm)"
+    assert reasons[4].startswith("unknown event type 'TourFinished'; expected one of TourStarted")
+    assert reasons[11] == "is 201 characters; the limit is 200"
+    assert await stored_events(owner_engine, tenant.id) == 2
+    await run_worker()
+    data = await gql.data(tenant.secret, STATS)
+    assert data["tenant"]["tour"]["stats"] == {"starts": 1, "completions": 1}
+
+
+async def test_timestamps_outside_the_window_are_rejected(gql: GraphQLClient, make_tenant: Any) -> None:
+    tenant: TenantKeys = await make_tenant(retention_days=90)
+    now = datetime.now(UTC)
+    batch = [
+        event("TourStarted", (now - timedelta(days=91)).isoformat(), "u1", tourId="t1"),
+        event("TourStarted", (now + timedelta(days=2)).isoformat(), "u1", tourId="t1"),
+        event("TourStarted", (now - timedelta(days=89)).isoformat(), "u1", tourId="t1"),
+    ]
+    result = await gql.track(tenant.publishable, batch)
+    assert [r["status"] for r in result["results"]] == ["REJECTED", "REJECTED", "ACCEPTED"]
+    assert [r["reason"] for r in result["rejections"]] == [
+        "is older than the tenant's raw retention (90 days)",
+        "is more than 86400 seconds in the future"]
+
+
+async def test_over_the_event_limit_nothing_is_written(gql: GraphQLClient, make_tenant: Any,
+                                                       owner_engine: AsyncEngine) -> None:
+    tenant: TenantKeys = await make_tenant()
+    batch = [event("TourStarted", "2025-05-01T10:00:00Z", f"u{i}", tourId="t1") for i in range(1001)]
+    body = await gql(tenant.publishable, TRACK, {"events": batch})
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"] == {"code": "BATCH_TOO_LARGE", "limit": 1000}
+    assert body["errors"][0]["message"].startswith("events: 1001 events in one request; the limit is 1000")
+    empty = await gql(tenant.publishable, TRACK, {"events": []})
+    assert empty["errors"][0]["message"] == "events: at least 1 event is required"
+    assert empty["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert await stored_events(owner_engine, tenant.id) == 0
+
+
+async def test_over_the_body_limit_nothing_is_written(gql: GraphQLClient, make_tenant: Any,
+                                                      owner_engine: AsyncEngine) -> None:
+    tenant: TenantKeys = await make_tenant()
+    padding = {"note": "x" * 7000}
+    batch = [event("TourStarted", "2025-05-01T10:00:00Z", f"u{i}", tourId="t1", properties=padding)
+             for i in range(160)]
+    response = await gql.post(tenant.publishable, TRACK, {"events": batch})
+    assert response.status_code == 413
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert "the limit is 1048576 bytes" in error["message"]
+    assert await stored_events(owner_engine, tenant.id) == 0
+
+
+async def test_keys_kinds_and_revocation(gql: GraphQLClient, make_tenant: Any,
+                                         owner_engine: AsyncEngine) -> None:
+    tenant: TenantKeys = await make_tenant()
+    one = [event("TourStarted", "2025-05-01T10:00:00Z", "u1", tourId="t1")]
+    missing = await gql(None, TRACK, {"events": one})
+    assert missing["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert "Authorization: Bearer" in missing["errors"][0]["message"]
+    wrong = await gql("pk_not_a_key", TRACK, {"events": one})
+    assert wrong["errors"][0]["message"] == "the API key is unknown or revoked"
+    reading = await gql(tenant.publishable, STATS)
+    assert reading["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert reading["data"] is None
+    # The secret key may ingest too (server-side tracking); X-API-Key works as well as Bearer.
+    response = await gql.http.post(f"{gql.url}/graphql", headers={"X-API-Key": tenant.secret},
+                                   json={"query": TRACK, "variables": {"events": one}})
+    assert response.json()["data"]["track"]["accepted"] == 1
+    async with owner_engine.begin() as conn:
+        await conn.execute(text("UPDATE api_keys SET revoked_at = now() WHERE tenant_id = :t"),
+                           {"t": tenant.id})
+    revoked = await gql(tenant.secret, STATS)
+    assert revoked["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+BATCHES: list[list[dict[str, Any]]] = [
+    # valid and semantically invalid events: per-event results
+    [event("TourStarted", "2025-05-01T10:00:00Z", "u1", tourId="t1"),
+     event("StepViewed", "2025-05-01T10:00:00Z", "u1", tourId="t1", stepIndex=2, stepId="s2",
+           url="https://a.example/x", sessionId="s", properties={"plan": "pro", "n": [1, 2]}),
+     event("TourStarted", "bad", "u2", tourId="t1"),
+     {**event("TourStarted", "2025-05-01T10:00:00Z", "u3"), "id": "x"}],
+    # GraphQL type errors: the whole request fails, the same way on both paths
+    [event("StepViewed", "2025-05-01T10:00:00Z", "u1", tourId="t1", stepIndex="two")],
+    [event("StepViewed", "2025-05-01T10:00:00Z", "u1", tourId="t1", stepIndex=2**40)],
+    [{**event("TourStarted", "2025-05-01T10:00:00Z", "u1", tourId="t1"), "colour": "red"}],
+    [{**event("TourStarted", "2025-05-01T10:00:00Z", "u1", tourId="t1"), "id": None}],
+    [{"type": "TourStarted", "timestamp": "2025-05-01T10:00:00Z", "userId": "u1", "tourId": "t1"}],
+]
+
+
+async def test_fast_and_generic_paths_agree(gql: GraphQLClient, generic_gql: GraphQLClient,
+                                            make_tenant: Any) -> None:
+    for batch in BATCHES:
+        fast_tenant, generic_tenant = await make_tenant(), await make_tenant()
+        fast = await gql.post(fast_tenant.publishable, TRACK, {"events": batch})
+        generic = await generic_gql.post(generic_tenant.publishable, TRACK, {"events": batch})
+        assert fast.status_code == generic.status_code
+        assert fast.json() == generic.json(), batch
+
+
+async def test_fast_path_handles_aliases_and_other_variables(gql: GraphQLClient, make_tenant: Any) -> None:
+    tenant: TenantKeys = await make_tenant()
+    query = """mutation Send($batch: [TrackEvent!]!) {
+        sent: track(events: $batch) { accepted results { status } } }"""
+    body = await gql(tenant.publishable, query,
+                     {"batch": [event("TourStarted", "2025-05-01T10:00:00Z", "u1", tourId="t1")],
+                      "undeclared": "ignored"})
+    assert body == {"data": {"sent": {"accepted": 1, "results": [{"status": "ACCEPTED"}]}}}
+    unique = str(uuid.uuid4())
+    inline = f"""mutation {{ track(events: [{{id: "{unique}", type: "TourStarted",
+        timestamp: "2025-05-01T10:00:00Z", userId: "u1", tourId: "t1"}}]) {{ accepted }} }}"""
+    assert await gql(tenant.publishable, inline) == {"data": {"track": {"accepted": 1}}}
