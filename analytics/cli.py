@@ -33,7 +33,9 @@ console = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
 
-DataDir = typer.Option(None, "--data-dir", help="Where embedded servers keep data [default: ./.analytics or ANALYTICS_DATA_DIR].")
+DataDir = typer.Option(
+    None, "--data-dir",
+    help="Where embedded servers keep data [default: ./.analytics or ANALYTICS_DATA_DIR].")
 JsonOut = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
 
@@ -189,12 +191,11 @@ async def _ensure_demo_tenant(url: str, settings: Settings) -> dict[str, str]:
 
 
 async def _load_demo(url: str, settings: Settings, tenant_name: str) -> int:
-    from analytics.db import create_engine
+    from analytics.db import create_engine, tenant_transaction
     from analytics.demo import DEMO_TOURS, demo_events
     from analytics.ingest.service import PartitionCache, ingest_batch
     from analytics.tenants import service
     from analytics.tours.service import StepDefinition, define_tour
-    from analytics.db import tenant_transaction
 
     tenant = await _with_owner(url, lambda conn: service.get_tenant(conn, tenant_name))
     engine = create_engine(url, role=settings.app_role, pool_size=2)
@@ -437,7 +438,9 @@ def rollups_verify(tenant: str = typer.Option(..., "--tenant", help="Tenant name
 
 
 @app.command("schema")
-def schema_command(output: Path | None = typer.Option(None, "-o", "--output", help="Write to this file.")) -> None:
+def schema_command(
+    output: Path | None = typer.Option(None, "-o", "--output", help="Write to this file."),
+) -> None:
     """Print the GraphQL schema (SDL) generated from the code."""
     from api.schema import schema_sdl
 

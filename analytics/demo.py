@@ -67,7 +67,7 @@ def demo_events(*, days: int, tz: ZoneInfo, today: date | None = None, seed: int
                 step = 0
                 while True:
                     at += timedelta(seconds=rng.randrange(5, 90))
-                    title, selector = tour.steps[step]
+                    _, selector = tour.steps[step]
                     if step == tour.broken_step and rng.random() < 0.08:
                         yield _event(f"{key}:miss:{step}", "target_not_found", at, user, tour,
                                      step_index=step, selector=selector)

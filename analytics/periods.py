@@ -127,11 +127,13 @@ def resolve(spec: RangeSpec, tz: ZoneInfo, now: datetime | None = None) -> Perio
     if spec.since is not None:
         match = _SINCE.match(spec.since)
         if not match:
-            raise PeriodError("range.since", f"{spec.since!r} is not a duration such as 30m, 24h, 7d or 2w")
+            raise PeriodError("range.since",
+                              f"{spec.since!r} is not a duration such as 30m, 24h, 7d or 2w")
+        if int(match.group(1)) == 0:
+            raise PeriodError("range.since", "must be longer than 0")
         amount = int(match.group(1)) * _SINCE_UNITS[match.group(2)]
         if match.group(2) in "dw":
-            first = today - timedelta(days=amount.days - 1)
-            return day_period(first, today, tz)
+            return day_period(today - timedelta(days=amount.days - 1), today, tz)
         return Period(hour_floor(now - amount, tz), now, tz, None)
     if not spec.start or not spec.end:
         raise PeriodError("range", "from and to are both required")
@@ -212,7 +214,7 @@ def bucket_starts(period: Period, granularity: Granularity) -> list[datetime]:
                 cursor_day = (cursor_day.replace(day=1) + timedelta(days=32)).replace(day=1)
             if len(days) > MAX_BUCKETS:
                 break
-        starts = [local_midnight(day, period.tz) for day in days]
+        starts = [local_midnight(d, period.tz) for d in days]
     if len(starts) > MAX_BUCKETS:
         raise PeriodError("granularity", f"{granularity.value} gives more than {MAX_BUCKETS} "
                                          "buckets for this range; choose a coarser one")

@@ -36,11 +36,11 @@ def create_app(settings: Settings | None = None, *, fast_track: bool = True) -> 
         try:
             async with resources.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-        except Exception as exc:  # noqa: BLE001 - readiness reports any failure
+        except Exception as exc:
             problems.append(f"database: {type(exc).__name__}")
         try:
             await resources.redis.ping()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             problems.append(f"redis: {type(exc).__name__}")
         status = 503 if problems else 200
         return JSONResponse({"status": "unavailable" if problems else "ready", "problems": problems},

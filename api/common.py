@@ -8,16 +8,19 @@ from zoneinfo import ZoneInfo
 import strawberry
 
 from analytics import periods
+from analytics.periods import Compare, Granularity
+from analytics.periods import Preset as RangePreset
 from api.errors import BadInput
 
-RangePreset = strawberry.enum(periods.Preset, description="Relative ranges in the tenant's time zone.")
-Granularity = strawberry.enum(
-    periods.Granularity,
+# The domain enums are the schema's enums (strawberry.enum registers the class itself).
+strawberry.enum(RangePreset, name="RangePreset", description="Relative ranges in the tenant's time zone.")
+strawberry.enum(
+    Granularity,
     description="Bucket size of a series; the default follows the range (≤2 days HOUR, ≤92 days "
                 "DAY, ≤2 years WEEK, else MONTH). A granularity longer than the range is an error.",
 )
-Compare = strawberry.enum(
-    periods.Compare,
+strawberry.enum(
+    Compare,
     description="PREVIOUS_PERIOD: the same length just before; YEAR_OVER_YEAR: the same dates a "
                 "year earlier.",
 )
@@ -56,8 +59,8 @@ class Period:
                    first_day=period.first_day, last_day=period.last_day, timezone=period.tz.key)
 
 
-def check_granularity(period: periods.Period, granularity: periods.Granularity | None
-                      ) -> tuple[periods.Granularity, list[datetime]]:
+def check_granularity(period: periods.Period, granularity: Granularity | None
+                      ) -> tuple[Granularity, list[datetime]]:
     chosen = granularity or periods.default_granularity(period)
     try:
         return chosen, periods.bucket_starts(period, chosen)
@@ -69,3 +72,7 @@ def check_limit(field: str, value: int, maximum: int) -> int:
     if not 1 <= value <= maximum:
         raise BadInput(field, f"must be between 1 and {maximum}")
     return value
+
+
+__all__ = ["Compare", "Granularity", "Period", "RangeInput", "RangePreset", "check_granularity",
+           "check_limit"]

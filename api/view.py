@@ -6,13 +6,13 @@ import logging
 from typing import Any
 
 import msgspec
+from cross_web import HTTPException
+from cross_web.request._starlette import StarletteRequestAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
-from cross_web import HTTPException
-from cross_web.request._starlette import StarletteRequestAdapter
 
 from analytics.tenants.service import resolve_key
 from api.context import Context, Resources
@@ -75,7 +75,7 @@ class AnalyticsGraphQL(GraphQL[Context, None]):
                                            "Nothing was stored.")
             chunks.append(chunk)
         body = b"".join(chunks)
-        request._body = body  # noqa: SLF001 - Starlette's own cache, so later reads see the body
+        request._body = body
         return body
 
     async def parse_http_body(self, request_adapter: Any) -> GraphQLRequestData | list[GraphQLRequestData]:

@@ -17,7 +17,8 @@ config = context.config
 def _url() -> str:
     url = config.attributes.get("database_url") or load_settings().database_url
     if not url:
-        raise SystemExit("DATABASE_URL is not set (or run `analytics migrate`, which starts the embedded server)")
+        raise SystemExit(
+            "DATABASE_URL is not set (or run `analytics migrate`, which starts the embedded server)")
     return str(url)
 
 

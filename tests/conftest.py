@@ -23,7 +23,9 @@ from analytics.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from analytics.settings import Settings, load_settings
 from analytics.tenants import service as tenants
 
-TRACK = "mutation Track($events: [TrackEvent!]!) { track(events: $events) { accepted duplicates rejected results { index id status } rejections { index field reason } } }"
+STATS_QUERY = "{ tenant { tours { totalCount } } }"
+TRACK = """mutation Track($events: [TrackEvent!]!) { track(events: $events) {
+    accepted duplicates rejected results { index id status } rejections { index field reason } } }"""
 
 
 @dataclass(frozen=True)

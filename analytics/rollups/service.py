@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from analytics.db import tenant_transaction
@@ -92,36 +93,30 @@ _UPSERT_STEPS = text(
 )
 
 
-def _columns(names: tuple[str, ...], rows: list[tuple[object, ...]]) -> dict[str, object]:
+def _columns(names: tuple[str, ...], rows: Sequence[Sequence[object]]) -> dict[str, object]:
     return {name: [row[i] for row in rows] for i, name in enumerate(names)}
 
 
 async def _write(conn: AsyncConnection, tenant_id: int, agg: Aggregate) -> None:
     """Upserts in sorted key order, one statement per table, so concurrent jobs never deadlock."""
-    tenant = {"tenant": tenant_id}
-    if agg.tours_seen:
-        rows = [(tour, *seen) for tour, seen in sorted(agg.tours_seen.items())]
-        await conn.execute(_UPSERT_TOURS, {**tenant, **_columns(
-            ("id", "first_seen_at", "last_seen_at"), rows)})
-    if agg.steps_seen:
-        rows = [(*key, step_id) for key, step_id in sorted(agg.steps_seen.items())]
-        await conn.execute(_UPSERT_STEPS, {**tenant, **_columns(
-            ("tour_id", "step_index", "step_id"), rows)})
     key_names = ("entity_type", "entity_id", "metric", "step_index")
-    if agg.hourly:
-        rows = [(*key, value) for key, value in sorted(agg.hourly.items())]
-        await conn.execute(_UPSERT_HOURLY, {**tenant, **_columns((*key_names, "bucket", "value"), rows)})
-    if agg.daily:
-        rows = [(*key, value) for key, value in sorted(agg.daily.items())]
-        await conn.execute(_UPSERT_DAILY, {**tenant, **_columns((*key_names, "day", "value"), rows)})
-    if agg.users:
-        rows = sorted(agg.users)
-        await conn.execute(_INSERT_USERS, {**tenant, **_columns((*key_names, "day", "user_key"), rows)})
-    if agg.selector_failures:
-        rows = [(*key, *seen) for key, seen in sorted(agg.selector_failures.items())]
-        await conn.execute(_UPSERT_SELECTORS, {**tenant, **_columns(
-            ("entity_type", "entity_id", "selector", "url", "day", "failures", "last_seen_at"),
-            rows)})
+    writes: list[tuple[TextClause, tuple[str, ...], list[tuple[object, ...]]]] = [
+        (_UPSERT_TOURS, ("id", "first_seen_at", "last_seen_at"),
+         [(tour, *seen) for tour, seen in sorted(agg.tours_seen.items())]),
+        (_UPSERT_STEPS, ("tour_id", "step_index", "step_id"),
+         [(*key, step_id) for key, step_id in sorted(agg.steps_seen.items())]),
+        (_UPSERT_HOURLY, (*key_names, "bucket", "value"),
+         [(*key, value) for key, value in sorted(agg.hourly.items())]),
+        (_UPSERT_DAILY, (*key_names, "day", "value"),
+         [(*key, value) for key, value in sorted(agg.daily.items())]),
+        (_INSERT_USERS, (*key_names, "day", "user_key"), [tuple(row) for row in sorted(agg.users)]),
+        (_UPSERT_SELECTORS,
+         ("entity_type", "entity_id", "selector", "url", "day", "failures", "last_seen_at"),
+         [(*key, *seen) for key, seen in sorted(agg.selector_failures.items())]),
+    ]
+    for statement, names, rows in writes:
+        if rows:
+            await conn.execute(statement, {"tenant": tenant_id, **_columns(names, rows)})
 
 
 async def roll_up_once(engine: AsyncEngine, tenant_id: int, *, claim_batches: int) -> RollupResult:

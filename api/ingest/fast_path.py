@@ -21,7 +21,7 @@ class Envelope(msgspec.Struct):
 
     query: str | None = None
     variables: dict[str, msgspec.Raw] | None = None
-    operationName: str | None = None  # noqa: N815 - protocol field name
+    operationName: str | None = None
     extensions: dict[str, Any] | None = None
 
 
@@ -46,7 +46,7 @@ def track_variable(query: str, operation_name: str | None) -> str | None:
     field = selections[0]
     if field.name.value != "track" or field.directives:
         return None
-    for argument in field.arguments:
+    for argument in field.arguments or ():
         if argument.name.value == "events" and isinstance(argument.value, VariableNode):
             return argument.value.name.value
     return None

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import TRACK, GraphQLClient, TenantKeys, event
 
-STATS = '{ tenant { tour(id: "t1") { stats(range: {from: "2025-05-01", to: "2025-05-10"}) { starts completions } } } }'
+STATS = """{ tenant { tour(id: "t1") {
+    stats(range: {from: "2025-05-01", to: "2025-05-10"}) { starts completions } } } }"""
 
 
 async def stored_events(engine: AsyncEngine, tenant_id: int) -> int:

@@ -23,13 +23,15 @@ from analytics.rollups.service import roll_up_once
 from analytics.settings import Settings
 from tests.conftest import GraphQLClient, Servers, TenantKeys, event, outbox_rows
 
-STARTS = '{ tenant { tour(id: "t1") { stats(range: {from: "2025-05-01", to: "2025-05-31"}) { starts completions stepViews } } } }'
+STARTS = """{ tenant { tour(id: "t1") { stats(range: {from: "2025-05-01", to: "2025-05-31"}) {
+    starts completions stepViews } } } }"""
 
 
 async def counter_rows(engine: AsyncEngine, tenant_id: int) -> int:
     async with engine.connect() as conn:
         return int((await conn.execute(
-            text("SELECT count(*) FROM counters_hourly WHERE tenant_id = :t"), {"t": tenant_id})).scalar_one())
+            text("SELECT count(*) FROM counters_hourly WHERE tenant_id = :t"),
+            {"t": tenant_id})).scalar_one())
 
 
 async def assert_counters_match_raw_events(engine: AsyncEngine, tenant_id: int) -> None:
@@ -46,7 +48,7 @@ async def test_a_failed_rollup_transaction_changes_nothing(
         gql: GraphQLClient, make_tenant: Any, run_worker: Any, settings: Settings,
         app_engine: AsyncEngine, owner_engine: AsyncEngine) -> None:
     tenant: TenantKeys = await make_tenant()
-    batch = some_events(10) + [event("StepViewed", "2025-05-01T11:00:00Z", "u1", tourId="t1", stepIndex=0)]
+    batch = [*some_events(10), event("StepViewed", "2025-05-01T11:00:00Z", "u1", tourId="t1", stepIndex=0)]
     assert (await gql.track(tenant.publishable, batch))["accepted"] == 11
     # Fail the transaction midway: after the hourly and daily counters, at the distinct users.
     async with owner_engine.begin() as conn:
@@ -79,8 +81,8 @@ def _worker(servers: Servers, redis_url: str) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-async def _wait_for(condition: Any, timeout: float, what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def _wait_for(condition: Any, seconds: float, what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
     while not await condition():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
