@@ -16,7 +16,7 @@ from analytics.db import create_engine
 from analytics.settings import Settings, load_settings
 from api.context import Resources
 from api.view import AnalyticsGraphQL
-from workers.queue import connect
+from workers.queue import RollupNotifier, connect
 
 log = logging.getLogger("analytics.api")
 
@@ -51,12 +51,14 @@ def create_app(settings: Settings | None = None, *, fast_track: bool = True) -> 
         assert settings.database_url and settings.redis_url
         engine = create_engine(settings.database_url, role=settings.app_role)
         redis = await connect(settings.redis_url)
-        resources = Resources(settings=settings, engine=engine, redis=redis)
+        resources = Resources(settings=settings, engine=engine, redis=redis,
+                              rollups=RollupNotifier(redis))
         holder["resources"] = resources
         graphql.resources = resources
         try:
             yield
         finally:
+            await resources.rollups.drain()
             await redis.aclose()
             await engine.dispose()
 

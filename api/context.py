@@ -18,6 +18,7 @@ from analytics.ingest.service import PartitionCache
 from analytics.settings import Settings
 from analytics.tenants.service import KeyKind, Principal
 from api.errors import Forbidden, Unauthenticated
+from workers.queue import RollupNotifier
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Resources:
     settings: Settings
     engine: AsyncEngine
     redis: ArqRedis
+    rollups: RollupNotifier
     partitions: PartitionCache = field(default_factory=PartitionCache)
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from redis.exceptions import RedisError
 
 ROLLUP_JOB = "roll_up_tenant"
+log = logging.getLogger("analytics.queue")
 
 
 def redis_settings(url: str) -> RedisSettings:
@@ -26,3 +30,38 @@ async def enqueue_rollup(redis: ArqRedis, tenant_id: int, *, sweep: bool = False
     """
     job_id = f"rollup:{tenant_id}:{int(time.time())}" if sweep else f"rollup:{tenant_id}"
     return await redis.enqueue_job(ROLLUP_JOB, tenant_id, _job_id=job_id) is not None
+
+
+class RollupNotifier:
+    """Queues a tenant's rollup off the request path, at most once per ``delay`` per tenant.
+
+    Requests landing within ``delay`` of each other share one enqueue (one Redis round trip
+    instead of one per request), and no request waits on Redis. If this process dies first, the
+    outbox still holds the work and the sweeper queues it.
+    """
+
+    def __init__(self, redis: ArqRedis, delay: float = 0.01) -> None:
+        self.redis, self.delay = redis, delay
+        self._pending: set[int] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def notify(self, tenant_id: int) -> None:
+        if tenant_id in self._pending:
+            return
+        self._pending.add(tenant_id)
+        task = asyncio.get_running_loop().create_task(self._enqueue(tenant_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _enqueue(self, tenant_id: int) -> None:
+        await asyncio.sleep(self.delay)
+        self._pending.discard(tenant_id)
+        try:
+            await enqueue_rollup(self.redis, tenant_id)
+        except (OSError, RedisError) as exc:
+            log.warning("could not queue the rollup of tenant %s (the sweeper will): %s", tenant_id, exc)
+
+    async def drain(self) -> None:
+        """Wait for queued notifications (at shutdown)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

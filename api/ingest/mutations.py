@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
 import strawberry
-from redis.exceptions import RedisError
 
 from analytics.ingest.service import ingest_batch
 from api.context import AppInfo
 from api.errors import BadInput, BatchTooLarge
-from api.ingest.types import EventRejection, EventResult, EventStatus, TrackEvent, TrackResult
-from workers.queue import enqueue_rollup
-
-log = logging.getLogger("analytics.api")
+from api.ingest.types import TrackEvent, TrackResult
 
 
 @strawberry.type
@@ -43,14 +37,6 @@ class IngestMutation:
             max_future_seconds=settings.max_future_seconds,
         )
         if outcome.accepted:
-            try:
-                await enqueue_rollup(context.resources.redis, principal.tenant_id)
-            except (OSError, RedisError) as exc:  # the outbox keeps the work; the sweeper finds it
-                log.warning("could not enqueue rollup for tenant %s: %s", principal.tenant_id, exc)
-        return TrackResult(
-            accepted=outcome.accepted, duplicates=outcome.duplicates, rejected=outcome.rejected,
-            results=[EventResult(index=o.index, id=o.id, status=EventStatus(o.status.value))
-                     for o in outcome.outcomes],
-            rejections=[EventRejection(index=e.index, field=e.field, reason=e.reason)
-                        for e in outcome.errors],
-        )
+            context.resources.rollups.notify(principal.tenant_id)
+        return TrackResult(accepted=outcome.accepted, duplicates=outcome.duplicates,
+                           rejected=outcome.rejected, outcome=outcome)

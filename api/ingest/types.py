@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 from analytics.ingest.catalogue import CATALOGUE
 from analytics.ingest.events import EventIn
 from analytics.ingest.service import EventStatus as DomainEventStatus
+from analytics.ingest.service import IngestOutcome
 
 _TYPES_DOC = "; ".join(f"{k.name} ({k.metric}: {k.description})" for k in CATALOGUE.values())
 
@@ -72,5 +73,15 @@ class TrackResult:
     accepted: int
     duplicates: int
     rejected: int
-    results: list[EventResult]
-    rejections: list[EventRejection]
+    outcome: strawberry.Private[IngestOutcome]
+
+    @strawberry.field(description="One entry per event, in batch order.")
+    def results(self) -> list[EventResult]:
+        # Built only when selected: a 500-event batch need not pay for 500 objects it never reads.
+        return [EventResult(index=o.index, id=o.id, status=EventStatus(o.status.value))
+                for o in self.outcome.outcomes]
+
+    @strawberry.field(description="Why events were rejected, one row per failing field.")
+    def rejections(self) -> list[EventRejection]:
+        return [EventRejection(index=e.index, field=e.field, reason=e.reason)
+                for e in self.outcome.errors]
