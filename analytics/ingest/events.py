@@ -91,8 +91,8 @@ def _check_length(
 
 def validate_event(
     event: EventIn, *, now: datetime, oldest: datetime, newest: datetime
-) -> tuple[ValidEvent | None, list[tuple[str, str]]]:
-    """Check one event; return the row to store, or the (field, reason) pairs that refuse it."""
+) -> tuple[tuple[Any, ...] | None, list[tuple[str, str]]]:
+    """Check one event; return the row to store (``ROW_COLUMNS``), or the (field, reason) pairs."""
     problems: list[tuple[str, str]] = []
     try:
         event_id = uuid.UUID(event.id)
@@ -144,10 +144,9 @@ def validate_event(
                                                f"the limit is {MAX_PROPERTIES_BYTES}"))
     if problems or isinstance(occurred, str):
         return None, problems
-    row = (event_id, occurred, event.type, event.user_id, event.anonymous_id, event.session_id,
-           event.tour_id, event.step_index, event.step_id, event.content_id, event.selector,
-           event.url, properties)
-    return ValidEvent(-1, event_id, occurred, row), []
+    return (event_id, occurred, event.type, event.user_id, event.anonymous_id, event.session_id,
+            event.tour_id, event.step_index, event.step_id, event.content_id, event.selector,
+            event.url, properties), []
 
 
 def validate_batch(
@@ -160,11 +159,11 @@ def validate_batch(
     valid: list[ValidEvent] = []
     errors: list[FieldError] = []
     for index, event in enumerate(events):
-        checked, problems = validate_event(event, now=now, oldest=oldest, newest=newest)
-        if checked is None:
+        row, problems = validate_event(event, now=now, oldest=oldest, newest=newest)
+        if row is None:
             errors.extend(FieldError(index, field, reason) for field, reason in problems)
         else:
-            valid.append(ValidEvent(index, checked.id, checked.occurred_at, checked.row))
+            valid.append(ValidEvent(index, row[0], row[1], row))
     return ValidatedBatch(valid, errors)
 
 
