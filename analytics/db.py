@@ -19,13 +19,14 @@ _SCOPE = text(
 
 
 def create_engine(
-    url: str, *, role: str | None, pool_size: int = 20, max_overflow: int = 20
+    url: str, *, role: str | None, pool_size: int = 10, max_overflow: int = 10
 ) -> AsyncEngine:
     """An engine whose connections act as ``role`` (the row-level-security-bound app role).
 
     ``role=None`` keeps the connecting user: that is the owner, for migrations and admin commands.
-    No pre-ping (a round trip per checkout); stale connections are recycled and a failed
-    statement invalidates its connection instead.
+    Size the pool for the concurrency you expect: overflow connections are closed when returned,
+    so a pool smaller than the load keeps opening connections. No pre-ping (a round trip per
+    checkout); stale connections are recycled and a failed statement invalidates its connection.
     """
     connect_args: dict[str, object] = {}
     if role:

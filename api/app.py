@@ -49,7 +49,8 @@ def create_app(settings: Settings | None = None, *, fast_track: bool = True) -> 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         assert settings.database_url and settings.redis_url
-        engine = create_engine(settings.database_url, role=settings.app_role)
+        engine = create_engine(settings.database_url, role=settings.app_role,
+                               pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size // 4)
         redis = await connect(settings.redis_url)
         resources = Resources(settings=settings, engine=engine, redis=redis,
                               rollups=RollupNotifier(redis))

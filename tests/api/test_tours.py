@@ -244,3 +244,21 @@ async def test_unknown_tour_is_null(gql: GraphQLClient, make_tenant: Any) -> Non
     tenant = await make_tenant()
     data = await gql.data(tenant.secret, '{ tenant { tour(id: "nope") { id } } }')
     assert data == {"tenant": {"tour": None}}
+
+
+async def test_bad_arguments_name_the_field(gql: GraphQLClient, make_tenant: Any) -> None:
+    tenant = await make_tenant()
+    cases = {
+        '{ tenant { tour(id: "x") { id } overview(range: {preset: TODAY, since: "2h"}) { activeTours } } }': "range",
+        '{ tenant { tourSeries(range: {from: "2025-01-01", to: "2025-01-03"}, granularity: WEEK) { granularity } } }': "granularity",
+        '{ tenant { tourSeries(range: {from: "2025-01-03", to: "2025-01-01"}) { granularity } } }': "range.to",
+        '{ tenant { tourSeries(range: {from: "1st of May", to: "2025-01-01"}) { granularity } } }': "range.from",
+        '{ tenant { tours(first: 501) { totalCount } } }': "first",
+        '{ tenant { tours(after: "@@@") { totalCount } } }': "after",
+        '{ tenant { selectorHealth(range: {since: "7d"}, limit: 0) { totalFailures } } }': "limit",
+    }
+    for query, field in cases.items():
+        body = await gql(tenant.secret, query)
+        error = body["errors"][0]
+        assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": field}, (query, error)
+        assert error["message"].startswith(f"{field}: ")
