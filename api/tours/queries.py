@@ -80,9 +80,12 @@ def _after(cursor: str | None) -> str | None:
     if cursor is None:
         return None
     try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
+        decoded = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
     except ValueError:
-        raise BadInput("after", "is not a cursor returned by this field") from None
+        decoded = ""
+    if not decoded:
+        raise BadInput("after", "is not a cursor returned by this field")
+    return decoded
 
 
 async def tours_page(info: AppInfo, first: int, after: str | None) -> TourConnection:
