@@ -156,6 +156,8 @@ def worker(burst: bool = typer.Option(False, help="Exit when the queue is empty.
     if not settings.database_url or not settings.redis_url:
         raise _fail("DATABASE_URL and REDIS_URL must be set (or use `analytics dev`)")
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # arq logs every job start and end at INFO, which with a sweep each second drowns the rest.
+    logging.getLogger("arq").setLevel(logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING)
     Worker(**worker_options(settings, burst=burst)).run()
 
 
@@ -245,9 +247,12 @@ def dev(data_dir: Path | None = DataDir,
         env = {**os.environ, "DATABASE_URL": s.database_url, "REDIS_URL": s.redis_url,
                "ANALYTICS_DATA_DIR": str(settings.data_dir)}
         exe = [sys.executable, "-m", "analytics.cli"]
+        # Own sessions: Ctrl-C reaches only this process, which then stops the API, the worker and
+        # the servers once each, in that order.
         children = [
-            subprocess.Popen([*exe, "serve", "--host", host, "--port", str(port)], env=env),
-            subprocess.Popen([*exe, "worker"], env=env),
+            subprocess.Popen([*exe, "serve", "--host", host, "--port", str(port)], env=env,
+                             start_new_session=True),
+            subprocess.Popen([*exe, "worker"], env=env, start_new_session=True),
         ]
         url = f"http://{host}:{port}/graphql"
         _wait_http(url.replace("/graphql", "/healthz"), children[0])
