@@ -12,6 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
+# Every tenant-data query filters on this as well as relying on row-level security: the
+# transaction's tenant, set by tenant_transaction() from the API key; unset, it matches nothing.
+CURRENT_TENANT = "tenant_id = CAST(NULLIF(current_setting('analytics.tenant_id', true), '') AS bigint)"
+
 _SCOPE = text(
     "SELECT set_config('analytics.tenant_id', :tenant, true), "
     "set_config('statement_timeout', :timeout, true)"

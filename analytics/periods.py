@@ -90,6 +90,19 @@ def hour_floor(instant: datetime, tz: ZoneInfo) -> datetime:
         minutes=local.minute, seconds=local.second, microseconds=local.microsecond)
 
 
+def hour_ceil(instant: datetime, tz: ZoneInfo) -> datetime:
+    """Start of the next local hour, unless ``instant`` already starts one."""
+    floor = hour_floor(instant, tz)
+    return floor if floor == instant else floor + timedelta(hours=1)
+
+
+def hour_period(start: datetime, end: datetime, tz: ZoneInfo) -> Period:
+    """Date-time bounds widened to whole local hours: counters are kept per hour."""
+    return Period(hour_floor(start, tz), hour_ceil(end, tz), tz, None)
+
+
+MAX_SINCE = timedelta(days=3660)
+MIN_YEAR, MAX_YEAR = 1970, 2200
 _SINCE = re.compile(r"^\s*(\d+)\s*(m|h|d|w)\s*$")
 _SINCE_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1),
                 "w": timedelta(weeks=1)}
@@ -99,25 +112,41 @@ def _parse_bound(field: str, raw: str, tz: ZoneInfo, *, is_end: bool) -> tuple[d
     try:
         if len(raw) == 10:
             day = date.fromisoformat(raw)
+            _check_year(field, day.year)
             return local_midnight(day + timedelta(days=1) if is_end else day, tz), day
         parsed = datetime.fromisoformat(raw)
     except ValueError:
         raise PeriodError(field, f"{raw!r} is not a date (YYYY-MM-DD) or an ISO 8601 date-time") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
+    _check_year(field, parsed.year)
     return parsed.astimezone(UTC), None
 
 
+def _check_year(field: str, year: int) -> None:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise PeriodError(field, f"must be between the years {MIN_YEAR} and {MAX_YEAR}")
+
+
 def resolve(spec: RangeSpec, tz: ZoneInfo, now: datetime | None = None) -> Period:
-    """Turn a range argument into a period in ``tz``; ``to`` dates are inclusive."""
-    now = (now or datetime.now(UTC)).astimezone(UTC)
+    """Turn a range argument into a period in ``tz``; ``to`` dates are inclusive, date-times are
+    widened to whole local hours (the echoed period says so)."""
+    try:
+        return _resolve(spec, tz, (now or datetime.now(UTC)).astimezone(UTC))
+    except (OverflowError, ValueError) as exc:
+        if isinstance(exc, PeriodError):
+            raise
+        raise PeriodError("range", "is outside the dates this server can count") from None
+
+
+def _resolve(spec: RangeSpec, tz: ZoneInfo, now: datetime) -> Period:
     chosen = sum(x is not None for x in ((spec.start or spec.end), spec.preset, spec.since))
     if chosen != 1:
         raise PeriodError("range", "give exactly one of from/to, preset or since")
     today = now.astimezone(tz).date()
     if spec.preset is not None:
         if spec.preset is Preset.LAST_24_HOURS:
-            return Period(hour_floor(now - timedelta(hours=24), tz), now, tz, None)
+            return hour_period(now - timedelta(hours=24), now, tz)
         if spec.preset is Preset.TODAY:
             return day_period(today, today, tz)
         if spec.preset is Preset.YESTERDAY:
@@ -131,10 +160,12 @@ def resolve(spec: RangeSpec, tz: ZoneInfo, now: datetime | None = None) -> Perio
                               f"{spec.since!r} is not a duration such as 30m, 24h, 7d or 2w")
         if int(match.group(1)) == 0:
             raise PeriodError("range.since", "must be longer than 0")
+        if int(match.group(1)) > MAX_SINCE / _SINCE_UNITS[match.group(2)]:
+            raise PeriodError("range.since", f"must be at most {MAX_SINCE.days} days")
         amount = int(match.group(1)) * _SINCE_UNITS[match.group(2)]
         if match.group(2) in "dw":
             return day_period(today - timedelta(days=amount.days - 1), today, tz)
-        return Period(hour_floor(now - amount, tz), now, tz, None)
+        return hour_period(now - amount, now, tz)
     if not spec.start or not spec.end:
         raise PeriodError("range", "from and to are both required")
     start, first = _parse_bound("range.from", spec.start, tz, is_end=False)
@@ -143,7 +174,7 @@ def resolve(spec: RangeSpec, tz: ZoneInfo, now: datetime | None = None) -> Perio
         raise PeriodError("range.to", "must be after range.from")
     if first is not None and last is not None:
         return Period(start, end, tz, (first, last))
-    return Period(start, end, tz, None)
+    return hour_period(start, end, tz)
 
 
 def _shift_year(day: date, years: int) -> date:
@@ -153,16 +184,19 @@ def _shift_year(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
+def _year_earlier(moment: datetime) -> datetime:
+    return datetime.combine(_shift_year(moment.date(), -1), moment.timetz())
+
+
 def comparison(period: Period, compare: Compare) -> Period:
     """The period to compare with: the same length just before, or the same dates a year back."""
     if compare is Compare.YEAR_OVER_YEAR:
         if period.days:
             return day_period(_shift_year(period.days[0], -1), _shift_year(period.days[1], -1),
                               period.tz)
-        start = period.start.astimezone(period.tz)
-        end = period.end.astimezone(period.tz)
-        return Period(start.replace(year=start.year - 1).astimezone(UTC),
-                      end.replace(year=end.year - 1).astimezone(UTC), period.tz, None)
+        start, end = period.start.astimezone(period.tz), period.end.astimezone(period.tz)
+        return hour_period(_year_earlier(start).astimezone(UTC), _year_earlier(end).astimezone(UTC),
+                           period.tz)
     if period.days:
         length = (period.days[1] - period.days[0]).days + 1
         return day_period(period.days[0] - timedelta(days=length),
@@ -171,7 +205,8 @@ def comparison(period: Period, compare: Compare) -> Period:
 
 
 def default_granularity(period: Period) -> Granularity:
-    length = period.end - period.start
+    length = (timedelta(days=(period.days[1] - period.days[0]).days + 1) if period.days
+              else period.end - period.start)
     if length <= timedelta(days=2):
         return Granularity.HOUR
     if length <= timedelta(days=92):

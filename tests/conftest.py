@@ -4,6 +4,7 @@ HTTP server, tenants made per test, and a burst-mode ARQ worker."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import tempfile
 import uuid
@@ -147,8 +148,10 @@ class GraphQLClient:
                    **headers: str) -> httpx.Response:
         if key:
             headers.setdefault("Authorization", f"Bearer {key}")
-        return await self.http.post(f"{self.url}/graphql", json={"query": query, "variables": variables},
-                                    headers=headers)
+        # ensure_ascii: lone surrogates travel as \\ud800 escapes, as a browser SDK would send them.
+        body = json.dumps({"query": query, "variables": variables}, ensure_ascii=True)
+        headers.setdefault("Content-Type", "application/json")
+        return await self.http.post(f"{self.url}/graphql", content=body, headers=headers)
 
     async def __call__(self, key: str | None, query: str,
                        variables: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -53,3 +53,30 @@ async def test_the_app_role_cannot_read_partitions_directly(app_engine: AsyncEng
         ))).scalar_one()
         with pytest.raises(DBAPIError, match="permission denied"):
             await conn.execute(text(f"SELECT count(*) FROM {partition}"))
+
+
+async def test_queries_filter_by_tenant_even_without_row_level_security(
+        gql: GraphQLClient, make_tenant: Any, run_worker: Any, owner_engine: AsyncEngine) -> None:
+    """The owner bypasses the policies; the queries' own tenant filter must still hold."""
+    from analytics.periods import RangeSpec, resolve
+    from analytics.tours import service, stats
+
+    a: TenantKeys = await make_tenant()
+    b: TenantKeys = await make_tenant()
+    for tenant, tour in ((a, "only-a"), (b, "only-b")):
+        batch = [event("TourStarted", "2025-06-02T10:00:00Z", "u1", tourId=tour),
+                 event("StepViewed", "2025-06-02T10:00:00Z", "u1", tourId=tour, stepIndex=0),
+                 event("target_not_found", "2025-06-02T10:00:00Z", "u1", tourId=tour, stepIndex=0,
+                       selector="#x")]
+        assert (await gql.track(tenant.publishable, batch))["accepted"] == 3
+    await run_worker()
+    from zoneinfo import ZoneInfo
+
+    period = resolve(RangeSpec("2025-06-02", "2025-06-02"), ZoneInfo("UTC"))
+    async with tenant_transaction(owner_engine, a.id) as conn:
+        assert (await conn.execute(text("SELECT count(DISTINCT tenant_id) FROM tours"))).scalar_one() > 1
+        assert [t.id for t in await service.list_tours(conn, after=None, limit=100)] == ["only-a"]
+        assert list(await stats.tour_counts(conn, tour_ids=None, period=period)) == ["only-a"]
+        assert list(await stats.funnels(conn, tour_ids=None, period=period)) == ["only-a"]
+        health = await stats.selector_health(conn, tour_id=None, period=period, limit=10)
+        assert health.total_failures == 1

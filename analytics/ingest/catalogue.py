@@ -45,4 +45,4 @@ EVENT_TYPES = tuple(CATALOGUE)
 TOUR_METRICS = ("starts", "completions", "dismissals", "restarts", "step_views",
                 "step_completions", "target_failures")
 # Metrics whose distinct users are kept per day (funnels, user status, unique counts).
-TOUR_USER_METRICS = ("starts", "completions", "dismissals", "step_views")
+USER_METRICS = frozenset({"starts", "completions", "dismissals", "step_views", "views", "cta_clicks"})

@@ -82,11 +82,41 @@ def _parse_timestamp(raw: str) -> datetime | str:
     return parsed.astimezone(UTC)
 
 
-def _check_length(
+def _check_text(
     problems: list[tuple[str, str]], name: str, value: str | None, limit: int
 ) -> None:
-    if value is not None and len(value) > limit:
+    """Length, and what PostgreSQL text cannot hold: NUL characters and lone surrogates."""
+    if value is None:
+        return
+    if len(value) > limit:
         problems.append((name, f"is {len(value)} characters; the limit is {limit}"))
+    elif "\x00" in value:
+        problems.append((name, "must not contain NUL (\\u0000) characters"))
+    elif not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            problems.append((name, "is not valid Unicode (lone surrogate)"))
+
+
+def _properties_json(value: Any) -> tuple[str | None, str | None]:
+    """The properties as JSON text, or why they cannot be stored."""
+    if not isinstance(value, dict):
+        return None, "must be a JSON object"
+    try:
+        encoded = orjson.dumps(value)
+    except orjson.JSONEncodeError as exc:  # integers over 64 bits, lone surrogates
+        return None, f"cannot be stored as JSON: {exc}"
+    if b"\\u0000" in encoded:
+        return None, "must not contain NUL (\\u0000) characters"
+    if len(encoded) > MAX_PROPERTIES_BYTES:
+        return None, f"is {len(encoded)} bytes of JSON; the limit is {MAX_PROPERTIES_BYTES}"
+    return encoded.decode(), None
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    """An empty id means no id: the rollups and their recomputation must agree on that."""
+    return value if value else None
 
 
 def validate_event(
@@ -117,9 +147,9 @@ def validate_event(
     for name, value in (("userId", event.user_id), ("anonymousId", event.anonymous_id),
                         ("sessionId", event.session_id), ("tourId", event.tour_id),
                         ("stepId", event.step_id), ("contentId", event.content_id)):
-        _check_length(problems, name, value, MAX_ID_LENGTH)
-    _check_length(problems, "url", event.url, MAX_URL_LENGTH)
-    _check_length(problems, "selector", event.selector, MAX_SELECTOR_LENGTH)
+        _check_text(problems, name, value, MAX_ID_LENGTH)
+    _check_text(problems, "url", event.url, MAX_URL_LENGTH)
+    _check_text(problems, "selector", event.selector, MAX_SELECTOR_LENGTH)
     if kind is not None:
         if kind.entity_type == TOUR and not event.tour_id:
             problems.append(("tourId", f"is required for {kind.name}"))
@@ -135,18 +165,16 @@ def validate_event(
         problems.append(("stepIndex", f"must be between 0 and {MAX_STEP_INDEX}"))
     properties: str | None = None
     if event.properties is not None:
-        if not isinstance(event.properties, dict):
-            problems.append(("properties", "must be a JSON object"))
-        else:
-            properties = orjson.dumps(event.properties).decode()
-            if len(properties) > MAX_PROPERTIES_BYTES:
-                problems.append(("properties", f"is {len(properties)} bytes of JSON; "
-                                               f"the limit is {MAX_PROPERTIES_BYTES}"))
+        properties, problem = _properties_json(event.properties)
+        if problem:
+            problems.append(("properties", problem))
     if problems or isinstance(occurred, str):
         return None, problems
-    return (event_id, occurred, event.type, event.user_id, event.anonymous_id, event.session_id,
-            event.tour_id, event.step_index, event.step_id, event.content_id, event.selector,
-            event.url, properties), []
+    return (event_id, occurred, event.type, _blank_to_none(event.user_id),
+            _blank_to_none(event.anonymous_id), _blank_to_none(event.session_id),
+            _blank_to_none(event.tour_id), event.step_index, _blank_to_none(event.step_id),
+            _blank_to_none(event.content_id), event.selector, _blank_to_none(event.url),
+            properties), []
 
 
 def validate_batch(

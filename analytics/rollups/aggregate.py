@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from analytics.ingest.catalogue import CATALOGUE, CONTENT, TOUR
+from analytics.ingest.catalogue import CATALOGUE, CONTENT, TOUR, USER_METRICS
 from analytics.periods import hour_floor
 
 WHOLE = -1  # step_index of a counter about the whole tour or content item
@@ -29,20 +29,18 @@ class RawEvent(NamedTuple):
 
 
 def user_key(user_id: str | None, anonymous_id: str | None) -> str:
-    """One identity per person: the user id when known, else the anonymous id."""
-    return user_id if user_id else f"anon:{anonymous_id}"
+    """One identity per person: the user id when known, else the anonymous id (never confused)."""
+    return f"u:{user_id}" if user_id is not None else f"a:{anonymous_id}"
 
 
 def entity_of(event: RawEvent) -> tuple[str, str]:
     kind = CATALOGUE[event.type]
-    entity_type = kind.entity_type or (TOUR if event.tour_id else CONTENT)
+    entity_type = kind.entity_type or (TOUR if event.tour_id is not None else CONTENT)
     entity_id = event.tour_id if entity_type == TOUR else event.content_id
     assert entity_id is not None
     return entity_type, entity_id
 
 
-# Metrics that are counted, not people-counted: no distinct-user rows for them.
-NO_USER_ROWS = frozenset({"target_failures"})
 
 
 @dataclass
@@ -69,7 +67,7 @@ def aggregate(events: Iterable[RawEvent], tz: ZoneInfo) -> Aggregate:
         for step in steps:
             agg.hourly[(entity_type, entity_id, metric, step, hour)] += 1
             agg.daily[(entity_type, entity_id, metric, step, day)] += 1
-            if metric not in NO_USER_ROWS:
+            if metric in USER_METRICS:
                 agg.users.add((entity_type, entity_id, metric, step, day, who))
         if metric == "target_failures" and event.selector:
             key = (entity_type, entity_id, event.selector, event.url or "", day)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from analytics.ingest.catalogue import CATALOGUE
+from analytics.ingest.catalogue import CATALOGUE, USER_METRICS
 
 
 def _kinds_values() -> str:
@@ -18,6 +18,10 @@ def _kinds_values() -> str:
         f"('{k.name}', {repr(k.entity_type) if k.entity_type else 'NULL'}, '{k.metric}')"
         for k in CATALOGUE.values()
     )
+
+
+def _user_metrics() -> str:
+    return ", ".join(f"'{m}'" for m in sorted(USER_METRICS))
 
 
 # Each raw event, expanded to its whole-entity row and (for tours) its step row.
@@ -32,7 +36,7 @@ typed AS (
 ),
 located AS (
     SELECT t.*, CASE WHEN t.entity_type = 'tour' THEN t.tour_id ELSE t.content_id END AS entity_id,
-           coalesce(t.user_id, 'anon:' || t.anonymous_id) AS user_key,
+           coalesce('u:' || t.user_id, 'a:' || t.anonymous_id) AS user_key,
            t.occurred_at AT TIME ZONE (SELECT name FROM tz) AS local_at
     FROM typed t
 ),
@@ -62,7 +66,7 @@ _CHECKS = {
     ),
     "daily_users": (
         "SELECT DISTINCT entity_type, entity_id, metric, step_index, local_at::date, user_key "
-        "FROM expanded WHERE metric <> 'target_failures'",
+        f"FROM expanded WHERE metric IN ({_user_metrics()})",
         "SELECT entity_type, entity_id, metric, step_index, day, user_key FROM daily_users "
         "WHERE tenant_id = :tenant",
     ),

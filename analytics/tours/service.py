@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from analytics.db import CURRENT_TENANT
 from analytics.errors import InvalidArgument
 from analytics.ingest.events import MAX_ID_LENGTH, MAX_SELECTOR_LENGTH, MAX_STEP_INDEX
 
@@ -39,27 +40,28 @@ _TOUR_COLUMNS = "id, title, first_seen_at, last_seen_at"
 
 async def list_tours(conn: AsyncConnection, *, after: str | None, limit: int) -> list[Tour]:
     rows = (await conn.execute(
-        text(f"SELECT {_TOUR_COLUMNS} FROM tours WHERE CAST(:after AS text) IS NULL OR id > :after "
-             "ORDER BY id LIMIT :limit"),
+        text(f"SELECT {_TOUR_COLUMNS} FROM tours WHERE {CURRENT_TENANT} "
+             "AND (CAST(:after AS text) IS NULL OR id > :after) ORDER BY id LIMIT :limit"),
         {"after": after, "limit": limit},
     )).all()
     return [Tour(*row) for row in rows]
 
 
 async def count_tours(conn: AsyncConnection) -> int:
-    return int((await conn.execute(text("SELECT count(*) FROM tours"))).scalar_one())
+    return int((await conn.execute(text(f"SELECT count(*) FROM tours WHERE {CURRENT_TENANT}"))).scalar_one())
 
 
 async def get_tours(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, Tour]:
     rows = (await conn.execute(
-        text(f"SELECT {_TOUR_COLUMNS} FROM tours WHERE id = ANY(:ids)"), {"ids": list(ids)})).all()
+        text(f"SELECT {_TOUR_COLUMNS} FROM tours WHERE {CURRENT_TENANT} AND id = ANY(:ids)"),
+        {"ids": list(ids)})).all()
     return {row.id: Tour(*row) for row in rows}
 
 
 async def get_steps(conn: AsyncConnection, tour_id: str) -> list[Step]:
     rows = (await conn.execute(
         text("SELECT tour_id, step_index, step_id, title, selector FROM tour_steps "
-             "WHERE tour_id = :tour ORDER BY step_index"), {"tour": tour_id})).all()
+             f"WHERE {CURRENT_TENANT} AND tour_id = :tour ORDER BY step_index"), {"tour": tour_id})).all()
     return [Step(*row) for row in rows]
 
 

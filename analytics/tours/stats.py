@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics import metrics
+from analytics.db import CURRENT_TENANT
 from analytics.ingest.catalogue import TOUR, TOUR_METRICS
 from analytics.periods import Granularity, Period, bucket_day, bucket_starts, hour_floor, local_midnight
 
@@ -56,7 +57,7 @@ async def _counter_rows(
     grouping = "entity_id, metric" if by == "total" else f"entity_id, {group}, metric"
     sql = (
         f"SELECT entity_id, {group} AS at, metric, sum(value) FROM {table} "
-        f"WHERE entity_type = :type AND step_index = -1 AND {time_filter} "
+        f"WHERE {CURRENT_TENANT} AND entity_type = :type AND step_index = -1 AND {time_filter} "
         "AND (CAST(:ids AS text[]) IS NULL OR entity_id = ANY(CAST(:ids AS text[]))) "
         f"GROUP BY {grouping}"
     )
@@ -159,17 +160,17 @@ def build_funnel(period: Period, definitions: dict[int, tuple[str | None, str | 
 
 
 _STEP_USERS = text(
-    """
+    f"""
     SELECT entity_id, step_index, count(DISTINCT user_key) FROM daily_users
-    WHERE entity_type = 'tour' AND metric = 'step_views' AND step_index >= 0
+    WHERE {CURRENT_TENANT} AND entity_type = 'tour' AND metric = 'step_views' AND step_index >= 0
       AND day BETWEEN :first AND :last
       AND (CAST(:ids AS text[]) IS NULL OR entity_id = ANY(CAST(:ids AS text[])))
     GROUP BY entity_id, step_index
     """
 )
 _STEP_DEFINITIONS = text(
-    "SELECT tour_id, step_index, title, selector FROM tour_steps "
-    "WHERE CAST(:ids AS text[]) IS NULL OR tour_id = ANY(CAST(:ids AS text[]))"
+    f"SELECT tour_id, step_index, title, selector FROM tour_steps WHERE {CURRENT_TENANT} "
+    "AND (CAST(:ids AS text[]) IS NULL OR tour_id = ANY(CAST(:ids AS text[])))"
 )
 
 
@@ -201,14 +202,14 @@ class UserStatus:
 
 
 _USER_STATUS = text(
-    """
+    f"""
     WITH people AS (
         SELECT user_key,
                bool_or(metric = 'starts') AS started,
                bool_or(metric = 'completions') AS completed,
                bool_or(metric = 'dismissals') AS dismissed
         FROM daily_users
-        WHERE entity_type = 'tour' AND entity_id = :tour AND step_index = -1
+        WHERE {CURRENT_TENANT} AND entity_type = 'tour' AND entity_id = :tour AND step_index = -1
           AND metric IN ('starts', 'completions', 'dismissals') AND day BETWEEN :first AND :last
         GROUP BY user_key
     )
@@ -245,12 +246,12 @@ class SelectorHealth:
 
 
 _SELECTORS = text(
-    """
+    f"""
     SELECT selector, sum(failures) AS failures, max(last_seen_at),
            array_agg(DISTINCT url) FILTER (WHERE url <> ''),
            array_agg(DISTINCT entity_id) FILTER (WHERE entity_type = 'tour')
     FROM selector_failures_daily
-    WHERE day BETWEEN :first AND :last
+    WHERE {CURRENT_TENANT} AND day BETWEEN :first AND :last
       AND (CAST(:tour AS text) IS NULL OR (entity_type = 'tour' AND entity_id = :tour))
     GROUP BY selector ORDER BY failures DESC, selector
     """

@@ -52,7 +52,11 @@ def test_day_presets_end_today(preset: Preset, first: date, last: date) -> None:
 
 def test_hour_ranges_start_at_a_local_hour() -> None:
     period = resolve(RangeSpec(preset=Preset.LAST_24_HOURS), BERLIN, NOW)
-    assert (period.start, period.end) == (datetime(2025, 10, 26, 9, tzinfo=UTC), NOW)
+    # Counters are hourly: the range is widened to whole local hours, and the period says so.
+    assert (period.start, period.end) == (datetime(2025, 10, 26, 9, tzinfo=UTC),
+                                          datetime(2025, 10, 27, 10, tzinfo=UTC))
+    assert resolve(RangeSpec("2025-10-25T10:20:00Z", "2025-10-25T10:40:00Z"), BERLIN).start == datetime(
+        2025, 10, 25, 10, tzinfo=UTC)
     assert resolve(RangeSpec(since="24h"), BERLIN, NOW) == period
     assert resolve(RangeSpec(since="7d"), BERLIN, NOW).days == (date(2025, 10, 21), date(2025, 10, 27))
     # India is UTC+05:30: its hours start at half past in UTC.
@@ -66,6 +70,10 @@ def test_hour_ranges_start_at_a_local_hour() -> None:
     (RangeSpec("01/02/2025", "2025-01-03"), "range.from"),
     (RangeSpec("2025-01-03", "2025-01-02"), "range.to"),
     (RangeSpec(since="3 fortnights"), "range.since"),
+    (RangeSpec(since="800000d"), "range.since"),
+    (RangeSpec("0001-01-01", "0001-01-02"), "range.from"),
+    (RangeSpec("2025-01-01", "9999-12-31"), "range.to"),
+    (RangeSpec("2025-01-01T00:00:00Z", "9999-12-31T00:00:00Z"), "range.to"),
 ])
 def test_bad_ranges_name_the_field(spec: RangeSpec, field: str) -> None:
     with pytest.raises(PeriodError) as caught:
@@ -81,6 +89,8 @@ def test_comparison_periods() -> None:
     hours = resolve(RangeSpec(since="6h"), BERLIN, NOW)
     before = comparison(hours, Compare.PREVIOUS_PERIOD)
     assert before.end == hours.start and before.end - before.start == hours.end - hours.start
+    feb29 = resolve(RangeSpec("2024-02-29T10:00:00Z", "2024-02-29T12:00:00Z"), BERLIN)
+    assert comparison(feb29, Compare.YEAR_OVER_YEAR).start == datetime(2023, 2, 28, 10, tzinfo=UTC)
 
 
 def test_local_days_have_23_and_25_hours_at_dst_changes() -> None:

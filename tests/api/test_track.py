@@ -182,3 +182,31 @@ async def test_fast_path_handles_aliases_and_other_variables(gql: GraphQLClient,
     inline = f"""mutation {{ track(events: [{{id: "{unique}", type: "TourStarted",
         timestamp: "2025-05-01T10:00:00Z", userId: "u1", tourId: "t1"}}]) {{ accepted }} }}"""
     assert await gql(tenant.publishable, inline) == {"data": {"track": {"accepted": 1}}}
+
+
+async def test_values_postgres_cannot_store_are_rejected_per_event(
+        gql: GraphQLClient, generic_gql: GraphQLClient, make_tenant: Any, run_worker: Any,
+        owner_engine: AsyncEngine) -> None:
+    from analytics.rollups.recompute import verify_rollups
+
+    batch = [
+        event("TourStarted", "2025-05-01T10:00:00Z", "bad\u0000user", tourId="t1"),
+        event("TourStarted", "2025-05-01T10:00:00Z", "u2", tourId="t\ud800"),
+        event("TourStarted", "2025-05-01T10:00:00Z", "u3", tourId="t1", properties={"n": 2**70}),
+        event("TourStarted", "2025-05-01T10:00:00Z", "u4", tourId="t1", properties={"s": "a\u0000b"}),
+        # Empty ids mean "none": counted as the content item, and by the anonymous id.
+        event("target_not_found", "2025-05-01T10:00:00Z", None, tourId="", contentId="c1",
+              selector="#x", anonymousId="a1"),
+        event("TourStarted", "2025-05-01T10:00:00Z", "", tourId="t1", anonymousId="a1"),
+    ]
+    for client in (gql, generic_gql):
+        tenant: TenantKeys = await make_tenant()
+        result = await client.track(tenant.publishable, batch)
+        assert [r["status"] for r in result["results"]] == ["REJECTED"] * 4 + ["ACCEPTED"] * 2
+        assert [(r["index"], r["field"]) for r in result["rejections"]] == [
+            (0, "userId"), (1, "tourId"), (2, "properties"), (3, "properties")]
+        await run_worker()
+        async with owner_engine.connect() as conn:
+            assert await verify_rollups(conn, tenant.id) == []
+        data = await gql.data(tenant.secret, STATS)
+        assert data["tenant"]["tour"]["stats"] == {"starts": 1, "completions": 0}
