@@ -54,12 +54,16 @@ def _settings(data_dir: Path | None = None) -> Settings:
 class Servers:
     database_url: str
     redis_url: str | None
-    stop: Callable[[], None]
 
 
 @contextmanager
-def servers(settings: Settings, *, need_redis: bool, durable: bool = True) -> Iterator[Servers]:
-    """DATABASE_URL / REDIS_URL when set, else the embedded servers under the data directory."""
+def servers(settings: Settings, *, need_redis: bool, own: bool = False) -> Iterator[Servers]:
+    """DATABASE_URL / REDIS_URL when set, else the embedded servers under the data directory.
+
+    Servers this call starts are stopped at the end. With ``own`` (``analytics dev``), servers
+    found already running there (left by a run that was killed) are adopted and stopped too;
+    one-off commands leave a running ``dev``'s servers alone.
+    """
     from analytics.embedded import EmbeddedPostgres, EmbeddedRedis
 
     started: list[Any] = []
@@ -67,25 +71,19 @@ def servers(settings: Settings, *, need_redis: bool, durable: bool = True) -> It
     try:
         if database_url is None:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-            pg = EmbeddedPostgres(settings.data_dir.resolve(), durable=durable)
+            pg = EmbeddedPostgres(settings.data_dir.resolve())
             with console.status("starting embedded PostgreSQL..."):
                 database_url = pg.start()
             started.append(pg)
         if redis_url is None and need_redis:
-            redis = EmbeddedRedis(settings.data_dir.resolve(), durable=durable)
+            redis = EmbeddedRedis(settings.data_dir.resolve())
             with console.status("starting embedded Redis..."):
                 redis_url = redis.start()
             started.append(redis)
-
-        def stop() -> None:
-            for server in reversed(started):
-                server.stop()
-            started.clear()
-
-        yield Servers(database_url, redis_url, stop)
+        yield Servers(database_url, redis_url)
     finally:
         for server in reversed(started):
-            server.stop()
+            server.stop(adopted=own)
 
 
 def _run(coro: Awaitable[T]) -> T:
@@ -235,7 +233,11 @@ def dev(data_dir: Path | None = DataDir,
     from analytics.db import migrate as run_migrations
 
     settings = _settings(data_dir)
-    with servers(settings, need_redis=True) as s:
+    _check_port_free(host, port)
+    # SIGTERM (kill, systemd) and SIGHUP (terminal closed) stop everything as Ctrl-C does.
+    for stop_signal in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, _interrupt)
+    with servers(settings, need_redis=True, own=True) as s:
         assert s.redis_url is not None
         with console.status("applying migrations..."):
             run_migrations(s.database_url)
@@ -255,8 +257,10 @@ def dev(data_dir: Path | None = DataDir,
             subprocess.Popen([*exe, "worker"], env=env, start_new_session=True),
         ]
         url = f"http://{host}:{port}/graphql"
-        _wait_http(url.replace("/graphql", "/healthz"), children[0])
-        console.print(f"""
+        failed = False
+        try:
+            _wait_http(url.replace("/graphql", "/healthz"), children[0])
+            console.print(f"""
 [bold green]analytics is running[/bold green]
   GraphiQL        {url}
   tenant          {keys['tenant']}
@@ -264,10 +268,10 @@ def dev(data_dir: Path | None = DataDir,
   secret key      {keys['secretKey']}   (read analytics; add header Authorization: Bearer <key>)
   data            {settings.data_dir.resolve()}
 Press Ctrl-C to stop.""")
-        try:
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)
-            err.print("[red]a child process exited; stopping[/red]")
+            err.print("[red]the API or the worker exited; stopping[/red]")
+            failed = True
         except KeyboardInterrupt:
             console.print("stopping...")
         finally:
@@ -279,6 +283,23 @@ Press Ctrl-C to stop.""")
                     child.wait(15)
                 except subprocess.TimeoutExpired:
                     child.kill()
+    if failed:
+        raise typer.Exit(1)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _check_port_free(host: str, port: int) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            raise _fail(f"port {port} on {host} is in use (another `analytics dev`?); "
+                        "stop it or pass --port") from None
 
 
 def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:

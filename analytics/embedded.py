@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -151,9 +152,10 @@ class EmbeddedPostgres:
             subprocess.run([*psql, f"CREATE DATABASE {EMBEDDED_DATABASE}"],
                            check=True, capture_output=True, text=True)
 
-    def stop(self) -> None:
+    def stop(self, *, adopted: bool = False) -> None:
+        """Stop the server if this object started it (or, with ``adopted``, found it running)."""
         pg_ctl = _pg_commands().pg_ctl
-        if self._started_here and self._running_port() is not None:
+        if (self._started_here or adopted) and self._running_port() is not None:
             with contextlib.suppress(subprocess.CalledProcessError):
                 pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, **self._run_as())
             self._started_here = False
@@ -167,6 +169,7 @@ class EmbeddedRedis:
     durable: bool = True
     port: int = 0
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    _adopted_pid: int | None = field(default=None, init=False)
 
     @property
     def redis_dir(self) -> Path:
@@ -184,7 +187,7 @@ class EmbeddedRedis:
         with contextlib.suppress(OSError, ValueError):
             pid, port = int(pidfile.read_text()), int(portfile.read_text())
             if _pid_alive(pid):
-                self.port = port
+                self.port, self._adopted_pid = port, pid
                 _wait_for_port(self.port, 10, "Redis")
                 return self.url
         self.port = self.port or free_port()
@@ -200,7 +203,11 @@ class EmbeddedRedis:
         _wait_for_port(self.port, 15, "Redis", self.redis_dir / "redis.log")
         return self.url
 
-    def stop(self) -> None:
+    def stop(self, *, adopted: bool = False) -> None:
+        """Stop the server if this object started it (or, with ``adopted``, found it running)."""
+        if adopted and self._adopted_pid is not None and _pid_alive(self._adopted_pid):
+            os.kill(self._adopted_pid, signal.SIGTERM)
+            self._adopted_pid = None
         if self._process is not None:
             self._process.terminate()
             try:
