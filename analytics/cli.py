@@ -176,7 +176,9 @@ async def _ensure_demo_tenant(url: str, settings: Settings) -> dict[str, str]:
         try:
             tenant = await service.get_tenant(conn, "demo")
         except service.TenantError:
-            tenant = await service.create_tenant(conn, name="demo", timezone="UTC")
+            tenant = await service.create_tenant(
+                conn, name="demo", timezone="UTC",
+                raw_retention_days=settings.default_raw_retention_days)
         _, pk = await service.create_key(conn, tenant_id=tenant.id, kind=service.KeyKind.PUBLISHABLE,
                                          name="demo")
         _, sk = await service.create_key(conn, tenant_id=tenant.id, kind=service.KeyKind.SECRET,
@@ -318,7 +320,9 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 30) 
 @tenants_app.command("create")
 def tenants_create(name: str = typer.Argument(..., help="Unique tenant name."),
                    timezone: str = typer.Option("UTC", help="IANA time zone for days and hours."),
-                   retention_days: int = typer.Option(90, min=1, help="Days of raw events kept."),
+                   retention_days: int | None = typer.Option(
+                       None, min=1,
+                       help="Days of raw events kept [default: ANALYTICS_RAW_RETENTION_DAYS, 90]."),
                    data_dir: Path | None = DataDir, as_json: bool = JsonOut) -> None:
     """Create a tenant with a publishable and a secret key (shown once)."""
     from analytics.tenants import service
@@ -326,8 +330,9 @@ def tenants_create(name: str = typer.Argument(..., help="Unique tenant name."),
     settings = _settings(data_dir)
 
     async def create(conn: Any) -> dict[str, str]:
-        tenant = await service.create_tenant(conn, name=name, timezone=timezone,
-                                             raw_retention_days=retention_days)
+        tenant = await service.create_tenant(
+            conn, name=name, timezone=timezone,
+            raw_retention_days=retention_days or settings.default_raw_retention_days)
         _, pk = await service.create_key(conn, tenant_id=tenant.id, kind=service.KeyKind.PUBLISHABLE)
         _, sk = await service.create_key(conn, tenant_id=tenant.id, kind=service.KeyKind.SECRET)
         return {"tenant": name, "timezone": timezone, "publishableKey": pk, "secretKey": sk}

@@ -47,41 +47,49 @@ def _event(key: str, kind: str, at: datetime, user: str, tour: DemoTour, **extra
                    url="https://app.example.com/" + tour.id, **extra)  # type: ignore[arg-type]
 
 
-def demo_events(*, days: int, tz: ZoneInfo, today: date | None = None, seed: int = 7) -> Iterator[EventIn]:
-    """Deterministic events for ``days`` local days up to today (ids repeat, so reloading is idempotent)."""
-    today = today or datetime.now(tz).date()
-    now = datetime.now(UTC)
+def demo_events(*, days: int, tz: ZoneInfo, now: datetime | None = None, seed: int = 7) -> Iterator[EventIn]:
+    """Deterministic events for ``days`` local days up to now.
+
+    Every journey draws from its own generator seeded by its key, so an event has the same id and
+    timestamp on every run: reloading later adds only the events that have happened since.
+    """
+    now = now or datetime.now(UTC)
+    today = now.astimezone(tz).date()
     for offset in range(days, -1, -1):
         day = today - timedelta(days=offset)
-        rng = random.Random(f"{seed}:{day.isoformat()}")
         weekday_factor = 0.55 if day.weekday() >= 5 else 1.0
         for tour in DEMO_TOURS:
-            starters = int(tour.daily_starters * weekday_factor * rng.uniform(0.8, 1.2))
+            day_rng = random.Random(f"{seed}:{day.isoformat()}:{tour.id}")
+            starters = int(tour.daily_starters * weekday_factor * day_rng.uniform(0.8, 1.2))
             for n in range(starters):
-                user = f"user-{rng.randrange(5000)}"
                 key = f"{day}:{tour.id}:{n}"
-                at = datetime.combine(day, time(8), tzinfo=tz) + timedelta(minutes=rng.randrange(12 * 60))
-                if at.astimezone(UTC) > now:
-                    continue
-                yield _event(key + ":start", "TourStarted", at, user, tour)
-                step = 0
-                while True:
-                    at += timedelta(seconds=rng.randrange(5, 90))
-                    _, selector = tour.steps[step]
-                    if step == tour.broken_step and rng.random() < 0.08:
-                        yield _event(f"{key}:miss:{step}", "target_not_found", at, user, tour,
-                                     step_index=step, selector=selector)
-                    yield _event(f"{key}:view:{step}", "StepViewed", at, user, tour, step_index=step)
-                    if step == len(tour.steps) - 1:
-                        yield _event(f"{key}:done:{step}", "StepCompleted", at, user, tour, step_index=step)
-                        yield _event(f"{key}:complete", "TourCompleted", at, user, tour)
-                        break
-                    if rng.random() > tour.continue_rates[step]:
-                        if rng.random() < 0.7:
-                            yield _event(f"{key}:dismiss", "TourDismissed", at, user, tour, step_index=step)
-                        if rng.random() < 0.1:
-                            yield _event(f"{key}:restart", "TourRestarted",
-                                         at + timedelta(minutes=5), user, tour)
-                        break
-                    yield _event(f"{key}:done:{step}", "StepCompleted", at, user, tour, step_index=step)
-                    step += 1
+                yield from (e for e in _journey(key, random.Random(f"{seed}:{key}"), day, tz, tour)
+                            if datetime.fromisoformat(e.timestamp) <= now)
+
+
+def _journey(key: str, rng: random.Random, day: date, tz: ZoneInfo, tour: DemoTour) -> Iterator[EventIn]:
+    """One person's way through a tour: steps until they finish, give up or restart."""
+    user = f"user-{rng.randrange(5000)}"
+    at = datetime.combine(day, time(8), tzinfo=tz) + timedelta(minutes=rng.randrange(12 * 60))
+    yield _event(key + ":start", "TourStarted", at, user, tour)
+    step = 0
+    while True:
+        at += timedelta(seconds=rng.randrange(5, 90))
+        _, selector = tour.steps[step]
+        if step == tour.broken_step and rng.random() < 0.08:
+            yield _event(f"{key}:miss:{step}", "target_not_found", at, user, tour,
+                         step_index=step, selector=selector)
+        yield _event(f"{key}:view:{step}", "StepViewed", at, user, tour, step_index=step)
+        if step == len(tour.steps) - 1:
+            yield _event(f"{key}:done:{step}", "StepCompleted", at, user, tour, step_index=step)
+            yield _event(f"{key}:complete", "TourCompleted", at, user, tour)
+            break
+        if rng.random() > tour.continue_rates[step]:
+            if rng.random() < 0.7:
+                yield _event(f"{key}:dismiss", "TourDismissed", at, user, tour, step_index=step)
+            if rng.random() < 0.1:
+                yield _event(f"{key}:restart", "TourRestarted",
+                             at + timedelta(minutes=5), user, tour)
+            break
+        yield _event(f"{key}:done:{step}", "StepCompleted", at, user, tour, step_index=step)
+        step += 1

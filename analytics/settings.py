@@ -50,20 +50,28 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name}={raw!r} is not a boolean (use true or false)")
 
 
+def _redacted(url: str) -> str:
+    """The URL without its password, for error messages."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.split("@", 1)[1]
+    return f"{scheme}{sep}{rest}"
+
+
 def _database_url(raw: str | None) -> str | None:
     if not raw:
         return None
     for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
         if raw.startswith(prefix):
             return "postgresql+asyncpg://" + raw[len(prefix) :]
-    raise SettingsError(f"DATABASE_URL={raw!r} must start with postgresql:// or postgres://")
+    raise SettingsError(f"DATABASE_URL={_redacted(raw)!r} must start with postgresql:// or postgres://")
 
 
 def _redis_url(raw: str | None) -> str | None:
     if not raw:
         return None
     if not raw.startswith(("redis://", "rediss://", "unix://")):
-        raise SettingsError(f"REDIS_URL={raw!r} must start with redis://, rediss:// or unix://")
+        raise SettingsError(f"REDIS_URL={_redacted(raw)!r} must start with redis://, rediss:// or unix://")
     return raw
 
 

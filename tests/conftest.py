@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -52,12 +53,13 @@ def servers() -> Iterator[Servers]:
         started.append(redis)
     env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "ANALYTICS_SWEEP_SECONDS": "1"}
     os.environ.update(env)  # the worker's startup and subprocesses read the environment
-    migrate(load_settings().database_url or "")
     try:
+        migrate(load_settings().database_url or "")
         yield Servers(load_settings().database_url or "", redis_url, data_dir)
     finally:
         for server in reversed(started):
             server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

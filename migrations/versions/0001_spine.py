@@ -8,6 +8,7 @@ Create Date: 2026-11-22
 from __future__ import annotations
 
 import os
+import re
 
 from alembic import op
 
@@ -17,6 +18,8 @@ branch_labels = None
 depends_on = None
 
 APP_ROLE = os.environ.get("ANALYTICS_APP_ROLE") or "analytics_app"
+if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", APP_ROLE):
+    raise ValueError(f"ANALYTICS_APP_ROLE={APP_ROLE!r} must be a lower-case SQL identifier")
 
 # Tables holding tenant data; every one gets the same two row-level-security policies.
 TENANT_TABLES = (
@@ -150,7 +153,7 @@ CREATE INDEX selector_failures_daily_day ON selector_failures_daily (tenant_id, 
 
 -- Creates the month's partition of events if missing; callable by the app role.
 CREATE FUNCTION analytics_ensure_event_partition(p_at timestamptz) RETURNS text
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     month_start timestamptz := date_trunc('month', p_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
     part text := 'events_' || to_char(month_start AT TIME ZONE 'UTC', 'YYYY_MM');
@@ -170,7 +173,7 @@ END $$;
 -- Resolves an API key hash before any tenant is known (row-level security would hide it).
 CREATE FUNCTION analytics_resolve_key(p_hash bytea)
 RETURNS TABLE (tenant_id bigint, kind text, timezone text, raw_retention_days integer)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
     SELECT k.tenant_id, k.kind, t.timezone, t.raw_retention_days
     FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
     WHERE k.key_hash = p_hash AND k.revoked_at IS NULL
@@ -179,7 +182,7 @@ $$;
 -- Tenants with rollup work waiting, for the sweeper.
 CREATE FUNCTION analytics_pending_tenants()
 RETURNS TABLE (tenant_id bigint, batches bigint, oldest timestamptz)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
     SELECT tenant_id, count(*), min(created_at) FROM outbox GROUP BY tenant_id
 $$;
 """
