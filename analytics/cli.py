@@ -207,20 +207,16 @@ async def _load_demo(url: str, settings: Settings, tenant_name: str) -> int:
             for tour in DEMO_TOURS:
                 await define_tour(conn, tour_id=tour.id, title=tour.title, steps=[
                     StepDefinition(i, title, selector) for i, (title, selector) in enumerate(tour.steps)])
-        partitions, batch = PartitionCache(), []
         from zoneinfo import ZoneInfo
 
-        for event in demo_events(days=42, tz=ZoneInfo(tenant.timezone)):
-            batch.append(event)
-            if len(batch) == 1000:
-                accepted += (await ingest_batch(engine, partitions, tenant_id=tenant.id, events=batch,
-                                                retention_days=tenant.raw_retention_days,
-                                                max_future_seconds=settings.max_future_seconds)).accepted
-                batch = []
-        if batch:
-            accepted += (await ingest_batch(engine, partitions, tenant_id=tenant.id, events=batch,
-                                            retention_days=tenant.raw_retention_days,
-                                            max_future_seconds=settings.max_future_seconds)).accepted
+        partitions = PartitionCache()
+        events = list(demo_events(days=42, tz=ZoneInfo(tenant.timezone)))
+        for start in range(0, len(events), settings.max_batch_events):
+            outcome = await ingest_batch(engine, partitions, tenant_id=tenant.id,
+                                         events=events[start:start + settings.max_batch_events],
+                                         retention_days=tenant.raw_retention_days,
+                                         max_future_seconds=settings.max_future_seconds)
+            accepted += outcome.accepted
     finally:
         await engine.dispose()
     return accepted

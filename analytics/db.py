@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -65,23 +64,3 @@ def migrate(url: str, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(_alembic_config(url), revision)  # type: ignore[arg-type]
-
-
-def current_revision_is_head(url: str) -> bool:
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-    from sqlalchemy import create_engine as create_sync_engine
-
-    script = ScriptDirectory.from_config(_alembic_config(url))  # type: ignore[arg-type]
-    sync_url = url.replace("postgresql+asyncpg://", "postgresql+psycopg://", 1)
-    engine = create_sync_engine(sync_url)
-    try:
-        with engine.connect() as conn:
-            heads = MigrationContext.configure(conn).get_current_heads()
-    finally:
-        engine.dispose()
-    return set(heads) == set(script.get_heads())
-
-
-async def migrate_async(url: str) -> None:
-    await asyncio.to_thread(migrate, url)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,8 +16,6 @@ from analytics.settings import Settings, load_settings
 from api.context import Resources
 from api.view import AnalyticsGraphQL
 from workers.queue import RollupNotifier, connect
-
-log = logging.getLogger("analytics.api")
 
 
 def create_app(settings: Settings | None = None, *, fast_track: bool = True) -> Starlette:

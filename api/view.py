@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import msgspec
@@ -17,8 +16,6 @@ from strawberry.http import GraphQLRequestData
 from analytics.tenants.service import resolve_key
 from api.context import Context, Resources
 from api.ingest.fast_path import ENVELOPE_DECODER, decode_variables
-
-log = logging.getLogger("analytics.api")
 
 
 def api_key_from(request: Request | WebSocket) -> str | None:

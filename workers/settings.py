@@ -38,12 +38,13 @@ def worker_options(settings: Settings, *, burst: bool = False) -> dict[str, Any]
 class WorkerSettings:
     """For ``arq workers.settings.WorkerSettings``; reads DATABASE_URL and REDIS_URL."""
 
-    _options = worker_options(load_settings()) if load_settings().redis_url else {}
+    _settings = load_settings()
+    _options = worker_options(_settings) if _settings.redis_url else {}
     functions = _options.get("functions", [])
     cron_jobs = _options.get("cron_jobs", [])
-    on_startup = jobs.startup
-    on_shutdown = jobs.shutdown
+    on_startup = _options.get("on_startup")
+    on_shutdown = _options.get("on_shutdown")
     redis_settings = _options.get("redis_settings")
-    max_jobs = 8
-    poll_delay = 0.05
-    keep_result = 0
+    max_jobs = _options.get("max_jobs")
+    poll_delay = _options.get("poll_delay")
+    keep_result = _options.get("keep_result")
