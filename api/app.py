@@ -14,6 +14,7 @@ from starlette.routing import Route
 from analytics.db import create_engine
 from analytics.settings import Settings, load_settings
 from api.context import Resources
+from api.graphiql import graphiql_routes
 from api.view import AnalyticsGraphQL
 from workers.queue import RollupNotifier, connect
 
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, *, fast_track: bool = True) -> 
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *graphiql_routes(),
         ],
         lifespan=lifespan,
     )

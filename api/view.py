@@ -58,6 +58,11 @@ class AnalyticsGraphQL(GraphQL[Context, None]):
         return Context(request=request, resources=self.resources, principal=principal,  # type: ignore[arg-type]
                        key_problem=problem)
 
+    async def render_graphql_ide(self, request: Request) -> Response:
+        from api.graphiql import graphiql_page
+
+        return graphiql_page(request)
+
     async def _read_limited(self, request: Request) -> bytes:
         limit = self.resources.settings.max_body_bytes
         declared = request.headers.get("content-length")
