@@ -125,12 +125,14 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     """Run the GraphQL API (needs DATABASE_URL and REDIS_URL)."""
     import uvicorn
 
+    from analytics.observability import configure_logging
     from api.app import create_app
 
     settings = _settings()
     if not settings.database_url or not settings.redis_url:
         raise _fail("DATABASE_URL and REDIS_URL must be set (or use `analytics dev`)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level,
+    configure_logging(settings)  # uvicorn's loggers go through ours; one access line per request
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, log_config=None,
                 access_log=False, loop="uvloop" if _has("uvloop") else "asyncio",
                 http="httptools" if _has("httptools") else "h11")
 
@@ -153,7 +155,9 @@ def worker(burst: bool = typer.Option(False, help="Exit when the queue is empty.
     settings = _settings()
     if not settings.database_url or not settings.redis_url:
         raise _fail("DATABASE_URL and REDIS_URL must be set (or use `analytics dev`)")
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from analytics.observability import configure_logging
+
+    configure_logging(settings)
     # arq logs every job start and end at INFO, which with a sweep each second drowns the rest.
     logging.getLogger("arq").setLevel(logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING)
     Worker(**worker_options(settings, burst=burst)).run()
@@ -246,6 +250,7 @@ def dev(data_dir: Path | None = DataDir,
             console.print(f"demo data: {accepted} new events queued for the worker")
         env = {**os.environ, "DATABASE_URL": s.database_url, "REDIS_URL": s.redis_url,
                "ANALYTICS_DATA_DIR": str(settings.data_dir)}
+        env.setdefault("ANALYTICS_LOG_FORMAT", "text")  # JSON lines are for log shippers, not people
         exe = [sys.executable, "-m", "analytics.cli"]
         # Own sessions: Ctrl-C reaches only this process, which then stops the API, the worker and
         # the servers once each, in that order.

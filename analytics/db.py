@@ -46,8 +46,13 @@ async def tenant_transaction(
 ) -> AsyncIterator[AsyncConnection]:
     """One transaction that sees only ``tenant_id``'s rows (``SET LOCAL`` for the policies)."""
     async with engine.begin() as conn:
-        await conn.execute(_SCOPE, {"tenant": str(tenant_id), "timeout": str(timeout_ms)})
+        await scope_to_tenant(conn, tenant_id, timeout_ms=timeout_ms)
         yield conn
+
+
+async def scope_to_tenant(conn: AsyncConnection, tenant_id: int, *, timeout_ms: int = 0) -> None:
+    """Scope the current transaction to one tenant (what ``CURRENT_TENANT`` reads)."""
+    await conn.execute(_SCOPE, {"tenant": str(tenant_id), "timeout": str(timeout_ms)})
 
 
 def _alembic_config(url: str) -> object:

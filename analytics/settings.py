@@ -50,6 +50,13 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name}={raw!r} is not a boolean (use true or false)")
 
 
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (env.get(name) or default).strip().lower()
+    if value not in choices:
+        raise SettingsError(f"{name}={value!r} must be one of {', '.join(choices)}")
+    return value
+
+
 def _redacted(url: str) -> str:
     """The URL without its password, for error messages."""
     scheme, sep, rest = url.partition("://")
@@ -76,6 +83,24 @@ def _redis_url(raw: str | None) -> str | None:
 
 
 @dataclass(frozen=True)
+class ApiLimits:
+    """What one GraphQL request may ask for, and how fast one key may ask (README: Limits)."""
+
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 10_000
+    max_cost: int = 20_000
+    introspection: bool = True
+    persisted_only: bool = False
+    apq_ttl_seconds: int = 30 * 86_400
+    read_rate: float = 2_000.0       # cost units per second per key
+    read_burst: int = 40_000
+    ingest_rate: float = 50_000.0    # events per second per key
+    ingest_burst: int = 100_000
+    cache_control: str = "private, no-cache"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every knob of the product; see the README's configuration table."""
 
@@ -93,6 +118,9 @@ class Settings:
     db_pool_size: int
     log_level: str
     debug: bool
+    limits: ApiLimits = ApiLimits()
+    log_format: str = "json"  # json | text (analytics dev: text)
+    metrics_token: str | None = None  # bearer token /metrics requires; None: open
 
     @property
     def sync_database_url(self) -> str | None:
@@ -119,4 +147,29 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         db_pool_size=_int(env, "ANALYTICS_DB_POOL_SIZE", 32, minimum=1),
         log_level=(env.get("ANALYTICS_LOG_LEVEL") or "INFO").upper(),
         debug=_bool(env, "ANALYTICS_DEBUG", False),
+        limits=_limits(env),
+        log_format=_choice(env, "ANALYTICS_LOG_FORMAT", "json", ("json", "text")),
+        metrics_token=env.get("ANALYTICS_METRICS_TOKEN") or None,
     )
+
+
+def _limits(env: Mapping[str, str]) -> ApiLimits:
+    default = ApiLimits()
+    limits = ApiLimits(
+        max_depth=_int(env, "ANALYTICS_MAX_QUERY_DEPTH", default.max_depth, minimum=2),
+        max_aliases=_int(env, "ANALYTICS_MAX_ALIASES", default.max_aliases),
+        max_tokens=_int(env, "ANALYTICS_MAX_TOKENS", default.max_tokens, minimum=100),
+        max_cost=_int(env, "ANALYTICS_MAX_QUERY_COST", default.max_cost, minimum=1),
+        introspection=_bool(env, "ANALYTICS_INTROSPECTION", default.introspection),
+        persisted_only=_bool(env, "ANALYTICS_PERSISTED_ONLY", default.persisted_only),
+        apq_ttl_seconds=_int(env, "ANALYTICS_APQ_TTL_SECONDS", default.apq_ttl_seconds),
+        read_rate=_float(env, "ANALYTICS_RATE_READ_PER_SECOND", default.read_rate, minimum=0.001),
+        read_burst=_int(env, "ANALYTICS_RATE_READ_BURST", default.read_burst, minimum=1),
+        ingest_rate=_float(env, "ANALYTICS_RATE_INGEST_PER_SECOND", default.ingest_rate, minimum=0.001),
+        ingest_burst=_int(env, "ANALYTICS_RATE_INGEST_BURST", default.ingest_burst, minimum=1),
+        cache_control=env.get("ANALYTICS_GET_CACHE_CONTROL") or default.cache_control,
+    )
+    if limits.read_burst < limits.max_cost:
+        raise SettingsError(f"ANALYTICS_RATE_READ_BURST={limits.read_burst} must be at least "
+                            f"ANALYTICS_MAX_QUERY_COST={limits.max_cost}, or costly queries could never run")
+    return limits

@@ -1,4 +1,4 @@
-"""The Starlette application: /graphql (GraphiQL in a browser), /healthz and /readyz."""
+"""The Starlette application: /graphql (GraphiQL in a browser), /healthz, /readyz and /metrics."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -14,8 +15,13 @@ from starlette.routing import Route
 from analytics.db import create_engine
 from analytics.settings import Settings, load_settings
 from api.context import Resources
+from api.documents import Documents
 from api.graphiql import graphiql_routes
-from api.view import AnalyticsGraphQL
+from api.persisted.store import PersistedQueries
+from api.ratelimit import RateLimiter
+from api.schema import schema
+from api.telemetry import RequestTelemetry, metrics_route, migration_status
+from api.view import GraphQLEndpoint
 from workers.queue import RollupNotifier, connect
 
 
@@ -40,9 +46,11 @@ def create_app(settings: Settings | None = None, *, fast_track: bool = True) -> 
             await resources.redis.ping()
         except Exception as exc:
             problems.append(f"redis: {type(exc).__name__}")
+        migrations = await migration_status(resources.engine)
+        problems.extend([migrations.problem] if migrations.problem else [])
         status = 503 if problems else 200
-        return JSONResponse({"status": "unavailable" if problems else "ready", "problems": problems},
-                            status_code=status)
+        return JSONResponse({"status": "unavailable" if problems else "ready", "problems": problems,
+                             "migrations": migrations.report()}, status_code=status)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -50,8 +58,15 @@ def create_app(settings: Settings | None = None, *, fast_track: bool = True) -> 
         engine = create_engine(settings.database_url, role=settings.app_role,
                                pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size // 4)
         redis = await connect(settings.redis_url)
-        resources = Resources(settings=settings, engine=engine, redis=redis,
-                              rollups=RollupNotifier(redis))
+        limits = settings.limits
+        resources = Resources(
+            settings=settings, engine=engine, redis=redis, rollups=RollupNotifier(redis),
+            documents=Documents(schema._schema, limits),
+            persisted=PersistedQueries(redis, engine, ttl_seconds=limits.apq_ttl_seconds,
+                                       server_allowlist=limits.persisted_only),
+            limiter=RateLimiter(redis, read=(limits.read_rate, limits.read_burst),
+                                ingest=(limits.ingest_rate, limits.ingest_burst)),
+        )
         holder["resources"] = resources
         graphql.resources = resources
         try:
@@ -61,13 +76,15 @@ def create_app(settings: Settings | None = None, *, fast_track: bool = True) -> 
             await redis.aclose()
             await engine.dispose()
 
-    graphql = AnalyticsGraphQL(None, fast_track=fast_track)  # type: ignore[arg-type]
+    graphql = GraphQLEndpoint(fast_track=fast_track)
     return Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *graphiql_routes(),
+            metrics_route(lambda: holder["resources"]),
         ],
+        middleware=[Middleware(RequestTelemetry)],
         lifespan=lifespan,
     )

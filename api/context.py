@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from arq.connections import ArqRedis
+from graphql import DocumentNode
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.requests import Request
 from strawberry.types import Info
@@ -17,7 +18,10 @@ from analytics.ingest.events import EventIn
 from analytics.ingest.service import PartitionCache
 from analytics.settings import Settings
 from analytics.tenants.service import KeyKind, Principal
+from api.documents import Documents
 from api.errors import Forbidden, Unauthenticated
+from api.persisted.store import PersistedQueries
+from api.ratelimit import RateLimiter
 from workers.queue import RollupNotifier
 
 
@@ -29,6 +33,9 @@ class Resources:
     engine: AsyncEngine
     redis: ArqRedis
     rollups: RollupNotifier
+    documents: Documents
+    persisted: PersistedQueries
+    limiter: RateLimiter
     partitions: PartitionCache = field(default_factory=PartitionCache)
 
 
@@ -39,6 +46,7 @@ class Context:
     principal: Principal | None
     key_problem: str | None = None
     decoded_events: list[EventIn] | None = None
+    document: DocumentNode | None = None  # parsed and validated by the HTTP layer
     loaders: dict[str, Any] = field(default_factory=dict)
 
     def require_key(self) -> Principal:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import strawberry
-from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from api.context import AppInfo
-from api.errors import should_mask
 from api.ingest.mutations import IngestMutation
 from api.tenants.types import Tenant
 from api.tours.mutations import TourMutation
@@ -25,16 +28,26 @@ class Mutation(IngestMutation, TourMutation):
     pass
 
 
-schema = strawberry.Schema(
-    query=Query,
-    mutation=Mutation,
-    extensions=[
-        lambda: MaskErrors(should_mask_error=should_mask, error_message="Internal server error"),
-        # Dashboards and SDKs send the same few documents: parse and validate each once.
-        lambda: ParserCache(maxsize=512),
-        lambda: ValidationCache(maxsize=512),
-    ],
-)
+class PreparedDocument(SchemaExtension):
+    """Execute the document the HTTP layer already parsed, validated and limited (api.documents)."""
+
+    def on_parse(self) -> Iterator[None]:
+        self.execution_context.graphql_document = self.execution_context.context.document
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        self.execution_context.pre_execution_errors = []  # validated (and cached) before execution
+        yield
+
+
+class AnalyticsSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError],
+                       execution_context: ExecutionContext | None = None) -> None:
+        """The HTTP layer logs internal errors (with the request id) and masks them; user errors are
+        answers, not log lines."""
+
+
+schema = AnalyticsSchema(query=Query, mutation=Mutation, extensions=[PreparedDocument])
 
 
 def schema_sdl() -> str:

@@ -1,121 +1,353 @@
-"""The GraphQL HTTP view: API-key auth, the body limit, and the fast ``track`` decoder."""
+"""``/graphql`` over HTTP, as the GraphQL-over-HTTP specification and Apollo's clients speak it.
+
+One request, in order:
+
+1. GET from a browser (``text/html`` accepted, no JSON media type) gets GraphiQL.
+2. The response media type is negotiated (``application/graphql-response+json`` when accepted,
+   else ``application/json``; 406 when neither is acceptable).
+3. The parameters are read: GET query string, or a POST ``application/json`` body of at most
+   ``ANALYTICS_MAX_BODY_BYTES`` (413 beyond it, 415 for another content type, 400 for bad JSON).
+   The ``track`` events variable is decoded straight into events (api.ingest.fast_path).
+4. The API key is resolved; the text to run comes from the query, an APQ hash or a trusted
+   document id (api.persisted.store), under the tenant's allowlist.
+5. The document is parsed and validated once per text with the depth, alias and token limits
+   (api.documents); the operation is picked (a mutation over GET is 405); its cost is checked.
+6. The key's token bucket is charged: cost for reads, one token per event for ``track`` (429).
+7. Strawberry executes the prepared document. Internal errors are logged with the request id and
+   masked; user errors keep their message and code.
+8. Request errors (nothing executed) are 400 under graphql-response+json and 200 under plain JSON.
+   GET answers carry an ETag over the body and Cache-Control; a matching If-None-Match gets 304.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from cross_web import HTTPException
-from cross_web.request._starlette import StarletteRequestAdapter
+from graphql import (
+    FieldNode,
+    GraphQLError,
+    ListValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    VariableNode,
+)
+from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLRequestData
 
-from analytics.tenants.service import resolve_key
+from analytics.ingest.events import EventIn
+from analytics.tenants.service import Principal, resolve_key
 from api.context import Context, Resources
+from api.documents import coded, is_request_error, operation_cost
 from api.ingest.fast_path import ENVELOPE_DECODER, decode_variables
+from api.persisted.store import RequestRefused
+from api.ratelimit import Bucket
+from api.schema import schema
+
+log = logging.getLogger("api.graphql")
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
 
 
-def api_key_from(request: Request | WebSocket) -> str | None:
+def api_key_from(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     if header[:7].lower() == "bearer ":
         return header[7:].strip() or None
     return request.headers.get("x-api-key") or None
 
 
-class PayloadTooLarge(HTTPException):
-    pass
+class Problem(Exception):
+    """The request cannot be run at all: an HTTP status and one error (code in extensions)."""
+
+    def __init__(self, status: int, message: str, code: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.code, self.headers = status, message, code, headers or {}
 
 
-class RequestAdapter(StarletteRequestAdapter):
-    """Strawberry's Starlette adapter, with the request it wraps made reachable."""
+@dataclass
+class Params:
+    query: str | None
+    variables: dict[str, Any] | None
+    operation_name: str | None
+    extensions: dict[str, Any] | None
+    document_id: str | None = None
+    events: list[EventIn] | None = None
 
-    @property
-    def request(self) -> Request:
-        return self._request
+
+def _accepted(header: str) -> list[tuple[str, float]]:
+    """Media ranges by preference (q descending, order kept among equals)."""
+    ranges = []
+    for position, part in enumerate(header.split(",")):
+        media, *options = (piece.strip() for piece in part.split(";"))
+        quality = 1.0
+        for option in options:
+            name, _, value = option.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media and quality > 0:
+            ranges.append((media.lower(), quality, position))
+    ranges.sort(key=lambda r: (-r[1], r[2]))
+    return [(media, quality) for media, quality, _ in ranges]
 
 
-class AnalyticsGraphQL(GraphQL[Context, None]):
-    request_adapter_class = RequestAdapter
-    def __init__(self, resources: Resources, *, fast_track: bool = True, **kwargs: Any) -> None:
-        from api.schema import schema
+def response_media(request: Request) -> str | None:
+    header = request.headers.get("accept", "").strip()
+    if not header:
+        return JSON
+    for media, _ in _accepted(header):
+        if media == GRAPHQL_RESPONSE:
+            return GRAPHQL_RESPONSE
+        if media in (JSON, "application/*", "*/*"):
+            return JSON
+    return None
 
-        super().__init__(schema, **kwargs)
-        self.resources = resources
+
+def wants_graphiql(request: Request) -> bool:
+    if request.method != "GET":
+        return False
+    media = [m for m, _ in _accepted(request.headers.get("accept", ""))]
+    return "text/html" in media and JSON not in media and GRAPHQL_RESPONSE not in media
+
+
+def _json_param(raw: str | None, name: str) -> dict[str, Any] | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        raise Problem(400, f"{name}: is not valid JSON", "BAD_REQUEST") from None
+    if value is not None and not isinstance(value, dict):
+        raise Problem(400, f"{name}: must be a JSON object", "BAD_REQUEST")
+    return value
+
+
+def _loose_params(body: bytes) -> Params:
+    """Bodies msgspec refuses but JSON allows (lone surrogate escapes), through the standard library."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise Problem(400, "body: is not valid JSON", "BAD_REQUEST") from None
+    if not isinstance(data, dict):
+        raise Problem(400, "body: must be a JSON object", "BAD_REQUEST")
+    for name, kind in (("query", str), ("variables", dict), ("operationName", str), ("extensions", dict),
+                       ("documentId", str)):
+        if data.get(name) is not None and not isinstance(data[name], kind):
+            raise Problem(400, f"{name}: must be {'a string' if kind is str else 'an object'}", "BAD_REQUEST")
+    return Params(data.get("query"), data.get("variables"), data.get("operationName"), data.get("extensions"),
+                  data.get("documentId"))
+
+
+class GraphQLEndpoint:
+    """The ASGI app at /graphql (Starlette route)."""
+
+    def __init__(self, *, fast_track: bool = True) -> None:
+        self.resources: Resources | None = None
         self.fast_track = fast_track
 
-    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        raw_key = api_key_from(request)
-        principal, problem = None, None
-        if raw_key:
-            principal = await resolve_key(self.resources.engine, raw_key)
-            if principal is None:
-                problem = "the API key is unknown or revoked"
-        else:
-            problem = "an API key is required: send Authorization: Bearer <key> or X-API-Key"
-        return Context(request=request, resources=self.resources, principal=principal,  # type: ignore[arg-type]
-                       key_problem=problem)
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        request = Request(scope, receive)
+        response = await self.handle(request)
+        await response(scope, receive, send)
 
-    async def render_graphql_ide(self, request: Request) -> Response:
-        from api.graphiql import graphiql_page
+    async def handle(self, request: Request) -> Response:
+        resources = self.resources
+        assert resources is not None, "the app's lifespan did not run"
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request.state.request_id = request_id
+        media = response_media(request) or JSON
+        try:
+            if request.method not in ("GET", "POST"):
+                raise Problem(405, "use GET (queries) or POST", "METHOD_NOT_ALLOWED",
+                              {"Allow": "GET, POST"})
+            if wants_graphiql(request) and resources.settings.limits.introspection:
+                from api.graphiql import graphiql_page
 
-        return graphiql_page(request)
+                return graphiql_page(request)
+            if response_media(request) is None:
+                raise Problem(406, f"Accept: send {GRAPHQL_RESPONSE} or {JSON}", "NOT_ACCEPTABLE")
+            params = await self.read_params(request, resources)
+            return await self.run(request, resources, params, media, request_id)
+        except Problem as problem:
+            return self.respond({"errors": [{"message": problem.message,
+                                             "extensions": {"code": problem.code}}]},
+                                problem.status, media, problem.headers)
+        except Exception:
+            log.exception("internal error outside execution (request %s)", request_id)
+            return self.respond({"errors": [{"message": "Internal server error", "extensions": {
+                "code": "INTERNAL_SERVER_ERROR", "requestId": request_id}}]}, 500, media)
 
-    async def _read_limited(self, request: Request) -> bytes:
-        limit = self.resources.settings.max_body_bytes
+    async def read_params(self, request: Request, resources: Resources) -> Params:
+        if request.method == "GET":
+            q = request.query_params
+            return Params(q.get("query"), _json_param(q.get("variables"), "variables"),
+                          q.get("operationName") or None, _json_param(q.get("extensions"), "extensions"),
+                          q.get("documentId") or None)
+        content_type = request.headers.get("content-type", "")
+        media, *options = (piece.strip().lower() for piece in content_type.split(";"))
+        if media != JSON:
+            raise Problem(415, f"Content-Type: send {JSON} (got {content_type or 'none'})",
+                          "UNSUPPORTED_MEDIA_TYPE")
+        for option in options:
+            name, _, value = option.partition("=")
+            if name == "charset" and value.strip('"') not in ("utf-8", "utf8"):
+                raise Problem(415, "Content-Type: the charset must be utf-8", "UNSUPPORTED_MEDIA_TYPE")
+        body = await self._read_limited(request, resources.settings.max_body_bytes)
+        try:
+            envelope = ENVELOPE_DECODER.decode(body)
+        except msgspec.ValidationError as exc:
+            raise Problem(400, f"body: {exc}", "BAD_REQUEST") from None
+        except msgspec.DecodeError:
+            return _loose_params(body)
+        try:
+            variables, events = decode_variables(envelope, fast=self.fast_track)
+        except msgspec.DecodeError:  # pragma: no cover - Raw values are valid JSON by construction
+            raise Problem(400, "variables: is not valid JSON", "BAD_REQUEST") from None
+        return Params(envelope.query, variables, envelope.operationName, envelope.extensions,
+                      envelope.documentId, events)
+
+    async def _read_limited(self, request: Request, limit: int) -> bytes:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
-            raise PayloadTooLarge(413, f"request body is {declared} bytes; the limit is {limit} "
-                                       "bytes. Nothing was stored.")
+            raise Problem(413, f"request body is {declared} bytes; the limit is {limit} bytes. Nothing "
+                               "was stored.", "PAYLOAD_TOO_LARGE")
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise PayloadTooLarge(413, f"request body exceeds the limit of {limit} bytes. "
-                                           "Nothing was stored.")
+                raise Problem(413, f"request body exceeds the limit of {limit} bytes. Nothing was "
+                                   "stored.", "PAYLOAD_TOO_LARGE")
             chunks.append(chunk)
-        body = b"".join(chunks)
-        request._body = body
-        return body
+        return b"".join(chunks)
 
-    async def parse_http_body(self, request_adapter: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
-        request: Request = request_adapter.request
-        if request.method != "POST":
-            return await super().parse_http_body(request_adapter)
-        body = await self._read_limited(request)
-        if "application/json" not in (request.headers.get("content-type") or ""):
-            return await super().parse_http_body(request_adapter)
+    async def authenticate(self, request: Request,
+                           resources: Resources) -> tuple[Principal | None, str | None]:
+        raw_key = api_key_from(request)
+        if not raw_key:
+            return None, "an API key is required: send Authorization: Bearer <key> or X-API-Key"
+        principal = await resolve_key(resources.engine, raw_key)
+        if principal is None:
+            return None, "the API key is unknown or revoked"
+        request.state.tenant_id = principal.tenant_id
+        return principal, None
+
+    async def run(self, request: Request, resources: Resources, params: Params, media: str,
+                  request_id: str) -> Response:
+        principal, key_problem = await self.authenticate(request, resources)
         try:
-            envelope = ENVELOPE_DECODER.decode(body)
-        except msgspec.DecodeError:
-            return await super().parse_http_body(request_adapter)  # batches and bad JSON: as usual
-        variables, decoded = decode_variables(envelope, fast=self.fast_track)
-        request.state.decoded_events = decoded
-        return GraphQLRequestData(query=envelope.query, variables=variables,
-                                  operation_name=envelope.operationName,
-                                  extensions=envelope.extensions, protocol="http")
+            resolved = await resources.persisted.resolve(params.query, params.extensions,
+                                                         params.document_id, principal)
+        except RequestRefused as refused:
+            return self.respond({"errors": [refused.error.formatted]}, refused.status, media,
+                                {"Cache-Control": "private, no-cache, must-revalidate"})
+        document = resources.documents.get(resolved.text)
+        if document.errors:
+            return self.request_error(list(document.errors), media)
+        operation = document.operation(params.operation_name)
+        if isinstance(operation, GraphQLError):
+            return self.request_error([operation], media)
+        request.state.graphql_operation = operation.name.value if operation.name else "-"
+        if request.method == "GET" and operation.operation is not OperationType.QUERY:
+            raise Problem(405, f"{operation.operation.value}s must be sent with POST", "METHOD_NOT_ALLOWED",
+                          {"Allow": "POST"})
+        assert document.node is not None
+        limits = resources.settings.limits
+        cost = operation_cost(schema._schema, document.node, operation, params.variables)
+        if cost > limits.max_cost:
+            return self.request_error([coded(
+                f"cost: the operation costs {cost} (fields times page sizes); the limit is "
+                f"{limits.max_cost}. Ask for fewer items (first/limit) or fewer fields.",
+                "COST_LIMIT_EXCEEDED", cost=cost, limit=limits.max_cost)], media)
+        bucket, tokens = Bucket.READ, cost
+        if operation.operation is OperationType.MUTATION:
+            bucket, tokens = Bucket.INGEST, ingest_weight(operation, params)
+        client = request.client.host if request.client else "-"
+        who = f"key:{principal.key_id}" if principal else f"ip:{client}"
+        verdict = await resources.limiter.spend(bucket, who, tokens)
+        if not verdict.allowed:
+            raise Problem(429, f"rate limit: this key's {bucket.value} budget is spent; retry in "
+                               f"{verdict.retry_after} s", "RATE_LIMITED",
+                          {"Retry-After": str(verdict.retry_after)})
 
-    async def execute_operation(self, request: Request, request_adapter: Any, request_data: Any,
-                                context: Context, root_value: Any, sub_response: Any) -> Any:
-        context.decoded_events = getattr(request.state, "decoded_events", None)
-        return await super().execute_operation(request, request_adapter, request_data, context,
-                                               root_value, sub_response)
+        context = Context(request=request, resources=resources, principal=principal, key_problem=key_problem,
+                          decoded_events=params.events, document=document.node)
+        result = await schema.execute(resolved.text, variable_values=params.variables, context_value=context,
+                                      operation_name=params.operation_name)
+        errors = [self.mask(error, request_id, resources) for error in result.errors or ()]
+        if is_request_error(result.data, result.errors):
+            return self.request_error(errors, media)
+        body: dict[str, Any] = {"data": result.data}
+        if errors:
+            body = {"errors": [e.formatted for e in errors], "data": result.data}
+        if request.method == "GET":
+            return self.cacheable(request, body, media, resources)
+        return self.respond(body, 200, media)
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            request = Request(scope=scope, receive=receive)
-            try:
-                response = await self.run(request)
-            except HTTPException as exc:
-                code = "PAYLOAD_TOO_LARGE" if isinstance(exc, PayloadTooLarge) else "BAD_REQUEST"
-                response = Response(
-                    msgspec.json.encode({"errors": [{"message": exc.reason, "extensions": {"code": code}}]}),
-                    status_code=exc.status_code, media_type="application/json")
-            await response(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
+    def mask(self, error: GraphQLError, request_id: str, resources: Resources) -> GraphQLError:
+        original = error.original_error
+        if original is None or isinstance(original, GraphQLError):
+            return error
+        cancelled = isinstance(original, DBAPIError) and "QueryCanceled" in type(original.orig).__name__
+        if cancelled:
+            timeout = resources.settings.statement_timeout_ms
+            return GraphQLError(
+                f"the query ran longer than the statement timeout of {timeout} ms; ask for a shorter "
+                "range or fewer fields", error.nodes, path=error.path,
+                extensions={"code": "QUERY_TIMEOUT", "limit": timeout, "requestId": request_id})
+        log.error("internal error in %s (request %s)", ".".join(map(str, error.path or ())), request_id,
+                  exc_info=original)
+        return GraphQLError("Internal server error", error.nodes, path=error.path,
+                            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id})
+
+    def request_error(self, errors: list[GraphQLError], media: str) -> Response:
+        """Nothing ran: 400 under graphql-response+json; 200 under application/json (legacy clients)."""
+        status = 400 if media == GRAPHQL_RESPONSE else 200
+        return self.respond({"errors": [e.formatted for e in errors]}, status, media)
+
+    def respond(self, body: dict[str, Any], status: int, media: str,
+                headers: dict[str, str] | None = None) -> Response:
+        return Response(msgspec.json.encode(body), status_code=status, headers=headers,
+                        media_type=f"{media}; charset=utf-8")
+
+    def cacheable(self, request: Request, body: dict[str, Any], media: str, resources: Resources) -> Response:
+        """GET answers: an ETag over the exact body (it changes when the numbers change), and 304."""
+        content = msgspec.json.encode(body)
+        etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
+        headers = {"ETag": etag, "Cache-Control": resources.settings.limits.cache_control,
+                   "Vary": "Accept, Authorization, X-API-Key"}
+        matches = [tag.strip().removeprefix("W/")
+                   for tag in request.headers.get("if-none-match", "").split(",")]
+        if etag in matches or "*" in matches:
+            return Response(status_code=304, headers=headers)
+        return Response(content, status_code=200, headers=headers, media_type=f"{media}; charset=utf-8")
 
 
-__all__ = ["AnalyticsGraphQL"]
+def ingest_weight(operation: OperationDefinitionNode, params: Params) -> int:
+    """Tokens a mutation spends: one per event sent to ``track`` (at least 1)."""
+    if params.events is not None:
+        return max(1, len(params.events))
+    total = 0
+    for selection in operation.selection_set.selections:
+        if not isinstance(selection, FieldNode) or selection.name.value != "track":
+            continue
+        for argument in selection.arguments or ():
+            if argument.name.value != "events":
+                continue
+            if isinstance(argument.value, ListValueNode):
+                total += len(argument.value.values)
+            elif isinstance(argument.value, VariableNode):
+                value = (params.variables or {}).get(argument.value.name.value)
+                total += len(value) if isinstance(value, list) else 1
+    return max(1, total)
+
+
+__all__ = ["GraphQLEndpoint", "api_key_from"]

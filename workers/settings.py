@@ -9,6 +9,7 @@ from arq import cron, func
 from analytics.settings import Settings, load_settings
 from workers import jobs
 from workers.queue import redis_settings
+from workers.telemetry import instrument_jobs
 
 
 def worker_options(settings: Settings, *, burst: bool = False) -> dict[str, Any]:
@@ -17,7 +18,7 @@ def worker_options(settings: Settings, *, burst: bool = False) -> dict[str, Any]
     if not settings.redis_url:
         raise RuntimeError("REDIS_URL is not set for the worker")
     every = max(1, int(settings.sweep_interval_seconds))
-    return {
+    return instrument_jobs({
         "functions": [func(jobs.roll_up_tenant, keep_result=0, timeout=120, max_tries=3)],
         "cron_jobs": [] if burst else [
             cron(jobs.sweep_outbox, second=set(range(0, 60, every)), run_at_startup=True,
@@ -32,7 +33,7 @@ def worker_options(settings: Settings, *, burst: bool = False) -> dict[str, Any]
         "poll_delay": 0.05,
         "keep_result": 0,
         "handle_signals": True,
-    }
+    })
 
 
 class WorkerSettings:

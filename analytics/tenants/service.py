@@ -44,6 +44,8 @@ class Principal:
     kind: KeyKind
     timezone: ZoneInfo
     raw_retention_days: int
+    key_id: int = 0
+    persisted_only: bool = False  # only trusted (persisted) documents may run for this tenant
 
 
 @dataclass(frozen=True)
@@ -146,4 +148,4 @@ async def resolve_key(engine: AsyncEngine, raw_key: str) -> Principal | None:
     if row is None:
         return None
     return Principal(int(row.tenant_id), KeyKind(row.kind), ZoneInfo(row.timezone),
-                     int(row.raw_retention_days))
+                     int(row.raw_retention_days), int(row.key_id), bool(row.persisted_only))

@@ -23,6 +23,7 @@ class Envelope(msgspec.Struct):
     variables: dict[str, msgspec.Raw] | None = None
     operationName: str | None = None
     extensions: dict[str, Any] | None = None
+    documentId: str | None = None
 
 
 ENVELOPE_DECODER = msgspec.json.Decoder(Envelope)

@@ -8,6 +8,7 @@ from analytics.ingest.service import ingest_batch
 from api.context import AppInfo
 from api.errors import BadInput, BatchTooLarge
 from api.ingest.types import TrackEvent, TrackResult
+from api.telemetry import count_ingest
 
 
 @strawberry.type
@@ -36,6 +37,7 @@ class IngestMutation:
             retention_days=principal.raw_retention_days,
             max_future_seconds=settings.max_future_seconds,
         )
+        count_ingest(accepted=outcome.accepted, duplicates=outcome.duplicates, rejected=outcome.rejected)
         if outcome.accepted:
             context.resources.rollups.notify(principal.tenant_id)
         return TrackResult(accepted=outcome.accepted, duplicates=outcome.duplicates,

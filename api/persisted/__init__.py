@@ -1,0 +1,1 @@
+"""Persisted queries: Apollo's automatic persisted queries and per-tenant trusted documents."""

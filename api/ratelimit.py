@@ -1,0 +1,72 @@
+"""Per-key token buckets in Redis: reads spend their cost, ingest spends one token per event.
+
+One Lua script refills and spends atomically on Redis's own clock, so every API process shares
+the same buckets. When Redis is unreachable the limiter lets requests through (and logs it):
+ingest must keep landing in PostgreSQL while Redis is down.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+# KEYS[1] bucket; ARGV rate (tokens/s), burst, cost. Returns {allowed 0/1, seconds to wait}.
+TOKEN_BUCKET = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
+local rate, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'at', 'tokens')
+local at = tonumber(state[1]) or now
+local tokens = tonumber(state[2]) or burst
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+local allowed, wait = 0, (cost - tokens) / rate
+if tokens >= cost then
+  tokens = tokens - cost
+  allowed, wait = 1, 0
+end
+redis.call('HSET', KEYS[1], 'at', tostring(now), 'tokens', tostring(tokens))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return {allowed, tostring(wait)}
+"""
+
+
+class Bucket(Enum):
+    READ = "read"
+    INGEST = "ingest"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    retry_after: int = 0  # whole seconds, for the Retry-After header
+
+
+class RateLimiter:
+    def __init__(self, redis: Any, *, read: tuple[float, int], ingest: tuple[float, int]) -> None:
+        self.redis = redis
+        self.limits = {Bucket.READ: read, Bucket.INGEST: ingest}
+        self.script = redis.register_script(TOKEN_BUCKET)
+
+    async def spend(self, bucket: Bucket, who: str, cost: int) -> Verdict:
+        rate, burst = self.limits[bucket]
+        if cost <= 0:
+            return Verdict(True)
+        try:
+            allowed, wait = await self.script(keys=[f"analytics:rate:{bucket.value}:{who}"],
+                                              args=[rate, burst, min(cost, burst)])
+        except RedisError as exc:
+            log.warning("rate limiter unavailable, letting the request through: %s", exc)
+            return Verdict(True)
+        if int(allowed):
+            return Verdict(True)
+        return Verdict(False, max(1, math.ceil(float(wait))))
+
+
+__all__ = ["Bucket", "RateLimiter", "Verdict"]
