@@ -29,6 +29,9 @@ rollups_app = typer.Typer(help="Inspect the rollups the worker maintains.", no_a
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
 app.add_typer(rollups_app, name="rollups")
+persisted_app = typer.Typer(help="Trusted documents (persisted queries) and allowlist mode.",
+                            no_args_is_help=True)
+app.add_typer(persisted_app, name="persisted")
 console = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
@@ -481,6 +484,94 @@ def schema_command(
         output.write_text(sdl)
     else:
         sys.stdout.write(sdl)
+
+
+@persisted_app.command("push")
+def persisted_push(manifest: Path = typer.Argument(
+                       ..., exists=True, dir_okay=False,
+                       help="Apollo persisted-query manifest or Relay id map (JSON)."),
+                   tenant: str = typer.Option(..., "--tenant", help="Tenant name."),
+                   replace: bool = typer.Option(False, "--replace",
+                                                help="Drop the tenant's documents not in this manifest."),
+                   data_dir: Path | None = DataDir, as_json: bool = JsonOut) -> None:
+    """Register a manifest's operations as the tenant's trusted documents (each one validated)."""
+    from analytics import persisted
+    from analytics.db import scope_to_tenant
+    from analytics.errors import InvalidArgument
+    from analytics.tenants import service
+    from api.documents import Documents
+    from api.persisted.register import prepare_manifest
+    from api.schema import schema
+
+    settings = _settings(data_dir)
+    try:
+        data = json.loads(manifest.read_text())
+        prepared = prepare_manifest(data, Documents(schema._schema, settings.limits))
+    except ValueError as exc:  # InvalidArgument and JSON errors
+        where = exc.field if isinstance(exc, InvalidArgument) else str(manifest)
+        message = exc.message if isinstance(exc, InvalidArgument) else f"not JSON: {exc}"
+        raise _fail(f"{where}: {message}") from None
+
+    async def push(conn: Any) -> int:
+        owner = await service.get_tenant(conn, tenant)
+        await scope_to_tenant(conn, owner.id)
+        return await persisted.store_documents(conn, owner.id, prepared, replace=replace)
+
+    with servers(settings, need_redis=False) as s:
+        try:
+            stored = _run(_with_owner(s.database_url, push))
+        except service.TenantError as exc:
+            raise _fail(str(exc)) from None
+    rows = [{"id": d.id, "name": name, "type": kind} for d, kind, name in prepared]
+    if as_json:
+        print(json.dumps({"stored": stored, "documents": rows}))
+    else:
+        console.print(f"{stored} trusted documents stored for {tenant}")
+
+
+@persisted_app.command("list")
+def persisted_list(tenant: str = typer.Option(..., "--tenant", help="Tenant name."),
+                   data_dir: Path | None = DataDir, as_json: bool = JsonOut) -> None:
+    """List the tenant's trusted documents and whether allowlist mode is on."""
+    from analytics import persisted
+    from analytics.db import scope_to_tenant
+    from analytics.tenants import service
+
+    async def listing(conn: Any) -> list[Any]:
+        owner = await service.get_tenant(conn, tenant)
+        await scope_to_tenant(conn, owner.id)
+        return await persisted.list_documents(conn)
+
+    with servers(_settings(data_dir), need_redis=False) as s:
+        try:
+            documents = _run(_with_owner(s.database_url, listing))
+        except service.TenantError as exc:
+            raise _fail(str(exc)) from None
+    _print_rows([{"id": d.id, "name": d.operation_name, "type": d.operation_type} for d in documents],
+                as_json, f"trusted documents of {tenant}")
+
+
+@persisted_app.command("allowlist")
+def persisted_allowlist(state: str = typer.Argument(..., help="on: only trusted documents run; off: any."),
+                        tenant: str = typer.Option(..., "--tenant", help="Tenant name."),
+                        data_dir: Path | None = DataDir) -> None:
+    """Turn the tenant's allowlist mode on or off (ANALYTICS_PERSISTED_ONLY=true forces it for all)."""
+    from analytics import persisted
+    from analytics.tenants import service
+
+    if state not in ("on", "off"):
+        raise _fail("STATE must be on or off")
+
+    async def switch(conn: Any) -> None:
+        owner = await service.get_tenant(conn, tenant)
+        await persisted.set_persisted_only(conn, owner.id, state == "on")
+
+    with servers(_settings(data_dir), need_redis=False) as s:
+        try:
+            _run(_with_owner(s.database_url, switch))
+        except service.TenantError as exc:
+            raise _fail(str(exc)) from None
+    console.print(f"allowlist mode {state} for {tenant}")
 
 
 def main() -> None:

@@ -64,9 +64,9 @@ class JsonFormatter(logging.Formatter):
             "request_id": getattr(record, "request_id", None),
             "tenant_id": getattr(record, "tenant_id", None),
         }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
-                doc[key] = value
+        for key in record.__dict__.keys() - _STANDARD:  # what ``extra=`` added
+            if not key.startswith("_"):
+                doc[key] = record.__dict__[key]
         if record.exc_info:
             doc["exc_info"] = self.formatException(record.exc_info)
         if record.stack_info:

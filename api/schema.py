@@ -11,6 +11,7 @@ from strawberry.types import ExecutionContext
 
 from api.context import AppInfo
 from api.ingest.mutations import IngestMutation
+from api.persisted.mutations import PersistedMutation
 from api.tenants.types import Tenant
 from api.tours.mutations import TourMutation
 
@@ -24,7 +25,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation(IngestMutation, TourMutation):
+class Mutation(IngestMutation, TourMutation, PersistedMutation):
     pass
 
 

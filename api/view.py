@@ -41,6 +41,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from analytics import observability
 from analytics.ingest.events import EventIn
 from analytics.tenants.service import Principal, resolve_key
 from api.context import Context, Resources
@@ -162,8 +163,7 @@ class GraphQLEndpoint:
     async def handle(self, request: Request) -> Response:
         resources = self.resources
         assert resources is not None, "the app's lifespan did not run"
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        request.state.request_id = request_id
+        request_id = observability.request_id.get() or uuid.uuid4().hex
         media = response_media(request) or JSON
         try:
             if request.method not in ("GET", "POST"):
@@ -238,6 +238,7 @@ class GraphQLEndpoint:
         if principal is None:
             return None, "the API key is unknown or revoked"
         request.state.tenant_id = principal.tenant_id
+        observability.bind_tenant(principal.tenant_id)
         return principal, None
 
     async def run(self, request: Request, resources: Resources, params: Params, media: str,
@@ -296,7 +297,7 @@ class GraphQLEndpoint:
         original = error.original_error
         if original is None or isinstance(original, GraphQLError):
             return error
-        cancelled = isinstance(original, DBAPIError) and "QueryCanceled" in type(original.orig).__name__
+        cancelled = isinstance(original, DBAPIError) and getattr(original.orig, "sqlstate", None) == "57014"
         if cancelled:
             timeout = resources.settings.statement_timeout_ms
             return GraphQLError(

@@ -96,7 +96,7 @@ class VersionedStaticFiles(StaticFiles):
 
 
 def graphiql_routes() -> list[BaseRoute]:
-    """The page's static assets, gzipped on the way out (graphiql.min.js is 3.5 MB, 1 MB gzipped)."""
+    """The page's static assets, gzipped on the way out (graphiql.min.js is 3.5 MB, 0.7 MB gzipped)."""
     files = VersionedStaticFiles(directory=STATIC_DIR)
     return [Mount(STATIC_PREFIX, app=GZipMiddleware(files, minimum_size=1024, compresslevel=6),
                   name="graphiql-static")]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
+from analytics import persisted
 from api.common import Compare, Granularity, RangeInput
 from api.context import AppInfo
+from api.persisted.mutations import PersistedDocument
 from api.tours import queries as tour_queries
 from api.tours.queries import TourConnection, ToursOverview
 from api.tours.types import SelectorHealth, Tour, TourSeries
@@ -38,3 +40,15 @@ class Tenant:
     @strawberry.field(description="Broken selectors across all tours and content, ranked.")
     async def selector_health(self, info: AppInfo, range: RangeInput, limit: int = 20) -> SelectorHealth:
         return await tour_queries.tenant_selector_health(info, range, limit)
+
+    @strawberry.field(description="Trusted documents registered for this tenant (persisted queries).")
+    async def persisted_documents(self, info: AppInfo) -> list[PersistedDocument]:
+        async with info.context.read() as conn:
+            documents = await persisted.list_documents(conn)
+        return [PersistedDocument(id=d.id, sha256=d.sha256, operation_name=d.operation_name,
+                                  operation_type=d.operation_type) for d in documents]
+
+    @strawberry.field(description="Whether only registered documents may run for this tenant "
+                                  "(allowlist mode, per tenant or server-wide).")
+    def allowlist_only(self, info: AppInfo) -> bool:
+        return info.context.resources.persisted.allowlist(info.context.require_secret())

@@ -1,0 +1,261 @@
+"""Exports of raw events and rollups: datasets, formats, and the COPY that streams them out.
+
+PostgreSQL renders every row (CSV quoting, JSON escaping) inside one ``COPY (SELECT ...) TO
+STDOUT``: one statement, so one snapshot, and the fastest way out of PostgreSQL (no per-row Python).
+A producer task feeds the bytes through a small bounded hand-over to the HTTP response; asyncpg
+stops reading the socket while the hand-over is full, so a slow client slows PostgreSQL down
+instead of filling memory. Closing the stream cancels the producer, which ends the COPY and rolls
+the transaction back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from analytics.db import CURRENT_TENANT, tenant_transaction
+from analytics.errors import InvalidArgument
+from analytics.periods import Period
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 1 << 20  # bytes handed to the response at a time (a few thousand rows)
+BUFFERED_CHUNKS = 4  # chunks waiting for the client at most: memory stays flat
+STALL_SECONDS = 300.0  # a client that reads nothing for this long loses its export
+
+
+class ExportFormat(enum.Enum):
+    CSV = "csv"  # header row, RFC 4180 quoting (by PostgreSQL), LF line ends
+    NDJSON = "ndjson"  # one JSON object a line
+    JSON = "json"  # one JSON array of objects
+
+    @property
+    def media_type(self) -> str:
+        return {ExportFormat.CSV: "text/csv; charset=utf-8; header=present",
+                ExportFormat.NDJSON: "application/x-ndjson",
+                ExportFormat.JSON: "application/json"}[self]
+
+
+class Dataset(enum.Enum):
+    EVENTS = "events"
+    HOURLY = "hourly"
+    DAILY = "daily"
+    DAILY_USERS = "daily_users"
+
+
+# Instants as PostgreSQL writes them in JSON (ISO 8601 in the session's zone: the tenant's), so
+# every format carries the same text. Columns are qualified: ORDER BY must use the raw column.
+def _instant(column: str) -> str:
+    return f"to_json(t.{column}) #>> '{{}}'"
+
+
+_ENTITY = ("t.entity_type", "t.entity_id", "t.metric", "NULLIF(t.step_index, -1) AS step_index")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    table: str
+    columns: tuple[str, ...]  # SQL select items; the output names are the export's columns
+    time_column: str
+    by_day: bool  # filtered by local days (whole-day periods) rather than instants
+    order_by: str
+
+
+DATASETS: dict[Dataset, DatasetSpec] = {
+    Dataset.EVENTS: DatasetSpec(
+        "events",
+        (f"{_instant('occurred_at')} AS occurred_at", "t.id", f"{_instant('received_at')} AS received_at",
+         "t.type", "t.user_id", "t.anonymous_id", "t.session_id", "t.tour_id", "t.step_index",
+         "t.step_id", "t.content_id", "t.selector", "t.url", "t.properties"),
+        "occurred_at", False, "t.occurred_at, t.id"),
+    Dataset.HOURLY: DatasetSpec(
+        "counters_hourly", (f"{_instant('bucket')} AS hour", *_ENTITY, "t.value"),
+        "bucket", False, "t.bucket, t.entity_type, t.entity_id, t.metric, t.step_index"),
+    Dataset.DAILY: DatasetSpec(
+        "counters_daily", ("t.day", *_ENTITY, "t.value"),
+        "day", True, "t.day, t.entity_type, t.entity_id, t.metric, t.step_index"),
+    Dataset.DAILY_USERS: DatasetSpec(
+        "daily_users",
+        ("t.day", *_ENTITY,
+         "CASE WHEN t.user_key LIKE 'u:%' THEN substr(t.user_key, 3) END AS user_id",
+         "CASE WHEN t.user_key LIKE 'a:%' THEN substr(t.user_key, 3) END AS anonymous_id"),
+        "day", True, "t.day, t.entity_type, t.entity_id, t.metric, t.step_index, t.user_key"),
+}
+
+
+def parse_dataset(raw: str) -> Dataset:
+    try:
+        return Dataset(raw)
+    except ValueError:
+        choices = ", ".join(d.value for d in Dataset)
+        raise InvalidArgument("dataset", f"{raw!r} is not a dataset; choose one of {choices}") from None
+
+
+def parse_format(raw: str) -> ExportFormat:
+    try:
+        return ExportFormat(raw)
+    except ValueError:
+        choices = ", ".join(f.value for f in ExportFormat)
+        raise InvalidArgument("format", f"{raw!r} is not a format; choose one of {choices}") from None
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """One export: whose rows, which dataset, in which format, over which resolved period."""
+
+    tenant_id: int
+    dataset: Dataset
+    format: ExportFormat
+    period: Period
+
+    @property
+    def filename(self) -> str:
+        return f"{self.dataset.value}-{self.period.first_day}-{self.period.last_day}.{self.format.value}"
+
+    def query(self) -> tuple[str, list[date | datetime]]:
+        """The SELECT to copy out and its arguments: the tenant's rows of the period, in order."""
+        spec = DATASETS[self.dataset]
+        if spec.by_day:
+            bounds: list[date | datetime] = [self.period.first_day, self.period.last_day]
+            where = f"t.{spec.time_column} BETWEEN $1 AND $2"
+        else:
+            bounds = [self.period.start, self.period.end]
+            where = f"t.{spec.time_column} >= $1 AND t.{spec.time_column} < $2"
+        select = (f"SELECT {', '.join(spec.columns)} FROM {spec.table} AS t "
+                  f"WHERE t.{CURRENT_TENANT} AND {where} ORDER BY {spec.order_by}")
+        if self.format is not ExportFormat.CSV:
+            select = f"SELECT row_to_json(r) FROM ({select}) AS r"
+        return select, bounds
+
+    def copy_options(self) -> dict[str, Any]:
+        if self.format is ExportFormat.CSV:
+            return {"format": "csv", "header": True}
+        # One JSON text per line, verbatim: PostgreSQL escapes every control character inside JSON
+        # text, so quote and delimiter characters that can never occur leave it unquoted.
+        return {"format": "csv", "quote": "\x01", "delimiter": "\x02"}
+
+
+class ExportStalled(TimeoutError):
+    """The client stopped reading; the export was abandoned to release its transaction."""
+
+
+class _Handover:
+    """Chunks from the producer to the response, at most ``limit`` waiting; then the end or an error."""
+
+    def __init__(self, limit: int) -> None:
+        self._items: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
+        self._space = asyncio.Semaphore(limit)
+
+    async def put(self, chunk: bytes) -> None:
+        try:
+            await asyncio.wait_for(self._space.acquire(), STALL_SECONDS)
+        except TimeoutError:
+            raise ExportStalled(f"the client read nothing for {STALL_SECONDS:.0f} s") from None
+        self._items.put_nowait(chunk)
+
+    def close(self, error: BaseException | None = None) -> None:
+        self._items.put_nowait(error)  # the end marker never waits for space
+
+    async def get(self) -> bytes | None:
+        item = await self._items.get()
+        if isinstance(item, BaseException):
+            raise item
+        if item is not None:
+            self._space.release()
+        return item
+
+
+_TIMEZONE = text("SELECT set_config('TimeZone', :tz, true)")
+_RUNNING: set[asyncio.Task[None]] = set()  # producers still cleaning up after their stream closed
+
+
+class ExportStream:
+    """The bytes of one export. ``start()`` runs the query and waits for the first bytes (errors
+    before anything was sent surface there); iterate for the rest; ``aclose()`` always."""
+
+    def __init__(self, engine: AsyncEngine, request: ExportRequest) -> None:
+        self.engine, self.request = engine, request
+        self.rows: int | None = None  # known once the COPY has finished
+        self.bytes = 0
+        self._handover = _Handover(BUFFERED_CHUNKS)
+        self._pending = bytearray()
+        self._json_tail = b""
+        self._first: bytes | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._produce(), name=f"export {self.request.filename}")
+        _RUNNING.add(self._task)
+        self._task.add_done_callback(_RUNNING.discard)
+        self._first = await self._handover.get()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunk = self._first
+        while chunk is not None:
+            yield chunk
+            chunk = await self._handover.get()
+
+    async def aclose(self) -> None:
+        task = self._task
+        if task is None or task.done():
+            return
+        task.cancel()  # ends the COPY; the transaction rolls back and the connection returns
+        await asyncio.wait([task])
+
+    async def _produce(self) -> None:
+        request, started = self.request, time.perf_counter()
+        select, bounds = request.query()
+        try:
+            if request.format is ExportFormat.JSON:
+                await self._emit(b"[\n")
+            async with tenant_transaction(self.engine, request.tenant_id) as conn:
+                # No statement timeout: the whole export is one COPY statement.
+                await conn.execute(_TIMEZONE, {"tz": request.period.tz.key})
+                raw = await conn.get_raw_connection()
+                status = await raw.driver_connection.copy_from_query(  # type: ignore[union-attr]
+                    select, *bounds, output=self._receive, **request.copy_options())
+            self.rows = int(str(status).rsplit(" ", 1)[-1])
+            if request.format is ExportFormat.JSON:
+                self._pending += b"\n]\n" if self._json_tail else b"]\n"
+            await self._emit(b"", flush=True)
+        except asyncio.CancelledError:
+            log.info("export %s of tenant %s stopped by the client after %d bytes",
+                     request.filename, request.tenant_id, self.bytes)
+            raise
+        except Exception as exc:
+            log.exception("export %s of tenant %s failed after %d bytes", request.filename,
+                          request.tenant_id, self.bytes)
+            self._handover.close(exc)
+            return
+        log.info("export %s of tenant %s: %d rows, %d bytes in %.1f s", request.filename,
+                 request.tenant_id, self.rows, self.bytes, time.perf_counter() - started)
+        self._handover.close()
+
+    async def _receive(self, data: bytes) -> None:
+        if self.request.format is ExportFormat.JSON:
+            # Every line ends in "\n" (none occurs inside JSON text): each becomes ",\n", and the
+            # last two bytes wait, since the final row must not end with a comma.
+            data = self._json_tail + data.replace(b"\n", b",\n")
+            data, self._json_tail = data[:-2], data[-2:]
+        await self._emit(data, flush=self.bytes == 0)  # the first bytes go at once
+
+    async def _emit(self, data: bytes, *, flush: bool = False) -> None:
+        self._pending += data
+        if self._pending and (flush or len(self._pending) >= CHUNK_BYTES):
+            chunk = bytes(self._pending)
+            self._pending.clear()
+            self.bytes += len(chunk)
+            await self._handover.put(chunk)
+
+
+__all__ = ["DATASETS", "Dataset", "ExportFormat", "ExportRequest", "ExportStalled", "ExportStream",
+           "parse_dataset", "parse_format"]
