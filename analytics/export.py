@@ -196,7 +196,11 @@ class ExportStream:
         self._task = asyncio.create_task(self._produce(), name=f"export {self.request.filename}")
         _RUNNING.add(self._task)
         self._task.add_done_callback(_RUNNING.discard)
-        self._first = await self._handover.get()
+        try:
+            self._first = await self._handover.get()
+        except BaseException:
+            self._task.cancel()
+            raise
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         chunk = self._first

@@ -16,6 +16,7 @@ from analytics.db import create_engine
 from analytics.settings import Settings, load_settings
 from api.context import Resources
 from api.documents import Documents
+from api.export import export_routes
 from api.graphiql import graphiql_routes
 from api.persisted.store import PersistedQueries
 from api.ratelimit import RateLimiter
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, fast_track: bool = True) -> 
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *graphiql_routes(),
+            *export_routes(lambda: holder["resources"]),
             metrics_route(lambda: holder["resources"]),
         ],
         middleware=[Middleware(RequestTelemetry)],

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 from tests.conftest import STATS_QUERY, GraphQLClient, Servers
@@ -60,7 +62,8 @@ def test_bad_input_is_named(servers: Servers) -> None:
 def test_every_command_has_help(servers: Servers) -> None:
     for command in ([], ["dev"], ["serve"], ["worker"], ["migrate"], ["tenants", "create"],
                     ["keys", "create"], ["keys", "list"], ["keys", "revoke"], ["rollups", "verify"],
-                    ["schema"]):
+                    ["schema"], ["persisted"], ["persisted", "push"], ["persisted", "list"],
+                    ["persisted", "allowlist"]):
         result = cli(servers, *command, "--help")
         assert result.returncode == 0, command
         assert "Usage:" in result.stdout
@@ -76,3 +79,37 @@ async def test_rollups_verify(servers: Servers, gql: GraphQLClient, run_worker: 
     result = cli(servers, "rollups", "verify", "--tenant", name, "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
+
+
+async def test_persisted_push_list_and_allowlist(servers: Servers, gql: GraphQLClient, tmp_path: Path) -> None:
+    name = f"bi-{uuid.uuid4().hex[:6]}"
+    keys = json.loads(cli(servers, "tenants", "create", name, "--json").stdout)
+    body = "query Zone { tenant { timezone } }"
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"format": "apollo-persisted-query-manifest", "version": 1, "operations": [
+        {"id": digest, "name": "Zone", "type": "query", "body": body}]}))
+    pushed = cli(servers, "persisted", "push", str(manifest), "--tenant", name, "--json")
+    assert pushed.returncode == 0, pushed.stderr
+    assert json.loads(pushed.stdout) == {"stored": 1, "documents": [{"id": digest, "name": "Zone", "type": "query"}]}
+    listed = json.loads(cli(servers, "persisted", "list", "--tenant", name, "--json").stdout)
+    assert listed == [{"id": digest, "name": "Zone", "type": "query"}]
+
+    on = cli(servers, "persisted", "allowlist", "on", "--tenant", name)
+    assert on.returncode == 0, on.stderr
+    refused = await gql.post(keys["secretKey"], "{ tenant { id } }")
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["extensions"]["code"] == "QUERY_NOT_IN_SAFELIST"
+    allowed = await gql.http.post(f"{gql.url}/graphql", json={"documentId": digest},
+                                  headers={"Authorization": f"Bearer {keys['secretKey']}"})
+    assert allowed.json() == {"data": {"tenant": {"timezone": "UTC"}}}
+    cli(servers, "persisted", "allowlist", "off", "--tenant", name)
+    assert "errors" not in await gql(keys["secretKey"], "{ tenant { id } }")
+
+    manifest.write_text(json.dumps({digest: "query Zone { tenant { nope } }"}))
+    bad = cli(servers, "persisted", "push", str(manifest), "--tenant", name)
+    assert bad.returncode == 1
+    assert f"documents['{digest}']: the id is not the sha256 of the body" in " ".join(bad.stderr.split())
+    manifest.write_text(json.dumps({hashlib.sha256(b"{ nope }").hexdigest(): "{ nope }"}))
+    invalid = cli(servers, "persisted", "push", str(manifest), "--tenant", name)
+    assert invalid.returncode == 1 and "Cannot query field 'nope'" in " ".join(invalid.stderr.split())

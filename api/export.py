@@ -1,0 +1,141 @@
+"""``GET /export/{dataset}.{format}``: a tenant's raw events or rollups as a streamed download.
+
+Secret keys only (401 without a live key, 403 for a publishable one). The range parameters are the
+graph's ``RangeInput`` as query parameters (``from``/``to``, ``since`` or ``preset``) and resolve
+the same way, in the tenant's time zone. Errors are JSON bodies like GraphQL errors, with a code.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from analytics import observability, periods
+from analytics.errors import InvalidArgument
+from analytics.export import ExportRequest, ExportStream, parse_dataset, parse_format
+from analytics.tenants.service import KeyKind, Principal, resolve_key
+from api.context import Resources
+from api.ratelimit import Bucket
+from api.view import Problem, api_key_from
+
+log = logging.getLogger("api.export")
+
+RANGE_PARAMETERS = ("from", "to", "since", "preset")
+
+
+class ExportResponse(StreamingResponse):
+    """A streamed export whose producer is always stopped, however the response ends."""
+
+    def __init__(self, stream: ExportStream, **kwargs: Any) -> None:
+        super().__init__(stream, **kwargs)
+        self.stream = stream
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.stream.aclose()  # after a disconnect: ends the COPY, releases the transaction
+
+
+def _error(status: int, message: str, code: str, headers: dict[str, str] | None = None,
+           **extensions: Any) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
+    return Response(msgspec.json.encode(body), status, headers, media_type="application/json")
+
+
+async def _secret_principal(request: Request, resources: Resources) -> Principal:
+    raw_key = api_key_from(request)
+    if not raw_key:
+        raise Problem(401, "an API key is required: send Authorization: Bearer <key> or X-API-Key",
+                      "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"})
+    principal = await resolve_key(resources.engine, raw_key)
+    if principal is None:
+        raise Problem(401, "the API key is unknown or revoked", "UNAUTHENTICATED",
+                      {"WWW-Authenticate": "Bearer"})
+    request.state.tenant_id = principal.tenant_id
+    observability.bind_tenant(principal.tenant_id)
+    if principal.kind is not KeyKind.SECRET:
+        raise Problem(403, "publishable keys can only send events (track); use a secret key to export",
+                      "FORBIDDEN")
+    return principal
+
+
+def _period(request: Request, principal: Principal) -> periods.Period:
+    query = request.query_params
+    for name in query:
+        if name not in RANGE_PARAMETERS:
+            raise InvalidArgument(name, "unknown parameter; give from and to, since, or preset")
+        if len(query.getlist(name)) > 1:
+            raise InvalidArgument(name, "give it at most once")
+    preset = None
+    if raw_preset := query.get("preset"):
+        try:
+            preset = periods.Preset(raw_preset.upper())
+        except ValueError:
+            choices = ", ".join(p.value for p in periods.Preset)
+            raise InvalidArgument("preset", f"{raw_preset!r} is not one of {choices}") from None
+    spec = periods.RangeSpec(query.get("from") or None, query.get("to") or None, preset,
+                             query.get("since") or None)
+    try:
+        return periods.resolve(spec, principal.timezone)
+    except periods.PeriodError as exc:  # the graph's names (range.from) are parameters here
+        raise InvalidArgument(exc.field.removeprefix("range."), exc.message.replace("range.", "")) from None
+
+
+def _headers(export: ExportRequest) -> dict[str, str]:
+    period = export.period
+    return {
+        "Content-Disposition": f'attachment; filename="{export.filename}"',
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        "X-Export-From": period.start.astimezone(period.tz).isoformat(),
+        "X-Export-To": period.end.astimezone(period.tz).isoformat(),
+        "X-Export-Timezone": period.tz.key,
+    }
+
+
+def export_routes(get_resources: Callable[[], Resources]) -> list[BaseRoute]:
+    async def export(request: Request) -> Response:
+        resources = get_resources()
+        try:
+            principal = await _secret_principal(request, resources)
+            dataset_name, dot, format_name = request.path_params["name"].rpartition(".")
+            if not dot:
+                raise InvalidArgument("format", "missing; end the path with .csv, .ndjson or .json")
+            export = ExportRequest(principal.tenant_id, parse_dataset(dataset_name),
+                                   parse_format(format_name), _period(request, principal))
+            # An export reads as much as the costliest query the graph allows.
+            verdict = await resources.limiter.spend(Bucket.READ, f"key:{principal.key_id}",
+                                                    resources.settings.limits.max_cost)
+            if not verdict.allowed:
+                raise Problem(429, f"rate limit: this key's read budget is spent; retry in "
+                                   f"{verdict.retry_after} s", "RATE_LIMITED",
+                              {"Retry-After": str(verdict.retry_after)})
+            headers, media_type = _headers(export), export.format.media_type
+            if request.method == "HEAD":
+                response = Response(None, 200, headers, media_type)
+                del response.headers["content-length"]
+                return response
+            stream = ExportStream(resources.engine, export)
+            await stream.start()  # a failure before the first byte still gets a proper status
+        except Problem as problem:
+            return _error(problem.status, problem.message, problem.code, problem.headers)
+        except InvalidArgument as exc:
+            return _error(400, str(exc), "BAD_USER_INPUT", field=exc.field)
+        except Exception:
+            request_id = observability.request_id.get() or uuid.uuid4().hex
+            log.exception("export failed before streaming (request %s)", request_id)
+            return _error(500, "Internal server error", "INTERNAL_SERVER_ERROR", requestId=request_id)
+        return ExportResponse(stream, headers=headers, media_type=media_type)
+
+    return [Route("/export/{name}", export, methods=["GET", "HEAD"])]
+
+
+__all__ = ["export_routes"]
