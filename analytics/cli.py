@@ -499,14 +499,12 @@ def persisted_push(manifest: Path = typer.Argument(
     from analytics.db import scope_to_tenant
     from analytics.errors import InvalidArgument
     from analytics.tenants import service
-    from api.documents import Documents
     from api.persisted.register import prepare_manifest
-    from api.schema import schema
 
     settings = _settings(data_dir)
     try:
         data = json.loads(manifest.read_text())
-        prepared = prepare_manifest(data, Documents(schema._schema, settings.limits))
+        prepared = prepare_manifest(data, settings.limits)
     except ValueError as exc:  # InvalidArgument and JSON errors
         where = exc.field if isinstance(exc, InvalidArgument) else str(manifest)
         message = exc.message if isinstance(exc, InvalidArgument) else f"not JSON: {exc}"

@@ -4,8 +4,8 @@ PostgreSQL renders every row (CSV quoting, JSON escaping) inside one ``COPY (SEL
 STDOUT``: one statement, so one snapshot, and the fastest way out of PostgreSQL (no per-row Python).
 A producer task feeds the bytes through a small bounded hand-over to the HTTP response; asyncpg
 stops reading the socket while the hand-over is full, so a slow client slows PostgreSQL down
-instead of filling memory. Closing the stream cancels the producer, which ends the COPY and rolls
-the transaction back.
+instead of filling memory. Closing the stream makes the COPY's output callback fail, which asyncpg
+answers by cancelling the COPY; the transaction rolls back and the connection goes back clean.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from analytics.db import CURRENT_TENANT, tenant_transaction
 from analytics.errors import InvalidArgument
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 CHUNK_BYTES = 1 << 20  # bytes handed to the response at a time (a few thousand rows)
 BUFFERED_CHUNKS = 4  # chunks waiting for the client at most: memory stays flat
 STALL_SECONDS = 300.0  # a client that reads nothing for this long loses its export
+STOP_GRACE_SECONDS = 10.0  # after the client left, wait this long for PostgreSQL's next bytes
 
 
 class ExportFormat(enum.Enum):
@@ -148,22 +149,34 @@ class ExportStalled(TimeoutError):
     """The client stopped reading; the export was abandoned to release its transaction."""
 
 
+class _ClientGone(Exception):
+    """Raised inside the COPY's output callback: asyncpg then cancels the COPY cleanly."""
+
+
 class _Handover:
     """Chunks from the producer to the response, at most ``limit`` waiting; then the end or an error."""
 
     def __init__(self, limit: int) -> None:
         self._items: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
         self._space = asyncio.Semaphore(limit)
+        self._stopped = False
 
     async def put(self, chunk: bytes) -> None:
-        try:
-            await asyncio.wait_for(self._space.acquire(), STALL_SECONDS)
-        except TimeoutError:
-            raise ExportStalled(f"the client read nothing for {STALL_SECONDS:.0f} s") from None
+        if not self._stopped:
+            try:
+                await asyncio.wait_for(self._space.acquire(), STALL_SECONDS)
+            except TimeoutError:
+                raise ExportStalled(f"the client read nothing for {STALL_SECONDS:.0f} s") from None
+        if self._stopped:
+            raise _ClientGone
         self._items.put_nowait(chunk)
 
     def close(self, error: BaseException | None = None) -> None:
         self._items.put_nowait(error)  # the end marker never waits for space
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._space.release()  # wakes a producer waiting for space
 
     async def get(self) -> bytes | None:
         item = await self._items.get()
@@ -174,8 +187,10 @@ class _Handover:
         return item
 
 
-_TIMEZONE = text("SELECT set_config('TimeZone', :tz, true)")
-_RUNNING: set[asyncio.Task[None]] = set()  # producers still cleaning up after their stream closed
+# Instants are written in the tenant's zone. Rows stream in index order from the first byte: a
+# sort (picked when statistics are stale, e.g. after a bulk load) would read every row first.
+_SESSION = text("SELECT set_config('TimeZone', :tz, true), set_config('enable_sort', 'off', true)")
+_RUNNING: set[asyncio.Task[None]] = set()  # producers still stopping after their stream closed
 
 
 class ExportStream:
@@ -199,7 +214,7 @@ class ExportStream:
         try:
             self._first = await self._handover.get()
         except BaseException:
-            self._task.cancel()
+            self._stop()
             raise
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
@@ -209,31 +224,42 @@ class ExportStream:
             chunk = await self._handover.get()
 
     async def aclose(self) -> None:
+        """Stop the producer (if still running) and wait until its connection is released."""
+        self._stop()
+        if self._task is not None:
+            await asyncio.wait([self._task])
+
+    def _stop(self) -> None:
         task = self._task
         if task is None or task.done():
             return
-        task.cancel()  # ends the COPY; the transaction rolls back and the connection returns
-        await asyncio.wait([task])
+        # The producer stops at its next bytes, from inside the COPY's callback, which asyncpg
+        # handles cleanly. Cancelling it while it awaits PostgreSQL would break the connection's
+        # protocol state, so that is only the fallback for a server that sends nothing for long.
+        self._handover.stop()
+        fallback = asyncio.get_running_loop().call_later(STOP_GRACE_SECONDS, task.cancel)
+        task.add_done_callback(lambda _: fallback.cancel())
 
     async def _produce(self) -> None:
         request, started = self.request, time.perf_counter()
-        select, bounds = request.query()
         try:
             if request.format is ExportFormat.JSON:
                 await self._emit(b"[\n")
             async with tenant_transaction(self.engine, request.tenant_id) as conn:
                 # No statement timeout: the whole export is one COPY statement.
-                await conn.execute(_TIMEZONE, {"tz": request.period.tz.key})
-                raw = await conn.get_raw_connection()
-                status = await raw.driver_connection.copy_from_query(  # type: ignore[union-attr]
-                    select, *bounds, output=self._receive, **request.copy_options())
-            self.rows = int(str(status).rsplit(" ", 1)[-1])
+                await conn.execute(_SESSION, {"tz": request.period.tz.key})
+                status = await self._copy(conn)
+            self.rows = int(status.rsplit(" ", 1)[-1])
             if request.format is ExportFormat.JSON:
                 self._pending += b"\n]\n" if self._json_tail else b"]\n"
             await self._emit(b"", flush=True)
-        except asyncio.CancelledError:
-            log.info("export %s of tenant %s stopped by the client after %d bytes",
+        except _ClientGone:
+            log.info("export %s of tenant %s stopped: the client left after %d bytes",
                      request.filename, request.tenant_id, self.bytes)
+            return
+        except asyncio.CancelledError:
+            log.warning("export %s of tenant %s cancelled after %d bytes", request.filename,
+                        request.tenant_id, self.bytes)
             raise
         except Exception as exc:
             log.exception("export %s of tenant %s failed after %d bytes", request.filename,
@@ -243,6 +269,17 @@ class ExportStream:
         log.info("export %s of tenant %s: %d rows, %d bytes in %.1f s", request.filename,
                  request.tenant_id, self.rows, self.bytes, time.perf_counter() - started)
         self._handover.close()
+
+    async def _copy(self, conn: AsyncConnection) -> str:
+        select, bounds = self.request.query()
+        raw = await conn.get_raw_connection()
+        try:
+            status = await raw.driver_connection.copy_from_query(  # type: ignore[union-attr]
+                select, *bounds, output=self._receive, **self.request.copy_options())
+        except asyncio.CancelledError:
+            await conn.invalidate()  # stopped mid-protocol: close the connection, never reuse it
+            raise
+        return str(status)
 
     async def _receive(self, data: bytes) -> None:
         if self.request.format is ExportFormat.JSON:

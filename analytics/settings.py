@@ -132,7 +132,7 @@ class Settings:
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from ``env`` (the process environment by default)."""
     env = os.environ if env is None else env
-    return Settings(
+    settings = Settings(
         database_url=_database_url(env.get("DATABASE_URL")),
         redis_url=_redis_url(env.get("REDIS_URL")),
         data_dir=Path(env.get("ANALYTICS_DATA_DIR") or ".analytics"),
@@ -151,6 +151,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_format=_choice(env, "ANALYTICS_LOG_FORMAT", "json", ("json", "text")),
         metrics_token=env.get("ANALYTICS_METRICS_TOKEN") or None,
     )
+    if settings.limits.ingest_burst < settings.max_batch_events:
+        raise SettingsError(f"ANALYTICS_RATE_INGEST_BURST={settings.limits.ingest_burst} must be at least "
+                            f"ANALYTICS_MAX_BATCH_EVENTS={settings.max_batch_events}, or full batches could "
+                            "never be sent")
+    return settings
 
 
 def _limits(env: Mapping[str, str]) -> ApiLimits:

@@ -1,13 +1,10 @@
-"""GraphQL documents: parsed and validated once per text (with our limits), operations picked, cost counted.
+"""GraphQL documents: parsed and validated once per text, with our depth, alias and token limits.
 
 A request error (the document does not parse, fails validation or a limit, names no runnable
-operation) is answered before anything executes. The cost of an operation is known before it runs:
-
-    cost = Σ over selected fields of the product of the list sizes above the field
-
-where a list's size is its ``first``/``limit`` argument (the argument's default when absent) and
-``LIST_SIZE`` for lists without one (series points, funnel steps). Introspection fields cost
-nothing (they never touch the database) but count toward depth and aliases.
+operation) is answered before anything executes. Depth and aliases are measured with each
+fragment measured once, so a chain of fragments that spread each other twice costs linear work
+(and its exponential alias count is simply over the limit). Introspection fields are left to
+graphql-core's ``MaxIntrospectionDepthRule``; aliases inside them still count.
 """
 
 from __future__ import annotations
@@ -24,35 +21,33 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
-    GraphQLField,
-    GraphQLList,
-    GraphQLNonNull,
-    GraphQLObjectType,
-    GraphQLSchema,
     InlineFragmentNode,
-    IntValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
     ValidationRule,
-    VariableNode,
     parse,
     validate,
 )
-from graphql.type.definition import GraphQLNamedType, GraphQLOutputType, get_named_type
-from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule, specified_rules
-from strawberry.extensions.max_aliases import count_fields_with_alias
-from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
+from graphql.validation import (
+    ASTValidationRule,
+    MaxIntrospectionDepthRule,
+    NoSchemaIntrospectionCustomRule,
+    specified_rules,
+)
 
 from analytics.settings import ApiLimits
 
-LIST_SIZE = 10
-PAGE_ARGUMENTS = ("first", "limit")
-CONNECTION_LISTS = ("edges", "nodes")  # inside a paged field, already counted by its page size
+MAX_CACHED_CHARS = 32_000_000  # the LRU's budget in query text, beside its entry count
 
 
 def sha256_hex(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+    # surrogatepass: a lone surrogate escape in the JSON body must not turn hashing into a crash
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def coded(message: str, code: str, **extensions: Any) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": code, **extensions})
 
 
 @dataclass(frozen=True)
@@ -63,9 +58,13 @@ class Document:
     node: DocumentNode | None
     errors: tuple[GraphQLError, ...]
 
-    def operation(self, name: str | None) -> OperationDefinitionNode | GraphQLError:
+    @property
+    def operations(self) -> list[OperationDefinitionNode]:
         assert self.node is not None
-        operations = [d for d in self.node.definitions if isinstance(d, OperationDefinitionNode)]
+        return [d for d in self.node.definitions if isinstance(d, OperationDefinitionNode)]
+
+    def operation(self, name: str | None) -> OperationDefinitionNode | GraphQLError:
+        operations = self.operations
         if name:
             named = [o for o in operations if o.name and o.name.value == name]
             if not named:
@@ -77,37 +76,79 @@ class Document:
         return operations[0]
 
 
-def coded(message: str, code: str, **extensions: Any) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": code, **extensions})
+class Shape:
+    """Aliases and depth (nested field levels) of selection sets; each fragment measured once."""
+
+    def __init__(self, fragments: Mapping[str, FragmentDefinitionNode]) -> None:
+        self.fragments = fragments
+        self.memo: dict[str, tuple[int, int]] = {}
+
+    def measure(self, selection_set: SelectionSetNode,
+                visiting: frozenset[str] = frozenset()) -> tuple[int, int]:
+        aliases = depth = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                aliases += 1 if selection.alias else 0
+                inner_aliases, inner_depth = (self.measure(selection.selection_set, visiting)
+                                              if selection.selection_set else (0, 0))
+                aliases += inner_aliases
+                introspection = selection.name.value.startswith("__")
+                depth = max(depth, 1 if introspection else 1 + inner_depth)
+            elif isinstance(selection, InlineFragmentNode):
+                inner_aliases, inner_depth = self.measure(selection.selection_set, visiting)
+                aliases, depth = aliases + inner_aliases, max(depth, inner_depth)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in self.memo:
+                    fragment = self.fragments.get(name)
+                    if fragment is None or name in visiting:
+                        continue  # unknown or cyclic: the standard rules report it
+                    self.memo[name] = self.measure(fragment.selection_set, visiting | {name})
+                inner_aliases, inner_depth = self.memo[name]
+                aliases, depth = aliases + inner_aliases, max(depth, inner_depth)
+        return aliases, depth
 
 
-def _alias_rule(limit: int) -> type[ValidationRule]:
-    class MaxAliases(ValidationRule):
+def fragments_of(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+
+
+def _limit_rule(limits: ApiLimits) -> type[ValidationRule]:
+    class Limits(ValidationRule):
         def __init__(self, context: Any) -> None:
             super().__init__(context)
             document = context.document
-            fragments = {d.name.value: d for d in document.definitions
-                         if isinstance(d, FragmentDefinitionNode)}
-            total = sum(count_fields_with_alias(d, fragments) for d in document.definitions
-                        if isinstance(d, OperationDefinitionNode))
-            if total > limit:
+            shape = Shape(fragments_of(document))
+            total = 0
+            for operation in document.definitions:
+                if not isinstance(operation, OperationDefinitionNode):
+                    continue
+                aliases, depth = shape.measure(operation.selection_set)
+                total += aliases
+                if depth > limits.max_depth:
+                    context.report_error(coded(
+                        f"depth: the operation nests fields {depth} deep; the limit is {limits.max_depth}",
+                        "DEPTH_LIMIT_EXCEEDED", limit=limits.max_depth))
+            if total > limits.max_aliases:
                 context.report_error(coded(
                     f"aliases: the document uses {total} aliases (fragments counted where they are "
-                    f"spread); the limit is {limit}", "ALIAS_LIMIT_EXCEEDED", limit=limit))
+                    f"spread); the limit is {limits.max_aliases}", "ALIAS_LIMIT_EXCEEDED",
+                    limit=limits.max_aliases))
 
-    return MaxAliases
+    return Limits
 
 
 class Documents:
     """An LRU of prepared documents, keyed by text, under one set of limits."""
 
-    def __init__(self, schema: GraphQLSchema, limits: ApiLimits, maxsize: int = 1024) -> None:
+    def __init__(self, schema: Any, limits: ApiLimits, maxsize: int = 1024) -> None:
         self.schema, self.limits, self.maxsize = schema, limits, maxsize
-        self.rules: list[type[ASTValidationRule]] = [*specified_rules, _alias_rule(limits.max_aliases),
-                                                  depth_validator(limits.max_depth, None)]
+        self.rules: list[type[ASTValidationRule]] = [*specified_rules, MaxIntrospectionDepthRule,
+                                                     _limit_rule(limits)]
         if not limits.introspection:
             self.rules.append(NoSchemaIntrospectionCustomRule)
         self._cache: OrderedDict[str, Document] = OrderedDict()
+        self._chars = 0
 
     def get(self, text: str) -> Document:
         document = self._cache.get(text)
@@ -116,8 +157,10 @@ class Documents:
             return document
         document = self._prepare(text)
         self._cache[text] = document
-        if len(self._cache) > self.maxsize:
-            self._cache.popitem(last=False)
+        self._chars += len(text)
+        while len(self._cache) > self.maxsize or self._chars > MAX_CACHED_CHARS:
+            evicted, _ = self._cache.popitem(last=False)
+            self._chars -= len(evicted)
         return document
 
     def _prepare(self, text: str) -> Document:
@@ -134,87 +177,8 @@ class Documents:
         errors = validate(self.schema, node, self.rules)
         for error in errors:
             if not error.extensions or "code" not in error.extensions:
-                if "exceeds maximum operation depth" in error.message:
-                    error.message = (f"depth: {error.message}; the limit is {self.limits.max_depth}")
-                    error.extensions = {"code": "DEPTH_LIMIT_EXCEEDED", "limit": self.limits.max_depth}
-                else:
-                    error.extensions = {**(error.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"}
+                error.extensions = {**(error.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"}
         return Document(text, node, tuple(errors))
-
-
-def operation_type(operation: OperationDefinitionNode) -> str:
-    return operation.operation.value
-
-
-def operation_cost(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode,
-                   variables: Mapping[str, Any] | None) -> int:
-    """The cost of one operation (module docstring), with variables substituted."""
-    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    root = schema.get_root_type(operation.operation)
-    assert root is not None
-    return _selection_cost(schema, root, operation.selection_set, fragments, variables or {}, frozenset())
-
-
-def _selection_cost(schema: GraphQLSchema, parent: GraphQLNamedType, selection_set: SelectionSetNode,
-                    fragments: Mapping[str, FragmentDefinitionNode], variables: Mapping[str, Any],
-                    seen: frozenset[str], paged: bool = False) -> int:
-    """``paged``: the parent is a connection already multiplied by its page size."""
-    total = 0
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            if selection.name.value.startswith("__") or not isinstance(parent, GraphQLObjectType):
-                continue
-            field = parent.fields.get(selection.name.value)
-            if field is None:
-                continue
-            total += 1
-            if selection.selection_set is not None:
-                child = get_named_type(field.type)
-                multiplier, pages = _multiplier(field, selection, variables)
-                if paged and selection.name.value in CONNECTION_LISTS:
-                    multiplier = 1
-                inner = _selection_cost(schema, child, selection.selection_set, fragments, variables,
-                                        seen, pages)
-                total += multiplier * inner
-        elif isinstance(selection, InlineFragmentNode):
-            target = (schema.get_type(selection.type_condition.name.value)
-                      if selection.type_condition else parent)
-            if target is not None:
-                total += _selection_cost(schema, target, selection.selection_set, fragments, variables,
-                                         seen, paged)
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            fragment = fragments.get(name)
-            if fragment is None or name in seen:
-                continue
-            target = schema.get_type(fragment.type_condition.name.value)
-            if target is not None:
-                total += _selection_cost(schema, target, fragment.selection_set, fragments, variables,
-                                         seen | {name}, paged)
-    return total
-
-
-def _is_list(type_: GraphQLOutputType) -> bool:
-    if isinstance(type_, GraphQLNonNull):
-        type_ = type_.of_type
-    return isinstance(type_, GraphQLList)
-
-
-def _multiplier(field: GraphQLField, node: FieldNode, variables: Mapping[str, Any]) -> tuple[int, bool]:
-    """The field's list size, and whether it came from a page argument."""
-    for name in PAGE_ARGUMENTS:
-        if name not in field.args:
-            continue
-        value: Any = field.args[name].default_value
-        for argument in node.arguments or ():
-            if argument.name.value == name:
-                if isinstance(argument.value, IntValueNode):
-                    value = int(argument.value.value)
-                elif isinstance(argument.value, VariableNode):
-                    value = variables.get(argument.value.name.value, value)
-        if isinstance(value, int) and value > 0:
-            return value, True
-    return (LIST_SIZE if _is_list(field.type) else 1), False
 
 
 def is_request_error(result_data: Any, errors: list[GraphQLError] | None) -> bool:
@@ -222,5 +186,5 @@ def is_request_error(result_data: Any, errors: list[GraphQLError] | None) -> boo
     return result_data is None and bool(errors) and all(e.path is None for e in errors or ())
 
 
-__all__ = ["Document", "Documents", "OperationType", "coded", "is_request_error", "operation_cost",
-           "operation_type", "sha256_hex"]
+__all__ = ["Document", "Documents", "OperationType", "Shape", "coded", "fragments_of", "is_request_error",
+           "sha256_hex"]

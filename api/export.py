@@ -31,20 +31,26 @@ RANGE_PARAMETERS = ("from", "to", "since", "preset")
 # Read-budget tokens an export spends: a query listing a thousand items costs as much. The rows
 # themselves are not charged: one export holds one connection however long it runs.
 EXPORT_COST = 1_000
+# Each running export holds a database connection: a quarter of the pool at most, so that the
+# graph keeps answering while exports stream.
+POOL_SHARE = 4
 
 
 class ExportResponse(StreamingResponse):
     """A streamed export whose producer is always stopped, however the response ends."""
 
-    def __init__(self, stream: ExportStream, **kwargs: Any) -> None:
+    def __init__(self, stream: ExportStream, running: set[ExportStream], **kwargs: Any) -> None:
         super().__init__(stream, **kwargs)
-        self.stream = stream
+        self.stream, self.running = stream, running
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
-            await self.stream.aclose()  # after a disconnect: ends the COPY, releases the transaction
+            try:
+                await self.stream.aclose()  # after a disconnect: ends the COPY, releases the connection
+            finally:
+                self.running.discard(self.stream)
 
 
 def _error(status: int, message: str, code: str, headers: dict[str, str] | None = None,
@@ -105,6 +111,8 @@ def _headers(export: ExportRequest) -> dict[str, str]:
 
 
 def export_routes(get_resources: Callable[[], Resources]) -> list[BaseRoute]:
+    running: set[ExportStream] = set()
+
     async def export(request: Request) -> Response:
         resources = get_resources()
         try:
@@ -114,18 +122,28 @@ def export_routes(get_resources: Callable[[], Resources]) -> list[BaseRoute]:
                 raise InvalidArgument("format", "missing; end the path with .csv, .ndjson or .json")
             export = ExportRequest(principal.tenant_id, parse_dataset(dataset_name),
                                    parse_format(format_name), _period(request, principal))
-            verdict = await resources.limiter.spend(Bucket.READ, f"key:{principal.key_id}", EXPORT_COST)
-            if not verdict.allowed:
-                raise Problem(429, f"rate limit: this key's read budget is spent; retry in "
-                                   f"{verdict.retry_after} s", "RATE_LIMITED",
-                              {"Retry-After": str(verdict.retry_after)})
             headers, media_type = _headers(export), export.format.media_type
             if request.method == "HEAD":
                 response = Response(None, 200, headers, media_type)
                 del response.headers["content-length"]
                 return response
+            most = max(1, resources.settings.db_pool_size // POOL_SHARE)
+            if len(running) >= most:
+                raise Problem(503, f"exports: {most} are already running on this server, the most "
+                                   "it runs at once; retry shortly", "EXPORTS_BUSY", {"Retry-After": "5"})
             stream = ExportStream(resources.engine, export)
-            await stream.start()  # a failure before the first byte still gets a proper status
+            running.add(stream)  # before any await: concurrent requests see the slot taken
+            try:
+                verdict = await resources.limiter.spend(Bucket.READ, f"key:{principal.key_id}",
+                                                        EXPORT_COST)
+                if not verdict.allowed:
+                    raise Problem(429, f"rate limit: this key's read budget is spent; retry in "
+                                       f"{verdict.retry_after} s", "RATE_LIMITED",
+                                  {"Retry-After": str(verdict.retry_after)})
+                await stream.start()  # a failure before the first byte still gets a proper status
+            except BaseException:
+                running.discard(stream)
+                raise
         except Problem as problem:
             return _error(problem.status, problem.message, problem.code, problem.headers)
         except InvalidArgument as exc:
@@ -134,7 +152,7 @@ def export_routes(get_resources: Callable[[], Resources]) -> list[BaseRoute]:
             request_id = observability.request_id.get() or uuid.uuid4().hex
             log.exception("export failed before streaming (request %s)", request_id)
             return _error(500, "Internal server error", "INTERNAL_SERVER_ERROR", requestId=request_id)
-        return ExportResponse(stream, headers=headers, media_type=media_type)
+        return ExportResponse(stream, running, headers=headers, media_type=media_type)
 
     return [Route("/export/{name}", export, methods=["GET", "HEAD"])]
 

@@ -27,14 +27,19 @@ import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 from graphql import (
+    DocumentNode,
     FieldNode,
+    FragmentSpreadNode,
     GraphQLError,
+    InlineFragmentNode,
     ListValueNode,
     OperationDefinitionNode,
     OperationType,
+    SelectionSetNode,
     VariableNode,
 )
 from sqlalchemy.exc import DBAPIError
@@ -45,7 +50,8 @@ from analytics import observability
 from analytics.ingest.events import EventIn
 from analytics.tenants.service import Principal, resolve_key
 from api.context import Context, Resources
-from api.documents import coded, is_request_error, operation_cost
+from api.cost import operation_cost
+from api.documents import coded, fragments_of, is_request_error
 from api.ingest.fast_path import ENVELOPE_DECODER, decode_variables
 from api.persisted.store import RequestRefused
 from api.ratelimit import Bucket
@@ -55,6 +61,7 @@ log = logging.getLogger("api.graphql")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
+INTERNAL = "INTERNAL_SERVER_ERROR"
 
 
 def api_key_from(request: Request) -> str | None:
@@ -114,10 +121,16 @@ def response_media(request: Request) -> str | None:
 
 
 def wants_graphiql(request: Request) -> bool:
-    if request.method != "GET":
+    """A browser opening /graphql: GET, no GraphQL parameters, text/html preferred to any JSON type."""
+    graphql_params = ("query", "extensions", "documentId")
+    if request.method != "GET" or any(p in request.query_params for p in graphql_params):
         return False
-    media = [m for m, _ in _accepted(request.headers.get("accept", ""))]
-    return "text/html" in media and JSON not in media and GRAPHQL_RESPONSE not in media
+    for media, _ in _accepted(request.headers.get("accept", "")):
+        if media == "text/html":
+            return True
+        if media in (JSON, GRAPHQL_RESPONSE, "application/*", "*/*"):
+            return False
+    return False
 
 
 def _json_param(raw: str | None, name: str) -> dict[str, Any] | None:
@@ -184,7 +197,7 @@ class GraphQLEndpoint:
         except Exception:
             log.exception("internal error outside execution (request %s)", request_id)
             return self.respond({"errors": [{"message": "Internal server error", "extensions": {
-                "code": "INTERNAL_SERVER_ERROR", "requestId": request_id}}]}, 500, media)
+                "code": INTERNAL, "requestId": request_id}}]}, 500, media)
 
     async def read_params(self, request: Request, resources: Resources) -> Params:
         if request.method == "GET":
@@ -253,6 +266,8 @@ class GraphQLEndpoint:
         document = resources.documents.get(resolved.text)
         if document.errors:
             return self.request_error(list(document.errors), media)
+        if resolved.remember is not None and principal is not None:
+            await resources.persisted.remember(principal, resolved.remember, resolved.text)
         operation = document.operation(params.operation_name)
         if isinstance(operation, GraphQLError):
             return self.request_error([operation], media)
@@ -262,15 +277,16 @@ class GraphQLEndpoint:
                           {"Allow": "POST"})
         assert document.node is not None
         limits = resources.settings.limits
-        cost = operation_cost(schema._schema, document.node, operation, params.variables)
+        timezone = principal.timezone if principal else ZoneInfo("UTC")
+        cost = operation_cost(schema._schema, document.node, operation, params.variables, timezone)
         if cost > limits.max_cost:
             return self.request_error([coded(
                 f"cost: the operation costs {cost} (fields times page sizes); the limit is "
                 f"{limits.max_cost}. Ask for fewer items (first/limit) or fewer fields.",
                 "COST_LIMIT_EXCEEDED", cost=cost, limit=limits.max_cost)], media)
-        bucket, tokens = Bucket.READ, cost
+        bucket, tokens = Bucket.READ, max(1, cost)
         if operation.operation is OperationType.MUTATION:
-            bucket, tokens = Bucket.INGEST, ingest_weight(operation, params)
+            bucket, tokens = Bucket.INGEST, ingest_weight(document.node, operation, params)
         client = request.client.host if request.client else "-"
         who = f"key:{principal.key_id}" if principal else f"ip:{client}"
         verdict = await resources.limiter.spend(bucket, who, tokens)
@@ -307,11 +323,13 @@ class GraphQLEndpoint:
         log.error("internal error in %s (request %s)", ".".join(map(str, error.path or ())), request_id,
                   exc_info=original)
         return GraphQLError("Internal server error", error.nodes, path=error.path,
-                            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id})
+                            extensions={"code": INTERNAL, "requestId": request_id})
 
     def request_error(self, errors: list[GraphQLError], media: str) -> Response:
         """Nothing ran: 400 under graphql-response+json; 200 under application/json (legacy clients)."""
         status = 400 if media == GRAPHQL_RESPONSE else 200
+        if any((e.extensions or {}).get("code") == INTERNAL for e in errors):
+            status = 500
         return self.respond({"errors": [e.formatted for e in errors]}, status, media)
 
     def respond(self, body: dict[str, Any], status: int, media: str,
@@ -332,23 +350,39 @@ class GraphQLEndpoint:
         return Response(content, status_code=200, headers=headers, media_type=f"{media}; charset=utf-8")
 
 
-def ingest_weight(operation: OperationDefinitionNode, params: Params) -> int:
-    """Tokens a mutation spends: one per event sent to ``track`` (at least 1)."""
+def ingest_weight(document: DocumentNode, operation: OperationDefinitionNode, params: Params) -> int:
+    """Tokens a mutation spends: one per event sent to ``track`` (at least 1), fragments included
+    (each fragment counted once however often it is spread, then multiplied)."""
     if params.events is not None:
         return max(1, len(params.events))
-    total = 0
-    for selection in operation.selection_set.selections:
-        if not isinstance(selection, FieldNode) or selection.name.value != "track":
-            continue
-        for argument in selection.arguments or ():
-            if argument.name.value != "events":
-                continue
-            if isinstance(argument.value, ListValueNode):
-                total += len(argument.value.values)
-            elif isinstance(argument.value, VariableNode):
-                value = (params.variables or {}).get(argument.value.name.value)
-                total += len(value) if isinstance(value, list) else 1
-    return max(1, total)
+    fragments = fragments_of(document)
+    memo: dict[str, int] = {}
+
+    def events_in(selection_set: SelectionSetNode, visiting: frozenset[str]) -> int:
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode) and selection.name.value == "track":
+                total += sum(_event_count(a.value, params) for a in selection.arguments or ()
+                             if a.name.value == "events")
+            elif isinstance(selection, InlineFragmentNode):
+                total += events_in(selection.selection_set, visiting)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in memo and name in fragments and name not in visiting:
+                    memo[name] = events_in(fragments[name].selection_set, visiting | {name})
+                total += memo.get(name, 0)
+        return total
+
+    return max(1, events_in(operation.selection_set, frozenset()))
+
+
+def _event_count(value: Any, params: Params) -> int:
+    if isinstance(value, ListValueNode):
+        return len(value.values)
+    if isinstance(value, VariableNode):
+        given = (params.variables or {}).get(value.name.value)
+        return len(given) if isinstance(given, list) else 1
+    return 1
 
 
 __all__ = ["GraphQLEndpoint", "api_key_from"]

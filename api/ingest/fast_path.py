@@ -15,6 +15,8 @@ from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationT
 
 from analytics.ingest.events import EVENTS_DECODER, EventIn
 
+MAX_FAST_QUERY_CHARS = 4096  # a track mutation is short; long texts skip the fast path's own parse
+
 
 class Envelope(msgspec.Struct):
     """A GraphQL-over-HTTP POST body with the variables left undecoded."""
@@ -57,7 +59,8 @@ def decode_variables(envelope: Envelope, *, fast: bool) -> tuple[dict[str, Any] 
     """Plain variables for GraphQL, plus the pre-decoded events when the fast path applies."""
     if envelope.variables is None:
         return None, None
-    target = track_variable(envelope.query, envelope.operationName) if fast and envelope.query else None
+    short = envelope.query is not None and len(envelope.query) <= MAX_FAST_QUERY_CHARS
+    target = track_variable(envelope.query, envelope.operationName) if fast and short else None
     variables: dict[str, Any] = {}
     decoded: list[EventIn] | None = None
     for name, raw in envelope.variables.items():

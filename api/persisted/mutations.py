@@ -37,7 +37,7 @@ class PersistedMutation:
                                            replace: bool = False) -> RegisteredDocuments:
         principal = info.context.require_secret()
         try:
-            prepared = prepare_manifest(manifest, info.context.resources.documents)
+            prepared = prepare_manifest(manifest, info.context.resources.settings.limits)
         except InvalidArgument as exc:
             raise BadInput(exc.field, exc.message) from None
         async with info.context.write() as conn:

@@ -1,14 +1,19 @@
 """Which text a request runs: its own query, an APQ hash, or a trusted document id (with the allowlist).
 
-Automatic persisted queries (Apollo's protocol) live in Redis under ``analytics:apq:<sha256>``; they
-are a cache: when Redis forgets one, the client's link simply sends the full query again. Trusted
-documents live in PostgreSQL per tenant and are the only texts a tenant in allowlist mode may run.
+Automatic persisted queries (Apollo's protocol) live in Redis per tenant, under
+``analytics:apq:<tenant>:<sha256>``, registered only by a valid key and only once the text has
+validated. They are a cache: when Redis forgets one, the client's link simply sends the full
+query again. Requests without a key never find one. Trusted documents live in PostgreSQL per
+tenant and are the only texts a tenant in allowlist mode may run; the API keeps the ones it has
+read for ``TRUSTED_TTL_SECONDS`` (a replaced manifest takes effect within that time).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +28,8 @@ from api.documents import coded, sha256_hex
 
 log = logging.getLogger(__name__)
 HASH = re.compile(r"[0-9a-f]{64}")
+TRUSTED_TTL_SECONDS = 5.0
+TRUSTED_CACHE_SIZE = 4096
 
 
 class RequestRefused(Exception):
@@ -37,6 +44,7 @@ class RequestRefused(Exception):
 class Resolved:
     text: str
     trusted: bool  # a registered (trusted) document of the caller's tenant
+    remember: str | None = None  # an APQ hash to register once the text validates
 
 
 def not_found() -> RequestRefused:
@@ -48,6 +56,7 @@ class PersistedQueries:
         self.redis, self.engine = redis, engine
         self.ttl = ttl_seconds or None
         self.server_allowlist = server_allowlist
+        self._trusted_cache: OrderedDict[tuple[int, str], tuple[float, str]] = OrderedDict()
 
     def allowlist(self, principal: Principal | None) -> bool:
         return self.server_allowlist or bool(principal and principal.persisted_only)
@@ -81,9 +90,7 @@ class PersistedQueries:
                         "document with `analytics persisted push` and send its id",
                         "QUERY_NOT_IN_SAFELIST"), 400)
                 return Resolved(query, True)
-            if persisted is not None:
-                await self._remember(actual, query)
-            return Resolved(query, False)
+            return Resolved(query, False, actual if persisted is not None else None)
 
         if digest is None:
             raise RequestRefused(coded("query: a query, a persisted-query hash or a documentId is "
@@ -98,25 +105,35 @@ class PersistedQueries:
         if document_id is not None and persisted is None:
             raise RequestRefused(coded(f"documentId: {digest} is not a registered operation of this "
                                        "tenant", "PERSISTED_QUERY_NOT_FOUND"), 400)
-        text = await self._recall(digest)
+        text = await self._recall(principal, digest) if principal is not None else None
         if text is None:
             raise not_found()
         return Resolved(text, False)
 
     async def _trusted(self, principal: Principal, document_id: str) -> str | None:
+        key = (principal.tenant_id, document_id)
+        cached = self._trusted_cache.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
         async with tenant_transaction(self.engine, principal.tenant_id) as conn:
             document = await find_document(conn, document_id)
-        return document.body if document else None
+        if document is None:
+            return None
+        self._trusted_cache[key] = (time.monotonic() + TRUSTED_TTL_SECONDS, document.body)
+        self._trusted_cache.move_to_end(key)
+        if len(self._trusted_cache) > TRUSTED_CACHE_SIZE:
+            self._trusted_cache.popitem(last=False)
+        return document.body
 
-    async def _remember(self, digest: str, text: str) -> None:
+    async def remember(self, principal: Principal, digest: str, text: str) -> None:
         try:
-            await self.redis.set(f"analytics:apq:{digest}", text, ex=self.ttl)
+            await self.redis.set(f"analytics:apq:{principal.tenant_id}:{digest}", text, ex=self.ttl)
         except RedisError as exc:  # a cache: the client sends the text again next time
             log.warning("could not store a persisted query: %s", exc)
 
-    async def _recall(self, digest: str) -> str | None:
+    async def _recall(self, principal: Principal, digest: str) -> str | None:
         try:
-            raw = await self.redis.get(f"analytics:apq:{digest}")
+            raw = await self.redis.get(f"analytics:apq:{principal.tenant_id}:{digest}")
         except RedisError as exc:
             log.warning("could not read a persisted query: %s", exc)
             return None

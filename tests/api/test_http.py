@@ -313,3 +313,89 @@ def test_internal_errors_are_masked_and_logged_with_the_request_id(caplog: pytes
 
 
 __all__ = ["TenantKeys"]
+
+
+# --- Abuse the limits must withstand (review findings) -----------------------------------------
+
+async def test_fragment_chains_are_measured_in_linear_time(http: httpx.AsyncClient, base_url: str) -> None:
+    """Each fragment spreads the next one twice: 2^30 aliases, found without expanding them."""
+    levels = 30
+    fragments = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(levels))
+    query = f"{{ ...F0 }} {fragments} fragment F{levels} on Query {{ a: __typename }}"
+    response = await asyncio.wait_for(post(http, base_url, {"query": query}, accept=GQL_RESPONSE), 20)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["message"].startswith(f"aliases: the document uses {2 ** levels} aliases")
+
+
+async def test_mutations_hidden_in_fragments_still_pay_per_event(http: httpx.AsyncClient, limited_url: str,
+                                                                  make_tenant: Any) -> None:
+    tenant = await make_tenant()
+    query = """mutation T($e: [TrackEvent!]!) { ...M } fragment M on Mutation { track(events: $e) { accepted } }"""
+    def three() -> list[dict[str, Any]]:
+        return [event("TourStarted", "2025-03-10T10:00:00Z", f"u{i}", tourId="t1") for i in range(3)]
+
+    first = await post(http, limited_url, {"query": query, "variables": {"e": three()}}, tenant.publishable)
+    assert first.json() == {"data": {"track": {"accepted": 3}}}
+    # 3 of a burst of 5 are spent (not 1), so 3 more do not fit.
+    second = await post(http, limited_url, {"query": query, "variables": {"e": three()}}, tenant.publishable)
+    assert second.status_code == 429
+
+
+async def test_cost_uses_variable_defaults_and_series_buckets(http: httpx.AsyncClient, limited_url: str,
+                                                              make_tenant: Any) -> None:
+    tenant = await make_tenant()
+    defaulted = await post(http, limited_url, {
+        "query": "query Q($n: Int = 100) { tenant { tours(first: $n) { edges { node { id title } } } } }"},
+        tenant.secret, accept=GQL_RESPONSE)
+    assert defaulted.json()["errors"][0]["extensions"]["cost"] == 402
+    # 2025-01-01..2025-12-31 by DAY is 365 points: tenant 1 + tourSeries 1 + points 1 + 365 * starts 1 = 368.
+    series = await post(http, limited_url, {"query": """{ tenant { tourSeries(range: {from: "2025-01-01",
+        to: "2025-12-31"}, granularity: DAY) { points { starts } } } }"""}, tenant.secret, accept=GQL_RESPONSE)
+    assert series.json()["errors"][0]["extensions"] == {"code": "COST_LIMIT_EXCEEDED", "cost": 368, "limit": 300}
+
+
+async def test_free_queries_still_spend_a_token(http: httpx.AsyncClient, limited_url: str) -> None:
+    statuses = [(await post(http, limited_url, {"query": "{ __typename }"})).status_code for _ in range(320)]
+    assert statuses[0] == 200 and 429 in statuses  # a burst of 300 at 1 token/s
+
+
+async def test_introspection_depth_is_limited(gql: Any, make_tenant: Any) -> None:
+    nested = "{ __schema { types { fields { type { fields { type { fields { type { name } } } } } } } } }"
+    body = await gql(None, nested)
+    assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "introspection" in body["errors"][0]["message"].lower()
+
+
+async def test_apq_entries_belong_to_one_tenant(http: httpx.AsyncClient, base_url: str, make_tenant: Any) -> None:
+    a, b = await make_tenant(), await make_tenant()
+    query = f"{{ tenant {{ id }} }} # {a.id}"
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha(query)}}
+    await post(http, base_url, {"query": query, "extensions": extensions}, a.secret)
+    assert (await post(http, base_url, {"extensions": extensions}, a.secret)).json() == {
+        "data": {"tenant": {"id": str(a.id)}}}
+    for key in (b.secret, None):
+        assert codes(await post(http, base_url, {"extensions": extensions}, key)) == ["PERSISTED_QUERY_NOT_FOUND"]
+    # Text that does not validate is never remembered.
+    junk = "not graphql"
+    junk_ext = {"persistedQuery": {"version": 1, "sha256Hash": sha(junk)}}
+    await post(http, base_url, {"query": junk, "extensions": junk_ext}, a.secret)
+    assert codes(await post(http, base_url, {"extensions": junk_ext}, a.secret)) == ["PERSISTED_QUERY_NOT_FOUND"]
+
+
+async def test_a_trusted_document_holds_one_operation(gql: Any, make_tenant: Any) -> None:
+    tenant = await make_tenant()
+    body = 'query Zone { tenant { timezone } } mutation Evil { defineTour(input: {id: "x"}) { id } }'
+    refused = await gql(tenant.secret, REGISTER, {"m": {sha(body): body}})
+    assert "exactly one operation" in refused["errors"][0]["message"]
+
+
+async def test_odd_inputs_are_answers_not_crashes(http: httpx.AsyncClient, base_url: str) -> None:
+    surrogate = await http.post(f"{base_url}/graphql", content=b'{"query": "{ __typename \\ud800 }"}',
+                                headers={"Content-Type": "application/json"})
+    assert surrogate.status_code == 200 and codes(surrogate) == ["GRAPHQL_PARSE_FAILED"]
+    # JSON preferred over HTML: an answer, not the GraphiQL page.
+    json_first = await http.get(f"{base_url}/graphql", headers={"Accept": "*/*, text/html;q=0.1"})
+    assert json_first.headers["content-type"].startswith("application/json")
+    with_query = await http.get(f"{base_url}/graphql", params={"query": "{ __typename }"},
+                                headers={"Accept": "text/html,*/*;q=0.8"})
+    assert with_query.json() == {"data": {"__typename": "Query"}}

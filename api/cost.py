@@ -1,0 +1,151 @@
+"""The cost of an operation, known before it runs (the per-query budget and the read rate limit).
+
+    cost = Σ over selected fields of the product of the list sizes above the field
+
+A list's size is, in order: the field's ``first``/``limit`` argument (its default when absent, a
+variable's default when the variable is not sent); for lists under a field that takes a ``range``
+(series points), the number of buckets that range and granularity make; else ``LIST_SIZE``.
+Inside a paged connection, ``edges``/``nodes`` are not multiplied again. Introspection fields cost
+nothing (they never touch the database). Each fragment is costed once per context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+)
+from graphql.execution.values import get_argument_values, get_variable_values
+from graphql.type.definition import GraphQLNamedType, GraphQLOutputType, get_named_type
+
+from api.common import RangeInput, check_granularity
+from api.documents import fragments_of
+from api.errors import UserError
+
+LIST_SIZE = 10
+PAGE_ARGUMENTS = ("first", "limit")
+CONNECTION_LISTS = ("edges", "nodes")
+UNCOSTED_INPUTS = ("TrackEvent",)  # events are charged per event, not coerced twice
+
+
+class Coster:
+    def __init__(self, schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode],
+                 variables: Any, tz: ZoneInfo) -> None:
+        self.schema, self.fragments, self.variables, self.tz = schema, fragments, variables, tz
+        self.memo: dict[tuple[str, bool, int | None], int] = {}
+
+    def selections(self, parent: GraphQLNamedType, selection_set: SelectionSetNode, paged: bool,
+                   hint: int | None, visiting: frozenset[str] = frozenset()) -> int:
+        """``paged``: the parent is a connection already multiplied by its page size; ``hint``: the
+        size of lists below a ranged field."""
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += self.field(parent, selection, paged, hint, visiting)
+            elif isinstance(selection, InlineFragmentNode):
+                target = (self.schema.get_type(selection.type_condition.name.value)
+                          if selection.type_condition else parent)
+                if target is not None:
+                    total += self.selections(target, selection.selection_set, paged, hint, visiting)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                key = (name, paged, hint)
+                if key not in self.memo:
+                    fragment = self.fragments.get(name)
+                    target = self.schema.get_type(fragment.type_condition.name.value) if fragment else None
+                    if fragment is None or target is None or name in visiting:
+                        continue
+                    self.memo[key] = self.selections(target, fragment.selection_set, paged, hint,
+                                                     visiting | {name})
+                total += self.memo[key]
+        return total
+
+    def field(self, parent: GraphQLNamedType, node: FieldNode, paged: bool, hint: int | None,
+              visiting: frozenset[str]) -> int:
+        if node.name.value.startswith("__") or not isinstance(parent, GraphQLObjectType):
+            return 0
+        field = parent.fields.get(node.name.value)
+        if field is None:
+            return 0
+        if node.selection_set is None:
+            return 1
+        arguments = self.arguments(field, node)
+        page = next((arguments[name] for name in PAGE_ARGUMENTS
+                     if isinstance(arguments.get(name), int) and arguments[name] > 0), None)
+        if page is not None:
+            multiplier = page
+        elif paged and node.name.value in CONNECTION_LISTS:
+            multiplier = 1
+        elif _is_list(field.type):
+            multiplier = hint or LIST_SIZE
+        else:
+            multiplier = 1
+        inner_hint = self.buckets(arguments) or hint
+        inner = self.selections(get_named_type(field.type), node.selection_set, page is not None,
+                                inner_hint, visiting)
+        return int(1 + multiplier * inner)
+
+    def arguments(self, field: GraphQLField, node: FieldNode) -> dict[str, Any]:
+        try:
+            return get_argument_values(field, node, self.variables)
+        except GraphQLError:
+            return {}  # execution reports it
+
+    def buckets(self, arguments: Mapping[str, Any]) -> int | None:
+        """How many points a ranged field returns (a range that does not resolve costs nothing here:
+        the resolver refuses it)."""
+        given = arguments.get("range")
+        if not isinstance(given, Mapping):
+            return None
+        spec = RangeInput(from_=given.get("from"), to=given.get("to"), preset=given.get("preset"),
+                          since=given.get("since"))
+        try:
+            _, starts = check_granularity(spec.resolve(self.tz), arguments.get("granularity"))
+        except (UserError, ValueError, OverflowError):
+            return None
+        return len(starts)
+
+
+def operation_cost(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode,
+                   variables: Mapping[str, Any] | None, tz: ZoneInfo) -> int:
+    """The cost of one operation (module docstring), with variables and their defaults substituted."""
+    definitions = [d for d in operation.variable_definitions or ()
+                   if _named(d.type) not in UNCOSTED_INPUTS]
+    wanted = {d.variable.name.value for d in definitions}
+    coerced = get_variable_values(schema, definitions,
+                                  {k: v for k, v in (variables or {}).items() if k in wanted})
+    values = None if isinstance(coerced, list) else coerced  # bad variables: execution refuses them
+    root = schema.get_root_type(operation.operation)
+    assert root is not None
+    return Coster(schema, fragments_of(document), values, tz).selections(root, operation.selection_set,
+                                                                           False, None)
+
+
+def _named(type_node: Any) -> str:
+    while hasattr(type_node, "type"):
+        type_node = type_node.type
+    return str(type_node.name.value)
+
+
+def _is_list(type_: GraphQLOutputType) -> bool:
+    if isinstance(type_, GraphQLNonNull):
+        type_ = type_.of_type
+    return isinstance(type_, GraphQLList)
+
+
+__all__ = ["LIST_SIZE", "operation_cost"]
