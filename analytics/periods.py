@@ -112,11 +112,13 @@ def _parse_bound(field: str, raw: str, tz: ZoneInfo, *, is_end: bool) -> tuple[d
     try:
         if len(raw) == 10:
             day = date.fromisoformat(raw)
-            _check_year(field, day.year)
-            return local_midnight(day + timedelta(days=1) if is_end else day, tz), day
-        parsed = datetime.fromisoformat(raw)
+        else:
+            parsed = datetime.fromisoformat(raw)
     except ValueError:
         raise PeriodError(field, f"{raw!r} is not a date (YYYY-MM-DD) or an ISO 8601 date-time") from None
+    if len(raw) == 10:
+        _check_year(field, day.year)
+        return local_midnight(day + timedelta(days=1) if is_end else day, tz), day
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
     _check_year(field, parsed.year)

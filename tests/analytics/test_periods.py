@@ -118,3 +118,9 @@ def test_default_and_impossible_granularities() -> None:
         bucket_starts(day_period(date(2025, 1, 1), date(2025, 1, 3), BERLIN), Granularity.WEEK)
     with pytest.raises(PeriodError, match="more than 2000 buckets"):
         bucket_starts(day_period(date(2020, 1, 1), date(2025, 1, 3), BERLIN), Granularity.HOUR)
+
+
+@pytest.mark.parametrize("raw", ["1900-01-01", "1900-01-01T00:00:00", "2300-01-01"])
+def test_years_out_of_range_say_the_limit(raw: str) -> None:
+    with pytest.raises(PeriodError, match="between the years 1970 and 2200"):
+        resolve(RangeSpec(raw, "2025-01-01"), ZoneInfo("UTC"))
