@@ -14,10 +14,11 @@ from typing import Any
 
 import msgspec
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from analytics import observability, periods
+from analytics import export_jobs, observability, periods
+from analytics.db import tenant_transaction
 from analytics.errors import InvalidArgument
 from analytics.export import ExportRequest, ExportStream, parse_dataset, parse_format
 from analytics.tenants.service import KeyKind, Principal, resolve_key
@@ -154,7 +155,32 @@ def export_routes(get_resources: Callable[[], Resources]) -> list[BaseRoute]:
             return _error(500, "Internal server error", "INTERNAL_SERVER_ERROR", requestId=request_id)
         return ExportResponse(stream, running, headers=headers, media_type=media_type)
 
-    return [Route("/export/{name}", export, methods=["GET", "HEAD"])]
+    async def download(request: Request) -> Response:
+        """``GET /export/jobs/{id}``: the file of a finished export job (secret key of its tenant)."""
+        resources = get_resources()
+        try:
+            principal = await _secret_principal(request, resources)
+            try:
+                job_id = uuid.UUID(request.path_params["id"])
+            except ValueError:
+                raise Problem(404, "no export job with this id", "NOT_FOUND") from None
+            async with tenant_transaction(resources.engine, principal.tenant_id) as conn:
+                job = await export_jobs.get_job(conn, job_id)
+            if job is None:
+                raise Problem(404, "no export job with this id", "NOT_FOUND")
+            if job.status != "done":
+                raise Problem(409, f"the export job is {job.status}; download it once it is done",
+                              "EXPORT_NOT_READY", {"Retry-After": "5"})
+            path = export_jobs.job_file(resources.settings.data_dir, job)
+            if not path.exists():
+                raise Problem(410, "the export file is gone from this server's data directory", "GONE")
+        except Problem as problem:
+            return _error(problem.status, problem.message, problem.code, problem.headers)
+        return FileResponse(path, media_type=job.format.media_type, filename=job.request.filename,
+                            headers={"Cache-Control": "no-store"})
+
+    return [Route("/export/jobs/{id}", download, methods=["GET", "HEAD"]),
+            Route("/export/{name}", export, methods=["GET", "HEAD"])]
 
 
 __all__ = ["export_routes"]

@@ -10,6 +10,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
 from api.context import AppInfo
+from api.export_jobs import ExportMutation
 from api.ingest.mutations import IngestMutation
 from api.persisted.mutations import PersistedMutation
 from api.tenants.types import Tenant
@@ -25,7 +26,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation(IngestMutation, TourMutation, PersistedMutation):
+class Mutation(IngestMutation, TourMutation, PersistedMutation, ExportMutation):
     pass
 
 

@@ -51,7 +51,8 @@ def servers() -> Iterator[Servers]:
         redis = EmbeddedRedis(data_dir, durable=False)
         redis_url = redis.start()
         started.append(redis)
-    env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "ANALYTICS_SWEEP_SECONDS": "1"}
+    env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "ANALYTICS_SWEEP_SECONDS": "1",
+           "ANALYTICS_DATA_DIR": str(data_dir)}
     os.environ.update(env)  # the worker's startup and subprocesses read the environment
     try:
         migrate(load_settings().database_url or "")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
 
 from analytics.db import create_engine
+from analytics.export_jobs import run_job
 from analytics.rollups.service import pending_tenants, roll_up
 from analytics.settings import load_settings
 from workers.queue import enqueue_rollup
@@ -41,6 +43,12 @@ async def roll_up_tenant(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
     if result.batches:
         log.info("rolled up tenant=%s batches=%s events=%s", tenant_id, result.batches, result.events)
     return {"batches": result.batches, "events": result.events}
+
+
+async def run_export(ctx: dict[str, Any], tenant_id: int, job_id: str) -> dict[str, Any]:
+    """Write an export job's file (analytics.export_jobs); the job row holds progress and the result."""
+    job = await run_job(ctx["engine"], tenant_id, uuid.UUID(job_id), ctx["settings"].data_dir)
+    return {"status": job.status if job else "failed", "rows": job.rows if job else None}
 
 
 async def sweep_outbox(ctx: dict[str, Any]) -> int:

@@ -10,6 +10,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.exceptions import RedisError
 
 ROLLUP_JOB = "roll_up_tenant"
+EXPORT_JOB = "run_export"
 log = logging.getLogger("analytics.queue")
 
 
@@ -30,6 +31,11 @@ async def enqueue_rollup(redis: ArqRedis, tenant_id: int, *, sweep: bool = False
     """
     job_id = f"rollup:{tenant_id}:{int(time.time())}" if sweep else f"rollup:{tenant_id}"
     return await redis.enqueue_job(ROLLUP_JOB, tenant_id, _job_id=job_id) is not None
+
+
+async def enqueue_export(redis: ArqRedis, tenant_id: int, job_id: str) -> bool:
+    """Queue an export job (``export:<id>``: asking again while it is queued is a no-op)."""
+    return await redis.enqueue_job(EXPORT_JOB, tenant_id, job_id, _job_id=f"export:{job_id}") is not None
 
 
 class RollupNotifier:

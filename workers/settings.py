@@ -19,7 +19,8 @@ def worker_options(settings: Settings, *, burst: bool = False) -> dict[str, Any]
         raise RuntimeError("REDIS_URL is not set for the worker")
     every = max(1, int(settings.sweep_interval_seconds))
     return instrument_jobs({
-        "functions": [func(jobs.roll_up_tenant, keep_result=0, timeout=120, max_tries=3)],
+        "functions": [func(jobs.roll_up_tenant, keep_result=0, timeout=120, max_tries=3),
+                      func(jobs.run_export, keep_result=0, timeout=6 * 3600, max_tries=3)],
         "cron_jobs": [] if burst else [
             cron(jobs.sweep_outbox, second=set(range(0, 60, every)), run_at_startup=True,
                  keep_result=0, timeout=30),

@@ -7,6 +7,7 @@ import strawberry
 from analytics import persisted
 from api.common import Compare, Granularity, RangeInput
 from api.context import AppInfo
+from api.export_jobs import ExportJob, export_job
 from api.persisted.mutations import PersistedDocument
 from api.tours import queries as tour_queries
 from api.tours.queries import TourConnection, ToursOverview
@@ -52,3 +53,7 @@ class Tenant:
                                   "(allowlist mode, per tenant or server-wide).")
     def allowlist_only(self, info: AppInfo) -> bool:
         return info.context.resources.persisted.allowlist(info.context.require_secret())
+
+    @strawberry.field(description="An export job started with startExport; null when unknown.")
+    async def export_job(self, info: AppInfo, id: strawberry.ID) -> ExportJob | None:
+        return await export_job(info, id)
