@@ -55,11 +55,13 @@ def _short(frame: str) -> str:
 
 # Where a ``track`` request's time goes: (label, a substring of the shortened frame).
 PHASES = (
-    ("Strawberry view (whole request)", "AsyncBaseHTTPView.run ("),
-    ("  body read + fast-path decode", "AnalyticsGraphQL.parse_http_body ("),
-    ("  API-key lookup (get_context)", "AnalyticsGraphQL.get_context ("),
-    ("  GraphQL parse", "parse (graphql/language/parser.py)"),
-    ("  GraphQL validation", "validate (graphql/validation/validate.py)"),
+    ("GraphQL endpoint (whole request)", "GraphQLEndpoint.handle ("),
+    ("  body read + fast-path decode", "GraphQLEndpoint.read_params ("),
+    ("  API-key lookup", "GraphQLEndpoint.authenticate ("),
+    ("  persisted-query resolution", "PersistedQueries.resolve ("),
+    ("  GraphQL parse + validation (cached per text)", "Documents._prepare ("),
+    ("  cost", "operation_cost (api/cost.py)"),
+    ("  rate limit (Redis)", "RateLimiter.spend ("),
     ("  track resolver", "IngestMutation.track ("),
     ("    validate_batch", "validate_batch (analytics/ingest/events.py)"),
     ("    tenant_transaction (checkout, BEGIN, scope)", "tenant_transaction (analytics/db.py)"),
@@ -68,7 +70,7 @@ PHASES = (
     ("    enqueue rollup (Redis)", "enqueue_rollup (workers/queue.py)"),
     ("  pool pre-ping (every checkout)", "AsyncAdapt_asyncpg_connection._async_ping ("),
     ("  new PostgreSQL connections", "connect (asyncpg/connection.py)"),
-    ("  response encoding", "GraphQL.create_response ("),
+    ("  telemetry middleware", "RequestTelemetry.__call__ ("),
 )
 
 

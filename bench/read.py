@@ -1,0 +1,473 @@
+"""Read benchmark: one tour report (stats + series) as a POST, an APQ GET by hash, and a 304 GET."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlencode, urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+import msgspec
+import orjson
+
+from bench.harness import (
+    Stack,
+    conditions,
+    cpu_seconds,
+    cpu_share,
+    percentile,
+    print_section,
+    rss_mb,
+    running_stack,
+)
+
+REPORT_QUERY = """query TourReport($tour: String!) {
+  tenant {
+    tour(id: $tour) {
+      stats(range: {preset: LAST_30_DAYS}) {
+        starts completions dismissals restarts stepViews stepCompletions targetFailures
+        completionRate dismissalRate
+      }
+      series(range: {preset: LAST_30_DAYS}) {
+        granularity
+        points { date starts completions dismissals stepViews completionRate }
+      }
+    }
+  }
+}"""
+OPERATION = "TourReport"
+MODES = ("post", "apq", "304")
+ClientKind = Literal["httpx", "raw"]
+# High enough that the read bucket never refuses during the benchmark (set before the API starts).
+UNTHROTTLED = "1000000000"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Load demo tour events through `track`, let the worker roll them up, then "
+                    "measure one tour's 30-day report (stats + series) read three ways: POST with "
+                    "the query text, Apollo APQ GET by hash, and that GET with If-None-Match (304). "
+                    "Prints figures; asserts nothing.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20, help="Measured seconds per mode.")
+    parser.add_argument("--warmup", type=float, default=2,
+                        help="Seconds of load before each measured window (not counted).")
+    parser.add_argument("--concurrency", type=int, default=8, help="Concurrent connections.")
+    parser.add_argument("--days", type=int, default=7,
+                        help="Days of demo events (analytics.demo) to load; 7 is about 6,700.")
+    parser.add_argument("--tour", default="onboarding-welcome", help="Demo tour the report reads.")
+    parser.add_argument("--client", choices=("httpx", "raw"), default="raw",
+                        help="Load generator client: a minimal keep-alive HTTP/1.1 client (cheap, so "
+                             "the API gets the CPU) or httpx.AsyncClient (about 2 ms CPU a request).")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--drain-timeout", type=float, default=300,
+                        help="Seconds to wait for the worker to empty the outbox after loading.")
+    return parser.parse_args()
+
+
+# --- load generator (its own process) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    target: str  # path and query string
+    headers: tuple[tuple[str, str], ...]
+    body: bytes = b""
+    expect: int = 200  # status every response must have
+
+
+@dataclass(frozen=True)
+class ReadSpec:
+    url: str  # http://host:port
+    request: Request
+    concurrency: int
+    seconds: float
+    warmup: float
+    client: ClientKind
+
+
+@dataclass
+class ReadResult:
+    window: float
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)  # every response, warm-up included
+    bad: int = 0
+    first_bad: str | None = None
+    warmup_requests: int = 0
+    total_requests: int = 0
+    response_bytes: int = 0
+
+
+class _RawConnection:
+    """A minimal keep-alive HTTP/1.1 client for one fixed request (GET or POST)."""
+
+    def __init__(self, url: str, request: Request) -> None:
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        head = [f"{request.method} {request.target} HTTP/1.1", f"host: {parts.netloc}",
+                *(f"{name}: {value}" for name, value in request.headers)]
+        if request.method == "POST":
+            head.append(f"content-length: {len(request.body)}")
+        self.message = ("\r\n".join(head) + "\r\n\r\n").encode() + request.body
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def send(self) -> tuple[int, bytes]:
+        if self.writer is None or self.reader is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.writer.write(self.message)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        length, close = 0, False
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                close = True
+            elif name == b"transfer-encoding":
+                raise RuntimeError("chunked responses are not supported by the raw client")
+        payload = await self.reader.readexactly(length) if status not in (204, 304) else b""
+        if close:
+            await self.aclose()
+        return status, payload
+
+    async def aclose(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+def _problem(request: Request, status: int, payload: bytes) -> str | None:
+    if status != request.expect:
+        return f"HTTP {status} (expected {request.expect}): {payload[:300]!r}"
+    if status == 200:
+        try:
+            document = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return f"unexpected body: {payload[:300]!r}"
+        if document.get("errors") or not (document.get("data") or {}).get("tenant", {}).get("tour"):
+            return f"unexpected body: {payload[:300]!r}"
+    return None
+
+
+async def _drive(spec: ReadSpec, on_mark: Callable[[str], None]) -> ReadResult:
+    request = spec.request
+    measure_from = time.perf_counter() + spec.warmup
+    stop_at = measure_from + spec.seconds
+    result = ReadResult(window=spec.seconds)
+    records: list[tuple[float, float, int, int, str | None]] = []
+
+    async def connection_loop() -> None:
+        raw = _RawConnection(spec.url, request) if spec.client == "raw" else None
+        client = None if raw else httpx.AsyncClient(
+            base_url=spec.url, timeout=60, limits=httpx.Limits(max_connections=1),
+            headers=dict(request.headers))
+        try:
+            while time.perf_counter() < stop_at:
+                start = time.perf_counter()
+                try:
+                    if raw is not None:
+                        status, payload = await raw.send()
+                    else:
+                        assert client is not None
+                        response = await client.request(request.method, request.target,
+                                                        content=request.body or None)
+                        status, payload = response.status_code, response.content
+                except (OSError, httpx.HTTPError, asyncio.IncompleteReadError) as exc:
+                    status, payload = 0, repr(exc).encode()
+                    if raw is not None:
+                        await raw.aclose()
+                end = time.perf_counter()
+                records.append((start, end, status, len(payload), _problem(request, status, payload)))
+        finally:
+            if raw is not None:
+                await raw.aclose()
+            if client is not None:
+                await client.aclose()
+
+    async def mark_at(when: float, label: str) -> None:
+        await asyncio.sleep(max(0.0, when - time.perf_counter()))
+        on_mark(label)
+
+    marks = [asyncio.create_task(mark_at(measure_from, "measuring")),
+             asyncio.create_task(mark_at(stop_at, "window-end"))]
+    await asyncio.gather(*(connection_loop() for _ in range(spec.concurrency)))
+    await asyncio.gather(*marks)
+    for start, end, status, size, problem in records:
+        result.statuses[status] += 1
+        if problem is not None:
+            result.bad += 1
+            result.first_bad = result.first_bad or problem
+        if end < measure_from:
+            result.warmup_requests += 1
+        elif end <= stop_at:
+            result.latencies.append(end - start)
+            result.response_bytes = size
+    result.total_requests = len(records)
+    return result
+
+
+def _child(spec: ReadSpec, conn: Connection) -> None:
+    conn.send(("ready", None))
+    conn.recv()
+    try:
+        import uvloop
+
+        runner: Any = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    result = runner(_drive(spec, lambda label: conn.send((label, None))))
+    conn.send(("done", result))
+    conn.close()
+
+
+def run_load(spec: ReadSpec, on_started: Callable[[int], None], on_window_start: Callable[[], None],
+             on_window_end: Callable[[], None]) -> ReadResult:
+    """Run ``spec`` in a spawned process; call the hooks with its pid and when the measured window
+    opens and closes."""
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    process = ctx.Process(target=_child, args=(spec, child), daemon=True)
+    process.start()
+    if process.pid is not None:
+        on_started(process.pid)
+    try:
+        timeout = 120.0
+        result: ReadResult | None = None
+        started = False
+        while result is None:
+            if not parent.poll(timeout):
+                raise RuntimeError(f"the load generator stalled (exit code {process.exitcode})")
+            kind, payload = parent.recv()
+            if kind == "ready" and not started:
+                parent.send("go")
+                started = True
+                timeout = spec.warmup + spec.seconds + 120
+            elif kind == "measuring":
+                on_window_start()
+            elif kind == "window-end":
+                on_window_end()
+            elif kind == "done":
+                result = payload
+        process.join(30)
+        return result
+    finally:
+        if process.is_alive():
+            process.terminate()
+            process.join(10)
+
+
+# --- setup: events, roll-up, the requests --------------------------------------------------------
+
+
+def load_demo_events(stack: Stack, days: int, tour: str) -> tuple[int, int, float]:
+    """Send ``days`` of analytics.demo events through ``track`` (publishable key, 500 a request).
+    Returns (events accepted, TourStarted events of ``tour`` in the last 30 days, seconds)."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from analytics.demo import demo_events
+
+    now = datetime.now(UTC)
+    events = [{k: v for k, v in msgspec.to_builtins(e).items() if v is not None}
+              for e in demo_events(days=days, tz=ZoneInfo("UTC"), now=now)]
+    since = datetime.combine(now.date() - timedelta(days=29), datetime.min.time(), UTC)
+    starts = sum(1 for e in events if e["tourId"] == tour and e["type"] == "TourStarted"
+                 and datetime.fromisoformat(e["timestamp"]) >= since)
+    from bench.harness import TRACK_MUTATION
+
+    accepted = 0
+    started = time.perf_counter()
+    with httpx.Client(timeout=60, headers=stack.auth(stack.publishable_key)) as client:
+        for i in range(0, len(events), 500):
+            chunk = events[i:i + 500]
+            response = client.post(stack.graphql_url, content=orjson.dumps(
+                {"query": TRACK_MUTATION, "variables": {"events": chunk}}))
+            response.raise_for_status()
+            track = orjson.loads(response.content)["data"]["track"]
+            if track["accepted"] + track["duplicates"] != len(chunk):
+                raise RuntimeError(f"track refused events: {track}")
+            accepted += track["accepted"]
+    return accepted, starts, time.perf_counter() - started
+
+
+def build_requests(stack: Stack, tour: str) -> tuple[dict[str, Request], dict[str, Any]]:
+    """The three requests; registers the APQ hash and reads the ETag on the way."""
+    from api.documents import sha256_hex
+
+    variables = {"tour": tour}
+    digest = sha256_hex(REPORT_QUERY)
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+    auth = ("authorization", f"Bearer {stack.secret_key}")
+    json_type = ("content-type", "application/json")
+    accept = ("accept", "application/json")
+    post = Request("POST", "/graphql", (auth, json_type, accept), orjson.dumps(
+        {"query": REPORT_QUERY, "operationName": OPERATION, "variables": variables}))
+    target = "/graphql?" + urlencode({
+        "operationName": OPERATION,
+        "variables": orjson.dumps(variables).decode(),
+        "extensions": orjson.dumps(extensions).decode()})
+    info: dict[str, Any] = {"sha256": digest}
+    with httpx.Client(base_url=stack.api_url, timeout=30) as client:
+        # Apollo's link: GET by hash first (PersistedQueryNotFound), then POST query + extensions.
+        miss = client.get(target, headers=dict([auth, accept]))
+        info["first GET by hash"] = f"HTTP {miss.status_code}, " + (
+            ",".join(e.get("extensions", {}).get("code", "?") for e in miss.json().get("errors", []))
+            or "no errors")
+        register = client.post("/graphql", headers=dict([auth, json_type, accept]), content=orjson.dumps(
+            {"query": REPORT_QUERY, "operationName": OPERATION, "variables": variables,
+             "extensions": extensions}))
+        register.raise_for_status()
+        if register.json().get("errors"):
+            raise RuntimeError(f"registering the APQ hash failed: {register.text[:500]}")
+        hit = client.get(target, headers=dict([auth, accept]))
+        hit.raise_for_status()
+        if hit.json().get("errors"):
+            raise RuntimeError(f"the APQ GET failed: {hit.text[:500]}")
+        etag = hit.headers.get("etag")
+        if not etag:
+            raise RuntimeError("the APQ GET carried no ETag")
+        again = client.get(target, headers=dict([auth, accept, ("if-none-match", etag)]))
+        if again.status_code != 304:
+            raise RuntimeError(f"If-None-Match got HTTP {again.status_code}, not 304")
+        report = hit.json()["data"]["tenant"]["tour"]
+    info.update(etag=etag, cache_control=hit.headers.get("cache-control"), report=report,
+                get_length=len(target))
+    requests = {
+        "post": post,
+        "apq": Request("GET", target, (auth, accept)),
+        "304": Request("GET", target, (auth, accept, ("if-none-match", etag)), expect=304),
+    }
+    return requests, info
+
+
+def query_cost(tour: str) -> int:
+    from zoneinfo import ZoneInfo
+
+    from graphql import OperationDefinitionNode, parse
+
+    from api.cost import operation_cost
+    from api.schema import schema
+
+    document = parse(REPORT_QUERY)
+    operation = document.definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    return operation_cost(schema._schema, document, operation, {"tour": tour}, ZoneInfo("UTC"))
+
+
+LABELS = {
+    "post": "(a) POST, query text + variables",
+    "apq": "(b) APQ GET by sha256 hash",
+    "304": "(c) APQ GET + If-None-Match (304)",
+}
+
+
+def measure(stack: Stack, mode: str, request: Request,
+            args: argparse.Namespace) -> tuple[list[tuple[str, object]], str]:
+    spec = ReadSpec(url=stack.api_url, request=request, concurrency=args.concurrency,
+                    seconds=args.seconds, warmup=args.warmup, client=args.client)
+    marks: dict[str, tuple[float, dict[str, float]]] = {}
+    pids = dict(stack.pids)
+
+    def started(pid: int) -> None:
+        pids["loadgen"] = pid
+
+    def window_start() -> None:
+        marks["start"] = (time.perf_counter(), cpu_seconds(pids))
+
+    def window_end() -> None:
+        marks["end"] = (time.perf_counter(), cpu_seconds(pids))
+
+    print(f"[{mode}] {args.warmup:g} s warm-up, {args.seconds:g} s measured", file=sys.stderr,
+          flush=True)
+    result = run_load(spec, started, window_start, window_end)
+    stack.check_alive()
+    (t0, cpu0), (t1, cpu1) = marks["start"], marks["end"]
+    ms = [x * 1000 for x in result.latencies]
+    rate = len(ms) / result.window
+    rows: list[tuple[str, object]] = [
+        ("requests/s", f"{rate:,.1f}"),
+        ("latency p50 / p99 / max", f"{percentile(ms, 50):.1f} / {percentile(ms, 99):.1f} / "
+                                    f"{max(ms, default=float('nan')):.1f} ms"),
+        ("requests measured", f"{len(ms):,} ({result.warmup_requests:,} in warm-up, "
+                              f"{result.total_requests:,} sent in all)"),
+        ("statuses (all requests)", ", ".join(f"{s}: {n:,}" for s, n in sorted(result.statuses.items()))),
+        ("unexpected responses", f"{result.bad}" + (f"  first: {result.first_bad}"
+                                                    if result.first_bad else "")),
+        ("response body", f"{result.response_bytes:,} bytes"),
+        ("CPU in window", cpu_share(cpu0, cpu1, t1 - t0)),
+    ]
+    summary = (f"{rate:,.0f} req/s, p50 {percentile(ms, 50):.1f} ms, p99 {percentile(ms, 99):.1f} ms"
+               + (f", {result.bad} unexpected" if result.bad else ""))
+    return rows, summary
+
+
+def main() -> None:
+    args = parse_args()
+    raised = {}
+    for name in ("ANALYTICS_RATE_READ_PER_SECOND", "ANALYTICS_RATE_READ_BURST"):
+        if not os.environ.get(name):
+            os.environ[name] = UNTHROTTLED  # inherited by the API the harness starts
+            raised[name] = UNTHROTTLED
+    print("read benchmark: one tour's 30-day stats + series over HTTP (figures only; nothing is "
+          "asserted)")
+    from bench.ingest import wait_drained
+
+    with running_stack() as stack:
+        accepted, starts, load_seconds = load_demo_events(stack, args.days, args.tour)
+        drained = wait_drained(stack, args.drain_timeout)
+        requests, info = build_requests(stack, args.tour)
+        report = info["report"]
+        shown = report["stats"]["starts"]
+        print_section("conditions", conditions(
+            stack,
+            data=f"{accepted:,} analytics.demo events ({args.days + 1} days, 4 tours) sent through "
+                 f"track in 500-event requests in {load_seconds:.1f} s, then the outbox emptied: "
+                 + "; ".join(f"{name} {value}" for name, value in drained),
+            query=f"tenant.tour(id: {args.tour!r}) stats + series (LAST_30_DAYS, "
+                  f"{report['series']['granularity']}, {len(report['series']['points'])} points), "
+                  f"cost {query_cost(args.tour)}, secret key",
+            check=f"stats.starts {shown} (expected {starts}"
+                  + (")" if shown == starts else ", MISMATCH)"),
+            rate_limit="read bucket raised so it never refuses: ANALYTICS_RATE_READ_PER_SECOND="
+                       f"{os.environ['ANALYTICS_RATE_READ_PER_SECOND']}, ANALYTICS_RATE_READ_BURST="
+                       f"{os.environ['ANALYTICS_RATE_READ_BURST']}"
+                       + (" (set by this script)" if raised else " (from the environment)"),
+            log_level=os.environ.get("ANALYTICS_LOG_LEVEL") or "INFO (default: one access line a request)",
+            APQ=f"sha256 {info['sha256'][:16]}..., registered by one POST with query + extensions; "
+                f"{info['first GET by hash']} before; GET URL {info['get_length']} characters",
+            ETag=f"{info['etag']}, Cache-Control: {info['cache_control']}",
+            concurrency=f"{args.concurrency} connections, closed loop, the same request repeated",
+            duration=f"{args.seconds:g} s measured after {args.warmup:g} s warm-up, per mode",
+            load_generator=f"1 separate process, {args.client} client",
+            API="python -m analytics.cli serve (1 uvicorn process)"))
+        summary: list[tuple[str, object]] = []
+        for mode in args.modes:
+            rows, line = measure(stack, mode, requests[mode], args)
+            print_section(f"{LABELS[mode]}, {args.concurrency} connections", rows)
+            summary.append((LABELS[mode], line))
+        memory = []
+        if (api := stack.pids.get("api")) and (now := rss_mb(api)) is not None:
+            memory.append(("API", f"{now:.0f} MB resident at the end, {rss_mb(api, peak=True):.0f} MB peak"))
+        print_section("memory", memory)
+        print_section("summary (same run)", summary)
+
+
+if __name__ == "__main__":
+    main()
