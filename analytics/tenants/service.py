@@ -141,8 +141,10 @@ async def revoke_key(conn: AsyncConnection, *, key_id: int, tenant_id: int | Non
 
 
 async def resolve_key(engine: AsyncEngine, raw_key: str) -> Principal | None:
-    """The tenant and kind of a live key, or None for an unknown or revoked one (no caching)."""
+    """The tenant and kind of a live key, or None for an unknown or revoked one (no caching, so a
+    revoked key stops on its next request). Autocommit: one round trip, no BEGIN/ROLLBACK."""
     async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         row = (await conn.execute(text("SELECT * FROM analytics_resolve_key(:hash)"),
                                   {"hash": hash_key(raw_key)})).one_or_none()
     if row is None:
