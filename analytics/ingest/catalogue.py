@@ -15,10 +15,14 @@ class EventKind:
     description: str
     requires_step: bool = False
     requires_selector: bool = False
+    requires_url: bool = False
+    requires_engagement: bool = False
+    rolled_up: bool = True  # folded into the tour/content counters (page events feed sessions)
 
 
 TOUR = "tour"
 CONTENT = "content"
+PAGE = "page"
 
 CATALOGUE: dict[str, EventKind] = {
     kind.name: kind
@@ -36,8 +40,14 @@ CATALOGUE: dict[str, EventKind] = {
         EventKind("target_not_found", None, "target_failures",
                   "SDK could not locate the target element (tourId or contentId names whose)",
                   requires_selector=True),
+        EventKind("PageViewed", PAGE, "page_views", "A page was viewed (url required)",
+                  requires_url=True, rolled_up=False),
+        EventKind("PageEngagement", PAGE, "engagements",
+                  "Scroll depth, time on page, focus and clicks of a page view (url and engagement "
+                  "required)", requires_url=True, requires_engagement=True, rolled_up=False),
     )
 }
+ROLLED_UP = tuple(name for name, kind in CATALOGUE.items() if kind.rolled_up)
 
 EVENT_TYPES = tuple(CATALOGUE)
 

@@ -7,7 +7,7 @@ GraphQL path and the fast decoder end in :func:`validate_batch`, so they report 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -22,10 +22,40 @@ MAX_URL_LENGTH = 2048
 MAX_SELECTOR_LENGTH = 1000
 MAX_PROPERTIES_BYTES = 8192
 MAX_STEP_INDEX = 999
+MAX_CONTEXT_TEXT = {"referrer": 2048, "userAgent": 1000, "locale": 35, "title": 500, "utmSource": 200,
+                    "utmMedium": 200, "utmCampaign": 200, "utmTerm": 200, "utmContent": 200}
+MAX_SCREEN = 100_000
+MAX_TIME_ON_PAGE_MS = 86_400_000  # a page view lasts at most a day
+MAX_CLICKS = 100_000
 
 
 # GraphQL's Int is 32-bit; a value outside it must fail decoding exactly as it fails GraphQL.
 GraphQLInt = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
+
+
+class EventContext(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """Where an event happened, as the SDK sees it (all optional)."""
+
+    referrer: str | None = None
+    user_agent: str | None = None  # else the request's User-Agent header is used for the visitor id
+    locale: str | None = None
+    title: str | None = None
+    screen_width: GraphQLInt | None = None
+    screen_height: GraphQLInt | None = None
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    utm_term: str | None = None
+    utm_content: str | None = None
+
+
+class Engagement(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """How a page view went (PageEngagement): scroll depth in percent, times in milliseconds."""
+
+    scroll_depth: float | None = None
+    time_on_page_ms: GraphQLInt | None = None
+    focused_ms: GraphQLInt | None = None
+    clicks: GraphQLInt | None = None
 
 
 class EventIn(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
@@ -44,6 +74,8 @@ class EventIn(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
     selector: str | None = None
     url: str | None = None
     properties: Any = None
+    context: EventContext | None = None
+    engagement: Engagement | None = None
 
 
 @dataclass(frozen=True)
@@ -55,7 +87,11 @@ class FieldError:
 
 # Column order of a stored row; one tuple per valid event.
 ROW_COLUMNS = ("id", "occurred_at", "type", "user_id", "anonymous_id", "session_id", "tour_id",
-               "step_index", "step_id", "content_id", "selector", "url", "properties")
+               "step_index", "step_id", "content_id", "selector", "url", "properties", "context",
+               "engagement", "visitor_id", "visitor_prev")
+
+# Who an event's visitor is without cookies: ids under today's and yesterday's salt (api layer).
+Identify = Callable[["EventIn"], tuple[str | None, str | None]]
 
 
 @dataclass(frozen=True)
@@ -163,6 +199,12 @@ def validate_event(
             problems.append(("selector", f"is required for {kind.name}"))
     if event.step_index is not None and not 0 <= event.step_index <= MAX_STEP_INDEX:
         problems.append(("stepIndex", f"must be between 0 and {MAX_STEP_INDEX}"))
+    if kind is not None and kind.requires_url and not event.url:
+        problems.append(("url", f"is required for {kind.name}"))
+    if kind is not None and kind.requires_engagement and event.engagement is None:
+        problems.append(("engagement", f"is required for {kind.name}"))
+    context = _context_json(problems, event.context)
+    engagement = _engagement_json(problems, event.engagement)
     properties: str | None = None
     if event.properties is not None:
         properties, problem = _properties_json(event.properties)
@@ -174,12 +216,44 @@ def validate_event(
             _blank_to_none(event.anonymous_id), _blank_to_none(event.session_id),
             _blank_to_none(event.tour_id), event.step_index, _blank_to_none(event.step_id),
             _blank_to_none(event.content_id), event.selector, _blank_to_none(event.url),
-            properties), []
+            properties, context, engagement, None, None), []
+
+
+def _context_json(problems: list[tuple[str, str]], context: EventContext | None) -> str | None:
+    if context is None:
+        return None
+    values = msgspec.to_builtins(context)  # camelCase keys, unset fields left out
+    values = {k: v for k, v in values.items() if v is not None and v != ""}
+    before = len(problems)
+    for name, limit in MAX_CONTEXT_TEXT.items():
+        _check_text(problems, f"context.{name}", values.get(name), limit)
+    for name in ("screenWidth", "screenHeight"):
+        if name in values and not 0 <= values[name] <= MAX_SCREEN:
+            problems.append((f"context.{name}", f"must be between 0 and {MAX_SCREEN}"))
+    if len(problems) > before or not values:
+        return None
+    return orjson.dumps(values).decode()
+
+
+def _engagement_json(problems: list[tuple[str, str]], engagement: Engagement | None) -> str | None:
+    if engagement is None:
+        return None
+    values = {k: v for k, v in msgspec.to_builtins(engagement).items() if v is not None}
+    scroll = values.get("scrollDepth")
+    if scroll is not None and not 0 <= scroll <= 100:
+        problems.append(("engagement.scrollDepth", "must be between 0 and 100 (percent)"))
+    for name, limit in (("timeOnPageMs", MAX_TIME_ON_PAGE_MS), ("focusedMs", MAX_TIME_ON_PAGE_MS),
+                        ("clicks", MAX_CLICKS)):
+        if name in values and not 0 <= values[name] <= limit:
+            problems.append((f"engagement.{name}", f"must be between 0 and {limit}"))
+    if not values:
+        problems.append(("engagement", "give at least one of scrollDepth, timeOnPageMs, focusedMs, clicks"))
+    return orjson.dumps(values).decode() if values else None
 
 
 def validate_batch(
     events: Sequence[EventIn], *, retention_days: int, max_future_seconds: int,
-    now: datetime | None = None,
+    now: datetime | None = None, identify: Identify | None = None,
 ) -> ValidatedBatch:
     now = now or datetime.now(UTC)
     oldest = now - timedelta(days=retention_days)
@@ -191,6 +265,8 @@ def validate_batch(
         if row is None:
             errors.extend(FieldError(index, field, reason) for field, reason in problems)
         else:
+            if identify is not None:
+                row = (*row[:-2], *identify(event))
             valid.append(ValidEvent(index, row[0], row[1], row))
     return ValidatedBatch(valid, errors)
 

@@ -56,6 +56,8 @@ class Aggregate:
 def aggregate(events: Iterable[RawEvent], tz: ZoneInfo) -> Aggregate:
     agg = Aggregate()
     for event in events:
+        if not CATALOGUE[event.type].rolled_up:
+            continue
         metric = CATALOGUE[event.type].metric
         entity_type, entity_id = entity_of(event)
         hour = hour_floor(event.occurred_at, tz)

@@ -16,7 +16,7 @@ from analytics.ingest.catalogue import CATALOGUE, USER_METRICS
 def _kinds_values() -> str:
     return ", ".join(
         f"('{k.name}', {repr(k.entity_type) if k.entity_type else 'NULL'}, '{k.metric}')"
-        for k in CATALOGUE.values()
+        for k in CATALOGUE.values() if k.rolled_up
     )
 
 

@@ -8,11 +8,41 @@ import strawberry
 from strawberry.scalars import JSON
 
 from analytics.ingest.catalogue import CATALOGUE
-from analytics.ingest.events import EventIn
+from analytics.ingest.events import Engagement, EventContext, EventIn
 from analytics.ingest.service import EventStatus as DomainEventStatus
 from analytics.ingest.service import IngestOutcome
 
 _TYPES_DOC = "; ".join(f"{k.name} ({k.metric}: {k.description})" for k in CATALOGUE.values())
+
+
+@strawberry.input(description="Where the event happened, as the SDK sees it.")
+class TrackContext:
+    referrer: str | None = None
+    user_agent: str | None = strawberry.field(
+        default=None, description="The browser's user agent; else the request's User-Agent header.")
+    locale: str | None = None
+    title: str | None = strawberry.field(default=None, description="Page title.")
+    screen_width: int | None = None
+    screen_height: int | None = None
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    utm_term: str | None = None
+    utm_content: str | None = None
+
+    def to_context(self) -> EventContext:
+        return EventContext(**{f: getattr(self, f) for f in EventContext.__struct_fields__})
+
+
+@strawberry.input(description="How a page view went (PageEngagement).")
+class TrackEngagement:
+    scroll_depth: float | None = strawberry.field(default=None, description="Deepest scroll, 0-100 percent.")
+    time_on_page_ms: int | None = strawberry.field(default=None, description="Milliseconds on the page.")
+    focused_ms: int | None = strawberry.field(default=None, description="Milliseconds the tab had focus.")
+    clicks: int | None = None
+
+    def to_engagement(self) -> Engagement:
+        return Engagement(**{f: getattr(self, f) for f in Engagement.__struct_fields__})
 
 
 @strawberry.input(description="One event. Retrying with the same id and timestamp counts once.")
@@ -37,6 +67,9 @@ class TrackEvent:
     url: str | None = strawberry.field(default=None, description="Page the event happened on.")
     properties: JSON | None = strawberry.field(
         default=None, description="Custom properties: a JSON object of at most 8 KB.")
+    context: TrackContext | None = None
+    engagement: TrackEngagement | None = strawberry.field(
+        default=None, description="Required for PageEngagement.")
 
     def to_event(self) -> EventIn:
         return EventIn(
@@ -44,6 +77,8 @@ class TrackEvent:
             anonymous_id=self.anonymous_id, session_id=self.session_id, tour_id=self.tour_id,
             step_index=self.step_index, step_id=self.step_id, content_id=self.content_id,
             selector=self.selector, url=self.url, properties=self.properties,
+            context=self.context.to_context() if self.context else None,
+            engagement=self.engagement.to_engagement() if self.engagement else None,
         )
 
 

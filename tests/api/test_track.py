@@ -157,6 +157,19 @@ BATCHES: list[list[dict[str, Any]]] = [
     [{**event("TourStarted", "2025-05-01T10:00:00Z", "u1", tourId="t1"), "colour": "red"}],
     [{**event("TourStarted", "2025-05-01T10:00:00Z", "u1", tourId="t1"), "id": None}],
     [{"type": "TourStarted", "timestamp": "2025-05-01T10:00:00Z", "userId": "u1", "tourId": "t1"}],
+    # page views and engagement: context and engagement, valid and out of range
+    [event("PageViewed", "2025-05-01T10:00:00Z", None, anonymousId="a1", url="https://a.example/p",
+           context={"referrer": "https://www.google.com/", "userAgent": "Mozilla/5.0", "locale": "de-DE",
+                    "screenWidth": 1440, "screenHeight": 900, "utmSource": "news", "utmCampaign": "spring"}),
+     event("PageEngagement", "2025-05-01T10:01:00Z", None, anonymousId="a1", url="https://a.example/p",
+           engagement={"scrollDepth": 80.5, "timeOnPageMs": 42000, "focusedMs": 40000, "clicks": 3}),
+     event("PageEngagement", "2025-05-01T10:01:00Z", None, anonymousId="a1", url="https://a.example/p",
+           engagement={"scrollDepth": 120}),
+     event("PageEngagement", "2025-05-01T10:01:00Z", None, anonymousId="a1", url="https://a.example/p"),
+     event("PageViewed", "2025-05-01T10:00:00Z", None, anonymousId="a1",
+           context={"screenWidth": -1, "locale": "x" * 40})],
+    [event("PageViewed", "2025-05-01T10:00:00Z", "u1", url="/p", context={"colour": "red"})],
+    [event("PageEngagement", "2025-05-01T10:00:00Z", "u1", url="/p", engagement={"scrollDepth": "deep"})],
 ]
 
 
@@ -210,3 +223,29 @@ async def test_values_postgres_cannot_store_are_rejected_per_event(
             assert await verify_rollups(conn, tenant.id) == []
         data = await gql.data(tenant.secret, STATS)
         assert data["tenant"]["tour"]["stats"] == {"starts": 1, "completions": 0}
+
+
+async def test_page_views_keep_their_context_and_engagement(gql: GraphQLClient, make_tenant: Any,
+                                                          owner_engine: AsyncEngine, run_worker: Any) -> None:
+    tenant: TenantKeys = await make_tenant()
+    result = await gql.track(tenant.publishable, BATCHES[-3])
+    assert [r["status"] for r in result["results"]] == ["ACCEPTED", "ACCEPTED", "REJECTED", "REJECTED",
+                                                        "REJECTED"]
+    assert [(r["index"], r["field"]) for r in result["rejections"]] == [
+        (2, "engagement.scrollDepth"), (3, "engagement"), (4, "url"), (4, "context.locale"),
+        (4, "context.screenWidth")]
+    async with owner_engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT type, context, engagement FROM events WHERE tenant_id = :t ORDER BY occurred_at"),
+            {"t": tenant.id})).all()
+    assert [tuple(r) for r in rows] == [
+        ("PageViewed", {"referrer": "https://www.google.com/", "userAgent": "Mozilla/5.0", "locale": "de-DE",
+                        "screenWidth": 1440, "screenHeight": 900, "utmSource": "news", "utmCampaign": "spring"},
+         None),
+        ("PageEngagement", None, {"scrollDepth": 80.5, "timeOnPageMs": 42000, "focusedMs": 40000, "clicks": 3})]
+    # Page events feed sessions, not the tour and content counters.
+    await run_worker()
+    async with owner_engine.connect() as conn:
+        counters = (await conn.execute(text("SELECT count(*) FROM counters_daily WHERE tenant_id = :t"),
+                                       {"t": tenant.id})).scalar_one()
+    assert counters == 0
