@@ -47,7 +47,6 @@ CATALOGUE: dict[str, EventKind] = {
                   "required)", requires_url=True, requires_engagement=True, rolled_up=False),
     )
 }
-ROLLED_UP = tuple(name for name, kind in CATALOGUE.items() if kind.rolled_up)
 
 EVENT_TYPES = tuple(CATALOGUE)
 
