@@ -1,0 +1,99 @@
+"""Tier 2: vulnerability scanners, by the paths they probe and the tools their user agents name.
+
+Path rules look at the URL path only: the query and fragment are dropped, the path is
+percent-decoded (so ``/%2Eenv`` is ``/.env``), repeated slashes are collapsed and case is ignored.
+Each rule has a name; a tenant whose own site serves such paths (a PHP site, a WordPress blog)
+exempts that rule by name rather than losing the whole tier. Rules are tried in the order of
+``PATH_RULES``, most specific first, so ``/wp-login.php`` is reported as ``wordpress``, not ``php``.
+
+High request velocity is a session signal, scored with the others in ``behaviour``.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from analytics.errors import InvalidArgument
+
+
+class ScannerReason(enum.StrEnum):
+    PATH = "scan_path"
+    AGENT = "scan_agent"
+
+
+@dataclass(frozen=True, slots=True)
+class ScannerVerdict:
+    """``path_rule`` names the rule, ``matched_path`` the part of the path it matched."""
+
+    is_scanner: bool
+    reason_codes: tuple[ScannerReason, ...] = ()
+    path_rule: str | None = None
+    matched_path: str | None = None
+    matched_agent: str | None = None
+
+
+NOT_A_SCANNER = ScannerVerdict(is_scanner=False)
+
+_SEGMENT_END = r"(?=/|$)"
+
+PATH_RULES: dict[str, re.Pattern[str]] = {
+    # Credentials and source control: no public site serves these.
+    "secrets": re.compile(
+        r"(?:^|/)(\.(?:env(?:\.[\w.-]+)?|git|svn|hg|aws|ssh|kube|docker|npmrc|htpasswd|htaccess|ds_store"
+        r"|bash_history)|id_rsa|wp-config\.php(?:\.\w+)?|config\.php\.bak)" + _SEGMENT_END),
+    # Known exploit targets and traversal attempts.
+    "exploits": re.compile(
+        r"(vendor/phpunit|eval-stdin\.php|\.\./|/etc/passwd|/proc/self/environ"
+        r"|(?<![^/])(?:hnap1|boaform)" + _SEGMENT_END + ")"),
+    "wordpress": re.compile(
+        r"(?:^|/)(wp-admin|wp-login\.php|wp-includes|xmlrpc\.php|wp-content/plugins)" + _SEGMENT_END),
+    "admin_tools": re.compile(
+        r"(?:^|/)(phpmyadmin|myadmin|pma|adminer(?:\.php)?|phpinfo(?:\.php)?|server-status|actuator"
+        r"|cgi-bin|manager/html|solr/admin|jenkins/script)" + _SEGMENT_END),
+    "backups": re.compile(r"(?:^|/)([^/]+\.(?:sql|sql\.gz|bak|old|swp|orig))$"),
+    # Last: only a PHP site serves these, and it can exempt the rule.
+    "php": re.compile(r"(?:^|/)([^/]*\.php\d?)" + _SEGMENT_END),
+}
+
+# Tools that announce themselves; "Fuzz Faster U Fool" is ffuf's default agent.
+SCANNER_AGENTS = re.compile(
+    r"\b(sqlmap|nikto|nmap|masscan|zgrab|zmap|nuclei|wpscan|dirbuster|dirb|gobuster|feroxbuster|ffuf"
+    r"|fuzz faster u fool|wfuzz|acunetix|netsparker|nessus|openvas|qualys|w3af|arachni|whatweb|jaeles"
+    r"|zmeu|morfeus|censysinspect|l9explore|l9tcpid)\b",
+    re.IGNORECASE)
+
+
+def is_scanner(path: str, user_agent: str | None, *, exempt_rules: Collection[str] = ()) -> ScannerVerdict:
+    """Tier 2 verdict for one request: ``scan_path``, ``scan_agent``, both or neither."""
+    unknown = sorted(set(exempt_rules) - PATH_RULES.keys())
+    if unknown:
+        raise InvalidArgument(
+            "exempt_rules", f"unknown scanner rule {unknown[0]!r}; rules are {', '.join(PATH_RULES)}")
+    normalised = normalise_path(path)
+    path_rule = matched_path = None
+    for name, expression in PATH_RULES.items():
+        if name not in exempt_rules and (hit := expression.search(normalised)):
+            path_rule, matched_path = name, hit.group(1)
+            break
+    agent_hit = SCANNER_AGENTS.search(user_agent or "")
+    matched_agent = agent_hit.group(1).lower() if agent_hit else None
+    reasons = tuple(reason for reason, found in ((ScannerReason.PATH, path_rule), (ScannerReason.AGENT,
+                                                                                    matched_agent)) if found)
+    if not reasons:
+        return NOT_A_SCANNER
+    return ScannerVerdict(is_scanner=True, reason_codes=reasons, path_rule=path_rule,
+                          matched_path=matched_path, matched_agent=matched_agent)
+
+
+def normalise_path(path_or_url: str) -> str:
+    """The decoded, lower-cased path of a URL or of a path with a query string."""
+    text = path_or_url.strip()
+    if "://" in text.split("?", 1)[0]:
+        text = urlsplit(text).path
+    else:  # a bare path: urlsplit would read "//host/..." as a network location
+        text = text.split("#", 1)[0].split("?", 1)[0]
+    return re.sub(r"/{2,}", "/", unquote(text)).lower()
