@@ -37,6 +37,7 @@ class Resources:
     persisted: PersistedQueries
     limiter: RateLimiter
     partitions: PartitionCache = field(default_factory=PartitionCache)
+    visitor_secret: str | None = None  # loaded on first use (api.ingest.visitors)
 
 
 @dataclass

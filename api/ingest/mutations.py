@@ -8,6 +8,7 @@ from analytics.ingest.service import ingest_batch
 from api.context import AppInfo
 from api.errors import BadInput, BatchTooLarge
 from api.ingest.types import TrackEvent, TrackResult
+from api.ingest.visitors import identifier, load_secret
 from api.telemetry import count_ingest
 
 
@@ -31,11 +32,15 @@ class IngestMutation:
                 f"{settings.max_batch_events}. Nothing was stored.",
                 limit=settings.max_batch_events,
             )
+        resources = context.resources
+        if resources.visitor_secret is None:
+            resources.visitor_secret = await load_secret(resources.engine)
         outcome = await ingest_batch(
             context.resources.engine, context.resources.partitions,
             tenant_id=principal.tenant_id, events=batch,
             retention_days=principal.raw_retention_days,
             max_future_seconds=settings.max_future_seconds,
+            identify=identifier(context.request, principal.tenant_id, resources.visitor_secret),
         )
         count_ingest(accepted=outcome.accepted, duplicates=outcome.duplicates, rejected=outcome.rejected)
         if outcome.accepted:

@@ -249,3 +249,27 @@ async def test_page_views_keep_their_context_and_engagement(gql: GraphQLClient, 
         counters = (await conn.execute(text("SELECT count(*) FROM counters_daily WHERE tenant_id = :t"),
                                        {"t": tenant.id})).scalar_one()
     assert counters == 0
+
+
+async def test_visitors_are_cookieless_hashes_and_no_ip_is_stored(gql: GraphQLClient, make_tenant: Any,
+                                                                  owner_engine: AsyncEngine) -> None:
+    from analytics.traffic.visitor import visitor_candidates
+
+    tenant: TenantKeys = await make_tenant()
+    chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+    batch = [event("PageViewed", "2025-05-01T10:00:00Z", None, anonymousId="a1", url="/a",
+                   context={"userAgent": chrome}),
+             event("PageViewed", "2025-05-01T10:05:00Z", None, anonymousId="a1", url="/b",
+                   context={"userAgent": chrome}),
+             event("PageViewed", "2025-05-01T10:06:00Z", None, anonymousId="a2", url="/a")]  # header agent
+    await gql.track(tenant.publishable, batch)
+    async with owner_engine.connect() as conn:
+        secret = (await conn.execute(text("SELECT value FROM instance_secrets"))).scalar_one()
+        rows = (await conn.execute(text("SELECT visitor_id, visitor_prev FROM events WHERE tenant_id = :t "
+                                        "ORDER BY occurred_at"), {"t": tenant.id})).all()
+        dump = (await conn.execute(text("SELECT string_agg(e::text, ' ') FROM events e WHERE tenant_id = :t"),
+                                   {"t": tenant.id})).scalar_one()
+    expected = visitor_candidates(tenant.id, "127.0.0.1", chrome, secret=secret, at=datetime.now(UTC))
+    assert rows[0] == rows[1] == (expected.today, expected.yesterday)
+    assert rows[2][0] != rows[0][0] and len(rows[2][0]) == 32
+    assert "127.0.0.1" not in dump
