@@ -1,4 +1,5 @@
-"""Closed-loop HTTP load generator for ``track``, in its own process so it never shares a loop."""
+"""Closed-loop HTTP load generator (``track`` here; bench/read.py drives reads with the same loop),
+in its own process so it never shares a loop."""
 
 from __future__ import annotations
 
@@ -53,22 +54,24 @@ class LoadResult:
     body_bytes: int = 0  # average request body
 
 
-class _RawConnection:
+class RawConnection:
     """A minimal keep-alive HTTP/1.1 client: far cheaper per request than httpx, same request."""
 
-    def __init__(self, url: str, key: str) -> None:
+    def __init__(self, url: str, method: str, target: str, headers: dict[str, str]) -> None:
         parts = urlsplit(url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self.head = (f"POST {parts.path or '/'} HTTP/1.1\r\nhost: {parts.netloc}\r\n"
-                     f"authorization: Bearer {key}\r\ncontent-type: application/json\r\n"
-                     "content-length: ").encode()
+        lines = [f"{method} {target} HTTP/1.1", f"host: {parts.netloc}",
+                 *(f"{name}: {value}" for name, value in headers.items())]
+        self.head = ("\r\n".join(lines) + "\r\n").encode()
+        self.has_body = method == "POST"
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def post(self, body: bytes) -> tuple[int, bytes]:
+    async def send(self, body: bytes = b"") -> tuple[int, bytes]:
         if self.writer is None or self.reader is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        self.writer.write(self.head + str(len(body)).encode() + b"\r\n\r\n" + body)
+        length_line = f"content-length: {len(body)}\r\n".encode() if self.has_body else b""
+        self.writer.write(self.head + length_line + b"\r\n" + body)
         head = await self.reader.readuntil(b"\r\n\r\n")
         lines = head.split(b"\r\n")
         status = int(lines[0].split()[1])
@@ -82,7 +85,7 @@ class _RawConnection:
                 close = True
             elif name == b"transfer-encoding":
                 raise RuntimeError("chunked responses are not supported by the raw client")
-        payload = await self.reader.readexactly(length)
+        payload = await self.reader.readexactly(length) if status not in (204, 304) else b""
         if close:
             await self.aclose()
         return status, payload
@@ -93,15 +96,90 @@ class _RawConnection:
             self.writer = None
 
 
-async def _drive(spec: LoadSpec, bodies: list[bytes], on_mark: Callable[[str], None]) -> LoadResult:
+@dataclass(frozen=True)
+class Record:
+    start: float
+    end: float
+    status: int
+    size: int  # response body bytes
+    value: int  # what the check counted (events accepted, for track)
+    problem: str | None
+
+
+@dataclass(frozen=True)
+class Window:
+    measure_from: float
+    stop_at: float
+
+    def measured(self, record: Record) -> bool:
+        return self.measure_from <= record.end <= self.stop_at
+
+
+async def closed_loop(*, url: str, method: str, target: str, headers: dict[str, str], client: ClientKind,
+                      concurrency: int, warmup: float, seconds: float,
+                      next_body: Callable[[], bytes | None],
+                      check: Callable[[int, bytes], tuple[int, str | None]],
+                      on_mark: Callable[[str], None]) -> tuple[list[Record], Window]:
+    """``concurrency`` connections, each sending its next request as soon as the last one answered,
+    until the window closes or ``next_body`` returns None; marks the measured window's start/end."""
     import httpx
 
-    loop_start = time.perf_counter()
-    measure_from = loop_start + spec.warmup
-    stop_at = measure_from + spec.seconds
+    measure_from = time.perf_counter() + warmup
+    window = Window(measure_from, measure_from + seconds)
+    records: list[Record] = []
+
+    async def connection_loop() -> None:
+        raw = RawConnection(url, method, target, headers) if client == "raw" else None
+        http = None if raw else httpx.AsyncClient(base_url=url, timeout=60, headers=headers,
+                                                  limits=httpx.Limits(max_connections=1))
+        try:
+            while time.perf_counter() < window.stop_at:
+                body = next_body()
+                if body is None:
+                    return
+                start = time.perf_counter()
+                try:
+                    if raw is not None:
+                        status, payload = await raw.send(body)
+                    else:
+                        assert http is not None
+                        response = await http.request(method, target, content=body or None)
+                        status, payload = response.status_code, response.content
+                except (OSError, httpx.HTTPError, asyncio.IncompleteReadError) as exc:
+                    status, payload = 0, repr(exc).encode()
+                    if raw is not None:
+                        await raw.aclose()
+                end = time.perf_counter()
+                value, problem = check(status, payload)
+                records.append(Record(start, end, status, len(payload), value, problem))
+        finally:
+            if raw is not None:
+                await raw.aclose()
+            if http is not None:
+                await http.aclose()
+
+    async def mark_at(when: float, label: str) -> None:
+        await asyncio.sleep(max(0.0, when - time.perf_counter()))
+        on_mark(label)
+
+    marks = [asyncio.create_task(mark_at(window.measure_from, "measuring")),
+             asyncio.create_task(mark_at(window.stop_at, "window-end"))]
+    await asyncio.gather(*(connection_loop() for _ in range(concurrency)))
+    await asyncio.gather(*marks)
+    return records, window
+
+
+async def _drive(spec: LoadSpec, bodies: list[bytes], on_mark: Callable[[str], None]) -> LoadResult:
     result = LoadResult(window=spec.seconds)
     cursor = 0
-    records: list[tuple[float, float, int, str | None]] = []  # start, end, accepted, problem
+
+    def next_body() -> bytes | None:
+        nonlocal cursor
+        if cursor >= len(bodies):
+            result.pool_exhausted = True
+            return None
+        cursor += 1
+        return bodies[cursor - 1]
 
     def check(status: int, payload: bytes) -> tuple[int, str | None]:
         if status != 200:
@@ -114,59 +192,34 @@ async def _drive(spec: LoadSpec, bodies: list[bytes], on_mark: Callable[[str], N
             return int(track["accepted"]), f"accepted {track['accepted']} of {spec.batch}: {track}"
         return int(track["accepted"]), None
 
-    async def connection_loop() -> None:
-        nonlocal cursor
-        raw = _RawConnection(spec.url, spec.key) if spec.client == "raw" else None
-        client = None if raw else httpx.AsyncClient(
-            timeout=60, limits=httpx.Limits(max_connections=1),
-            headers={"authorization": f"Bearer {spec.key}", "content-type": "application/json"})
-        try:
-            while time.perf_counter() < stop_at:
-                if cursor >= len(bodies):
-                    result.pool_exhausted = True
-                    return
-                body = bodies[cursor]
-                cursor += 1
-                start = time.perf_counter()
-                try:
-                    if raw is not None:
-                        status, payload = await raw.post(body)
-                    else:
-                        assert client is not None
-                        response = await client.post(spec.url, content=body)
-                        status, payload = response.status_code, response.content
-                except (OSError, httpx.HTTPError, asyncio.IncompleteReadError) as exc:
-                    status, payload = 0, repr(exc).encode()
-                    if raw is not None:
-                        await raw.aclose()
-                end = time.perf_counter()
-                accepted, problem = check(status, payload)
-                records.append((start, end, accepted, problem))
-        finally:
-            if raw is not None:
-                await raw.aclose()
-            if client is not None:
-                await client.aclose()
-
-    async def mark_at(when: float, label: str) -> None:
-        await asyncio.sleep(max(0.0, when - time.perf_counter()))
-        on_mark(label)
-
-    marks = [asyncio.create_task(mark_at(measure_from, "measuring")),
-             asyncio.create_task(mark_at(stop_at, "window-end"))]
-    await asyncio.gather(*(connection_loop() for _ in range(spec.concurrency)))
-    await asyncio.gather(*marks)
-    for start, end, accepted, problem in records:
-        if problem is not None:  # every response is checked, measured or not
+    parts = urlsplit(spec.url)
+    records, window = await closed_loop(
+        url=f"{parts.scheme}://{parts.netloc}", method="POST", target=parts.path or "/",
+        headers={"authorization": f"Bearer {spec.key}", "content-type": "application/json"},
+        client=spec.client, concurrency=spec.concurrency, warmup=spec.warmup, seconds=spec.seconds,
+        next_body=next_body, check=check, on_mark=on_mark)
+    for record in records:
+        if record.problem is not None:  # every response is checked, measured or not
             result.bad += 1
-            result.first_bad = result.first_bad or problem
-        if end < measure_from:
+            result.first_bad = result.first_bad or record.problem
+        if record.end < window.measure_from:
             result.warmup_requests += 1
-        elif end <= stop_at:
-            result.latencies.append(end - start)
-            result.accepted += accepted
+        elif window.measured(record):
+            result.latencies.append(record.end - record.start)
+            result.accepted += record.value
     result.total_requests = len(records)
     return result
+
+
+def run_loop(coroutine: Any) -> Any:
+    """Run the load on uvloop when it is installed (uvicorn[standard] brings it)."""
+    try:
+        import uvloop
+
+        runner: Any = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    return runner(coroutine)
 
 
 def _child(spec: LoadSpec, conn: Connection) -> None:
@@ -179,13 +232,7 @@ def _child(spec: LoadSpec, conn: Connection) -> None:
     generated = time.perf_counter() - started
     conn.send(("ready", generated))
     conn.recv()
-    try:
-        import uvloop
-
-        runner: Any = uvloop.run
-    except ImportError:
-        runner = asyncio.run
-    result = runner(_drive(spec, bodies, lambda label: conn.send((label, None))))
+    result = run_loop(_drive(spec, bodies, lambda label: conn.send((label, None))))
     result.body_bytes = sum(len(b) for b in bodies[:100]) // min(100, len(bodies))
     conn.send(("done", result))
     conn.close()
@@ -194,11 +241,13 @@ def _child(spec: LoadSpec, conn: Connection) -> None:
 class LoadProcess:
     """Run a :class:`LoadSpec` in a spawned process; the caller hooks the measured window."""
 
-    def __init__(self, spec: LoadSpec) -> None:
+    def __init__(self, spec: Any, child: Callable[[Any, Connection], None] | None = None) -> None:
+        """``spec`` needs ``warmup`` and ``seconds``; ``child`` is the process entry (a module-level
+        function: it is pickled) that says ready, waits for go and sends marks and the result."""
         self.spec = spec
         ctx = multiprocessing.get_context("spawn")
         self._conn, child_conn = ctx.Pipe()
-        self._process = ctx.Process(target=_child, args=(spec, child_conn), daemon=True)
+        self._process = ctx.Process(target=child or _child, args=(spec, child_conn), daemon=True)
 
     @property
     def pid(self) -> int | None:
@@ -221,12 +270,11 @@ class LoadProcess:
         raise RuntimeError(f"the load generator did not {doing} (exit code "
                            f"{self._process.exitcode}); see its traceback above")
 
-    def run(self, on_window_start: Callable[[], None],
-            on_window_end: Callable[[], None]) -> LoadResult:
+    def run(self, on_window_start: Callable[[], None], on_window_end: Callable[[], None]) -> Any:
         """Send go; call the hooks when the measured window opens and closes; return the result."""
         self._conn.send("go")
         timeout = self.spec.warmup + self.spec.seconds + 120
-        result: LoadResult | None = None
+        result: Any = None
         while result is None:
             kind, payload = self._receive(timeout, "finish")
             if kind == "measuring":

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import multiprocessing
 import os
 import sys
 import time
@@ -13,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import urlencode, urlsplit
+from typing import Any
+from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -32,6 +30,7 @@ from bench.harness import (
     rss_mb,
     running_stack,
 )
+from bench.loadgen import ClientKind, LoadProcess, closed_loop, run_loop
 
 REPORT_QUERY = """query TourReport($tour: String!) {
   tenant {
@@ -49,7 +48,6 @@ REPORT_QUERY = """query TourReport($tour: String!) {
 }"""
 OPERATION = "TourReport"
 MODES = ("post", "apq", "304")
-ClientKind = Literal["httpx", "raw"]
 # High enough that the read bucket never refuses during the benchmark (set before the API starts).
 UNTHROTTLED = "1000000000"
 
@@ -111,48 +109,6 @@ class ReadResult:
     response_bytes: int = 0
 
 
-class _RawConnection:
-    """A minimal keep-alive HTTP/1.1 client for one fixed request (GET or POST)."""
-
-    def __init__(self, url: str, request: Request) -> None:
-        parts = urlsplit(url)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        head = [f"{request.method} {request.target} HTTP/1.1", f"host: {parts.netloc}",
-                *(f"{name}: {value}" for name, value in request.headers)]
-        if request.method == "POST":
-            head.append(f"content-length: {len(request.body)}")
-        self.message = ("\r\n".join(head) + "\r\n\r\n").encode() + request.body
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def send(self) -> tuple[int, bytes]:
-        if self.writer is None or self.reader is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        self.writer.write(self.message)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        lines = head.split(b"\r\n")
-        status = int(lines[0].split()[1])
-        length, close = 0, False
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"connection" and value.strip().lower() == b"close":
-                close = True
-            elif name == b"transfer-encoding":
-                raise RuntimeError("chunked responses are not supported by the raw client")
-        payload = await self.reader.readexactly(length) if status not in (204, 304) else b""
-        if close:
-            await self.aclose()
-        return status, payload
-
-    async def aclose(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
-
-
 def _problem(request: Request, status: int, payload: bytes) -> str | None:
     if status != request.expect:
         return f"HTTP {status} (expected {request.expect}): {payload[:300]!r}"
@@ -168,109 +124,31 @@ def _problem(request: Request, status: int, payload: bytes) -> str | None:
 
 async def _drive(spec: ReadSpec, on_mark: Callable[[str], None]) -> ReadResult:
     request = spec.request
-    measure_from = time.perf_counter() + spec.warmup
-    stop_at = measure_from + spec.seconds
     result = ReadResult(window=spec.seconds)
-    records: list[tuple[float, float, int, int, str | None]] = []
-
-    async def connection_loop() -> None:
-        raw = _RawConnection(spec.url, request) if spec.client == "raw" else None
-        client = None if raw else httpx.AsyncClient(
-            base_url=spec.url, timeout=60, limits=httpx.Limits(max_connections=1),
-            headers=dict(request.headers))
-        try:
-            while time.perf_counter() < stop_at:
-                start = time.perf_counter()
-                try:
-                    if raw is not None:
-                        status, payload = await raw.send()
-                    else:
-                        assert client is not None
-                        response = await client.request(request.method, request.target,
-                                                        content=request.body or None)
-                        status, payload = response.status_code, response.content
-                except (OSError, httpx.HTTPError, asyncio.IncompleteReadError) as exc:
-                    status, payload = 0, repr(exc).encode()
-                    if raw is not None:
-                        await raw.aclose()
-                end = time.perf_counter()
-                records.append((start, end, status, len(payload), _problem(request, status, payload)))
-        finally:
-            if raw is not None:
-                await raw.aclose()
-            if client is not None:
-                await client.aclose()
-
-    async def mark_at(when: float, label: str) -> None:
-        await asyncio.sleep(max(0.0, when - time.perf_counter()))
-        on_mark(label)
-
-    marks = [asyncio.create_task(mark_at(measure_from, "measuring")),
-             asyncio.create_task(mark_at(stop_at, "window-end"))]
-    await asyncio.gather(*(connection_loop() for _ in range(spec.concurrency)))
-    await asyncio.gather(*marks)
-    for start, end, status, size, problem in records:
-        result.statuses[status] += 1
-        if problem is not None:
+    records, window = await closed_loop(
+        url=spec.url, method=request.method, target=request.target, headers=dict(request.headers),
+        client=spec.client, concurrency=spec.concurrency, warmup=spec.warmup, seconds=spec.seconds,
+        next_body=lambda: request.body, check=lambda status, payload: (0, _problem(request, status, payload)),
+        on_mark=on_mark)
+    for record in records:
+        result.statuses[record.status] += 1
+        if record.problem is not None:
             result.bad += 1
-            result.first_bad = result.first_bad or problem
-        if end < measure_from:
+            result.first_bad = result.first_bad or record.problem
+        if record.end < window.measure_from:
             result.warmup_requests += 1
-        elif end <= stop_at:
-            result.latencies.append(end - start)
-            result.response_bytes = size
+        elif window.measured(record):
+            result.latencies.append(record.end - record.start)
+            result.response_bytes = record.size
     result.total_requests = len(records)
     return result
 
 
 def _child(spec: ReadSpec, conn: Connection) -> None:
-    conn.send(("ready", None))
+    conn.send(("ready", 0.0))
     conn.recv()
-    try:
-        import uvloop
-
-        runner: Any = uvloop.run
-    except ImportError:
-        runner = asyncio.run
-    result = runner(_drive(spec, lambda label: conn.send((label, None))))
-    conn.send(("done", result))
+    conn.send(("done", run_loop(_drive(spec, lambda label: conn.send((label, None))))))
     conn.close()
-
-
-def run_load(spec: ReadSpec, on_started: Callable[[int], None], on_window_start: Callable[[], None],
-             on_window_end: Callable[[], None]) -> ReadResult:
-    """Run ``spec`` in a spawned process; call the hooks with its pid and when the measured window
-    opens and closes."""
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    process = ctx.Process(target=_child, args=(spec, child), daemon=True)
-    process.start()
-    if process.pid is not None:
-        on_started(process.pid)
-    try:
-        timeout = 120.0
-        result: ReadResult | None = None
-        started = False
-        while result is None:
-            if not parent.poll(timeout):
-                raise RuntimeError(f"the load generator stalled (exit code {process.exitcode})")
-            kind, payload = parent.recv()
-            if kind == "ready" and not started:
-                parent.send("go")
-                started = True
-                timeout = spec.warmup + spec.seconds + 120
-            elif kind == "measuring":
-                on_window_start()
-            elif kind == "window-end":
-                on_window_end()
-            elif kind == "done":
-                result = payload
-        process.join(30)
-        return result
-    finally:
-        if process.is_alive():
-            process.terminate()
-            process.join(10)
 
 
 # --- setup: events, roll-up, the requests --------------------------------------------------------
@@ -385,9 +263,6 @@ def measure(stack: Stack, mode: str, request: Request,
     marks: dict[str, tuple[float, dict[str, float]]] = {}
     pids = dict(stack.pids)
 
-    def started(pid: int) -> None:
-        pids["loadgen"] = pid
-
     def window_start() -> None:
         marks["start"] = (time.perf_counter(), cpu_seconds(pids))
 
@@ -396,7 +271,14 @@ def measure(stack: Stack, mode: str, request: Request,
 
     print(f"[{mode}] {args.warmup:g} s warm-up, {args.seconds:g} s measured", file=sys.stderr,
           flush=True)
-    result = run_load(spec, started, window_start, window_end)
+    load = LoadProcess(spec, child=_child)
+    try:
+        load.prepare()
+        if load.pid is not None:
+            pids["loadgen"] = load.pid
+        result: ReadResult = load.run(window_start, window_end)
+    finally:
+        load.close()
     stack.check_alive()
     (t0, cpu0), (t1, cpu1) = marks["start"], marks["end"]
     ms = [x * 1000 for x in result.latencies]
