@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -27,6 +27,7 @@ from analytics.errors import InvalidArgument
 from analytics.periods import Period
 
 log = logging.getLogger(__name__)
+E = TypeVar("E", bound=enum.Enum)
 
 CHUNK_BYTES = 1 << 20  # bytes handed to the response at a time (a few thousand rows)
 BUFFERED_CHUNKS = 4  # chunks waiting for the client at most: memory stays flat
@@ -94,19 +95,19 @@ DATASETS: dict[Dataset, DatasetSpec] = {
 
 
 def parse_dataset(raw: str) -> Dataset:
-    try:
-        return Dataset(raw)
-    except ValueError:
-        choices = ", ".join(d.value for d in Dataset)
-        raise InvalidArgument("dataset", f"{raw!r} is not a dataset; choose one of {choices}") from None
+    return _choice(Dataset, raw, "dataset")
 
 
 def parse_format(raw: str) -> ExportFormat:
+    return _choice(ExportFormat, raw, "format")
+
+
+def _choice(kind: type[E], raw: str, name: str) -> E:
     try:
-        return ExportFormat(raw)
+        return kind(raw)
     except ValueError:
-        choices = ", ".join(f.value for f in ExportFormat)
-        raise InvalidArgument("format", f"{raw!r} is not a format; choose one of {choices}") from None
+        choices = ", ".join(member.value for member in kind)
+        raise InvalidArgument(name, f"{raw!r} is not a {name}; choose one of {choices}") from None
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,12 @@ MAX_DOCUMENTS = 5000
 MAX_BODY_CHARS = 100_000
 
 
+def sha256_hex(text: str) -> str:
+    """A document's sha256 id. surrogatepass: a lone surrogate escape in a JSON body must not turn
+    hashing into a crash (the document then fails to parse, as it should)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 @dataclass(frozen=True)
 class DocumentIn:
     id: str
@@ -43,7 +49,7 @@ class DocumentIn:
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.body.encode()).hexdigest()
+        return sha256_hex(self.body)
 
 
 @dataclass(frozen=True)
@@ -155,5 +161,6 @@ async def set_persisted_only(conn: AsyncConnection, tenant_id: int, on: bool) ->
                        {"on": on, "tenant": tenant_id})
 
 
-__all__ = ["DocumentIn", "StoredDocument", "check_documents", "find_document", "list_documents",
-           "normalise_id", "parse_manifest", "set_persisted_only", "store_documents"]
+__all__ = ["HEX64", "DocumentIn", "StoredDocument", "check_documents", "find_document",
+           "list_documents", "normalise_id", "parse_manifest", "set_persisted_only", "sha256_hex",
+           "store_documents"]

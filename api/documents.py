@@ -9,7 +9,6 @@ graphql-core's ``MaxIntrospectionDepthRule``; aliases inside them still count.
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,11 +38,6 @@ from graphql.validation import (
 from analytics.settings import ApiLimits
 
 MAX_CACHED_CHARS = 32_000_000  # the LRU's budget in query text, beside its entry count
-
-
-def sha256_hex(text: str) -> str:
-    # surrogatepass: a lone surrogate escape in the JSON body must not turn hashing into a crash
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def coded(message: str, code: str, **extensions: Any) -> GraphQLError:
@@ -186,5 +180,4 @@ def is_request_error(result_data: Any, errors: list[GraphQLError] | None) -> boo
     return result_data is None and bool(errors) and all(e.path is None for e in errors or ())
 
 
-__all__ = ["Document", "Documents", "OperationType", "Shape", "coded", "fragments_of", "is_request_error",
-           "sha256_hex"]
+__all__ = ["Document", "Documents", "OperationType", "Shape", "coded", "fragments_of", "is_request_error"]

@@ -21,10 +21,10 @@ from analytics import export_jobs, observability, periods
 from analytics.db import tenant_transaction
 from analytics.errors import InvalidArgument
 from analytics.export import ExportRequest, ExportStream, parse_dataset, parse_format
-from analytics.tenants.service import KeyKind, Principal, resolve_key
+from analytics.tenants.service import KeyKind, Principal
 from api.context import Resources
 from api.ratelimit import Bucket
-from api.view import Problem, api_key_from
+from api.view import Problem, authenticate
 
 log = logging.getLogger("api.export")
 
@@ -61,16 +61,9 @@ def _error(status: int, message: str, code: str, headers: dict[str, str] | None 
 
 
 async def _secret_principal(request: Request, resources: Resources) -> Principal:
-    raw_key = api_key_from(request)
-    if not raw_key:
-        raise Problem(401, "an API key is required: send Authorization: Bearer <key> or X-API-Key",
-                      "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"})
-    principal = await resolve_key(resources.engine, raw_key)
+    principal, problem = await authenticate(request, resources.engine)
     if principal is None:
-        raise Problem(401, "the API key is unknown or revoked", "UNAUTHENTICATED",
-                      {"WWW-Authenticate": "Bearer"})
-    request.state.tenant_id = principal.tenant_id
-    observability.bind_tenant(principal.tenant_id)
+        raise Problem(401, problem or "", "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"})
     if principal.kind is not KeyKind.SECRET:
         raise Problem(403, "publishable keys can only send events (track); use a secret key to export",
                       "FORBIDDEN")

@@ -43,6 +43,7 @@ from graphql import (
     VariableNode,
 )
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -69,6 +70,20 @@ def api_key_from(request: Request) -> str | None:
     if header[:7].lower() == "bearer ":
         return header[7:].strip() or None
     return request.headers.get("x-api-key") or None
+
+
+async def authenticate(request: Request, engine: AsyncEngine) -> tuple[Principal | None, str | None]:
+    """The caller's principal, or why there is none (no key; unknown or revoked). Binds the tenant
+    to the request's state (metrics) and log context."""
+    raw_key = api_key_from(request)
+    if not raw_key:
+        return None, "an API key is required: send Authorization: Bearer <key> or X-API-Key"
+    principal = await resolve_key(engine, raw_key)
+    if principal is None:
+        return None, "the API key is unknown or revoked"
+    request.state.tenant_id = principal.tenant_id
+    observability.bind_tenant(principal.tenant_id)
+    return principal, None
 
 
 class Problem(Exception):
@@ -177,7 +192,8 @@ class GraphQLEndpoint:
         resources = self.resources
         assert resources is not None, "the app's lifespan did not run"
         request_id = observability.request_id.get() or uuid.uuid4().hex
-        media = response_media(request) or JSON
+        accepted = response_media(request)
+        media = accepted or JSON
         try:
             if request.method not in ("GET", "POST"):
                 raise Problem(405, "use GET (queries) or POST", "METHOD_NOT_ALLOWED",
@@ -186,7 +202,7 @@ class GraphQLEndpoint:
                 from api.graphiql import graphiql_page
 
                 return graphiql_page(request)
-            if response_media(request) is None:
+            if accepted is None:
                 raise Problem(406, f"Accept: send {GRAPHQL_RESPONSE} or {JSON}", "NOT_ACCEPTABLE")
             params = await self.read_params(request, resources)
             return await self.run(request, resources, params, media, request_id)
@@ -222,7 +238,10 @@ class GraphQLEndpoint:
         except msgspec.DecodeError:
             return _loose_params(body)
         try:
-            variables, events = decode_variables(envelope, fast=self.fast_track)
+            # The fast path reads the document from the same cache the execution uses (one parse).
+            document = (resources.documents.get(envelope.query).node
+                        if self.fast_track and envelope.query is not None else None)
+            variables, events = decode_variables(envelope, document)
         except msgspec.DecodeError:  # pragma: no cover - Raw values are valid JSON by construction
             raise Problem(400, "variables: is not valid JSON", "BAD_REQUEST") from None
         return Params(envelope.query, variables, envelope.operationName, envelope.extensions,
@@ -242,21 +261,9 @@ class GraphQLEndpoint:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def authenticate(self, request: Request,
-                           resources: Resources) -> tuple[Principal | None, str | None]:
-        raw_key = api_key_from(request)
-        if not raw_key:
-            return None, "an API key is required: send Authorization: Bearer <key> or X-API-Key"
-        principal = await resolve_key(resources.engine, raw_key)
-        if principal is None:
-            return None, "the API key is unknown or revoked"
-        request.state.tenant_id = principal.tenant_id
-        observability.bind_tenant(principal.tenant_id)
-        return principal, None
-
     async def run(self, request: Request, resources: Resources, params: Params, media: str,
                   request_id: str) -> Response:
-        principal, key_problem = await self.authenticate(request, resources)
+        principal, key_problem = await authenticate(request, resources.engine)
         try:
             resolved = await resources.persisted.resolve(params.query, params.extensions,
                                                          params.document_id, principal)
@@ -385,4 +392,4 @@ def _event_count(value: Any, params: Params) -> int:
     return 1
 
 
-__all__ = ["GraphQLEndpoint", "api_key_from"]
+__all__ = ["GraphQLEndpoint", "Problem", "api_key_from", "authenticate"]

@@ -7,15 +7,12 @@ so GraphQL reports it exactly as it would have. The decoded events then reach th
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 import msgspec
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, VariableNode, parse
+from graphql import DocumentNode, FieldNode, OperationDefinitionNode, OperationType, VariableNode
 
 from analytics.ingest.events import EVENTS_DECODER, EventIn
-
-MAX_FAST_QUERY_CHARS = 4096  # a track mutation is short; long texts skip the fast path's own parse
 
 
 class Envelope(msgspec.Struct):
@@ -31,13 +28,8 @@ class Envelope(msgspec.Struct):
 ENVELOPE_DECODER = msgspec.json.Decoder(Envelope)
 
 
-@lru_cache(maxsize=512)
-def track_variable(query: str, operation_name: str | None) -> str | None:
+def track_variable(document: DocumentNode, operation_name: str | None) -> str | None:
     """The variable carrying ``track``'s events, if the operation is exactly one ``track`` call."""
-    try:
-        document = parse(query)
-    except GraphQLError:
-        return None
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name is not None:
         operations = [o for o in operations if o.name and o.name.value == operation_name]
@@ -55,12 +47,13 @@ def track_variable(query: str, operation_name: str | None) -> str | None:
     return None
 
 
-def decode_variables(envelope: Envelope, *, fast: bool) -> tuple[dict[str, Any] | None, list[EventIn] | None]:
-    """Plain variables for GraphQL, plus the pre-decoded events when the fast path applies."""
+def decode_variables(envelope: Envelope, document: DocumentNode | None
+                     ) -> tuple[dict[str, Any] | None, list[EventIn] | None]:
+    """Plain variables for GraphQL, plus the pre-decoded events when ``document`` (the parsed query,
+    from the endpoint's document cache; None turns the fast path off) is a single ``track``."""
     if envelope.variables is None:
         return None, None
-    short = envelope.query is not None and len(envelope.query) <= MAX_FAST_QUERY_CHARS
-    target = track_variable(envelope.query, envelope.operationName) if fast and short else None
+    target = track_variable(document, envelope.operationName) if document is not None else None
     variables: dict[str, Any] = {}
     decoded: list[EventIn] | None = None
     for name, raw in envelope.variables.items():

@@ -11,7 +11,6 @@ read for ``TRUSTED_TTL_SECONDS`` (a replaced manifest takes effect within that t
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -22,12 +21,11 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics.db import tenant_transaction
-from analytics.persisted import find_document
+from analytics.persisted import HEX64, find_document, sha256_hex
 from analytics.tenants.service import Principal
-from api.documents import coded, sha256_hex
+from api.documents import coded
 
 log = logging.getLogger(__name__)
-HASH = re.compile(r"[0-9a-f]{64}")
 TRUSTED_TTL_SECONDS = 5.0
 TRUSTED_CACHE_SIZE = 4096
 
@@ -71,7 +69,7 @@ class PersistedQueries:
                 raise RequestRefused(coded("extensions.persistedQuery: only version 1 is supported",
                                            "PERSISTED_QUERY_NOT_SUPPORTED"), 400)
             digest = persisted.get("sha256Hash")
-            if not isinstance(digest, str) or not HASH.fullmatch(digest):
+            if not isinstance(digest, str) or not HEX64.fullmatch(digest):
                 raise RequestRefused(coded("extensions.persistedQuery.sha256Hash: must be 64 lower-case "
                                            "hex digits", "BAD_REQUEST"), 400)
         elif document_id is not None:
