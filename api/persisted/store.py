@@ -41,7 +41,6 @@ class RequestRefused(Exception):
 @dataclass(frozen=True)
 class Resolved:
     text: str
-    trusted: bool  # a registered (trusted) document of the caller's tenant
     remember: str | None = None  # an APQ hash to register once the text validates
 
 
@@ -87,8 +86,8 @@ class PersistedQueries:
                         "this tenant runs only registered operations (allowlist mode); register the "
                         "document with `analytics persisted push` and send its id",
                         "QUERY_NOT_IN_SAFELIST"), 400)
-                return Resolved(query, True)
-            return Resolved(query, False, actual if persisted is not None else None)
+                return Resolved(query)
+            return Resolved(query, actual if persisted is not None else None)
 
         if digest is None:
             raise RequestRefused(coded("query: a query, a persisted-query hash or a documentId is "
@@ -96,7 +95,7 @@ class PersistedQueries:
         if principal is not None:
             text = await self._trusted(principal, digest)
             if text is not None:
-                return Resolved(text, True)
+                return Resolved(text)
         if allowlist:
             raise RequestRefused(coded(f"documentId: {digest} is not a registered operation of this "
                                        "tenant", "PERSISTED_QUERY_NOT_IN_LIST"), 400)
@@ -106,7 +105,7 @@ class PersistedQueries:
         text = await self._recall(principal, digest) if principal is not None else None
         if text is None:
             raise not_found()
-        return Resolved(text, False)
+        return Resolved(text)
 
     async def _trusted(self, principal: Principal, document_id: str) -> str | None:
         key = (principal.tenant_id, document_id)
