@@ -46,6 +46,7 @@ class Principal:
     raw_retention_days: int
     key_id: int = 0
     persisted_only: bool = False  # only trusted (persisted) documents may run for this tenant
+    store_ip: bool = False  # the tenant opted in to keeping raw IP addresses (off by default)
 
 
 @dataclass(frozen=True)
@@ -150,4 +151,5 @@ async def resolve_key(engine: AsyncEngine, raw_key: str) -> Principal | None:
     if row is None:
         return None
     return Principal(int(row.tenant_id), KeyKind(row.kind), ZoneInfo(row.timezone),
-                     int(row.raw_retention_days), int(row.key_id), bool(row.persisted_only))
+                     int(row.raw_retention_days), int(row.key_id), bool(row.persisted_only),
+                     bool(row.store_ip))
