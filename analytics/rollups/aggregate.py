@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NamedTuple
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from analytics.ingest.catalogue import CATALOGUE, CONTENT, TOUR, USER_METRICS
@@ -26,6 +27,24 @@ class RawEvent(NamedTuple):
     content_id: str | None
     selector: str | None
     url: str | None
+    # What sessions need besides the counters (analytics.sessions): all optional so that counting
+    # code and tests can build events from the first ten fields alone.
+    id: UUID | None = None
+    sdk_session_id: str | None = None
+    visitor_id: str | None = None
+    visitor_prev: str | None = None
+    context: dict[str, Any] | None = None
+    engagement: dict[str, Any] | None = None
+    capsule: dict[str, Any] | None = None
+    user_agent: str | None = None
+    ip_address: str | None = None
+    session_key: UUID | None = None
+
+
+# The columns RawEvent is read from, in its field order (every loader selects these).
+RAW_EVENT_COLUMNS = ("type, occurred_at, user_id, anonymous_id, tour_id, step_index, step_id, "
+                     "content_id, selector, url, id, session_id, visitor_id, visitor_prev, context, "
+                     "engagement, capsule, user_agent, host(ip_address), session_key")
 
 
 def user_key(user_id: str | None, anonymous_id: str | None) -> str:
@@ -41,21 +60,22 @@ def entity_of(event: RawEvent) -> tuple[str, str]:
     return entity_type, entity_id
 
 
-
-
 @dataclass
 class Aggregate:
-    hourly: Counter[tuple[str, str, str, int, datetime]] = field(default_factory=Counter)
-    daily: Counter[tuple[str, str, str, int, date]] = field(default_factory=Counter)
-    users: set[tuple[str, str, str, int, date, str]] = field(default_factory=set)
-    selector_failures: dict[tuple[str, str, str, str, date], list[Any]] = field(default_factory=dict)
+    """Counter increments; every key ends with ``bot``: whether the event's session is excluded."""
+
+    hourly: Counter[tuple[str, str, str, int, datetime, bool]] = field(default_factory=Counter)
+    daily: Counter[tuple[str, str, str, int, date, bool]] = field(default_factory=Counter)
+    users: set[tuple[str, str, str, int, date, bool, str]] = field(default_factory=set)
+    selector_failures: dict[tuple[str, str, str, str, date, bool], list[Any]] = field(default_factory=dict)
     tours_seen: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
     steps_seen: dict[tuple[str, int], str | None] = field(default_factory=dict)
 
 
-def aggregate(events: Iterable[RawEvent], tz: ZoneInfo) -> Aggregate:
+def aggregate(events: Iterable[tuple[RawEvent, bool]], tz: ZoneInfo) -> Aggregate:
+    """Fold ``(event, bot)`` pairs: ``bot`` is true when the event's session is excluded as a bot."""
     agg = Aggregate()
-    for event in events:
+    for event, bot in events:
         if not CATALOGUE[event.type].rolled_up:
             continue
         metric = CATALOGUE[event.type].metric
@@ -67,12 +87,12 @@ def aggregate(events: Iterable[RawEvent], tz: ZoneInfo) -> Aggregate:
             steps.append(event.step_index)
         who = user_key(event.user_id, event.anonymous_id)
         for step in steps:
-            agg.hourly[(entity_type, entity_id, metric, step, hour)] += 1
-            agg.daily[(entity_type, entity_id, metric, step, day)] += 1
+            agg.hourly[(entity_type, entity_id, metric, step, hour, bot)] += 1
+            agg.daily[(entity_type, entity_id, metric, step, day, bot)] += 1
             if metric in USER_METRICS:
-                agg.users.add((entity_type, entity_id, metric, step, day, who))
+                agg.users.add((entity_type, entity_id, metric, step, day, bot, who))
         if metric == "target_failures" and event.selector:
-            key = (entity_type, entity_id, event.selector, event.url or "", day)
+            key = (entity_type, entity_id, event.selector, event.url or "", day, bot)
             seen = agg.selector_failures.setdefault(key, [0, event.occurred_at])
             seen[0] += 1
             seen[1] = max(seen[1], event.occurred_at)

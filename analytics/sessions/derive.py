@@ -1,0 +1,194 @@
+"""Sessions derived from raw events (pure): who is one visitor, which events make one session, and
+the facts of each session (pages, source, UTM, geo, device, tier-1 and tier-2 bot verdicts).
+
+A visitor's events carry two cookieless ids: ``visitor_id`` under the event's UTC day salt and
+``visitor_prev`` under the day before's. An event at 00:05 therefore names, in ``visitor_prev``,
+the id its sender had at 23:55; :func:`link_visitors` joins such ids into one visitor so a visit
+across midnight stays one session. Sessions follow :mod:`analytics.traffic.sessions` (30 minutes
+idle, 24 hours at most, SDK session ids respected) and are named by a UUID derived from the first
+event's visitor id and the session key, so the same events always give the same session ids.
+"""
+
+from __future__ import annotations
+
+import statistics
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from analytics.rollups.aggregate import RawEvent
+from analytics.traffic.agents import describe_agent, is_bot
+from analytics.traffic.referrers import classify_source, utm
+from analytics.traffic.scanner import is_scanner
+from analytics.traffic.sessions import VisitorEvent, assign_sessions
+
+SESSION_NAMESPACE = uuid.UUID("6f1d4c52-9a53-4a83-8b39-3c1f0e6f2d7a")
+PAGE_VIEW = "PageViewed"
+PAGE_ENGAGEMENT = "PageEngagement"
+UTM_FIELDS = ("utmSource", "utmMedium", "utmCampaign", "utmTerm", "utmContent")
+
+
+@dataclass
+class SessionFacts:
+    """One row of ``sessions`` as the worker writes it (behavioural columns belong to the scorer)."""
+
+    id: uuid.UUID
+    visitor_id: str
+    user_id: str | None
+    anonymous_id: str | None
+    sdk_session_id: str | None
+    started_at: datetime
+    last_seen_at: datetime
+    request_count: int
+    page_views: int
+    unique_pages: int
+    landing_page: str | None
+    entry_url: str | None
+    exit_page: str | None
+    referrer_url: str | None
+    referrer_source: str
+    utm_source: str | None
+    utm_medium: str | None
+    utm_campaign: str | None
+    utm_term: str | None
+    utm_content: str | None
+    country: str | None
+    region: str | None
+    city: str | None
+    device_type: str
+    browser: str | None
+    os: str | None
+    user_agent: str | None
+    ip_address: str | None
+    engagement_events: int
+    engaged_ms: int
+    zero_dwell_page_views: int
+    interval_stddev_ms: float | None
+    is_bot: bool
+    is_scanner: bool
+    agent_reasons: list[dict[str, Any]] = field(default_factory=list)
+
+
+def link_visitors(events: Iterable[RawEvent]) -> list[list[RawEvent]]:
+    """Events grouped by visitor (ids joined through ``visitor_prev``), each group in time order."""
+    parent: dict[str, str] = {}
+
+    def root(name: str) -> str:
+        parent.setdefault(name, name)
+        while parent[name] != name:
+            parent[name] = parent[parent[name]]
+            name = parent[name]
+        return name
+
+    with_visitor = [e for e in events if e.visitor_id]
+    for event in with_visitor:
+        assert event.visitor_id is not None
+        first = root(event.visitor_id)
+        if event.visitor_prev:
+            parent[root(event.visitor_prev)] = first
+    groups: dict[str, list[RawEvent]] = {}
+    for event in with_visitor:
+        assert event.visitor_id is not None
+        groups.setdefault(root(event.visitor_id), []).append(event)
+    return [sorted(group, key=_order) for group in groups.values()]
+
+
+def _order(event: RawEvent) -> tuple[datetime, str]:
+    return event.occurred_at, str(event.id)
+
+
+def split_sessions(visitor_events: Sequence[RawEvent]) -> dict[uuid.UUID, list[RawEvent]]:
+    """One visitor's time-ordered events, by session id."""
+    keys = assign_sessions([VisitorEvent(e.occurred_at, e.sdk_session_id) for e in visitor_events])
+    sessions: dict[str, list[RawEvent]] = {}
+    for key, event in zip(keys, visitor_events, strict=True):
+        sessions.setdefault(key, []).append(event)
+    return {uuid.uuid5(SESSION_NAMESPACE, f"{events[0].visitor_id}|{key}"): events
+            for key, events in sessions.items()}
+
+
+def path_of(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        return urlsplit(url).path or "/"
+    except ValueError:
+        return url
+
+
+def session_facts(session_id: uuid.UUID, events: Sequence[RawEvent],
+                  bot_patterns: Sequence[str] = ()) -> SessionFacts:
+    """The facts of one session's time-ordered events; ``bot_patterns`` are the tenant's rules."""
+    first = events[0]
+    pages = [e for e in events if e.type == PAGE_VIEW and e.url]
+    landing = pages[0] if pages else next((e for e in events if e.url), None)
+    with_context = [e.context for e in ([landing] if landing else []) + list(events) if e.context]
+    context = with_context[0] if with_context else {}
+    entry_url = landing.url if landing else None
+    agent = next((e.user_agent for e in events if e.user_agent), None)
+    tags = utm(_with_context_utm(entry_url, context))
+    profile = describe_agent(agent)
+    engagements = [e.engagement or {} for e in events if e.type == PAGE_ENGAGEMENT]
+    verdict = is_bot(agent, bot_patterns)
+    reasons: list[dict[str, Any]] = []
+    if verdict.is_bot:
+        reasons.append({"tier": 1, "code": str(verdict.reason_code), "detail": verdict.matched})
+    reasons.extend(_scanner_reasons(events, agent))
+    return SessionFacts(
+        id=session_id, visitor_id=str(first.visitor_id),
+        user_id=next((e.user_id for e in events if e.user_id), None),
+        anonymous_id=next((e.anonymous_id for e in events if e.anonymous_id), None),
+        sdk_session_id=next((e.sdk_session_id for e in events if e.sdk_session_id), None),
+        started_at=first.occurred_at, last_seen_at=events[-1].occurred_at,
+        request_count=len(events), page_views=len(pages),
+        unique_pages=len({path_of(e.url) for e in pages}),
+        landing_page=path_of(entry_url), entry_url=entry_url,
+        exit_page=path_of(pages[-1].url) if pages else None,
+        referrer_url=context.get("referrer"),
+        referrer_source=str(classify_source(context.get("referrer"), _with_context_utm(entry_url, context))),
+        utm_source=tags.source, utm_medium=tags.medium, utm_campaign=tags.campaign, utm_term=tags.term,
+        utm_content=tags.content,
+        country=context.get("country"), region=context.get("region"), city=context.get("city"),
+        device_type=str(profile.device_type), browser=profile.browser or None, os=profile.os or None,
+        user_agent=agent, ip_address=next((e.ip_address for e in events if e.ip_address), None),
+        engagement_events=len(engagements),
+        engaged_ms=sum(int(g.get("timeOnPageMs") or 0) for g in engagements),
+        zero_dwell_page_views=sum(1 for g in engagements
+                                  if not g.get("timeOnPageMs") and not g.get("scrollDepth")),
+        interval_stddev_ms=_interval_stddev_ms(events),
+        is_bot=verdict.is_bot, is_scanner=any(r["tier"] == 2 for r in reasons), agent_reasons=reasons,
+    )
+
+
+def _with_context_utm(entry_url: str | None, context: dict[str, Any]) -> str | None:
+    """The landing URL, with the context's UTM tags added when the SDK sent them separately."""
+    given = {f"utm_{name[3:].lower()}": context[name] for name in UTM_FIELDS if context.get(name)}
+    if not given:
+        return entry_url
+    if utm(entry_url).source or utm(entry_url).medium or utm(entry_url).campaign:
+        return entry_url
+    base = entry_url or "/"
+    return f"{base}{'&' if '?' in base else '?'}{urlencode(given)}"
+
+
+def _scanner_reasons(events: Sequence[RawEvent], agent: str | None) -> list[dict[str, Any]]:
+    """Tier 2: the first scanner path the session requested, and a scanner's own user agent."""
+    reasons: list[dict[str, Any]] = []
+    for event in events:
+        verdict = is_scanner(event.url, None) if event.url else None
+        if verdict is not None and verdict.path_rule:
+            reasons.append({"tier": 2, "code": "scan_path",
+                            "detail": f"{verdict.path_rule}: {verdict.matched_path}"})
+            break
+    by_agent = is_scanner("", agent)
+    if by_agent.matched_agent:
+        reasons.append({"tier": 2, "code": "scan_agent", "detail": by_agent.matched_agent})
+    return reasons
+
+
+def _interval_stddev_ms(events: Sequence[RawEvent]) -> float | None:
+    gaps = [(b.occurred_at - a.occurred_at).total_seconds() * 1000 for a, b in zip(events, events[1:])]
+    return statistics.pstdev(gaps) if gaps else None

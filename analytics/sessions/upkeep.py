@@ -1,0 +1,148 @@
+"""Session upkeep inside the rollup transaction: re-derive the sessions of every visitor a batch
+touched, write them, and say which of the batch's events belong to excluded (bot) sessions.
+
+Sessions are derived, not appended: for each visitor of the batch the worker reloads that visitor's
+events from 24 hours before the batch's first event to 24 hours after its last (widened to cover
+the visitor's stored sessions there), splits them again and replaces the stored rows. Late and
+out-of-order events therefore land in the right session, exactly once, and a re-run gives the same
+rows. When an already-counted event moves between a human and a bot session (a scanner path seen
+later, two sessions merged by a late event), its local day is marked in ``dirty_days`` and the
+correction job recomputes that day's counters (analytics.sessions.correction).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass, fields
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from analytics.rollups.aggregate import RAW_EVENT_COLUMNS, RawEvent
+from analytics.sessions.derive import SessionFacts, link_visitors, session_facts, split_sessions
+from analytics.traffic.sessions import LENGTH_LIMIT
+
+FACT_COLUMNS = tuple(f.name for f in fields(SessionFacts))
+_SQL_TYPES = {"id": "uuid", "started_at": "timestamptz", "last_seen_at": "timestamptz",
+              "request_count": "integer", "page_views": "integer", "unique_pages": "integer",
+              "engagement_events": "integer", "engaged_ms": "bigint", "zero_dwell_page_views": "integer",
+              "interval_stddev_ms": "double precision", "is_bot": "boolean", "is_scanner": "boolean",
+              "agent_reasons": "jsonb", "ip_address": "inet"}
+
+_EXISTING = text(
+    "SELECT id, started_at, last_seen_at, excluded, is_behavioural_bot FROM sessions "
+    "WHERE tenant_id = :tenant AND visitor_id = ANY(:visitors) AND last_seen_at >= :lo "
+    "AND started_at <= :hi"
+)
+_WINDOW = text(
+    f"SELECT {RAW_EVENT_COLUMNS} FROM events WHERE tenant_id = :tenant "
+    "AND occurred_at >= :lo AND occurred_at <= :hi "
+    "AND (visitor_id = ANY(:visitors) OR visitor_prev = ANY(:visitors))"
+)
+_UPSERT = text(
+    f"""
+    INSERT INTO sessions (tenant_id, {", ".join(FACT_COLUMNS)})
+    SELECT :tenant, * FROM unnest({", ".join(
+        f"CAST(:{c} AS {_SQL_TYPES.get(c, 'text')}[])" for c in FACT_COLUMNS)})
+    ON CONFLICT (tenant_id, id) DO UPDATE SET
+        {", ".join(f"{c} = EXCLUDED.{c}" for c in FACT_COLUMNS if c != "id")},
+        updated_at = clock_timestamp(), scored_at = NULL
+    """
+)
+_DELETE = text("DELETE FROM sessions WHERE tenant_id = :tenant AND id = ANY(:ids)")
+_SET_KEYS = text(
+    """
+    UPDATE events e SET session_key = k.key
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:ats AS timestamptz[]), CAST(:keys AS uuid[]))
+        AS k(id, occurred_at, key)
+    WHERE e.tenant_id = :tenant AND e.occurred_at = k.occurred_at AND e.id = k.id
+    """
+)
+MARK_DIRTY = text(
+    "INSERT INTO dirty_days (tenant_id, day) SELECT :tenant, unnest(CAST(:days AS date[])) "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+@dataclass(frozen=True)
+class _Stored:
+    started_at: datetime
+    last_seen_at: datetime
+    excluded: bool
+    behavioural: bool
+
+
+@dataclass(frozen=True)
+class Upkeep:
+    """What one batch did to sessions: the bot flag of each batch event, and the counts."""
+
+    bot_events: frozenset[uuid.UUID]
+    sessions_written: int
+    sessions_removed: int
+    dirty_days: tuple[date, ...]
+
+
+async def keep_sessions(conn: AsyncConnection, tenant_id: int, batch: Sequence[RawEvent], tz: ZoneInfo,
+                        bot_patterns: Sequence[str]) -> Upkeep:
+    """Re-derive the sessions of the batch's visitors (the caller holds the tenant's lock)."""
+    visitors = sorted({v for e in batch for v in (e.visitor_id, e.visitor_prev) if v})
+    if not visitors:
+        return Upkeep(frozenset(), 0, 0, ())
+    lo = min(e.occurred_at for e in batch) - LENGTH_LIMIT
+    hi = max(e.occurred_at for e in batch) + LENGTH_LIMIT
+    params = {"tenant": tenant_id, "visitors": visitors, "lo": lo, "hi": hi}
+    stored = {row.id: _Stored(row.started_at, row.last_seen_at, row.excluded, row.is_behavioural_bot)
+              for row in await conn.execute(_EXISTING, params)}
+    if stored:
+        params["lo"] = min(lo, *(s.started_at for s in stored.values()))
+        params["hi"] = max(hi, *(s.last_seen_at for s in stored.values()))
+    window = [RawEvent(*row) for row in await conn.execute(_WINDOW, params)]
+
+    derived: dict[uuid.UUID, SessionFacts] = {}
+    membership: dict[uuid.UUID, uuid.UUID] = {}  # event id -> session id
+    for visitor_events in link_visitors(window):
+        for session_id, events in split_sessions(visitor_events).items():
+            derived[session_id] = session_facts(session_id, events, bot_patterns)
+            membership.update((e.id, session_id) for e in events if e.id is not None)
+
+    def excluded(session_id: uuid.UUID) -> bool:
+        facts, old = derived[session_id], stored.get(session_id)
+        return facts.is_bot or facts.is_scanner or (old is not None and old.behavioural)
+
+    in_batch = {e.id for e in batch}
+    dirty: set[date] = set()
+    moved: list[RawEvent] = []
+    for event in window:
+        if event.id is None:
+            continue
+        new_key = membership[event.id]
+        if event.session_key != new_key:
+            moved.append(event)
+        if event.id not in in_batch:
+            old = stored.get(event.session_key) if event.session_key else None
+            if (old.excluded if old else False) != excluded(new_key):
+                dirty.add(event.occurred_at.astimezone(tz).date())
+
+    rows = [astuple(derived[k]) for k in sorted(derived)]
+    if rows:
+        columns = {name: [_param(name, row[i]) for row in rows] for i, name in enumerate(FACT_COLUMNS)}
+        await conn.execute(_UPSERT, {"tenant": tenant_id, **columns})
+    removed = sorted(set(stored) - set(derived))
+    if removed:
+        await conn.execute(_DELETE, {"tenant": tenant_id, "ids": removed})
+    if moved:
+        await conn.execute(_SET_KEYS, {"tenant": tenant_id, "ids": [e.id for e in moved],
+                                       "ats": [e.occurred_at for e in moved],
+                                       "keys": [membership[e.id] for e in moved if e.id]})
+    if dirty:
+        await conn.execute(MARK_DIRTY, {"tenant": tenant_id, "days": sorted(dirty)})
+    bots = frozenset(e.id for e in batch if e.id in membership and excluded(membership[e.id]))
+    return Upkeep(bots, len(rows), len(removed), tuple(sorted(dirty)))
+
+
+def _param(name: str, value: object) -> object:
+    return json.dumps(value) if name == "agent_reasons" else value
