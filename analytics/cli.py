@@ -23,7 +23,7 @@ from analytics.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(help="GraphQL analytics API with async workers.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
-tenants_app = typer.Typer(help="Create and list tenants.", no_args_is_help=True)
+tenants_app = typer.Typer(help="Create, list and update tenants.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list and revoke API keys (stored hashed).", no_args_is_help=True)
 rollups_app = typer.Typer(help="Inspect the rollups the worker maintains.", no_args_is_help=True)
 app.add_typer(tenants_app, name="tenants")
@@ -366,6 +366,32 @@ def tenants_list(data_dir: Path | None = DataDir, as_json: bool = JsonOut) -> No
     _print_rows(rows, as_json, "tenants")
 
 
+@tenants_app.command("update")
+def tenants_update(name: str = typer.Argument(..., help="Tenant name."),
+                   store_ip: bool | None = typer.Option(
+                       None, "--store-ip/--no-store-ip",
+                       help="Keep the raw client IP address of new events (off by default: only "
+                            "daily-salted visitor hashes are kept)."),
+                   data_dir: Path | None = DataDir) -> None:
+    """Change a tenant's settings."""
+    from analytics.ingest.origin import set_store_ip
+    from analytics.tenants import service
+
+    if store_ip is None:
+        raise _fail("nothing to change: give --store-ip or --no-store-ip")
+
+    async def update(conn: Any) -> None:
+        owner = await service.get_tenant(conn, name)
+        await set_store_ip(conn, owner.id, store_ip)
+
+    with servers(_settings(data_dir), need_redis=False) as s:
+        try:
+            _run(_with_owner(s.database_url, update))
+        except service.TenantError as exc:
+            raise _fail(str(exc)) from None
+    console.print(f"{name}: raw IP addresses {'stored' if store_ip else 'not stored'} from the next event on")
+
+
 def _print_rows(rows: list[dict[str, Any]], as_json: bool, title: str) -> None:
     if as_json:
         print(json.dumps(rows, default=str))
@@ -570,6 +596,14 @@ def persisted_allowlist(state: str = typer.Argument(..., help="on: only trusted 
         except service.TenantError as exc:
             raise _fail(str(exc)) from None
     console.print(f"allowlist mode {state} for {tenant}")
+
+
+# Reporting commands (analytics.reports_cli); registered before main() so `python -m` sees them.
+from analytics.reports_cli import overview, sessions_app, traffic_app  # noqa: E402
+
+app.command("overview")(overview)
+app.add_typer(sessions_app, name="sessions")
+app.add_typer(traffic_app, name="traffic")
 
 
 def main() -> None:

@@ -15,6 +15,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # transaction's tenant, set by tenant_transaction() from the API key; unset, it matches nothing.
 CURRENT_TENANT = "tenant_id = CAST(NULLIF(current_setting('analytics.tenant_id', true), '') AS bigint)"
 
+# Counter rows carry ``bot`` (the event's session is excluded as a bot): analytic reads keep humans
+# only unless the caller passes ``include_bots`` true.
+HUMANS_UNLESS_INCLUDE_BOTS = "(CAST(:include_bots AS boolean) OR NOT bot)"
+
 _SCOPE = text(
     "SELECT set_config('analytics.tenant_id', :tenant, true), "
     "set_config('statement_timeout', :timeout, true)"

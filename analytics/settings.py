@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from analytics.ingest.geo import GEO_HEADERS
+
 
 class SettingsError(ValueError):
     """A configuration variable has a value we cannot use."""
@@ -121,6 +123,7 @@ class Settings:
     limits: ApiLimits = ApiLimits()
     log_format: str = "json"  # json | text (analytics dev: text)
     metrics_token: str | None = None  # bearer token /metrics requires; None: open
+    geo_headers: str = "none"  # the proxy whose location headers ingest trusts (analytics.ingest.geo)
 
     @property
     def sync_database_url(self) -> str | None:
@@ -150,6 +153,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         limits=_limits(env),
         log_format=_choice(env, "ANALYTICS_LOG_FORMAT", "json", ("json", "text")),
         metrics_token=env.get("ANALYTICS_METRICS_TOKEN") or None,
+        geo_headers=_choice(env, "ANALYTICS_GEO_HEADERS", "none", ("none", *GEO_HEADERS)),
     )
     if settings.limits.ingest_burst < settings.max_batch_events:
         raise SettingsError(f"ANALYTICS_RATE_INGEST_BURST={settings.limits.ingest_burst} must be at least "

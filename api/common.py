@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import strawberry
@@ -24,6 +25,13 @@ strawberry.enum(
     description="PREVIOUS_PERIOD: the same length just before; YEAR_OVER_YEAR: the same dates a "
                 "year earlier.",
 )
+
+
+# Every analytic field takes this argument: sessions flagged as bots (any tier) are left out unless
+# it is true.
+IncludeBots = Annotated[bool, strawberry.argument(
+    description="Include sessions flagged as bots (user agent, scanner or behaviour); false by "
+                "default, so every figure counts humans only.")]
 
 
 @strawberry.input(description="A date range: exactly one of from/to, preset or since.")
@@ -74,5 +82,5 @@ def check_limit(field: str, value: int, maximum: int) -> int:
     return value
 
 
-__all__ = ["Compare", "Granularity", "Period", "RangeInput", "RangePreset", "check_granularity",
-           "check_limit"]
+__all__ = ["Compare", "Granularity", "IncludeBots", "Period", "RangeInput", "RangePreset",
+           "check_granularity", "check_limit"]

@@ -9,6 +9,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
+from api.bots.rules import BotRuleMutation
 from api.context import AppInfo
 from api.export_jobs import ExportMutation
 from api.ingest.mutations import IngestMutation
@@ -26,7 +27,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation(IngestMutation, TourMutation, PersistedMutation, ExportMutation):
+class Mutation(IngestMutation, TourMutation, PersistedMutation, ExportMutation, BotRuleMutation):
     pass
 
 

@@ -30,6 +30,9 @@ TRACK = """mutation Track($events: [TrackEvent!]!) { track(events: $events) {
     accepted duplicates rejected results { index id status } rejections { index field reason } } }"""
 
 
+BROWSER_AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"
+
+
 @dataclass(frozen=True)
 class Servers:
     database_url: str
@@ -139,7 +142,8 @@ async def generic_base_url(settings: Settings) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=30) as client:
+    # Events are sent as a browser SDK sends them: httpx's own agent would make every session a bot's.
+    async with httpx.AsyncClient(timeout=30, headers={"User-Agent": BROWSER_AGENT}) as client:
         yield client
 
 

@@ -1,4 +1,5 @@
-"""Jobs: the per-tenant rollup, the outbox sweeper and the partition keeper."""
+"""Jobs: the per-tenant rollup, session scoring and corrections, bot rules, the sweeper and the
+partition keeper."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from sqlalchemy import text
 from analytics.db import create_engine
 from analytics.export_jobs import run_job
 from analytics.rollups.service import pending_tenants, roll_up
+from analytics.sessions.service import maintain_sessions as maintain
+from analytics.sessions.service import pending_session_work, run_bot_rule
 from analytics.settings import load_settings
-from workers.queue import enqueue_rollup
+from workers.queue import enqueue_bot_rule, enqueue_rollup, enqueue_session_work
 
 log = logging.getLogger("analytics.worker")
 
@@ -42,7 +45,24 @@ async def roll_up_tenant(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
                            claim_batches=ctx["settings"].rollup_claim_batches)
     if result.batches:
         log.info("rolled up tenant=%s batches=%s events=%s", tenant_id, result.batches, result.events)
+        await enqueue_session_work(ctx["redis"], tenant_id)
     return {"batches": result.batches, "events": result.events}
+
+
+async def maintain_sessions(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
+    """Tier 3: score the sessions the rollup changed; then correct days whose counts changed side."""
+    done = await maintain(ctx["engine"], tenant_id)
+    if done.flag_changes or done.corrected_days:
+        log.info("sessions tenant=%s scored=%s flag_changes=%s corrected_days=%s", tenant_id,
+                 done.scored, done.flag_changes, len(done.corrected_days))
+    return {"scored": done.scored, "flag_changes": done.flag_changes,
+            "corrected_days": len(done.corrected_days)}
+
+
+async def apply_bot_rule(ctx: dict[str, Any], tenant_id: int, rule_id: int) -> dict[str, Any]:
+    """Flag existing sessions by a tenant bot rule and correct the affected days' counters."""
+    rule = await run_bot_rule(ctx["engine"], tenant_id, rule_id)
+    return {"sessions_flagged": rule.sessions_flagged if rule else None}
 
 
 async def run_export(ctx: dict[str, Any], tenant_id: int, job_id: str) -> dict[str, Any]:
@@ -56,6 +76,11 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
     pending = await pending_tenants(ctx["engine"])
     for tenant_id, _ in pending:
         await enqueue_rollup(ctx["redis"], tenant_id, sweep=True)
+    for tenant_id, work, rules in await pending_session_work(ctx["engine"]):
+        if work:
+            await enqueue_session_work(ctx["redis"], tenant_id)
+        for rule_id in rules:
+            await enqueue_bot_rule(ctx["redis"], tenant_id, rule_id)
     return len(pending)
 
 

@@ -11,6 +11,8 @@ from redis.exceptions import RedisError
 
 ROLLUP_JOB = "roll_up_tenant"
 EXPORT_JOB = "run_export"
+SESSIONS_JOB = "maintain_sessions"
+BOT_RULE_JOB = "apply_bot_rule"
 log = logging.getLogger("analytics.queue")
 
 
@@ -36,6 +38,17 @@ async def enqueue_rollup(redis: ArqRedis, tenant_id: int, *, sweep: bool = False
 async def enqueue_export(redis: ArqRedis, tenant_id: int, job_id: str) -> bool:
     """Queue an export job (``export:<id>``: asking again while it is queued is a no-op)."""
     return await redis.enqueue_job(EXPORT_JOB, tenant_id, job_id, _job_id=f"export:{job_id}") is not None
+
+
+async def enqueue_session_work(redis: ArqRedis, tenant_id: int) -> bool:
+    """Queue behavioural scoring and counter corrections for the tenant (coalesced per tenant)."""
+    return await redis.enqueue_job(SESSIONS_JOB, tenant_id, _job_id=f"sessions:{tenant_id}") is not None
+
+
+async def enqueue_bot_rule(redis: ArqRedis, tenant_id: int, rule_id: int) -> bool:
+    """Queue a bot rule's retroactive run (``botrule:<tenant>:<id>``: asking again is a no-op)."""
+    return await redis.enqueue_job(BOT_RULE_JOB, tenant_id, rule_id,
+                                   _job_id=f"botrule:{tenant_id}:{rule_id}") is not None
 
 
 class RollupNotifier:

@@ -17,6 +17,8 @@ class EventKind:
     requires_selector: bool = False
     requires_url: bool = False
     requires_engagement: bool = False
+    # Fields of the event's nested objects it needs, as wire paths ("capsule.role").
+    requires_details: tuple[str, ...] = ()
     rolled_up: bool = True  # folded into the tour/content counters (page events feed sessions)
 
 
@@ -36,7 +38,23 @@ CATALOGUE: dict[str, EventKind] = {
         EventKind("TourRestarted", TOUR, "restarts", "User restarted the tour"),
         EventKind("ContentViewed", CONTENT, "views", "User saw the content"),
         EventKind("ContentDismissed", CONTENT, "dismissals", "User dismissed the content"),
-        EventKind("ContentCtaClicked", CONTENT, "cta_clicks", "User clicked the call-to-action"),
+        EventKind("ContentCtaClicked", CONTENT, "cta_clicks",
+                  "User clicked the call-to-action; capsule.ctaId and ctaType may name it"),
+        EventKind("ContentConverted", CONTENT, "conversions",
+                  "A conversion attributed to the content; capsule.ctaId and ctaType may name its "
+                  "call-to-action"),
+        EventKind("ConversationMessage", CONTENT, "messages",
+                  "One message of a conversation in the capsule; needs capsule.conversationId and "
+                  "capsule.role", requires_details=("capsule.conversationId", "capsule.role")),
+        EventKind("ContentAssetViewed", CONTENT, "asset_views",
+                  "A document or video opened in the capsule; needs capsule.assetId and "
+                  "capsule.assetKind", requires_details=("capsule.assetId", "capsule.assetKind")),
+        EventKind("VideoCompleted", CONTENT, "video_completions",
+                  "A video of the capsule watched to the end; needs capsule.assetId",
+                  requires_details=("capsule.assetId",)),
+        EventKind("ContentEngagement", CONTENT, "engagements",
+                  "Time on the capsule and scroll depth; needs engagement.timeOnPageMs",
+                  requires_details=("engagement.timeOnPageMs",)),
         EventKind("target_not_found", None, "target_failures",
                   "SDK could not locate the target element (tourId or contentId names whose)",
                   requires_selector=True),
@@ -54,4 +72,5 @@ EVENT_TYPES = tuple(CATALOGUE)
 TOUR_METRICS = ("starts", "completions", "dismissals", "restarts", "step_views",
                 "step_completions", "target_failures")
 # Metrics whose distinct users are kept per day (funnels, user status, unique counts).
-USER_METRICS = frozenset({"starts", "completions", "dismissals", "step_views", "views", "cta_clicks"})
+USER_METRICS = frozenset({"starts", "completions", "dismissals", "step_views", "views", "cta_clicks",
+                          "conversions"})

@@ -7,55 +7,32 @@ GraphQL path and the fast decoder end in :func:`validate_batch`, so they report 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 import orjson
 
 from analytics.ingest.catalogue import CATALOGUE, CONTENT, EVENT_TYPES, TOUR
+from analytics.ingest.details import (
+    Capsule,
+    Engagement,
+    EventContext,
+    GraphQLInt,
+    capsule_values,
+    check_text,
+    context_values,
+    engagement_values,
+)
+from analytics.ingest.origin import ORIGIN_COLUMNS, Origin, without_origin
 
 MAX_ID_LENGTH = 200
 MAX_URL_LENGTH = 2048
 MAX_SELECTOR_LENGTH = 1000
 MAX_PROPERTIES_BYTES = 8192
 MAX_STEP_INDEX = 999
-MAX_CONTEXT_TEXT = {"referrer": 2048, "userAgent": 1000, "locale": 35, "title": 500, "utmSource": 200,
-                    "utmMedium": 200, "utmCampaign": 200, "utmTerm": 200, "utmContent": 200}
-MAX_SCREEN = 100_000
-MAX_TIME_ON_PAGE_MS = 86_400_000  # a page view lasts at most a day
-MAX_CLICKS = 100_000
-
-
-# GraphQL's Int is 32-bit; a value outside it must fail decoding exactly as it fails GraphQL.
-GraphQLInt = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
-
-
-class EventContext(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
-    """Where an event happened, as the SDK sees it (all optional)."""
-
-    referrer: str | None = None
-    user_agent: str | None = None  # else the request's User-Agent header is used for the visitor id
-    locale: str | None = None
-    title: str | None = None
-    screen_width: GraphQLInt | None = None
-    screen_height: GraphQLInt | None = None
-    utm_source: str | None = None
-    utm_medium: str | None = None
-    utm_campaign: str | None = None
-    utm_term: str | None = None
-    utm_content: str | None = None
-
-
-class Engagement(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
-    """How a page view went (PageEngagement): scroll depth in percent, times in milliseconds."""
-
-    scroll_depth: float | None = None
-    time_on_page_ms: GraphQLInt | None = None
-    focused_ms: GraphQLInt | None = None
-    clicks: GraphQLInt | None = None
 
 
 class EventIn(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
@@ -76,6 +53,7 @@ class EventIn(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
     properties: Any = None
     context: EventContext | None = None
     engagement: Engagement | None = None
+    capsule: Capsule | None = None
 
 
 @dataclass(frozen=True)
@@ -85,13 +63,11 @@ class FieldError:
     reason: str
 
 
-# Column order of a stored row; one tuple per valid event.
-ROW_COLUMNS = ("id", "occurred_at", "type", "user_id", "anonymous_id", "session_id", "tour_id",
-               "step_index", "step_id", "content_id", "selector", "url", "properties", "context",
-               "engagement", "visitor_id", "visitor_prev")
-
-# Who an event's visitor is without cookies: ids under today's and yesterday's salt (api layer).
-Identify = Callable[["EventIn"], tuple[str | None, str | None]]
+# Column order of a stored row: the event's own columns, then what its request adds.
+EVENT_COLUMNS = ("id", "occurred_at", "type", "user_id", "anonymous_id", "session_id", "tour_id",
+                 "step_index", "step_id", "content_id", "selector", "url", "properties", "context",
+                 "engagement", "capsule")
+ROW_COLUMNS = EVENT_COLUMNS + ORIGIN_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -118,23 +94,6 @@ def _parse_timestamp(raw: str) -> datetime | str:
     return parsed.astimezone(UTC)
 
 
-def _check_text(
-    problems: list[tuple[str, str]], name: str, value: str | None, limit: int
-) -> None:
-    """Length, and what PostgreSQL text cannot hold: NUL characters and lone surrogates."""
-    if value is None:
-        return
-    if len(value) > limit:
-        problems.append((name, f"is {len(value)} characters; the limit is {limit}"))
-    elif "\x00" in value:
-        problems.append((name, "must not contain NUL (\\u0000) characters"))
-    elif not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            problems.append((name, "is not valid Unicode (lone surrogate)"))
-
-
 def _properties_json(value: Any) -> tuple[str | None, str | None]:
     """The properties as JSON text, or why they cannot be stored."""
     if not isinstance(value, dict):
@@ -156,9 +115,11 @@ def _blank_to_none(value: str | None) -> str | None:
 
 
 def validate_event(
-    event: EventIn, *, now: datetime, oldest: datetime, newest: datetime
+    event: EventIn, *, now: datetime, oldest: datetime, newest: datetime,
+    geo: Mapping[str, str] | None = None,
 ) -> tuple[tuple[Any, ...] | None, list[tuple[str, str]]]:
-    """Check one event; return the row to store (``ROW_COLUMNS``), or the (field, reason) pairs."""
+    """Check one event; return its own columns (``EVENT_COLUMNS``), or the (field, reason) pairs.
+    ``geo`` is the place a trusted proxy reported, for the context the event left without one."""
     problems: list[tuple[str, str]] = []
     try:
         event_id = uuid.UUID(event.id)
@@ -183,9 +144,9 @@ def validate_event(
     for name, value in (("userId", event.user_id), ("anonymousId", event.anonymous_id),
                         ("sessionId", event.session_id), ("tourId", event.tour_id),
                         ("stepId", event.step_id), ("contentId", event.content_id)):
-        _check_text(problems, name, value, MAX_ID_LENGTH)
-    _check_text(problems, "url", event.url, MAX_URL_LENGTH)
-    _check_text(problems, "selector", event.selector, MAX_SELECTOR_LENGTH)
+        check_text(problems, name, value, MAX_ID_LENGTH)
+    check_text(problems, "url", event.url, MAX_URL_LENGTH)
+    check_text(problems, "selector", event.selector, MAX_SELECTOR_LENGTH)
     if kind is not None:
         if kind.entity_type == TOUR and not event.tour_id:
             problems.append(("tourId", f"is required for {kind.name}"))
@@ -203,8 +164,15 @@ def validate_event(
         problems.append(("url", f"is required for {kind.name}"))
     if kind is not None and kind.requires_engagement and event.engagement is None:
         problems.append(("engagement", f"is required for {kind.name}"))
-    context = _context_json(problems, event.context)
-    engagement = _engagement_json(problems, event.engagement)
+    nested = {"context": context_values(problems, event.context, geo or {}),  # EVENT_COLUMNS' order
+              "engagement": engagement_values(problems, event.engagement),
+              "capsule": capsule_values(problems, event.capsule)}
+    for path in kind.requires_details if kind is not None else ():
+        holder, _, name = path.partition(".")  # "capsule.role": the capsule, then its role
+        given = nested[holder]
+        missing = (holder if given is None else path, f"is required for {event.type}")
+        if (given is None or name not in given) and missing not in problems:
+            problems.append(missing)
     properties: str | None = None
     if event.properties is not None:
         properties, problem = _properties_json(event.properties)
@@ -216,57 +184,28 @@ def validate_event(
             _blank_to_none(event.anonymous_id), _blank_to_none(event.session_id),
             _blank_to_none(event.tour_id), event.step_index, _blank_to_none(event.step_id),
             _blank_to_none(event.content_id), event.selector, _blank_to_none(event.url),
-            properties, context, engagement, None, None), []
-
-
-def _context_json(problems: list[tuple[str, str]], context: EventContext | None) -> str | None:
-    if context is None:
-        return None
-    values = msgspec.to_builtins(context)  # camelCase keys, unset fields left out
-    values = {k: v for k, v in values.items() if v is not None and v != ""}
-    before = len(problems)
-    for name, limit in MAX_CONTEXT_TEXT.items():
-        _check_text(problems, f"context.{name}", values.get(name), limit)
-    for name in ("screenWidth", "screenHeight"):
-        if name in values and not 0 <= values[name] <= MAX_SCREEN:
-            problems.append((f"context.{name}", f"must be between 0 and {MAX_SCREEN}"))
-    if len(problems) > before or not values:
-        return None
-    return orjson.dumps(values).decode()
-
-
-def _engagement_json(problems: list[tuple[str, str]], engagement: Engagement | None) -> str | None:
-    if engagement is None:
-        return None
-    values = {k: v for k, v in msgspec.to_builtins(engagement).items() if v is not None}
-    scroll = values.get("scrollDepth")
-    if scroll is not None and not 0 <= scroll <= 100:
-        problems.append(("engagement.scrollDepth", "must be between 0 and 100 (percent)"))
-    for name, limit in (("timeOnPageMs", MAX_TIME_ON_PAGE_MS), ("focusedMs", MAX_TIME_ON_PAGE_MS),
-                        ("clicks", MAX_CLICKS)):
-        if name in values and not 0 <= values[name] <= limit:
-            problems.append((f"engagement.{name}", f"must be between 0 and {limit}"))
-    if not values:
-        problems.append(("engagement", "give at least one of scrollDepth, timeOnPageMs, focusedMs, clicks"))
-    return orjson.dumps(values).decode() if values else None
+            properties, *(orjson.dumps(v).decode() if v else None for v in nested.values())), []
 
 
 def validate_batch(
     events: Sequence[EventIn], *, retention_days: int, max_future_seconds: int,
-    now: datetime | None = None, identify: Identify | None = None,
+    now: datetime | None = None, origin: Origin | None = None,
 ) -> ValidatedBatch:
+    """``origin`` (the request that sent the batch) adds user agent, opt-in IP, proxy geo and
+    visitor ids; without it only the SDK's own user agent is kept."""
     now = now or datetime.now(UTC)
     oldest = now - timedelta(days=retention_days)
     newest = now + timedelta(seconds=max_future_seconds)
+    geo = origin.geo if origin is not None else {}
     valid: list[ValidEvent] = []
     errors: list[FieldError] = []
     for index, event in enumerate(events):
-        row, problems = validate_event(event, now=now, oldest=oldest, newest=newest)
+        row, problems = validate_event(event, now=now, oldest=oldest, newest=newest, geo=geo)
         if row is None:
             errors.extend(FieldError(index, field, reason) for field, reason in problems)
         else:
-            if identify is not None:
-                row = (*row[:-2], *identify(event))
+            agent = event.context.user_agent if event.context is not None else None
+            row += origin.columns(agent) if origin is not None else without_origin(agent)
             valid.append(ValidEvent(index, row[0], row[1], row))
     return ValidatedBatch(valid, errors)
 

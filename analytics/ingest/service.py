@@ -11,7 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics.db import tenant_transaction
-from analytics.ingest.events import ROW_COLUMNS, EventIn, FieldError, Identify, validate_batch
+from analytics.ingest.events import ROW_COLUMNS, EventIn, FieldError, validate_batch
+from analytics.ingest.origin import Origin
 
 
 class EventStatus(enum.Enum):
@@ -46,14 +47,16 @@ _INSERT = text(
             CAST(:tour_id AS text[]), CAST(:step_index AS integer[]), CAST(:step_id AS text[]),
             CAST(:content_id AS text[]), CAST(:selector AS text[]), CAST(:url AS text[]),
             CAST(:properties AS jsonb[]), CAST(:context AS jsonb[]), CAST(:engagement AS jsonb[]),
+            CAST(:capsule AS jsonb[]), CAST(:user_agent AS text[]), CAST(:ip_address AS inet[]),
             CAST(:visitor_id AS text[]), CAST(:visitor_prev AS text[])
         ) AS t(id, occurred_at, type, user_id, anonymous_id, session_id, tour_id, step_index,
-               step_id, content_id, selector, url, properties, context, engagement, visitor_id,
-               visitor_prev)
+               step_id, content_id, selector, url, properties, context, engagement, capsule,
+               user_agent, ip_address, visitor_id, visitor_prev)
     ), inserted AS (
         INSERT INTO events (tenant_id, id, occurred_at, type, user_id, anonymous_id, session_id,
                             tour_id, step_index, step_id, content_id, selector, url, properties,
-                            context, engagement, visitor_id, visitor_prev)
+                            context, engagement, capsule, user_agent, ip_address, visitor_id,
+                            visitor_prev)
         SELECT CAST(:tenant_id AS bigint), * FROM input
         ON CONFLICT DO NOTHING
         RETURNING id, occurred_at
@@ -95,12 +98,12 @@ async def ingest_batch(
     retention_days: int,
     max_future_seconds: int,
     now: datetime | None = None,
-    identify: Identify | None = None,
+    origin: Origin | None = None,
 ) -> IngestOutcome:
     """Validate ``events``, store the valid ones once, and say what happened to each.
-    ``identify`` gives each valid event its cookieless visitor ids (the API knows the request)."""
+    ``origin`` is the request that sent them (user agent, address, proxy geo, visitor ids)."""
     batch = validate_batch(events, retention_days=retention_days,
-                           max_future_seconds=max_future_seconds, now=now, identify=identify)
+                           max_future_seconds=max_future_seconds, now=now, origin=origin)
     inserted: set[tuple[object, datetime]] = set()
     if batch.valid:
         await partitions.ensure(engine, tenant_id, [v.occurred_at for v in batch.valid])

@@ -41,10 +41,12 @@ class RawEvent(NamedTuple):
     session_key: UUID | None = None
 
 
-# The columns RawEvent is read from, in its field order (every loader selects these).
-RAW_EVENT_COLUMNS = ("type, occurred_at, user_id, anonymous_id, tour_id, step_index, step_id, "
-                     "content_id, selector, url, id, session_id, visitor_id, visitor_prev, context, "
-                     "engagement, capsule, user_agent, host(ip_address), session_key")
+# The columns RawEvent is read from, in its field order: what counting needs, then the rest.
+COUNTED_COLUMNS = ("type", "occurred_at", "user_id", "anonymous_id", "tour_id", "step_index", "step_id",
+                   "content_id", "selector", "url")
+RAW_EVENT_COLUMNS = ", ".join((*COUNTED_COLUMNS, "id", "session_id", "visitor_id", "visitor_prev",
+                               "context", "engagement", "capsule", "user_agent", "host(ip_address)",
+                               "session_key"))
 
 
 def user_key(user_id: str | None, anonymous_id: str | None) -> str:
@@ -72,9 +74,11 @@ class Aggregate:
     steps_seen: dict[tuple[str, int], str | None] = field(default_factory=dict)
 
 
-def aggregate(events: Iterable[tuple[RawEvent, bool]], tz: ZoneInfo) -> Aggregate:
-    """Fold ``(event, bot)`` pairs: ``bot`` is true when the event's session is excluded as a bot."""
-    agg = Aggregate()
+def aggregate(events: Iterable[tuple[RawEvent, bool]], tz: ZoneInfo, into: Aggregate | None = None
+              ) -> Aggregate:
+    """Fold ``(event, bot)`` pairs (``bot``: the event's session is excluded as a bot) into ``into``
+    or a new Aggregate."""
+    agg = into if into is not None else Aggregate()
     for event, bot in events:
         if not CATALOGUE[event.type].rolled_up:
             continue

@@ -1,5 +1,8 @@
 """Recompute every rollup from the raw events in SQL, independently of the worker's code, and diff.
 
+An event counts on the bot side when the session it belongs to (``events.session_key``) is
+excluded as a bot now, whatever it was when the event was first counted.
+
 ``analytics rollups verify`` and the exactly-once tests use this: counters must always equal it.
 """
 
@@ -30,8 +33,10 @@ WITH tz AS (SELECT timezone AS name FROM tenants WHERE id = :tenant),
 typed AS (
     SELECT e.*, k.metric,
            coalesce(k.entity_type, CASE WHEN e.tour_id IS NOT NULL THEN 'tour' ELSE 'content' END)
-               AS entity_type
+               AS entity_type,
+           coalesce(s.excluded, false) AS bot
     FROM events e JOIN (VALUES {_kinds_values()}) AS k(type, entity_type, metric) USING (type)
+    LEFT JOIN sessions s ON s.tenant_id = e.tenant_id AND s.id = e.session_key
     WHERE e.tenant_id = :tenant
 ),
 located AS (
@@ -41,40 +46,40 @@ located AS (
     FROM typed t
 ),
 expanded AS (
-    SELECT entity_type, entity_id, metric, -1 AS step_index, occurred_at, local_at, user_key
+    SELECT entity_type, entity_id, metric, -1 AS step_index, occurred_at, local_at, user_key, bot
     FROM located
     UNION ALL
-    SELECT entity_type, entity_id, metric, step_index, occurred_at, local_at, user_key
+    SELECT entity_type, entity_id, metric, step_index, occurred_at, local_at, user_key, bot
     FROM located WHERE entity_type = 'tour' AND step_index IS NOT NULL
 )
 """
 
 _CHECKS = {
     "counters_daily": (
-        "SELECT entity_type, entity_id, metric, step_index, local_at::date AS day, count(*) AS value "
-        "FROM expanded GROUP BY 1, 2, 3, 4, 5",
-        "SELECT entity_type, entity_id, metric, step_index, day, value FROM counters_daily "
+        "SELECT entity_type, entity_id, metric, step_index, local_at::date AS day, bot, count(*) AS value "
+        "FROM expanded GROUP BY 1, 2, 3, 4, 5, 6",
+        "SELECT entity_type, entity_id, metric, step_index, day, bot, value FROM counters_daily "
         "WHERE tenant_id = :tenant",
     ),
     "counters_hourly": (
         "SELECT entity_type, entity_id, metric, step_index, "
         "occurred_at - make_interval(mins => extract(minute FROM local_at)::int, "
-        "secs => extract(second FROM local_at)) AS bucket, count(*) AS value "
-        "FROM expanded GROUP BY 1, 2, 3, 4, 5",
-        "SELECT entity_type, entity_id, metric, step_index, bucket, value FROM counters_hourly "
+        "secs => extract(second FROM local_at)) AS bucket, bot, count(*) AS value "
+        "FROM expanded GROUP BY 1, 2, 3, 4, 5, 6",
+        "SELECT entity_type, entity_id, metric, step_index, bucket, bot, value FROM counters_hourly "
         "WHERE tenant_id = :tenant",
     ),
     "daily_users": (
-        "SELECT DISTINCT entity_type, entity_id, metric, step_index, local_at::date, user_key "
+        "SELECT DISTINCT entity_type, entity_id, metric, step_index, local_at::date, bot, user_key "
         f"FROM expanded WHERE metric IN ({_user_metrics()})",
-        "SELECT entity_type, entity_id, metric, step_index, day, user_key FROM daily_users "
+        "SELECT entity_type, entity_id, metric, step_index, day, bot, user_key FROM daily_users "
         "WHERE tenant_id = :tenant",
     ),
     "selector_failures_daily": (
-        "SELECT entity_type, entity_id, selector, coalesce(url, ''), local_at::date, count(*), "
+        "SELECT entity_type, entity_id, selector, coalesce(url, ''), local_at::date, bot, count(*), "
         "max(occurred_at) FROM located WHERE metric = 'target_failures' AND selector IS NOT NULL "
-        "GROUP BY 1, 2, 3, 4, 5",
-        "SELECT entity_type, entity_id, selector, url, day, failures, last_seen_at "
+        "GROUP BY 1, 2, 3, 4, 5, 6",
+        "SELECT entity_type, entity_id, selector, url, day, bot, failures, last_seen_at "
         "FROM selector_failures_daily WHERE tenant_id = :tenant",
     ),
 }

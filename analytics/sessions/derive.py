@@ -11,8 +11,10 @@ event's visitor id and the session key, so the same events always give the same 
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +23,7 @@ from urllib.parse import urlencode, urlsplit
 
 from analytics.rollups.aggregate import RawEvent
 from analytics.traffic.agents import describe_agent, is_bot
+from analytics.traffic.reading import reading_pattern
 from analytics.traffic.referrers import classify_source, utm
 from analytics.traffic.scanner import is_scanner
 from analytics.traffic.sessions import VisitorEvent, assign_sessions
@@ -67,6 +70,7 @@ class SessionFacts:
     engaged_ms: int
     zero_dwell_page_views: int
     interval_stddev_ms: float | None
+    reading_patterns: dict[str, int]  # page views (with engagement) by reading pattern
     is_bot: bool
     is_scanner: bool
     agent_reasons: list[dict[str, Any]] = field(default_factory=list)
@@ -159,6 +163,9 @@ def session_facts(session_id: uuid.UUID, events: Sequence[RawEvent],
         zero_dwell_page_views=sum(1 for g in engagements
                                   if not g.get("timeOnPageMs") and not g.get("scrollDepth")),
         interval_stddev_ms=_interval_stddev_ms(events),
+        reading_patterns=dict(Counter(str(reading_pattern((g.get("timeOnPageMs") or 0) / 1000,
+                                                          g.get("scrollDepth") or 0))
+                                      for g in engagements)),
         is_bot=verdict.is_bot, is_scanner=any(r["tier"] == 2 for r in reasons), agent_reasons=reasons,
     )
 
@@ -190,5 +197,5 @@ def _scanner_reasons(events: Sequence[RawEvent], agent: str | None) -> list[dict
 
 
 def _interval_stddev_ms(events: Sequence[RawEvent]) -> float | None:
-    gaps = [(b.occurred_at - a.occurred_at).total_seconds() * 1000 for a, b in zip(events, events[1:])]
+    gaps = [(b.occurred_at - a.occurred_at).total_seconds() * 1000 for a, b in itertools.pairwise(events)]
     return statistics.pstdev(gaps) if gaps else None

@@ -31,7 +31,7 @@ _SQL_TYPES = {"id": "uuid", "started_at": "timestamptz", "last_seen_at": "timest
               "request_count": "integer", "page_views": "integer", "unique_pages": "integer",
               "engagement_events": "integer", "engaged_ms": "bigint", "zero_dwell_page_views": "integer",
               "interval_stddev_ms": "double precision", "is_bot": "boolean", "is_scanner": "boolean",
-              "agent_reasons": "jsonb", "ip_address": "inet"}
+              "agent_reasons": "jsonb", "reading_patterns": "jsonb", "ip_address": "inet"}
 
 _EXISTING = text(
     "SELECT id, started_at, last_seen_at, excluded, is_behavioural_bot FROM sessions "
@@ -145,4 +145,4 @@ async def keep_sessions(conn: AsyncConnection, tenant_id: int, batch: Sequence[R
 
 
 def _param(name: str, value: object) -> object:
-    return json.dumps(value) if name == "agent_reasons" else value
+    return json.dumps(value) if _SQL_TYPES.get(name) == "jsonb" else value

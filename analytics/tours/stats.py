@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics import metrics
 from analytics.db import CURRENT_TENANT
+from analytics.db import HUMANS_UNLESS_INCLUDE_BOTS as HUMANS
 from analytics.ingest.catalogue import TOUR, TOUR_METRICS
 from analytics.periods import Granularity, Period, bucket_day, bucket_starts, hour_floor, local_midnight
 
@@ -42,7 +43,8 @@ class TourCounts:
 
 
 async def _counter_rows(
-    conn: AsyncConnection, *, tour_ids: Sequence[str] | None, period: Period, by: str
+    conn: AsyncConnection, *, tour_ids: Sequence[str] | None, period: Period, by: str,
+    include_bots: bool = False,
 ) -> list[tuple[str, datetime | date | None, str, int]]:
     """(tour id, bucket or day or None, metric, sum) rows from the table that fits the period."""
     group = {"total": "NULL", "bucket": "bucket", "day": "day"}[by]
@@ -58,20 +60,22 @@ async def _counter_rows(
     sql = (
         f"SELECT entity_id, {group} AS at, metric, sum(value) FROM {table} "
         f"WHERE {CURRENT_TENANT} AND entity_type = :type AND step_index = -1 AND {time_filter} "
+        f"AND {HUMANS} "
         "AND (CAST(:ids AS text[]) IS NULL OR entity_id = ANY(CAST(:ids AS text[]))) "
         f"GROUP BY {grouping}"
     )
-    params.update(type=TOUR, ids=list(tour_ids) if tour_ids is not None else None)
+    params.update(type=TOUR, ids=list(tour_ids) if tour_ids is not None else None,
+                  include_bots=include_bots)
     return [(r[0], r[1], r[2], int(r[3])) for r in await conn.execute(text(sql), params)]
 
 
 async def tour_counts(
-    conn: AsyncConnection, *, tour_ids: Sequence[str] | None, period: Period
+    conn: AsyncConnection, *, tour_ids: Sequence[str] | None, period: Period, include_bots: bool = False
 ) -> dict[str, TourCounts]:
     """Totals per tour over the period (all tours with data when ``tour_ids`` is None)."""
     totals: dict[str, dict[str, int]] = defaultdict(dict)
     for tour_id, _, metric, value in await _counter_rows(conn, tour_ids=tour_ids, period=period,
-                                                         by="total"):
+                                                         by="total", include_bots=include_bots):
         totals[tour_id][metric] = value
     result = {tour_id: TourCounts.from_mapping(values) for tour_id, values in totals.items()}
     for tour_id in tour_ids or ():
@@ -90,14 +94,15 @@ class SeriesPoint:
 
 
 async def tour_series(
-    conn: AsyncConnection, *, tour_id: str | None, period: Period, granularity: Granularity
+    conn: AsyncConnection, *, tour_id: str | None, period: Period, granularity: Granularity,
+    include_bots: bool = False,
 ) -> list[SeriesPoint]:
     """One point per bucket, empty buckets as zeros; ``tour_id=None`` sums every tour."""
     starts = bucket_starts(period, granularity)
     buckets: dict[datetime, dict[str, int]] = {start: defaultdict(int) for start in starts}
     if granularity is Granularity.HOUR:
         rows = await _counter_rows(conn, tour_ids=None if tour_id is None else [tour_id],
-                                   period=_as_hourly(period), by="bucket")
+                                   period=_as_hourly(period), by="bucket", include_bots=include_bots)
         for _, at, metric, value in rows:
             assert isinstance(at, datetime)
             key = max(at, starts[0])
@@ -106,7 +111,7 @@ async def tour_series(
     else:
         whole = period.whole_days()
         rows = await _counter_rows(conn, tour_ids=None if tour_id is None else [tour_id],
-                                   period=whole, by="day")
+                                   period=whole, by="day", include_bots=include_bots)
         assert whole.days is not None
         for _, at, metric, value in rows:
             assert isinstance(at, date)
@@ -163,7 +168,7 @@ _STEP_USERS = text(
     f"""
     SELECT entity_id, step_index, count(DISTINCT user_key) FROM daily_users
     WHERE {CURRENT_TENANT} AND entity_type = 'tour' AND metric = 'step_views' AND step_index >= 0
-      AND day BETWEEN :first AND :last
+      AND day BETWEEN :first AND :last AND {HUMANS}
       AND (CAST(:ids AS text[]) IS NULL OR entity_id = ANY(CAST(:ids AS text[])))
     GROUP BY entity_id, step_index
     """
@@ -175,14 +180,15 @@ _STEP_DEFINITIONS = text(
 
 
 async def funnels(conn: AsyncConnection, *, tour_ids: Sequence[str] | None,
-                  period: Period) -> dict[str, Funnel]:
+                  period: Period, include_bots: bool = False) -> dict[str, Funnel]:
     """Distinct users who viewed each step, per tour, over the whole local days of the period."""
     whole = period.whole_days()
     assert whole.days is not None
     ids = list(tour_ids) if tour_ids is not None else None
     users: dict[str, dict[int, int]] = defaultdict(dict)
     for tour_id, index, count in await conn.execute(
-            _STEP_USERS, {"first": whole.days[0], "last": whole.days[1], "ids": ids}):
+            _STEP_USERS, {"first": whole.days[0], "last": whole.days[1], "ids": ids,
+                          "include_bots": include_bots}):
         users[tour_id][index] = int(count)
     definitions: dict[str, dict[int, tuple[str | None, str | None]]] = defaultdict(dict)
     for tour_id, index, title, selector in await conn.execute(_STEP_DEFINITIONS, {"ids": ids}):
@@ -211,6 +217,7 @@ _USER_STATUS = text(
         FROM daily_users
         WHERE {CURRENT_TENANT} AND entity_type = 'tour' AND entity_id = :tour AND step_index = -1
           AND metric IN ('starts', 'completions', 'dismissals') AND day BETWEEN :first AND :last
+          AND {HUMANS}
         GROUP BY user_key
     )
     SELECT count(*) FILTER (WHERE started), count(*) FILTER (WHERE completed),
@@ -221,11 +228,13 @@ _USER_STATUS = text(
 )
 
 
-async def user_status(conn: AsyncConnection, *, tour_id: str, period: Period) -> UserStatus:
+async def user_status(conn: AsyncConnection, *, tour_id: str, period: Period,
+                      include_bots: bool = False) -> UserStatus:
     whole = period.whole_days()
     assert whole.days is not None
     row = (await conn.execute(_USER_STATUS, {"tour": tour_id, "first": whole.days[0],
-                                             "last": whole.days[1]})).one()
+                                             "last": whole.days[1],
+                                             "include_bots": include_bots})).one()
     return UserStatus(*(int(v) for v in row))
 
 
@@ -251,7 +260,7 @@ _SELECTORS = text(
            array_agg(DISTINCT url) FILTER (WHERE url <> ''),
            array_agg(DISTINCT entity_id) FILTER (WHERE entity_type = 'tour')
     FROM selector_failures_daily
-    WHERE {CURRENT_TENANT} AND day BETWEEN :first AND :last
+    WHERE {CURRENT_TENANT} AND day BETWEEN :first AND :last AND {HUMANS}
       AND (CAST(:tour AS text) IS NULL OR (entity_type = 'tour' AND entity_id = :tour))
     GROUP BY selector ORDER BY failures DESC, selector
     """
@@ -259,12 +268,12 @@ _SELECTORS = text(
 
 
 async def selector_health(conn: AsyncConnection, *, tour_id: str | None, period: Period,
-                          limit: int) -> SelectorHealth:
+                          limit: int, include_bots: bool = False) -> SelectorHealth:
     """Broken selectors ranked by failures over the whole local days of the period."""
     whole = period.whole_days()
     assert whole.days is not None
     rows = (await conn.execute(_SELECTORS, {"first": whole.days[0], "last": whole.days[1],
-                                            "tour": tour_id})).all()
+                                            "tour": tour_id, "include_bots": include_bots})).all()
     selectors = [SelectorFailure(r[0], int(r[1]), r[2], sorted(r[3] or []), sorted(r[4] or []))
                  for r in rows]
     return SelectorHealth(whole, sum(s.failures for s in selectors), selectors[:limit])
@@ -279,14 +288,15 @@ class TourOverview:
     needs_attention: tuple[str, FunnelStep] | None
 
 
-async def overview(conn: AsyncConnection, *, period: Period) -> TourOverview:
+async def overview(conn: AsyncConnection, *, period: Period, include_bots: bool = False) -> TourOverview:
     """Across all tours: active tours, combined completion rate, the best tour, the worst drop."""
-    counts = await tour_counts(conn, tour_ids=None, period=period)
+    counts = await tour_counts(conn, tour_ids=None, period=period, include_bots=include_bots)
     active = {t: c for t, c in counts.items() if c.starts > 0}
     top = max(active.items(), key=lambda item: (item[1].completion_rate or 0.0, item[1].starts,
                                                   item[0]), default=None)
     attention: tuple[str, FunnelStep] | None = None
-    for tour_id, funnel in sorted((await funnels(conn, tour_ids=None, period=period)).items()):
+    for tour_id, funnel in sorted((await funnels(conn, tour_ids=None, period=period,
+                                                 include_bots=include_bots)).items()):
         drop = funnel.biggest_drop_off
         if drop is not None and (attention is None or drop.drop_off > attention[1].drop_off):
             attention = (tour_id, drop)

@@ -33,9 +33,9 @@ from crawlerdetect.providers.crawlers import data as CRAWLER_PATTERNS
 from crawlerdetect.providers.exclusions import data as EXCLUSION_PATTERNS
 
 from analytics.errors import InvalidArgument
+from analytics.ingest.origin import MAX_AGENT_LENGTH  # ingest stores agents cut to the same length
 
 AGENT_CACHE_SIZE = 4096
-MAX_AGENT_LENGTH = 1024  # real agents stay under 500 characters; this bounds a hostile header's cost
 MAX_TENANT_PATTERNS = 100
 MAX_PATTERN_LENGTH = 200
 

@@ -8,7 +8,7 @@ from analytics.ingest.service import ingest_batch
 from api.context import AppInfo
 from api.errors import BadInput, BatchTooLarge
 from api.ingest.types import TrackEvent, TrackResult
-from api.ingest.visitors import identifier, load_secret
+from api.ingest.visitors import load_secret, request_origin
 from api.telemetry import count_ingest
 
 
@@ -40,7 +40,7 @@ class IngestMutation:
             tenant_id=principal.tenant_id, events=batch,
             retention_days=principal.raw_retention_days,
             max_future_seconds=settings.max_future_seconds,
-            identify=identifier(context.request, principal.tenant_id, resources.visitor_secret),
+            origin=request_origin(context.request, principal, settings, resources.visitor_secret),
         )
         count_ingest(accepted=outcome.accepted, duplicates=outcome.duplicates, rejected=outcome.rejected)
         if outcome.accepted:

@@ -8,7 +8,16 @@ import strawberry
 from strawberry.scalars import JSON
 
 from analytics.ingest.catalogue import CATALOGUE
-from analytics.ingest.events import Engagement, EventContext, EventIn
+from analytics.ingest.details import (
+    CAPSULE_CHOICES,
+    MAX_CAPSULE_TEXT,
+    MAX_CONTEXT_TEXT,
+    MAX_TURN,
+    Capsule,
+    Engagement,
+    EventContext,
+)
+from analytics.ingest.events import EventIn
 from analytics.ingest.service import EventStatus as DomainEventStatus
 from analytics.ingest.service import IngestOutcome
 
@@ -29,20 +38,62 @@ class TrackContext:
     utm_campaign: str | None = None
     utm_term: str | None = None
     utm_content: str | None = None
+    country: str | None = strawberry.field(
+        default=None, description="ISO 3166-1 alpha-2 country code (2 letters, stored upper-cased; XX and "
+                                  "T1 mean unknown). Else the trusted proxy's country, if configured.")
+    region: str | None = strawberry.field(
+        default=None, description=f"ISO 3166-2 subdivision code or name, at most "
+                                  f"{MAX_CONTEXT_TEXT['region']} characters.")
+    city: str | None = strawberry.field(
+        default=None, description=f"At most {MAX_CONTEXT_TEXT['city']} characters.")
 
     def to_context(self) -> EventContext:
         return EventContext(**{f: getattr(self, f) for f in EventContext.__struct_fields__})
 
 
-@strawberry.input(description="How a page view went (PageEngagement).")
+@strawberry.input(description="How a page view (PageEngagement) or a capsule visit (ContentEngagement) "
+                              "went.")
 class TrackEngagement:
     scroll_depth: float | None = strawberry.field(default=None, description="Deepest scroll, 0-100 percent.")
-    time_on_page_ms: int | None = strawberry.field(default=None, description="Milliseconds on the page.")
+    time_on_page_ms: int | None = strawberry.field(
+        default=None, description="Milliseconds on the page or capsule.")
     focused_ms: int | None = strawberry.field(default=None, description="Milliseconds the tab had focus.")
     clicks: int | None = None
 
     def to_engagement(self) -> Engagement:
         return Engagement(**{f: getattr(self, f) for f in Engagement.__struct_fields__})
+
+
+def _capsule_doc(name: str, doc: str) -> str:
+    rule = (" or ".join(CAPSULE_CHOICES[name]) if name in CAPSULE_CHOICES
+            else f"at most {MAX_CAPSULE_TEXT[name]} characters")
+    return f"{doc} ({rule})."
+
+
+@strawberry.input(description="What happened inside a content capsule (the event's contentId).")
+class TrackCapsule:
+    conversation_id: str | None = strawberry.field(
+        default=None, description=_capsule_doc("conversationId", "The conversation; required for "
+                                                                  "ConversationMessage"))
+    role: str | None = strawberry.field(
+        default=None, description=_capsule_doc("role", "Who wrote the message; required for "
+                                                       "ConversationMessage"))
+    turn: int | None = strawberry.field(
+        default=None, description=f"The message's turn in its conversation (1 to {MAX_TURN}).")
+    asset_id: str | None = strawberry.field(
+        default=None, description=_capsule_doc("assetId", "The document or video; required for "
+                                                          "ContentAssetViewed and VideoCompleted"))
+    asset_kind: str | None = strawberry.field(
+        default=None, description=_capsule_doc("assetKind", "What was opened; required for "
+                                                            "ContentAssetViewed"))
+    cta_id: str | None = strawberry.field(
+        default=None, description=_capsule_doc("ctaId", "The call-to-action of ContentCtaClicked or "
+                                                        "ContentConverted"))
+    cta_type: str | None = strawberry.field(
+        default=None, description=_capsule_doc("ctaType", "Its kind, such as book_demo"))
+
+    def to_capsule(self) -> Capsule:
+        return Capsule(**{f: getattr(self, f) for f in Capsule.__struct_fields__})
 
 
 @strawberry.input(description="One event. Retrying with the same id and timestamp counts once.")
@@ -69,7 +120,9 @@ class TrackEvent:
         default=None, description="Custom properties: a JSON object of at most 8 KB.")
     context: TrackContext | None = None
     engagement: TrackEngagement | None = strawberry.field(
-        default=None, description="Required for PageEngagement.")
+        default=None, description="Required for PageEngagement and ContentEngagement (timeOnPageMs).")
+    capsule: TrackCapsule | None = strawberry.field(
+        default=None, description="Conversation, asset or call-to-action details of content events.")
 
     def to_event(self) -> EventIn:
         return EventIn(
@@ -79,6 +132,7 @@ class TrackEvent:
             selector=self.selector, url=self.url, properties=self.properties,
             context=self.context.to_context() if self.context else None,
             engagement=self.engagement.to_engagement() if self.engagement else None,
+            capsule=self.capsule.to_capsule() if self.capsule else None,
         )
 
 

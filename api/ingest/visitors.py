@@ -1,16 +1,17 @@
-"""Cookieless visitor ids for ``track``: the request's address and the event's user agent, hashed
-under today's and yesterday's daily salt (analytics.traffic.visitor). The raw IP is never stored."""
+"""Who sent a ``track`` request (analytics.ingest.origin): the client address, the User-Agent
+header, the trusted proxy's location headers (ANALYTICS_GEO_HEADERS) and the daily-salted visitor
+ids. The raw IP is stored only for tenants that opted in (``analytics tenants update --store-ip``)."""
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 
-from analytics.ingest.events import EventIn, Identify
-from analytics.traffic.visitor import visitor_candidates
+from analytics.ingest.geo import geo_from_headers
+from analytics.ingest.origin import Origin
+from analytics.settings import Settings
+from analytics.tenants.service import Principal
 
 
 async def load_secret(engine: AsyncEngine) -> str:
@@ -20,18 +21,9 @@ async def load_secret(engine: AsyncEngine) -> str:
             "SELECT value FROM instance_secrets WHERE name = 'visitor_salt'"))).scalar_one())
 
 
-def identifier(request: Request, tenant_id: int, secret: str) -> Identify:
-    """``Identify`` for one request: one hash pair per distinct user agent in the batch."""
-    ip = request.client.host if request.client else ""
-    header_agent = request.headers.get("user-agent")
-    now = datetime.now(UTC)
-    seen: dict[str | None, tuple[str | None, str | None]] = {}
-
-    def identify(event: EventIn) -> tuple[str | None, str | None]:
-        agent = event.context.user_agent if event.context and event.context.user_agent else header_agent
-        if agent not in seen:
-            ids = visitor_candidates(tenant_id, ip, agent, secret=secret, at=now)
-            seen[agent] = (ids.today, ids.yesterday)
-        return seen[agent]
-
-    return identify
+def request_origin(request: Request, principal: Principal, settings: Settings, secret: str) -> Origin:
+    """The sender of one request; its address is what uvicorn reports (X-Forwarded-For from the
+    proxies in FORWARDED_ALLOW_IPS)."""
+    return Origin(tenant_id=principal.tenant_id, ip=request.client.host if request.client else "",
+                  user_agent=request.headers.get("user-agent"), store_ip=principal.store_ip,
+                  visitor_secret=secret, geo=geo_from_headers(request.headers, settings.geo_headers))

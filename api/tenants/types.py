@@ -5,13 +5,18 @@ from __future__ import annotations
 import strawberry
 
 from analytics import persisted
-from api.common import Compare, Granularity, RangeInput
+from api.bots.rules import BotRule, bot_rules
+from api.common import Compare, Granularity, IncludeBots, RangeInput
 from api.context import AppInfo
 from api.export_jobs import ExportJob, export_job
 from api.persisted.mutations import PersistedDocument
+from api.sessions import queries as session_queries
+from api.sessions.types import Session, SessionConnection, SessionFilter, SessionSeries, SessionStats
 from api.tours import queries as tour_queries
 from api.tours.queries import TourConnection, ToursOverview
 from api.tours.types import SelectorHealth, Tour, TourSeries
+from api.traffic import queries as traffic_queries
+from api.traffic.types import Traffic
 
 
 @strawberry.type(description="The tenant the API key belongs to; every field is scoped to it.")
@@ -34,13 +39,14 @@ class Tenant:
         return await tour_queries.tours_overview(info, range, compare)
 
     @strawberry.field(description="All tours' counters per bucket.")
-    async def tour_series(self, info: AppInfo, range: RangeInput,
-                          granularity: Granularity | None = None) -> TourSeries:
-        return await tour_queries.all_tours_series(info, range, granularity)
+    async def tour_series(self, info: AppInfo, range: RangeInput, granularity: Granularity | None = None,
+                          include_bots: IncludeBots = False) -> TourSeries:
+        return await tour_queries.all_tours_series(info, range, granularity, include_bots)
 
     @strawberry.field(description="Broken selectors across all tours and content, ranked.")
-    async def selector_health(self, info: AppInfo, range: RangeInput, limit: int = 20) -> SelectorHealth:
-        return await tour_queries.tenant_selector_health(info, range, limit)
+    async def selector_health(self, info: AppInfo, range: RangeInput, limit: int = 20,
+                              include_bots: IncludeBots = False) -> SelectorHealth:
+        return await tour_queries.tenant_selector_health(info, range, limit, include_bots)
 
     @strawberry.field(description="Trusted documents registered for this tenant (persisted queries).")
     async def persisted_documents(self, info: AppInfo) -> list[PersistedDocument]:
@@ -54,6 +60,39 @@ class Tenant:
     def allowlist_only(self, info: AppInfo) -> bool:
         return info.context.resources.persisted.allowlist(info.context.require_secret())
 
+    @strawberry.field(description="The tenant's bot rules (addBotRule) and their retroactive runs.")
+    async def bot_rules(self, info: AppInfo) -> list[BotRule]:
+        return await bot_rules(info)
+
     @strawberry.field(description="An export job started with startExport; null when unknown.")
     async def export_job(self, info: AppInfo, id: strawberry.ID) -> ExportJob | None:
         return await export_job(info, id)
+
+    @strawberry.field(description="Visitor sessions that started in the range, newest first; paginated. "
+                                  "Bot sessions are left out unless includeBots is true (a filter on bot "
+                                  "flags needs includeBots: true).")
+    async def sessions(self, info: AppInfo, range: RangeInput, first: int = 50, after: str | None = None,
+                       filter: SessionFilter | None = None, include_bots: bool = False) -> SessionConnection:
+        return await session_queries.sessions_page(info, range, first, after, filter, include_bots)
+
+    @strawberry.field(description="Sessions, visitors, users, page views, bounce rate, durations and "
+                                  "returning visitors of the sessions that started in the range.")
+    async def session_stats(self, info: AppInfo, range: RangeInput, compare: Compare | None = None,
+                            include_bots: bool = False) -> SessionStats:
+        return await session_queries.session_stats(info, range, compare, include_bots)
+
+    @strawberry.field(description="Sessions, visitors, page views and bounce rate per bucket.")
+    async def session_series(self, info: AppInfo, range: RangeInput, granularity: Granularity | None = None,
+                             include_bots: bool = False) -> SessionSeries:
+        return await session_queries.session_series(info, range, granularity, include_bots)
+
+    @strawberry.field(description="Sessions with an event in the last 5 minutes, most recently active first "
+                                  "(limit at most 500).")
+    async def live_sessions(self, info: AppInfo, limit: int = 20,
+                            include_bots: bool = False) -> list[Session]:
+        return await session_queries.live_sessions(info, limit, include_bots)
+
+    @strawberry.field(description="Traffic of the sessions that started in the range: sources, referrers, "
+                                  "campaigns, places, devices, and what the bot filter removed.")
+    def traffic(self, info: AppInfo, range: RangeInput, include_bots: bool = False) -> Traffic:
+        return traffic_queries.traffic(info, range, include_bots)

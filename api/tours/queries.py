@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from analytics.periods import Period as DomainPeriod
 from analytics.tours import service, stats
 from api.common import Compare, Granularity, Period, RangeInput, check_limit
 from api.context import AppInfo
@@ -18,6 +20,10 @@ from api.tours.types import (
     series_of,
     stats_with_comparison,
 )
+
+if TYPE_CHECKING:  # imported lazily: api.sessions uses this module's PageInfo
+    from api.sessions.types import SessionStats
+    from api.traffic.types import TrafficRow
 
 MAX_PAGE = 500
 
@@ -70,6 +76,24 @@ class ToursOverview:
     needs_attention: TourDropOff | None = strawberry.field(
         description="The tour with the largest single-step drop-off in its funnel.")
     totals: TourStats = strawberry.field(description="All tours' counters summed, with comparison.")
+    domain_period: strawberry.Private[DomainPeriod]
+    compare: strawberry.Private[Compare | None]
+
+    @strawberry.field(description="Session totals of the same range, compared as the overview is. Bot "
+                                  "sessions are left out unless includeBots is true.")
+    async def sessions(self, info: AppInfo, include_bots: bool = False
+                       ) -> Annotated[SessionStats, strawberry.lazy("api.sessions.types")]:
+        from api.sessions.queries import stats_with_comparison as session_stats
+
+        return await session_stats(info, self.domain_period, self.compare, include_bots)
+
+    @strawberry.field(description="Traffic sources with the most sessions in the range (see "
+                                  "traffic.sources).")
+    async def top_sources(self, info: AppInfo, limit: int = 5, include_bots: bool = False
+                          ) -> list[Annotated[TrafficRow, strawberry.lazy("api.traffic.types")]]:
+        from api.traffic.queries import top_sources
+
+        return await top_sources(info, self.domain_period, include_bots, limit)
 
 
 def _cursor(tour_id: str) -> str:
@@ -129,18 +153,20 @@ async def tours_overview(info: AppInfo, range: RangeInput, compare: Compare | No
         combined_completion_rate=result.totals.completion_rate, top_tour=top,
         needs_attention=attention,
         totals=await stats_with_comparison(info, None, period, compare),
+        domain_period=period, compare=compare,
     )
 
 
-async def tenant_selector_health(info: AppInfo, range: RangeInput, limit: int) -> SelectorHealth:
+async def tenant_selector_health(info: AppInfo, range: RangeInput, limit: int,
+                                 include_bots: bool = False) -> SelectorHealth:
     period = range.resolve(info.context.require_secret().timezone)
     check_limit("limit", limit, 500)
     async with info.context.read() as conn:
         return SelectorHealth.of(await stats.selector_health(conn, tour_id=None, period=period,
-                                                             limit=limit))
+                                                             limit=limit, include_bots=include_bots))
 
 
-async def all_tours_series(info: AppInfo, range: RangeInput,
-                           granularity: Granularity | None) -> TourSeries:
+async def all_tours_series(info: AppInfo, range: RangeInput, granularity: Granularity | None,
+                           include_bots: bool = False) -> TourSeries:
     period = range.resolve(info.context.require_secret().timezone)
-    return await series_of(info, None, period, granularity)
+    return await series_of(info, None, period, granularity, include_bots)

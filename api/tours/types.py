@@ -12,7 +12,15 @@ from analytics.periods import Granularity as DomainGranularity
 from analytics.periods import Period as DomainPeriod
 from analytics.periods import comparison
 from analytics.tours import service, stats
-from api.common import Compare, Granularity, Period, RangeInput, check_granularity, check_limit
+from api.common import (
+    Compare,
+    Granularity,
+    IncludeBots,
+    Period,
+    RangeInput,
+    check_granularity,
+    check_limit,
+)
 from api.context import AppInfo
 
 
@@ -156,15 +164,15 @@ class Step:
 
 
 async def stats_with_comparison(info: AppInfo, tour_id: str | None, period: DomainPeriod,
-                                compare: DomainCompare | None) -> TourStats:
+                                compare: DomainCompare | None, include_bots: bool = False) -> TourStats:
     """Tour stats (or all tours combined when ``tour_id`` is None) through the request loader."""
     from api.tours.loaders import load_counts
 
-    counts = await load_counts(info, tour_id, period)
+    counts = await load_counts(info, tour_id, period, include_bots)
     previous = None
     if compare is not None:
         before = comparison(period, compare)
-        previous = (before, await load_counts(info, tour_id, before))
+        previous = (before, await load_counts(info, tour_id, before, include_bots))
     return TourStats.build(period, counts, previous)
 
 
@@ -187,45 +195,51 @@ class Tour:
                     for s in await service.get_steps(conn, self.id)]
 
     @strawberry.field(description="Totals and rates over the range, optionally compared.")
-    async def stats(self, info: AppInfo, range: RangeInput, compare: Compare | None = None) -> TourStats:
+    async def stats(self, info: AppInfo, range: RangeInput, compare: Compare | None = None,
+                    include_bots: IncludeBots = False) -> TourStats:
         period = range.resolve(info.context.require_secret().timezone)
-        return await stats_with_comparison(info, self.id, period, compare)
+        return await stats_with_comparison(info, self.id, period, compare, include_bots)
 
     @strawberry.field(description="Counters per bucket, empty buckets as zeros.")
-    async def series(self, info: AppInfo, range: RangeInput,
-                     granularity: Granularity | None = None) -> TourSeries:
+    async def series(self, info: AppInfo, range: RangeInput, granularity: Granularity | None = None,
+                     include_bots: IncludeBots = False) -> TourSeries:
         period = range.resolve(info.context.require_secret().timezone)
-        return await series_of(info, self.id, period, granularity)
+        return await series_of(info, self.id, period, granularity, include_bots)
 
     @strawberry.field(description="Step funnel: distinct users per step and where they drop off.")
-    async def funnel(self, info: AppInfo, range: RangeInput) -> Funnel:
+    async def funnel(self, info: AppInfo, range: RangeInput, include_bots: IncludeBots = False) -> Funnel:
         period = range.resolve(info.context.require_secret().timezone)
         async with info.context.read() as conn:
-            result = await stats.funnels(conn, tour_ids=[self.id], period=period)
+            result = await stats.funnels(conn, tour_ids=[self.id], period=period,
+                                         include_bots=include_bots)
         return Funnel.of(result[self.id])
 
     @strawberry.field(description="Distinct users by status: started, completed, dismissed.")
-    async def user_status(self, info: AppInfo, range: RangeInput) -> UserStatus:
+    async def user_status(self, info: AppInfo, range: RangeInput,
+                          include_bots: IncludeBots = False) -> UserStatus:
         period = range.resolve(info.context.require_secret().timezone)
         async with info.context.read() as conn:
-            status = await stats.user_status(conn, tour_id=self.id, period=period)
+            status = await stats.user_status(conn, tour_id=self.id, period=period,
+                                             include_bots=include_bots)
         return UserStatus(started=status.started, completed=status.completed,
                           dismissed=status.dismissed, in_progress=status.in_progress)
 
     @strawberry.field(description="This tour's broken selectors.")
-    async def selector_health(self, info: AppInfo, range: RangeInput, limit: int = 20) -> SelectorHealth:
+    async def selector_health(self, info: AppInfo, range: RangeInput, limit: int = 20,
+                              include_bots: IncludeBots = False) -> SelectorHealth:
         period = range.resolve(info.context.require_secret().timezone)
         check_limit("limit", limit, 500)
         async with info.context.read() as conn:
-            return SelectorHealth.of(await stats.selector_health(conn, tour_id=self.id,
-                                                                 period=period, limit=limit))
+            return SelectorHealth.of(await stats.selector_health(
+                conn, tour_id=self.id, period=period, limit=limit, include_bots=include_bots))
 
 
 async def series_of(info: AppInfo, tour_id: str | None, period: DomainPeriod,
-                    granularity: DomainGranularity | None) -> TourSeries:
+                    granularity: DomainGranularity | None, include_bots: bool = False) -> TourSeries:
     chosen, _ = check_granularity(period, granularity)
     async with info.context.read() as conn:
-        points = await stats.tour_series(conn, tour_id=tour_id, period=period, granularity=chosen)
+        points = await stats.tour_series(conn, tour_id=tour_id, period=period, granularity=chosen,
+                                         include_bots=include_bots)
     tz = period.tz
     return TourSeries(
         period=Period.of(period), granularity=chosen,

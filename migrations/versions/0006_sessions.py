@@ -65,6 +65,7 @@ CREATE TABLE sessions (
     engaged_ms bigint NOT NULL DEFAULT 0,
     zero_dwell_page_views integer NOT NULL DEFAULT 0,
     interval_stddev_ms double precision,
+    reading_patterns jsonb NOT NULL DEFAULT '{}',
     is_bot boolean NOT NULL DEFAULT false,
     is_scanner boolean NOT NULL DEFAULT false,
     agent_reasons jsonb NOT NULL DEFAULT '[]',
@@ -127,9 +128,27 @@ def upgrade() -> None:
                    f"USING (tenant_id = {TENANT_CHECK}) WITH CHECK (tenant_id = {TENANT_CHECK})")
         op.execute(f"CREATE POLICY maintenance ON {table} TO CURRENT_USER USING (true) WITH CHECK (true)")
     _resolve_key(with_store_ip=True)
+    # For the sweeper (row-level security hides other tenants from the app role).
+    op.execute(
+        """
+        CREATE FUNCTION analytics_session_work()
+        RETURNS TABLE (tenant_id bigint, work bigint, queued_rules bigint[])
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+            SELECT tenant_id, sum(work)::bigint, array_remove(array_agg(rule), NULL) FROM (
+                SELECT tenant_id, count(*) AS work, NULL::bigint AS rule FROM sessions
+                    WHERE scored_at IS NULL GROUP BY tenant_id
+                UNION ALL SELECT tenant_id, count(*), NULL FROM dirty_days GROUP BY tenant_id
+                UNION ALL SELECT tenant_id, 0, id FROM bot_rules WHERE status = 'queued'
+            ) w GROUP BY tenant_id
+        $$
+        """
+    )
+    op.execute("REVOKE ALL ON FUNCTION analytics_session_work() FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION analytics_session_work() TO {APP_ROLE}")
 
 
 def downgrade() -> None:
+    op.execute("DROP FUNCTION analytics_session_work()")
     _resolve_key(with_store_ip=False)
     for table, key in COUNTER_KEYS.items():
         op.execute(f"DELETE FROM {table} WHERE bot")

@@ -170,17 +170,96 @@ BATCHES: list[list[dict[str, Any]]] = [
            context={"screenWidth": -1, "locale": "x" * 40})],
     [event("PageViewed", "2025-05-01T10:00:00Z", "u1", url="/p", context={"colour": "red"})],
     [event("PageEngagement", "2025-05-01T10:00:00Z", "u1", url="/p", engagement={"scrollDepth": "deep"})],
+    # geo in the context: valid, lower-case, unknown (XX, T1) and invalid
+    [event("PageViewed", "2025-05-01T10:00:00Z", "u1", url="/p",
+           context={"country": "de", "region": "DE-BY", "city": "München"}),
+     event("PageViewed", "2025-05-01T10:00:00Z", "u1", url="/p", context={"country": "XX", "city": "Tor"}),
+     event("PageViewed", "2025-05-01T10:00:00Z", "u1", url="/p", context={"country": "T1"}),
+     event("PageViewed", "2025-05-01T10:00:00Z", "u1", url="/p",
+           context={"country": "DEU", "region": "r" * 101, "city": "c" * 101}),
+     event("PageViewed", "2025-05-01T10:00:00Z", "u1", url="/p", context={"country": "1A"})],
+    [event("PageViewed", "2025-05-01T10:00:00Z", "u1", url="/p", context={"country": 49})],
+    # capsule events: valid, missing and invalid details
+    [event("ConversationMessage", "2025-05-01T10:00:00Z", "u1", contentId="c1",
+           capsule={"conversationId": "conv1", "role": "user", "turn": 1}),
+     event("ContentAssetViewed", "2025-05-01T10:00:00Z", "u1", contentId="c1",
+           capsule={"assetId": "deck.pdf", "assetKind": "document"}),
+     event("VideoCompleted", "2025-05-01T10:00:00Z", "u1", contentId="c1", capsule={"assetId": "v1"}),
+     event("ContentConverted", "2025-05-01T10:00:00Z", "u1", contentId="c1",
+           capsule={"ctaId": "demo", "ctaType": "book_demo"}),
+     event("ContentEngagement", "2025-05-01T10:00:00Z", "u1", contentId="c1",
+           engagement={"timeOnPageMs": 5000, "scrollDepth": 40}),
+     event("ConversationMessage", "2025-05-01T10:00:00Z", "u1", contentId="c1"),
+     event("ConversationMessage", "2025-05-01T10:00:00Z", "u1", contentId="c1",
+           capsule={"role": "bot", "turn": 0, "conversationId": "x" * 201}),
+     event("ContentAssetViewed", "2025-05-01T10:00:00Z", "u1", contentId="c1",
+           capsule={"assetKind": "audio", "ctaType": "t" * 101}),
+     event("ContentEngagement", "2025-05-01T10:00:00Z", "u1", capsule={}, engagement={"scrollDepth": 40})],
+    [event("ConversationMessage", "2025-05-01T10:00:00Z", "u1", contentId="c1",
+           capsule={"conversationId": "c", "role": "user", "turn": "two"})],
+    [event("ConversationMessage", "2025-05-01T10:00:00Z", "u1", contentId="c1",
+           capsule={"conversationId": "c", "role": "user", "mood": "happy"})],
+    [event("ConversationMessage", "2025-05-01T10:00:00Z", "u1", contentId="c1",
+           capsule={"conversationId": "c", "role": "user", "turn": 2**31})],
 ]
 
 
 async def test_fast_and_generic_paths_agree(gql: GraphQLClient, generic_gql: GraphQLClient,
-                                            make_tenant: Any) -> None:
+                                            make_tenant: Any, owner_engine: AsyncEngine) -> None:
     for batch in BATCHES:
         fast_tenant, generic_tenant = await make_tenant(), await make_tenant()
         fast = await gql.post(fast_tenant.publishable, TRACK, {"events": batch})
         generic = await generic_gql.post(generic_tenant.publishable, TRACK, {"events": batch})
         assert fast.status_code == generic.status_code
         assert fast.json() == generic.json(), batch
+        # ... and store the same rows.
+        assert (await stored_details(owner_engine, fast_tenant.id)
+                == await stored_details(owner_engine, generic_tenant.id)), batch
+
+
+async def stored_details(engine: AsyncEngine, tenant_id: int) -> list[tuple[Any, ...]]:
+    async with engine.connect() as conn:
+        return [tuple(r) for r in await conn.execute(text(
+            "SELECT id, type, content_id, context, engagement, capsule FROM events WHERE tenant_id = :t "
+            "ORDER BY id"), {"t": tenant_id})]
+
+
+async def test_geo_and_capsule_details_are_checked_per_field(gql: GraphQLClient, make_tenant: Any,
+                                                              owner_engine: AsyncEngine) -> None:
+    tenant: TenantKeys = await make_tenant()
+    geo, capsules = BATCHES[9], BATCHES[11]
+    result = await gql.track(tenant.publishable, geo)
+    assert [r["status"] for r in result["results"]] == ["ACCEPTED"] * 3 + ["REJECTED"] * 2
+    assert [(r["index"], r["field"], r["reason"]) for r in result["rejections"]] == [
+        (3, "context.region", "is 101 characters; the limit is 100"),
+        (3, "context.city", "is 101 characters; the limit is 100"),
+        (3, "context.country", "must be an ISO 3166-1 alpha-2 code: exactly 2 letters, such as DE"),
+        (4, "context.country", "must be an ISO 3166-1 alpha-2 code: exactly 2 letters, such as DE")]
+    result = await gql.track(tenant.publishable, capsules)
+    assert [r["status"] for r in result["results"]] == ["ACCEPTED"] * 5 + ["REJECTED"] * 4
+    assert [(r["index"], r["field"], r["reason"]) for r in result["rejections"]] == [
+        (5, "capsule", "is required for ConversationMessage"),
+        (6, "capsule.conversationId", "is 201 characters; the limit is 200"),
+        (6, "capsule.role", "must be user or assistant"),
+        (6, "capsule.turn", "must be between 1 and 100000"),
+        (7, "capsule.ctaType", "is 101 characters; the limit is 100"),
+        (7, "capsule.assetKind", "must be document or video"),
+        (7, "capsule.assetId", "is required for ContentAssetViewed"),
+        (8, "contentId", "is required for ContentEngagement"),
+        (8, "engagement.timeOnPageMs", "is required for ContentEngagement")]
+    async with owner_engine.connect() as conn:
+        rows = [tuple(r) for r in await conn.execute(text(
+            "SELECT type, context, capsule, engagement FROM events WHERE tenant_id = :t "
+            "ORDER BY type, context::text"), {"t": tenant.id})]
+    assert rows == [
+        ("ContentAssetViewed", None, {"assetId": "deck.pdf", "assetKind": "document"}, None),
+        ("ContentConverted", None, {"ctaId": "demo", "ctaType": "book_demo"}, None),
+        ("ContentEngagement", None, None, {"timeOnPageMs": 5000, "scrollDepth": 40}),
+        ("ConversationMessage", None, {"conversationId": "conv1", "role": "user", "turn": 1}, None),
+        ("PageViewed", {"country": "DE", "region": "DE-BY", "city": "München"}, None, None),
+        ("PageViewed", {"city": "Tor"}, None, None),  # XX is no country
+        ("PageViewed", None, None, None),  # T1 (Tor) alone leaves no context
+        ("VideoCompleted", None, {"assetId": "v1"}, None)]
 
 
 async def test_fast_path_handles_aliases_and_other_variables(gql: GraphQLClient, make_tenant: Any) -> None:
@@ -228,7 +307,7 @@ async def test_values_postgres_cannot_store_are_rejected_per_event(
 async def test_page_views_keep_their_context_and_engagement(gql: GraphQLClient, make_tenant: Any,
                                                           owner_engine: AsyncEngine, run_worker: Any) -> None:
     tenant: TenantKeys = await make_tenant()
-    result = await gql.track(tenant.publishable, BATCHES[-3])
+    result = await gql.track(tenant.publishable, BATCHES[6])
     assert [r["status"] for r in result["results"]] == ["ACCEPTED", "ACCEPTED", "REJECTED", "REJECTED",
                                                         "REJECTED"]
     assert [(r["index"], r["field"]) for r in result["rejections"]] == [
@@ -262,14 +341,18 @@ async def test_visitors_are_cookieless_hashes_and_no_ip_is_stored(gql: GraphQLCl
              event("PageViewed", "2025-05-01T10:05:00Z", None, anonymousId="a1", url="/b",
                    context={"userAgent": chrome}),
              event("PageViewed", "2025-05-01T10:06:00Z", None, anonymousId="a2", url="/a")]  # header agent
-    await gql.track(tenant.publishable, batch)
+    # The API is behind a trusted proxy (uvicorn trusts 127.0.0.1), so the client is 203.0.113.9.
+    response = await gql.post(tenant.publishable, TRACK, {"events": batch},
+                              **{"X-Forwarded-For": "203.0.113.9", "User-Agent": "Firefox/1"})
+    assert response.json()["data"]["track"]["accepted"] == 3
     async with owner_engine.connect() as conn:
         secret = (await conn.execute(text("SELECT value FROM instance_secrets"))).scalar_one()
-        rows = (await conn.execute(text("SELECT visitor_id, visitor_prev FROM events WHERE tenant_id = :t "
-                                        "ORDER BY occurred_at"), {"t": tenant.id})).all()
+        rows = (await conn.execute(text("SELECT visitor_id, visitor_prev, user_agent, ip_address FROM events "
+                                        "WHERE tenant_id = :t ORDER BY occurred_at"), {"t": tenant.id})).all()
         dump = (await conn.execute(text("SELECT string_agg(e::text, ' ') FROM events e WHERE tenant_id = :t"),
                                    {"t": tenant.id})).scalar_one()
-    expected = visitor_candidates(tenant.id, "127.0.0.1", chrome, secret=secret, at=datetime.now(UTC))
-    assert rows[0] == rows[1] == (expected.today, expected.yesterday)
-    assert rows[2][0] != rows[0][0] and len(rows[2][0]) == 32
-    assert "127.0.0.1" not in dump
+    expected = visitor_candidates(tenant.id, "203.0.113.9", chrome, secret=secret, at=datetime.now(UTC))
+    assert rows[0] == rows[1] == (expected.today, expected.yesterday, chrome, None)
+    header = visitor_candidates(tenant.id, "203.0.113.9", "Firefox/1", secret=secret, at=datetime.now(UTC))
+    assert rows[2] == (header.today, header.yesterday, "Firefox/1", None)
+    assert "203.0.113.9" not in dump and "127.0.0.1" not in dump

@@ -1,0 +1,65 @@
+"""Counter corrections: recompute whole local days from the raw events and today's session flags.
+
+A day is marked in ``dirty_days`` when events already counted there changed side (human/bot):
+a session flagged by the behavioural scorer, a retroactive bot rule, a later scanner request or a
+late event that merged sessions. The correction replaces that day's hourly, daily, distinct-user
+and selector rows with a fresh fold of its events through the same code as the rollup
+(analytics.rollups.aggregate), so counters equal a recomputation again. Events still waiting in
+the outbox are left out: their own rollup counts them, with the flags of that moment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from analytics.periods import local_midnight
+from analytics.rollups.aggregate import COUNTED_COLUMNS, Aggregate, RawEvent, aggregate
+from analytics.rollups.counters import write_counters
+
+STREAM_ROWS = 10_000
+
+_DAY_EVENTS = text(
+    f"""
+    SELECT {", ".join(f"e.{c}" for c in COUNTED_COLUMNS)}, coalesce(s.excluded, false)
+    FROM events e LEFT JOIN sessions s ON s.tenant_id = e.tenant_id AND s.id = e.session_key
+    WHERE e.tenant_id = :tenant AND e.occurred_at >= :start AND e.occurred_at < :end
+      AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.tenant_id = :tenant AND e.id = ANY(o.event_ids))
+    """
+)
+_CLEAR = [
+    text("DELETE FROM counters_hourly WHERE tenant_id = :tenant AND bucket >= :start AND bucket < :end"),
+    text("DELETE FROM counters_daily WHERE tenant_id = :tenant AND day = :day"),
+    text("DELETE FROM daily_users WHERE tenant_id = :tenant AND day = :day"),
+    text("DELETE FROM selector_failures_daily WHERE tenant_id = :tenant AND day = :day"),
+]
+_TAKE_DIRTY = text(
+    "DELETE FROM dirty_days WHERE tenant_id = :tenant AND day IN "
+    "(SELECT day FROM dirty_days WHERE tenant_id = :tenant ORDER BY day LIMIT :limit) RETURNING day"
+)
+
+
+async def correct_days(conn: AsyncConnection, tenant_id: int, days: Sequence[date], tz: ZoneInfo) -> None:
+    """Replace the counters of ``days`` (tenant-local) by a recomputation; the caller holds the lock."""
+    for day in sorted(set(days)):
+        window = {"tenant": tenant_id, "day": day, "start": local_midnight(day, tz),
+                  "end": local_midnight(day + timedelta(days=1), tz)}
+        for statement in _CLEAR:
+            await conn.execute(statement, window)
+        folded = Aggregate()
+        result = await conn.stream(_DAY_EVENTS, window)
+        async for rows in result.partitions(STREAM_ROWS):
+            aggregate(((RawEvent(*row[:-1]), bool(row[-1])) for row in rows), tz, into=folded)
+        await write_counters(conn, tenant_id, folded)
+
+
+async def correct_dirty_days(conn: AsyncConnection, tenant_id: int, tz: ZoneInfo, *, limit: int = 31
+                             ) -> list[date]:
+    """Take up to ``limit`` marked days and correct them (same transaction: all or nothing)."""
+    days = [row.day for row in await conn.execute(_TAKE_DIRTY, {"tenant": tenant_id, "limit": limit})]
+    await correct_days(conn, tenant_id, days, tz)
+    return days

@@ -1,0 +1,388 @@
+"""Session and traffic analytics read from the ``sessions`` rows: each metric's SQL defined once here.
+
+A session belongs to a period by ``started_at``. ``include_bots=False`` (the default everywhere)
+keeps ``NOT excluded`` sessions only; the bot summary always reads every session, since its job is
+to show what the filter removed. The graph (api.sessions, api.traffic) and the CLI
+(analytics.reports_cli) both call these functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from analytics import metrics
+from analytics.db import CURRENT_TENANT
+from analytics.periods import Granularity, Period
+
+LIVE_WINDOW = timedelta(minutes=5)
+
+# A bounce: at most one page view and nothing but page views and their engagement reports.
+BOUNCED = "(page_views <= 1 AND request_count = page_views + engagement_events)"
+DURATION = "extract(epoch FROM last_seen_at - started_at)"
+# The registry of additive session metrics, each one SQL aggregate over session rows.
+AGGREGATES: dict[str, str] = {
+    "sessions": "count(*)",
+    "visitors": "count(DISTINCT visitor_id)",
+    "users": "count(DISTINCT user_id)",  # NULL user ids are not counted
+    "page_views": "coalesce(sum(page_views), 0)",
+    "bounced": f"count(*) FILTER (WHERE {BOUNCED})",
+    "duration_seconds": f"coalesce(sum({DURATION}), 0)",
+}
+_AGGREGATE_SQL = ", ".join(f"{sql} AS {name}" for name, sql in AGGREGATES.items())
+# An earlier session of the same person: same visitor id, same user id, or same anonymous id.
+_RETURNING = """EXISTS (SELECT 1 FROM sessions e WHERE e.tenant_id = s.tenant_id
+    AND e.started_at < s.started_at {scope}
+    AND (e.visitor_id = s.visitor_id OR e.user_id = s.user_id OR e.anonymous_id = s.anonymous_id))"""
+
+
+def _scope(include_bots: bool, alias: str = "") -> str:
+    return "" if include_bots else f" AND NOT {alias}excluded"
+
+
+def _in_period(alias: str = "") -> str:
+    return f"{alias}{CURRENT_TENANT} AND {alias}started_at >= :start AND {alias}started_at < :end"
+
+
+@dataclass(frozen=True)
+class SessionCounts:
+    """The additive figures of a set of sessions, and the rates derived from them."""
+
+    sessions: int = 0
+    visitors: int = 0
+    users: int = 0
+    page_views: int = 0
+    bounced: int = 0
+    duration_seconds: float = 0.0
+
+    @classmethod
+    def of(cls, row: Any) -> SessionCounts:
+        return cls(sessions=int(row.sessions), visitors=int(row.visitors), users=int(row.users),
+                   page_views=int(row.page_views), bounced=int(row.bounced),
+                   duration_seconds=float(row.duration_seconds))
+
+    @property
+    def pages_per_session(self) -> float | None:
+        return metrics.pages_per_session(self.page_views, self.sessions)
+
+    @property
+    def bounce_rate(self) -> float | None:
+        return metrics.bounce_rate(self.bounced, self.sessions)
+
+    @property
+    def avg_session_duration_seconds(self) -> float | None:
+        return metrics.average_session_duration(self.duration_seconds, self.sessions)
+
+
+@dataclass(frozen=True)
+class SessionTotals(SessionCounts):
+    """A period's session figures, including those that are not additive across buckets."""
+
+    median_duration_seconds: float | None = None
+    returning_visitors: int = 0
+    bot_sessions: int = 0  # excluded sessions of the period, reported whatever include_bots says
+
+    @property
+    def return_visit_rate(self) -> float | None:
+        return metrics.return_visit_rate(self.returning_visitors, self.visitors)
+
+
+def _range(period: Period) -> dict[str, object]:
+    return {"start": period.start, "end": period.end}
+
+
+async def session_totals(conn: AsyncConnection, *, period: Period, include_bots: bool) -> SessionTotals:
+    sql = f"""
+        SELECT {_AGGREGATE_SQL},
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY {DURATION}) AS median,
+               count(DISTINCT visitor_id) FILTER (WHERE {_RETURNING.format(scope=_scope(include_bots, "e."))})
+                   AS returning,
+               (SELECT count(*) FROM sessions WHERE {_in_period()} AND excluded) AS bots
+        FROM sessions s WHERE {_in_period("s.")}{_scope(include_bots, "s.")}"""
+    row = (await conn.execute(text(sql), _range(period))).one()
+    counts = SessionCounts.of(row)
+    median = None if row.median is None else metrics.seconds(float(row.median))
+    return SessionTotals(**counts.__dict__, median_duration_seconds=median,
+                         returning_visitors=int(row.returning), bot_sessions=int(row.bots))
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    start: datetime
+    counts: SessionCounts
+
+
+async def session_series(conn: AsyncConnection, *, period: Period, granularity: Granularity,
+                         bucket_starts: Sequence[datetime], include_bots: bool) -> list[SeriesPoint]:
+    """One point per bucket start (zero-filled); sessions are counted in the bucket they started in."""
+    span = period if granularity is Granularity.HOUR else period.whole_days()
+    sql = f"""
+        SELECT date_trunc(:unit, started_at, :tz) AS bucket, {_AGGREGATE_SQL}
+        FROM sessions WHERE {_in_period()}{_scope(include_bots)} GROUP BY 1"""
+    rows = await conn.execute(text(sql), {**_range(span), "unit": granularity.value.lower(),
+                                          "tz": period.tz.key})
+    buckets: dict[datetime, SessionCounts] = {start: SessionCounts() for start in bucket_starts}
+    for row in rows:
+        key = max(row.bucket, bucket_starts[0])  # the first bucket may be clipped to the range
+        if key in buckets:
+            buckets[key] = _add(buckets[key], SessionCounts.of(row))
+    return [SeriesPoint(start, counts) for start, counts in buckets.items()]
+
+
+def _add(a: SessionCounts, b: SessionCounts) -> SessionCounts:
+    if not a.sessions:
+        return b
+    # Only a clipped first bucket can merge two groups; distinct counts may then overlap slightly.
+    return SessionCounts(*(getattr(a, f) + getattr(b, f) for f in AGGREGATES))
+
+
+@dataclass(frozen=True)
+class SessionFilter:
+    """Equality filters of the session list; None leaves a column unfiltered."""
+
+    source: str | None = None
+    country: str | None = None
+    device_type: str | None = None
+    browser: str | None = None
+    is_bot: bool | None = None
+    is_scanner: bool | None = None
+    is_behavioural_bot: bool | None = None
+    excluded: bool | None = None
+
+    def sql(self) -> tuple[str, dict[str, object]]:
+        columns = {"source": "referrer_source", "country": "country", "device_type": "device_type",
+                   "browser": "browser", "is_bot": "is_bot", "is_scanner": "is_scanner",
+                   "is_behavioural_bot": "is_behavioural_bot", "excluded": "excluded"}
+        given = {name: value for name in columns if (value := getattr(self, name)) is not None}
+        clause = "".join(f" AND {columns[name]} = :f_{name}" for name in given)
+        return clause, {f"f_{name}": value for name, value in given.items()}
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """One session as stored, plus whether it bounced (``BOUNCED``)."""
+
+    id: UUID
+    visitor_id: str
+    user_id: str | None
+    anonymous_id: str | None
+    started_at: datetime
+    last_seen_at: datetime
+    request_count: int
+    page_views: int
+    unique_pages: int
+    landing_page: str | None
+    entry_url: str | None
+    exit_page: str | None
+    referrer_url: str | None
+    referrer_source: str
+    utm_source: str | None
+    utm_medium: str | None
+    utm_campaign: str | None
+    utm_term: str | None
+    utm_content: str | None
+    country: str | None
+    region: str | None
+    city: str | None
+    device_type: str
+    browser: str | None
+    os: str | None
+    user_agent: str | None
+    ip_address: str | None
+    engagement_events: int
+    engaged_ms: int
+    zero_dwell_page_views: int
+    interval_stddev_ms: float | None
+    is_bot: bool
+    is_scanner: bool
+    agent_reasons: list[dict[str, Any]]
+    behavioural_bot_score: int | None
+    behaviour_signals: dict[str, int]
+    is_behavioural_bot: bool
+    excluded: bool
+    bounced: bool
+
+    @property
+    def duration_seconds(self) -> float:
+        return metrics.seconds((self.last_seen_at - self.started_at).total_seconds())
+
+
+_ROW_COLUMNS = ", ".join(
+    "CAST(ip_address AS text) AS ip_address" if name == "ip_address"
+    else f"{BOUNCED} AS bounced" if name == "bounced" else name
+    for name in SessionRow.__dataclass_fields__)
+
+
+def _session(row: Any) -> SessionRow:
+    return SessionRow(**row._mapping)
+
+
+async def list_sessions(conn: AsyncConnection, *, period: Period, filter: SessionFilter,
+                        include_bots: bool, after: tuple[datetime, UUID] | None,
+                        limit: int) -> tuple[list[SessionRow], int]:
+    """Newest first (started_at, then id, descending), after the cursor; and how many match in all."""
+    clause, params = filter.sql()
+    where = f"{_in_period()}{_scope(include_bots)}{clause}"
+    page_where = where + (" AND (started_at, id) < (:after_at, :after_id)" if after else "")
+    params.update(_range(period), limit=limit)
+    if after:
+        params.update(after_at=after[0], after_id=after[1])
+    rows = await conn.execute(text(f"SELECT {_ROW_COLUMNS} FROM sessions WHERE {page_where} "
+                                   "ORDER BY started_at DESC, id DESC LIMIT :limit"), params)
+    total = (await conn.execute(text(f"SELECT count(*) FROM sessions WHERE {where}"), params)).scalar_one()
+    return [_session(r) for r in rows], int(total)
+
+
+async def live_sessions(conn: AsyncConnection, *, include_bots: bool, limit: int) -> list[SessionRow]:
+    """Sessions active within ``LIVE_WINDOW`` of the database clock, most recently active first."""
+    rows = await conn.execute(text(
+        f"SELECT {_ROW_COLUMNS} FROM sessions WHERE {CURRENT_TENANT} "
+        f"AND last_seen_at >= now() - CAST(:window AS interval){_scope(include_bots)} "
+        "ORDER BY last_seen_at DESC, id DESC LIMIT :limit"), {"window": LIVE_WINDOW, "limit": limit})
+    return [_session(r) for r in rows]
+
+
+# The referrer's host, lower case, without "www." (the tables in analytics.traffic.referrers).
+REFERRER_HOST = (r"regexp_replace(lower(substring(referrer_url FROM "
+                 r"'^(?:[A-Za-z][A-Za-z0-9+.-]*:)?//(?:[^@/?#]*@)?([^:/?#]+)')), '^(www|m)\.', '')")
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """What a breakdown groups by, and which sessions have a value for it (``where``)."""
+
+    keys: tuple[str, ...]
+    where: str = "true"
+
+
+DIMENSIONS: dict[str, Dimension] = {
+    "sources": Dimension(("referrer_source",)),
+    # Self-referrals are classified direct, so a referrer counts only for other sources.
+    "referrers": Dimension((REFERRER_HOST,), f"referrer_source <> 'direct' AND {REFERRER_HOST} <> ''"),
+    "campaigns": Dimension(("utm_source", "utm_medium", "utm_campaign"),
+                           "coalesce(utm_source, utm_medium, utm_campaign) IS NOT NULL"),
+    "countries": Dimension(("country",)),
+    "regions": Dimension(("country", "region"), "region IS NOT NULL"),
+    "devices": Dimension(("device_type",)),
+    "browsers": Dimension(("browser",)),
+    "operating_systems": Dimension(("os",)),
+}
+
+
+@dataclass(frozen=True)
+class BreakdownRow:
+    keys: tuple[str | None, ...]
+    counts: SessionCounts
+    share: float | None  # sessions / all sessions of the period * 100
+
+
+async def breakdown(conn: AsyncConnection, *, dimension: str, period: Period, include_bots: bool,
+                    limit: int) -> list[BreakdownRow]:
+    """Sessions by one dimension, most sessions first (ties by key in byte order, unknown last)."""
+    spec = DIMENSIONS[dimension]
+    # Byte order (collation "C") for ties, so the ranking does not depend on the database's locale.
+    keys = ", ".join(f'{k} COLLATE "C" AS k{i}' for i, k in enumerate(spec.keys))
+    order = ", ".join(f"k{i} NULLS LAST" for i in range(len(spec.keys)))
+    where = f"{_in_period()}{_scope(include_bots)}"
+    sql = f"""
+        SELECT {keys}, {_AGGREGATE_SQL}, (SELECT count(*) FROM sessions WHERE {where}) AS total
+        FROM sessions WHERE {where} AND {spec.where}
+        GROUP BY {", ".join(f"k{i}" for i in range(len(spec.keys)))}
+        ORDER BY sessions DESC, {order} LIMIT :limit"""
+    rows = await conn.execute(text(sql), {**_range(period), "limit": limit})
+    return [BreakdownRow(tuple(getattr(r, f"k{i}") for i in range(len(spec.keys))), SessionCounts.of(r),
+                         metrics.share(int(r.sessions), int(r.total))) for r in rows]
+
+
+@dataclass(frozen=True)
+class BotDay:
+    day: date
+    sessions: int  # excluded sessions that started that local day
+    by_tier: tuple[int, int, int]  # user agent, scanner, behavioural
+
+
+@dataclass(frozen=True)
+class BotReasonCount:
+    tier: int
+    code: str
+    sessions: int
+
+
+@dataclass(frozen=True)
+class BotAgent:
+    user_agent: str | None
+    sessions: int
+    tiers: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class BotSummary:
+    """What the bot filter removed from a period: every session, whatever include_bots says."""
+
+    period: Period
+    total_sessions: int
+    excluded_sessions: int
+    by_tier: tuple[int, int, int]  # sessions flagged by tier 1, 2 and 3 (one session may be in several)
+    by_reason: list[BotReasonCount]
+    by_day: list[BotDay]
+
+    @property
+    def excluded_share(self) -> float | None:
+        return metrics.share(self.excluded_sessions, self.total_sessions)
+
+
+TIER_FLAGS = ("is_bot", "is_scanner", "is_behavioural_bot")
+_TIER_COUNTS = ", ".join(f"count(*) FILTER (WHERE {flag}) AS tier{i + 1}"
+                         for i, flag in enumerate(TIER_FLAGS))
+# Tier 1 and 2 reasons are stored with the session; a behavioural flag's reasons are its signals.
+_REASONS = f"""
+    SELECT tier, code, count(*) AS sessions FROM (
+        SELECT s.id, CAST(r->>'tier' AS integer) AS tier, r->>'code' AS code
+        FROM sessions s CROSS JOIN jsonb_array_elements(s.agent_reasons) r
+        WHERE {_in_period("s.")}
+          AND ((r->>'tier' = '1' AND s.is_bot) OR (r->>'tier' = '2' AND s.is_scanner))
+        UNION
+        SELECT s.id, 3, k FROM sessions s CROSS JOIN jsonb_object_keys(s.behaviour_signals) k
+        WHERE {_in_period("s.")} AND s.is_behavioural_bot
+    ) reasons
+    GROUP BY tier, code ORDER BY sessions DESC, tier, code COLLATE "C"
+"""
+
+
+async def bot_summary(conn: AsyncConnection, *, period: Period) -> BotSummary:
+    """Excluded sessions by tier, by reason code and by local day (zero-filled)."""
+    params: dict[str, object] = {**_range(period), "tz": period.tz.key}
+    where = _in_period()
+    totals = (await conn.execute(text(
+        f"SELECT count(*) AS total, count(*) FILTER (WHERE excluded) AS excluded, {_TIER_COUNTS} "
+        f"FROM sessions WHERE {where}"), params)).one()
+    reasons = [BotReasonCount(int(r.tier), r.code, int(r.sessions))
+               for r in await conn.execute(text(_REASONS), params)]
+    days = {r.day: r for r in await conn.execute(text(
+        f"SELECT CAST(started_at AT TIME ZONE :tz AS date) AS day, count(*) AS sessions, {_TIER_COUNTS} "
+        f"FROM sessions WHERE {where} AND excluded GROUP BY 1"), params)}
+    by_day = []
+    day = period.first_day
+    while day <= period.last_day:
+        row = days.get(day)
+        by_day.append(BotDay(day, int(row.sessions), (int(row.tier1), int(row.tier2), int(row.tier3)))
+                      if row else BotDay(day, 0, (0, 0, 0)))
+        day += timedelta(days=1)
+    return BotSummary(period, int(totals.total), int(totals.excluded),
+                      (int(totals.tier1), int(totals.tier2), int(totals.tier3)), reasons, by_day)
+
+
+async def bot_user_agents(conn: AsyncConnection, *, period: Period, limit: int) -> list[BotAgent]:
+    """The user agents of the period's excluded sessions, most sessions first (empty agent as None)."""
+    rows = await conn.execute(text(
+        f"SELECT nullif(user_agent, '') COLLATE \"C\" AS agent, count(*) AS sessions, {_TIER_COUNTS} "
+        f"FROM sessions WHERE {_in_period()} AND excluded GROUP BY 1 "
+        "ORDER BY sessions DESC, agent NULLS LAST LIMIT :limit"), {**_range(period), "limit": limit})
+    return [BotAgent(r.agent, int(r.sessions), tuple(t for t in (1, 2, 3) if getattr(r, f"tier{t}")))
+            for r in rows]

@@ -1,0 +1,1 @@
+"""Bot rules: retroactive flagging by user-agent pattern."""

@@ -1,0 +1,62 @@
+"""Tenant bot rules in the graph: ``addBotRule`` (secret key) flags existing sessions by user agent
+in a worker job that also corrects every affected counter; ``tenant { botRules }`` shows progress."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from analytics.errors import InvalidArgument
+from analytics.sessions import rules
+from api.context import AppInfo
+from api.errors import BadInput
+from workers.queue import enqueue_bot_rule
+
+
+@strawberry.type(description="A user-agent pattern that marks sessions as bots (tier 1, reason "
+                             "ua_tenant_rule), for new sessions and, once its job ran, existing ones.")
+class BotRule:
+    id: strawberry.ID
+    pattern: str = strawberry.field(description="Case-insensitive substring, or an RE2 expression "
+                                                "between slashes.")
+    note: str | None
+    created_at: datetime
+    status: str = strawberry.field(description="queued, done or failed (the retroactive run).")
+    sessions_flagged: int | None = strawberry.field(
+        description="Existing sessions the run flagged (not already bots).")
+    days_corrected: int | None = strawberry.field(
+        description="Local days whose counters the run recomputed from raw events.")
+    finished_at: datetime | None
+    error: str | None
+
+    @classmethod
+    def of(cls, rule: rules.BotRule) -> BotRule:
+        return cls(id=strawberry.ID(str(rule.id)), pattern=rule.pattern, note=rule.note,
+                   created_at=rule.created_at, status=rule.status,
+                   sessions_flagged=rule.sessions_flagged, days_corrected=rule.days_corrected,
+                   finished_at=rule.finished_at, error=rule.error)
+
+
+async def bot_rules(info: AppInfo) -> list[BotRule]:
+    async with info.context.read() as conn:
+        return [BotRule.of(rule) for rule in await rules.list_rules(conn)]
+
+
+@strawberry.type
+class BotRuleMutation:
+    @strawberry.mutation(description="Add a bot rule (secret key): sessions whose user agent matches "
+                                     "are bots from now on, and a worker job flags the existing ones "
+                                     "and corrects every affected day's counters. Poll "
+                                     "tenant { botRules } for its status.")
+    async def add_bot_rule(self, info: AppInfo, pattern: str, note: str | None = None) -> BotRule:
+        principal = info.context.require_secret()
+        if note is not None and len(note) > 500:
+            raise BadInput("note", "must be at most 500 characters")
+        try:
+            async with info.context.write() as conn:
+                rule = await rules.add_rule(conn, pattern, note)
+        except InvalidArgument as exc:
+            raise BadInput("pattern", exc.message) from None
+        await enqueue_bot_rule(info.context.resources.redis, principal.tenant_id, rule.id)
+        return BotRule.of(rule)

@@ -1,0 +1,119 @@
+"""Tenant-level session fields: the session list, totals, series and live sessions."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from uuid import UUID
+
+from analytics.periods import Compare as DomainCompare
+from analytics.periods import Period as DomainPeriod
+from analytics.periods import comparison
+from analytics.sessions import stats
+from analytics.traffic.agents import DeviceType
+from analytics.traffic.referrers import TrafficSource
+from api.common import Compare, Granularity, Period, RangeInput, check_granularity, check_limit
+from api.context import AppInfo
+from api.errors import BadInput
+from api.sessions.types import (
+    Session,
+    SessionConnection,
+    SessionEdge,
+    SessionFilter,
+    SessionSeries,
+    SessionSeriesPoint,
+    SessionStats,
+)
+from api.tours.queries import PageInfo
+
+MAX_PAGE = 500
+MAX_LIVE = 500
+_BOT_FLAGS = ("is_bot", "is_scanner", "is_behavioural_bot", "excluded")
+
+
+def _cursor(row: stats.SessionRow) -> str:
+    return base64.urlsafe_b64encode(f"{row.started_at.isoformat()}|{row.id}".encode()).decode()
+
+
+def _after(cursor: str | None) -> tuple[datetime, UUID] | None:
+    if cursor is None:
+        return None
+    try:
+        at, _, session_id = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True
+                                             ).decode().partition("|")
+        return datetime.fromisoformat(at), UUID(session_id)
+    except (ValueError, binascii.Error):
+        raise BadInput("after", "is not a cursor returned by this field") from None
+
+
+def check_filter(given: SessionFilter | None, include_bots: bool) -> stats.SessionFilter:
+    """The domain filter; names the field that cannot match anything."""
+    if given is None:
+        return stats.SessionFilter()
+    domain = given.domain()
+    for field, value, allowed in (("filter.source", domain.source, TrafficSource),
+                                  ("filter.deviceType", domain.device_type, DeviceType)):
+        if value is not None and value not in {m.value for m in allowed}:
+            raise BadInput(field, "must be one of " + ", ".join(m.value for m in allowed))
+    if not include_bots and any(getattr(domain, flag) for flag in _BOT_FLAGS):
+        raise BadInput("includeBots", "must be true to list sessions flagged as bots (the filter "
+                                      "asks for them, and bots are left out by default)")
+    return domain
+
+
+async def sessions_page(info: AppInfo, range: RangeInput, first: int, after: str | None,
+                        filter: SessionFilter | None, include_bots: bool) -> SessionConnection:
+    tz = info.context.require_secret().timezone
+    period = range.resolve(tz)
+    check_limit("first", first, MAX_PAGE)
+    domain = check_filter(filter, include_bots)
+    async with info.context.read() as conn:
+        rows, total = await stats.list_sessions(conn, period=period, filter=domain,
+                                                include_bots=include_bots, after=_after(after),
+                                                limit=first + 1)
+    page = rows[:first]
+    nodes = [Session.of(row, tz) for row in page]
+    return SessionConnection(
+        edges=[SessionEdge(cursor=_cursor(row), node=node) for row, node in zip(page, nodes, strict=True)],
+        nodes=nodes, total_count=total,
+        page_info=PageInfo(has_next_page=len(rows) > first,
+                           end_cursor=_cursor(page[-1]) if page else None),
+    )
+
+
+async def stats_with_comparison(info: AppInfo, period: DomainPeriod, compare: DomainCompare | None,
+                                include_bots: bool) -> SessionStats:
+    """Session totals of the period and, with ``compare``, of the comparison period."""
+    async with info.context.read() as conn:
+        totals = await stats.session_totals(conn, period=period, include_bots=include_bots)
+        previous = None
+        if compare is not None:
+            before = comparison(period, compare)
+            previous = (before, await stats.session_totals(conn, period=before, include_bots=include_bots))
+    return SessionStats.build(period, totals, previous)
+
+
+async def session_stats(info: AppInfo, range: RangeInput, compare: Compare | None,
+                        include_bots: bool) -> SessionStats:
+    period = range.resolve(info.context.require_secret().timezone)
+    return await stats_with_comparison(info, period, compare, include_bots)
+
+
+async def session_series(info: AppInfo, range: RangeInput, granularity: Granularity | None,
+                         include_bots: bool) -> SessionSeries:
+    period = range.resolve(info.context.require_secret().timezone)
+    chosen, starts = check_granularity(period, granularity)
+    async with info.context.read() as conn:
+        points = await stats.session_series(conn, period=period, granularity=chosen, bucket_starts=starts,
+                                            include_bots=include_bots)
+    return SessionSeries(period=Period.of(period), granularity=chosen,
+                         points=[SessionSeriesPoint.of(p, period) for p in points])
+
+
+async def live_sessions(info: AppInfo, limit: int, include_bots: bool) -> list[Session]:
+    tz = info.context.require_secret().timezone
+    check_limit("limit", limit, MAX_LIVE)
+    async with info.context.read() as conn:
+        rows = await stats.live_sessions(conn, include_bots=include_bots, limit=limit)
+    return [Session.of(row, tz) for row in rows]

@@ -1,0 +1,193 @@
+"""Traffic types: sessions by source, referrer, campaign, place, device, and the bot filter's report."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import strawberry
+
+from analytics.periods import Period as DomainPeriod
+from analytics.sessions import stats
+from api.common import Period, check_limit
+from api.context import AppInfo
+
+MAX_ROWS = 500
+TIERS = {1: "user_agent", 2: "scanner", 3: "behavioural"}
+
+
+@strawberry.type
+class TrafficCounts:
+    sessions: int = strawberry.field(description="Sessions that started in the period with this value.")
+    visitors: int = strawberry.field(description="Distinct visitor ids of those sessions.")
+    share: float | None = strawberry.field(
+        description="sessions / all sessions of the period * 100 (all sessions, with or without a value "
+                    "for this breakdown).")
+    bounce_rate: float | None = strawberry.field(description="Bounced sessions / sessions * 100.")
+    avg_session_duration_seconds: float | None = strawberry.field(
+        description="Mean of (last event - first event) over these sessions, in seconds.")
+
+    @staticmethod
+    def values(row: stats.BreakdownRow) -> dict[str, object]:
+        return {"sessions": row.counts.sessions, "visitors": row.counts.visitors, "share": row.share,
+                "bounce_rate": row.counts.bounce_rate,
+                "avg_session_duration_seconds": row.counts.avg_session_duration_seconds}
+
+
+@strawberry.type(description="Sessions with one value of a breakdown; key null means unknown.")
+class TrafficRow(TrafficCounts):
+    key: str | None
+
+    @classmethod
+    def of(cls, row: stats.BreakdownRow) -> TrafficRow:
+        return cls(key=row.keys[0], **cls.values(row))  # type: ignore[arg-type]
+
+
+@strawberry.type(description="Sessions from one region of a country.")
+class RegionRow(TrafficCounts):
+    country: str | None = strawberry.field(description="ISO 3166-1 alpha-2 code.")
+    region: str
+
+    @classmethod
+    def of(cls, row: stats.BreakdownRow) -> RegionRow:
+        return cls(country=row.keys[0], region=row.keys[1] or "", **cls.values(row))  # type: ignore[arg-type]
+
+
+@strawberry.type(description="Sessions with one combination of UTM tags (a missing tag is null).")
+class CampaignRow(TrafficCounts):
+    utm_source: str | None
+    utm_medium: str | None
+    utm_campaign: str | None
+
+    @classmethod
+    def of(cls, row: stats.BreakdownRow) -> CampaignRow:
+        source, medium, campaign = row.keys
+        return cls(utm_source=source, utm_medium=medium, utm_campaign=campaign,
+                   **cls.values(row))  # type: ignore[arg-type]
+
+
+@strawberry.type
+class BotTierCount:
+    tier: int = strawberry.field(description="1: user agent (isBot), 2: scanner (isScanner), "
+                                             "3: behavioural (isBehaviouralBot).")
+    name: str = strawberry.field(description="user_agent, scanner or behavioural.")
+    sessions: int = strawberry.field(description="Sessions flagged by this tier (a session may be flagged "
+                                                 "by several).")
+
+
+@strawberry.type
+class BotReasonCount:
+    tier: int
+    code: str = strawberry.field(
+        description="Tiers 1 and 2: the stored reason code (ua_crawler, ua_ai_crawler, scan_path...); "
+                    "tier 3: the behavioural signal that fired (request_velocity...).")
+    sessions: int = strawberry.field(description="Flagged sessions with this reason.")
+
+
+@strawberry.type
+class BotDayCount:
+    date: date = strawberry.field(description="Local day (tenant time zone) the sessions started.")
+    sessions: int = strawberry.field(description="Excluded sessions (any tier).")
+    user_agent: int = strawberry.field(description="Of which flagged by tier 1.")
+    scanner: int = strawberry.field(description="Of which flagged by tier 2.")
+    behavioural: int = strawberry.field(description="Of which flagged by tier 3.")
+
+
+@strawberry.type
+class BotAgentCount:
+    user_agent: str | None = strawberry.field(description="The user agent; null when none was sent.")
+    sessions: int = strawberry.field(description="Excluded sessions with this user agent.")
+    tiers: list[int] = strawberry.field(description="Tiers that flagged them.")
+
+
+@strawberry.type(description="What the bot filter removed from the period: every session that started in "
+                             "it, whatever includeBots says.")
+class BotTraffic:
+    period: Period
+    total_sessions: int = strawberry.field(description="All sessions, bots included.")
+    excluded_sessions: int = strawberry.field(description="Sessions flagged by any tier.")
+    excluded_share: float | None = strawberry.field(description="excludedSessions / totalSessions * 100.")
+    by_tier: list[BotTierCount]
+    by_reason: list[BotReasonCount] = strawberry.field(description="Most sessions first.")
+    by_day: list[BotDayCount] = strawberry.field(description="Every local day of the period, zeros included.")
+    domain_period: strawberry.Private[DomainPeriod]
+
+    @classmethod
+    def of(cls, summary: stats.BotSummary) -> BotTraffic:
+        return cls(
+            period=Period.of(summary.period), domain_period=summary.period,
+            total_sessions=summary.total_sessions, excluded_sessions=summary.excluded_sessions,
+            excluded_share=summary.excluded_share,
+            by_tier=[BotTierCount(tier=t, name=TIERS[t], sessions=summary.by_tier[t - 1]) for t in TIERS],
+            by_reason=[BotReasonCount(tier=r.tier, code=r.code, sessions=r.sessions)
+                       for r in summary.by_reason],
+            by_day=[BotDayCount(date=d.day, sessions=d.sessions, user_agent=d.by_tier[0],
+                                scanner=d.by_tier[1], behavioural=d.by_tier[2]) for d in summary.by_day],
+        )
+
+    @strawberry.field(description="User agents of the excluded sessions, most sessions first.")
+    async def by_user_agent(self, info: AppInfo, limit: int = 10) -> list[BotAgentCount]:
+        check_limit("limit", limit, MAX_ROWS)
+        async with info.context.read() as conn:
+            agents = await stats.bot_user_agents(conn, period=self.domain_period, limit=limit)
+        return [BotAgentCount(user_agent=a.user_agent, sessions=a.sessions, tiers=list(a.tiers))
+                for a in agents]
+
+
+async def breakdown_rows(info: AppInfo, dimension: str, period: DomainPeriod, include_bots: bool,
+                         limit: int) -> list[stats.BreakdownRow]:
+    check_limit("limit", limit, MAX_ROWS)
+    async with info.context.read() as conn:
+        return await stats.breakdown(conn, dimension=dimension, period=period, include_bots=include_bots,
+                                     limit=limit)
+
+
+@strawberry.type(description="Where sessions came from and on what, ranked by sessions (ties by key). "
+                             "Bot sessions are left out unless includeBots is true; `bots` always "
+                             "reports them.")
+class Traffic:
+    period: Period
+    include_bots: bool = strawberry.field(description="Whether bot sessions are counted (the argument).")
+    domain_period: strawberry.Private[DomainPeriod]
+
+    async def _rows(self, info: AppInfo, dimension: str, limit: int) -> list[stats.BreakdownRow]:
+        return await breakdown_rows(info, dimension, self.domain_period, self.include_bots, limit)
+
+    @strawberry.field(description="By referrer source: direct, organic_search, social, referral, email or "
+                                  "paid.")
+    async def sources(self, info: AppInfo, limit: int = 10) -> list[TrafficRow]:
+        return [TrafficRow.of(r) for r in await self._rows(info, "sources", limit)]
+
+    @strawberry.field(description="By referrer host (lower case, without www.), for sessions whose source "
+                                  "is not direct (self-referrals count as direct).")
+    async def referrers(self, info: AppInfo, limit: int = 10) -> list[TrafficRow]:
+        return [TrafficRow.of(r) for r in await self._rows(info, "referrers", limit)]
+
+    @strawberry.field(description="By utm_source / utm_medium / utm_campaign, for sessions with any of them.")
+    async def campaigns(self, info: AppInfo, limit: int = 10) -> list[CampaignRow]:
+        return [CampaignRow.of(r) for r in await self._rows(info, "campaigns", limit)]
+
+    @strawberry.field(description="By country (ISO 3166-1 alpha-2; null: unknown).")
+    async def countries(self, info: AppInfo, limit: int = 10) -> list[TrafficRow]:
+        return [TrafficRow.of(r) for r in await self._rows(info, "countries", limit)]
+
+    @strawberry.field(description="By country and region, for sessions with a known region.")
+    async def regions(self, info: AppInfo, limit: int = 10) -> list[RegionRow]:
+        return [RegionRow.of(r) for r in await self._rows(info, "regions", limit)]
+
+    @strawberry.field(description="By device type: desktop, mobile, tablet, bot, other.")
+    async def devices(self, info: AppInfo, limit: int = 10) -> list[TrafficRow]:
+        return [TrafficRow.of(r) for r in await self._rows(info, "devices", limit)]
+
+    @strawberry.field(description="By browser family (null: unknown).")
+    async def browsers(self, info: AppInfo, limit: int = 10) -> list[TrafficRow]:
+        return [TrafficRow.of(r) for r in await self._rows(info, "browsers", limit)]
+
+    @strawberry.field(description="By operating system family (null: unknown).")
+    async def operating_systems(self, info: AppInfo, limit: int = 10) -> list[TrafficRow]:
+        return [TrafficRow.of(r) for r in await self._rows(info, "operating_systems", limit)]
+
+    @strawberry.field(description="What the bot filter removed, by tier, reason, day and user agent "
+                                  "(regardless of includeBots).")
+    async def bots(self, info: AppInfo) -> BotTraffic:
+        async with info.context.read() as conn:
+            return BotTraffic.of(await stats.bot_summary(conn, period=self.domain_period))

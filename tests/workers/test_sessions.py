@@ -1,0 +1,238 @@
+"""Sessions, bot flags and counter corrections through the real pipeline: track over HTTP, the ARQ
+worker on Redis, PostgreSQL; exact numbers from events written as data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from analytics.ingest.events import EventIn
+from analytics.ingest.origin import Origin
+from analytics.ingest.service import PartitionCache, ingest_batch
+from analytics.rollups.recompute import verify_rollups
+from tests.conftest import GraphQLClient, TenantKeys, event
+
+CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+          "Chrome/124.0.0.0 Safari/537.36")
+IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+          "Version/17.4 Mobile/15E148 Safari/604.1")
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+QA_AGENT = CHROME + " InternalQA/3.1"
+STATS = """query($bots: Boolean!) { tenant { tour(id: "t1") {
+    stats(range: {from: "2025-05-01", to: "2025-05-10"}, includeBots: $bots) { starts } } } }"""
+
+
+def page(at: str, url: str, agent: str = CHROME, user: str | None = "p", **context: Any) -> dict[str, Any]:
+    return event("PageViewed", at, user, url=url, context={"userAgent": agent, **context})
+
+
+def tour_start(at: str, agent: str, user: str) -> dict[str, Any]:
+    return event("TourStarted", at, user, tourId="t1", context={"userAgent": agent})
+
+
+async def sessions_of(engine: AsyncEngine, tenant_id: int) -> list[Any]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(text(
+            "SELECT * FROM sessions WHERE tenant_id = :t ORDER BY started_at"), {"t": tenant_id})).all())
+
+
+async def starts(gql: GraphQLClient, tenant: TenantKeys) -> tuple[int, int]:
+    humans, everyone = [(await gql.data(tenant.secret, STATS, {"bots": b}))["tenant"]["tour"]["stats"]["starts"]
+                        for b in (False, True)]
+    return humans, everyone
+
+
+async def assert_counters_match_raw_events(engine: AsyncEngine, tenant_id: int) -> None:
+    async with engine.connect() as conn:
+        assert await verify_rollups(conn, tenant_id) == []
+
+
+async def test_sessions_split_at_30_minutes_idle_and_24_hours_and_late_events_merge(
+        gql: GraphQLClient, make_tenant: Any, run_worker: Any, owner_engine: AsyncEngine) -> None:
+    tenant = await make_tenant()
+    late = page("2025-05-01T10:29:59Z", "https://shop.example/b")
+    first = [page("2025-05-01T10:00:00Z", "https://shop.example/a"),
+             page("2025-05-01T10:59:58Z", "https://shop.example/c"),
+             page("2025-05-01T11:29:58Z", "https://shop.example/d")]  # exactly 30:00 after 10:59:58
+    # Every 25 minutes from midnight for a day and a bit: the 24-hour cap ends the session.
+    long_day = [page(f"2025-05-02T{m // 60:02d}:{m % 60:02d}:00Z" if m < 1440 else
+                     f"2025-05-03T{(m - 1440) // 60:02d}:{m % 60:02d}:00Z", f"https://shop.example/p{m}")
+                for m in range(0, 1451, 25)]
+    result = await gql.track(tenant.publishable, first + long_day)
+    assert result["accepted"] == 62, result["rejections"][:3]
+    await run_worker()
+    before = await sessions_of(owner_engine, tenant.id)
+    # Without the 10:29:59 event, 10:00 and 10:59:58 are 59:58 apart: two sessions. With it, the
+    # gaps are 29:59 each: one session.
+    assert [s.request_count for s in before] == [1, 1, 1, 58, 1]
+
+    assert (await gql.track(tenant.publishable, [late]))["accepted"] == 1
+    await run_worker()
+    sessions = await sessions_of(owner_engine, tenant.id)
+    assert [(s.started_at.isoformat(), s.last_seen_at.isoformat(), s.request_count) for s in sessions] == [
+        ("2025-05-01T10:00:00+00:00", "2025-05-01T10:59:58+00:00", 3),
+        ("2025-05-01T11:29:58+00:00", "2025-05-01T11:29:58+00:00", 1),
+        ("2025-05-02T00:00:00+00:00", "2025-05-02T23:45:00+00:00", 58),
+        ("2025-05-03T00:10:00+00:00", "2025-05-03T00:10:00+00:00", 1),
+    ]
+    merged = sessions[0]
+    assert (merged.page_views, merged.unique_pages, merged.landing_page, merged.exit_page) == (3, 3, "/a", "/c")
+    assert (merged.device_type, merged.browser, merged.os) == ("desktop", "Chrome", "Windows")
+    assert not merged.excluded
+    async with owner_engine.connect() as conn:
+        keys = (await conn.execute(text(
+            "SELECT count(*) FILTER (WHERE session_key IS NULL), count(DISTINCT session_key) FROM events "
+            "WHERE tenant_id = :t"), {"t": tenant.id})).one()
+    assert tuple(keys) == (0, 4)
+
+
+async def test_session_facts_source_utm_geo_device_and_engagement(
+        gql: GraphQLClient, make_tenant: Any, run_worker: Any, owner_engine: AsyncEngine) -> None:
+    tenant = await make_tenant()
+    batch = [
+        page("2025-05-01T09:00:00Z", "https://shop.example/landing?utm_source=newsletter&utm_medium=email"
+             "&utm_campaign=spring", IPHONE, "u7", referrer="https://mail.google.com/", country="DE"),
+        page("2025-05-01T09:01:00Z", "https://shop.example/pricing", IPHONE, "u7"),
+        event("PageEngagement", "2025-05-01T09:02:00Z", "u7", url="https://shop.example/pricing",
+              engagement={"scrollDepth": 80, "timeOnPageMs": 45000}, context={"userAgent": IPHONE}),
+        page("2025-05-01T12:00:00Z", "https://shop.example/", CHROME,
+             referrer="https://www.google.com/search?q=shop"),
+    ]
+    assert (await gql.track(tenant.publishable, batch))["accepted"] == 4
+    await run_worker()
+    phone, desktop = await sessions_of(owner_engine, tenant.id)
+    assert (phone.referrer_source, phone.utm_source, phone.utm_medium, phone.utm_campaign) == (
+        "email", "newsletter", "email", "spring")
+    assert (phone.country, phone.device_type, phone.os, phone.user_id) == ("DE", "mobile", "iOS", "u7")
+    assert (phone.request_count, phone.page_views, phone.engagement_events, phone.engaged_ms) == (3, 2, 1, 45000)
+    assert (phone.reading_patterns, desktop.reading_patterns) == ({"engaged": 1}, {})
+    assert phone.entry_url.endswith("utm_campaign=spring") and phone.landing_page == "/landing"
+    assert (desktop.referrer_source, desktop.referrer_url) == ("organic_search",
+                                                              "https://www.google.com/search?q=shop")
+    assert phone.visitor_id != desktop.visitor_id
+    assert phone.ip_address is None and desktop.ip_address is None
+
+
+async def test_bot_tiers_are_flagged_and_excluded_from_counters_unless_included(
+        gql: GraphQLClient, make_tenant: Any, run_worker: Any, owner_engine: AsyncEngine) -> None:
+    tenant = await make_tenant()
+    human = [tour_start("2025-05-01T10:00:00Z", CHROME, "human"),
+             page("2025-05-01T10:00:01Z", "https://shop.example/", CHROME, "human")]
+    crawler = [tour_start("2025-05-01T10:00:00Z", GOOGLEBOT, "crawler")]
+    scanner = [tour_start("2025-05-01T11:00:00Z", CHROME + " A", "scanner"),
+               page("2025-05-01T11:00:01Z", "https://shop.example/wp-admin/install.php", CHROME + " A")]
+    # 70 page views half a second apart: 70 requests a minute, with machine-regular gaps.
+    fast = [tour_start("2025-05-01T12:00:00Z", CHROME + " B", "fast")] + [
+        page(f"2025-05-01T12:00:{i // 2:02d}.{5 * (i % 2)}Z", f"https://shop.example/x{i % 5}", CHROME + " B")
+        for i in range(1, 71)]
+    assert (await gql.track(tenant.publishable, human + crawler + scanner + fast))["accepted"] == 76
+    # A session counted as human first, whose later request is a scanner's: its start moves sides.
+    late_scanner = [tour_start("2025-05-02T08:00:00Z", CHROME + " C", "late")]
+    assert (await gql.track(tenant.publishable, late_scanner))["accepted"] == 1
+    await run_worker()
+    assert await starts(gql, tenant) == (2, 5)
+    assert (await gql.track(tenant.publishable, [
+        page("2025-05-02T08:05:00Z", "https://shop.example/.env", CHROME + " C")]))["accepted"] == 1
+    await run_worker()
+
+    flags = {s.user_id: s for s in await sessions_of(owner_engine, tenant.id)}
+    assert not flags["human"].excluded and flags["human"].behavioural_bot_score == 0
+    assert flags["crawler"].is_bot and flags["crawler"].agent_reasons == [
+        {"tier": 1, "code": "ua_crawler", "detail": "Googlebot"}]
+    assert flags["crawler"].device_type == "bot"
+    assert flags["scanner"].is_scanner and not flags["scanner"].is_bot
+    assert flags["scanner"].agent_reasons == [{"tier": 2, "code": "scan_path", "detail": "wordpress: wp-admin"}]
+    assert flags["late"].is_scanner and flags["late"].agent_reasons[0]["detail"] == "secrets: .env"
+    assert flags["fast"].is_behavioural_bot and not flags["fast"].is_bot
+    assert flags["fast"].behavioural_bot_score == 80
+    assert flags["fast"].behaviour_signals == {"request_velocity": 50, "regular_intervals": 30}
+    assert await starts(gql, tenant) == (1, 5)
+    await assert_counters_match_raw_events(owner_engine, tenant.id)
+
+
+async def test_a_retroactive_bot_rule_flags_existing_sessions_and_corrects_every_counter(
+        gql: GraphQLClient, make_tenant: Any, run_worker: Any, owner_engine: AsyncEngine) -> None:
+    tenant = await make_tenant()
+    batch = [tour_start("2025-05-01T10:00:00Z", CHROME, "human"),
+             tour_start("2025-05-01T10:00:00Z", QA_AGENT, "qa1"),
+             tour_start("2025-05-03T10:00:00Z", QA_AGENT, "qa2"),
+             event("StepViewed", "2025-05-03T10:00:05Z", "qa2", tourId="t1", stepIndex=0,
+                   context={"userAgent": QA_AGENT})]
+    assert (await gql.track(tenant.publishable, batch))["accepted"] == 4
+    await run_worker()
+    assert await starts(gql, tenant) == (3, 3)
+
+    bad = await gql(tenant.secret, 'mutation { addBotRule(pattern: "Chrome") { id } }')
+    assert bad["errors"][0]["extensions"]["field"] == "pattern"
+    assert "ordinary browsers" in bad["errors"][0]["message"]
+    added = await gql.data(tenant.secret, 'mutation { addBotRule(pattern: "internalqa", note: "our QA") '
+                                          '{ id pattern status } }')
+    assert added["addBotRule"]["status"] == "queued"
+    await run_worker()
+    rules = (await gql.data(tenant.secret, "{ tenant { botRules { pattern status sessionsFlagged "
+                                           "daysCorrected note } } }"))["tenant"]["botRules"]
+    assert rules == [{"pattern": "internalqa", "status": "done", "sessionsFlagged": 2, "daysCorrected": 2,
+                      "note": "our QA"}]
+    assert await starts(gql, tenant) == (1, 3)
+    funnel = """{ tenant { tour(id: "t1") { funnel(range: {from: "2025-05-01", to: "2025-05-10"}) {
+        steps { users } } } } }"""
+    assert (await gql.data(tenant.secret, funnel))["tenant"]["tour"]["funnel"]["steps"] == [{"users": 0}]
+    await assert_counters_match_raw_events(owner_engine, tenant.id)
+
+    # The rule stays: a new session with that agent is a bot from its first event.
+    assert (await gql.track(tenant.publishable, [tour_start("2025-05-04T10:00:00Z", QA_AGENT, "qa3")]))[
+        "accepted"] == 1
+    await run_worker()
+    assert await starts(gql, tenant) == (1, 4)
+    await assert_counters_match_raw_events(owner_engine, tenant.id)
+
+
+async def test_no_raw_ip_address_in_any_table_by_default(
+        gql: GraphQLClient, make_tenant: Any, run_worker: Any, owner_engine: AsyncEngine) -> None:
+    tenant = await make_tenant()
+    assert (await gql.track(tenant.publishable, [page("2025-05-01T10:00:00Z", "https://shop.example/")]))[
+        "accepted"] == 1
+    await run_worker()
+    async with owner_engine.connect() as conn:
+        tables = [r[0] for r in await conn.execute(text(
+            "SELECT DISTINCT table_name FROM information_schema.columns WHERE table_schema = 'public' "
+            "AND column_name = 'tenant_id'"))]
+        assert "sessions" in tables and "events" in tables
+        for table in tables:
+            found = (await conn.execute(text(
+                f"SELECT count(*) FROM {table} t WHERE tenant_id = :t AND t::text LIKE '%127.0.0.1%'"),
+                {"t": tenant.id})).scalar_one()
+            assert found == 0, table
+
+
+async def test_a_visit_across_midnight_stays_one_session_although_the_salt_changed(
+        make_tenant: Any, run_worker: Any, app_engine: AsyncEngine, owner_engine: AsyncEngine) -> None:
+    tenant = await make_tenant()
+    secret = "test-secret"
+    partitions = PartitionCache()
+
+    async def send_at(at: datetime, *events: dict[str, Any]) -> None:
+        origin = Origin(tenant_id=tenant.id, ip="198.51.100.7", user_agent=CHROME, store_ip=False,
+                        visitor_secret=secret, at=at)
+        outcome = await ingest_batch(app_engine, partitions, tenant_id=tenant.id,
+                                     events=[msgspec.convert(e, EventIn) for e in events],
+                                     retention_days=3650, max_future_seconds=86400, origin=origin)
+        assert outcome.accepted == len(events)
+
+    # Sent as they happen: the first request on May 1st, the second after midnight UTC.
+    await send_at(datetime(2025, 5, 1, 23, 55, tzinfo=UTC), page("2025-05-01T23:55:00Z", "https://shop.example/a"))
+    await send_at(datetime(2025, 5, 2, 0, 5, tzinfo=UTC), page("2025-05-02T00:05:00Z", "https://shop.example/b"))
+    # Another visitor behind the same address, with another browser, stays apart.
+    await send_at(datetime(2025, 5, 2, 0, 6, tzinfo=UTC),
+                  page("2025-05-02T00:06:00Z", "https://shop.example/c", IPHONE))
+    await run_worker()
+    async with owner_engine.connect() as conn:
+        ids = (await conn.execute(text("SELECT count(DISTINCT visitor_id) FROM events WHERE tenant_id = :t"),
+                                  {"t": tenant.id})).scalar_one()
+    assert ids == 3  # two salts for the first visitor, one for the second
+    sessions = await sessions_of(owner_engine, tenant.id)
+    assert [(s.request_count, s.landing_page, s.exit_page) for s in sessions] == [(2, "/a", "/b"), (1, "/c", "/c")]
