@@ -201,7 +201,9 @@ async def _ensure_demo_tenant(url: str, settings: Settings) -> dict[str, str]:
 
 async def _load_demo(url: str, settings: Settings, tenant_name: str) -> int:
     from analytics.db import create_engine, tenant_transaction
-    from analytics.demo import DEMO_TOURS, demo_events
+    from analytics.demo import DEMO_TOURS, demo_events, demo_traffic
+    from analytics.ingest.events import EventIn
+    from analytics.ingest.origin import Origin, load_secret
     from analytics.ingest.service import PartitionCache, ingest_batch
     from analytics.tenants import service
     from analytics.tours.service import StepDefinition, define_tour
@@ -217,13 +219,20 @@ async def _load_demo(url: str, settings: Settings, tenant_name: str) -> int:
         from zoneinfo import ZoneInfo
 
         partitions = PartitionCache()
-        events = list(demo_events(days=42, tz=ZoneInfo(tenant.timezone)))
-        for start in range(0, len(events), settings.max_batch_events):
-            outcome = await ingest_batch(engine, partitions, tenant_id=tenant.id,
-                                         events=events[start:start + settings.max_batch_events],
-                                         retention_days=tenant.raw_retention_days,
-                                         max_future_seconds=settings.max_future_seconds)
-            accepted += outcome.accepted
+        tz = ZoneInfo(tenant.timezone)
+        secret = await load_secret(engine)
+        # Tours come from signed-in users; site traffic from one demo address, sent each day.
+        batches: list[tuple[Origin | None, list[EventIn]]] = [(None, list(demo_events(days=42, tz=tz)))]
+        batches += [(Origin(tenant_id=tenant.id, ip="198.51.100.20", user_agent=None, store_ip=False,
+                            visitor_secret=secret, at=at), events)
+                    for at, events in demo_traffic(days=42, tz=tz)]
+        for origin, events in batches:
+            for start in range(0, len(events), settings.max_batch_events):
+                outcome = await ingest_batch(engine, partitions, tenant_id=tenant.id,
+                                             events=events[start:start + settings.max_batch_events],
+                                             retention_days=tenant.raw_retention_days,
+                                             max_future_seconds=settings.max_future_seconds, origin=origin)
+                accepted += outcome.accepted
     finally:
         await engine.dispose()
     return accepted
@@ -233,7 +242,9 @@ async def _load_demo(url: str, settings: Settings, tenant_name: str) -> int:
 def dev(data_dir: Path | None = DataDir,
         host: str = typer.Option("127.0.0.1", help="Interface the API listens on."),
         port: int = typer.Option(8000, help="Port of the API."),
-        demo: bool = typer.Option(False, "--demo", help="Load realistic demo tours (six weeks).")) -> None:
+        demo: bool = typer.Option(False, "--demo",
+                                  help="Load realistic demo data: six weeks of tours and site traffic.")
+) -> None:
     """Run everything locally: embedded PostgreSQL and Redis, migrations, API, worker, demo keys."""
     from analytics.db import migrate as run_migrations
 
@@ -248,7 +259,7 @@ def dev(data_dir: Path | None = DataDir,
             run_migrations(s.database_url)
         keys = _run(_ensure_demo_tenant(s.database_url, settings))
         if demo:
-            with console.status("loading demo tours..."):
+            with console.status("loading demo tours and traffic..."):
                 accepted = _run(_load_demo(s.database_url, settings, keys["tenant"]))
             console.print(f"demo data: {accepted} new events queued for the worker")
         env = {**os.environ, "DATABASE_URL": s.database_url, "REDIS_URL": s.redis_url,

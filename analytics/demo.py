@@ -1,4 +1,5 @@
-"""Realistic demo tours: several weeks of users moving through steps, with a visible drop-off."""
+"""Realistic demo data: several weeks of users moving through tours (with a visible drop-off) and
+of site traffic (visitors from many sources, crawlers, a scanner and a script)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from analytics.ingest.details import Engagement, EventContext
 from analytics.ingest.events import EventIn
 
 _NAMESPACE = uuid.UUID("6f1d7c0e-2a53-4a4e-9b0f-6b7a1c2d3e4f")
@@ -93,3 +95,106 @@ def _journey(key: str, rng: random.Random, day: date, tz: ZoneInfo, tour: DemoTo
             break
         yield _event(f"{key}:done:{step}", "StepCompleted", at, user, tour, step_index=step)
         step += 1
+
+
+# --- Site traffic: page views of visitors and bots, for sessions, traffic sources and bot reports ---
+
+_BROWSERS = (  # (agent with a {build} slot so that visitors differ, weight)
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/124.0.{build}.91 Safari/537.36", 34),
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+     "Version/17.{build} Safari/605.1.15", 14),
+    ("Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0.{build}", 8),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/124.0.{build}.60 Safari/537.36 Edg/124.0.2478.51", 8),
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+     "Version/17.4 Mobile/15E{build} Safari/604.1", 20),
+    ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/124.0.{build}.82 Mobile Safari/537.36", 12),
+    ("Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+     "Version/17.4 Mobile/15E{build} Safari/604.1", 4),
+)
+_SOURCES = (  # (referrer, landing query, weight)
+    (None, "", 30),
+    ("https://www.google.com/", "", 28),
+    ("https://duckduckgo.com/", "", 4),
+    ("https://t.co/x8Yz", "", 7),
+    ("https://www.linkedin.com/feed/", "", 6),
+    (None, "?utm_source=newsletter&utm_medium=email&utm_campaign=may_release", 9),
+    ("https://www.google.com/", "?utm_source=google&utm_medium=cpc&utm_campaign=onboarding_tours", 8),
+    ("https://news.ycombinator.com/", "", 5),
+    ("https://partner-blog.example.org/best-tools", "", 3),
+)
+_PLACES = (("US", "CA", "San Francisco", 30), ("US", "NY", "New York", 14), ("DE", "BE", "Berlin", 12),
+           ("GB", "ENG", "London", 11), ("FR", "IDF", "Paris", 7), ("IN", "KA", "Bengaluru", 9),
+           ("BR", "SP", "São Paulo", 6), ("JP", "13", "Tokyo", 5), ("CA", "ON", "Toronto", 6))
+_SITE = "https://www.example.com"
+_PAGES = ("/", "/pricing", "/features", "/docs", "/docs/getting-started", "/blog/onboarding-tours",
+          "/blog/measuring-funnels", "/changelog", "/signup", "/customers")
+_CRAWLERS = ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+             "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; "
+             "+https://openai.com/gptbot)",
+             "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
+             "python-requests/2.31.0")
+_SCAN_PATHS = ("/.env", "/wp-admin/setup-config.php", "/phpmyadmin/", "/.git/config")
+
+
+def demo_traffic(*, days: int, tz: ZoneInfo, now: datetime | None = None,
+                 seed: int = 7) -> Iterator[tuple[datetime, list[EventIn]]]:
+    """Page views and engagement of each local day, as (the day's noon in UTC, events): visitors
+    from a realistic mix of browsers, sources and places, plus crawlers, a scanner and a fast
+    script. Ids and timestamps are the same on every run, like :func:`demo_events`."""
+    now = now or datetime.now(UTC)
+    today = now.astimezone(tz).date()
+    for offset in range(days, -1, -1):
+        day = today - timedelta(days=offset)
+        rng = random.Random(f"{seed}:traffic:{day.isoformat()}")
+        visitors = int(90 * (0.6 if day.weekday() >= 5 else 1.0) * rng.uniform(0.8, 1.2))
+        events: list[EventIn] = []
+        for n in range(visitors):
+            events.extend(_visit(f"{day}:visit:{n}", random.Random(f"{seed}:{day}:visit:{n}"), day, tz))
+        for n, agent in enumerate(_CRAWLERS):
+            start = datetime.combine(day, time(2 + n), tzinfo=tz)
+            events.extend(_page(f"{day}:crawl:{n}:{i}", start + timedelta(seconds=3 * i), agent,
+                                _PAGES[i % len(_PAGES)]) for i in range(8 + 2 * n))
+        if day.toordinal() % 3 == 0:
+            start = datetime.combine(day, time(4, 30), tzinfo=tz)
+            events.extend(_page(f"{day}:scan:{i}", start + timedelta(seconds=i), "Mozilla/5.0 zgrab/0.x",
+                                path) for i, path in enumerate(_SCAN_PATHS))
+        if day.weekday() == 2:  # a headful script clicking through the site twice a second
+            start = datetime.combine(day, time(23, 10), tzinfo=tz)
+            agent = _BROWSERS[0][0].format(build=6367)
+            events.extend(_page(f"{day}:script:{i}", start + timedelta(milliseconds=500 * i), agent,
+                                _PAGES[i % len(_PAGES)]) for i in range(90))
+        yield (datetime.combine(day, time(12), tzinfo=UTC),
+               [e for e in events if datetime.fromisoformat(e.timestamp) <= now])
+
+
+def _visit(key: str, rng: random.Random, day: date, tz: ZoneInfo) -> Iterator[EventIn]:
+    agent = rng.choices([a for a, _ in _BROWSERS], [w for _, w in _BROWSERS])[0].format(
+        build=rng.randrange(1000, 9999))
+    referrer, query = rng.choices([(r, q) for r, q, _ in _SOURCES], [w for *_, w in _SOURCES])[0]
+    country, region, city = rng.choices([p[:3] for p in _PLACES], [p[3] for p in _PLACES])[0]
+    at = datetime.combine(day, time(7), tzinfo=tz) + timedelta(minutes=rng.randrange(15 * 60))
+    pages = 1 if rng.random() < 0.38 else rng.randrange(2, 7)
+    path = rng.choice(_PAGES[:6])
+    for i in range(pages):
+        place = (referrer, country, region, city) if i == 0 else ()
+        yield _page(f"{key}:{i}", at, agent, path + (query if i == 0 else ""), place)
+        seconds = int(rng.lognormvariate(3.3, 0.9))
+        scroll = min(100, int(rng.uniform(5, 60) + seconds * rng.uniform(0.3, 1.5)))
+        at += timedelta(seconds=seconds)
+        yield EventIn(id=str(uuid.uuid5(_NAMESPACE, f"{key}:{i}:engaged")), type="PageEngagement",
+                      timestamp=at.isoformat(), url=_SITE + path,
+                      context=EventContext(user_agent=agent),
+                      engagement=Engagement(scroll_depth=scroll, time_on_page_ms=seconds * 1000))
+        at += timedelta(seconds=rng.randrange(2, 20))
+        path = rng.choice(_PAGES)
+
+
+def _page(key: str, at: datetime, agent: str, path: str, place: tuple[str | None, ...] = ()) -> EventIn:
+    """A page view; ``place`` is (referrer, country, region, city) on a visit's first page."""
+    referrer, country, region, city = place or (None, None, None, None)
+    return EventIn(id=str(uuid.uuid5(_NAMESPACE, key)), type="PageViewed", timestamp=at.isoformat(),
+                   url=_SITE + path, context=EventContext(user_agent=agent, referrer=referrer,
+                                                          country=country, region=region, city=city))

@@ -20,6 +20,8 @@ class EventKind:
     # Fields of the event's nested objects it needs, as wire paths ("capsule.role").
     requires_details: tuple[str, ...] = ()
     rolled_up: bool = True  # folded into the tour/content counters (page events feed sessions)
+    # Needs userId or anonymousId: counters count people. Page events do not (cookieless visitors).
+    counts_people: bool = True
 
 
 TOUR = "tour"
@@ -59,10 +61,11 @@ CATALOGUE: dict[str, EventKind] = {
                   "SDK could not locate the target element (tourId or contentId names whose)",
                   requires_selector=True),
         EventKind("PageViewed", PAGE, "page_views", "A page was viewed (url required)",
-                  requires_url=True, rolled_up=False),
+                  requires_url=True, rolled_up=False, counts_people=False),
         EventKind("PageEngagement", PAGE, "engagements",
                   "Scroll depth, time on page, focus and clicks of a page view (url and engagement "
-                  "required)", requires_url=True, requires_engagement=True, rolled_up=False),
+                  "required)", requires_url=True, requires_engagement=True, rolled_up=False,
+                  counts_people=False),
     )
 }
 

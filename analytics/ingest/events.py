@@ -139,7 +139,7 @@ def validate_event(
     elif occurred > newest:
         problems.append(("timestamp", f"is more than {int((newest - now).total_seconds())} "
                                       "seconds in the future"))
-    if not event.user_id and not event.anonymous_id:
+    if not event.user_id and not event.anonymous_id and (kind is None or kind.counts_people):
         problems.append(("userId", "userId or anonymousId is required"))
     for name, value in (("userId", event.user_id), ("anonymousId", event.anonymous_id),
                         ("sessionId", event.session_id), ("tourId", event.tour_id),

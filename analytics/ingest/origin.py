@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from analytics.traffic.visitor import visitor_candidates
 
@@ -62,6 +62,13 @@ class Origin:
 def without_origin(context_agent: str | None) -> OriginColumns:
     """Events loaded without a request (demo data, scripts): only the SDK's own agent is known."""
     return effective_agent(context_agent, None), None, None, None
+
+
+async def load_secret(engine: AsyncEngine) -> str:
+    """The instance's visitor-salt secret (created by migration 0005)."""
+    async with engine.connect() as conn:
+        return str((await conn.execute(text(
+            "SELECT value FROM instance_secrets WHERE name = 'visitor_salt'"))).scalar_one())
 
 
 async def set_store_ip(conn: AsyncConnection, tenant_id: int, on: bool) -> None:

@@ -103,7 +103,8 @@ class TrackEvent:
     timestamp: str = strawberry.field(
         description="When it happened: ISO 8601 with a UTC offset, e.g. 2025-05-10T14:22:00Z.")
     user_id: str | None = strawberry.field(
-        default=None, description="Your user id; userId or anonymousId is required.")
+        default=None, description="Your user id; userId or anonymousId is required, except on page "
+                                  "events (PageViewed, PageEngagement: cookieless visitors).")
     anonymous_id: str | None = strawberry.field(
         default=None, description="A device or browser id for people not signed in.")
     session_id: str | None = None

@@ -4,21 +4,14 @@ ids. The raw IP is stored only for tenants that opted in (``analytics tenants up
 
 from __future__ import annotations
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 
 from analytics.ingest.geo import geo_from_headers
-from analytics.ingest.origin import Origin
+from analytics.ingest.origin import Origin, load_secret
 from analytics.settings import Settings
 from analytics.tenants.service import Principal
 
-
-async def load_secret(engine: AsyncEngine) -> str:
-    """The instance's visitor-salt secret (created by migration 0005)."""
-    async with engine.connect() as conn:
-        return str((await conn.execute(text(
-            "SELECT value FROM instance_secrets WHERE name = 'visitor_salt'"))).scalar_one())
+__all__ = ["load_secret", "request_origin"]
 
 
 def request_origin(request: Request, principal: Principal, settings: Settings, secret: str) -> Origin:

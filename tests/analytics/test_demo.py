@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from analytics.demo import demo_events
+from analytics.demo import demo_events, demo_traffic
 
 
 def test_reloading_later_adds_only_new_events() -> None:
@@ -16,3 +16,16 @@ def test_reloading_later_adds_only_new_events() -> None:
     assert len({event_id for event_id, _ in evening}) == len(evening)
     kinds = {e.type for e in demo_events(days=3, tz=tz, now=datetime(2025, 6, 4, 17, tzinfo=UTC))}
     assert {"TourStarted", "StepViewed", "StepCompleted", "TourCompleted", "TourDismissed"} <= kinds
+
+
+def test_demo_traffic_is_deterministic_and_holds_visitors_and_bots() -> None:
+    tz = ZoneInfo("UTC")
+    when = datetime(2025, 6, 4, 17, tzinfo=UTC)  # a Wednesday: the script runs late, after `when`
+    first = [(at, [(e.id, e.timestamp) for e in events]) for at, events in demo_traffic(days=2, tz=tz, now=when)]
+    again = [(at, [(e.id, e.timestamp) for e in events]) for at, events in demo_traffic(days=2, tz=tz, now=when)]
+    assert first == again and [at.day for at, _ in first] == [2, 3, 4]
+    events = [e for _, day in demo_traffic(days=2, tz=tz, now=when) for e in day]
+    agents = {e.context.user_agent for e in events if e.context}
+    assert {"PageViewed", "PageEngagement"} == {e.type for e in events}
+    assert any("Googlebot" in (a or "") for a in agents) and any("zgrab" in (a or "") for a in agents)
+    assert len(agents) > 100  # visitors differ by browser build

@@ -26,7 +26,7 @@ STATS = """query($bots: Boolean!) { tenant { tour(id: "t1") {
     stats(range: {from: "2025-05-01", to: "2025-05-10"}, includeBots: $bots) { starts } } } }"""
 
 
-def page(at: str, url: str, agent: str = CHROME, user: str | None = "p", **context: Any) -> dict[str, Any]:
+def page(at: str, url: str, agent: str = CHROME, user: str | None = None, **context: Any) -> dict[str, Any]:
     return event("PageViewed", at, user, url=url, context={"userAgent": agent, **context})
 
 
