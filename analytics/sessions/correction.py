@@ -25,10 +25,11 @@ STREAM_ROWS = 10_000
 
 _DAY_EVENTS = text(
     f"""
+    WITH pending AS (SELECT unnest(event_ids) AS id FROM outbox WHERE tenant_id = :tenant)
     SELECT {", ".join(f"e.{c}" for c in COUNTED_COLUMNS)}, coalesce(s.excluded, false)
     FROM events e LEFT JOIN sessions s ON s.tenant_id = e.tenant_id AND s.id = e.session_key
     WHERE e.tenant_id = :tenant AND e.occurred_at >= :start AND e.occurred_at < :end
-      AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.tenant_id = :tenant AND e.id = ANY(o.event_ids))
+      AND e.id NOT IN (SELECT id FROM pending WHERE id IS NOT NULL)
     """
 )
 _CLEAR = [

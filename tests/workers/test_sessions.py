@@ -3,17 +3,21 @@ worker on Redis, PostgreSQL; exact numbers from events written as data."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from analytics.db import tenant_transaction
 from analytics.ingest.events import EventIn
 from analytics.ingest.origin import Origin
 from analytics.ingest.service import PartitionCache, ingest_batch
 from analytics.rollups.recompute import verify_rollups
+from analytics.rollups.service import roll_up, roll_up_once
+from analytics.sessions.correction import correct_dirty_days
 from tests.conftest import GraphQLClient, TenantKeys, event
 
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -236,3 +240,19 @@ async def test_a_visit_across_midnight_stays_one_session_although_the_salt_chang
     assert ids == 3  # two salts for the first visitor, one for the second
     sessions = await sessions_of(owner_engine, tenant.id)
     assert [(s.request_count, s.landing_page, s.exit_page) for s in sessions] == [(2, "/a", "/b"), (1, "/c", "/c")]
+
+
+async def test_a_day_correction_leaves_events_still_in_the_outbox_to_their_own_rollup(
+        gql: GraphQLClient, make_tenant: Any, app_engine: AsyncEngine, owner_engine: AsyncEngine) -> None:
+    tenant = await make_tenant()
+    for user in ("a", "b", "c"):  # three batches, three outbox rows
+        assert (await gql.track(tenant.publishable, [tour_start("2025-05-01T10:00:00Z", CHROME, user)]))[
+            "accepted"] == 1
+    assert (await roll_up_once(app_engine, tenant.id, claim_batches=1)).events == 1
+    async with tenant_transaction(app_engine, tenant.id) as conn:
+        await conn.execute(text("INSERT INTO dirty_days (tenant_id, day) VALUES (:t, '2025-05-01')"),
+                           {"t": tenant.id})
+        assert await correct_dirty_days(conn, tenant.id, ZoneInfo("UTC")) == [date(2025, 5, 1)]
+    await roll_up(app_engine, tenant.id, claim_batches=10)
+    assert await starts(gql, tenant) == (3, 3)
+    await assert_counters_match_raw_events(owner_engine, tenant.id)
