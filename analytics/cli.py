@@ -615,6 +615,9 @@ from analytics.reports_cli import overview, sessions_app, traffic_app  # noqa: E
 app.command("overview")(overview)
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(traffic_app, name="traffic")
+from analytics.content.cli import content_app  # noqa: E402
+
+app.add_typer(content_app, name="content")
 
 
 def main() -> None:

@@ -63,3 +63,50 @@ def return_visit_rate(returning_visitors: int, visitors: int) -> float | None:
 def share(part: int, whole: int) -> float | None:
     """A group's share of the whole in percent (sessions of one source / all sessions * 100)."""
     return rate(part, whole)
+
+
+# Content (capsule) metrics: capsule engagement reference. Per-session figures (time on capsule,
+# conversations, time to conversion, assets) come from analytics.content's session facts.
+
+def cta_click_through_rate(cta_clicks: int, views: int) -> float | None:
+    """cta_click_through_rate = ContentCtaClicked events / ContentViewed events * 100."""
+    return rate(cta_clicks, views)
+
+
+def conversion_rate(conversions: int, views: int) -> float | None:
+    """conversion_rate = ContentConverted events / ContentViewed events * 100 (by CTA: that CTA's
+    conversions / the content's views * 100)."""
+    return rate(conversions, views)
+
+
+def video_completion_rate(video_completions: int, video_views: int) -> float | None:
+    """video_completion_rate = VideoCompleted events / ContentAssetViewed events of videos * 100."""
+    return rate(video_completions, video_views)
+
+
+def messages_per_conversation(messages: int, conversations: int) -> float | None:
+    """ConversationMessage events / conversations (a conversation id within one session)."""
+    return _rounded(messages / conversations) if conversations else None
+
+
+def turns_per_session(user_messages: int, sessions_with_conversation: int) -> float | None:
+    """Conversation turns per session = messages with role user / sessions with a conversation."""
+    return _rounded(user_messages / sessions_with_conversation) if sessions_with_conversation else None
+
+
+def average_time_on_capsule(engaged_ms: int, viewing_sessions: int) -> float | None:
+    """Seconds: the sum of ContentEngagement timeOnPageMs of the sessions that viewed the content /
+    those sessions (a viewing session without engagement reports counts as 0 s)."""
+    return _rounded(engaged_ms / 1000 / viewing_sessions) if viewing_sessions else None
+
+
+def average_time_to_conversion(total_seconds: float, converting_sessions: int) -> float | None:
+    """Seconds: the sum over converting sessions of (first ContentConverted - first ContentViewed of
+    that content in the session) / those sessions; a converting session is one whose first
+    conversion is at or after its first view."""
+    return _rounded(total_seconds / converting_sessions) if converting_sessions else None
+
+
+def drop_off_share(conversations_ended: int, unconverted_conversations: int) -> float | None:
+    """Conversations that ended after turn N without converting / all unconverted conversations * 100."""
+    return rate(conversations_ended, unconverted_conversations)

@@ -26,7 +26,7 @@ LIVE_WINDOW = timedelta(minutes=5)
 # A bounce: at most one page view and nothing but page views and their engagement reports.
 BOUNCED = "(page_views <= 1 AND request_count = page_views + engagement_events)"
 DURATION = "extract(epoch FROM last_seen_at - started_at)"
-# The registry of additive session metrics, each one SQL aggregate over session rows.
+# The registry of session metrics computed per group of sessions, each one SQL aggregate.
 AGGREGATES: dict[str, str] = {
     "sessions": "count(*)",
     "visitors": "count(DISTINCT visitor_id)",
@@ -36,10 +36,14 @@ AGGREGATES: dict[str, str] = {
     "duration_seconds": f"coalesce(sum({DURATION}), 0)",
 }
 _AGGREGATE_SQL = ", ".join(f"{sql} AS {name}" for name, sql in AGGREGATES.items())
-# An earlier session of the same person: same visitor id, same user id, or same anonymous id.
-_RETURNING = """EXISTS (SELECT 1 FROM sessions e WHERE e.tenant_id = s.tenant_id
-    AND e.started_at < s.started_at {scope}
-    AND (e.visitor_id = s.visitor_id OR e.user_id = s.user_id OR e.anonymous_id = s.anonymous_id))"""
+# A session is a return visit when an earlier session (at any time) has its visitor id, its user id or
+# its anonymous id: the first session start per id, over all the tenant's sessions, precedes it.
+_FIRST_SEEN = """{name} AS (SELECT {key}, min(started_at) AS first FROM sessions
+    WHERE {tenant}{scope} AND {key} IN (SELECT {key} FROM s) GROUP BY {key})"""
+_RETURNING = """SELECT count(DISTINCT s.visitor_id) FROM s
+    LEFT JOIN by_visitor v ON v.visitor_id = s.visitor_id LEFT JOIN by_user u ON u.user_id = s.user_id
+    LEFT JOIN by_anonymous a ON a.anonymous_id = s.anonymous_id
+    WHERE s.started_at > v.first OR s.started_at > u.first OR s.started_at > a.first"""
 
 
 def _scope(include_bots: bool, alias: str = "") -> str:
@@ -98,13 +102,19 @@ def _range(period: Period) -> dict[str, object]:
 
 
 async def session_totals(conn: AsyncConnection, *, period: Period, include_bots: bool) -> SessionTotals:
+    """The period's figures in one statement; earlier sessions count for returning visitors only when
+    ``include_bots`` admits them."""
+    scope = _scope(include_bots)
+    firsts = ", ".join(_FIRST_SEEN.format(name=name, key=key, tenant=CURRENT_TENANT, scope=scope)
+                       for name, key in (("by_visitor", "visitor_id"), ("by_user", "user_id"),
+                                         ("by_anonymous", "anonymous_id")))
     sql = f"""
+        WITH s AS MATERIALIZED (SELECT * FROM sessions WHERE {_in_period()}{scope}), {firsts}
         SELECT {_AGGREGATE_SQL},
                percentile_cont(0.5) WITHIN GROUP (ORDER BY {DURATION}) AS median,
-               count(DISTINCT visitor_id) FILTER (WHERE {_RETURNING.format(scope=_scope(include_bots, "e."))})
-                   AS returning,
+               ({_RETURNING}) AS returning,
                (SELECT count(*) FROM sessions WHERE {_in_period()} AND excluded) AS bots
-        FROM sessions s WHERE {_in_period("s.")}{_scope(include_bots, "s.")}"""
+        FROM s"""
     row = (await conn.execute(text(sql), _range(period))).one()
     counts = SessionCounts.of(row)
     median = None if row.median is None else metrics.seconds(float(row.median))
@@ -129,17 +139,11 @@ async def session_series(conn: AsyncConnection, *, period: Period, granularity: 
                                           "tz": period.tz.key})
     buckets: dict[datetime, SessionCounts] = {start: SessionCounts() for start in bucket_starts}
     for row in rows:
-        key = max(row.bucket, bucket_starts[0])  # the first bucket may be clipped to the range
+        # A week or month bucket may start before the range: its sessions belong to the first bucket.
+        key = max(row.bucket, bucket_starts[0])
         if key in buckets:
-            buckets[key] = _add(buckets[key], SessionCounts.of(row))
+            buckets[key] = SessionCounts.of(row)
     return [SeriesPoint(start, counts) for start, counts in buckets.items()]
-
-
-def _add(a: SessionCounts, b: SessionCounts) -> SessionCounts:
-    if not a.sessions:
-        return b
-    # Only a clipped first bucket can merge two groups; distinct counts may then overlap slightly.
-    return SessionCounts(*(getattr(a, f) + getattr(b, f) for f in AGGREGATES))
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from analytics.content.upkeep import replace_content_facts
 from analytics.rollups.aggregate import RAW_EVENT_COLUMNS, RawEvent
 from analytics.sessions.derive import SessionFacts, link_visitors, session_facts, split_sessions
 from analytics.traffic.sessions import LENGTH_LIMIT
@@ -103,10 +104,12 @@ async def keep_sessions(conn: AsyncConnection, tenant_id: int, batch: Sequence[R
     window = [RawEvent(*row) for row in await conn.execute(_WINDOW, params)]
 
     derived: dict[uuid.UUID, SessionFacts] = {}
+    session_events: dict[uuid.UUID, list[RawEvent]] = {}
     membership: dict[uuid.UUID, uuid.UUID] = {}  # event id -> session id
     for visitor_events in link_visitors(window):
         for session_id, events in split_sessions(visitor_events).items():
             derived[session_id] = session_facts(session_id, events, bot_patterns)
+            session_events[session_id] = events
             membership.update((e.id, session_id) for e in events if e.id is not None)
 
     def excluded(session_id: uuid.UUID) -> bool:
@@ -134,6 +137,7 @@ async def keep_sessions(conn: AsyncConnection, tenant_id: int, batch: Sequence[R
     removed = sorted(set(stored) - set(derived))
     if removed:
         await conn.execute(_DELETE, {"tenant": tenant_id, "ids": removed})
+    await replace_content_facts(conn, tenant_id, session_events, removed)
     if moved:
         await conn.execute(_SET_KEYS, {"tenant": tenant_id, "ids": [e.id for e in moved],
                                        "ats": [e.occurred_at for e in moved],

@@ -90,7 +90,7 @@ class SessionStats(SessionFigures):
                    previous=cls.build(previous[0], previous[1], None), **values)  # type: ignore[arg-type]
 
 
-@strawberry.type
+@strawberry.type(description="One bucket of a session series.")
 class SessionSeriesPoint:
     start: datetime = strawberry.field(description="Bucket start in the tenant's time zone.")
     date: date = strawberry.field(description="Local date of the bucket start.")
@@ -111,7 +111,7 @@ class SessionSeriesPoint:
 class SessionSeries:
     period: Period
     granularity: Granularity
-    points: list[SessionSeriesPoint]
+    points: list[SessionSeriesPoint] = strawberry.field(description="One point per bucket, in time order.")
 
 
 @strawberry.type(description="Why a session was flagged as a bot by user agent (tier 1) or as a scanner "
@@ -129,7 +129,7 @@ class BehaviourSignalPoints:
     signal: str = strawberry.field(
         description="request_velocity, request_interval, page_coverage, session_duration, "
                     "regular_intervals, no_engagement or zero_dwell.")
-    points: int
+    points: int = strawberry.field(description="Its contribution to behaviouralBotScore.")
 
 
 @strawberry.type(description="One visitor session: events of one visitor with no gap of 30 minutes or "
@@ -150,21 +150,21 @@ class Session:
     landing_page: str | None = strawberry.field(description="Path of the first page view.")
     entry_url: str | None = strawberry.field(description="Full URL of the first page view, with its query.")
     exit_page: str | None = strawberry.field(description="Path of the last page view.")
-    referrer_url: str | None
+    referrer_url: str | None = strawberry.field(description="The referrer of the session's first page view.")
     referrer_source: str = strawberry.field(
         description="direct, organic_search, social, referral, email or paid.")
-    utm_source: str | None
+    utm_source: str | None = strawberry.field(description="UTM tags of the entry URL (or the SDK's context).")
     utm_medium: str | None
     utm_campaign: str | None
     utm_term: str | None
     utm_content: str | None
     country: str | None = strawberry.field(description="ISO 3166-1 alpha-2 code.")
-    region: str | None
+    region: str | None = strawberry.field(description="Subdivision code or name, as sent or from the proxy.")
     city: str | None
     device_type: str = strawberry.field(description="desktop, mobile, tablet, bot or other.")
-    browser: str | None
-    os: str | None
-    user_agent: str | None
+    browser: str | None = strawberry.field(description="Browser family parsed from the user agent.")
+    os: str | None = strawberry.field(description="Operating system family parsed from the user agent.")
+    user_agent: str | None = strawberry.field(description="The first user agent the session's events carry.")
     ip_address: str | None = strawberry.field(
         description="The raw IP address: null unless the tenant opted in to storing it.")
     engagement_events: int = strawberry.field(description="PageEngagement events.")
@@ -209,14 +209,14 @@ class Session:
 
 @strawberry.type
 class SessionEdge:
-    cursor: str
+    cursor: str = strawberry.field(description="Pass as `after` to continue after this session.")
     node: Session
 
 
-@strawberry.type
+@strawberry.type(description="A page of sessions, newest first (by start, then id).")
 class SessionConnection:
     edges: list[SessionEdge]
-    nodes: list[Session]
+    nodes: list[Session] = strawberry.field(description="The edges' sessions, for clients without cursors.")
     page_info: PageInfo
     total_count: int = strawberry.field(description="Sessions matching the range and filter, in all.")
 

@@ -7,6 +7,9 @@ import strawberry
 from analytics import persisted
 from api.bots.rules import BotRule, bot_rules
 from api.common import Compare, Granularity, IncludeBots, RangeInput
+from api.content import queries as content_queries
+from api.content.queries import ContentAnalytics
+from api.content.types import Capsule
 from api.context import AppInfo
 from api.export_jobs import ExportJob, export_job
 from api.persisted.mutations import PersistedDocument
@@ -32,11 +35,12 @@ class Tenant:
     async def tour(self, info: AppInfo, id: str) -> Tour | None:
         return await tour_queries.tour_by_id(info, id)
 
-    @strawberry.field(description="Tour overview dashboard: active tours, combined completion "
-                                  "rate, top tour and the tour that needs attention.")
-    async def overview(self, info: AppInfo, range: RangeInput,
-                       compare: Compare | None = None) -> ToursOverview:
-        return await tour_queries.tours_overview(info, range, compare)
+    @strawberry.field(description="The dashboard across everything: active tours, combined completion "
+                                  "rate, top tour and the tour that needs attention; sessions and top "
+                                  "traffic sources of the same range.")
+    async def overview(self, info: AppInfo, range: RangeInput, compare: Compare | None = None,
+                       include_bots: IncludeBots = False) -> ToursOverview:
+        return await tour_queries.tours_overview(info, range, compare, include_bots)
 
     @strawberry.field(description="All tours' counters per bucket.")
     async def tour_series(self, info: AppInfo, range: RangeInput, granularity: Granularity | None = None,
@@ -72,27 +76,39 @@ class Tenant:
                                   "Bot sessions are left out unless includeBots is true (a filter on bot "
                                   "flags needs includeBots: true).")
     async def sessions(self, info: AppInfo, range: RangeInput, first: int = 50, after: str | None = None,
-                       filter: SessionFilter | None = None, include_bots: bool = False) -> SessionConnection:
+                       filter: SessionFilter | None = None,
+                       include_bots: IncludeBots = False) -> SessionConnection:
         return await session_queries.sessions_page(info, range, first, after, filter, include_bots)
 
     @strawberry.field(description="Sessions, visitors, users, page views, bounce rate, durations and "
                                   "returning visitors of the sessions that started in the range.")
     async def session_stats(self, info: AppInfo, range: RangeInput, compare: Compare | None = None,
-                            include_bots: bool = False) -> SessionStats:
+                            include_bots: IncludeBots = False) -> SessionStats:
         return await session_queries.session_stats(info, range, compare, include_bots)
 
     @strawberry.field(description="Sessions, visitors, page views and bounce rate per bucket.")
     async def session_series(self, info: AppInfo, range: RangeInput, granularity: Granularity | None = None,
-                             include_bots: bool = False) -> SessionSeries:
+                             include_bots: IncludeBots = False) -> SessionSeries:
         return await session_queries.session_series(info, range, granularity, include_bots)
 
     @strawberry.field(description="Sessions with an event in the last 5 minutes, most recently active first "
                                   "(limit at most 500).")
     async def live_sessions(self, info: AppInfo, limit: int = 20,
-                            include_bots: bool = False) -> list[Session]:
+                            include_bots: IncludeBots = False) -> list[Session]:
         return await session_queries.live_sessions(info, limit, include_bots)
 
     @strawberry.field(description="Traffic of the sessions that started in the range: sources, referrers, "
                                   "campaigns, places, devices, and what the bot filter removed.")
-    def traffic(self, info: AppInfo, range: RangeInput, include_bots: bool = False) -> Traffic:
+    def traffic(self, info: AppInfo, range: RangeInput, include_bots: IncludeBots = False) -> Traffic:
         return traffic_queries.traffic(info, range, include_bots)
+
+    @strawberry.field(description="Content (capsule) performance over the range: stats, top items by "
+                                  "views, trends and popular items by engaged time.")
+    def content(self, info: AppInfo, range: RangeInput,
+                include_bots: IncludeBots = False) -> ContentAnalytics:
+        return content_queries.content(info, range, include_bots)
+
+    @strawberry.field(description="One content item (capsule) by its contentId; null when no event of it "
+                                  "was ever counted.")
+    async def capsule(self, info: AppInfo, id: str) -> Capsule | None:
+        return await content_queries.capsule_by_id(info, id)

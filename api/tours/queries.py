@@ -63,7 +63,8 @@ class TourDropOff:
     drop_off: float = strawberry.field(description="Percentage points lost at this step.")
 
 
-@strawberry.type(description="Across all tours of the tenant.")
+@strawberry.type(description="The tenant's dashboard over one range: tours, sessions and traffic "
+                             "sources (bots left out unless the overview's includeBots is true).")
 class ToursOverview:
     period: Period
     active_tours: int = strawberry.field(description="Tours with at least one start in the period.")
@@ -78,22 +79,21 @@ class ToursOverview:
     totals: TourStats = strawberry.field(description="All tours' counters summed, with comparison.")
     domain_period: strawberry.Private[DomainPeriod]
     compare: strawberry.Private[Compare | None]
+    include_bots: strawberry.Private[bool]
 
-    @strawberry.field(description="Session totals of the same range, compared as the overview is. Bot "
-                                  "sessions are left out unless includeBots is true.")
-    async def sessions(self, info: AppInfo, include_bots: bool = False
-                       ) -> Annotated[SessionStats, strawberry.lazy("api.sessions.types")]:
+    @strawberry.field(description="Session totals of the same range, compared as the overview is.")
+    async def sessions(self, info: AppInfo) -> Annotated[SessionStats, strawberry.lazy("api.sessions.types")]:
         from api.sessions.queries import stats_with_comparison as session_stats
 
-        return await session_stats(info, self.domain_period, self.compare, include_bots)
+        return await session_stats(info, self.domain_period, self.compare, self.include_bots)
 
     @strawberry.field(description="Traffic sources with the most sessions in the range (see "
                                   "traffic.sources).")
-    async def top_sources(self, info: AppInfo, limit: int = 5, include_bots: bool = False
+    async def top_sources(self, info: AppInfo, limit: int = 5
                           ) -> list[Annotated[TrafficRow, strawberry.lazy("api.traffic.types")]]:
         from api.traffic.queries import top_sources
 
-        return await top_sources(info, self.domain_period, include_bots, limit)
+        return await top_sources(info, self.domain_period, self.include_bots, limit)
 
 
 def _cursor(tour_id: str) -> str:
@@ -132,10 +132,11 @@ async def tour_by_id(info: AppInfo, tour_id: str) -> Tour | None:
     return Tour.of(found[tour_id]) if tour_id in found else None
 
 
-async def tours_overview(info: AppInfo, range: RangeInput, compare: Compare | None) -> ToursOverview:
+async def tours_overview(info: AppInfo, range: RangeInput, compare: Compare | None,
+                         include_bots: bool = False) -> ToursOverview:
     period = range.resolve(info.context.require_secret().timezone)
     async with info.context.read() as conn:
-        result = await stats.overview(conn, period=period)
+        result = await stats.overview(conn, period=period, include_bots=include_bots)
         wanted = [t for t in ((result.top_tour or ("",))[0], (result.needs_attention or ("",))[0]) if t]
         tours = await service.get_tours(conn, wanted)
     top = attention = None
@@ -152,8 +153,8 @@ async def tours_overview(info: AppInfo, range: RangeInput, compare: Compare | No
         completions=result.totals.completions,
         combined_completion_rate=result.totals.completion_rate, top_tour=top,
         needs_attention=attention,
-        totals=await stats_with_comparison(info, None, period, compare),
-        domain_period=period, compare=compare,
+        totals=await stats_with_comparison(info, None, period, compare, include_bots),
+        domain_period=period, compare=compare, include_bots=include_bots,
     )
 
 

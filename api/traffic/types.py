@@ -15,7 +15,7 @@ MAX_ROWS = 500
 TIERS = {1: "user_agent", 2: "scanner", 3: "behavioural"}
 
 
-@strawberry.type
+@strawberry.type(description="Figures of the sessions in one row of a breakdown.")
 class TrafficCounts:
     sessions: int = strawberry.field(description="Sessions that started in the period with this value.")
     visitors: int = strawberry.field(description="Distinct visitor ids of those sessions.")
@@ -35,7 +35,7 @@ class TrafficCounts:
 
 @strawberry.type(description="Sessions with one value of a breakdown; key null means unknown.")
 class TrafficRow(TrafficCounts):
-    key: str | None
+    key: str | None = strawberry.field(description="The breakdown's value (source, host, country...).")
 
     @classmethod
     def of(cls, row: stats.BreakdownRow) -> TrafficRow:
@@ -45,7 +45,7 @@ class TrafficRow(TrafficCounts):
 @strawberry.type(description="Sessions from one region of a country.")
 class RegionRow(TrafficCounts):
     country: str | None = strawberry.field(description="ISO 3166-1 alpha-2 code.")
-    region: str
+    region: str = strawberry.field(description="Subdivision code or name.")
 
     @classmethod
     def of(cls, row: stats.BreakdownRow) -> RegionRow:
@@ -54,9 +54,9 @@ class RegionRow(TrafficCounts):
 
 @strawberry.type(description="Sessions with one combination of UTM tags (a missing tag is null).")
 class CampaignRow(TrafficCounts):
-    utm_source: str | None
-    utm_medium: str | None
-    utm_campaign: str | None
+    utm_source: str | None = strawberry.field(description="utm_source of the entry URL.")
+    utm_medium: str | None = strawberry.field(description="utm_medium of the entry URL.")
+    utm_campaign: str | None = strawberry.field(description="utm_campaign of the entry URL.")
 
     @classmethod
     def of(cls, row: stats.BreakdownRow) -> CampaignRow:
@@ -65,7 +65,7 @@ class CampaignRow(TrafficCounts):
                    **cls.values(row))  # type: ignore[arg-type]
 
 
-@strawberry.type
+@strawberry.type(description="Sessions flagged by one bot tier.")
 class BotTierCount:
     tier: int = strawberry.field(description="1: user agent (isBot), 2: scanner (isScanner), "
                                              "3: behavioural (isBehaviouralBot).")
@@ -74,16 +74,16 @@ class BotTierCount:
                                                  "by several).")
 
 
-@strawberry.type
+@strawberry.type(description="Flagged sessions with one reason.")
 class BotReasonCount:
-    tier: int
+    tier: int = strawberry.field(description="1: user agent, 2: scanner, 3: behavioural.")
     code: str = strawberry.field(
         description="Tiers 1 and 2: the stored reason code (ua_crawler, ua_ai_crawler, scan_path...); "
                     "tier 3: the behavioural signal that fired (request_velocity...).")
     sessions: int = strawberry.field(description="Flagged sessions with this reason.")
 
 
-@strawberry.type
+@strawberry.type(description="Excluded sessions of one local day.")
 class BotDayCount:
     date: date = strawberry.field(description="Local day (tenant time zone) the sessions started.")
     sessions: int = strawberry.field(description="Excluded sessions (any tier).")
@@ -92,7 +92,7 @@ class BotDayCount:
     behavioural: int = strawberry.field(description="Of which flagged by tier 3.")
 
 
-@strawberry.type
+@strawberry.type(description="Excluded sessions with one user agent.")
 class BotAgentCount:
     user_agent: str | None = strawberry.field(description="The user agent; null when none was sent.")
     sessions: int = strawberry.field(description="Excluded sessions with this user agent.")
@@ -106,7 +106,7 @@ class BotTraffic:
     total_sessions: int = strawberry.field(description="All sessions, bots included.")
     excluded_sessions: int = strawberry.field(description="Sessions flagged by any tier.")
     excluded_share: float | None = strawberry.field(description="excludedSessions / totalSessions * 100.")
-    by_tier: list[BotTierCount]
+    by_tier: list[BotTierCount] = strawberry.field(description="Tiers 1, 2 and 3, in that order.")
     by_reason: list[BotReasonCount] = strawberry.field(description="Most sessions first.")
     by_day: list[BotDayCount] = strawberry.field(description="Every local day of the period, zeros included.")
     domain_period: strawberry.Private[DomainPeriod]

@@ -80,6 +80,10 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_started ON sessions (tenant_id, started_at);
 CREATE INDEX sessions_last_seen ON sessions (tenant_id, last_seen_at);
 CREATE INDEX sessions_visitor ON sessions (tenant_id, visitor_id, started_at);
+-- Returning visitors: earlier sessions of the same signed-in user or SDK device id.
+CREATE INDEX sessions_user ON sessions (tenant_id, user_id, started_at) WHERE user_id IS NOT NULL;
+CREATE INDEX sessions_anonymous ON sessions (tenant_id, anonymous_id, started_at)
+    WHERE anonymous_id IS NOT NULL;
 CREATE INDEX sessions_unscored ON sessions (tenant_id, updated_at) WHERE scored_at IS NULL;
 
 CREATE TABLE bot_rules (

@@ -141,6 +141,11 @@ async def test_daily_series_is_zero_filled(gql: GraphQLClient, shop: TenantKeys)
         {"start": "2025-05-12T00:00:00+02:00", "date": "2025-05-12", "sessions": 0, "visitors": 0,
          "pageViews": 0, "bounceRate": None},
     ]
+    weekly = await gql.data(shop.secret, """{ tenant { sessionSeries(range: {from: "2025-05-07", to: "2025-05-13"},
+        granularity: WEEK) { points { start sessions pageViews } } } }""")
+    assert weekly["tenant"]["sessionSeries"]["points"] == [  # Saturday and Sunday fall in the clipped first week
+        {"start": "2025-05-07T00:00:00+02:00", "sessions": 6, "pageViews": 11},
+        {"start": "2025-05-12T00:00:00+02:00", "sessions": 0, "pageViews": 0}]
     hourly = await gql.data(shop.secret, """{ tenant { sessionSeries(range: {from: "2025-05-10", to: "2025-05-10"},
         includeBots: true) { granularity points { start sessions } } } }""")
     points = hourly["tenant"]["sessionSeries"]["points"]
@@ -154,6 +159,26 @@ SESSION_FIELDS = """visitorId userId anonymousId startedAt lastSeenAt durationSe
     uniquePages bounced landingPage entryUrl exitPage referrerUrl referrerSource utmSource utmMedium utmCampaign
     country region city deviceType browser os ipAddress engagementEvents engagedMs isBot isScanner
     isBehaviouralBot excluded botReasons { tier code detail }"""
+
+
+async def test_returning_visitors_by_each_identity(gql: GraphQLClient, make_tenant: Any,
+                                                   run_worker: Any) -> None:
+    tenant = await make_tenant()
+    await gql.track(tenant.publishable, [
+        page("2025-06-01T10:00:00Z", "/", CHROME, anon="x"),
+        page("2025-06-02T10:00:00Z", "/", FIREFOX, anon="x"),  # another device, the same anonymous id
+        page("2025-06-02T11:00:00Z", "/", SAFARI, anon="y"),  # new
+        page("2025-06-01T12:00:00Z", "/", GOOGLEBOT, anon="z"),
+        page("2025-06-02T12:00:00Z", "/", IPHONE, anon="z"),  # returning only if the bot session counts
+        page("2025-06-02T13:00:00Z", "/", EDGE, anon="w"),
+        page("2025-06-02T14:00:00Z", "/", EDGE, anon="w"),  # the same visitor id an hour later
+    ])
+    await run_worker()
+    data = await gql.data(tenant.secret, """{ tenant {
+        humans: sessionStats(range: {from: "2025-06-02", to: "2025-06-02"}) { sessions visitors returningVisitors returnVisitRate }
+        everyone: sessionStats(range: {from: "2025-06-02", to: "2025-06-02"}, includeBots: true) { returningVisitors } } }""")
+    assert data["tenant"]["humans"] == {"sessions": 5, "visitors": 4, "returningVisitors": 2, "returnVisitRate": 50.0}
+    assert data["tenant"]["everyone"] == {"returningVisitors": 3}
 
 
 async def test_session_list_pages_newest_first(gql: GraphQLClient, shop: TenantKeys) -> None:
@@ -250,18 +275,21 @@ async def test_live_sessions(gql: GraphQLClient, make_tenant: Any, run_worker: A
 
 
 async def test_overview_covers_sessions_and_sources(gql: GraphQLClient, shop: TenantKeys) -> None:
-    data = await gql.data(shop.secret, """query($r: RangeInput!) { tenant { overview(range: $r, compare: PREVIOUS_PERIOD) {
-        activeTours starts sessions { sessions bounceRate botSessions previous { sessions } change { sessions } }
-        topSources(limit: 2) { key sessions share }
-        withBots: topSources(limit: 1, includeBots: true) { key sessions } } } }""", {"r": RANGE})
+    data = await gql.data(shop.secret, """query($r: RangeInput!) { tenant {
+        overview(range: $r, compare: PREVIOUS_PERIOD) {
+            activeTours starts sessions { sessions bounceRate botSessions previous { sessions } change { sessions } }
+            topSources(limit: 2) { key sessions share } }
+        withBots: overview(range: $r, includeBots: true) { sessions { sessions } topSources(limit: 1) { key sessions } }
+    } }""", {"r": RANGE})
     assert data["tenant"]["overview"] == {
         "activeTours": 1, "starts": 1,
         "sessions": {"sessions": 6, "bounceRate": 33.33, "botSessions": 4, "previous": {"sessions": 0},
                      "change": {"sessions": None}},
         "topSources": [{"key": "direct", "sessions": 2, "share": 33.33},
                        {"key": "email", "sessions": 1, "share": 16.67}],
-        "withBots": [{"key": "direct", "sessions": 6}],
     }
+    assert data["tenant"]["withBots"] == {"sessions": {"sessions": 10},
+                                          "topSources": [{"key": "direct", "sessions": 6}]}
 
 
 async def test_bad_arguments_name_the_field(gql: GraphQLClient, make_tenant: Any) -> None:

@@ -7,11 +7,13 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.api.test_sessions import GOOGLEBOT, GPTBOT, LINUX, RANGE, shop
+from tests.api.test_sessions import GOOGLEBOT, GPTBOT, LINUX, RANGE, SAFARI, page, shop
 from tests.conftest import GraphQLClient, TenantKeys
 
 __all__ = ["shop"]  # the fixture: six human sessions and four bot sessions on 2025-05-10/11
 
+CHROME_LINUX = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 "
+                "Safari/537.36")
 ROW = "sessions visitors share bounceRate avgSessionDurationSeconds"
 
 
@@ -154,3 +156,28 @@ async def test_empty_range_and_bad_limits(gql: GraphQLClient, make_tenant: Any) 
         assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "limit"}, field
     body = await gql(tenant.secret, '{ tenant { traffic(range: {since: "7x"}) { sources { key } } } }')
     assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "range.since"}
+
+
+async def test_a_script_is_flagged_by_behaviour(gql: GraphQLClient, make_tenant: Any, run_worker: Any) -> None:
+    tenant = await make_tenant()
+    script = [page(f"2025-06-10T10:{i // 60:02d}:{i % 60:02d}Z", f"/p/{i}", CHROME_LINUX, anon="bot")
+              for i in range(61)]  # 61 pages in 60 s, one a second: fast, broad and regular
+    await gql.track(tenant.publishable, [*script, page("2025-06-10T11:00:00Z", "/", SAFARI, anon="human")])
+    await run_worker()
+    data = await gql.data(tenant.secret, """query($r: RangeInput!) { tenant {
+        sessionStats(range: $r) { sessions pageViews botSessions }
+        sessions(range: $r, filter: {isBehaviouralBot: true}, includeBots: true) { nodes {
+            pageViews uniquePages isBot behaviouralBotScore behaviourSignals { signal points } } }
+        traffic(range: $r) { bots { byTier { tier sessions } byReason { tier code sessions } } } } }""",
+                          {"r": {"from": "2025-06-10", "to": "2025-06-10"}})
+    tenant_data = data["tenant"]
+    assert tenant_data["sessionStats"] == {"sessions": 1, "pageViews": 1, "botSessions": 1}
+    assert tenant_data["sessions"]["nodes"] == [{
+        "pageViews": 61, "uniquePages": 61, "isBot": False, "behaviouralBotScore": 100,
+        "behaviourSignals": [{"signal": "request_velocity", "points": 50}, {"signal": "page_coverage", "points": 30},
+                             {"signal": "regular_intervals", "points": 30}]}]
+    bots = tenant_data["traffic"]["bots"]
+    assert bots["byTier"] == [{"tier": 1, "sessions": 0}, {"tier": 2, "sessions": 0}, {"tier": 3, "sessions": 1}]
+    assert bots["byReason"] == [{"tier": 3, "code": "page_coverage", "sessions": 1},
+                                {"tier": 3, "code": "regular_intervals", "sessions": 1},
+                                {"tier": 3, "code": "request_velocity", "sessions": 1}]

@@ -1,0 +1,1 @@
+"""Content (capsules): per-session content facts and their analytics."""

@@ -1,0 +1,228 @@
+"""Content analytics from the per-session content facts (analytics.content.derive): time on capsule,
+conversations, time to conversion, calls-to-action, documents and videos, popular items.
+
+They count the content sessions (one content item within one session) whose first event of that
+item falls in the period, and keep sessions that are not excluded as bots unless ``include_bots``
+(the flag is read from ``sessions`` at query time, so later flags apply at once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from analytics import metrics
+from analytics.content.derive import DOCUMENT_VIEW, VIDEO_COMPLETION, VIDEO_VIEW
+from analytics.db import CURRENT_TENANT
+from analytics.periods import Period
+
+# The content sessions of the period (session facts), with the bot filter applied through sessions.
+_FACT_SESSIONS = f"""
+cs AS (
+    SELECT cs.session_id, cs.content_id, cs.first_view_at, cs.engaged_ms, cs.first_conversion_at
+    FROM content_sessions cs JOIN sessions s ON s.tenant_id = cs.tenant_id AND s.id = cs.session_id
+    WHERE cs.{CURRENT_TENANT} AND cs.started_at >= :start AND cs.started_at < :end
+      AND (CAST(:content AS text) IS NULL OR cs.content_id = :content)
+      AND (CAST(:include_bots AS boolean) OR NOT s.excluded)
+)"""
+
+
+def _joined(table: str, alias: str) -> str:
+    """Rows of a session-fact table that belong to the period's content sessions."""
+    return (f"{table} {alias} JOIN cs ON cs.session_id = {alias}.session_id "
+            f"AND cs.content_id = {alias}.content_id WHERE {alias}.{CURRENT_TENANT}")
+
+
+def _fact_params(content_id: str | None, period: Period, include_bots: bool) -> dict[str, Any]:
+    return {"start": period.start, "end": period.end, "content": content_id, "include_bots": include_bots}
+
+
+@dataclass(frozen=True)
+class SessionFigures:
+    """What the session facts say about a period (one content item, or all of them)."""
+
+    viewing_sessions: int = 0  # content sessions with a ContentViewed
+    viewing_engaged_ms: int = 0  # time on capsule of those sessions
+    median_time_on_capsule_seconds: float | None = None
+    engaged_ms: int = 0  # time on capsule of every content session
+    converting_sessions: int = 0  # first conversion at or after the first view
+    time_to_conversion_seconds: float = 0.0  # summed over converting sessions
+    median_time_to_conversion_seconds: float | None = None
+    conversations: int = 0
+    messages: int = 0
+    user_messages: int = 0
+    sessions_with_conversation: int = 0
+    document_views: int = 0
+    video_views: int = 0
+    video_completions: int = 0
+
+    @property
+    def avg_time_on_capsule_seconds(self) -> float | None:
+        return metrics.average_time_on_capsule(self.viewing_engaged_ms, self.viewing_sessions)
+
+    @property
+    def avg_time_to_conversion_seconds(self) -> float | None:
+        return metrics.average_time_to_conversion(self.time_to_conversion_seconds, self.converting_sessions)
+
+    @property
+    def messages_per_conversation(self) -> float | None:
+        return metrics.messages_per_conversation(self.messages, self.conversations)
+
+    @property
+    def turns_per_session(self) -> float | None:
+        return metrics.turns_per_session(self.user_messages, self.sessions_with_conversation)
+
+    @property
+    def video_completion_rate(self) -> float | None:
+        return metrics.video_completion_rate(self.video_completions, self.video_views)
+
+
+_SESSION_FIGURES = text(
+    f"""
+    WITH {_FACT_SESSIONS},
+    timed AS (
+        SELECT engaged_ms, first_view_at IS NOT NULL AS viewed,
+               extract(epoch FROM first_conversion_at - first_view_at) AS to_conversion FROM cs
+    ),
+    conv AS (SELECT c.session_id, c.messages, c.turns FROM {_joined("content_conversations", "c")}),
+    items AS (SELECT i.kind, i.count FROM {_joined("content_session_items", "i")})
+    SELECT * FROM (
+        SELECT count(*) FILTER (WHERE viewed), coalesce(sum(engaged_ms) FILTER (WHERE viewed), 0),
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY engaged_ms) FILTER (WHERE viewed) / 1000,
+               coalesce(sum(engaged_ms), 0), count(*) FILTER (WHERE to_conversion >= 0),
+               coalesce(sum(to_conversion) FILTER (WHERE to_conversion >= 0), 0),
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY to_conversion) FILTER (WHERE to_conversion >= 0)
+        FROM timed) t,
+    (SELECT count(*), coalesce(sum(messages), 0), coalesce(sum(turns), 0), count(DISTINCT session_id)
+        FROM conv) c,
+    (SELECT coalesce(sum(count) FILTER (WHERE kind = '{DOCUMENT_VIEW}'), 0),
+            coalesce(sum(count) FILTER (WHERE kind = '{VIDEO_VIEW}'), 0),
+            coalesce(sum(count) FILTER (WHERE kind = '{VIDEO_COMPLETION}'), 0) FROM items) i
+    """
+)
+
+
+async def session_figures(conn: AsyncConnection, *, content_id: str | None, period: Period,
+                          include_bots: bool = False) -> SessionFigures:
+    row = (await conn.execute(_SESSION_FIGURES, _fact_params(content_id, period, include_bots))).one()
+    values: list[Any] = []
+    for f, value in zip(fields(SessionFigures), row, strict=True):
+        if value is None:
+            values.append(None)
+        elif f.name.endswith("seconds"):
+            values.append(metrics.seconds(float(value)) if "median" in f.name else float(value))
+        else:
+            values.append(int(value))
+    return SessionFigures(*values)
+
+
+@dataclass(frozen=True)
+class CtaRow:
+    """Clicks and conversions of one call-to-action (or CTA type), against the content's views."""
+
+    cta_id: str | None
+    cta_type: str | None
+    clicks: int
+    conversions: int
+    views: int
+
+    @property
+    def click_through_rate(self) -> float | None:
+        return metrics.cta_click_through_rate(self.clicks, self.views)
+
+    @property
+    def conversion_rate(self) -> float | None:
+        return metrics.conversion_rate(self.conversions, self.views)
+
+
+async def by_cta(conn: AsyncConnection, *, content_id: str | None, period: Period, views: int, limit: int,
+                 by_type: bool = False, include_bots: bool = False) -> list[CtaRow]:
+    """Clicks and conversions by ctaId and ctaType (by ctaType alone with ``by_type``), most
+    conversions first; events that named no CTA form the row whose id (and type) is null."""
+    keys = "'' AS key, i.detail" if by_type else "i.key, i.detail"
+    sql = text(f"""
+        WITH {_FACT_SESSIONS}
+        SELECT {keys}, coalesce(sum(i.count) FILTER (WHERE i.kind = 'cta_click'), 0) AS clicks,
+               coalesce(sum(i.count) FILTER (WHERE i.kind = 'conversion'), 0) AS conversions
+        FROM {_joined("content_session_items", "i")} AND i.kind IN ('cta_click', 'conversion')
+        GROUP BY 1, 2 ORDER BY conversions DESC, clicks DESC, 1, 2 LIMIT :limit""")
+    rows = await conn.execute(sql, {**_fact_params(content_id, period, include_bots), "limit": limit})
+    return [CtaRow(r[0] or None, r[1] or None, int(r[2]), int(r[3]), views) for r in rows]
+
+
+@dataclass(frozen=True)
+class AssetRow:
+    """Opens of one document or video; completions and their rate for videos."""
+
+    asset_id: str
+    views: int  # ContentAssetViewed events
+    sessions: int  # content sessions that opened it
+    completions: int  # VideoCompleted events (0 for documents)
+
+    @property
+    def completion_rate(self) -> float | None:
+        return metrics.video_completion_rate(self.completions, self.views)
+
+
+async def assets(conn: AsyncConnection, *, content_id: str | None, period: Period, videos: bool,
+                 limit: int, include_bots: bool = False) -> list[AssetRow]:
+    """The most opened documents (or videos), most views first (ties: more sessions, asset id)."""
+    opened = VIDEO_VIEW if videos else DOCUMENT_VIEW
+    sql = text(f"""
+        WITH {_FACT_SESSIONS}
+        SELECT i.key, coalesce(sum(i.count) FILTER (WHERE i.kind = :opened), 0) AS views,
+               count(DISTINCT i.session_id) FILTER (WHERE i.kind = :opened) AS sessions,
+               coalesce(sum(i.count) FILTER (WHERE i.kind = '{VIDEO_COMPLETION}'), 0)
+        FROM {_joined("content_session_items", "i")} AND i.kind IN (:opened, :completed)
+        GROUP BY 1 ORDER BY views DESC, sessions DESC, 1 LIMIT :limit""")
+    params = {**_fact_params(content_id, period, include_bots), "opened": opened, "limit": limit,
+              "completed": VIDEO_COMPLETION if videos else opened}
+    return [AssetRow(r[0], int(r[1]), int(r[2]), int(r[3])) for r in await conn.execute(sql, params)]
+
+
+@dataclass(frozen=True)
+class DropOffPoint:
+    """Conversations that ended after ``turn`` user messages without converting."""
+
+    turn: int
+    conversations: int
+    share: float | None  # of all unconverted conversations, in percent
+
+
+async def drop_off_points(conn: AsyncConnection, *, content_id: str | None, period: Period,
+                          include_bots: bool = False) -> list[DropOffPoint]:
+    sql = text(f"""
+        WITH {_FACT_SESSIONS}
+        SELECT c.turns, count(*) FROM {_joined("content_conversations", "c")} AND NOT c.converted
+        GROUP BY 1 ORDER BY 1""")
+    rows = [(int(r[0]), int(r[1])) for r in await conn.execute(sql, _fact_params(content_id, period,
+                                                                                 include_bots))]
+    unconverted = sum(n for _, n in rows)
+    return [DropOffPoint(turn, n, metrics.drop_off_share(n, unconverted)) for turn, n in rows]
+
+
+@dataclass(frozen=True)
+class PopularContent:
+    content_id: str
+    engaged_ms: int  # time on capsule of all its content sessions
+    viewing_sessions: int
+    viewing_engaged_ms: int
+
+    @property
+    def avg_time_on_capsule_seconds(self) -> float | None:
+        return metrics.average_time_on_capsule(self.viewing_engaged_ms, self.viewing_sessions)
+
+
+async def popular_content(conn: AsyncConnection, *, period: Period, limit: int,
+                          include_bots: bool = False) -> list[PopularContent]:
+    """Content items by engaged time (sum of ContentEngagement timeOnPageMs), most first."""
+    sql = text(f"""
+        WITH {_FACT_SESSIONS}
+        SELECT content_id, sum(engaged_ms) AS engaged, count(*) FILTER (WHERE first_view_at IS NOT NULL),
+               coalesce(sum(engaged_ms) FILTER (WHERE first_view_at IS NOT NULL), 0)
+        FROM cs GROUP BY 1 HAVING sum(engaged_ms) > 0 ORDER BY engaged DESC, 1 LIMIT :limit""")
+    rows = await conn.execute(sql, {**_fact_params(None, period, include_bots), "limit": limit})
+    return [PopularContent(r[0], int(r[1]), int(r[2]), int(r[3])) for r in rows]

@@ -1,0 +1,206 @@
+"""Content (capsule) analytics from the counters: counts, unique views, rankings and series (events
+counted by the time they happened); and the figures of a period, which add the session facts'
+(analytics.content.facts) time on capsule, conversations, time to conversion and assets."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from analytics import metrics
+from analytics.content.facts import session_figures
+from analytics.db import CURRENT_TENANT
+from analytics.db import HUMANS_UNLESS_INCLUDE_BOTS as HUMANS
+from analytics.ingest.catalogue import CONTENT
+from analytics.periods import Granularity, Period, bucket_day, bucket_starts, hour_floor, local_midnight
+
+CONTENT_METRICS = ("views", "dismissals", "cta_clicks", "conversions", "messages", "asset_views",
+                   "video_completions", "engagements")
+
+
+@dataclass(frozen=True)
+class ContentCounts:
+    """The content counters of one period (or bucket) and the rates derived from them."""
+
+    views: int = 0
+    dismissals: int = 0
+    cta_clicks: int = 0
+    conversions: int = 0
+    messages: int = 0
+    asset_views: int = 0
+    video_completions: int = 0
+    engagements: int = 0
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, int]) -> ContentCounts:
+        return cls(**{m: int(values.get(m, 0)) for m in CONTENT_METRICS})
+
+    @property
+    def cta_click_through_rate(self) -> float | None:
+        return metrics.cta_click_through_rate(self.cta_clicks, self.views)
+
+    @property
+    def conversion_rate(self) -> float | None:
+        return metrics.conversion_rate(self.conversions, self.views)
+
+
+def combined(counts: Sequence[ContentCounts]) -> ContentCounts:
+    return ContentCounts(**{m: sum(getattr(c, m) for c in counts) for m in CONTENT_METRICS})
+
+
+def _counter_window(period: Period) -> tuple[str, str, dict[str, Any]]:
+    """The counter table that fits the period, its time filter and parameters."""
+    if period.days:
+        return "counters_daily", "day BETWEEN :first AND :last", {"first": period.days[0],
+                                                                   "last": period.days[1]}
+    return ("counters_hourly", "bucket >= :start AND bucket < :end",
+            {"start": hour_floor(period.start, period.tz), "end": period.end})
+
+
+_CONTENT_IDS = "(CAST(:ids AS text[]) IS NULL OR entity_id = ANY(CAST(:ids AS text[])))"
+
+
+async def _counter_rows(conn: AsyncConnection, *, content_ids: Sequence[str] | None, period: Period,
+                        by: str, include_bots: bool) -> list[tuple[str, datetime | date | None, str, int]]:
+    """(content id, bucket or day or None, metric, sum) rows from the table that fits the period."""
+    table, time_filter, params = _counter_window(period)
+    at = {"total": "NULL", "bucket": "bucket", "day": "day"}[by]
+    sql = (f"SELECT entity_id, {at} AS at, metric, sum(value) FROM {table} "
+           f"WHERE {CURRENT_TENANT} AND entity_type = :type AND step_index = -1 AND {time_filter} "
+           f"AND {HUMANS} AND {_CONTENT_IDS} GROUP BY 1, 2, 3")
+    params.update(type=CONTENT, ids=list(content_ids) if content_ids is not None else None,
+                  include_bots=include_bots)
+    return [(r[0], r[1], r[2], int(r[3])) for r in await conn.execute(text(sql), params)]
+
+
+async def content_counts(conn: AsyncConnection, *, content_ids: Sequence[str] | None, period: Period,
+                         include_bots: bool = False) -> dict[str, ContentCounts]:
+    """Counter totals per content item (every item with data when ``content_ids`` is None)."""
+    totals: dict[str, dict[str, int]] = defaultdict(dict)
+    for content_id, _, metric, value in await _counter_rows(conn, content_ids=content_ids, period=period,
+                                                            by="total", include_bots=include_bots):
+        totals[content_id][metric] = value
+    result = {content_id: ContentCounts.from_mapping(values) for content_id, values in totals.items()}
+    for content_id in content_ids or ():
+        result.setdefault(content_id, ContentCounts())
+    return result
+
+
+_UNIQUE_VIEWS = text(
+    f"""
+    SELECT entity_id, count(DISTINCT user_key) FROM daily_users
+    WHERE {CURRENT_TENANT} AND entity_type = 'content' AND metric = 'views' AND step_index = -1
+      AND day BETWEEN :first AND :last AND {HUMANS} AND {_CONTENT_IDS}
+    GROUP BY GROUPING SETS ((entity_id), ())
+    """
+)
+
+
+async def unique_views(conn: AsyncConnection, *, content_ids: Sequence[str] | None, period: Period,
+                       include_bots: bool = False) -> dict[str | None, int]:
+    """Distinct users (userId, else anonymousId) who viewed each item over the whole local days of the
+    period; the ``None`` key holds the distinct users across all the items asked for."""
+    whole = period.whole_days()
+    assert whole.days is not None
+    rows = await conn.execute(_UNIQUE_VIEWS, {
+        "first": whole.days[0], "last": whole.days[1], "include_bots": include_bots,
+        "ids": list(content_ids) if content_ids is not None else None})
+    return {None: 0, **{r[0]: int(r[1]) for r in rows}}
+
+
+_EXISTS = text(f"SELECT EXISTS (SELECT 1 FROM counters_daily WHERE {CURRENT_TENANT} "
+               "AND entity_type = 'content' AND entity_id = :id)")
+
+
+async def content_exists(conn: AsyncConnection, content_id: str) -> bool:
+    """Whether any event (bots included, any time) was counted for this content id."""
+    return bool((await conn.execute(_EXISTS, {"id": content_id})).scalar_one())
+
+
+@dataclass(frozen=True)
+class RankedContent:
+    content_id: str
+    counts: ContentCounts
+    unique_views: int
+
+
+async def top_content(conn: AsyncConnection, *, period: Period, limit: int,
+                      include_bots: bool = False) -> list[RankedContent]:
+    """Content items with views in the period, most views first (ties: content id)."""
+    table, time_filter, params = _counter_window(period)
+    sql = (f"SELECT entity_id FROM {table} WHERE {CURRENT_TENANT} AND entity_type = 'content' "
+           f"AND step_index = -1 AND metric = 'views' AND {time_filter} AND {HUMANS} "
+           "GROUP BY entity_id ORDER BY sum(value) DESC, entity_id LIMIT :limit")
+    ids = [r[0] for r in await conn.execute(text(sql), {**params, "limit": limit,
+                                                          "include_bots": include_bots})]
+    counts = await content_counts(conn, content_ids=ids, period=period, include_bots=include_bots)
+    uniques = await unique_views(conn, content_ids=ids, period=period, include_bots=include_bots)
+    return [RankedContent(i, counts[i], uniques.get(i, 0)) for i in ids]
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    start: datetime
+    counts: ContentCounts
+
+
+async def content_series(conn: AsyncConnection, *, content_id: str | None, period: Period,
+                         granularity: Granularity, include_bots: bool = False) -> list[SeriesPoint]:
+    """One point per bucket in the tenant's time zone, empty buckets as zeros; ``content_id=None``
+    sums every item. Hours read the hourly counters, longer buckets the daily ones."""
+    starts = bucket_starts(period, granularity)
+    buckets: dict[datetime, dict[str, int]] = {start: defaultdict(int) for start in starts}
+    ids = None if content_id is None else [content_id]
+    if granularity is Granularity.HOUR:
+        hourly = Period(period.start, period.end, period.tz, None)
+        for _, at, metric, value in await _counter_rows(conn, content_ids=ids, period=hourly, by="bucket",
+                                                        include_bots=include_bots):
+            assert isinstance(at, datetime)
+            key = max(at, starts[0])
+            if key in buckets:
+                buckets[key][metric] += value
+    else:
+        whole = period.whole_days()
+        assert whole.days is not None
+        for _, at, metric, value in await _counter_rows(conn, content_ids=ids, period=whole, by="day",
+                                                        include_bots=include_bots):
+            assert isinstance(at, date)
+            key = local_midnight(max(bucket_day(at, granularity), whole.days[0]), period.tz)
+            if key in buckets:
+                buckets[key][metric] += value
+    return [SeriesPoint(start, ContentCounts.from_mapping(values)) for start, values in buckets.items()]
+
+
+async def content_figures(conn: AsyncConnection, *, content_id: str | None, period: Period,
+                          include_bots: bool = False) -> dict[str, Any]:
+    """Every figure of one item (all items when ``content_id`` is None) over the period, by name, in
+    the order reports show them; the graph and the CLI both read this."""
+    ids = None if content_id is None else [content_id]
+    counts = combined(list((await content_counts(conn, content_ids=ids, period=period,
+                                                 include_bots=include_bots)).values()))
+    uniques = await unique_views(conn, content_ids=ids, period=period, include_bots=include_bots)
+    facts = await session_figures(conn, content_id=content_id, period=period, include_bots=include_bots)
+    return {
+        "views": counts.views, "unique_views": uniques[None], "dismissals": counts.dismissals,
+        "cta_clicks": counts.cta_clicks, "cta_click_through_rate": counts.cta_click_through_rate,
+        "conversions": counts.conversions, "conversion_rate": counts.conversion_rate,
+        "viewing_sessions": facts.viewing_sessions,
+        "total_time_on_content_seconds": metrics.seconds(facts.engaged_ms / 1000),
+        "avg_time_on_content_seconds": facts.avg_time_on_capsule_seconds,
+        "median_time_on_content_seconds": facts.median_time_on_capsule_seconds,
+        "conversations": facts.conversations, "messages": facts.messages,
+        "messages_per_conversation": facts.messages_per_conversation,
+        "sessions_with_conversation": facts.sessions_with_conversation,
+        "conversation_turns": facts.user_messages, "turns_per_session": facts.turns_per_session,
+        "converting_sessions": facts.converting_sessions,
+        "avg_time_to_conversion_seconds": facts.avg_time_to_conversion_seconds,
+        "median_time_to_conversion_seconds": facts.median_time_to_conversion_seconds,
+        "document_views": facts.document_views, "video_views": facts.video_views,
+        "video_completions": facts.video_completions, "video_completion_rate": facts.video_completion_rate,
+    }

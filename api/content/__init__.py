@@ -1,0 +1,1 @@
+"""GraphQL for content (capsules): content performance of a range and one capsule by id."""

@@ -1,0 +1,103 @@
+"""Tenant-level content fields: content performance of a range (stats, top, trends, popular) and one
+capsule by id."""
+
+from __future__ import annotations
+
+import strawberry
+
+from analytics import metrics
+from analytics.content import facts, stats
+from analytics.periods import Period as DomainPeriod
+from api.common import Compare, Granularity, Period, RangeInput, check_limit
+from api.content.types import (
+    BOTS_NOTE,
+    FACTS_NOTE,
+    MAX_LIMIT,
+    Capsule,
+    ContentSeries,
+    ContentStats,
+    series_of,
+)
+from api.context import AppInfo
+
+
+@strawberry.type(description="A content item ranked by views, with its counters over the range.")
+class ContentRanking:
+    content_id: str = strawberry.field(description="The contentId of the item's events.")
+    views: int = strawberry.field(description="ContentViewed events in the range.")
+    unique_views: int = strawberry.field(
+        description="Distinct users who viewed it, over the whole local days the range touches.")
+    cta_clicks: int = strawberry.field(description="ContentCtaClicked events in the range.")
+    cta_click_through_rate: float | None = strawberry.field(description="ctaClicks / views * 100.")
+    conversions: int = strawberry.field(description="ContentConverted events in the range.")
+    conversion_rate: float | None = strawberry.field(description="conversions / views * 100.")
+    dismissals: int = strawberry.field(description="ContentDismissed events in the range.")
+
+    @classmethod
+    def of(cls, row: stats.RankedContent) -> ContentRanking:
+        c = row.counts
+        return cls(content_id=row.content_id, views=c.views, unique_views=row.unique_views,
+                   cta_clicks=c.cta_clicks, cta_click_through_rate=c.cta_click_through_rate,
+                   conversions=c.conversions, conversion_rate=c.conversion_rate, dismissals=c.dismissals)
+
+
+@strawberry.type(description="A content item ranked by engaged time. " + FACTS_NOTE)
+class PopularContent:
+    content_id: str = strawberry.field(description="The contentId of the item's events.")
+    engaged_seconds: float = strawberry.field(
+        description="Engaged time: sum of ContentEngagement timeOnPageMs of its content sessions, in "
+                    "seconds.")
+    viewing_sessions: int = strawberry.field(description="Its content sessions with a ContentViewed.")
+    avg_time_on_content_seconds: float | None = strawberry.field(
+        description="Time on capsule: the viewing sessions' engaged time / viewingSessions, in seconds.")
+
+    @classmethod
+    def of(cls, row: facts.PopularContent) -> PopularContent:
+        return cls(content_id=row.content_id, engaged_seconds=metrics.seconds(row.engaged_ms / 1000),
+                   viewing_sessions=row.viewing_sessions,
+                   avg_time_on_content_seconds=row.avg_time_on_capsule_seconds)
+
+
+@strawberry.type(description="Content performance over a range, all content items together. " + BOTS_NOTE)
+class ContentAnalytics:
+    period: Period
+    include_bots: bool = strawberry.field(description="Whether bot sessions are counted (the argument).")
+    domain_period: strawberry.Private[DomainPeriod]
+
+    @strawberry.field(description="Totals and rates of all content, optionally compared with the "
+                                  "previous period or a year earlier.")
+    async def stats(self, info: AppInfo, compare: Compare | None = None) -> ContentStats:
+        return await ContentStats.build(info, None, self.domain_period, compare, self.include_bots)
+
+    @strawberry.field(description="Content items with views, most views first (limit at most 500).")
+    async def top(self, info: AppInfo, limit: int = 10) -> list[ContentRanking]:
+        check_limit("limit", limit, MAX_LIMIT)
+        async with info.context.read() as conn:
+            rows = await stats.top_content(conn, period=self.domain_period, limit=limit,
+                                           include_bots=self.include_bots)
+        return [ContentRanking.of(r) for r in rows]
+
+    @strawberry.field(description="All content's counters per bucket (views, CTA clicks, conversions...), "
+                                  "empty buckets as zeros.")
+    async def trends(self, info: AppInfo, granularity: Granularity | None = None) -> ContentSeries:
+        return await series_of(info, None, self.domain_period, granularity, self.include_bots)
+
+    @strawberry.field(description="Content items by engaged time, most first (limit at most 500); items "
+                                  "without engaged time are left out.")
+    async def popular(self, info: AppInfo, limit: int = 20) -> list[PopularContent]:
+        check_limit("limit", limit, MAX_LIMIT)
+        async with info.context.read() as conn:
+            rows = await facts.popular_content(conn, period=self.domain_period, limit=limit,
+                                               include_bots=self.include_bots)
+        return [PopularContent.of(r) for r in rows]
+
+
+def content(info: AppInfo, range: RangeInput, include_bots: bool) -> ContentAnalytics:
+    period = range.resolve(info.context.require_secret().timezone)
+    return ContentAnalytics(period=Period.of(period), include_bots=include_bots, domain_period=period)
+
+
+async def capsule_by_id(info: AppInfo, content_id: str) -> Capsule | None:
+    async with info.context.read() as conn:
+        found = await stats.content_exists(conn, content_id)
+    return Capsule(id=content_id) if found else None
