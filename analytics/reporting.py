@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -21,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from analytics import periods
 from analytics.db import create_engine, scope_to_tenant
 from analytics.errors import InvalidArgument
+from analytics.periods import Compare, Period
 from analytics.tenants import service
-from analytics.tenants.service import Tenant
+from analytics.tenants.service import Tenant, TenantError
 
 T = TypeVar("T")
 RELATIVE = re.compile(r"^\s*\d+\s*[mhdw]\s*$")
@@ -167,3 +169,64 @@ def emit(console: Console, *, heading: str, sections: Sequence[Section], payload
         print(json.dumps(payload, default=str))
     else:
         print_sections(console, heading, sections)
+
+
+# --- Options and steps every reporting command shares ---
+
+Since = typer.Option("24h", "--since", help="Start of the range: 1h, 24h, 7d, 30d (back from --until or now) "
+                                            "or an ISO date / date-time.")
+SinceWeek = typer.Option("7d", "--since", help="Start of the range: 1h, 24h, 7d, 30d (back from --until or "
+                                               "now) or an ISO date / date-time.")
+Until = typer.Option(None, "--until", help="End of the range: an ISO date (inclusive) or date-time "
+                                           "(exclusive); now when not given.")
+TenantName = typer.Option(None, "--tenant", help="Tenant name (needed only when there are several).")
+AsJson = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
+Export = typer.Option(None, "--export", dir_okay=False, help="Also write the rows to this CSV file.")
+IncludeBots = typer.Option(False, "--include-bots", help="Count sessions flagged as bots (all tiers) too.")
+Limit = typer.Option(10, "--limit", min=1, max=500, help="Rows per table (1-500).")
+CompareWith = typer.Option("previous", "--compare",
+                           help="Compare with: previous (the same length just before), year (a year "
+                                "earlier) or none.")
+DataDir = typer.Option(None, "--data-dir", help="Where embedded servers keep data (./.analytics or "
+                                                "ANALYTICS_DATA_DIR by default).")
+COMPARE = {"previous": Compare.PREVIOUS_PERIOD, "year": Compare.YEAR_OVER_YEAR, "none": None}
+
+
+def read_report(tenant: str | None, data_dir: Path | None, check: Callable[[], object],
+          report: Callable[[AsyncConnection, Tenant], Awaitable[T]]) -> T:
+    """Validate the options (``check``), then run ``report`` against the tenant's data."""
+    from analytics.cli import _fail, _run, _settings, servers
+
+    try:
+        check()
+    except (InvalidArgument, TenantError) as exc:
+        raise _fail(str(exc)) from None
+    settings = _settings(data_dir)
+    with servers(settings, need_redis=False) as s:
+        try:
+            return _run(read_tenant(s.database_url, tenant or "", report,
+                                    timeout_ms=settings.statement_timeout_ms))
+        except (InvalidArgument, TenantError) as exc:
+            raise _fail(str(exc)) from None
+
+
+def compare_choice(value: str) -> Compare | None:
+    """--compare as the domain's Compare (None for none)."""
+    if value not in COMPARE:
+        raise InvalidArgument("--compare", "must be previous, year or none")
+    return COMPARE[value]
+
+
+def tenant_period(since: str, until: str | None, tenant: Tenant) -> Period:
+    """--since/--until in the tenant's time zone."""
+    return resolve_range(since, until, ZoneInfo(tenant.timezone))
+
+
+def check_range(since: str, until: str | None) -> Period:
+    """The options as a period in UTC: a bad --since/--until fails before any server starts."""
+    return resolve_range(since, until, ZoneInfo("UTC"))  # fails before any server starts
+
+
+def heading(what: str, result: dict[str, Any]) -> str:
+    period = result["period"]
+    return f"{what} of {result['tenant']}: {period['from']} to {period['to']} ({period['timezone']})"

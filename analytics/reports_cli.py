@@ -3,7 +3,7 @@ the same analytics.sessions.stats functions the graph calls, printed as tables, 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -16,9 +16,28 @@ from analytics import metrics
 from analytics.errors import InvalidArgument
 from analytics.periods import Compare, Granularity, Period, bucket_starts, comparison, default_granularity
 from analytics.periods import PeriodError as _PeriodError
-from analytics.reporting import Section, emit, period_json, read_tenant, resolve_range
+from analytics.reporting import (
+    AsJson,
+    CompareWith,
+    DataDir,
+    Export,
+    IncludeBots,
+    Limit,
+    Section,
+    Since,
+    SinceWeek,
+    TenantName,
+    Until,
+    check_range,
+    compare_choice,
+    emit,
+    heading,
+    period_json,
+    read_report,
+    tenant_period,
+)
 from analytics.sessions import stats
-from analytics.tenants.service import Tenant, TenantError
+from analytics.tenants.service import Tenant
 
 T = TypeVar("T")
 console = Console()
@@ -26,54 +45,9 @@ sessions_app = typer.Typer(help="Session analytics: totals, trends and live sess
 traffic_app = typer.Typer(help="Traffic analytics: sources, places, devices and what the bot filter removed.",
                           no_args_is_help=True)
 
-Since = typer.Option("24h", "--since", help="Start of the range: 1h, 24h, 7d, 30d (back from --until or now) "
-                                            "or an ISO date / date-time.")
-SinceWeek = typer.Option("7d", "--since", help="Start of the range: 1h, 24h, 7d, 30d (back from --until or "
-                                               "now) or an ISO date / date-time.")
-Until = typer.Option(None, "--until", help="End of the range: an ISO date (inclusive) or date-time "
-                                           "(exclusive); now when not given.")
-TenantName = typer.Option(None, "--tenant", help="Tenant name (needed only when there are several).")
-AsJson = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
-Export = typer.Option(None, "--export", dir_okay=False, help="Also write the rows to this CSV file.")
-IncludeBots = typer.Option(False, "--include-bots", help="Count sessions flagged as bots (all tiers) too.")
-Limit = typer.Option(10, "--limit", min=1, max=500, help="Rows per table (1-500).")
-CompareWith = typer.Option("previous", "--compare",
-                           help="Compare with: previous (the same length just before), year (a year "
-                                "earlier) or none.")
-DataDir = typer.Option(None, "--data-dir", help="Where embedded servers keep data (./.analytics or "
-                                                "ANALYTICS_DATA_DIR by default).")
-COMPARE = {"previous": Compare.PREVIOUS_PERIOD, "year": Compare.YEAR_OVER_YEAR, "none": None}
 STAT_NAMES = ("sessions", "visitors", "users", "pageViews", "pagesPerSession", "bounceRate",
               "avgSessionDurationSeconds", "medianSessionDurationSeconds", "returningVisitors",
               "returnVisitRate", "botSessions")
-
-
-def _read(tenant: str | None, data_dir: Path | None, check: Callable[[], object],
-          report: Callable[[AsyncConnection, Tenant], Awaitable[T]]) -> T:
-    """Validate the options (``check``), then run ``report`` against the tenant's data."""
-    from analytics.cli import _fail, _run, _settings, servers
-
-    try:
-        check()
-    except (InvalidArgument, TenantError) as exc:
-        raise _fail(str(exc)) from None
-    settings = _settings(data_dir)
-    with servers(settings, need_redis=False) as s:
-        try:
-            return _run(read_tenant(s.database_url, tenant or "", report,
-                                    timeout_ms=settings.statement_timeout_ms))
-        except (InvalidArgument, TenantError) as exc:
-            raise _fail(str(exc)) from None
-
-
-def _compare(value: str) -> Compare | None:
-    if value not in COMPARE:
-        raise InvalidArgument("--compare", "must be previous, year or none")
-    return COMPARE[value]
-
-
-def _period(since: str, until: str | None, tenant: Tenant) -> Period:
-    return resolve_range(since, until, ZoneInfo(tenant.timezone))
 
 
 def _figures(totals: stats.SessionTotals) -> dict[str, Any]:
@@ -122,29 +96,21 @@ def overview(since: str = Since, until: str | None = Until, tenant: str | None =
     from analytics.tours import stats as tour_stats
 
     async def build(conn: AsyncConnection, owner: Tenant) -> dict[str, Any]:
-        period = _period(since, until, owner)
+        period = tenant_period(since, until, owner)
         tours = await tour_stats.overview(conn, period=period)
         sources = await _breakdowns(conn, period, include_bots, 5, {"topSources": ("sources", "source")})
         return {"tenant": owner.name, "period": period_json(period),
-                "sessions": await _stats(conn, period, _compare(compare), include_bots), **sources,
+                "sessions": await _stats(conn, period, compare_choice(compare), include_bots), **sources,
                 "tours": {"activeTours": tours.active_tours, "starts": tours.totals.starts,
                           "completions": tours.totals.completions,
                           "completionRate": tours.totals.completion_rate}}
 
-    result = _read(tenant, data_dir, lambda: (_compare(compare), _check(since, until)), build)
-    emit(console, heading=_heading("overview", result), as_json=as_json, export=export, payload=result,
+    result = read_report(tenant, data_dir, lambda: (compare_choice(compare), check_range(since, until)),
+                         build)
+    emit(console, heading=heading("overview", result), as_json=as_json, export=export, payload=result,
          sections=[Section("sessions", _stat_rows(result["sessions"])),
                    Section("top sources", result["topSources"]),
                    Section("tours", [{"metric": k, "value": v} for k, v in result["tours"].items()])])
-
-
-def _check(since: str, until: str | None) -> Period:
-    return resolve_range(since, until, ZoneInfo("UTC"))  # fails before any server starts
-
-
-def _heading(what: str, result: dict[str, Any]) -> str:
-    period = result["period"]
-    return f"{what} of {result['tenant']}: {period['from']} to {period['to']} ({period['timezone']})"
 
 
 @sessions_app.command("stats")
@@ -153,12 +119,13 @@ def sessions_stats(since: str = Since, until: str | None = Until, tenant: str | 
                    export: Path | None = Export, data_dir: Path | None = DataDir) -> None:
     """Sessions, visitors, users, page views, bounce rate, durations and returning visitors."""
     async def build(conn: AsyncConnection, owner: Tenant) -> dict[str, Any]:
-        period = _period(since, until, owner)
+        period = tenant_period(since, until, owner)
         return {"tenant": owner.name, "period": period_json(period),
-                **await _stats(conn, period, _compare(compare), include_bots)}
+                **await _stats(conn, period, compare_choice(compare), include_bots)}
 
-    result = _read(tenant, data_dir, lambda: (_compare(compare), _check(since, until)), build)
-    emit(console, heading=_heading("session stats", result), payload=result, as_json=as_json,
+    result = read_report(tenant, data_dir, lambda: (compare_choice(compare), check_range(since, until)),
+                         build)
+    emit(console, heading=heading("session stats", result), payload=result, as_json=as_json,
          export=export, sections=[Section("sessions", _stat_rows(result))])
 
 
@@ -180,7 +147,7 @@ def sessions_trends(since: str = SinceWeek, until: str | None = Until, tenant: s
             raise InvalidArgument("--group-by", exc.message) from None
 
     async def build(conn: AsyncConnection, owner: Tenant) -> dict[str, Any]:
-        period = _period(since, until, owner)
+        period = tenant_period(since, until, owner)
         chosen, starts = granularity(period)
         points = await stats.session_series(conn, period=period, granularity=chosen, bucket_starts=starts,
                                             include_bots=include_bots)
@@ -189,8 +156,8 @@ def sessions_trends(since: str = SinceWeek, until: str | None = Until, tenant: s
                             "visitors": p.counts.visitors, "pageViews": p.counts.page_views,
                             "bounceRate": p.counts.bounce_rate} for p in points]}
 
-    result = _read(tenant, data_dir, lambda: granularity(resolve_range(since, until, ZoneInfo("UTC"))), build)
-    emit(console, heading=_heading(f"sessions per {result['groupBy']}", result), payload=result,
+    result = read_report(tenant, data_dir, lambda: granularity(check_range(since, until)), build)
+    emit(console, heading=heading(f"sessions per {result['groupBy']}", result), payload=result,
          sections=[Section("trends", result["points"])], as_json=as_json, export=export)
 
 
@@ -210,7 +177,7 @@ def sessions_live(limit: int = typer.Option(20, "--limit", min=1, max=500,
              "source": r.referrer_source, "country": r.country, "deviceType": r.device_type,
              "browser": r.browser, "excluded": r.excluded} for r in rows]}
 
-    result = _read(tenant, data_dir, lambda: None, build)
+    result = read_report(tenant, data_dir, lambda: None, build)
     emit(console, heading=f"live sessions of {result['tenant']} (last 5 minutes)", payload=result,
          sections=[Section("live sessions", result["sessions"])], as_json=as_json, export=export)
 
@@ -221,12 +188,12 @@ def _traffic(what: str, wanted: dict[str, tuple[str, ...]]) -> Callable[..., Non
                 tenant: str | None = TenantName, include_bots: bool = IncludeBots, as_json: bool = AsJson,
                 export: Path | None = Export, data_dir: Path | None = DataDir) -> None:
         async def build(conn: AsyncConnection, owner: Tenant) -> dict[str, Any]:
-            period = _period(since, until, owner)
+            period = tenant_period(since, until, owner)
             return {"tenant": owner.name, "period": period_json(period),
                     **await _breakdowns(conn, period, include_bots, limit, wanted)}
 
-        result = _read(tenant, data_dir, lambda: _check(since, until), build)
-        emit(console, heading=_heading(f"traffic {what}", result), payload=result, as_json=as_json,
+        result = read_report(tenant, data_dir, lambda: check_range(since, until), build)
+        emit(console, heading=heading(f"traffic {what}", result), payload=result, as_json=as_json,
              export=export, sections=[Section(name, result[name]) for name in wanted])
 
     return command
@@ -250,7 +217,7 @@ def traffic_bots(since: str = Since, until: str | None = Until, limit: int = Lim
     """What the bot filter removed: sessions by tier (1 user agent, 2 scanner, 3 behavioural), by reason,
     by day and by user agent."""
     async def build(conn: AsyncConnection, owner: Tenant) -> dict[str, Any]:
-        period = _period(since, until, owner)
+        period = tenant_period(since, until, owner)
         summary = await stats.bot_summary(conn, period=period)
         agents = await stats.bot_user_agents(conn, period=period, limit=limit)
         tiers = ("user_agent", "scanner", "behavioural")
@@ -265,9 +232,9 @@ def traffic_bots(since: str = Since, until: str | None = Until, limit: int = Lim
             "byUserAgent": [{"userAgent": a.user_agent, "sessions": a.sessions, "tiers": list(a.tiers)}
                             for a in agents]}
 
-    result = _read(tenant, data_dir, lambda: _check(since, until), build)
-    heading = (_heading("bot traffic", result) + f"\n{result['excludedSessions']} of "
+    result = read_report(tenant, data_dir, lambda: check_range(since, until), build)
+    title = (heading("bot traffic", result) + f"\n{result['excludedSessions']} of "
                f"{result['totalSessions']} sessions excluded ({result['excludedShare'] or 0:.2f}%)")
-    emit(console, heading=heading, payload=result, as_json=as_json, export=export,
+    emit(console, heading=title, payload=result, as_json=as_json, export=export,
          sections=[Section("by tier", result["byTier"]), Section("by reason", result["byReason"]),
                    Section("by day", result["byDay"]), Section("by user agent", result["byUserAgent"])])

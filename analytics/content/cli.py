@@ -14,23 +14,25 @@ from analytics.content import facts, stats
 from analytics.errors import InvalidArgument
 from analytics.periods import Granularity, Period, bucket_starts, comparison, default_granularity
 from analytics.periods import PeriodError as _PeriodError
-from analytics.reporting import Section, emit, period_json
-from analytics.reports_cli import (
+from analytics.reporting import (
     AsJson,
     CompareWith,
     DataDir,
     Export,
     IncludeBots,
+    Section,
     SinceWeek,
     TenantName,
     Until,
-    _check,
-    _compare,
-    _heading,
-    _period,
-    _read,
-    console,
+    check_range,
+    compare_choice,
+    emit,
+    heading,
+    period_json,
+    read_report,
+    tenant_period,
 )
+from analytics.reports_cli import console
 from analytics.tenants.service import Tenant
 
 content_app = typer.Typer(help="Content (capsule) analytics: stats, top items, trends and popular items.",
@@ -58,7 +60,7 @@ def content_stats(since: str = SinceWeek, until: str | None = Until, capsule: st
     """Views, unique views, CTA clicks and click-through rate, conversions and conversion rate, time on
     capsule, conversations, time to conversion, documents and videos, compared with the previous period."""
     async def build(conn: AsyncConnection, owner: Tenant) -> dict[str, Any]:
-        period, chosen = _period(since, until, owner), _compare(compare)
+        period, chosen = tenant_period(since, until, owner), compare_choice(compare)
         current = await _figures(conn, capsule, period, include_bots)
         result: dict[str, Any] = {"tenant": owner.name, "capsule": capsule, "period": period_json(period),
                                   **current, "previous": None, "change": None}
@@ -69,13 +71,14 @@ def content_stats(since: str = SinceWeek, until: str | None = Until, capsule: st
                           change={k: metrics.percent_change(v, previous[k]) for k, v in current.items()})
         return result
 
-    result = _read(tenant, data_dir, lambda: (_compare(compare), _check(since, until)), build)
+    result = read_report(tenant, data_dir, lambda: (compare_choice(compare), check_range(since, until)),
+                         build)
     previous, change = result["previous"] or {}, result["change"] or {}
     names = [k for k in result if k not in ("tenant", "capsule", "period", "previous", "change")]
     rows = [{"metric": name, "value": result[name], "previous": previous.get(name),
              "change %": change.get(name)} for name in names]
     what = f"content stats ({capsule})" if capsule else "content stats"
-    emit(console, heading=_heading(what, result), payload=result, as_json=as_json, export=export,
+    emit(console, heading=heading(what, result), payload=result, as_json=as_json, export=export,
          sections=[Section("content", rows)])
 
 
@@ -89,7 +92,7 @@ def content_top(since: str = SinceWeek, until: str | None = Until, limit: int = 
                 export: Path | None = Export, data_dir: Path | None = DataDir) -> None:
     """Content items by views, most first, with unique views, CTA clicks and conversions."""
     async def build(conn: AsyncConnection, owner: Tenant) -> dict[str, Any]:
-        period = _period(since, until, owner)
+        period = tenant_period(since, until, owner)
         rows = await stats.top_content(conn, period=period, limit=limit, include_bots=include_bots)
         return {"tenant": owner.name, "period": period_json(period), "items": [
             {"contentId": r.content_id, "views": r.counts.views, "uniqueViews": r.unique_views,
@@ -97,8 +100,8 @@ def content_top(since: str = SinceWeek, until: str | None = Until, limit: int = 
              "conversions": r.counts.conversions, "conversionRate": r.counts.conversion_rate}
             for r in rows]}
 
-    result = _read(tenant, data_dir, lambda: _check(since, until), build)
-    emit(console, heading=_heading("top content", result), payload=result, as_json=as_json, export=export,
+    result = read_report(tenant, data_dir, lambda: check_range(since, until), build)
+    emit(console, heading=heading("top content", result), payload=result, as_json=as_json, export=export,
          sections=[Section("top content", result["items"])])
 
 
@@ -121,7 +124,7 @@ def content_trends(since: str = SinceWeek, until: str | None = Until, capsule: s
         return chosen
 
     async def build(conn: AsyncConnection, owner: Tenant) -> dict[str, Any]:
-        period = _period(since, until, owner)
+        period = tenant_period(since, until, owner)
         chosen = granularity(period)
         points = await stats.content_series(conn, content_id=capsule, period=period, granularity=chosen,
                                             include_bots=include_bots)
@@ -132,8 +135,8 @@ def content_trends(since: str = SinceWeek, until: str | None = Until, capsule: s
                      "conversions": p.counts.conversions, "conversionRate": p.counts.conversion_rate,
                      "dismissals": p.counts.dismissals} for p in points]}
 
-    result = _read(tenant, data_dir, lambda: granularity(_check(since, until)), build)
-    emit(console, heading=_heading(f"content per {result['groupBy']}", result), payload=result,
+    result = read_report(tenant, data_dir, lambda: granularity(check_range(since, until)), build)
+    emit(console, heading=heading(f"content per {result['groupBy']}", result), payload=result,
          as_json=as_json, export=export, sections=[Section("trends", result["points"])])
 
 
@@ -144,13 +147,13 @@ def content_popular(since: str = SinceWeek, until: str | None = Until, limit: in
     """Content items by engaged time (sum of ContentEngagement timeOnPageMs), most first, with their
     average time on capsule."""
     async def build(conn: AsyncConnection, owner: Tenant) -> dict[str, Any]:
-        period = _period(since, until, owner)
+        period = tenant_period(since, until, owner)
         rows = await facts.popular_content(conn, period=period, limit=limit, include_bots=include_bots)
         return {"tenant": owner.name, "period": period_json(period), "items": [
             {"contentId": r.content_id, "engagedSeconds": metrics.seconds(r.engaged_ms / 1000),
              "viewingSessions": r.viewing_sessions, "avgTimeOnContentSeconds": r.avg_time_on_capsule_seconds}
             for r in rows]}
 
-    result = _read(tenant, data_dir, lambda: _check(since, until), build)
-    emit(console, heading=_heading("popular content", result), payload=result, as_json=as_json,
+    result = read_report(tenant, data_dir, lambda: check_range(since, until), build)
+    emit(console, heading=heading("popular content", result), payload=result, as_json=as_json,
          export=export, sections=[Section("popular content", result["items"])])
