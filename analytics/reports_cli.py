@@ -92,25 +92,32 @@ def overview(since: str = Since, until: str | None = Until, tenant: str | None =
              compare: str = CompareWith, include_bots: bool = IncludeBots, as_json: bool = AsJson,
              export: Path | None = Export, data_dir: Path | None = DataDir) -> None:
     """Dashboard overview: sessions, visitors, bounce rate, returning visitors, bots filtered out, top
-    sources and tours, compared with the previous period."""
+    sources, tours and content, compared with the previous period."""
+    from analytics.content import stats as content_stats
     from analytics.tours import stats as tour_stats
 
     async def build(conn: AsyncConnection, owner: Tenant) -> dict[str, Any]:
         period = tenant_period(since, until, owner)
-        tours = await tour_stats.overview(conn, period=period)
+        tours = await tour_stats.overview(conn, period=period, include_bots=include_bots)
         sources = await _breakdowns(conn, period, include_bots, 5, {"topSources": ("sources", "source")})
+        content = await content_stats.content_figures(conn, content_id=None, period=period,
+                                                      include_bots=include_bots)
         return {"tenant": owner.name, "period": period_json(period),
                 "sessions": await _stats(conn, period, compare_choice(compare), include_bots), **sources,
                 "tours": {"activeTours": tours.active_tours, "starts": tours.totals.starts,
                           "completions": tours.totals.completions,
-                          "completionRate": tours.totals.completion_rate}}
+                          "completionRate": tours.totals.completion_rate},
+                "content": {"views": content["views"], "uniqueViews": content["unique_views"],
+                            "ctaClicks": content["cta_clicks"], "conversions": content["conversions"],
+                            "conversionRate": content["conversion_rate"]}}
 
     result = read_report(tenant, data_dir, lambda: (compare_choice(compare), check_range(since, until)),
                          build)
     emit(console, heading=heading("overview", result), as_json=as_json, export=export, payload=result,
          sections=[Section("sessions", _stat_rows(result["sessions"])),
                    Section("top sources", result["topSources"]),
-                   Section("tours", [{"metric": k, "value": v} for k, v in result["tours"].items()])])
+                   Section("tours", [{"metric": k, "value": v} for k, v in result["tours"].items()]),
+                   Section("content", [{"metric": k, "value": v} for k, v in result["content"].items()])])
 
 
 @sessions_app.command("stats")

@@ -137,7 +137,11 @@ async def test_overview_tables_json_and_csv(servers: Servers, shop: tuple[str, s
     assert rows[0] == {"table": "sessions", "metric": "sessions", "value": "6", "previous": "0", "change %": "",
                        "source": "", "sessions": "", "visitors": "", "share": "", "bounceRate": "",
                        "avgSessionDurationSeconds": ""}
-    assert {r["table"] for r in rows} == {"sessions", "top sources", "tours"}
+    assert {r["table"] for r in rows} == {"sessions", "top sources", "tours", "content"}
+    assert overview["content"] == {"views": 0, "uniqueViews": 0, "ctaClicks": 0, "conversions": 0,
+                                   "conversionRate": None}
+    everyone = run(servers, "overview", "--tenant", name, *RANGE, "--include-bots")
+    assert everyone["sessions"]["sessions"] == 10 and everyone["tours"]["starts"] == 1
     assert [r["source"] for r in rows if r["table"] == "top sources"] == [
         "direct", "email", "organic_search", "referral", "social"]
 

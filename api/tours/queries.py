@@ -22,6 +22,7 @@ from api.tours.types import (
 )
 
 if TYPE_CHECKING:  # imported lazily: api.sessions uses this module's PageInfo
+    from api.content.types import ContentStats
     from api.sessions.types import SessionStats
     from api.traffic.types import TrafficRow
 
@@ -63,8 +64,8 @@ class TourDropOff:
     drop_off: float = strawberry.field(description="Percentage points lost at this step.")
 
 
-@strawberry.type(description="The tenant's dashboard over one range: tours, sessions and traffic "
-                             "sources (bots left out unless the overview's includeBots is true).")
+@strawberry.type(description="The tenant's dashboard over one range: tours, sessions, traffic sources "
+                             "and content (bots left out unless the overview's includeBots is true).")
 class ToursOverview:
     period: Period
     active_tours: int = strawberry.field(description="Tours with at least one start in the period.")
@@ -86,6 +87,13 @@ class ToursOverview:
         from api.sessions.queries import stats_with_comparison as session_stats
 
         return await session_stats(info, self.domain_period, self.compare, self.include_bots)
+
+    @strawberry.field(description="All content's (capsules') totals of the same range, compared as the "
+                                  "overview is.")
+    async def content(self, info: AppInfo) -> Annotated[ContentStats, strawberry.lazy("api.content.types")]:
+        from api.content.types import ContentStats as Stats
+
+        return await Stats.build(info, None, self.domain_period, self.compare, self.include_bots)
 
     @strawberry.field(description="Traffic sources with the most sessions in the range (see "
                                   "traffic.sources).")

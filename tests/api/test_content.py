@@ -185,6 +185,10 @@ async def test_content_stats_compare_top_trends_and_popular(
                      "avgTimeOnContentSeconds": 0.0},
         "change": {"views": 600.0, "uniqueViews": 300.0, "ctaClicks": None, "viewingSessions": 400.0,
                    "avgTimeOnContentSeconds": None}}
+    overview = (await gql.data(tenant.secret, """query($range: RangeInput!) { tenant {
+        overview(range: $range, compare: PREVIOUS_PERIOD) { content { views conversions previous { views } } } } }""",
+        {"range": DAY}))["tenant"]["overview"]
+    assert overview == {"content": {"views": 7, "conversions": 2, "previous": {"views": 1}}}
     assert content["top"] == [
         {"contentId": "cap1", "views": 5, "uniqueViews": 3, "ctaClicks": 2, "ctaClickThroughRate": 40.0,
          "conversions": 2, "conversionRate": 40.0, "dismissals": 1},

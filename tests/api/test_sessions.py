@@ -278,7 +278,7 @@ async def test_overview_covers_sessions_and_sources(gql: GraphQLClient, shop: Te
     data = await gql.data(shop.secret, """query($r: RangeInput!) { tenant {
         overview(range: $r, compare: PREVIOUS_PERIOD) {
             activeTours starts sessions { sessions bounceRate botSessions previous { sessions } change { sessions } }
-            topSources(limit: 2) { key sessions share } }
+            topSources(limit: 2) { key sessions share } content { views previous { views } } }
         withBots: overview(range: $r, includeBots: true) { sessions { sessions } topSources(limit: 1) { key sessions } }
     } }""", {"r": RANGE})
     assert data["tenant"]["overview"] == {
@@ -287,6 +287,7 @@ async def test_overview_covers_sessions_and_sources(gql: GraphQLClient, shop: Te
                      "change": {"sessions": None}},
         "topSources": [{"key": "direct", "sessions": 2, "share": 33.33},
                        {"key": "email", "sessions": 1, "share": 16.67}],
+        "content": {"views": 0, "previous": {"views": 0}},
     }
     assert data["tenant"]["withBots"] == {"sessions": {"sessions": 10},
                                           "topSources": [{"key": "direct", "sessions": 6}]}
