@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from analytics import metrics
 from analytics.db import CURRENT_TENANT
 from analytics.periods import Granularity, Period
+from analytics.traffic.reading import ReadingPattern
 
 LIVE_WINDOW = timedelta(minutes=5)
 
@@ -390,3 +391,23 @@ async def bot_user_agents(conn: AsyncConnection, *, period: Period, limit: int) 
         "ORDER BY sessions DESC, agent NULLS LAST LIMIT :limit"), {**_range(period), "limit": limit})
     return [BotAgent(r.agent, int(r.sessions), tuple(t for t in (1, 2, 3) if getattr(r, f"tier{t}")))
             for r in rows]
+
+
+@dataclass(frozen=True)
+class PatternCount:
+    pattern: str
+    page_views: int
+    share: float | None  # of the page views with an engagement report
+
+
+async def reading_patterns(conn: AsyncConnection, *, period: Period,
+                           include_bots: bool) -> list[PatternCount]:
+    """Page views (with engagement reports) of the period's sessions by reading pattern, in the
+    reference table's order; every pattern is listed, zero when none."""
+    rows = await conn.execute(text(
+        f"SELECT p.key, sum(p.value::bigint) FROM sessions, jsonb_each_text(reading_patterns) AS p "
+        f"WHERE {_in_period()}{_scope(include_bots)} GROUP BY p.key"), _range(period))
+    counts = {key: int(total) for key, total in rows}
+    whole = sum(counts.values())
+    return [PatternCount(str(p), counts.get(str(p), 0), metrics.share(counts.get(str(p), 0), whole))
+            for p in ReadingPattern]

@@ -17,6 +17,7 @@ from api.common import Compare, Granularity, Period, RangeInput, check_granulari
 from api.context import AppInfo
 from api.errors import BadInput
 from api.sessions.types import (
+    ReadingPatternCount,
     Session,
     SessionConnection,
     SessionEdge,
@@ -117,3 +118,10 @@ async def live_sessions(info: AppInfo, limit: int, include_bots: bool) -> list[S
     async with info.context.read() as conn:
         rows = await stats.live_sessions(conn, include_bots=include_bots, limit=limit)
     return [Session.of(row, tz) for row in rows]
+
+
+async def reading_patterns(info: AppInfo, range: RangeInput, include_bots: bool) -> list[ReadingPatternCount]:
+    period = range.resolve(info.context.require_secret().timezone)
+    async with info.context.read() as conn:
+        rows = await stats.reading_patterns(conn, period=period, include_bots=include_bots)
+    return [ReadingPatternCount(pattern=r.pattern, page_views=r.page_views, share=r.share) for r in rows]

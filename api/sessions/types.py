@@ -239,3 +239,13 @@ class SessionFilter:
             source=self.source, country=self.country, device_type=self.device_type, browser=self.browser,
             is_bot=self.is_bot, is_scanner=self.is_scanner, is_behavioural_bot=self.is_behavioural_bot,
             excluded=self.excluded)
+
+
+@strawberry.type(description="Page views by reading pattern (per page view, from its engagement report): "
+                             "engaged (scroll > 75% and > 30 s) wins over reader (> 50% and > 15 s), which "
+                             "wins over scanner (> 30% and < 20 s); then bounce (< 25% and < 10 s); "
+                             "skimmer is everything else. A value exactly on a threshold does not meet it.")
+class ReadingPatternCount:
+    pattern: str = strawberry.field(description="bounce, scanner, reader, engaged or skimmer.")
+    page_views: int = strawberry.field(description="Page views with an engagement report of this pattern.")
+    share: float | None = strawberry.field(description="pageViews / all classified page views * 100.")

@@ -14,7 +14,14 @@ from api.context import AppInfo
 from api.export_jobs import ExportJob, export_job
 from api.persisted.mutations import PersistedDocument
 from api.sessions import queries as session_queries
-from api.sessions.types import Session, SessionConnection, SessionFilter, SessionSeries, SessionStats
+from api.sessions.types import (
+    ReadingPatternCount,
+    Session,
+    SessionConnection,
+    SessionFilter,
+    SessionSeries,
+    SessionStats,
+)
 from api.tours import queries as tour_queries
 from api.tours.queries import TourConnection, ToursOverview
 from api.tours.types import SelectorHealth, Tour, TourSeries
@@ -96,6 +103,12 @@ class Tenant:
     async def live_sessions(self, info: AppInfo, limit: int = 20,
                             include_bots: IncludeBots = False) -> list[Session]:
         return await session_queries.live_sessions(info, limit, include_bots)
+
+    @strawberry.field(description="Page views of the sessions that started in the range, by reading "
+                                  "pattern (bounce, scanner, reader, engaged, skimmer).")
+    async def reading_patterns(self, info: AppInfo, range: RangeInput,
+                               include_bots: IncludeBots = False) -> list[ReadingPatternCount]:
+        return await session_queries.reading_patterns(info, range, include_bots)
 
     @strawberry.field(description="Traffic of the sessions that started in the range: sources, referrers, "
                                   "campaigns, places, devices, and what the bot filter removed.")

@@ -256,3 +256,33 @@ async def test_a_day_correction_leaves_events_still_in_the_outbox_to_their_own_r
     await roll_up(app_engine, tenant.id, claim_batches=10)
     assert await starts(gql, tenant) == (3, 3)
     await assert_counters_match_raw_events(owner_engine, tenant.id)
+
+
+async def test_reading_patterns_per_page_view_with_each_threshold_on_both_sides(
+        gql: GraphQLClient, make_tenant: Any, run_worker: Any) -> None:
+    tenant = await make_tenant()
+    cases = [  # (seconds on page, scroll %, expected pattern)
+        (9.999, 24, "bounce"), (10, 24, "skimmer"), (9, 25, "skimmer"),
+        (19.999, 31, "scanner"), (20, 31, "skimmer"), (5, 30, "skimmer"),
+        (15.001, 51, "reader"), (15, 51, "scanner"), (21, 50, "skimmer"),
+        (30.001, 76, "engaged"), (30, 76, "reader"), (31, 75, "reader"),
+    ]
+    batch = [event("PageEngagement", f"2025-05-01T10:{i:02d}:00Z", None, url=f"https://shop.example/p{i}",
+                   engagement={"timeOnPageMs": int(seconds * 1000), "scrollDepth": scroll},
+                   context={"userAgent": CHROME})
+             for i, (seconds, scroll, _) in enumerate(cases)]
+    # A crawler's page views are classified too, but counted only with includeBots.
+    batch.append(event("PageEngagement", "2025-05-01T11:00:00Z", None, url="https://shop.example/",
+                       engagement={"timeOnPageMs": 0, "scrollDepth": 0}, context={"userAgent": GOOGLEBOT}))
+    assert (await gql.track(tenant.publishable, batch))["accepted"] == 13
+    await run_worker()
+    query = """query($bots: Boolean!) { tenant { readingPatterns(range: {from: "2025-05-01", to: "2025-05-01"},
+        includeBots: $bots) { pattern pageViews share } } }"""
+    humans = (await gql.data(tenant.secret, query, {"bots": False}))["tenant"]["readingPatterns"]
+    expected = {p: sum(1 for *_, want in cases if want == p) for p in ("bounce", "scanner", "reader", "engaged",
+                                                                       "skimmer")}
+    assert [(r["pattern"], r["pageViews"]) for r in humans] == list(expected.items())
+    assert expected == {"bounce": 1, "scanner": 2, "reader": 3, "engaged": 1, "skimmer": 5}
+    assert humans[0]["share"] == 8.33
+    everyone = (await gql.data(tenant.secret, query, {"bots": True}))["tenant"]["readingPatterns"]
+    assert everyone[0] == {"pattern": "bounce", "pageViews": 2, "share": 15.38}
