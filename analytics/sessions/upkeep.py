@@ -34,11 +34,14 @@ _SQL_TYPES = {"id": "uuid", "started_at": "timestamptz", "last_seen_at": "timest
               "interval_stddev_ms": "double precision", "is_bot": "boolean", "is_scanner": "boolean",
               "agent_reasons": "jsonb", "reading_patterns": "jsonb", "ip_address": "inet"}
 
+# Stored sessions the re-derivation replaces: those of the visitors in the window, and those any
+# loaded event belongs to now (a visit across midnight is stored under the first day's id).
 _EXISTING = text(
     "SELECT id, started_at, last_seen_at, excluded, is_behavioural_bot FROM sessions "
-    "WHERE tenant_id = :tenant AND visitor_id = ANY(:visitors) AND last_seen_at >= :lo "
-    "AND started_at <= :hi"
+    "WHERE tenant_id = :tenant AND ((visitor_id = ANY(:visitors) AND last_seen_at >= :lo "
+    "AND started_at <= :hi) OR id = ANY(CAST(:keys AS uuid[])))"
 )
+WIDENINGS = 4  # the window grows to cover stored sessions it touches, at most this many times
 _WINDOW = text(
     f"SELECT {RAW_EVENT_COLUMNS} FROM events WHERE tenant_id = :tenant "
     "AND occurred_at >= :lo AND occurred_at <= :hi "
@@ -95,13 +98,7 @@ async def keep_sessions(conn: AsyncConnection, tenant_id: int, batch: Sequence[R
         return Upkeep(frozenset(), 0, 0, ())
     lo = min(e.occurred_at for e in batch) - LENGTH_LIMIT
     hi = max(e.occurred_at for e in batch) + LENGTH_LIMIT
-    params = {"tenant": tenant_id, "visitors": visitors, "lo": lo, "hi": hi}
-    stored = {row.id: _Stored(row.started_at, row.last_seen_at, row.excluded, row.is_behavioural_bot)
-              for row in await conn.execute(_EXISTING, params)}
-    if stored:
-        params["lo"] = min(lo, *(s.started_at for s in stored.values()))
-        params["hi"] = max(hi, *(s.last_seen_at for s in stored.values()))
-    window = [RawEvent(*row) for row in await conn.execute(_WINDOW, params)]
+    window, stored = await _load_window(conn, tenant_id, set(visitors), lo, hi)
 
     derived: dict[uuid.UUID, SessionFacts] = {}
     session_events: dict[uuid.UUID, list[RawEvent]] = {}
@@ -146,6 +143,27 @@ async def keep_sessions(conn: AsyncConnection, tenant_id: int, batch: Sequence[R
         await conn.execute(MARK_DIRTY, {"tenant": tenant_id, "days": sorted(dirty)})
     bots = frozenset(e.id for e in batch if e.id in membership and excluded(membership[e.id]))
     return Upkeep(bots, len(rows), len(removed), tuple(sorted(dirty)))
+
+
+async def _load_window(conn: AsyncConnection, tenant_id: int, visitors: set[str], lo: datetime,
+                       hi: datetime) -> tuple[list[RawEvent], dict[uuid.UUID, _Stored]]:
+    """The visitors' events from ``lo`` to ``hi`` and the stored sessions they touch, the window
+    widened until it holds every stored session whole (and the ids linked across midnight)."""
+    window: list[RawEvent] = []
+    stored: dict[uuid.UUID, _Stored] = {}
+    for _ in range(WIDENINGS):
+        params = {"tenant": tenant_id, "visitors": sorted(visitors), "lo": lo, "hi": hi}
+        window = [RawEvent(*row) for row in await conn.execute(_WINDOW, params)]
+        keys = sorted({e.session_key for e in window if e.session_key is not None}, key=str)
+        stored = {row.id: _Stored(row.started_at, row.last_seen_at, row.excluded, row.is_behavioural_bot)
+                  for row in await conn.execute(_EXISTING, {**params, "keys": keys})}
+        wider_lo = min([lo, *(s.started_at for s in stored.values())])
+        wider_hi = max([hi, *(s.last_seen_at for s in stored.values())])
+        linked = visitors | {v for e in window for v in (e.visitor_id, e.visitor_prev) if v}
+        if (wider_lo, wider_hi, linked) == (lo, hi, visitors):
+            break
+        lo, hi, visitors = wider_lo, wider_hi, linked
+    return window, stored
 
 
 def _param(name: str, value: object) -> object:

@@ -286,3 +286,28 @@ async def test_reading_patterns_per_page_view_with_each_threshold_on_both_sides(
     assert humans[0]["share"] == 8.33
     everyone = (await gql.data(tenant.secret, query, {"bots": True}))["tenant"]["readingPatterns"]
     assert everyone[0] == {"pattern": "bounce", "pageViews": 2, "share": 15.38}
+
+
+async def test_a_return_the_next_night_keeps_the_midnight_session_whole_and_counters_exact(
+        make_tenant: Any, run_worker: Any, app_engine: AsyncEngine, owner_engine: AsyncEngine) -> None:
+    tenant = await make_tenant()
+    partitions = PartitionCache()
+
+    async def send_at(at: datetime, *events: dict[str, Any]) -> None:
+        origin = Origin(tenant_id=tenant.id, ip="198.51.100.7", user_agent=CHROME, store_ip=False,
+                        visitor_secret="test-secret", at=at)
+        outcome = await ingest_batch(app_engine, partitions, tenant_id=tenant.id,
+                                     events=[msgspec.convert(e, EventIn) for e in events],
+                                     retention_days=3650, max_future_seconds=86400, origin=origin)
+        assert outcome.accepted == len(events)
+
+    # A scanner's request before midnight, a tour start after it: one session, on the bot side.
+    await send_at(datetime(2025, 5, 1, 23, 55, tzinfo=UTC), page("2025-05-01T23:55:00Z", "https://shop.example/.env"))
+    await send_at(datetime(2025, 5, 2, 0, 10, tzinfo=UTC), tour_start("2025-05-02T00:10:00Z", CHROME, "u1"))
+    await run_worker()
+    # The same visitor the next night: its window starts after the first session did.
+    await send_at(datetime(2025, 5, 3, 0, 5, tzinfo=UTC), page("2025-05-03T00:05:00Z", "https://shop.example/"))
+    await run_worker()
+    sessions = await sessions_of(owner_engine, tenant.id)
+    assert [(s.request_count, s.is_scanner) for s in sessions] == [(2, True), (1, False)]
+    await assert_counters_match_raw_events(owner_engine, tenant.id)
