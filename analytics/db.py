@@ -59,6 +59,12 @@ async def scope_to_tenant(conn: AsyncConnection, tenant_id: int, *, timeout_ms: 
     await conn.execute(_SCOPE, {"tenant": str(tenant_id), "timeout": str(timeout_ms)})
 
 
+async def lock_tenant(conn: AsyncConnection, tenant_id: int) -> None:
+    """Hold the tenant's lock until the transaction ends: its rollups, session scoring, counter
+    corrections and bot rules take turns, so sessions and counters never have two writers."""
+    await conn.execute(text("SELECT pg_advisory_xact_lock(CAST(:tenant AS bigint))"), {"tenant": tenant_id})
+
+
 def _alembic_config(url: str) -> object:
     from alembic.config import Config
 

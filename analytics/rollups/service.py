@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from analytics.db import tenant_transaction
+from analytics.db import lock_tenant, tenant_transaction
 from analytics.rollups.aggregate import RAW_EVENT_COLUMNS, RawEvent, aggregate
 from analytics.rollups.counters import write_counters
+from analytics.sessions.rules import usable_patterns
 from analytics.sessions.upkeep import keep_sessions
 
 
@@ -41,14 +42,14 @@ async def roll_up_once(engine: AsyncEngine, tenant_id: int, *, claim_batches: in
         claimed = (await conn.execute(_CLAIM, {"tenant": tenant_id, "limit": claim_batches})).all()
         if not claimed:
             return RollupResult(0, 0)
-        await conn.execute(TENANT_LOCK, {"tenant": tenant_id})
+        await lock_tenant(conn, tenant_id)
         tenant = (await conn.execute(_TENANT, {"tenant": tenant_id})).one()
         tz = ZoneInfo(tenant.timezone)
         ids = [event_id for row in claimed for event_id in row.event_ids]
         ats = [at for row in claimed for at in row.occurred_ats]
         result = await conn.execute(_LOAD, {"tenant": tenant_id, "ids": ids, "ats": ats})
         events = [RawEvent(*row) for row in result]
-        upkeep = await keep_sessions(conn, tenant_id, events, tz, tenant.patterns)
+        upkeep = await keep_sessions(conn, tenant_id, events, tz, usable_patterns(tenant.patterns))
         await write_counters(conn, tenant_id,
                              aggregate(((e, e.id in upkeep.bot_events) for e in events), tz))
         await conn.execute(text("DELETE FROM outbox WHERE tenant_id = :tenant AND id = ANY(:ids)"),

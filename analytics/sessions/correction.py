@@ -10,7 +10,7 @@ the outbox are left out: their own rollup counts them, with the flags of that mo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,14 +23,22 @@ from analytics.rollups.counters import write_counters
 
 STREAM_ROWS = 10_000
 
+# The day's events, less those still waiting in the outbox (a hashed anti-join on the day's pending
+# ids only), each with its session's bot flag as it is now.
 _DAY_EVENTS = text(
     f"""
-    WITH pending AS (SELECT unnest(event_ids) AS id FROM outbox WHERE tenant_id = :tenant)
+    WITH pending AS MATERIALIZED (
+        SELECT p.id, p.at FROM outbox o, unnest(o.event_ids, o.occurred_ats) AS p(id, at)
+        WHERE o.tenant_id = :tenant AND p.at >= :start AND p.at < :end)
     SELECT {", ".join(f"e.{c}" for c in COUNTED_COLUMNS)}, coalesce(s.excluded, false)
     FROM events e LEFT JOIN sessions s ON s.tenant_id = e.tenant_id AND s.id = e.session_key
     WHERE e.tenant_id = :tenant AND e.occurred_at >= :start AND e.occurred_at < :end
-      AND e.id NOT IN (SELECT id FROM pending WHERE id IS NOT NULL)
+      AND NOT EXISTS (SELECT 1 FROM pending p WHERE p.id = e.id AND p.at = e.occurred_at)
     """
+)
+_MARK = text(
+    "INSERT INTO dirty_days (tenant_id, day) SELECT :tenant, unnest(CAST(:days AS date[])) "
+    "ON CONFLICT DO NOTHING"
 )
 _CLEAR = [
     text("DELETE FROM counters_hourly WHERE tenant_id = :tenant AND bucket >= :start AND bucket < :end"),
@@ -42,6 +50,11 @@ _TAKE_DIRTY = text(
     "DELETE FROM dirty_days WHERE tenant_id = :tenant AND day IN "
     "(SELECT day FROM dirty_days WHERE tenant_id = :tenant ORDER BY day LIMIT :limit) RETURNING day"
 )
+
+
+async def mark_days(conn: AsyncConnection, tenant_id: int, days: Iterable[date]) -> None:
+    """Mark tenant-local days for correction (in the caller's transaction, with what changed)."""
+    await conn.execute(_MARK, {"tenant": tenant_id, "days": sorted(set(days))})
 
 
 async def correct_days(conn: AsyncConnection, tenant_id: int, days: Sequence[date], tz: ZoneInfo) -> None:

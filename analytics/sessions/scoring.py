@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from analytics.sessions.upkeep import MARK_DIRTY
+from analytics.sessions.correction import mark_days
 from analytics.traffic.behaviour import SessionSignals, score_session
 
 SCORE_BATCH = 5000
@@ -80,7 +80,7 @@ async def score_sessions(conn: AsyncConnection, tenant_id: int, tz: ZoneInfo, *,
     await conn.execute(_WRITE, {"tenant": tenant_id, "ids": ids, "scores": scores, "signals": signals,
                                 "flagged": flags})
     if dirty:
-        await conn.execute(MARK_DIRTY, {"tenant": tenant_id, "days": sorted(dirty)})
+        await mark_days(conn, tenant_id, dirty)
     return ScoringResult(len(rows), changed, tuple(sorted(dirty)))
 
 

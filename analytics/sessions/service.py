@@ -4,6 +4,7 @@ sessions and counters never see two writers at once, and a crash leaves everythi
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
@@ -11,11 +12,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from analytics.db import tenant_transaction
-from analytics.rollups.service import TENANT_LOCK
+from analytics.db import lock_tenant, tenant_transaction
 from analytics.sessions.correction import correct_dirty_days
-from analytics.sessions.rules import BotRule, apply_rule
+from analytics.sessions.rules import BotRule, apply_rule, finish_rule
 from analytics.sessions.scoring import score_sessions
+
+log = logging.getLogger("analytics.sessions")
+MAX_DAYS_PER_RUN = 31
 
 
 @dataclass(frozen=True)
@@ -26,35 +29,58 @@ class Maintenance:
 
 
 async def _locked(conn: AsyncConnection, tenant_id: int) -> ZoneInfo:
-    await conn.execute(TENANT_LOCK, {"tenant": tenant_id})
+    await lock_tenant(conn, tenant_id)
     name = (await conn.execute(text("SELECT timezone FROM tenants WHERE id = :tenant"),
                                {"tenant": tenant_id})).scalar_one()
     return ZoneInfo(name)
 
 
-async def maintain_sessions(engine: AsyncEngine, tenant_id: int) -> Maintenance:
+async def maintain_sessions(engine: AsyncEngine, tenant_id: int, *, max_days: int = MAX_DAYS_PER_RUN
+                            ) -> Maintenance:
     """Score the sessions the rollup changed, then correct the days whose counted events changed
     side (from scoring, a later scanner request or merged sessions)."""
     async with tenant_transaction(engine, tenant_id) as conn:
         tz = await _locked(conn, tenant_id)
         scoring = await score_sessions(conn, tenant_id, tz)
-        corrected = await correct_dirty_days(conn, tenant_id, tz)
+    corrected = await correct_marked_days(engine, tenant_id, max_days=max_days)
     return Maintenance(scoring.scored, scoring.changed, tuple(corrected))
 
 
+async def correct_marked_days(engine: AsyncEngine, tenant_id: int, *, max_days: int) -> list[date]:
+    """Correct marked days one transaction each (the lock is released between days, so rollups go on);
+    days left over wait for the next run, which the sweeper queues."""
+    corrected: list[date] = []
+    for _ in range(max_days):
+        async with tenant_transaction(engine, tenant_id) as conn:
+            done = await correct_dirty_days(conn, tenant_id, await _locked(conn, tenant_id), limit=1)
+        if not done:
+            break
+        corrected.extend(done)
+    return corrected
+
+
 async def run_bot_rule(engine: AsyncEngine, tenant_id: int, rule_id: int) -> BotRule | None:
-    """Apply a tenant bot rule to existing sessions and correct their days; a failure is recorded
-    on the rule (status ``failed``) and nothing else changes."""
+    """Apply a tenant bot rule to existing sessions (marking their days), correct those days one
+    transaction each, then mark the rule done. A run that stops part way is queued again by the
+    sweeper and finishes the days left; a failure is recorded on the rule without its details,
+    which go to the worker log."""
     try:
         async with tenant_transaction(engine, tenant_id) as conn:
-            tz = await _locked(conn, tenant_id)
-            return await apply_rule(conn, tenant_id, rule_id, tz)
-    except Exception as exc:
+            rule = await apply_rule(conn, tenant_id, rule_id, await _locked(conn, tenant_id))
+        if rule is None:
+            return None
+        await correct_marked_days(engine, tenant_id, max_days=10_000)
+        async with tenant_transaction(engine, tenant_id) as conn:
+            return await finish_rule(conn, rule_id)
+    except Exception:
+        log.exception("bot rule %s of tenant %s failed", rule_id, tenant_id)
         async with tenant_transaction(engine, tenant_id) as conn:
             await conn.execute(text(
                 "UPDATE bot_rules SET status = 'failed', error = :error, finished_at = now() "
                 "WHERE tenant_id = :tenant AND id = :id"),
-                {"tenant": tenant_id, "id": rule_id, "error": f"{type(exc).__name__}: {exc}"[:500]})
+                {"tenant": tenant_id, "id": rule_id,
+                 "error": "the retroactive run failed; the worker log has the details (add the rule "
+                          "again to retry)"})
         raise
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics.content.upkeep import replace_content_facts
 from analytics.rollups.aggregate import RAW_EVENT_COLUMNS, RawEvent
+from analytics.sessions.correction import mark_days
 from analytics.sessions.derive import SessionFacts, link_visitors, session_facts, split_sessions
 from analytics.traffic.sessions import LENGTH_LIMIT
 
@@ -65,10 +66,6 @@ _SET_KEYS = text(
         AS k(id, occurred_at, key)
     WHERE e.tenant_id = :tenant AND e.occurred_at = k.occurred_at AND e.id = k.id
     """
-)
-MARK_DIRTY = text(
-    "INSERT INTO dirty_days (tenant_id, day) SELECT :tenant, unnest(CAST(:days AS date[])) "
-    "ON CONFLICT DO NOTHING"
 )
 
 
@@ -140,7 +137,7 @@ async def keep_sessions(conn: AsyncConnection, tenant_id: int, batch: Sequence[R
                                        "ats": [e.occurred_at for e in moved],
                                        "keys": [membership[e.id] for e in moved if e.id]})
     if dirty:
-        await conn.execute(MARK_DIRTY, {"tenant": tenant_id, "days": sorted(dirty)})
+        await mark_days(conn, tenant_id, dirty)
     bots = frozenset(e.id for e in batch if e.id in membership and excluded(membership[e.id]))
     return Upkeep(bots, len(rows), len(removed), tuple(sorted(dirty)))
 

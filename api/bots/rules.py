@@ -22,7 +22,8 @@ class BotRule:
                                                 "between slashes.")
     note: str | None
     created_at: datetime
-    status: str = strawberry.field(description="queued, done or failed (the retroactive run).")
+    status: str = strawberry.field(description="queued, running (sessions flagged, days being corrected), "
+                                               "done or failed (the retroactive run).")
     sessions_flagged: int | None = strawberry.field(
         description="Existing sessions the run flagged (not already bots).")
     days_corrected: int | None = strawberry.field(

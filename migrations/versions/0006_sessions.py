@@ -142,7 +142,7 @@ def upgrade() -> None:
                 SELECT tenant_id, count(*) AS work, NULL::bigint AS rule FROM sessions
                     WHERE scored_at IS NULL GROUP BY tenant_id
                 UNION ALL SELECT tenant_id, count(*), NULL FROM dirty_days GROUP BY tenant_id
-                UNION ALL SELECT tenant_id, 0, id FROM bot_rules WHERE status = 'queued'
+                UNION ALL SELECT tenant_id, 0, id FROM bot_rules WHERE status IN ('queued', 'running')
             ) w GROUP BY tenant_id
         $$
         """

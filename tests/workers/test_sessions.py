@@ -311,3 +311,21 @@ async def test_a_return_the_next_night_keeps_the_midnight_session_whole_and_coun
     sessions = await sessions_of(owner_engine, tenant.id)
     assert [(s.request_count, s.is_scanner) for s in sessions] == [(2, True), (1, False)]
     await assert_counters_match_raw_events(owner_engine, tenant.id)
+
+
+async def test_bot_rules_are_limited_per_tenant_and_a_bad_stored_rule_never_stops_rollups(
+        gql: GraphQLClient, make_tenant: Any, run_worker: Any, owner_engine: AsyncEngine) -> None:
+    tenant = await make_tenant()
+    async with owner_engine.begin() as conn:
+        await conn.execute(text("INSERT INTO bot_rules (tenant_id, pattern, status) "
+                                "SELECT :t, 'agent-' || i, 'done' FROM generate_series(1, 100) i"), {"t": tenant.id})
+        # Stored before a rule change made it invalid: it matches ordinary browsers.
+        await conn.execute(text("INSERT INTO bot_rules (tenant_id, pattern, status) VALUES (:t, 'Mozilla', 'done')"),
+                           {"t": tenant.id})
+    full = await gql(tenant.secret, 'mutation { addBotRule(pattern: "one-more") { id } }')
+    assert full["errors"][0]["message"] == "pattern: a tenant has at most 100 bot rules"
+    assert (await gql.track(tenant.publishable, [tour_start("2025-05-01T10:00:00Z", CHROME, "u"),
+                                                 tour_start("2025-05-01T10:00:00Z", "agent-7/1.0", "v")]))[
+        "accepted"] == 2
+    await run_worker()
+    assert await starts(gql, tenant) == (1, 2)
