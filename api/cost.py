@@ -41,16 +41,21 @@ LIST_SIZE = 10
 PAGE_ARGUMENTS = ("first", "limit")
 CONNECTION_LISTS = ("edges", "nodes")
 UNCOSTED_INPUTS = ("TrackEvent",)  # events are charged per event, not coerced twice
+RANGE_FIELDS = ("from", "to", "preset", "since")
+# Below a field: the size of its lists when a range decides it, and the closest range given above
+# (a child's own granularity, e.g. content(range) { trends(granularity: HOUR) }, resizes it).
+Hint = tuple[int | None, tuple[Any, ...] | None]
+NO_HINT: Hint = (None, None)
 
 
 class Coster:
     def __init__(self, schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode],
                  variables: Any, tz: ZoneInfo) -> None:
         self.schema, self.fragments, self.variables, self.tz = schema, fragments, variables, tz
-        self.memo: dict[tuple[str, bool, int | None], int] = {}
+        self.memo: dict[tuple[str, bool, Hint], int] = {}
 
     def selections(self, parent: GraphQLNamedType, selection_set: SelectionSetNode, paged: bool,
-                   hint: int | None, visiting: frozenset[str] = frozenset()) -> int:
+                   hint: Hint = NO_HINT, visiting: frozenset[str] = frozenset()) -> int:
         """``paged``: the parent is a connection already multiplied by its page size; ``hint``: the
         size of lists below a ranged field."""
         total = 0
@@ -75,7 +80,7 @@ class Coster:
                 total += self.memo[key]
         return total
 
-    def field(self, parent: GraphQLNamedType, node: FieldNode, paged: bool, hint: int | None,
+    def field(self, parent: GraphQLNamedType, node: FieldNode, paged: bool, hint: Hint,
               visiting: frozenset[str]) -> int:
         if node.name.value.startswith("__") or not isinstance(parent, GraphQLObjectType):
             return 0
@@ -92,10 +97,14 @@ class Coster:
         elif paged and node.name.value in CONNECTION_LISTS:
             multiplier = 1
         elif _is_list(field.type):
-            multiplier = hint or LIST_SIZE
+            multiplier = hint[0] or LIST_SIZE
         else:
             multiplier = 1
-        inner_hint = self.buckets(arguments) or hint
+        given = arguments.get("range")
+        ranged = tuple(given.get(k) for k in RANGE_FIELDS) if isinstance(given, Mapping) else hint[1]
+        buckets = (self.buckets(ranged, arguments.get("granularity"))
+                   if "range" in arguments or "granularity" in arguments else None)
+        inner_hint = (buckets or hint[0], ranged)
         inner = self.selections(get_named_type(field.type), node.selection_set, page is not None,
                                 inner_hint, visiting)
         return int(1 + multiplier * inner)
@@ -106,16 +115,14 @@ class Coster:
         except GraphQLError:
             return {}  # execution reports it
 
-    def buckets(self, arguments: Mapping[str, Any]) -> int | None:
+    def buckets(self, ranged: tuple[Any, ...] | None, granularity: Any) -> int | None:
         """How many points a ranged field returns (a range that does not resolve costs nothing here:
         the resolver refuses it)."""
-        given = arguments.get("range")
-        if not isinstance(given, Mapping):
+        if ranged is None:
             return None
-        spec = RangeInput(from_=given.get("from"), to=given.get("to"), preset=given.get("preset"),
-                          since=given.get("since"))
+        spec = RangeInput(from_=ranged[0], to=ranged[1], preset=ranged[2], since=ranged[3])
         try:
-            _, starts = check_granularity(spec.resolve(self.tz), arguments.get("granularity"))
+            _, starts = check_granularity(spec.resolve(self.tz), granularity)
         except (UserError, ValueError, OverflowError):
             return None
         return len(starts)
@@ -133,7 +140,7 @@ def operation_cost(schema: GraphQLSchema, document: DocumentNode, operation: Ope
     root = schema.get_root_type(operation.operation)
     assert root is not None
     return Coster(schema, fragments_of(document), values, tz).selections(root, operation.selection_set,
-                                                                           False, None)
+                                                                           False)
 
 
 def _named(type_node: Any) -> str:

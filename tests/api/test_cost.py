@@ -1,0 +1,23 @@
+"""Cost before execution: a child's own granularity resizes the series its parent's range makes."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from graphql import parse
+
+from api.cost import operation_cost
+from api.schema import schema
+
+
+def cost(query: str) -> int:
+    document = parse(query)
+    operation = document.definitions[0]
+    return operation_cost(schema._schema, document, operation, None, ZoneInfo("UTC"))  # type: ignore[arg-type]
+
+
+def test_a_granularity_below_the_range_is_costed_by_its_own_buckets() -> None:
+    trends = '{ tenant { content(range: {from: "2025-01-01", to: "2025-01-10"}) { trends%s { points { start } } } } }'
+    daily, hourly = cost(trends % ""), cost(trends % "(granularity: HOUR)")
+    # tenant, content, trends, points: 1 + 1 + 1 + 1 + buckets x (start)
+    assert (daily, hourly) == (4 + 10, 4 + 240)
