@@ -18,7 +18,8 @@ from analytics.content.facts import session_figures
 from analytics.db import CURRENT_TENANT
 from analytics.db import HUMANS_UNLESS_INCLUDE_BOTS as HUMANS
 from analytics.ingest.catalogue import CONTENT
-from analytics.periods import Granularity, Period, bucket_day, bucket_starts, hour_floor, local_midnight
+from analytics.periods import Granularity, Period, bucket_day, bucket_starts, local_midnight
+from analytics.rollups.reads import ENTITY_IDS, counter_rows, counter_window
 
 CONTENT_METRICS = ("views", "dismissals", "cta_clicks", "conversions", "messages", "asset_views",
                    "video_completions", "engagements")
@@ -54,37 +55,13 @@ def combined(counts: Sequence[ContentCounts]) -> ContentCounts:
     return ContentCounts(**{m: sum(getattr(c, m) for c in counts) for m in CONTENT_METRICS})
 
 
-def _counter_window(period: Period) -> tuple[str, str, dict[str, Any]]:
-    """The counter table that fits the period, its time filter and parameters."""
-    if period.days:
-        return "counters_daily", "day BETWEEN :first AND :last", {"first": period.days[0],
-                                                                   "last": period.days[1]}
-    return ("counters_hourly", "bucket >= :start AND bucket < :end",
-            {"start": hour_floor(period.start, period.tz), "end": period.end})
-
-
-_CONTENT_IDS = "(CAST(:ids AS text[]) IS NULL OR entity_id = ANY(CAST(:ids AS text[])))"
-
-
-async def _counter_rows(conn: AsyncConnection, *, content_ids: Sequence[str] | None, period: Period,
-                        by: str, include_bots: bool) -> list[tuple[str, datetime | date | None, str, int]]:
-    """(content id, bucket or day or None, metric, sum) rows from the table that fits the period."""
-    table, time_filter, params = _counter_window(period)
-    at = {"total": "NULL", "bucket": "bucket", "day": "day"}[by]
-    sql = (f"SELECT entity_id, {at} AS at, metric, sum(value) FROM {table} "
-           f"WHERE {CURRENT_TENANT} AND entity_type = :type AND step_index = -1 AND {time_filter} "
-           f"AND {HUMANS} AND {_CONTENT_IDS} GROUP BY 1, 2, 3")
-    params.update(type=CONTENT, ids=list(content_ids) if content_ids is not None else None,
-                  include_bots=include_bots)
-    return [(r[0], r[1], r[2], int(r[3])) for r in await conn.execute(text(sql), params)]
-
-
 async def content_counts(conn: AsyncConnection, *, content_ids: Sequence[str] | None, period: Period,
                          include_bots: bool = False) -> dict[str, ContentCounts]:
     """Counter totals per content item (every item with data when ``content_ids`` is None)."""
     totals: dict[str, dict[str, int]] = defaultdict(dict)
-    for content_id, _, metric, value in await _counter_rows(conn, content_ids=content_ids, period=period,
-                                                            by="total", include_bots=include_bots):
+    rows = await counter_rows(conn, entity_type=CONTENT, entity_ids=content_ids, period=period, by="total",
+                              include_bots=include_bots)
+    for content_id, _, metric, value in rows:
         totals[content_id][metric] = value
     result = {content_id: ContentCounts.from_mapping(values) for content_id, values in totals.items()}
     for content_id in content_ids or ():
@@ -96,7 +73,7 @@ _UNIQUE_VIEWS = text(
     f"""
     SELECT entity_id, count(DISTINCT user_key) FROM daily_users
     WHERE {CURRENT_TENANT} AND entity_type = 'content' AND metric = 'views' AND step_index = -1
-      AND day BETWEEN :first AND :last AND {HUMANS} AND {_CONTENT_IDS}
+      AND day BETWEEN :first AND :last AND {HUMANS} AND {ENTITY_IDS}
     GROUP BY GROUPING SETS ((entity_id), ())
     """
 )
@@ -133,7 +110,7 @@ class RankedContent:
 async def top_content(conn: AsyncConnection, *, period: Period, limit: int,
                       include_bots: bool = False) -> list[RankedContent]:
     """Content items with views in the period, most views first (ties: content id)."""
-    table, time_filter, params = _counter_window(period)
+    table, time_filter, params = counter_window(period)
     sql = (f"SELECT entity_id FROM {table} WHERE {CURRENT_TENANT} AND entity_type = 'content' "
            f"AND step_index = -1 AND metric = 'views' AND {time_filter} AND {HUMANS} "
            "GROUP BY entity_id ORDER BY sum(value) DESC, entity_id LIMIT :limit")
@@ -159,8 +136,8 @@ async def content_series(conn: AsyncConnection, *, content_id: str | None, perio
     ids = None if content_id is None else [content_id]
     if granularity is Granularity.HOUR:
         hourly = Period(period.start, period.end, period.tz, None)
-        for _, at, metric, value in await _counter_rows(conn, content_ids=ids, period=hourly, by="bucket",
-                                                        include_bots=include_bots):
+        for _, at, metric, value in await counter_rows(conn, entity_type=CONTENT, entity_ids=ids,
+                                                       period=hourly, by="bucket", include_bots=include_bots):
             assert isinstance(at, datetime)
             key = max(at, starts[0])
             if key in buckets:
@@ -168,8 +145,8 @@ async def content_series(conn: AsyncConnection, *, content_id: str | None, perio
     else:
         whole = period.whole_days()
         assert whole.days is not None
-        for _, at, metric, value in await _counter_rows(conn, content_ids=ids, period=whole, by="day",
-                                                        include_bots=include_bots):
+        for _, at, metric, value in await counter_rows(conn, entity_type=CONTENT, entity_ids=ids,
+                                                       period=whole, by="day", include_bots=include_bots):
             assert isinstance(at, date)
             key = local_midnight(max(bucket_day(at, granularity), whole.days[0]), period.tz)
             if key in buckets:

@@ -14,7 +14,8 @@ from analytics import metrics
 from analytics.db import CURRENT_TENANT
 from analytics.db import HUMANS_UNLESS_INCLUDE_BOTS as HUMANS
 from analytics.ingest.catalogue import TOUR, TOUR_METRICS
-from analytics.periods import Granularity, Period, bucket_day, bucket_starts, hour_floor, local_midnight
+from analytics.periods import Granularity, Period, bucket_day, bucket_starts, local_midnight
+from analytics.rollups.reads import counter_rows
 
 
 @dataclass(frozen=True)
@@ -42,40 +43,14 @@ class TourCounts:
         return metrics.dismissal_rate(self.dismissals, self.starts)
 
 
-async def _counter_rows(
-    conn: AsyncConnection, *, tour_ids: Sequence[str] | None, period: Period, by: str,
-    include_bots: bool = False,
-) -> list[tuple[str, datetime | date | None, str, int]]:
-    """(tour id, bucket or day or None, metric, sum) rows from the table that fits the period."""
-    group = {"total": "NULL", "bucket": "bucket", "day": "day"}[by]
-    if period.days:
-        table, time_filter = "counters_daily", "day BETWEEN :first AND :last"
-        params: dict[str, object] = {"first": period.days[0], "last": period.days[1]}
-        if by == "bucket":
-            group = "day"
-    else:
-        table, time_filter = "counters_hourly", "bucket >= :start AND bucket < :end"
-        params = {"start": hour_floor(period.start, period.tz), "end": period.end}
-    grouping = "entity_id, metric" if by == "total" else f"entity_id, {group}, metric"
-    sql = (
-        f"SELECT entity_id, {group} AS at, metric, sum(value) FROM {table} "
-        f"WHERE {CURRENT_TENANT} AND entity_type = :type AND step_index = -1 AND {time_filter} "
-        f"AND {HUMANS} "
-        "AND (CAST(:ids AS text[]) IS NULL OR entity_id = ANY(CAST(:ids AS text[]))) "
-        f"GROUP BY {grouping}"
-    )
-    params.update(type=TOUR, ids=list(tour_ids) if tour_ids is not None else None,
-                  include_bots=include_bots)
-    return [(r[0], r[1], r[2], int(r[3])) for r in await conn.execute(text(sql), params)]
-
-
 async def tour_counts(
     conn: AsyncConnection, *, tour_ids: Sequence[str] | None, period: Period, include_bots: bool = False
 ) -> dict[str, TourCounts]:
     """Totals per tour over the period (all tours with data when ``tour_ids`` is None)."""
     totals: dict[str, dict[str, int]] = defaultdict(dict)
-    for tour_id, _, metric, value in await _counter_rows(conn, tour_ids=tour_ids, period=period,
-                                                         by="total", include_bots=include_bots):
+    rows = await counter_rows(conn, entity_type=TOUR, entity_ids=tour_ids, period=period, by="total",
+                              include_bots=include_bots)
+    for tour_id, _, metric, value in rows:
         totals[tour_id][metric] = value
     result = {tour_id: TourCounts.from_mapping(values) for tour_id, values in totals.items()}
     for tour_id in tour_ids or ():
@@ -101,7 +76,7 @@ async def tour_series(
     starts = bucket_starts(period, granularity)
     buckets: dict[datetime, dict[str, int]] = {start: defaultdict(int) for start in starts}
     if granularity is Granularity.HOUR:
-        rows = await _counter_rows(conn, tour_ids=None if tour_id is None else [tour_id],
+        rows = await counter_rows(conn, entity_type=TOUR, entity_ids=None if tour_id is None else [tour_id],
                                    period=_as_hourly(period), by="bucket", include_bots=include_bots)
         for _, at, metric, value in rows:
             assert isinstance(at, datetime)
@@ -110,7 +85,7 @@ async def tour_series(
                 buckets[key][metric] += value
     else:
         whole = period.whole_days()
-        rows = await _counter_rows(conn, tour_ids=None if tour_id is None else [tour_id],
+        rows = await counter_rows(conn, entity_type=TOUR, entity_ids=None if tour_id is None else [tour_id],
                                    period=whole, by="day", include_bots=include_bots)
         assert whole.days is not None
         for _, at, metric, value in rows:
