@@ -105,9 +105,12 @@ SCANNER_AGENTS = (
     "Chrome/120.0.0.0 Safari/537.36",
 )
 SCAN_PATHS = ("/.env", "/.env.production", "/.git/config", "/wp-admin/setup-config.php", "/wp-login.php",
-              "/xmlrpc.php", "/phpmyadmin/", "/adminer.php", "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php",
+              "/xmlrpc.php", "/phpmyadmin/", "/adminer.php",
+              "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php",
               "/config.php.bak", "/backup.sql", "/.aws/credentials", "/server-status", "/actuator/env",
               "/cgi-bin/luci", "/.DS_Store", "/index.php", "/info.php")
+# A person's sessions stop after this (so a phase's events end within two days of its period).
+MAX_VISITOR_SPAN = timedelta(hours=40)
 # What marks an agent of real_looking_agents as one of its bot templates.
 BOT_TOKENS = ("bot", "python-requests/", "curl/")
 
@@ -154,6 +157,7 @@ class Stats:
 class Group:
     ip: str
     bodies: list[bytes]
+    stats: Stats
 
 
 class AgentPool:
@@ -216,6 +220,8 @@ def person_events(rng: random.Random, agent: str, start: datetime, mix: Mix,
     events: list[dict[str, Any]] = []
     at = start
     for _ in range(1 + extra_sessions):
+        if at - start > MAX_VISITOR_SPAN:
+            break
         stats.sessions["person"] += 1
         session = f"s-{rng.getrandbits(48):012x}" if mix.sdk_ids else None
         kind, _, referrers, tags = rng.choices(SOURCES, [s[1] for s in SOURCES])[0]
@@ -230,7 +236,8 @@ def person_events(rng: random.Random, agent: str, start: datetime, mix: Mix,
             if rng.random() < 0.5:
                 query = "?" + urlencode(given)
             else:  # the SDK sends them separately (context.utmSource ...)
-                context_tags = {f"utm{k[4:].capitalize()}": v for k, v in given.items() if k.startswith("utm_")}
+                context_tags = {f"utm{k[4:].capitalize()}": v for k, v in given.items()
+                                if k.startswith("utm_")}
         pages = 1 if rng.random() < 0.45 else rng.randint(2, 6)
         previous = None
         for i in range(pages):
@@ -317,7 +324,7 @@ def make_group(rng: random.Random, pool: AgentPool, mix: Mix, index: int, batch:
     bodies = [track_body(events[i:i + batch]) for i in range(0, keep, batch)]
     stats.bodies = len(bodies)
     stats.body_bytes = sum(len(b) for b in bodies)
-    return Group(ip_address(mix.ip_base + index), bodies), stats
+    return Group(ip_address(mix.ip_base + index), bodies, stats), stats
 
 
 def make_groups(mix: Mix, batch: int, *, events: int | None = None,
@@ -337,6 +344,36 @@ def make_groups(mix: Mix, batch: int, *, events: int | None = None,
         if left is not None:
             left -= size
     return groups, total
+
+
+HEAVY_AGENT = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+               "Chrome/131.0.0.0 Safari/537.36")
+# name -> (page gap in seconds, pages per session or 0 for one session, idle minutes between sessions)
+HEAVY_SHAPES = {
+    "long": (10.0, 0, 0.0),  # one long session: a page (and its engagement) every 10 s
+    "sessions": (4.0, 60, 31.0),  # 60 pages 4 s apart, 31 min idle: ~41 sessions and ~4,900 events a day
+}
+
+
+def heavy_visitor_events(shape: str, count: int, start: datetime, seed: int) -> list[dict[str, Any]]:
+    """``count`` time-ordered events of one visitor (one agent; the caller sends one address):
+    page views each followed by an engagement event, paced as ``HEAVY_SHAPES[shape]``."""
+    gap, per_session, idle = HEAVY_SHAPES[shape]
+    rng = random.Random(seed)
+    context = {"userAgent": HEAVY_AGENT, "locale": "en-US", "country": "DE", "region": "BE", "city": "Berlin"}
+    events: list[dict[str, Any]] = []
+    at, page = start, 0
+    while len(events) < count:
+        url = SITE + PAGES[page % len(PAGES)]
+        events.append(_event(rng, "PageViewed", at, url, context, anonymousId=f"heavy-{shape}"))
+        events.append(_event(rng, "PageEngagement", at + timedelta(seconds=gap * 0.8), url,
+                             {"userAgent": HEAVY_AGENT}, anonymousId=f"heavy-{shape}",
+                             engagement={"scrollDepth": 60, "timeOnPageMs": int(gap * 800)}))
+        page += 1
+        at += timedelta(seconds=gap)
+        if per_session and page % per_session == 0:
+            at += timedelta(minutes=idle)
+    return events[:count]
 
 
 # --- the load process ----------------------------------------------------------------------------
@@ -374,7 +411,8 @@ class TrafficResult:
     statuses: Counter[int] = field(default_factory=Counter)
     pool_exhausted: bool = False
     send_seconds: float = 0.0  # first request sent -> last response (all requests)
-    stats: Stats = field(default_factory=Stats)
+    stats: Stats = field(default_factory=Stats)  # of the groups started (the last ones maybe in part)
+    pool: Stats = field(default_factory=Stats)  # of everything generated
 
 
 async def drive(spec: TrafficSpec, groups: list[Group], on_mark: Callable[[str], None]) -> TrafficResult:
@@ -423,6 +461,7 @@ async def drive(spec: TrafficSpec, groups: list[Group], on_mark: Callable[[str],
                 all_sent.set()
             return
         group = queue.popleft()
+        result.stats.add(group.stats)
         bodies = iter(group.bodies)
         active += 1
 
@@ -489,7 +528,7 @@ def traffic_child(spec: TrafficSpec, conn: Connection) -> None:
     conn.send(("ready", time.perf_counter() - started))
     conn.recv()
     result = run_loop(drive(spec, groups, lambda label: conn.send((label, None))))
-    result.stats = stats
+    result.pool = stats
     conn.send(("done", result))
     conn.close()
 
