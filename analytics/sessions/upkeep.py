@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -124,7 +124,7 @@ async def keep_sessions(conn: AsyncConnection, tenant_id: int, batch: Sequence[R
             if (old.excluded if old else False) != excluded(new_key):
                 dirty.add(event.occurred_at.astimezone(tz).date())
 
-    rows = [astuple(derived[k]) for k in sorted(derived)]
+    rows = [tuple(getattr(derived[k], name) for name in FACT_COLUMNS) for k in sorted(derived)]
     if rows:
         columns = {name: [_param(name, row[i]) for row in rows] for i, name in enumerate(FACT_COLUMNS)}
         await conn.execute(_UPSERT, {"tenant": tenant_id, **columns})

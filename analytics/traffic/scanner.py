@@ -15,6 +15,7 @@ import enum
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
 from analytics.errors import InvalidArgument
@@ -68,7 +69,18 @@ SCANNER_AGENTS = re.compile(
 
 
 def is_scanner(path: str, user_agent: str | None, *, exempt_rules: Collection[str] = ()) -> ScannerVerdict:
-    """Tier 2 verdict for one request: ``scan_path``, ``scan_agent``, both or neither."""
+    """Tier 2 verdict for one request: ``scan_path``, ``scan_agent``, both or neither.
+
+    Verdicts are cached (``SCANNER_CACHE_SIZE`` entries): a site has few distinct paths and agents,
+    and the worker asks again for every event each time it re-derives a visitor's sessions."""
+    return _verdict(path, user_agent, frozenset(exempt_rules))
+
+
+SCANNER_CACHE_SIZE = 16384
+
+
+@lru_cache(maxsize=SCANNER_CACHE_SIZE)
+def _verdict(path: str, user_agent: str | None, exempt_rules: frozenset[str]) -> ScannerVerdict:
     unknown = sorted(set(exempt_rules) - PATH_RULES.keys())
     if unknown:
         raise InvalidArgument(
