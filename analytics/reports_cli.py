@@ -226,6 +226,7 @@ def traffic_bots(since: str = Since, until: str | None = Until, limit: int = Lim
     async def build(conn: AsyncConnection, owner: Tenant) -> dict[str, Any]:
         period = tenant_period(since, until, owner)
         summary = await stats.bot_summary(conn, period=period)
+        days = await stats.bot_days(conn, period=period)
         agents = await stats.bot_user_agents(conn, period=period, limit=limit)
         tiers = ("user_agent", "scanner", "behavioural")
         return {
@@ -235,7 +236,7 @@ def traffic_bots(since: str = Since, until: str | None = Until, limit: int = Lim
                        for i, name in enumerate(tiers)],
             "byReason": [{"tier": r.tier, "code": r.code, "sessions": r.sessions} for r in summary.by_reason],
             "byDay": [{"date": d.day.isoformat(), "sessions": d.sessions, "userAgent": d.by_tier[0],
-                       "scanner": d.by_tier[1], "behavioural": d.by_tier[2]} for d in summary.by_day],
+                       "scanner": d.by_tier[1], "behavioural": d.by_tier[2]} for d in days],
             "byUserAgent": [{"userAgent": a.user_agent, "sessions": a.sessions, "tiers": list(a.tiers)}
                             for a in agents]}
 

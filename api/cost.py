@@ -4,7 +4,8 @@
 
 A list's size is, in order: the field's ``first``/``limit`` argument (its default when absent, a
 variable's default when the variable is not sent); for lists under a field that takes a ``range``
-(series points), the number of buckets that range and granularity make; else ``LIST_SIZE``.
+(series points), the number of buckets that range and granularity make (days for ``DAY_LISTS``);
+else ``LIST_SIZE``.
 Inside a paged connection, ``edges``/``nodes`` are not multiplied again. Introspection fields cost
 nothing (they never touch the database). Each fragment is costed once per context.
 """
@@ -33,7 +34,7 @@ from graphql import (
 from graphql.execution.values import get_argument_values, get_variable_values
 from graphql.type.definition import GraphQLNamedType, GraphQLOutputType, get_named_type
 
-from api.common import RangeInput, check_granularity
+from api.common import Granularity, RangeInput, check_granularity
 from api.documents import fragments_of
 from api.errors import UserError
 
@@ -42,6 +43,7 @@ PAGE_ARGUMENTS = ("first", "limit")
 CONNECTION_LISTS = ("edges", "nodes")
 UNCOSTED_INPUTS = ("TrackEvent",)  # events are charged per event, not coerced twice
 RANGE_FIELDS = ("from", "to", "preset", "since")
+DAY_LISTS = ("byDay",)  # one item per local day of the range above, whatever its granularity
 # Below a field: the size of its lists when a range decides it, and the closest range given above
 # (a child's own granularity, e.g. content(range) { trends(granularity: HOUR) }, resizes it).
 Hint = tuple[int | None, tuple[Any, ...] | None]
@@ -97,7 +99,8 @@ class Coster:
         elif paged and node.name.value in CONNECTION_LISTS:
             multiplier = 1
         elif _is_list(field.type):
-            multiplier = hint[0] or LIST_SIZE
+            daily = self.buckets(hint[1], Granularity.DAY) if node.name.value in DAY_LISTS else None
+            multiplier = daily or hint[0] or LIST_SIZE
         else:
             multiplier = 1
         given = arguments.get("range")

@@ -192,16 +192,18 @@ class DropOffPoint:
     share: float | None  # of all unconverted conversations, in percent
 
 
-async def drop_off_points(conn: AsyncConnection, *, content_id: str | None, period: Period,
+async def drop_off_points(conn: AsyncConnection, *, content_id: str | None, period: Period, limit: int,
                           include_bots: bool = False) -> list[DropOffPoint]:
+    """The ``limit`` lowest turns at which unconverted conversations ended; shares are of all of
+    them, so the points of a long tail left out still count in each share's denominator."""
     sql = text(f"""
         WITH {_FACT_SESSIONS}
-        SELECT c.turns, count(*) FROM {_joined("content_conversations", "c")} AND NOT c.converted
-        GROUP BY 1 ORDER BY 1""")
-    rows = [(int(r[0]), int(r[1])) for r in await conn.execute(sql, _fact_params(content_id, period,
-                                                                                 include_bots))]
-    unconverted = sum(n for _, n in rows)
-    return [DropOffPoint(turn, n, metrics.drop_off_share(n, unconverted)) for turn, n in rows]
+        SELECT c.turns, count(*), sum(count(*)) OVER ()
+        FROM {_joined("content_conversations", "c")} AND NOT c.converted
+        GROUP BY 1 ORDER BY 1 LIMIT :limit""")
+    rows = [(int(r[0]), int(r[1]), int(r[2])) for r in await conn.execute(
+        sql, {**_fact_params(content_id, period, include_bots), "limit": limit})]
+    return [DropOffPoint(turn, n, metrics.drop_off_share(n, unconverted)) for turn, n, unconverted in rows]
 
 
 @dataclass(frozen=True)

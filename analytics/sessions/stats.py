@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics import metrics
 from analytics.db import CURRENT_TENANT
-from analytics.periods import Granularity, Period
+from analytics.periods import MAX_BUCKETS, Granularity, Period, PeriodError, bucket_starts
 from analytics.traffic.reading import ReadingPattern
 
 LIVE_WINDOW = timedelta(minutes=5)
@@ -335,7 +335,6 @@ class BotSummary:
     excluded_sessions: int
     by_tier: tuple[int, int, int]  # sessions flagged by tier 1, 2 and 3 (one session may be in several)
     by_reason: list[BotReasonCount]
-    by_day: list[BotDay]
 
     @property
     def excluded_share(self) -> float | None:
@@ -361,26 +360,31 @@ _REASONS = f"""
 
 
 async def bot_summary(conn: AsyncConnection, *, period: Period) -> BotSummary:
-    """Excluded sessions by tier, by reason code and by local day (zero-filled)."""
+    """Excluded sessions by tier and by reason code."""
     params: dict[str, object] = {**_range(period), "tz": period.tz.key}
-    where = _in_period()
     totals = (await conn.execute(text(
         f"SELECT count(*) AS total, count(*) FILTER (WHERE excluded) AS excluded, {_TIER_COUNTS} "
-        f"FROM sessions WHERE {where}"), params)).one()
+        f"FROM sessions WHERE {_in_period()}"), params)).one()
     reasons = [BotReasonCount(int(r.tier), r.code, int(r.sessions))
                for r in await conn.execute(text(_REASONS), params)]
-    days = {r.day: r for r in await conn.execute(text(
-        f"SELECT CAST(started_at AT TIME ZONE :tz AS date) AS day, count(*) AS sessions, {_TIER_COUNTS} "
-        f"FROM sessions WHERE {where} AND excluded GROUP BY 1"), params)}
-    by_day = []
-    day = period.first_day
-    while day <= period.last_day:
-        row = days.get(day)
-        by_day.append(BotDay(day, int(row.sessions), (int(row.tier1), int(row.tier2), int(row.tier3)))
-                      if row else BotDay(day, 0, (0, 0, 0)))
-        day += timedelta(days=1)
     return BotSummary(period, int(totals.total), int(totals.excluded),
-                      (int(totals.tier1), int(totals.tier2), int(totals.tier3)), reasons, by_day)
+                      (int(totals.tier1), int(totals.tier2), int(totals.tier3)), reasons)
+
+
+async def bot_days(conn: AsyncConnection, *, period: Period) -> list[BotDay]:
+    """Excluded sessions by local day, every day of the period (zero-filled, at most
+    ``MAX_BUCKETS`` days like any series)."""
+    try:
+        days = [start.astimezone(period.tz).date() for start in bucket_starts(period, Granularity.DAY)]
+    except PeriodError:
+        raise PeriodError("range", f"bots by day lists at most {MAX_BUCKETS} days; choose a shorter "
+                                   "range") from None
+    params: dict[str, object] = {**_range(period), "tz": period.tz.key}
+    found = {r.day: r for r in await conn.execute(text(
+        f"SELECT CAST(started_at AT TIME ZONE :tz AS date) AS day, count(*) AS sessions, {_TIER_COUNTS} "
+        f"FROM sessions WHERE {_in_period()} AND excluded GROUP BY 1"), params)}
+    return [BotDay(day, int(row.sessions), (int(row.tier1), int(row.tier2), int(row.tier3)))
+            if (row := found.get(day)) else BotDay(day, 0, (0, 0, 0)) for day in days]
 
 
 async def bot_user_agents(conn: AsyncConnection, *, period: Period, limit: int) -> list[BotAgent]:

@@ -208,11 +208,14 @@ class ContentStats(ContentFigures):
                                       videos=videos, limit=limit, include_bots=self.include_bots)
         return [AssetAccess.of(r) for r in rows]
 
-    @strawberry.field(description="Drop-off points in conversations, by turn, lowest turn first.")
-    async def drop_off_points(self, info: AppInfo) -> list[ConversationDropOff]:
+    @strawberry.field(description="Drop-off points in conversations, by turn, lowest turn first: the "
+                                  "first `limit` turns (at most 500); each share is of all unconverted "
+                                  "conversations, later turns included.")
+    async def drop_off_points(self, info: AppInfo, limit: int = 20) -> list[ConversationDropOff]:
+        check_limit("limit", limit, MAX_LIMIT)
         async with info.context.read() as conn:
             rows = await facts.drop_off_points(conn, content_id=self.content_id, period=self.domain_period,
-                                               include_bots=self.include_bots)
+                                               limit=limit, include_bots=self.include_bots)
         return [ConversationDropOff(turn=r.turn, conversations=r.conversations, share=r.share) for r in rows]
 
 

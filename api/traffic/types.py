@@ -6,10 +6,12 @@ from datetime import date
 
 import strawberry
 
+from analytics.periods import MAX_BUCKETS, PeriodError
 from analytics.periods import Period as DomainPeriod
 from analytics.sessions import stats
 from api.common import Period, check_limit
 from api.context import AppInfo
+from api.errors import BadInput
 
 MAX_ROWS = 500
 TIERS = {1: "user_agent", 2: "scanner", 3: "behavioural"}
@@ -108,7 +110,6 @@ class BotTraffic:
     excluded_share: float | None = strawberry.field(description="excludedSessions / totalSessions * 100.")
     by_tier: list[BotTierCount] = strawberry.field(description="Tiers 1, 2 and 3, in that order.")
     by_reason: list[BotReasonCount] = strawberry.field(description="Most sessions first.")
-    by_day: list[BotDayCount] = strawberry.field(description="Every local day of the period, zeros included.")
     domain_period: strawberry.Private[DomainPeriod]
 
     @classmethod
@@ -120,9 +121,18 @@ class BotTraffic:
             by_tier=[BotTierCount(tier=t, name=TIERS[t], sessions=summary.by_tier[t - 1]) for t in TIERS],
             by_reason=[BotReasonCount(tier=r.tier, code=r.code, sessions=r.sessions)
                        for r in summary.by_reason],
-            by_day=[BotDayCount(date=d.day, sessions=d.sessions, user_agent=d.by_tier[0],
-                                scanner=d.by_tier[1], behavioural=d.by_tier[2]) for d in summary.by_day],
         )
+
+    @strawberry.field(description=f"Every local day of the period, zeros included (at most {MAX_BUCKETS} "
+                                  "days).")
+    async def by_day(self, info: AppInfo) -> list[BotDayCount]:
+        async with info.context.read() as conn:
+            try:
+                days = await stats.bot_days(conn, period=self.domain_period)
+            except PeriodError as exc:
+                raise BadInput(exc.field, exc.message) from None
+        return [BotDayCount(date=d.day, sessions=d.sessions, user_agent=d.by_tier[0], scanner=d.by_tier[1],
+                            behavioural=d.by_tier[2]) for d in days]
 
     @strawberry.field(description="User agents of the excluded sessions, most sessions first.")
     async def by_user_agent(self, info: AppInfo, limit: int = 10) -> list[BotAgentCount]:

@@ -95,7 +95,8 @@ CAPSULE = f"""query($range: RangeInput!, $bots: Boolean!) {{ tenant {{ capsule(i
         conversionsByCtaType {{ ctaType clicks conversions conversionRate }}
         documents {{ assetId views sessions completions completionRate }}
         videos {{ assetId views sessions completions completionRate }}
-        dropOffPoints {{ turn conversations share }} }} }} }} }}"""
+        dropOffPoints {{ turn conversations share }}
+        firstDropOff: dropOffPoints(limit: 1) {{ turn conversations share }} }} }} }} }}"""
 
 
 async def tracked(gql: GraphQLClient, make_tenant: Any, run_worker: Any) -> Any:
@@ -152,6 +153,8 @@ async def test_capsule_stats_exact_and_bots_only_with_include_bots(
     # The crawler's conversation began after its conversion: it did not convert.
     assert everyone["dropOffPoints"] == [{"turn": 0, "conversations": 1, "share": 33.33},
                                          {"turn": 1, "conversations": 2, "share": 66.67}]
+    # A limit keeps the lowest turns; the share stays one of all unconverted conversations.
+    assert everyone["firstDropOff"] == [{"turn": 0, "conversations": 1, "share": 33.33}]
     async with owner_engine.connect() as conn:
         assert await verify_rollups(conn, tenant.id) == []
 

@@ -21,3 +21,10 @@ def test_a_granularity_below_the_range_is_costed_by_its_own_buckets() -> None:
     daily, hourly = cost(trends % ""), cost(trends % "(granularity: HOUR)")
     # tenant, content, trends, points: 1 + 1 + 1 + 1 + buckets x (start)
     assert (daily, hourly) == (4 + 10, 4 + 240)
+
+
+def test_a_list_by_day_is_costed_by_the_days_of_its_range() -> None:
+    # A year's default granularity is WEEK (53 buckets), but byDay has one item per day.
+    by_day = cost('{ tenant { traffic(range: {from: "2025-01-01", to: "2025-12-31"}) { bots { byDay { date } } } } }')
+    # tenant, traffic, bots, byDay: 1 + 1 + 1 + 1 + 365 x (date)
+    assert by_day == 4 + 365

@@ -154,6 +154,10 @@ async def test_empty_range_and_bad_limits(gql: GraphQLClient, make_tenant: Any) 
                   "bots { byUserAgent(limit: 0) { sessions } }"):
         body = await gql(tenant.secret, f'{{ tenant {{ traffic(range: {{since: "7d"}}) {{ {field} }} }} }}')
         assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "limit"}, field
+    body = await gql(tenant.secret, '{ tenant { traffic(range: {from: "2000-01-01", to: "2025-12-31"}) { '
+                                    'bots { totalSessions byDay { date } } } } }')
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "range"}
+    assert "at most 2000 days" in body["errors"][0]["message"]
     body = await gql(tenant.secret, '{ tenant { traffic(range: {since: "7x"}) { sources { key } } } }')
     assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "range.since"}
 
