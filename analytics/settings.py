@@ -116,6 +116,7 @@ class Settings:
     default_raw_retention_days: int
     rollup_claim_batches: int
     sweep_interval_seconds: float
+    correction_delay_seconds: float
     statement_timeout_ms: int
     db_pool_size: int
     log_level: str
@@ -146,6 +147,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         default_raw_retention_days=_int(env, "ANALYTICS_RAW_RETENTION_DAYS", 90, minimum=1),
         rollup_claim_batches=_int(env, "ANALYTICS_ROLLUP_CLAIM_BATCHES", 200, minimum=1),
         sweep_interval_seconds=_float(env, "ANALYTICS_SWEEP_SECONDS", 1.0, minimum=0.1),
+        correction_delay_seconds=_float(env, "ANALYTICS_CORRECTION_DELAY_SECONDS", 30.0),
         statement_timeout_ms=_int(env, "ANALYTICS_STATEMENT_TIMEOUT_MS", 5000, minimum=100),
         db_pool_size=_int(env, "ANALYTICS_DB_POOL_SIZE", 32, minimum=1),
         log_level=(env.get("ANALYTICS_LOG_LEVEL") or "INFO").upper(),

@@ -54,8 +54,9 @@ def servers() -> Iterator[Servers]:
         redis = EmbeddedRedis(data_dir, durable=False)
         redis_url = redis.start()
         started.append(redis)
+    # Corrections run at once here; test_sessions covers the delay itself.
     env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "ANALYTICS_SWEEP_SECONDS": "1",
-           "ANALYTICS_DATA_DIR": str(data_dir)}
+           "ANALYTICS_CORRECTION_DELAY_SECONDS": "0", "ANALYTICS_DATA_DIR": str(data_dir)}
     os.environ.update(env)  # the worker's startup and subprocesses read the environment
     try:
         migrate(load_settings().database_url or "")

@@ -51,12 +51,16 @@ async def roll_up_tenant(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
 
 async def maintain_sessions(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
     """Tier 3: score the sessions the rollup changed; then correct days whose counts changed side."""
-    done = await maintain(ctx["engine"], tenant_id)
+    done = await maintain(ctx["engine"], tenant_id, correction_delay=correction_delay(ctx))
     if done.flag_changes or done.corrected_days:
         log.info("sessions tenant=%s scored=%s flag_changes=%s corrected_days=%s", tenant_id,
                  done.scored, done.flag_changes, len(done.corrected_days))
     return {"scored": done.scored, "flag_changes": done.flag_changes,
             "corrected_days": len(done.corrected_days)}
+
+
+def correction_delay(ctx: dict[str, Any]) -> timedelta:
+    return timedelta(seconds=ctx["settings"].correction_delay_seconds)
 
 
 async def apply_bot_rule(ctx: dict[str, Any], tenant_id: int, rule_id: int) -> dict[str, Any]:
@@ -76,7 +80,8 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
     pending = await pending_tenants(ctx["engine"])
     for tenant_id, _ in pending:
         await enqueue_rollup(ctx["redis"], tenant_id, sweep=True)
-    for tenant_id, work, rules in await pending_session_work(ctx["engine"]):
+    for tenant_id, work, rules in await pending_session_work(ctx["engine"],
+                                                             correction_delay=correction_delay(ctx)):
         if work:
             await enqueue_session_work(ctx["redis"], tenant_id)
         for rule_id in rules:

@@ -46,9 +46,11 @@ _CLEAR = [
     text("DELETE FROM daily_users WHERE tenant_id = :tenant AND day = :day"),
     text("DELETE FROM selector_failures_daily WHERE tenant_id = :tenant AND day = :day"),
 ]
+# Days whose first mark is at least ``delay`` old (a mark on a marked day keeps the first time).
 _TAKE_DIRTY = text(
     "DELETE FROM dirty_days WHERE tenant_id = :tenant AND day IN "
-    "(SELECT day FROM dirty_days WHERE tenant_id = :tenant ORDER BY day LIMIT :limit) RETURNING day"
+    "(SELECT day FROM dirty_days WHERE tenant_id = :tenant AND marked_at <= now() - CAST(:delay AS interval) "
+    "ORDER BY day LIMIT :limit) RETURNING day"
 )
 
 
@@ -71,9 +73,11 @@ async def correct_days(conn: AsyncConnection, tenant_id: int, days: Sequence[dat
         await write_counters(conn, tenant_id, folded)
 
 
-async def correct_dirty_days(conn: AsyncConnection, tenant_id: int, tz: ZoneInfo, *, limit: int = 31
-                             ) -> list[date]:
-    """Take up to ``limit`` marked days and correct them (same transaction: all or nothing)."""
-    days = [row.day for row in await conn.execute(_TAKE_DIRTY, {"tenant": tenant_id, "limit": limit})]
+async def correct_dirty_days(conn: AsyncConnection, tenant_id: int, tz: ZoneInfo, *, limit: int = 31,
+                             delay: timedelta = timedelta(0)) -> list[date]:
+    """Take up to ``limit`` days marked at least ``delay`` ago and correct them (same transaction:
+    all or nothing)."""
+    days = [row.day for row in await conn.execute(_TAKE_DIRTY, {"tenant": tenant_id, "limit": limit,
+                                                                "delay": delay})]
     await correct_days(conn, tenant_id, days, tz)
     return days

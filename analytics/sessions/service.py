@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
@@ -35,24 +35,27 @@ async def _locked(conn: AsyncConnection, tenant_id: int) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-async def maintain_sessions(engine: AsyncEngine, tenant_id: int, *, max_days: int = MAX_DAYS_PER_RUN
-                            ) -> Maintenance:
+async def maintain_sessions(engine: AsyncEngine, tenant_id: int, *, max_days: int = MAX_DAYS_PER_RUN,
+                            correction_delay: timedelta = timedelta(0)) -> Maintenance:
     """Score the sessions the rollup changed, then correct the days whose counted events changed
-    side (from scoring, a later scanner request or merged sessions)."""
+    side (from scoring, a later scanner request or merged sessions) once their first mark is
+    ``correction_delay`` old: a day marked again meanwhile is still recomputed once."""
     async with tenant_transaction(engine, tenant_id) as conn:
         tz = await _locked(conn, tenant_id)
         scoring = await score_sessions(conn, tenant_id, tz)
-    corrected = await correct_marked_days(engine, tenant_id, max_days=max_days)
+    corrected = await correct_marked_days(engine, tenant_id, max_days=max_days, delay=correction_delay)
     return Maintenance(scoring.scored, scoring.changed, tuple(corrected))
 
 
-async def correct_marked_days(engine: AsyncEngine, tenant_id: int, *, max_days: int) -> list[date]:
-    """Correct marked days one transaction each (the lock is released between days, so rollups go on);
-    days left over wait for the next run, which the sweeper queues."""
+async def correct_marked_days(engine: AsyncEngine, tenant_id: int, *, max_days: int,
+                              delay: timedelta = timedelta(0)) -> list[date]:
+    """Correct days marked at least ``delay`` ago, one transaction each (the lock is released between
+    days, so rollups go on); days left over wait for the next run, which the sweeper queues."""
     corrected: list[date] = []
     for _ in range(max_days):
         async with tenant_transaction(engine, tenant_id) as conn:
-            done = await correct_dirty_days(conn, tenant_id, await _locked(conn, tenant_id), limit=1)
+            done = await correct_dirty_days(conn, tenant_id, await _locked(conn, tenant_id), limit=1,
+                                            delay=delay)
         if not done:
             break
         corrected.extend(done)
@@ -84,9 +87,12 @@ async def run_bot_rule(engine: AsyncEngine, tenant_id: int, rule_id: int) -> Bot
         raise
 
 
-async def pending_session_work(engine: AsyncEngine) -> list[tuple[int, int, list[int]]]:
-    """(tenant id, sessions to score + days to correct, queued rule ids) for every tenant with work."""
+async def pending_session_work(engine: AsyncEngine, *, correction_delay: timedelta = timedelta(0)
+                               ) -> list[tuple[int, int, list[int]]]:
+    """(tenant id, sessions to score + days due for correction, queued rule ids) for every tenant
+    with work; a day is due once it was marked ``correction_delay`` ago."""
     async with engine.connect() as conn:
         rows = (await conn.execute(text(
-            "SELECT tenant_id, work, queued_rules FROM analytics_session_work()"))).all()
+            "SELECT tenant_id, work, queued_rules FROM analytics_session_work(:delay)"),
+            {"delay": correction_delay})).all()
     return [(int(r.tenant_id), int(r.work), [int(i) for i in r.queued_rules]) for r in rows]

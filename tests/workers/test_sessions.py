@@ -3,7 +3,7 @@ worker on Redis, PostgreSQL; exact numbers from events written as data."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,7 +17,8 @@ from analytics.ingest.origin import Origin
 from analytics.ingest.service import PartitionCache, ingest_batch
 from analytics.rollups.recompute import verify_rollups
 from analytics.rollups.service import roll_up, roll_up_once
-from analytics.sessions.correction import correct_dirty_days
+from analytics.sessions.correction import correct_dirty_days, mark_days
+from analytics.sessions.service import maintain_sessions, pending_session_work
 from tests.conftest import GraphQLClient, TenantKeys, event
 
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -255,6 +256,40 @@ async def test_a_day_correction_leaves_events_still_in_the_outbox_to_their_own_r
         assert await correct_dirty_days(conn, tenant.id, ZoneInfo("UTC")) == [date(2025, 5, 1)]
     await roll_up(app_engine, tenant.id, claim_batches=10)
     assert await starts(gql, tenant) == (3, 3)
+    await assert_counters_match_raw_events(owner_engine, tenant.id)
+
+
+async def test_a_marked_day_waits_for_the_correction_delay_and_later_marks_share_one_correction(
+        gql: GraphQLClient, make_tenant: Any, app_engine: AsyncEngine, owner_engine: AsyncEngine) -> None:
+    tenant = await make_tenant()
+    delay = timedelta(seconds=60)
+    await gql.track(tenant.publishable, [tour_start("2025-05-01T10:00:00Z", CHROME, "a")])
+    await roll_up(app_engine, tenant.id, claim_batches=10)
+    assert (await maintain_sessions(app_engine, tenant.id, correction_delay=delay)).scored == 1
+    assert await starts(gql, tenant) == (1, 1)
+
+    async def flag_later() -> None:  # what the scorer does when a session turns out to be a bot
+        async with owner_engine.begin() as conn:
+            await conn.execute(text("UPDATE sessions SET is_behavioural_bot = true WHERE tenant_id = :t"),
+                               {"t": tenant.id})
+            await mark_days(conn, tenant.id, [date(2025, 5, 1)])
+
+    async def due() -> list[int]:
+        return [t for t, work, _ in await pending_session_work(app_engine, correction_delay=delay) if work]
+
+    await flag_later()
+    assert tenant.id not in await due()  # the sweeper has nothing to queue yet
+    assert (await maintain_sessions(app_engine, tenant.id, correction_delay=delay)).corrected_days == ()
+    assert await starts(gql, tenant) == (1, 1)  # not corrected yet
+    async with owner_engine.begin() as conn:
+        await conn.execute(text("UPDATE dirty_days SET marked_at = marked_at - interval '61 seconds' "
+                                "WHERE tenant_id = :t"), {"t": tenant.id})
+    await flag_later()  # marked again meanwhile: the first mark's time stands
+    assert tenant.id in await due()
+    done = await maintain_sessions(app_engine, tenant.id, correction_delay=delay)
+    assert done.corrected_days == (date(2025, 5, 1),)
+    assert await starts(gql, tenant) == (0, 1)
+    assert tenant.id not in await due()
     await assert_counters_match_raw_events(owner_engine, tenant.id)
 
 

@@ -1,0 +1,51 @@
+"""The sweeper asks for session work with the correction delay: a day marked for correction counts
+as work only once its first mark is that old, so the sweeper does not queue a job every second for
+a day that must wait (analytics.sessions.correction).
+
+Revision ID: 0008_correction_delay
+Revises: 0007_content
+Create Date: 2026-12-03
+"""
+
+from __future__ import annotations
+
+import os
+
+from alembic import op
+
+revision = "0008_correction_delay"
+down_revision = "0007_content"
+branch_labels = None
+depends_on = None
+
+APP_ROLE = os.environ.get("ANALYTICS_APP_ROLE") or "analytics_app"
+
+
+def _session_work(signature: str, due: str) -> None:
+    op.execute(
+        f"""
+        CREATE FUNCTION analytics_session_work({signature})
+        RETURNS TABLE (tenant_id bigint, work bigint, queued_rules bigint[])
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+            SELECT tenant_id, sum(work)::bigint, array_remove(array_agg(rule), NULL) FROM (
+                SELECT tenant_id, count(*) AS work, NULL::bigint AS rule FROM sessions
+                    WHERE scored_at IS NULL GROUP BY tenant_id
+                UNION ALL SELECT tenant_id, count(*), NULL FROM dirty_days {due} GROUP BY tenant_id
+                UNION ALL SELECT tenant_id, 0, id FROM bot_rules WHERE status IN ('queued', 'running')
+            ) w GROUP BY tenant_id
+        $$
+        """
+    )
+    arguments = signature.split()[-1] if signature else ""
+    op.execute(f"REVOKE ALL ON FUNCTION analytics_session_work({arguments}) FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION analytics_session_work({arguments}) TO {APP_ROLE}")
+
+
+def upgrade() -> None:
+    op.execute("DROP FUNCTION analytics_session_work()")
+    _session_work("p_correction_delay interval", "WHERE marked_at <= now() - p_correction_delay")
+
+
+def downgrade() -> None:
+    op.execute("DROP FUNCTION analytics_session_work(interval)")
+    _session_work("", "")
