@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from analytics.ingest.details import Engagement, EventContext
+from analytics.ingest.details import Capsule, Engagement, EventContext
 from analytics.ingest.events import EventIn
 
 _NAMESPACE = uuid.UUID("6f1d7c0e-2a53-4a4e-9b0f-6b7a1c2d3e4f")
@@ -190,6 +190,59 @@ def _visit(key: str, rng: random.Random, day: date, tz: ZoneInfo) -> Iterator[Ev
                       engagement=Engagement(scroll_depth=scroll, time_on_page_ms=seconds * 1000))
         at += timedelta(seconds=rng.randrange(2, 20))
         path = rng.choice(_PAGES)
+    if rng.random() < 0.3:
+        yield from _capsule_visit(key, rng, at, agent)
+
+
+# Content capsules on the site: an assistant that answers pricing questions and a product video.
+_CAPSULES = (("pricing-assistant", 0.6), ("product-video", 0.4))
+_ASSETS = {"pricing-assistant": (("plans.pdf", "document"), ("security-whitepaper.pdf", "document")),
+           "product-video": (("tour-2min.mp4", "video"), ("setup-walkthrough.mp4", "video"))}
+_CTAS = (("start-trial", "button"), ("book-demo", "link"))
+
+
+def _capsule_visit(key: str, rng: random.Random, at: datetime, agent: str) -> Iterator[EventIn]:
+    """One visitor's time with a capsule: a view, maybe a conversation, documents or videos, a
+    call-to-action and a conversion, the time spent, or a dismissal."""
+    content = rng.choices([c for c, _ in _CAPSULES], [w for _, w in _CAPSULES])[0]
+    made = 0
+
+    def capsule_event(kind: str, **fields: object) -> EventIn:
+        nonlocal made, at
+        made += 1
+        at += timedelta(seconds=rng.randrange(5, 60))
+        return EventIn(id=str(uuid.uuid5(_NAMESPACE, f"{key}:capsule:{made}")), type=kind,
+                       timestamp=at.isoformat(), content_id=content, url=_SITE + "/pricing",
+                       context=EventContext(user_agent=agent), **fields)  # type: ignore[arg-type]
+
+    yield capsule_event("ContentViewed")
+    if rng.random() < 0.15:
+        yield capsule_event("ContentDismissed")
+        return
+    seconds = 0
+    if content == "pricing-assistant" and rng.random() < 0.7:
+        conversation = f"{key}:chat"
+        yield capsule_event("ConversationMessage",
+                            capsule=Capsule(conversation_id=conversation, role="assistant"))
+        for turn in range(1, rng.choice((1, 1, 2, 2, 3, 4)) + 1):
+            yield capsule_event("ConversationMessage",
+                                capsule=Capsule(conversation_id=conversation, role="user", turn=turn))
+            yield capsule_event("ConversationMessage",
+                                capsule=Capsule(conversation_id=conversation, role="assistant", turn=turn))
+            seconds += rng.randrange(20, 90)
+    for asset, kind in _ASSETS[content]:
+        if rng.random() < 0.35:
+            yield capsule_event("ContentAssetViewed", capsule=Capsule(asset_id=asset, asset_kind=kind))
+            if kind == "video" and rng.random() < 0.45:
+                yield capsule_event("VideoCompleted", capsule=Capsule(asset_id=asset))
+            seconds += rng.randrange(30, 150)
+    if rng.random() < 0.25:
+        cta, cta_type = rng.choice(_CTAS)
+        yield capsule_event("ContentCtaClicked", capsule=Capsule(cta_id=cta, cta_type=cta_type))
+        if rng.random() < 0.5:
+            yield capsule_event("ContentConverted", capsule=Capsule(cta_id=cta, cta_type=cta_type))
+    yield capsule_event("ContentEngagement", engagement=Engagement(
+        time_on_page_ms=(seconds + rng.randrange(10, 60)) * 1000, scroll_depth=rng.randrange(20, 100)))
 
 
 def _page(key: str, at: datetime, agent: str, path: str, place: tuple[str | None, ...] = ()) -> EventIn:

@@ -26,6 +26,8 @@ def test_demo_traffic_is_deterministic_and_holds_visitors_and_bots() -> None:
     assert first == again and [at.day for at, _ in first] == [2, 3, 4]
     events = [e for _, day in demo_traffic(days=2, tz=tz, now=when) for e in day]
     agents = {e.context.user_agent for e in events if e.context}
-    assert {"PageViewed", "PageEngagement"} == {e.type for e in events}
+    assert {"PageViewed", "PageEngagement", "ContentViewed", "ContentDismissed", "ContentCtaClicked",
+            "ContentConverted", "ConversationMessage", "ContentAssetViewed", "VideoCompleted",
+            "ContentEngagement"} == {e.type for e in events}
     assert any("Googlebot" in (a or "") for a in agents) and any("zgrab" in (a or "") for a in agents)
     assert len(agents) > 100  # visitors differ by browser build
