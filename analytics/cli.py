@@ -232,6 +232,10 @@ async def _load_demo(url: str, settings: Settings, tenant_name: str) -> int:
                                              events=events[start:start + settings.max_batch_events],
                                              retention_days=tenant.raw_retention_days,
                                              max_future_seconds=settings.max_future_seconds, origin=origin)
+                if outcome.errors:  # our own data: a rejection is a bug to see, not a figure to miss
+                    first = outcome.errors[0]
+                    raise RuntimeError(f"demo event {events[start + first.index].type} rejected: "
+                                       f"{first.field}: {first.reason}")
                 accepted += outcome.accepted
     finally:
         await engine.dispose()

@@ -212,7 +212,8 @@ def _capsule_visit(key: str, rng: random.Random, at: datetime, agent: str) -> It
         made += 1
         at += timedelta(seconds=rng.randrange(5, 60))
         return EventIn(id=str(uuid.uuid5(_NAMESPACE, f"{key}:capsule:{made}")), type=kind,
-                       timestamp=at.isoformat(), content_id=content, url=_SITE + "/pricing",
+                       timestamp=at.isoformat(), anonymous_id=f"anon:{key}", content_id=content,
+                       url=_SITE + "/pricing",
                        context=EventContext(user_agent=agent), **fields)  # type: ignore[arg-type]
 
     yield capsule_event("ContentViewed")

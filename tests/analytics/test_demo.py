@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from analytics.demo import demo_events, demo_traffic
+from analytics.ingest.events import validate_batch
 
 
 def test_reloading_later_adds_only_new_events() -> None:
@@ -31,3 +32,11 @@ def test_demo_traffic_is_deterministic_and_holds_visitors_and_bots() -> None:
             "ContentEngagement"} == {e.type for e in events}
     assert any("Googlebot" in (a or "") for a in agents) and any("zgrab" in (a or "") for a in agents)
     assert len(agents) > 100  # visitors differ by browser build
+
+
+def test_every_demo_event_is_valid() -> None:
+    tz, when = ZoneInfo("UTC"), datetime(2025, 6, 4, 23, tzinfo=UTC)
+    events = [*demo_events(days=2, tz=tz, now=when), *(e for _, day in demo_traffic(days=2, tz=tz, now=when)
+                                                        for e in day)]
+    checked = validate_batch(events, retention_days=3650, max_future_seconds=86400, now=when)
+    assert checked.errors == [] and len(checked.valid) == len(events)
