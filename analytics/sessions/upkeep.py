@@ -37,10 +37,13 @@ _SQL_TYPES = {"id": "uuid", "started_at": "timestamptz", "last_seen_at": "timest
 
 # Stored sessions the re-derivation replaces: those of the visitors in the window, and those any
 # loaded event belongs to now (a visit across midnight is stored under the first day's id).
+# Two index scans joined by UNION (an OR of the two can plan as a scan of the tenant's sessions).
 _EXISTING = text(
     "SELECT id, started_at, last_seen_at, excluded, is_behavioural_bot FROM sessions "
-    "WHERE tenant_id = :tenant AND ((visitor_id = ANY(:visitors) AND last_seen_at >= :lo "
-    "AND started_at <= :hi) OR id = ANY(CAST(:keys AS uuid[])))"
+    "WHERE tenant_id = :tenant AND visitor_id = ANY(:visitors) AND last_seen_at >= :lo "
+    "AND started_at <= :hi "
+    "UNION SELECT id, started_at, last_seen_at, excluded, is_behavioural_bot FROM sessions "
+    "WHERE tenant_id = :tenant AND id = ANY(CAST(:keys AS uuid[]))"
 )
 WIDENINGS = 4  # the window grows to cover stored sessions it touches, at most this many times
 _WINDOW = text(

@@ -1,6 +1,7 @@
 """The sweeper asks for session work with the correction delay: a day marked for correction counts
 as work only once its first mark is that old, so the sweeper does not queue a job every second for
-a day that must wait (analytics.sessions.correction).
+a day that must wait (analytics.sessions.correction). And an index answers the scorer's "does this
+tenant send engagement at all?" without reading every session of a tenant that does not.
 
 Revision ID: 0008_correction_delay
 Revises: 0007_content
@@ -42,10 +43,12 @@ def _session_work(signature: str, due: str) -> None:
 
 
 def upgrade() -> None:
+    op.execute("CREATE INDEX sessions_engaged ON sessions (tenant_id) WHERE engagement_events > 0")
     op.execute("DROP FUNCTION analytics_session_work()")
     _session_work("p_correction_delay interval", "WHERE marked_at <= now() - p_correction_delay")
 
 
 def downgrade() -> None:
+    op.execute("DROP INDEX sessions_engaged")
     op.execute("DROP FUNCTION analytics_session_work(interval)")
     _session_work("", "")
