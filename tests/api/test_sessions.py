@@ -316,7 +316,19 @@ async def test_bad_arguments_name_the_field(gql: GraphQLClient, make_tenant: Any
         assert error["message"].startswith(f"{field}: ")
 
 
-async def test_publishable_key_cannot_read_sessions(gql: GraphQLClient, make_tenant: Any) -> None:
+async def test_publishable_key_cannot_read_sessions_traffic_content_or_add_bot_rules(
+        gql: GraphQLClient, make_tenant: Any) -> None:
     tenant = await make_tenant()
-    body = await gql(tenant.publishable, "{ tenant { liveSessions { id } } }")
-    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    week = '(range: {since: "7d"})'
+    for query in ("{ tenant { liveSessions { id } } }", f"{{ tenant {{ sessions{week} {{ totalCount }} }} }}",
+                  f"{{ tenant {{ sessionStats{week} {{ sessions }} }} }}",
+                  f"{{ tenant {{ traffic{week} {{ bots {{ excludedSessions }} }} }} }}",
+                  f"{{ tenant {{ readingPatterns{week} {{ pageViews }} }} }}",
+                  f"{{ tenant {{ content{week} {{ stats {{ views }} }} }} }}",
+                  f'{{ tenant {{ capsule(id: "c") {{ stats{week} {{ views }} }} }} }}',
+                  f"{{ tenant {{ overview{week} {{ sessions {{ sessions }} }} }} }}",
+                  "{ tenant { botRules { pattern } } }",
+                  'mutation { addBotRule(pattern: "python-httpx") { id } }'):
+        body = await gql(tenant.publishable, query)
+        assert body.get("data") in (None, {"tenant": None}), query
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", (query, body)
