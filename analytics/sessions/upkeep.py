@@ -3,7 +3,8 @@ touched, write them, and say which of the batch's events belong to excluded (bot
 
 Sessions are derived, not appended: for each visitor of the batch the worker reloads that visitor's
 events from 24 hours before the batch's first event to 24 hours after its last (widened to cover
-the visitor's stored sessions there), splits them again and replaces the stored rows. Late and
+the visitor's stored sessions there), splits them again and replaces the stored rows whose events
+changed (a session with the same events keeps its row and its behavioural score). Late and
 out-of-order events therefore land in the right session, exactly once, and a re-run gives the same
 rows. When an already-counted event moves between a human and a bot session (a scanner path seen
 later, two sessions merged by a late event), its local day is marked in ``dirty_days`` and the
@@ -100,28 +101,32 @@ async def keep_sessions(conn: AsyncConnection, tenant_id: int, batch: Sequence[R
     hi = max(e.occurred_at for e in batch) + LENGTH_LIMIT
     window, stored = await _load_window(conn, tenant_id, set(visitors), lo, hi)
 
-    derived: dict[uuid.UUID, SessionFacts] = {}
     session_events: dict[uuid.UUID, list[RawEvent]] = {}
     membership: dict[uuid.UUID, uuid.UUID] = {}  # event id -> session id
     for visitor_events in link_visitors(window):
         for session_id, events in split_sessions(visitor_events).items():
-            derived[session_id] = session_facts(session_id, events, bot_patterns)
             session_events[session_id] = events
             membership.update((e.id, session_id) for e in events if e.id is not None)
+    moved = [e for e in window if e.id is not None and e.session_key != membership[e.id]]
+    # Only sessions whose events changed are written (and so scored again): the others would get
+    # the same facts, their stored rows stand.
+    changed = ({membership[e.id] for e in moved if e.id is not None}
+               | {e.session_key for e in moved if e.session_key in session_events}
+               | (set(session_events) - set(stored)))
+    derived = {k: session_facts(k, session_events[k], bot_patterns) for k in changed}
 
     def excluded(session_id: uuid.UUID) -> bool:
-        facts, old = derived[session_id], stored.get(session_id)
+        facts, old = derived.get(session_id), stored.get(session_id)
+        if facts is None:
+            return old is not None and old.excluded
         return facts.is_bot or facts.is_scanner or (old is not None and old.behavioural)
 
     in_batch = {e.id for e in batch}
     dirty: set[date] = set()
-    moved: list[RawEvent] = []
     for event in window:
         if event.id is None:
             continue
         new_key = membership[event.id]
-        if event.session_key != new_key:
-            moved.append(event)
         if event.id not in in_batch:
             old = stored.get(event.session_key) if event.session_key else None
             if (old.excluded if old else False) != excluded(new_key):
@@ -131,10 +136,10 @@ async def keep_sessions(conn: AsyncConnection, tenant_id: int, batch: Sequence[R
     if rows:
         columns = {name: [_param(name, row[i]) for row in rows] for i, name in enumerate(FACT_COLUMNS)}
         await conn.execute(_UPSERT, {"tenant": tenant_id, **columns})
-    removed = sorted(set(stored) - set(derived))
+    removed = sorted(set(stored) - set(session_events))
     if removed:
         await conn.execute(_DELETE, {"tenant": tenant_id, "ids": removed})
-    await replace_content_facts(conn, tenant_id, session_events, removed)
+    await replace_content_facts(conn, tenant_id, {k: session_events[k] for k in changed}, removed)
     if moved:
         await conn.execute(_SET_KEYS, {"tenant": tenant_id, "ids": [e.id for e in moved],
                                        "ats": [e.occurred_at for e in moved],
