@@ -19,7 +19,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from analytics.errors import InvalidArgument
 from analytics.settings import Settings, SettingsError, load_settings
+from analytics.traffic.scanner import PATH_RULES, check_path_rules
 
 app = typer.Typer(help="GraphQL analytics API with async workers.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -387,24 +389,46 @@ def tenants_update(name: str = typer.Argument(..., help="Tenant name."),
                        None, "--store-ip/--no-store-ip",
                        help="Keep the raw client IP address of new events (off by default: only "
                             "daily-salted visitor hashes are kept)."),
+                   scanner_exempt: str | None = typer.Option(
+                       None, "--scanner-exempt", metavar="RULES",
+                       help="Scanner path rules the tenant's own site needs, comma-separated (of: "
+                            f"{', '.join(PATH_RULES)}), or 'none'. Stored sessions flagged by a newly "
+                            "exempt rule stop being scanners and their days' counters are corrected."),
                    data_dir: Path | None = DataDir) -> None:
     """Change a tenant's settings."""
+    from zoneinfo import ZoneInfo
+
     from analytics.ingest.origin import set_store_ip
+    from analytics.sessions.exemptions import set_scanner_exemptions
     from analytics.tenants import service
 
-    if store_ip is None:
-        raise _fail("nothing to change: give --store-ip or --no-store-ip")
+    if store_ip is None and scanner_exempt is None:
+        raise _fail("nothing to change: give --store-ip, --no-store-ip or --scanner-exempt")
+    rules = [] if scanner_exempt is None or scanner_exempt.strip() == "none" else [
+        r.strip() for r in scanner_exempt.split(",") if r.strip()]
+    try:
+        check_path_rules("--scanner-exempt", rules)
+    except InvalidArgument as exc:
+        raise _fail(str(exc)) from None
+    said: list[str] = []
 
     async def update(conn: Any) -> None:
         owner = await service.get_tenant(conn, name)
-        await set_store_ip(conn, owner.id, store_ip)
+        if store_ip is not None:
+            await set_store_ip(conn, owner.id, store_ip)
+            said.append(f"raw IP addresses {'stored' if store_ip else 'not stored'} from the next event on")
+        if scanner_exempt is not None:
+            done = await set_scanner_exemptions(conn, owner.id, rules, ZoneInfo(owner.timezone))
+            said.append(f"scanner rules exempt: {', '.join(done.rules) or 'none'} ({done.sessions_lifted} "
+                        f"stored sessions no longer scanners, {done.days_marked} days to correct)")
 
     with servers(_settings(data_dir), need_redis=False) as s:
         try:
             _run(_with_owner(s.database_url, update))
         except service.TenantError as exc:
             raise _fail(str(exc)) from None
-    console.print(f"{name}: raw IP addresses {'stored' if store_ip else 'not stored'} from the next event on")
+    for line in said:
+        console.print(f"{name}: {line}")
 
 
 def _print_rows(rows: list[dict[str, Any]], as_json: bool, title: str) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from analytics.db import lock_tenant, tenant_transaction
 from analytics.rollups.aggregate import RAW_EVENT_COLUMNS, RawEvent, aggregate
 from analytics.rollups.counters import write_counters
+from analytics.sessions.exemptions import usable_exemptions
 from analytics.sessions.rules import usable_patterns
 from analytics.sessions.upkeep import keep_sessions
 
@@ -34,8 +35,8 @@ _LOAD = text(
 )
 # Rollups, session scoring and counter corrections of one tenant take turns (transaction-scoped).
 TENANT_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('analytics.tenant'), CAST(:tenant AS integer))")
-_TENANT = text("SELECT timezone, ARRAY(SELECT pattern FROM bot_rules WHERE tenant_id = :tenant "
-               "ORDER BY id) AS patterns FROM tenants WHERE id = :tenant")
+_TENANT = text("SELECT timezone, scanner_exempt_rules, ARRAY(SELECT pattern FROM bot_rules "
+               "WHERE tenant_id = :tenant ORDER BY id) AS patterns FROM tenants WHERE id = :tenant")
 async def roll_up_once(engine: AsyncEngine, tenant_id: int, *, claim_batches: int) -> RollupResult:
     """Fold up to ``claim_batches`` outbox rows into the counters, all or nothing."""
     async with tenant_transaction(engine, tenant_id) as conn:
@@ -49,7 +50,8 @@ async def roll_up_once(engine: AsyncEngine, tenant_id: int, *, claim_batches: in
         ats = [at for row in claimed for at in row.occurred_ats]
         result = await conn.execute(_LOAD, {"tenant": tenant_id, "ids": ids, "ats": ats})
         events = [RawEvent(*row) for row in result]
-        upkeep = await keep_sessions(conn, tenant_id, events, tz, usable_patterns(tenant.patterns))
+        upkeep = await keep_sessions(conn, tenant_id, events, tz, usable_patterns(tenant.patterns),
+                                     usable_exemptions(tenant.scanner_exempt_rules))
         await write_counters(conn, tenant_id,
                              aggregate(((e, e.id in upkeep.bot_events) for e in events), tz))
         await conn.execute(text("DELETE FROM outbox WHERE tenant_id = :tenant AND id = ANY(:ids)"),

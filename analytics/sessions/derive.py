@@ -15,7 +15,7 @@ import itertools
 import statistics
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,7 +25,13 @@ from analytics.rollups.aggregate import RawEvent
 from analytics.traffic.agents import describe_agent, is_bot
 from analytics.traffic.reading import reading_pattern
 from analytics.traffic.referrers import classify_source, utm
-from analytics.traffic.scanner import is_scanner
+from analytics.traffic.scanner import (
+    VELOCITY_LIMIT,
+    VELOCITY_WINDOW,
+    ScannerReason,
+    is_scanner,
+    peak_requests,
+)
 from analytics.traffic.sessions import VisitorEvent, assign_sessions
 
 SESSION_NAMESPACE = uuid.UUID("6f1d4c52-9a53-4a83-8b39-3c1f0e6f2d7a")
@@ -123,9 +129,10 @@ def path_of(url: str | None) -> str | None:
         return url
 
 
-def session_facts(session_id: uuid.UUID, events: Sequence[RawEvent],
-                  bot_patterns: Sequence[str] = ()) -> SessionFacts:
-    """The facts of one session's time-ordered events; ``bot_patterns`` are the tenant's rules."""
+def session_facts(session_id: uuid.UUID, events: Sequence[RawEvent], bot_patterns: Sequence[str] = (),
+                  exempt_rules: Collection[str] = ()) -> SessionFacts:
+    """The facts of one session's time-ordered events; ``bot_patterns`` are the tenant's bot rules,
+    ``exempt_rules`` the scanner path rules its own site needs (analytics.traffic.scanner)."""
     first = events[0]
     pages = [e for e in events if e.type == PAGE_VIEW and e.url]
     landing = pages[0] if pages else next((e for e in events if e.url), None)
@@ -140,7 +147,7 @@ def session_facts(session_id: uuid.UUID, events: Sequence[RawEvent],
     reasons: list[dict[str, Any]] = []
     if verdict.is_bot:
         reasons.append({"tier": 1, "code": str(verdict.reason_code), "detail": verdict.matched})
-    reasons.extend(_scanner_reasons(events, agent))
+    reasons.extend(_scanner_reasons(events, agent, pages, exempt_rules))
     return SessionFacts(
         id=session_id, visitor_id=str(first.visitor_id),
         user_id=next((e.user_id for e in events if e.user_id), None),
@@ -181,18 +188,25 @@ def _with_context_utm(entry_url: str | None, context: dict[str, Any]) -> str | N
     return f"{base}{'&' if '?' in base else '?'}{urlencode(given)}"
 
 
-def _scanner_reasons(events: Sequence[RawEvent], agent: str | None) -> list[dict[str, Any]]:
-    """Tier 2: the first scanner path the session requested, and a scanner's own user agent."""
+def _scanner_reasons(events: Sequence[RawEvent], agent: str | None, pages: Sequence[RawEvent],
+                     exempt_rules: Collection[str]) -> list[dict[str, Any]]:
+    """Tier 2: the first path the session requested under each scanner rule (detail ``rule: path``,
+    so an exemption added later can lift exactly those), a scanner's own user agent, and more page
+    views in one minute than a person makes."""
     reasons: list[dict[str, Any]] = []
+    skipped = frozenset(exempt_rules)  # exempt, or already a reason
     for event in events:
-        verdict = is_scanner(event.url, None) if event.url else None
-        if verdict is not None and verdict.path_rule:
-            reasons.append({"tier": 2, "code": "scan_path",
-                            "detail": f"{verdict.path_rule}: {verdict.matched_path}"})
-            break
+        while event.url and (rule := is_scanner(event.url, None, exempt_rules=skipped)).path_rule:
+            skipped |= {rule.path_rule}
+            reasons.append({"tier": 2, "code": str(ScannerReason.PATH),
+                            "detail": f"{rule.path_rule}: {rule.matched_path}"})
     by_agent = is_scanner("", agent)
     if by_agent.matched_agent:
-        reasons.append({"tier": 2, "code": "scan_agent", "detail": by_agent.matched_agent})
+        reasons.append({"tier": 2, "code": str(ScannerReason.AGENT), "detail": by_agent.matched_agent})
+    peak = peak_requests([e.occurred_at for e in pages])
+    if peak > VELOCITY_LIMIT:
+        reasons.append({"tier": 2, "code": str(ScannerReason.VELOCITY),
+                        "detail": f"{peak} page views in {VELOCITY_WINDOW.seconds} s"})
     return reasons
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -92,7 +92,7 @@ class Upkeep:
 
 
 async def keep_sessions(conn: AsyncConnection, tenant_id: int, batch: Sequence[RawEvent], tz: ZoneInfo,
-                        bot_patterns: Sequence[str]) -> Upkeep:
+                        bot_patterns: Sequence[str], exempt_rules: Collection[str] = ()) -> Upkeep:
     """Re-derive the sessions of the batch's visitors (the caller holds the tenant's lock)."""
     visitors = sorted({v for e in batch for v in (e.visitor_id, e.visitor_prev) if v})
     if not visitors:
@@ -113,7 +113,7 @@ async def keep_sessions(conn: AsyncConnection, tenant_id: int, batch: Sequence[R
     changed = ({membership[e.id] for e in moved if e.id is not None}
                | {e.session_key for e in moved if e.session_key in session_events}
                | (set(session_events) - set(stored)))
-    derived = {k: session_facts(k, session_events[k], bot_patterns) for k in changed}
+    derived = {k: session_facts(k, session_events[k], bot_patterns, exempt_rules) for k in changed}
 
     def excluded(session_id: uuid.UUID) -> bool:
         facts, old = derived.get(session_id), stored.get(session_id)

@@ -8,7 +8,7 @@ signal              fires when                                                  
 request_velocity    requests per minute > 60 (over the session, at least one minute)       50
 request_interval    mean time between requests < 100 ms (at least 5 intervals)            35
 page_coverage       unique pages > 50                                                      30
-session_duration    first to last request > 4 hours                                        15
+session_duration    first to last request > 4 hours                                        20
 regular_intervals   interval coefficient of variation < 0.1 (at least 10 intervals)        30
 no_engagement       >= 10 page views and not one engagement event (when collected)        25
 zero_dwell          >= 5 page views and >= 90% of them with 0 s on page and no scroll      20
@@ -19,8 +19,9 @@ person. Weighting: only ``request_velocity`` flags a session alone, since more t
 second sustained for a whole session is beyond anyone clicking. Each other signal has an innocent
 reading on its own: a prefetching browser fires requests 50 ms apart, a researcher opens 60
 pages, a tab stays open all afternoon, an SDK without scroll tracking sends no engagement. Any two
-of them together reach 50, except ``session_duration`` with ``zero_dwell`` or ``no_engagement``
-(35, 40) and ``no_engagement`` with ``zero_dwell`` (45: both say "never scrolled", one fact).
+of them together reach 50 (``page_coverage`` with ``session_duration``: 60 pages over 4 hours is a
+crawl), except ``session_duration`` with ``zero_dwell`` or ``no_engagement`` (40, 45) and
+``no_engagement`` with ``zero_dwell`` (45: both say "never scrolled", one fact).
 
 Velocity is the session's average, floored at one minute, so five requests in one second count as
 5/min, not 300/min: bursts are what ``request_interval`` is for. The interval signals need enough
@@ -61,7 +62,7 @@ POINTS: dict[BehaviourSignal, int] = {
     BehaviourSignal.REQUEST_VELOCITY: 50,
     BehaviourSignal.REQUEST_INTERVAL: 35,
     BehaviourSignal.PAGE_COVERAGE: 30,
-    BehaviourSignal.SESSION_DURATION: 15,
+    BehaviourSignal.SESSION_DURATION: 20,
     BehaviourSignal.REGULAR_INTERVALS: 30,
     BehaviourSignal.NO_ENGAGEMENT: 25,
     BehaviourSignal.ZERO_DWELL: 20,

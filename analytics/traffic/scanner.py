@@ -6,15 +6,18 @@ Each rule has a name; a tenant whose own site serves such paths (a PHP site, a W
 exempts that rule by name rather than losing the whole tier. Rules are tried in the order of
 ``PATH_RULES``, most specific first, so ``/wp-login.php`` is reported as ``wordpress``, not ``php``.
 
-High request velocity is a session signal, scored with the others in ``behaviour``.
+High request velocity is the third tier-2 reason, a session's: more than ``VELOCITY_LIMIT`` page
+views inside any ``VELOCITY_WINDOW`` (:func:`peak_requests`). The behavioural scorer (tier 3) looks
+at the session's average rate with its other signals.
 """
 
 from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
@@ -24,6 +27,22 @@ from analytics.errors import InvalidArgument
 class ScannerReason(enum.StrEnum):
     PATH = "scan_path"
     AGENT = "scan_agent"
+    VELOCITY = "scan_velocity"
+
+
+VELOCITY_WINDOW = timedelta(seconds=60)
+VELOCITY_LIMIT = 60  # more than this many page views inside one window: no person clicks that fast
+
+
+def peak_requests(times: Sequence[datetime], window: timedelta = VELOCITY_WINDOW) -> int:
+    """The most requests inside any ``window`` (from a request, up to but not including
+    ``window`` later); ``times`` in order."""
+    best = first = 0
+    for last, at in enumerate(times):
+        while at - times[first] >= window:
+            first += 1
+        best = max(best, last - first + 1)
+    return best
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +100,7 @@ SCANNER_CACHE_SIZE = 16384
 
 @lru_cache(maxsize=SCANNER_CACHE_SIZE)
 def _verdict(path: str, user_agent: str | None, exempt_rules: frozenset[str]) -> ScannerVerdict:
-    unknown = sorted(set(exempt_rules) - PATH_RULES.keys())
-    if unknown:
-        raise InvalidArgument(
-            "exempt_rules", f"unknown scanner rule {unknown[0]!r}; rules are {', '.join(PATH_RULES)}")
+    check_path_rules("exempt_rules", exempt_rules)
     normalised = normalise_path(path)
     path_rule = matched_path = None
     for name, expression in PATH_RULES.items():
@@ -99,6 +115,15 @@ def _verdict(path: str, user_agent: str | None, exempt_rules: frozenset[str]) ->
         return NOT_A_SCANNER
     return ScannerVerdict(is_scanner=True, reason_codes=reasons, path_rule=path_rule,
                           matched_path=matched_path, matched_agent=matched_agent)
+
+
+def check_path_rules(field: str, rules: Collection[str]) -> tuple[str, ...]:
+    """The named path rules in ``PATH_RULES`` order; ``InvalidArgument`` names an unknown one."""
+    unknown = sorted(set(rules) - PATH_RULES.keys())
+    if unknown:
+        raise InvalidArgument(field, f"unknown scanner rule {unknown[0]!r}; rules are "
+                                     f"{', '.join(PATH_RULES)}")
+    return tuple(name for name in PATH_RULES if name in rules)
 
 
 def normalise_path(path_or_url: str) -> str:

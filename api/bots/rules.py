@@ -1,5 +1,6 @@
 """Tenant bot rules in the graph: ``addBotRule`` (secret key) flags existing sessions by user agent
-in a worker job that also corrects every affected counter; ``tenant { botRules }`` shows progress."""
+in a worker job that also corrects every affected counter; ``tenant { botRules }`` shows progress.
+``setScannerExemptions`` names the scanner path rules the tenant's own site needs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from datetime import datetime
 import strawberry
 
 from analytics.errors import InvalidArgument
-from analytics.sessions import rules
+from analytics.sessions import exemptions, rules
+from analytics.traffic.scanner import PATH_RULES
 from api.context import AppInfo
 from api.errors import BadInput
 from workers.queue import enqueue_bot_rule
@@ -39,6 +41,22 @@ class BotRule:
                    finished_at=rule.finished_at, error=rule.error)
 
 
+@strawberry.type(description="The tier-2 scanner path rules this tenant's own site needs, so its visitors "
+                             "are not taken for scanners.")
+class ScannerExemptions:
+    rules: list[str] = strawberry.field(description=f"Exempt rules, of: {', '.join(PATH_RULES)}.")
+    sessions_lifted: int = strawberry.field(
+        description="Stored sessions that stopped being scanners (newly exempt rules only).")
+    days_marked: int = strawberry.field(
+        description="Local days whose counters are recomputed for them, after the correction delay.")
+
+
+async def scanner_exemptions(info: AppInfo) -> list[str]:
+    principal = info.context.require_secret()
+    async with info.context.read() as conn:
+        return list(await exemptions.scanner_exemptions(conn, principal.tenant_id))
+
+
 async def bot_rules(info: AppInfo) -> list[BotRule]:
     async with info.context.read() as conn:
         return [BotRule.of(rule) for rule in await rules.list_rules(conn)]
@@ -61,3 +79,20 @@ class BotRuleMutation:
             raise BadInput("pattern", exc.message) from None
         await enqueue_bot_rule(info.context.resources.redis, principal.tenant_id, rule.id)
         return BotRule.of(rule)
+
+    @strawberry.mutation(description="Set the scanner path rules this tenant's own site needs (secret key; "
+                                     f"of: {', '.join(PATH_RULES)}; [] for none). Sessions derived from "
+                                     "now on ignore them; stored sessions flagged by a newly exempt rule "
+                                     "stop being scanners and their days' counters are corrected. "
+                                     "Removing an exemption applies to new sessions only.")
+    async def set_scanner_exemptions(self, info: AppInfo, rules: list[str]) -> ScannerExemptions:
+        principal = info.context.require_secret()
+        try:
+            async with info.context.write() as conn:
+                done = await exemptions.set_scanner_exemptions(conn, principal.tenant_id, rules,
+                                                               principal.timezone)
+        except InvalidArgument as exc:
+            raise BadInput("rules", exc.message) from None
+        # The worker's sweeper queues the marked days' corrections once the correction delay passed.
+        return ScannerExemptions(rules=list(done.rules), sessions_lifted=done.sessions_lifted,
+                                 days_marked=done.days_marked)

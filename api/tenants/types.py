@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from analytics import persisted
-from api.bots.rules import BotRule, bot_rules
+from api.bots.rules import BotRule, bot_rules, scanner_exemptions
 from api.common import Compare, Granularity, IncludeBots, RangeInput
 from api.content import queries as content_queries
 from api.content.queries import ContentAnalytics
@@ -74,6 +74,11 @@ class Tenant:
     @strawberry.field(description="The tenant's bot rules (addBotRule) and their retroactive runs.")
     async def bot_rules(self, info: AppInfo) -> list[BotRule]:
         return await bot_rules(info)
+
+    @strawberry.field(description="The scanner path rules this tenant's own site needs "
+                                  "(setScannerExemptions).")
+    async def scanner_exemptions(self, info: AppInfo) -> list[str]:
+        return await scanner_exemptions(info)
 
     @strawberry.field(description="An export job started with startExport; null when unknown.")
     async def export_job(self, info: AppInfo, id: strawberry.ID) -> ExportJob | None:

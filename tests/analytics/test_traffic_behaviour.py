@@ -69,15 +69,15 @@ def test_a_person_scores_zero() -> None:
     ({"request_count": 61, "duration_seconds": 60}, 50, True),
     # Any other signal alone is not.
     ({"unique_pages": 51}, 30, False),
-    ({"duration_seconds": 5 * 3600, "interval_stddev_ms": 900_000}, 15, False),
+    ({"duration_seconds": 5 * 3600, "interval_stddev_ms": 900_000}, 20, False),
     ({"request_count": 6, "duration_seconds": 0.3}, 35, False),
-    # Two of them are, except duration or zero dwell with missing engagement.
+    # Two of them are (coverage with duration too), except duration or zero dwell with missing engagement.
     ({"request_count": 11, "duration_seconds": 0.9, "interval_stddev_ms": 1}, 65, True),
     ({"unique_pages": 51, "page_views": 60, "engagement_events": 0}, 55, True),
-    ({"unique_pages": 51, "duration_seconds": 5 * 3600, "interval_stddev_ms": 900_000}, 45, False),
+    ({"unique_pages": 51, "duration_seconds": 5 * 3600, "interval_stddev_ms": 900_000}, 50, True),
     ({"page_views": 20, "engagement_events": 0, "zero_dwell_page_views": 20}, 45, False),
     ({"duration_seconds": 5 * 3600, "interval_stddev_ms": 900_000, "page_views": 20,
-      "engagement_events": 0}, 40, False),
+      "engagement_events": 0}, 45, False),
     # A scraper fires nearly everything; the score stops at 100 while every contribution is kept.
     ({"request_count": 400, "duration_seconds": 30, "unique_pages": 390, "page_views": 400,
       "interval_stddev_ms": 3, "engagement_events": 0, "zero_dwell_page_views": 400}, 100, True),

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from analytics.errors import InvalidArgument
-from analytics.traffic.scanner import NOT_A_SCANNER, ScannerReason, ScannerVerdict, is_scanner, normalise_path
+from analytics.traffic.scanner import (
+    NOT_A_SCANNER,
+    VELOCITY_LIMIT,
+    ScannerReason,
+    ScannerVerdict,
+    is_scanner,
+    normalise_path,
+    peak_requests,
+)
 
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
           "Chrome/131.0.0.0 Safari/537.36")
@@ -105,3 +115,21 @@ def test_a_php_site_exempts_the_php_rule_but_keeps_the_others() -> None:
 ])
 def test_paths_are_normalised_before_matching(raw: str, path: str) -> None:
     assert normalise_path(raw) == path
+
+
+START = datetime(2025, 5, 1, 10, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("times", "peak"), [
+    ([], 0),
+    ([START], 1),
+    # 61 requests one second apart span 60 s: no 60-second window holds more than 60 of them.
+    ([START + timedelta(seconds=i) for i in range(61)], 60),
+    # The same 61 a millisecond faster each: the 61st falls inside the first one's minute.
+    ([START + timedelta(milliseconds=999 * i) for i in range(61)], 61),
+    # Bursts minutes apart never add up.
+    ([START + timedelta(minutes=m, milliseconds=i) for m in range(3) for i in range(40)], 40),
+])
+def test_peak_requests_counts_the_busiest_minute(times: list[datetime], peak: int) -> None:
+    assert peak_requests(times) == peak
+    assert (peak > VELOCITY_LIMIT) == (peak == 61)

@@ -247,8 +247,11 @@ async def test_filters_and_bots_in_the_list(gql: GraphQLClient, shop: TenantKeys
         ("Googlebot", "bot", [{"tier": 1, "code": "ua_crawler", "detail": "Googlebot"}]),
     ]
     scanners = await listed({"isScanner": True}, bots=True)
-    assert [[r["code"] for r in n["botReasons"]] for n in scanners] == [["scan_path"]]
-    assert scanners[0]["botReasons"][0]["tier"] == 2 and ".env" in scanners[0]["botReasons"][0]["detail"]
+    # The first path under each rule the scanner met (/wp-login.php is a WordPress and a PHP path).
+    assert [n["botReasons"] for n in scanners] == [[
+        {"tier": 2, "code": "scan_path", "detail": "secrets: .env"},
+        {"tier": 2, "code": "scan_path", "detail": "wordpress: wp-login.php"},
+        {"tier": 2, "code": "scan_path", "detail": "php: wp-login.php"}]]
     assert await listed({"excluded": False}) == await listed(None)
 
 

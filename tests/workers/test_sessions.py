@@ -26,6 +26,7 @@ CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, 
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
           "Version/17.4 Mobile/15E148 Safari/604.1")
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+EDGE = CHROME + " Edg/124.0.2478.51"
 QA_AGENT = CHROME + " InternalQA/3.1"
 STATS = """query($bots: Boolean!) { tenant { tour(id: "t1") {
     stats(range: {from: "2025-05-01", to: "2025-05-10"}, includeBots: $bots) { starts } } } }"""
@@ -150,9 +151,12 @@ async def test_bot_tiers_are_flagged_and_excluded_from_counters_unless_included(
         {"tier": 1, "code": "ua_crawler", "detail": "Googlebot"}]
     assert flags["crawler"].device_type == "bot"
     assert flags["scanner"].is_scanner and not flags["scanner"].is_bot
-    assert flags["scanner"].agent_reasons == [{"tier": 2, "code": "scan_path", "detail": "wordpress: wp-admin"}]
+    # One reason per scanner rule the session's paths met, each with its first path.
+    assert flags["scanner"].agent_reasons == [{"tier": 2, "code": "scan_path", "detail": "wordpress: wp-admin"},
+                                              {"tier": 2, "code": "scan_path", "detail": "php: install.php"}]
     assert flags["late"].is_scanner and flags["late"].agent_reasons[0]["detail"] == "secrets: .env"
     assert flags["fast"].is_behavioural_bot and not flags["fast"].is_bot
+    assert flags["fast"].agent_reasons == [{"tier": 2, "code": "scan_velocity", "detail": "70 page views in 60 s"}]
     assert flags["fast"].behavioural_bot_score == 80
     assert flags["fast"].behaviour_signals == {"request_velocity": 50, "regular_intervals": 30}
     assert await starts(gql, tenant) == (1, 5)
@@ -256,6 +260,50 @@ async def test_a_day_correction_leaves_events_still_in_the_outbox_to_their_own_r
         assert await correct_dirty_days(conn, tenant.id, ZoneInfo("UTC")) == [date(2025, 5, 1)]
     await roll_up(app_engine, tenant.id, claim_batches=10)
     assert await starts(gql, tenant) == (3, 3)
+    await assert_counters_match_raw_events(owner_engine, tenant.id)
+
+
+SCANNER_EXEMPTIONS = """mutation($rules: [String!]!) { setScannerExemptions(rules: $rules) {
+    rules sessionsLifted daysMarked } }"""
+
+
+async def test_scanner_exemptions_lift_a_php_sites_visitors_and_correct_their_counters(
+        gql: GraphQLClient, make_tenant: Any, run_worker: Any, owner_engine: AsyncEngine) -> None:
+    tenant = await make_tenant()
+    php_visitor = [page("2025-05-01T10:00:00Z", "https://shop.example/index.php?page=home", CHROME, "php"),
+                   tour_start("2025-05-01T10:01:00Z", CHROME, "php")]
+    prober = [page("2025-05-03T10:00:00Z", "https://shop.example/admin.php", IPHONE, "prober"),
+              page("2025-05-03T10:00:05Z", "https://shop.example/.env", IPHONE, "prober"),
+              tour_start("2025-05-03T10:00:06Z", IPHONE, "prober")]
+    assert (await gql.track(tenant.publishable, php_visitor + prober))["accepted"] == 5
+    await run_worker()
+    assert await starts(gql, tenant) == (0, 2)
+
+    bad = await gql(tenant.secret, SCANNER_EXEMPTIONS, {"rules": ["php", "wp"]})
+    assert bad["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "rules"}
+    assert "unknown scanner rule 'wp'" in bad["errors"][0]["message"]
+    done = (await gql.data(tenant.secret, SCANNER_EXEMPTIONS, {"rules": ["php"]}))["setScannerExemptions"]
+    # The prober also asked for .env: it stays a scanner, and its day needs no correction.
+    assert done == {"rules": ["php"], "sessionsLifted": 1, "daysMarked": 1}
+    await run_worker()
+    assert await starts(gql, tenant) == (1, 2)
+    flags = {s.user_id: s for s in await sessions_of(owner_engine, tenant.id)}
+    assert not flags["php"].is_scanner and flags["php"].agent_reasons == []
+    assert flags["prober"].is_scanner and flags["prober"].agent_reasons == [
+        {"tier": 2, "code": "scan_path", "detail": "secrets: .env"}]
+    # New sessions on PHP pages are people from now on.
+    assert (await gql.track(tenant.publishable, [
+        page("2025-05-05T10:00:00Z", "https://shop.example/cart.php", EDGE, "later"),
+        tour_start("2025-05-05T10:00:30Z", EDGE, "later")]))["accepted"] == 2
+    await run_worker()
+    assert await starts(gql, tenant) == (2, 3)
+    assert (await gql.data(tenant.secret, "{ tenant { scannerExemptions } }"))["tenant"] == {
+        "scannerExemptions": ["php"]}
+    # Setting the same rules again lifts nothing more; [] clears them for new sessions.
+    assert (await gql.data(tenant.secret, SCANNER_EXEMPTIONS, {"rules": ["php"]}))["setScannerExemptions"][
+        "sessionsLifted"] == 0
+    assert (await gql.data(tenant.secret, SCANNER_EXEMPTIONS, {"rules": []}))["setScannerExemptions"][
+        "rules"] == []
     await assert_counters_match_raw_events(owner_engine, tenant.id)
 
 

@@ -1,9 +1,10 @@
 """The sweeper asks for session work with the correction delay: a day marked for correction counts
 as work only once its first mark is that old, so the sweeper does not queue a job every second for
-a day that must wait (analytics.sessions.correction). And an index answers the scorer's "does this
-tenant send engagement at all?" without reading every session of a tenant that does not.
+a day that must wait (analytics.sessions.correction). An index answers the scorer's "does this
+tenant send engagement at all?" without reading every session of a tenant that does not. Tenants
+keep the scanner path rules their own site needs (analytics.sessions.exemptions).
 
-Revision ID: 0008_correction_delay
+Revision ID: 0008_session_upkeep
 Revises: 0007_content
 Create Date: 2026-12-03
 """
@@ -14,7 +15,7 @@ import os
 
 from alembic import op
 
-revision = "0008_correction_delay"
+revision = "0008_session_upkeep"
 down_revision = "0007_content"
 branch_labels = None
 depends_on = None
@@ -43,12 +44,17 @@ def _session_work(signature: str, due: str) -> None:
 
 
 def upgrade() -> None:
+    # The tier-2 path rules a tenant's own site needs (analytics.sessions.exemptions); the app role
+    # may change this column only, of its own tenant (row-level security).
+    op.execute("ALTER TABLE tenants ADD COLUMN scanner_exempt_rules text[] NOT NULL DEFAULT '{}'")
+    op.execute(f"GRANT UPDATE (scanner_exempt_rules) ON tenants TO {APP_ROLE}")
     op.execute("CREATE INDEX sessions_engaged ON sessions (tenant_id) WHERE engagement_events > 0")
     op.execute("DROP FUNCTION analytics_session_work()")
     _session_work("p_correction_delay interval", "WHERE marked_at <= now() - p_correction_delay")
 
 
 def downgrade() -> None:
+    op.execute("ALTER TABLE tenants DROP COLUMN scanner_exempt_rules")
     op.execute("DROP INDEX sessions_engaged")
     op.execute("DROP FUNCTION analytics_session_work(interval)")
     _session_work("", "")
