@@ -142,7 +142,8 @@ def session_facts(session_id: uuid.UUID, events: Sequence[RawEvent], bot_pattern
     agent = next((e.user_agent for e in events if e.user_agent), None)
     tags = utm(_with_context_utm(entry_url, context))
     profile = describe_agent(agent)
-    engagements = [e.engagement or {} for e in events if e.type == PAGE_ENGAGEMENT]
+    engagements = [e for e in events if e.type == PAGE_ENGAGEMENT]
+    readings = page_readings(events)
     verdict = is_bot(agent, bot_patterns)
     reasons: list[dict[str, Any]] = []
     if verdict.is_bot:
@@ -166,15 +167,34 @@ def session_facts(session_id: uuid.UUID, events: Sequence[RawEvent], bot_pattern
         device_type=str(profile.device_type), browser=profile.browser or None, os=profile.os or None,
         user_agent=agent, ip_address=next((e.ip_address for e in events if e.ip_address), None),
         engagement_events=len(engagements),
-        engaged_ms=sum(int(g.get("timeOnPageMs") or 0) for g in engagements),
-        zero_dwell_page_views=sum(1 for g in engagements
-                                  if not g.get("timeOnPageMs") and not g.get("scrollDepth")),
+        engaged_ms=sum(ms for ms, _ in readings),
+        zero_dwell_page_views=sum(1 for ms, scroll in readings if ms == 0 and scroll == 0),
         interval_stddev_ms=_interval_stddev_ms(events),
-        reading_patterns=dict(Counter(str(reading_pattern((g.get("timeOnPageMs") or 0) / 1000,
-                                                          g.get("scrollDepth") or 0))
-                                      for g in engagements)),
+        reading_patterns=dict(Counter(str(reading_pattern(ms / 1000, scroll)) for ms, scroll in readings)),
         is_bot=verdict.is_bot, is_scanner=any(r["tier"] == 2 for r in reasons), agent_reasons=reasons,
     )
+
+
+def page_readings(events: Sequence[RawEvent]) -> list[tuple[int, float]]:
+    """(time on page in ms, scroll depth in %) per page view that has an engagement report with a
+    time. A report belongs to the latest earlier page view of its URL path (one without a URL, or
+    with no such page view, stands alone); several reports of one page view combine into the longest
+    time and the deepest scroll (an SDK may report as the reader goes). A report without
+    ``timeOnPageMs`` (focus or clicks only) says nothing about reading; a missing scroll is 0."""
+    readings: dict[int, tuple[int, float]] = {}
+    latest: dict[str | None, int] = {}  # URL path -> index of its latest page view
+    for index, event in enumerate(events):
+        if event.type == PAGE_VIEW:
+            latest[path_of(event.url)] = index
+            continue
+        report = event.engagement or {}
+        if event.type != PAGE_ENGAGEMENT or report.get("timeOnPageMs") is None:
+            continue
+        page = latest.get(path_of(event.url), index) if event.url else index
+        ms, scroll = int(report["timeOnPageMs"]), float(report.get("scrollDepth") or 0)
+        before = readings.get(page, (0, 0.0))
+        readings[page] = (max(before[0], ms), max(before[1], scroll))
+    return list(readings.values())
 
 
 def _with_context_utm(entry_url: str | None, context: dict[str, Any]) -> str | None:

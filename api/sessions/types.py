@@ -168,9 +168,10 @@ class Session:
     ip_address: str | None = strawberry.field(
         description="The raw IP address: null unless the tenant opted in to storing it.")
     engagement_events: int = strawberry.field(description="PageEngagement events.")
-    engaged_ms: int = strawberry.field(description="Sum of their timeOnPageMs.")
+    engaged_ms: int = strawberry.field(
+        description="Time on page summed over page views (each page view's longest reported timeOnPageMs).")
     zero_dwell_page_views: int = strawberry.field(
-        description="Engagement reports with no time on page and no scroll.")
+        description="Page views whose engagement reports say 0 ms on page and no scroll.")
     is_bot: bool = strawberry.field(description="Tier 1: a bot by user agent (library or tenant rule).")
     is_scanner: bool = strawberry.field(description="Tier 2: probed scanner paths or sent a scanner's agent.")
     behavioural_bot_score: int | None = strawberry.field(

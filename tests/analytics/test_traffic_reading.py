@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import math
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from analytics.errors import InvalidArgument
+from analytics.rollups.aggregate import RawEvent
+from analytics.sessions.derive import page_readings, session_facts
 from analytics.traffic.reading import ReadingPattern, reading_pattern
 
 
@@ -61,3 +66,33 @@ def test_out_of_range_inputs_are_clamped(seconds: float, scroll: float, pattern:
 def test_nan_is_refused(seconds: float, scroll: float) -> None:
     with pytest.raises(InvalidArgument, match="got NaN"):
         reading_pattern(seconds, scroll)
+
+
+def _at(second: int) -> datetime:
+    return datetime(2025, 5, 1, 10, tzinfo=UTC) + timedelta(seconds=second)
+
+
+def _view(second: int, url: str) -> RawEvent:
+    return RawEvent("PageViewed", _at(second), None, None, None, None, None, None, None, url)
+
+
+def _report(second: int, url: str | None, **engagement: Any) -> RawEvent:
+    return RawEvent("PageEngagement", _at(second), None, None, None, None, None, None, None, url,
+                    engagement=engagement)
+
+
+def test_a_page_views_reports_combine_and_reports_without_a_time_say_nothing() -> None:
+    events = [
+        _view(0, "https://shop.example/a?ref=x"),
+        _report(10, "https://shop.example/a", timeOnPageMs=10_000, scrollDepth=60),  # as the reader goes
+        _report(40, "https://shop.example/a", timeOnPageMs=40_000, scrollDepth=30),  # on the way back up
+        _view(41, "https://shop.example/b"),
+        _report(42, "https://shop.example/a", timeOnPageMs=41_000),  # still page a (another tab)
+        _report(50, "https://shop.example/b", focusedMs=5_000, clicks=2),  # no time: not a reading
+        _report(60, "https://shop.example/b", timeOnPageMs=0),  # scroll missing: 0
+        _report(70, None, timeOnPageMs=3_000, scrollDepth=10),  # no URL: stands alone
+    ]
+    assert sorted(page_readings(events)) == [(0, 0.0), (3_000, 10.0), (41_000, 60.0)]
+    facts = session_facts(uuid.uuid4(), [e._replace(visitor_id="v") for e in events])
+    assert (facts.engagement_events, facts.engaged_ms, facts.zero_dwell_page_views) == (6, 44_000, 1)
+    assert facts.reading_patterns == {"reader": 1, "bounce": 2}
