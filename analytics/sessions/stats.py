@@ -287,22 +287,56 @@ class BreakdownRow:
     share: float | None  # sessions / all sessions of the period * 100
 
 
+def _breakdown_sql(spec: Dimension, include_bots: bool, tail: str, only_keys: bool = False) -> str:
+    """Sessions of the period grouped by the dimension's keys (``k0``, ``k1``...), with each group's
+    aggregates and the period's total; ``only_keys`` joins the groups to the ``:k<i>`` arrays."""
+    # Byte order (collation "C") for ties, so the ranking does not depend on the database's locale.
+    keys = ", ".join(f'{k} COLLATE "C" AS k{i}' for i, k in enumerate(spec.keys))
+    names = [f"k{i}" for i in range(len(spec.keys))]
+    where = f"{_in_period()}{_scope(include_bots)}"
+    join = ""
+    if only_keys:  # IS NOT DISTINCT FROM: an unknown (null) key is a group too
+        arrays = ", ".join(f"CAST(:{k} AS text[])" for k in names)
+        join = (f"JOIN unnest({arrays}) AS wanted({', '.join(names)}) ON "
+                + " AND ".join(f"s.{k} IS NOT DISTINCT FROM wanted.{k}" for k in names))
+    return f"""
+        WITH s AS (SELECT {keys}, * FROM sessions WHERE {where} AND {spec.where})
+        SELECT {", ".join(f"s.{k} AS {k}" for k in names)}, {_AGGREGATE_SQL},
+               (SELECT count(*) FROM sessions WHERE {where}) AS total
+        FROM s {join} GROUP BY {", ".join(f"s.{k}" for k in names)} {tail}"""
+
+
+def _breakdown_row(spec: Dimension, row: Any) -> BreakdownRow:
+    return BreakdownRow(tuple(getattr(row, f"k{i}") for i in range(len(spec.keys))), SessionCounts.of(row),
+                        metrics.share(int(row.sessions), int(row.total)))
+
+
 async def breakdown(conn: AsyncConnection, *, dimension: str, period: Period, include_bots: bool,
                     limit: int) -> list[BreakdownRow]:
     """Sessions by one dimension, most sessions first (ties by key in byte order, unknown last)."""
     spec = DIMENSIONS[dimension]
-    # Byte order (collation "C") for ties, so the ranking does not depend on the database's locale.
-    keys = ", ".join(f'{k} COLLATE "C" AS k{i}' for i, k in enumerate(spec.keys))
     order = ", ".join(f"k{i} NULLS LAST" for i in range(len(spec.keys)))
-    where = f"{_in_period()}{_scope(include_bots)}"
-    sql = f"""
-        SELECT {keys}, {_AGGREGATE_SQL}, (SELECT count(*) FROM sessions WHERE {where}) AS total
-        FROM sessions WHERE {where} AND {spec.where}
-        GROUP BY {", ".join(f"k{i}" for i in range(len(spec.keys)))}
-        ORDER BY sessions DESC, {order} LIMIT :limit"""
+    sql = _breakdown_sql(spec, include_bots, f"ORDER BY sessions DESC, {order} LIMIT :limit")
     rows = await conn.execute(text(sql), {**_range(period), "limit": limit})
-    return [BreakdownRow(tuple(getattr(r, f"k{i}") for i in range(len(spec.keys))), SessionCounts.of(r),
-                         metrics.share(int(r.sessions), int(r.total))) for r in rows]
+    return [_breakdown_row(spec, r) for r in rows]
+
+
+async def breakdown_of(conn: AsyncConnection, *, dimension: str, period: Period, include_bots: bool,
+                       keys: Sequence[tuple[str | None, ...]]) -> dict[tuple[str | None, ...], BreakdownRow]:
+    """The groups with these keys, every one: a key without sessions in the period gets zeros."""
+    spec = DIMENSIONS[dimension]
+    arrays = {f"k{i}": [key[i] for key in keys] for i in range(len(spec.keys))}
+    found: dict[tuple[str | None, ...], BreakdownRow] = {}
+    if keys:
+        rows = await conn.execute(text(_breakdown_sql(spec, include_bots, "", only_keys=True)),
+                                  {**_range(period), **arrays})
+        found = {row.keys: row for row in (_breakdown_row(spec, r) for r in rows)}
+    if len(found) < len(keys):
+        total = int((await conn.execute(text(f"SELECT count(*) FROM sessions WHERE {_in_period()}"
+                                             f"{_scope(include_bots)}"), _range(period))).scalar_one())
+        for key in keys:
+            found.setdefault(key, BreakdownRow(key, SessionCounts(), metrics.share(0, total)))
+    return found
 
 
 @dataclass(frozen=True)

@@ -116,9 +116,11 @@ class Tenant:
         return await session_queries.reading_patterns(info, range, include_bots)
 
     @strawberry.field(description="Traffic of the sessions that started in the range: sources, referrers, "
-                                  "campaigns, places, devices, and what the bot filter removed.")
-    def traffic(self, info: AppInfo, range: RangeInput, include_bots: IncludeBots = False) -> Traffic:
-        return traffic_queries.traffic(info, range, include_bots)
+                                  "campaigns, places, devices, and what the bot filter removed; with "
+                                  "compare, each row also has its figures in the comparison period.")
+    def traffic(self, info: AppInfo, range: RangeInput, compare: Compare | None = None,
+                include_bots: IncludeBots = False) -> Traffic:
+        return traffic_queries.traffic(info, range, compare, include_bots)
 
     @strawberry.field(description="Content (capsule) performance over the range: stats, top items by "
                                   "views, trends and popular items by engaged time.")

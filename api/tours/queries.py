@@ -101,7 +101,7 @@ class ToursOverview:
                           ) -> list[Annotated[TrafficRow, strawberry.lazy("api.traffic.types")]]:
         from api.traffic.queries import top_sources
 
-        return await top_sources(info, self.domain_period, self.include_bots, limit)
+        return await top_sources(info, self.domain_period, self.compare, self.include_bots, limit)
 
 
 def _cursor(tour_id: str) -> str:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from analytics.periods import Compare, comparison
 from analytics.periods import Period as DomainPeriod
 from api.common import Period, RangeInput
 from api.context import AppInfo
 from api.traffic.types import Traffic, TrafficRow, breakdown_rows
 
 
-def traffic(info: AppInfo, range: RangeInput, include_bots: bool) -> Traffic:
+def traffic(info: AppInfo, range: RangeInput, compare: Compare | None, include_bots: bool) -> Traffic:
     period = range.resolve(info.context.require_secret().timezone)
-    return Traffic(period=Period.of(period), include_bots=include_bots, domain_period=period)
+    compared = comparison(period, compare) if compare is not None else None
+    return Traffic(period=Period.of(period), include_bots=include_bots, domain_period=period,
+                   comparison_period=Period.of(compared) if compared else None, compared=compared)
 
 
-async def top_sources(info: AppInfo, period: DomainPeriod, include_bots: bool,
+async def top_sources(info: AppInfo, period: DomainPeriod, compare: Compare | None, include_bots: bool,
                       limit: int) -> list[TrafficRow]:
-    return [TrafficRow.of(r) for r in await breakdown_rows(info, "sources", period, include_bots, limit)]
+    compared = comparison(period, compare) if compare is not None else None
+    rows, before = await breakdown_rows(info, "sources", period, include_bots, limit, compared)
+    return [TrafficRow.of(r, before) for r in rows]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import TypeVar
 
 import strawberry
 
+from analytics import metrics
 from analytics.periods import MAX_BUCKETS, PeriodError
 from analytics.periods import Period as DomainPeriod
 from analytics.sessions import stats
@@ -17,8 +19,18 @@ MAX_ROWS = 500
 TIERS = {1: "user_agent", 2: "scanner", 3: "behavioural"}
 
 
+@strawberry.type(description="Relative change in percent against the comparison period (null when the "
+                             "previous value is 0 or missing).")
+class TrafficChange:
+    sessions: float | None
+    visitors: float | None
+    share: float | None
+    bounce_rate: float | None
+    avg_session_duration_seconds: float | None
+
+
 @strawberry.type(description="Figures of the sessions in one row of a breakdown.")
-class TrafficCounts:
+class TrafficFigures:
     sessions: int = strawberry.field(description="Sessions that started in the period with this value.")
     visitors: int = strawberry.field(description="Distinct visitor ids of those sessions.")
     share: float | None = strawberry.field(
@@ -35,13 +47,37 @@ class TrafficCounts:
                 "avg_session_duration_seconds": row.counts.avg_session_duration_seconds}
 
 
+@strawberry.type(description="Figures of the sessions in one row of a breakdown, optionally compared.")
+class TrafficCounts(TrafficFigures):
+    previous: TrafficFigures | None = strawberry.field(
+        description="The same row's figures in the comparison period (zeros when it had none there), when "
+                    "compare is given.")
+    change: TrafficChange | None
+
+    @classmethod
+    def compared(cls, row: stats.BreakdownRow, before: Before) -> dict[str, object]:
+        """The row's values with ``previous`` and ``change`` (``before``: the comparison period's rows
+        by key, None without compare)."""
+        values = cls.values(row)
+        if before is None:
+            return {**values, "previous": None, "change": None}
+        earlier = cls.values(before[row.keys])
+        return {**values, "previous": TrafficFigures(**earlier),  # type: ignore[arg-type]
+                "change": TrafficChange(**{k: metrics.percent_change(values[k], earlier[k])  # type: ignore[arg-type]
+                                           for k in values})}
+
+
+Before = dict[tuple[str | None, ...], stats.BreakdownRow] | None
+Row = TypeVar("Row", bound=TrafficCounts)
+
+
 @strawberry.type(description="Sessions with one value of a breakdown; key null means unknown.")
 class TrafficRow(TrafficCounts):
     key: str | None = strawberry.field(description="The breakdown's value (source, host, country...).")
 
     @classmethod
-    def of(cls, row: stats.BreakdownRow) -> TrafficRow:
-        return cls(key=row.keys[0], **cls.values(row))  # type: ignore[arg-type]
+    def of(cls, row: stats.BreakdownRow, before: Before = None) -> TrafficRow:
+        return cls(key=row.keys[0], **cls.compared(row, before))  # type: ignore[arg-type]
 
 
 @strawberry.type(description="Sessions from one region of a country.")
@@ -50,8 +86,9 @@ class RegionRow(TrafficCounts):
     region: str = strawberry.field(description="Subdivision code or name.")
 
     @classmethod
-    def of(cls, row: stats.BreakdownRow) -> RegionRow:
-        return cls(country=row.keys[0], region=row.keys[1] or "", **cls.values(row))  # type: ignore[arg-type]
+    def of(cls, row: stats.BreakdownRow, before: Before = None) -> RegionRow:
+        return cls(country=row.keys[0], region=row.keys[1] or "",
+                   **cls.compared(row, before))  # type: ignore[arg-type]
 
 
 @strawberry.type(description="Sessions with one combination of UTM tags (a missing tag is null).")
@@ -61,10 +98,10 @@ class CampaignRow(TrafficCounts):
     utm_campaign: str | None = strawberry.field(description="utm_campaign of the entry URL.")
 
     @classmethod
-    def of(cls, row: stats.BreakdownRow) -> CampaignRow:
+    def of(cls, row: stats.BreakdownRow, before: Before = None) -> CampaignRow:
         source, medium, campaign = row.keys
         return cls(utm_source=source, utm_medium=medium, utm_campaign=campaign,
-                   **cls.values(row))  # type: ignore[arg-type]
+                   **cls.compared(row, before))  # type: ignore[arg-type]
 
 
 @strawberry.type(description="Sessions flagged by one bot tier.")
@@ -144,11 +181,17 @@ class BotTraffic:
 
 
 async def breakdown_rows(info: AppInfo, dimension: str, period: DomainPeriod, include_bots: bool,
-                         limit: int) -> list[stats.BreakdownRow]:
+                         limit: int, compared: DomainPeriod | None = None
+                         ) -> tuple[list[stats.BreakdownRow], Before]:
+    """The period's top rows and, with ``compared``, the same keys' rows in that period."""
     check_limit("limit", limit, MAX_ROWS)
     async with info.context.read() as conn:
-        return await stats.breakdown(conn, dimension=dimension, period=period, include_bots=include_bots,
+        rows = await stats.breakdown(conn, dimension=dimension, period=period, include_bots=include_bots,
                                      limit=limit)
+        if compared is None:
+            return rows, None
+        return rows, await stats.breakdown_of(conn, dimension=dimension, period=compared,
+                                              include_bots=include_bots, keys=[r.keys for r in rows])
 
 
 @strawberry.type(description="Where sessions came from and on what, ranked by sessions (ties by key). "
@@ -156,45 +199,50 @@ async def breakdown_rows(info: AppInfo, dimension: str, period: DomainPeriod, in
                              "reports them.")
 class Traffic:
     period: Period
+    comparison_period: Period | None = strawberry.field(
+        description="The period the rows' previous figures come from, when compare is given.")
     include_bots: bool = strawberry.field(description="Whether bot sessions are counted (the argument).")
     domain_period: strawberry.Private[DomainPeriod]
+    compared: strawberry.Private[DomainPeriod | None] = None
 
-    async def _rows(self, info: AppInfo, dimension: str, limit: int) -> list[stats.BreakdownRow]:
-        return await breakdown_rows(info, dimension, self.domain_period, self.include_bots, limit)
+    async def _rows(self, info: AppInfo, row: type[Row], dimension: str, limit: int) -> list[Row]:
+        rows, before = await breakdown_rows(info, dimension, self.domain_period, self.include_bots, limit,
+                                            self.compared)
+        return [row.of(r, before) for r in rows]  # type: ignore[attr-defined]
 
     @strawberry.field(description="By referrer source: direct, organic_search, social, referral, email or "
                                   "paid.")
     async def sources(self, info: AppInfo, limit: int = 10) -> list[TrafficRow]:
-        return [TrafficRow.of(r) for r in await self._rows(info, "sources", limit)]
+        return await self._rows(info, TrafficRow, "sources", limit)
 
     @strawberry.field(description="By referrer host (lower case, without www.), for sessions whose source "
                                   "is not direct (self-referrals count as direct).")
     async def referrers(self, info: AppInfo, limit: int = 10) -> list[TrafficRow]:
-        return [TrafficRow.of(r) for r in await self._rows(info, "referrers", limit)]
+        return await self._rows(info, TrafficRow, "referrers", limit)
 
     @strawberry.field(description="By utm_source / utm_medium / utm_campaign, for sessions with any of them.")
     async def campaigns(self, info: AppInfo, limit: int = 10) -> list[CampaignRow]:
-        return [CampaignRow.of(r) for r in await self._rows(info, "campaigns", limit)]
+        return await self._rows(info, CampaignRow, "campaigns", limit)
 
     @strawberry.field(description="By country (ISO 3166-1 alpha-2; null: unknown).")
     async def countries(self, info: AppInfo, limit: int = 10) -> list[TrafficRow]:
-        return [TrafficRow.of(r) for r in await self._rows(info, "countries", limit)]
+        return await self._rows(info, TrafficRow, "countries", limit)
 
     @strawberry.field(description="By country and region, for sessions with a known region.")
     async def regions(self, info: AppInfo, limit: int = 10) -> list[RegionRow]:
-        return [RegionRow.of(r) for r in await self._rows(info, "regions", limit)]
+        return await self._rows(info, RegionRow, "regions", limit)
 
     @strawberry.field(description="By device type: desktop, mobile, tablet, bot, other.")
     async def devices(self, info: AppInfo, limit: int = 10) -> list[TrafficRow]:
-        return [TrafficRow.of(r) for r in await self._rows(info, "devices", limit)]
+        return await self._rows(info, TrafficRow, "devices", limit)
 
     @strawberry.field(description="By browser family (null: unknown).")
     async def browsers(self, info: AppInfo, limit: int = 10) -> list[TrafficRow]:
-        return [TrafficRow.of(r) for r in await self._rows(info, "browsers", limit)]
+        return await self._rows(info, TrafficRow, "browsers", limit)
 
     @strawberry.field(description="By operating system family (null: unknown).")
     async def operating_systems(self, info: AppInfo, limit: int = 10) -> list[TrafficRow]:
-        return [TrafficRow.of(r) for r in await self._rows(info, "operating_systems", limit)]
+        return await self._rows(info, TrafficRow, "operating_systems", limit)
 
     @strawberry.field(description="What the bot filter removed, by tier, reason, day and user agent "
                                   "(regardless of includeBots).")

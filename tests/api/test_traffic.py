@@ -81,6 +81,37 @@ async def test_include_bots_brings_them_back(gql: GraphQLClient, shop: TenantKey
     assert traffic["bots"] == {"totalSessions": 10, "excludedSessions": 4}
 
 
+def figures(sessions: float | None, visitors: float | None, share: float | None, bounce: float | None,
+            duration: float | None) -> dict[str, Any]:
+    return {"sessions": sessions, "visitors": visitors, "share": share, "bounceRate": bounce,
+            "avgSessionDurationSeconds": duration}
+
+
+async def test_rows_compare_with_the_same_keys_in_the_previous_period(gql: GraphQLClient,
+                                                                       shop: TenantKeys) -> None:
+    data = await gql.data(shop.secret, f"""{{ tenant {{
+        traffic(range: {{from: "2025-05-11", to: "2025-05-11"}}, compare: PREVIOUS_PERIOD) {{
+        comparisonPeriod {{ firstDay lastDay }}
+        countries {{ key {ROW} previous {{ {ROW} }} change {{ {ROW} }} }} }} }} }}""")
+    traffic = data["tenant"]["traffic"]
+    assert traffic["comparisonPeriod"] == {"firstDay": "2025-05-10", "lastDay": "2025-05-10"}
+    # May 11: Edge (DE, 240 s), iPhone (US, 600 s), Safari (no country, 1200 s). May 10: Chrome twice
+    # (DE, one visitor, 300 s and a bounce), Firefox (US, a bounce of 30 s), nothing without a country.
+    assert traffic["countries"] == [
+        {**row("DE", 1, 1, 33.33, 0.0, 240.0), "previous": figures(2, 1, 66.67, 50.0, 150.0),
+         "change": figures(-50.0, 0.0, -50.01, -100.0, 60.0)},
+        {**row("US", 1, 1, 33.33, 0.0, 600.0), "previous": figures(1, 1, 33.33, 100.0, 30.0),
+         "change": figures(0.0, 0.0, 0.0, -100.0, 1900.0)},
+        {**row(None, 1, 1, 33.33, 0.0, 1200.0), "previous": figures(0, 0, 0.0, None, None),
+         "change": figures(None, None, None, None, None)},
+    ]
+    # Without compare there is nothing to compare with.
+    plain = await gql.data(shop.secret, """{ tenant { traffic(range: {from: "2025-05-11", to: "2025-05-11"}) {
+        comparisonPeriod { firstDay } sources(limit: 1) { key previous { sessions } change { sessions } } } } }""")
+    assert plain["tenant"]["traffic"] == {"comparisonPeriod": None, "sources": [
+        {"key": "direct", "previous": None, "change": None}]}
+
+
 BOTS = """bots { period { firstDay lastDay } totalSessions excludedSessions excludedShare
     byTier { tier name sessions } byReason { tier code sessions }
     byDay { date sessions userAgent scanner behavioural }
