@@ -18,6 +18,7 @@ from api.context import AppInfo
 from api.errors import BadInput
 from api.sessions.types import (
     ReadingPatternCount,
+    ReadingPatterns,
     Session,
     SessionConnection,
     SessionEdge,
@@ -120,8 +121,14 @@ async def live_sessions(info: AppInfo, limit: int, include_bots: bool) -> list[S
     return [Session.of(row, tz) for row in rows]
 
 
-async def reading_patterns(info: AppInfo, range: RangeInput, include_bots: bool) -> list[ReadingPatternCount]:
+async def reading_patterns(info: AppInfo, range: RangeInput, compare: Compare | None,
+                           include_bots: bool) -> ReadingPatterns:
     period = range.resolve(info.context.require_secret().timezone)
+    compared = comparison(period, compare) if compare is not None else None
     async with info.context.read() as conn:
         rows = await stats.reading_patterns(conn, period=period, include_bots=include_bots)
-    return [ReadingPatternCount(pattern=r.pattern, page_views=r.page_views, share=r.share) for r in rows]
+        before = (await stats.reading_patterns(conn, period=compared, include_bots=include_bots)
+                  if compared is not None else [None] * len(rows))
+    return ReadingPatterns(period=Period.of(period), include_bots=include_bots,
+                           comparison_period=Period.of(compared) if compared else None,
+                           patterns=[ReadingPatternCount.of(r, b) for r, b in zip(rows, before, strict=True)])

@@ -242,11 +242,47 @@ class SessionFilter:
             excluded=self.excluded)
 
 
-@strawberry.type(description="Page views by reading pattern (per page view, from its engagement report): "
-                             "engaged (scroll > 75% and > 30 s) wins over reader (> 50% and > 15 s), which "
-                             "wins over scanner (> 30% and < 20 s); then bounce (< 25% and < 10 s); "
-                             "skimmer is everything else. A value exactly on a threshold does not meet it.")
-class ReadingPatternCount:
-    pattern: str = strawberry.field(description="bounce, scanner, reader, engaged or skimmer.")
+@strawberry.type(description="Page views of one reading pattern.")
+class ReadingPatternFigures:
     page_views: int = strawberry.field(description="Page views with an engagement report of this pattern.")
     share: float | None = strawberry.field(description="pageViews / all classified page views * 100.")
+
+
+@strawberry.type(description="Relative change in percent against the comparison period (null when the "
+                             "previous value is 0 or missing).")
+class ReadingPatternChange:
+    page_views: float | None
+    share: float | None
+
+
+@strawberry.type(description="Page views of one reading pattern, optionally compared.")
+class ReadingPatternCount(ReadingPatternFigures):
+    pattern: str = strawberry.field(description="bounce, scanner, reader, engaged or skimmer.")
+    previous: ReadingPatternFigures | None = strawberry.field(
+        description="The same pattern in the comparison period, when compare is given.")
+    change: ReadingPatternChange | None
+
+    @classmethod
+    def of(cls, count: stats.PatternCount, before: stats.PatternCount | None) -> ReadingPatternCount:
+        if before is None:
+            return cls(pattern=count.pattern, page_views=count.page_views, share=count.share, previous=None,
+                       change=None)
+        return cls(pattern=count.pattern, page_views=count.page_views, share=count.share,
+                   previous=ReadingPatternFigures(page_views=before.page_views, share=before.share),
+                   change=ReadingPatternChange(
+                       page_views=metrics.percent_change(count.page_views, before.page_views),
+                       share=metrics.percent_change(count.share, before.share)))
+
+
+@strawberry.type(description="Page views by reading pattern (per page view, from its engagement reports): "
+                             "engaged (scroll > 75% and > 30 s) wins over reader (> 50% and > 15 s), which "
+                             "wins over scanner (> 30% and < 20 s); then bounce (< 25% and < 10 s); "
+                             "skimmer is everything else. A value exactly on a threshold does not meet it. "
+                             + BOTS_NOTE)
+class ReadingPatterns:
+    period: Period
+    comparison_period: Period | None = strawberry.field(
+        description="The period of the patterns' previous figures, when compare is given.")
+    include_bots: bool = strawberry.field(description="Whether bot sessions are counted (the argument).")
+    patterns: list[ReadingPatternCount] = strawberry.field(
+        description="Every pattern in the reference table's order, zero when none.")

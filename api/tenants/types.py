@@ -15,7 +15,7 @@ from api.export_jobs import ExportJob, export_job
 from api.persisted.mutations import PersistedDocument
 from api.sessions import queries as session_queries
 from api.sessions.types import (
-    ReadingPatternCount,
+    ReadingPatterns,
     Session,
     SessionConnection,
     SessionFilter,
@@ -110,10 +110,11 @@ class Tenant:
         return await session_queries.live_sessions(info, limit, include_bots)
 
     @strawberry.field(description="Page views of the sessions that started in the range, by reading "
-                                  "pattern (bounce, scanner, reader, engaged, skimmer).")
-    async def reading_patterns(self, info: AppInfo, range: RangeInput,
-                               include_bots: IncludeBots = False) -> list[ReadingPatternCount]:
-        return await session_queries.reading_patterns(info, range, include_bots)
+                                  "pattern (bounce, scanner, reader, engaged, skimmer), optionally "
+                                  "compared.")
+    async def reading_patterns(self, info: AppInfo, range: RangeInput, compare: Compare | None = None,
+                               include_bots: IncludeBots = False) -> ReadingPatterns:
+        return await session_queries.reading_patterns(info, range, compare, include_bots)
 
     @strawberry.field(description="Traffic of the sessions that started in the range: sources, referrers, "
                                   "campaigns, places, devices, and what the bot filter removed; with "

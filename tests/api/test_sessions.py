@@ -326,7 +326,7 @@ async def test_publishable_key_cannot_read_sessions_traffic_content_or_add_bot_r
     for query in ("{ tenant { liveSessions { id } } }", f"{{ tenant {{ sessions{week} {{ totalCount }} }} }}",
                   f"{{ tenant {{ sessionStats{week} {{ sessions }} }} }}",
                   f"{{ tenant {{ traffic{week} {{ bots {{ excludedSessions }} }} }} }}",
-                  f"{{ tenant {{ readingPatterns{week} {{ pageViews }} }} }}",
+                  f"{{ tenant {{ readingPatterns{week} {{ patterns {{ pageViews }} }} }} }}",
                   f"{{ tenant {{ content{week} {{ stats {{ views }} }} }} }}",
                   f'{{ tenant {{ capsule(id: "c") {{ stats{week} {{ views }} }} }} }}',
                   f"{{ tenant {{ overview{week} {{ sessions {{ sessions }} }} }} }}",

@@ -360,15 +360,26 @@ async def test_reading_patterns_per_page_view_with_each_threshold_on_both_sides(
     assert (await gql.track(tenant.publishable, batch))["accepted"] == 13
     await run_worker()
     query = """query($bots: Boolean!) { tenant { readingPatterns(range: {from: "2025-05-01", to: "2025-05-01"},
-        includeBots: $bots) { pattern pageViews share } } }"""
-    humans = (await gql.data(tenant.secret, query, {"bots": False}))["tenant"]["readingPatterns"]
+        includeBots: $bots) { period { firstDay } patterns { pattern pageViews share } } } }"""
+    humans = (await gql.data(tenant.secret, query, {"bots": False}))["tenant"]["readingPatterns"]["patterns"]
     expected = {p: sum(1 for *_, want in cases if want == p) for p in ("bounce", "scanner", "reader", "engaged",
                                                                        "skimmer")}
     assert [(r["pattern"], r["pageViews"]) for r in humans] == list(expected.items())
     assert expected == {"bounce": 1, "scanner": 2, "reader": 3, "engaged": 1, "skimmer": 5}
     assert humans[0]["share"] == 8.33
-    everyone = (await gql.data(tenant.secret, query, {"bots": True}))["tenant"]["readingPatterns"]
+    everyone = (await gql.data(tenant.secret, query, {"bots": True}))["tenant"]["readingPatterns"]["patterns"]
     assert everyone[0] == {"pattern": "bounce", "pageViews": 2, "share": 15.38}
+    # The next day, compared with this one: nothing now, every pattern's page views down 100 %.
+    compared = (await gql.data(tenant.secret, """{ tenant { readingPatterns(
+        range: {from: "2025-05-02", to: "2025-05-02"}, compare: PREVIOUS_PERIOD) { comparisonPeriod { firstDay }
+        patterns { pattern pageViews share previous { pageViews share } change { pageViews share } } } } }"""))[
+        "tenant"]["readingPatterns"]
+    assert compared["comparisonPeriod"] == {"firstDay": "2025-05-01"}
+    assert compared["patterns"][0] == {"pattern": "bounce", "pageViews": 0, "share": None,
+                                       "previous": {"pageViews": 1, "share": 8.33},
+                                       "change": {"pageViews": -100.0, "share": None}}
+    assert [(p["previous"]["pageViews"], p["change"]["pageViews"]) for p in compared["patterns"]] == [
+        (n, -100.0) for n in expected.values()]
 
 
 async def test_a_return_the_next_night_keeps_the_midnight_session_whole_and_counters_exact(
