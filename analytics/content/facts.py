@@ -8,6 +8,7 @@ item falls in the period, and keep sessions that are not excluded as bots unless
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -218,13 +219,26 @@ class PopularContent:
         return metrics.average_time_on_capsule(self.viewing_engaged_ms, self.viewing_sessions)
 
 
+_POPULAR = f"""
+    WITH {_FACT_SESSIONS}
+    SELECT content_id, sum(engaged_ms) AS engaged, count(*) FILTER (WHERE first_view_at IS NOT NULL),
+           coalesce(sum(engaged_ms) FILTER (WHERE first_view_at IS NOT NULL), 0)
+    FROM cs {{where}} GROUP BY 1 {{tail}}"""
+
+
 async def popular_content(conn: AsyncConnection, *, period: Period, limit: int,
                           include_bots: bool = False) -> list[PopularContent]:
     """Content items by engaged time (sum of ContentEngagement timeOnPageMs), most first."""
-    sql = text(f"""
-        WITH {_FACT_SESSIONS}
-        SELECT content_id, sum(engaged_ms) AS engaged, count(*) FILTER (WHERE first_view_at IS NOT NULL),
-               coalesce(sum(engaged_ms) FILTER (WHERE first_view_at IS NOT NULL), 0)
-        FROM cs GROUP BY 1 HAVING sum(engaged_ms) > 0 ORDER BY engaged DESC, 1 LIMIT :limit""")
-    rows = await conn.execute(sql, {**_fact_params(None, period, include_bots), "limit": limit})
+    sql = _POPULAR.format(where="", tail="HAVING sum(engaged_ms) > 0 ORDER BY engaged DESC, 1 LIMIT :limit")
+    rows = await conn.execute(text(sql), {**_fact_params(None, period, include_bots), "limit": limit})
     return [PopularContent(r[0], int(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+
+async def popular_of(conn: AsyncConnection, *, content_ids: Sequence[str], period: Period,
+                     include_bots: bool = False) -> dict[str, PopularContent]:
+    """The engaged time of these items in the period (zeros for an item without any)."""
+    sql = _POPULAR.format(where="WHERE content_id = ANY(:ids)", tail="")
+    params = {**_fact_params(None, period, include_bots), "ids": list(content_ids)}
+    rows = await conn.execute(text(sql), params)
+    found = {r[0]: PopularContent(r[0], int(r[1]), int(r[2]), int(r[3])) for r in rows}
+    return {i: found.get(i, PopularContent(i, 0, 0, 0)) for i in content_ids}

@@ -116,9 +116,16 @@ async def top_content(conn: AsyncConnection, *, period: Period, limit: int,
            "GROUP BY entity_id ORDER BY sum(value) DESC, entity_id LIMIT :limit")
     ids = [r[0] for r in await conn.execute(text(sql), {**params, "limit": limit,
                                                           "include_bots": include_bots})]
-    counts = await content_counts(conn, content_ids=ids, period=period, include_bots=include_bots)
-    uniques = await unique_views(conn, content_ids=ids, period=period, include_bots=include_bots)
-    return [RankedContent(i, counts[i], uniques.get(i, 0)) for i in ids]
+    ranked = await ranked_content(conn, content_ids=ids, period=period, include_bots=include_bots)
+    return [ranked[i] for i in ids]
+
+
+async def ranked_content(conn: AsyncConnection, *, content_ids: Sequence[str], period: Period,
+                         include_bots: bool = False) -> dict[str, RankedContent]:
+    """The figures of these items in the period (zeros for an item without any)."""
+    counts = await content_counts(conn, content_ids=content_ids, period=period, include_bots=include_bots)
+    uniques = await unique_views(conn, content_ids=content_ids, period=period, include_bots=include_bots)
+    return {i: RankedContent(i, counts.get(i, ContentCounts()), uniques.get(i, 0)) for i in content_ids}
 
 
 @dataclass(frozen=True)

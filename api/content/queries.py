@@ -3,11 +3,14 @@ capsule by id."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
 from analytics import metrics
 from analytics.content import facts, stats
 from analytics.periods import Period as DomainPeriod
+from analytics.periods import comparison
 from api.common import Compare, Granularity, Period, RangeInput, check_limit
 from api.content.types import (
     BOTS_NOTE,
@@ -21,9 +24,8 @@ from api.content.types import (
 from api.context import AppInfo
 
 
-@strawberry.type(description="A content item ranked by views, with its counters over the range.")
-class ContentRanking:
-    content_id: str = strawberry.field(description="The contentId of the item's events.")
+@strawberry.type(description="A content item's counters over a period.")
+class ContentRankingFigures:
     views: int = strawberry.field(description="ContentViewed events in the range.")
     unique_views: int = strawberry.field(
         description="Distinct users who viewed it, over the whole local days the range touches.")
@@ -33,17 +35,50 @@ class ContentRanking:
     conversion_rate: float | None = strawberry.field(description="conversions / views * 100.")
     dismissals: int = strawberry.field(description="ContentDismissed events in the range.")
 
-    @classmethod
-    def of(cls, row: stats.RankedContent) -> ContentRanking:
+    @staticmethod
+    def values(row: stats.RankedContent) -> dict[str, Any]:
         c = row.counts
-        return cls(content_id=row.content_id, views=c.views, unique_views=row.unique_views,
-                   cta_clicks=c.cta_clicks, cta_click_through_rate=c.cta_click_through_rate,
-                   conversions=c.conversions, conversion_rate=c.conversion_rate, dismissals=c.dismissals)
+        return {"views": c.views, "unique_views": row.unique_views, "cta_clicks": c.cta_clicks,
+                "cta_click_through_rate": c.cta_click_through_rate, "conversions": c.conversions,
+                "conversion_rate": c.conversion_rate, "dismissals": c.dismissals}
 
 
-@strawberry.type(description="A content item ranked by engaged time. " + FACTS_NOTE)
-class PopularContent:
+@strawberry.type(description="Relative change in percent against the comparison period (null when the "
+                             "previous value is 0 or missing).")
+class ContentRankingChange:
+    views: float | None
+    unique_views: float | None
+    cta_clicks: float | None
+    cta_click_through_rate: float | None
+    conversions: float | None
+    conversion_rate: float | None
+    dismissals: float | None
+
+
+@strawberry.type(description="A content item ranked by views, with its counters over the range, "
+                             "optionally compared.")
+class ContentRanking(ContentRankingFigures):
     content_id: str = strawberry.field(description="The contentId of the item's events.")
+    previous: ContentRankingFigures | None = strawberry.field(
+        description="The item's counters in the comparison period, when compare is given.")
+    change: ContentRankingChange | None
+
+    @classmethod
+    def of(cls, row: stats.RankedContent, before: stats.RankedContent | None) -> ContentRanking:
+        now = cls.values(row)
+        if before is None:
+            return cls(content_id=row.content_id, previous=None, change=None, **now)
+        then = cls.values(before)
+        return cls(content_id=row.content_id, previous=ContentRankingFigures(**then),
+                   change=ContentRankingChange(**changes(now, then)), **now)
+
+
+def changes(now: dict[str, Any], then: dict[str, Any]) -> dict[str, float | None]:
+    return {k: metrics.percent_change(now[k], then[k]) for k in now}
+
+
+@strawberry.type(description="A content item's engaged time over a period. " + FACTS_NOTE)
+class PopularContentFigures:
     engaged_seconds: float = strawberry.field(
         description="Engaged time: sum of ContentEngagement timeOnPageMs of its content sessions, in "
                     "seconds.")
@@ -51,11 +86,36 @@ class PopularContent:
     avg_time_on_content_seconds: float | None = strawberry.field(
         description="Time on capsule: the viewing sessions' engaged time / viewingSessions, in seconds.")
 
+    @staticmethod
+    def values(row: facts.PopularContent) -> dict[str, Any]:
+        return {"engaged_seconds": metrics.seconds(row.engaged_ms / 1000),
+                "viewing_sessions": row.viewing_sessions,
+                "avg_time_on_content_seconds": row.avg_time_on_capsule_seconds}
+
+
+@strawberry.type(description="Relative change in percent against the comparison period (null when the "
+                             "previous value is 0 or missing).")
+class PopularContentChange:
+    engaged_seconds: float | None
+    viewing_sessions: float | None
+    avg_time_on_content_seconds: float | None
+
+
+@strawberry.type(description="A content item ranked by engaged time, optionally compared. " + FACTS_NOTE)
+class PopularContent(PopularContentFigures):
+    content_id: str = strawberry.field(description="The contentId of the item's events.")
+    previous: PopularContentFigures | None = strawberry.field(
+        description="The item's engaged time in the comparison period, when compare is given.")
+    change: PopularContentChange | None
+
     @classmethod
-    def of(cls, row: facts.PopularContent) -> PopularContent:
-        return cls(content_id=row.content_id, engaged_seconds=metrics.seconds(row.engaged_ms / 1000),
-                   viewing_sessions=row.viewing_sessions,
-                   avg_time_on_content_seconds=row.avg_time_on_capsule_seconds)
+    def of(cls, row: facts.PopularContent, before: facts.PopularContent | None) -> PopularContent:
+        now = cls.values(row)
+        if before is None:
+            return cls(content_id=row.content_id, previous=None, change=None, **now)
+        then = cls.values(before)
+        return cls(content_id=row.content_id, previous=PopularContentFigures(**then),
+                   change=PopularContentChange(**changes(now, then)), **now)
 
 
 @strawberry.type(description="Content performance over a range, all content items together. " + BOTS_NOTE)
@@ -69,13 +129,19 @@ class ContentAnalytics:
     async def stats(self, info: AppInfo, compare: Compare | None = None) -> ContentStats:
         return await ContentStats.build(info, None, self.domain_period, compare, self.include_bots)
 
-    @strawberry.field(description="Content items with views, most views first (limit at most 500).")
-    async def top(self, info: AppInfo, limit: int = 10) -> list[ContentRanking]:
+    @strawberry.field(description="Content items with views, most views first (limit at most 500), "
+                                  "optionally compared.")
+    async def top(self, info: AppInfo, limit: int = 10, compare: Compare | None = None
+                  ) -> list[ContentRanking]:
         check_limit("limit", limit, MAX_LIMIT)
         async with info.context.read() as conn:
             rows = await stats.top_content(conn, period=self.domain_period, limit=limit,
                                            include_bots=self.include_bots)
-        return [ContentRanking.of(r) for r in rows]
+            ids = [r.content_id for r in rows]
+            before = None if compare is None else await stats.ranked_content(
+                conn, content_ids=ids, period=comparison(self.domain_period, compare),
+                include_bots=self.include_bots)
+        return [ContentRanking.of(r, before[r.content_id] if before else None) for r in rows]
 
     @strawberry.field(description="All content's counters per bucket (views, CTA clicks, conversions...), "
                                   "empty buckets as zeros.")
@@ -83,13 +149,18 @@ class ContentAnalytics:
         return await series_of(info, None, self.domain_period, granularity, self.include_bots)
 
     @strawberry.field(description="Content items by engaged time, most first (limit at most 500); items "
-                                  "without engaged time are left out.")
-    async def popular(self, info: AppInfo, limit: int = 20) -> list[PopularContent]:
+                                  "without engaged time are left out. Optionally compared.")
+    async def popular(self, info: AppInfo, limit: int = 20, compare: Compare | None = None
+                      ) -> list[PopularContent]:
         check_limit("limit", limit, MAX_LIMIT)
         async with info.context.read() as conn:
             rows = await facts.popular_content(conn, period=self.domain_period, limit=limit,
                                                include_bots=self.include_bots)
-        return [PopularContent.of(r) for r in rows]
+            ids = [r.content_id for r in rows]
+            before = None if compare is None else await facts.popular_of(
+                conn, content_ids=ids, period=comparison(self.domain_period, compare),
+                include_bots=self.include_bots)
+        return [PopularContent.of(r, before[r.content_id] if before else None) for r in rows]
 
 
 def content(info: AppInfo, range: RangeInput, include_bots: bool) -> ContentAnalytics:

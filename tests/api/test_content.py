@@ -200,6 +200,25 @@ async def test_content_stats_compare_top_trends_and_popular(
     assert content["popular"] == [
         {"contentId": "cap2", "engagedSeconds": 400.0, "viewingSessions": 1, "avgTimeOnContentSeconds": 400.0},
         {"contentId": "cap1", "engagedSeconds": 210.0, "viewingSessions": 4, "avgTimeOnContentSeconds": 52.5}]
+    compared = (await gql.data(tenant.secret, """query($range: RangeInput!) { tenant { content(range: $range) {
+        top(compare: PREVIOUS_PERIOD) { contentId views previous { views uniqueViews ctaClickThroughRate dismissals }
+                                        change { views uniqueViews ctaClicks ctaClickThroughRate } }
+        popular(compare: PREVIOUS_PERIOD) { contentId previous { engagedSeconds viewingSessions
+            avgTimeOnContentSeconds } change { engagedSeconds viewingSessions avgTimeOnContentSeconds } } } } }""",
+        {"range": DAY}))["tenant"]["content"]
+    # May 9th: a's one view of cap1 (a content session without engaged time); nothing of cap2.
+    assert compared["top"] == [
+        {"contentId": "cap1", "views": 5,
+         "previous": {"views": 1, "uniqueViews": 1, "ctaClickThroughRate": 0.0, "dismissals": 0},
+         "change": {"views": 400.0, "uniqueViews": 200.0, "ctaClicks": None, "ctaClickThroughRate": None}},
+        {"contentId": "cap2", "views": 2,
+         "previous": {"views": 0, "uniqueViews": 0, "ctaClickThroughRate": None, "dismissals": 0},
+         "change": {"views": None, "uniqueViews": None, "ctaClicks": None, "ctaClickThroughRate": None}}]
+    assert compared["popular"] == [
+        {"contentId": "cap2", "previous": {"engagedSeconds": 0.0, "viewingSessions": 0, "avgTimeOnContentSeconds": None},
+         "change": {"engagedSeconds": None, "viewingSessions": None, "avgTimeOnContentSeconds": None}},
+        {"contentId": "cap1", "previous": {"engagedSeconds": 0.0, "viewingSessions": 1, "avgTimeOnContentSeconds": 0.0},
+         "change": {"engagedSeconds": None, "viewingSessions": 300.0, "avgTimeOnContentSeconds": None}}]
     # One day: hourly buckets by default, every hour present.
     hours = content["trends"]["points"]
     assert content["trends"]["granularity"] == "HOUR" and len(hours) == 24
