@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import strawberry
 
-from analytics import periods
+from analytics import metrics, periods
 from analytics.periods import Compare, Granularity
 from analytics.periods import Preset as RangePreset
 from api.errors import BadInput
@@ -76,6 +77,16 @@ def check_granularity(period: periods.Period, granularity: Granularity | None
         raise BadInput(exc.field, exc.message) from None
 
 
+def compared(figures: Callable[..., object], change: Callable[..., object], now: Mapping[str, Any],
+             then: Mapping[str, Any] | None) -> dict[str, object]:
+    """``previous`` (the comparison period's ``then`` as ``figures``) and ``change`` (each value's
+    percentage change, as ``change``) of a compared item; both None without a comparison."""
+    if then is None:
+        return {"previous": None, "change": None}
+    return {"previous": figures(**then),
+            "change": change(**{k: metrics.percent_change(now[k], then[k]) for k in now})}
+
+
 def check_limit(field: str, value: int, maximum: int) -> int:
     if not 1 <= value <= maximum:
         raise BadInput(field, f"must be between 1 and {maximum}")
@@ -83,4 +94,4 @@ def check_limit(field: str, value: int, maximum: int) -> int:
 
 
 __all__ = ["Compare", "Granularity", "IncludeBots", "Period", "RangeInput", "RangePreset",
-           "check_granularity", "check_limit"]
+           "check_granularity", "check_limit", "compared"]

@@ -11,7 +11,7 @@ from analytics import metrics
 from analytics.content import facts, stats
 from analytics.periods import Period as DomainPeriod
 from analytics.periods import comparison
-from api.common import Compare, Granularity, Period, RangeInput, check_limit
+from api.common import Compare, Granularity, Period, RangeInput, check_limit, compared
 from api.content.types import (
     BOTS_NOTE,
     FACTS_NOTE,
@@ -66,15 +66,8 @@ class ContentRanking(ContentRankingFigures):
     @classmethod
     def of(cls, row: stats.RankedContent, before: stats.RankedContent | None) -> ContentRanking:
         now = cls.values(row)
-        if before is None:
-            return cls(content_id=row.content_id, previous=None, change=None, **now)
-        then = cls.values(before)
-        return cls(content_id=row.content_id, previous=ContentRankingFigures(**then),
-                   change=ContentRankingChange(**changes(now, then)), **now)
-
-
-def changes(now: dict[str, Any], then: dict[str, Any]) -> dict[str, float | None]:
-    return {k: metrics.percent_change(now[k], then[k]) for k in now}
+        return cls(content_id=row.content_id, **now, **compared(  # type: ignore[arg-type]
+            ContentRankingFigures, ContentRankingChange, now, cls.values(before) if before else None))
 
 
 @strawberry.type(description="A content item's engaged time over a period. " + FACTS_NOTE)
@@ -111,11 +104,8 @@ class PopularContent(PopularContentFigures):
     @classmethod
     def of(cls, row: facts.PopularContent, before: facts.PopularContent | None) -> PopularContent:
         now = cls.values(row)
-        if before is None:
-            return cls(content_id=row.content_id, previous=None, change=None, **now)
-        then = cls.values(before)
-        return cls(content_id=row.content_id, previous=PopularContentFigures(**then),
-                   change=PopularContentChange(**changes(now, then)), **now)
+        return cls(content_id=row.content_id, **now, **compared(  # type: ignore[arg-type]
+            PopularContentFigures, PopularContentChange, now, cls.values(before) if before else None))
 
 
 @strawberry.type(description="Content performance over a range, all content items together. " + BOTS_NOTE)

@@ -10,7 +10,7 @@ import strawberry
 from analytics import metrics
 from analytics.periods import Period as DomainPeriod
 from analytics.sessions import stats
-from api.common import Granularity, Period
+from api.common import Granularity, Period, compared
 from api.tours.queries import PageInfo
 
 BOTS_NOTE = "Bot sessions (tiers 1-3) are left out unless includeBots is true."
@@ -264,14 +264,10 @@ class ReadingPatternCount(ReadingPatternFigures):
 
     @classmethod
     def of(cls, count: stats.PatternCount, before: stats.PatternCount | None) -> ReadingPatternCount:
-        if before is None:
-            return cls(pattern=count.pattern, page_views=count.page_views, share=count.share, previous=None,
-                       change=None)
-        return cls(pattern=count.pattern, page_views=count.page_views, share=count.share,
-                   previous=ReadingPatternFigures(page_views=before.page_views, share=before.share),
-                   change=ReadingPatternChange(
-                       page_views=metrics.percent_change(count.page_views, before.page_views),
-                       share=metrics.percent_change(count.share, before.share)))
+        now = {"page_views": count.page_views, "share": count.share}
+        then = {"page_views": before.page_views, "share": before.share} if before else None
+        return cls(pattern=count.pattern, **now, **compared(  # type: ignore[arg-type]
+            ReadingPatternFigures, ReadingPatternChange, now, then))
 
 
 @strawberry.type(description="Page views by reading pattern (per page view, from its engagement reports): "

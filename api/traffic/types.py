@@ -7,11 +7,10 @@ from typing import TypeVar
 
 import strawberry
 
-from analytics import metrics
 from analytics.periods import MAX_BUCKETS, PeriodError
 from analytics.periods import Period as DomainPeriod
 from analytics.sessions import stats
-from api.common import Period, check_limit
+from api.common import Period, check_limit, compared
 from api.context import AppInfo
 from api.errors import BadInput
 
@@ -59,12 +58,8 @@ class TrafficCounts(TrafficFigures):
         """The row's values with ``previous`` and ``change`` (``before``: the comparison period's rows
         by key, None without compare)."""
         values = cls.values(row)
-        if before is None:
-            return {**values, "previous": None, "change": None}
-        earlier = cls.values(before[row.keys])
-        return {**values, "previous": TrafficFigures(**earlier),  # type: ignore[arg-type]
-                "change": TrafficChange(**{k: metrics.percent_change(values[k], earlier[k])  # type: ignore[arg-type]
-                                           for k in values})}
+        return {**values, **compared(TrafficFigures, TrafficChange, values,
+                                     cls.values(before[row.keys]) if before is not None else None)}
 
 
 Before = dict[tuple[str | None, ...], stats.BreakdownRow] | None
