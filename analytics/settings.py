@@ -115,6 +115,7 @@ class Settings:
     max_future_seconds: int
     default_raw_retention_days: int
     rollup_claim_batches: int
+    rollup_claim_events: int
     sweep_interval_seconds: float
     correction_delay_seconds: float
     statement_timeout_ms: int
@@ -146,6 +147,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_future_seconds=_int(env, "ANALYTICS_MAX_FUTURE_SECONDS", 86_400),
         default_raw_retention_days=_int(env, "ANALYTICS_RAW_RETENTION_DAYS", 90, minimum=1),
         rollup_claim_batches=_int(env, "ANALYTICS_ROLLUP_CLAIM_BATCHES", 200, minimum=1),
+        rollup_claim_events=_int(env, "ANALYTICS_ROLLUP_CLAIM_EVENTS", 20_000, minimum=1),
         sweep_interval_seconds=_float(env, "ANALYTICS_SWEEP_SECONDS", 1.0, minimum=0.1),
         correction_delay_seconds=_float(env, "ANALYTICS_CORRECTION_DELAY_SECONDS", 30.0),
         statement_timeout_ms=_int(env, "ANALYTICS_STATEMENT_TIMEOUT_MS", 5000, minimum=100),

@@ -42,7 +42,8 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 async def roll_up_tenant(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
     """Fold the tenant's outbox into its counters (each claim is one all-or-nothing transaction)."""
     result = await roll_up(ctx["engine"], tenant_id,
-                           claim_batches=ctx["settings"].rollup_claim_batches)
+                           claim_batches=ctx["settings"].rollup_claim_batches,
+                           claim_events=ctx["settings"].rollup_claim_events)
     if result.batches:
         log.info("rolled up tenant=%s batches=%s events=%s", tenant_id, result.batches, result.events)
         await enqueue_session_work(ctx["redis"], tenant_id)

@@ -22,10 +22,20 @@ class RollupResult:
     events: int
 
 
+# The oldest outbox rows, at most :limit of them and no more than :max_events events (the first row
+# whatever its size): the events of one claim are in the worker's memory together.
 _CLAIM = text(
-    "SELECT id, event_ids, occurred_ats FROM outbox WHERE tenant_id = :tenant "
-    "ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
+    """
+    SELECT id, event_ids, occurred_ats FROM outbox WHERE tenant_id = :tenant AND id IN (
+        SELECT id FROM (
+            SELECT id, sum(n) OVER (ORDER BY id) - n AS before FROM (
+                SELECT id, cardinality(event_ids) AS n FROM outbox WHERE tenant_id = :tenant
+                ORDER BY id LIMIT :limit) oldest) running
+        WHERE before < :max_events)
+    ORDER BY id FOR UPDATE SKIP LOCKED
+    """
 )
+CLAIM_EVENTS = 20_000
 _LOAD = text(
     f"""
     SELECT {RAW_EVENT_COLUMNS}
@@ -33,14 +43,17 @@ _LOAD = text(
     JOIN events e ON e.tenant_id = :tenant AND e.occurred_at = k.key_at AND e.id = k.key_id
     """
 )
-# Rollups, session scoring and counter corrections of one tenant take turns (transaction-scoped).
-TENANT_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('analytics.tenant'), CAST(:tenant AS integer))")
 _TENANT = text("SELECT timezone, scanner_exempt_rules, ARRAY(SELECT pattern FROM bot_rules "
                "WHERE tenant_id = :tenant ORDER BY id) AS patterns FROM tenants WHERE id = :tenant")
-async def roll_up_once(engine: AsyncEngine, tenant_id: int, *, claim_batches: int) -> RollupResult:
-    """Fold up to ``claim_batches`` outbox rows into the counters, all or nothing."""
+
+
+async def roll_up_once(engine: AsyncEngine, tenant_id: int, *, claim_batches: int,
+                       claim_events: int = CLAIM_EVENTS) -> RollupResult:
+    """Fold up to ``claim_batches`` outbox rows (``claim_events`` events at most, one row at least)
+    into the counters, all or nothing."""
     async with tenant_transaction(engine, tenant_id) as conn:
-        claimed = (await conn.execute(_CLAIM, {"tenant": tenant_id, "limit": claim_batches})).all()
+        claimed = (await conn.execute(_CLAIM, {"tenant": tenant_id, "limit": claim_batches,
+                                               "max_events": claim_events})).all()
         if not claimed:
             return RollupResult(0, 0)
         await lock_tenant(conn, tenant_id)
@@ -60,11 +73,11 @@ async def roll_up_once(engine: AsyncEngine, tenant_id: int, *, claim_batches: in
 
 
 async def roll_up(engine: AsyncEngine, tenant_id: int, *, claim_batches: int,
-                  max_rounds: int = 50) -> RollupResult:
+                  claim_events: int = CLAIM_EVENTS, max_rounds: int = 50) -> RollupResult:
     """Drain the tenant's outbox (bounded), so batches that arrive during a run are not left behind."""
     batches = events = 0
     for _ in range(max_rounds):
-        step = await roll_up_once(engine, tenant_id, claim_batches=claim_batches)
+        step = await roll_up_once(engine, tenant_id, claim_batches=claim_batches, claim_events=claim_events)
         if step.batches == 0:
             break
         batches, events = batches + step.batches, events + step.events

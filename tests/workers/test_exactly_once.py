@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from analytics.ingest.events import EventIn
 from analytics.ingest.service import PartitionCache, ingest_batch
 from analytics.rollups.recompute import verify_rollups
-from analytics.rollups.service import roll_up_once
+from analytics.rollups.service import RollupResult, roll_up_once
 from analytics.settings import Settings
 from tests.conftest import GraphQLClient, Servers, TenantKeys, event, outbox_rows
 
@@ -42,6 +42,19 @@ async def assert_counters_match_raw_events(engine: AsyncEngine, tenant_id: int) 
 def some_events(count: int, day: int = 1) -> list[dict[str, Any]]:
     return [event("TourStarted", f"2025-05-{day:02d}T10:{i % 60:02d}:00Z", f"u{i}", tourId="t1")
             for i in range(count)]
+
+
+async def test_a_claim_stops_at_its_event_bound_but_takes_one_batch_at_least(
+        gql: GraphQLClient, make_tenant: Any, app_engine: AsyncEngine, owner_engine: AsyncEngine) -> None:
+    tenant: TenantKeys = await make_tenant()
+    for day in (1, 2, 3, 4):  # four outbox rows: 3, 3, 3 and 5 events
+        assert (await gql.track(tenant.publishable, some_events(5 if day == 4 else 3, day)))["rejected"] == 0
+    # 3 events before the second row are under 4, 6 before the third are not.
+    assert await roll_up_once(app_engine, tenant.id, claim_batches=10, claim_events=4) == RollupResult(2, 6)
+    assert await roll_up_once(app_engine, tenant.id, claim_batches=10, claim_events=1) == RollupResult(1, 3)
+    assert await roll_up_once(app_engine, tenant.id, claim_batches=10, claim_events=1) == RollupResult(1, 5)
+    assert await outbox_rows(owner_engine, tenant.id) == 0
+    await assert_counters_match_raw_events(owner_engine, tenant.id)
 
 
 async def test_a_failed_rollup_transaction_changes_nothing(
