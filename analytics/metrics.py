@@ -94,6 +94,12 @@ def turns_per_session(user_messages: int, sessions_with_conversation: int) -> fl
     return _rounded(user_messages / sessions_with_conversation) if sessions_with_conversation else None
 
 
+def average_conversation_duration(total_seconds: float, conversations: int) -> float | None:
+    """Seconds: the sum over conversations of (last message - first message) / conversations (a
+    conversation is a capsule.conversationId within one session; a one-message one lasts 0 s)."""
+    return _rounded(total_seconds / conversations) if conversations else None
+
+
 def average_time_on_capsule(engaged_ms: int, viewing_sessions: int) -> float | None:
     """Seconds: the sum of ContentEngagement timeOnPageMs of the sessions that viewed the content /
     those sessions (a viewing session without engagement reports counts as 0 s)."""

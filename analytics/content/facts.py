@@ -56,6 +56,8 @@ class SessionFigures:
     messages: int = 0
     user_messages: int = 0
     sessions_with_conversation: int = 0
+    conversation_seconds: float = 0.0  # summed over conversations: last message - first
+    median_conversation_seconds: float | None = None
     document_views: int = 0
     video_views: int = 0
     video_completions: int = 0
@@ -73,6 +75,10 @@ class SessionFigures:
         return metrics.messages_per_conversation(self.messages, self.conversations)
 
     @property
+    def avg_conversation_seconds(self) -> float | None:
+        return metrics.average_conversation_duration(self.conversation_seconds, self.conversations)
+
+    @property
     def turns_per_session(self) -> float | None:
         return metrics.turns_per_session(self.user_messages, self.sessions_with_conversation)
 
@@ -88,7 +94,8 @@ _SESSION_FIGURES = text(
         SELECT engaged_ms, first_view_at IS NOT NULL AS viewed,
                extract(epoch FROM first_conversion_at - first_view_at) AS to_conversion FROM cs
     ),
-    conv AS (SELECT c.session_id, c.messages, c.turns FROM {_joined("content_conversations", "c")}),
+    conv AS (SELECT c.session_id, c.messages, c.turns, extract(epoch FROM c.last_at - c.started_at) AS lasted
+             FROM {_joined("content_conversations", "c")}),
     items AS (SELECT i.kind, i.count FROM {_joined("content_session_items", "i")})
     SELECT * FROM (
         SELECT count(*) FILTER (WHERE viewed), coalesce(sum(engaged_ms) FILTER (WHERE viewed), 0),
@@ -97,7 +104,8 @@ _SESSION_FIGURES = text(
                coalesce(sum(to_conversion) FILTER (WHERE to_conversion >= 0), 0),
                percentile_cont(0.5) WITHIN GROUP (ORDER BY to_conversion) FILTER (WHERE to_conversion >= 0)
         FROM timed) t,
-    (SELECT count(*), coalesce(sum(messages), 0), coalesce(sum(turns), 0), count(DISTINCT session_id)
+    (SELECT count(*), coalesce(sum(messages), 0), coalesce(sum(turns), 0), count(DISTINCT session_id),
+            coalesce(sum(lasted), 0), percentile_cont(0.5) WITHIN GROUP (ORDER BY lasted)
         FROM conv) c,
     (SELECT coalesce(sum(count) FILTER (WHERE kind = '{DOCUMENT_VIEW}'), 0),
             coalesce(sum(count) FILTER (WHERE kind = '{VIDEO_VIEW}'), 0),

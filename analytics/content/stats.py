@@ -182,6 +182,8 @@ async def content_figures(conn: AsyncConnection, *, content_id: str | None, peri
         "messages_per_conversation": facts.messages_per_conversation,
         "sessions_with_conversation": facts.sessions_with_conversation,
         "conversation_turns": facts.user_messages, "turns_per_session": facts.turns_per_session,
+        "avg_conversation_duration_seconds": facts.avg_conversation_seconds,
+        "median_conversation_duration_seconds": facts.median_conversation_seconds,
         "converting_sessions": facts.converting_sessions,
         "avg_time_to_conversion_seconds": facts.avg_time_to_conversion_seconds,
         "median_time_to_conversion_seconds": facts.median_time_to_conversion_seconds,

@@ -52,7 +52,13 @@ def _scope(include_bots: bool, alias: str = "") -> str:
 
 
 def _in_period(alias: str = "") -> str:
-    return f"{alias}{CURRENT_TENANT} AND {alias}started_at >= :start AND {alias}started_at < :end"
+    """The tenant's sessions that started in the period (``:start``, ``:end``) and, when ``:content``
+    is not null, used that content item (a capsule's audience); :func:`_range` gives the values."""
+    table = alias.rstrip(".") or "sessions"
+    return (f"{alias}{CURRENT_TENANT} AND {alias}started_at >= :start AND {alias}started_at < :end "
+            f"AND (CAST(:content AS text) IS NULL OR EXISTS (SELECT 1 FROM content_sessions c "
+            f"WHERE c.tenant_id = {table}.tenant_id AND c.session_id = {table}.id "
+            f"AND c.content_id = :content))")
 
 
 @dataclass(frozen=True)
@@ -98,13 +104,14 @@ class SessionTotals(SessionCounts):
         return metrics.return_visit_rate(self.returning_visitors, self.visitors)
 
 
-def _range(period: Period) -> dict[str, object]:
-    return {"start": period.start, "end": period.end}
+def _range(period: Period, content_id: str | None = None) -> dict[str, object]:
+    return {"start": period.start, "end": period.end, "content": content_id}
 
 
-async def session_totals(conn: AsyncConnection, *, period: Period, include_bots: bool) -> SessionTotals:
-    """The period's figures in one statement; earlier sessions count for returning visitors only when
-    ``include_bots`` admits them."""
+async def session_totals(conn: AsyncConnection, *, period: Period, include_bots: bool,
+                         content_id: str | None = None) -> SessionTotals:
+    """The period's figures in one statement (of the sessions that used ``content_id`` when given);
+    earlier sessions count for returning visitors only when ``include_bots`` admits them."""
     scope = _scope(include_bots)
     firsts = ", ".join(_FIRST_SEEN.format(name=name, key=key, tenant=CURRENT_TENANT, scope=scope)
                        for name, key in (("by_visitor", "visitor_id"), ("by_user", "user_id"),
@@ -116,7 +123,7 @@ async def session_totals(conn: AsyncConnection, *, period: Period, include_bots:
                ({_RETURNING}) AS returning,
                (SELECT count(*) FROM sessions WHERE {_in_period()} AND excluded) AS bots
         FROM s"""
-    row = (await conn.execute(text(sql), _range(period))).one()
+    row = (await conn.execute(text(sql), _range(period, content_id))).one()
     counts = SessionCounts.of(row)
     median = None if row.median is None else metrics.seconds(float(row.median))
     return SessionTotals(**counts.__dict__, median_duration_seconds=median,
@@ -312,28 +319,30 @@ def _breakdown_row(spec: Dimension, row: Any) -> BreakdownRow:
 
 
 async def breakdown(conn: AsyncConnection, *, dimension: str, period: Period, include_bots: bool,
-                    limit: int) -> list[BreakdownRow]:
+                    limit: int, content_id: str | None = None) -> list[BreakdownRow]:
     """Sessions by one dimension, most sessions first (ties by key in byte order, unknown last)."""
     spec = DIMENSIONS[dimension]
     order = ", ".join(f"k{i} NULLS LAST" for i in range(len(spec.keys)))
     sql = _breakdown_sql(spec, include_bots, f"ORDER BY sessions DESC, {order} LIMIT :limit")
-    rows = await conn.execute(text(sql), {**_range(period), "limit": limit})
+    rows = await conn.execute(text(sql), {**_range(period, content_id), "limit": limit})
     return [_breakdown_row(spec, r) for r in rows]
 
 
 async def breakdown_of(conn: AsyncConnection, *, dimension: str, period: Period, include_bots: bool,
-                       keys: Sequence[tuple[str | None, ...]]) -> dict[tuple[str | None, ...], BreakdownRow]:
+                       keys: Sequence[tuple[str | None, ...]], content_id: str | None = None
+                       ) -> dict[tuple[str | None, ...], BreakdownRow]:
     """The groups with these keys, every one: a key without sessions in the period gets zeros."""
     spec = DIMENSIONS[dimension]
     arrays = {f"k{i}": [key[i] for key in keys] for i in range(len(spec.keys))}
     found: dict[tuple[str | None, ...], BreakdownRow] = {}
     if keys:
         rows = await conn.execute(text(_breakdown_sql(spec, include_bots, "", only_keys=True)),
-                                  {**_range(period), **arrays})
+                                  {**_range(period, content_id), **arrays})
         found = {row.keys: row for row in (_breakdown_row(spec, r) for r in rows)}
     if len(found) < len(keys):
         total = int((await conn.execute(text(f"SELECT count(*) FROM sessions WHERE {_in_period()}"
-                                             f"{_scope(include_bots)}"), _range(period))).scalar_one())
+                                             f"{_scope(include_bots)}"),
+                                        _range(period, content_id))).scalar_one())
         for key in keys:
             found.setdefault(key, BreakdownRow(key, SessionCounts(), metrics.share(0, total)))
     return found
@@ -393,9 +402,9 @@ _REASONS = f"""
 """
 
 
-async def bot_summary(conn: AsyncConnection, *, period: Period) -> BotSummary:
+async def bot_summary(conn: AsyncConnection, *, period: Period, content_id: str | None = None) -> BotSummary:
     """Excluded sessions by tier and by reason code."""
-    params: dict[str, object] = {**_range(period), "tz": period.tz.key}
+    params: dict[str, object] = {**_range(period, content_id), "tz": period.tz.key}
     totals = (await conn.execute(text(
         f"SELECT count(*) AS total, count(*) FILTER (WHERE excluded) AS excluded, {_TIER_COUNTS} "
         f"FROM sessions WHERE {_in_period()}"), params)).one()
@@ -405,7 +414,7 @@ async def bot_summary(conn: AsyncConnection, *, period: Period) -> BotSummary:
                       (int(totals.tier1), int(totals.tier2), int(totals.tier3)), reasons)
 
 
-async def bot_days(conn: AsyncConnection, *, period: Period) -> list[BotDay]:
+async def bot_days(conn: AsyncConnection, *, period: Period, content_id: str | None = None) -> list[BotDay]:
     """Excluded sessions by local day, every day of the period (zero-filled, at most
     ``MAX_BUCKETS`` days like any series)."""
     try:
@@ -413,7 +422,7 @@ async def bot_days(conn: AsyncConnection, *, period: Period) -> list[BotDay]:
     except PeriodError:
         raise PeriodError("range", f"bots by day lists at most {MAX_BUCKETS} days; choose a shorter "
                                    "range") from None
-    params: dict[str, object] = {**_range(period), "tz": period.tz.key}
+    params: dict[str, object] = {**_range(period, content_id), "tz": period.tz.key}
     found = {r.day: r for r in await conn.execute(text(
         f"SELECT CAST(started_at AT TIME ZONE :tz AS date) AS day, count(*) AS sessions, {_TIER_COUNTS} "
         f"FROM sessions WHERE {_in_period()} AND excluded GROUP BY 1"), params)}
@@ -421,12 +430,14 @@ async def bot_days(conn: AsyncConnection, *, period: Period) -> list[BotDay]:
             if (row := found.get(day)) else BotDay(day, 0, (0, 0, 0)) for day in days]
 
 
-async def bot_user_agents(conn: AsyncConnection, *, period: Period, limit: int) -> list[BotAgent]:
+async def bot_user_agents(conn: AsyncConnection, *, period: Period, limit: int,
+                          content_id: str | None = None) -> list[BotAgent]:
     """The user agents of the period's excluded sessions, most sessions first (empty agent as None)."""
     rows = await conn.execute(text(
         f"SELECT nullif(user_agent, '') COLLATE \"C\" AS agent, count(*) AS sessions, {_TIER_COUNTS} "
         f"FROM sessions WHERE {_in_period()} AND excluded GROUP BY 1 "
-        "ORDER BY sessions DESC, agent NULLS LAST LIMIT :limit"), {**_range(period), "limit": limit})
+        "ORDER BY sessions DESC, agent NULLS LAST LIMIT :limit"),
+        {**_range(period, content_id), "limit": limit})
     return [BotAgent(r.agent, int(r.sessions), tuple(t for t in (1, 2, 3) if getattr(r, f"tier{t}")))
             for r in rows]
 

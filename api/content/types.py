@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -14,6 +15,10 @@ from analytics.periods import Period as DomainPeriod
 from analytics.periods import comparison
 from api.common import Compare, Granularity, IncludeBots, Period, RangeInput, check_granularity, check_limit
 from api.context import AppInfo
+
+if TYPE_CHECKING:  # imported lazily: they import the tours module, which imports this one
+    from api.sessions.types import SessionStats
+    from api.traffic.types import Traffic
 
 MAX_LIMIT = 500
 BOTS_NOTE = "Sessions flagged as bots (any tier) are left out unless includeBots is true."
@@ -41,6 +46,8 @@ class ContentStatsChange:
     sessions_with_conversation: float | None
     conversation_turns: float | None
     turns_per_session: float | None
+    avg_conversation_duration_seconds: float | None
+    median_conversation_duration_seconds: float | None
     converting_sessions: float | None
     avg_time_to_conversion_seconds: float | None
     median_time_to_conversion_seconds: float | None
@@ -86,6 +93,11 @@ class ContentFigures:
         description="Turns: messages with capsule.role user in those conversations.")
     turns_per_session: float | None = strawberry.field(
         description="Conversation turns per session: conversationTurns / sessionsWithConversation.")
+    avg_conversation_duration_seconds: float | None = strawberry.field(
+        description="Conversation duration: mean over conversations of (last message - first message), in "
+                    "seconds (a one-message conversation lasts 0 s).")
+    median_conversation_duration_seconds: float | None = strawberry.field(
+        description="Median conversation duration in seconds (continuous percentile 0.5).")
     converting_sessions: int = strawberry.field(
         description="Content sessions whose first ContentConverted is at or after their first "
                     "ContentViewed of that item.")
@@ -279,3 +291,25 @@ class Capsule:
                      include_bots: IncludeBots = False) -> ContentSeries:
         period = range.resolve(info.context.require_secret().timezone)
         return await series_of(info, self.id, period, granularity, include_bots)
+
+    @strawberry.field(description="The capsule's audience: totals of the sessions that started in the "
+                                  "range and used it (any of its events): visitors, returning visitors "
+                                  "and return visit rate, session duration (mean, median), bounce rate; "
+                                  "optionally compared.")
+    async def sessions(self, info: AppInfo, range: RangeInput, compare: Compare | None = None,
+                       include_bots: IncludeBots = False
+                       ) -> Annotated[SessionStats, strawberry.lazy("api.sessions.types")]:
+        from api.sessions.queries import stats_with_comparison
+
+        period = range.resolve(info.context.require_secret().timezone)
+        return await stats_with_comparison(info, period, compare, include_bots, content_id=self.id)
+
+    @strawberry.field(description="Where the capsule's audience came from and on what: sources, "
+                                  "referrers, campaigns, places, devices, and the bots among them, of "
+                                  "the sessions that started in the range and used it.")
+    def traffic(self, info: AppInfo, range: RangeInput, compare: Compare | None = None,
+                include_bots: IncludeBots = False
+                ) -> Annotated[Traffic, strawberry.lazy("api.traffic.types")]:
+        from api.traffic.queries import traffic
+
+        return traffic(info, range, compare, include_bots, content_id=self.id)

@@ -85,14 +85,17 @@ async def sessions_page(info: AppInfo, range: RangeInput, first: int, after: str
 
 
 async def stats_with_comparison(info: AppInfo, period: DomainPeriod, compare: DomainCompare | None,
-                                include_bots: bool) -> SessionStats:
-    """Session totals of the period and, with ``compare``, of the comparison period."""
+                                include_bots: bool, content_id: str | None = None) -> SessionStats:
+    """Session totals of the period and, with ``compare``, of the comparison period (of the sessions
+    that used ``content_id`` when given)."""
     async with info.context.read() as conn:
-        totals = await stats.session_totals(conn, period=period, include_bots=include_bots)
+        totals = await stats.session_totals(conn, period=period, include_bots=include_bots,
+                                            content_id=content_id)
         previous = None
         if compare is not None:
             before = comparison(period, compare)
-            previous = (before, await stats.session_totals(conn, period=before, include_bots=include_bots))
+            previous = (before, await stats.session_totals(conn, period=before, include_bots=include_bots,
+                                                           content_id=content_id))
     return SessionStats.build(period, totals, previous)
 
 

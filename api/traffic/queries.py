@@ -9,11 +9,14 @@ from api.context import AppInfo
 from api.traffic.types import Traffic, TrafficRow, breakdown_rows
 
 
-def traffic(info: AppInfo, range: RangeInput, compare: Compare | None, include_bots: bool) -> Traffic:
+def traffic(info: AppInfo, range: RangeInput, compare: Compare | None, include_bots: bool,
+            content_id: str | None = None) -> Traffic:
+    """The traffic report of a range (of the sessions that used ``content_id`` when given)."""
     period = range.resolve(info.context.require_secret().timezone)
     compared = comparison(period, compare) if compare is not None else None
     return Traffic(period=Period.of(period), include_bots=include_bots, domain_period=period,
-                   comparison_period=Period.of(compared) if compared else None, compared=compared)
+                   comparison_period=Period.of(compared) if compared else None, compared=compared,
+                   content_id=content_id)
 
 
 async def top_sources(info: AppInfo, period: DomainPeriod, compare: Compare | None, include_bots: bool,

@@ -143,11 +143,12 @@ class BotTraffic:
     by_tier: list[BotTierCount] = strawberry.field(description="Tiers 1, 2 and 3, in that order.")
     by_reason: list[BotReasonCount] = strawberry.field(description="Most sessions first.")
     domain_period: strawberry.Private[DomainPeriod]
+    content_id: strawberry.Private[str | None] = None
 
     @classmethod
-    def of(cls, summary: stats.BotSummary) -> BotTraffic:
+    def of(cls, summary: stats.BotSummary, content_id: str | None = None) -> BotTraffic:
         return cls(
-            period=Period.of(summary.period), domain_period=summary.period,
+            period=Period.of(summary.period), domain_period=summary.period, content_id=content_id,
             total_sessions=summary.total_sessions, excluded_sessions=summary.excluded_sessions,
             excluded_share=summary.excluded_share,
             by_tier=[BotTierCount(tier=t, name=TIERS[t], sessions=summary.by_tier[t - 1]) for t in TIERS],
@@ -160,7 +161,7 @@ class BotTraffic:
     async def by_day(self, info: AppInfo) -> list[BotDayCount]:
         async with info.context.read() as conn:
             try:
-                days = await stats.bot_days(conn, period=self.domain_period)
+                days = await stats.bot_days(conn, period=self.domain_period, content_id=self.content_id)
             except PeriodError as exc:
                 raise BadInput(exc.field, exc.message) from None
         return [BotDayCount(date=d.day, sessions=d.sessions, user_agent=d.by_tier[0], scanner=d.by_tier[1],
@@ -170,23 +171,26 @@ class BotTraffic:
     async def by_user_agent(self, info: AppInfo, limit: int = 10) -> list[BotAgentCount]:
         check_limit("limit", limit, MAX_ROWS)
         async with info.context.read() as conn:
-            agents = await stats.bot_user_agents(conn, period=self.domain_period, limit=limit)
+            agents = await stats.bot_user_agents(conn, period=self.domain_period, limit=limit,
+                                                 content_id=self.content_id)
         return [BotAgentCount(user_agent=a.user_agent, sessions=a.sessions, tiers=list(a.tiers))
                 for a in agents]
 
 
 async def breakdown_rows(info: AppInfo, dimension: str, period: DomainPeriod, include_bots: bool,
-                         limit: int, compared: DomainPeriod | None = None
+                         limit: int, compared: DomainPeriod | None = None, content_id: str | None = None
                          ) -> tuple[list[stats.BreakdownRow], Before]:
-    """The period's top rows and, with ``compared``, the same keys' rows in that period."""
+    """The period's top rows and, with ``compared``, the same keys' rows in that period (of the
+    sessions that used ``content_id`` when given)."""
     check_limit("limit", limit, MAX_ROWS)
     async with info.context.read() as conn:
         rows = await stats.breakdown(conn, dimension=dimension, period=period, include_bots=include_bots,
-                                     limit=limit)
+                                     limit=limit, content_id=content_id)
         if compared is None:
             return rows, None
         return rows, await stats.breakdown_of(conn, dimension=dimension, period=compared,
-                                              include_bots=include_bots, keys=[r.keys for r in rows])
+                                              include_bots=include_bots, keys=[r.keys for r in rows],
+                                              content_id=content_id)
 
 
 @strawberry.type(description="Where sessions came from and on what, ranked by sessions (ties by key). "
@@ -199,10 +203,11 @@ class Traffic:
     include_bots: bool = strawberry.field(description="Whether bot sessions are counted (the argument).")
     domain_period: strawberry.Private[DomainPeriod]
     compared: strawberry.Private[DomainPeriod | None] = None
+    content_id: strawberry.Private[str | None] = None  # a capsule's audience only
 
     async def _rows(self, info: AppInfo, row: type[Row], dimension: str, limit: int) -> list[Row]:
         rows, before = await breakdown_rows(info, dimension, self.domain_period, self.include_bots, limit,
-                                            self.compared)
+                                            self.compared, self.content_id)
         return [row.of(r, before) for r in rows]  # type: ignore[attr-defined]
 
     @strawberry.field(description="By referrer source: direct, organic_search, social, referral, email or "
@@ -243,4 +248,5 @@ class Traffic:
                                   "(regardless of includeBots).")
     async def bots(self, info: AppInfo) -> BotTraffic:
         async with info.context.read() as conn:
-            return BotTraffic.of(await stats.bot_summary(conn, period=self.domain_period))
+            return BotTraffic.of(await stats.bot_summary(conn, period=self.domain_period,
+                                                         content_id=self.content_id), self.content_id)

@@ -88,7 +88,7 @@ FIGURES = """views uniqueViews dismissals ctaClicks ctaClickThroughRate conversi
     viewingSessions totalTimeOnContentSeconds avgTimeOnContentSeconds medianTimeOnContentSeconds
     conversations messages messagesPerConversation sessionsWithConversation conversationTurns turnsPerSession
     convertingSessions avgTimeToConversionSeconds medianTimeToConversionSeconds documentViews videoViews
-    videoCompletions videoCompletionRate"""
+    videoCompletions videoCompletionRate avgConversationDurationSeconds medianConversationDurationSeconds"""
 CAPSULE = f"""query($range: RangeInput!, $bots: Boolean!) {{ tenant {{ capsule(id: "cap1") {{ id
     stats(range: $range, includeBots: $bots) {{ {FIGURES}
         conversionsByCta {{ ctaId ctaType clicks conversions clickThroughRate conversionRate }}
@@ -111,10 +111,11 @@ def figures(names: str, values: list[Any]) -> dict[str, Any]:
     return dict(zip(names.split(), values, strict=True))
 
 
+# Conversations last 100 s (c1), 10 s (c2), 120 s (c3) and 0 s (c4, one message); the crawler's c5 0 s.
 HUMANS = figures(FIGURES, [5, 3, 1, 2, 40.0, 2, 40.0, 4, 210.0, 52.5, 45.0, 4, 13, 3.25, 4, 6, 1.5, 2, 840.0,
-                           840.0, 3, 3, 1, 33.33])
+                           840.0, 3, 3, 1, 33.33, 57.5, 55.0])
 WITH_BOTS = figures(FIGURES, [6, 4, 1, 3, 50.0, 3, 50.0, 5, 215.0, 43.0, 30.0, 5, 14, 2.8, 5, 7, 1.4, 3, 562.0,
-                              480.0, 3, 3, 1, 33.33])
+                              480.0, 3, 3, 1, 33.33, 46.0, 10.0])
 
 
 async def test_capsule_stats_exact_and_bots_only_with_include_bots(
@@ -157,6 +158,35 @@ async def test_capsule_stats_exact_and_bots_only_with_include_bots(
     assert everyone["firstDropOff"] == [{"turn": 0, "conversations": 1, "share": 33.33}]
     async with owner_engine.connect() as conn:
         assert await verify_rollups(conn, tenant.id) == []
+
+
+AUDIENCE = """query($range: RangeInput!, $bots: Boolean!) { tenant { capsule(id: "cap1") {
+    sessions(range: $range, compare: PREVIOUS_PERIOD, includeBots: $bots) { sessions visitors users bounceRate
+        avgSessionDurationSeconds medianSessionDurationSeconds returningVisitors returnVisitRate botSessions
+        previous { sessions visitors avgSessionDurationSeconds returningVisitors }
+        change { sessions visitors avgSessionDurationSeconds } }
+    traffic(range: $range, includeBots: $bots) { devices { key sessions share }
+        bots { totalSessions excludedSessions byReason { code sessions } } } } } }"""
+
+
+async def test_a_capsules_audience_sessions_and_traffic(gql: GraphQLClient, make_tenant: Any,
+                                                         run_worker: Any) -> None:
+    tenant = await tracked(gql, make_tenant, run_worker)
+    capsule = (await gql.data(tenant.secret, AUDIENCE, {"range": DAY, "bots": False}))["tenant"]["capsule"]
+    # cap1's sessions on May 10: a (10:00-10:09), b twice (11:00-11:11, 15:00-15:20), c (12:00-12:01); the
+    # crawler's is left out. a returns (user a came on May 9), b returns (b's own first session).
+    assert capsule["sessions"] == {
+        "sessions": 4, "visitors": 3, "users": 2, "bounceRate": 0.0, "avgSessionDurationSeconds": 615.0,
+        "medianSessionDurationSeconds": 600.0, "returningVisitors": 2, "returnVisitRate": 66.67,
+        "botSessions": 1,
+        "previous": {"sessions": 1, "visitors": 1, "avgSessionDurationSeconds": 0.0, "returningVisitors": 0},
+        "change": {"sessions": 300.0, "visitors": 200.0, "avgSessionDurationSeconds": None}}
+    assert capsule["traffic"] == {
+        "devices": [{"key": "desktop", "sessions": 2, "share": 50.0}, {"key": "mobile", "sessions": 2, "share": 50.0}],
+        "bots": {"totalSessions": 5, "excludedSessions": 1, "byReason": [{"code": "ua_crawler", "sessions": 1}]}}
+    everyone = (await gql.data(tenant.secret, AUDIENCE, {"range": DAY, "bots": True}))["tenant"]["capsule"]
+    assert (everyone["sessions"]["sessions"], everyone["traffic"]["devices"][0]) == (
+        5, {"key": "desktop", "sessions": 2, "share": 40.0})
 
 
 CONTENT = """query($range: RangeInput!, $bots: Boolean!, $granularity: Granularity, $top: Int!, $popular: Int!) {
