@@ -129,6 +129,27 @@ async def ranked_content(conn: AsyncConnection, *, content_ids: Sequence[str], p
 
 
 @dataclass(frozen=True)
+class UnusedContent:
+    content_id: str
+    last_viewed: date  # the last local day with a view, before the period
+
+
+async def unused_content(conn: AsyncConnection, *, period: Period, limit: int,
+                         include_bots: bool = False) -> list[UnusedContent]:
+    """Content items viewed before the period and not once in it (whole local days), the longest
+    unused first (ties: content id)."""
+    whole = period.whole_days()
+    assert whole.days is not None
+    sql = (f"SELECT entity_id, max(day) AS last FROM counters_daily WHERE {CURRENT_TENANT} "
+           f"AND entity_type = 'content' AND step_index = -1 AND metric = 'views' AND value > 0 "
+           f"AND day <= :last AND {HUMANS} GROUP BY entity_id HAVING max(day) < :first "
+           "ORDER BY last, entity_id LIMIT :limit")
+    rows = await conn.execute(text(sql), {"first": whole.days[0], "last": whole.days[1], "limit": limit,
+                                          "include_bots": include_bots})
+    return [UnusedContent(r.entity_id, r.last) for r in rows]
+
+
+@dataclass(frozen=True)
 class SeriesPoint:
     start: datetime
     counts: ContentCounts

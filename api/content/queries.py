@@ -3,6 +3,7 @@ capsule by id."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import strawberry
@@ -151,6 +152,21 @@ class ContentAnalytics:
                 conn, content_ids=ids, period=comparison(self.domain_period, compare),
                 include_bots=self.include_bots)
         return [PopularContent.of(r, before[r.content_id] if before else None) for r in rows]
+
+    @strawberry.field(description="Unused content: items viewed before the range but not once in it "
+                                  "(whole local days), the longest unused first (limit at most 500).")
+    async def unused(self, info: AppInfo, limit: int = 20) -> list[UnusedContent]:
+        check_limit("limit", limit, MAX_LIMIT)
+        async with info.context.read() as conn:
+            rows = await stats.unused_content(conn, period=self.domain_period, limit=limit,
+                                              include_bots=self.include_bots)
+        return [UnusedContent(content_id=r.content_id, last_viewed=r.last_viewed) for r in rows]
+
+
+@strawberry.type(description="A content item viewed before the range and not once in it.")
+class UnusedContent:
+    content_id: str = strawberry.field(description="The contentId of the item's events.")
+    last_viewed: date = strawberry.field(description="The last local day it was viewed, before the range.")
 
 
 def content(info: AppInfo, range: RangeInput, include_bots: bool) -> ContentAnalytics:

@@ -160,6 +160,26 @@ async def test_capsule_stats_exact_and_bots_only_with_include_bots(
         assert await verify_rollups(conn, tenant.id) == []
 
 
+async def test_unused_content_was_viewed_before_the_range_and_not_in_it(
+        gql: GraphQLClient, make_tenant: Any, run_worker: Any) -> None:
+    tenant = await tracked(gql, make_tenant, run_worker)
+    query = """query($r: RangeInput!, $n: Int!) { tenant { content(range: $r) {
+        unused(limit: $n) { contentId lastViewed } } } }"""
+
+    async def unused(first: str, last: str, limit: int = 20) -> list[dict[str, Any]]:
+        data = await gql.data(tenant.secret, query, {"r": {"from": first, "to": last}, "n": limit})
+        return list(data["tenant"]["content"]["unused"])
+
+    # Both items were viewed on May 10 (cap1 on May 9 too): unused on May 11, not on May 10.
+    assert await unused("2025-05-11", "2025-05-12") == [{"contentId": "cap1", "lastViewed": "2025-05-10"},
+                                                        {"contentId": "cap2", "lastViewed": "2025-05-10"}]
+    assert await unused("2025-05-11", "2025-05-11", limit=1) == [{"contentId": "cap1", "lastViewed": "2025-05-10"}]
+    assert await unused("2025-05-10", "2025-05-10") == []
+    assert await unused("2025-05-09", "2025-05-09") == []  # cap2 was not known yet
+    body = await gql(tenant.secret, '{ tenant { content(range: {since: "7d"}) { unused(limit: 0) { contentId } } } }')
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "limit"}
+
+
 AUDIENCE = """query($range: RangeInput!, $bots: Boolean!) { tenant { capsule(id: "cap1") {
     sessions(range: $range, compare: PREVIOUS_PERIOD, includeBots: $bots) { sessions visitors users bounceRate
         avgSessionDurationSeconds medianSessionDurationSeconds returningVisitors returnVisitRate botSessions
