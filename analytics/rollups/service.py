@@ -22,16 +22,16 @@ class RollupResult:
     events: int
 
 
-# The oldest outbox rows, at most :limit of them and no more than :max_events events (the first row
-# whatever its size): the events of one claim are in the worker's memory together.
+# The oldest outbox rows, at most :limit of them and :max_events events (the first row whatever its
+# size): the events of one claim are in the worker's memory together.
 _CLAIM = text(
     """
     SELECT id, event_ids, occurred_ats FROM outbox WHERE tenant_id = :tenant AND id IN (
         SELECT id FROM (
-            SELECT id, sum(n) OVER (ORDER BY id) - n AS before FROM (
+            SELECT id, n, sum(n) OVER (ORDER BY id) - n AS before FROM (
                 SELECT id, cardinality(event_ids) AS n FROM outbox WHERE tenant_id = :tenant
                 ORDER BY id LIMIT :limit) oldest) running
-        WHERE before < :max_events)
+        WHERE before = 0 OR before + n <= :max_events)
     ORDER BY id FOR UPDATE SKIP LOCKED
     """
 )

@@ -35,6 +35,11 @@ from analytics.traffic.scanner import (
 from analytics.traffic.sessions import VisitorEvent, assign_sessions
 
 SESSION_NAMESPACE = uuid.UUID("6f1d4c52-9a53-4a83-8b39-3c1f0e6f2d7a")
+# What :func:`session_facts` derives from the same events changes with this number; a stored row of
+# an older one is derived again when its visitor next sends events. 1: the first; 2: one tier-2
+# reason per scanner rule met, scan_velocity, engagement reports combined per page view.
+DERIVATION = 2
+PER_RULE_REASONS = 2  # the first derivation whose path reasons name every rule a session met
 PAGE_VIEW = "PageViewed"
 PAGE_ENGAGEMENT = "PageEngagement"
 UTM_FIELDS = ("utmSource", "utmMedium", "utmCampaign", "utmTerm", "utmContent")
@@ -80,6 +85,7 @@ class SessionFacts:
     is_bot: bool
     is_scanner: bool
     agent_reasons: list[dict[str, Any]] = field(default_factory=list)
+    derivation: int = DERIVATION
 
 
 def link_visitors(events: Iterable[RawEvent]) -> list[list[RawEvent]]:

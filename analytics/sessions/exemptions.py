@@ -1,12 +1,15 @@
-"""Scanner exemptions: the tier-2 path rules a tenant's own site needs (a PHP site serves ``.php``,
-a WordPress site ``/wp-login.php``), so its visitors are not taken for scanners.
+"""Scanner exemptions: the tier-2 path rules a tenant's own site needs, so its visitors are not taken
+for scanners. A PHP site exempts ``php``; a WordPress site ``wordpress`` and ``php`` (a path meets
+every rule that matches it, and ``/wp-login.php`` is a PHP path too).
 
 Setting them applies to every session the worker derives from then on, and lifts them at once
-from stored sessions: a session's tier-2 path reasons name their rule (``php: /index.php``), so
-the reasons of newly exempt rules are removed, the session stays a scanner only if another tier-2
-reason remains, and the local days of every session that left the bot side are marked for a
-counter correction. Removing an exemption applies to new sessions only: stored sessions do not
-remember the paths an exempt rule let through.
+from stored sessions: a session's tier-2 path reasons name every rule its paths met, each with its
+first path (``php: index.php``), so the reasons of newly exempt rules are removed, the session
+stays a scanner only if another tier-2 reason remains, and the local days of every session that
+left the bot side are marked for a counter correction. Rows derived before reasons named every
+rule (``derivation`` below ``PER_RULE_REASONS``) are not lifted: they are derived again when
+their visitor next sends events. Removing an exemption applies to new sessions only: stored
+sessions do not remember the paths an exempt rule let through.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics.db import lock_tenant
 from analytics.sessions.correction import mark_days
+from analytics.sessions.derive import PER_RULE_REASONS
 from analytics.sessions.scoring import local_days
 from analytics.traffic.scanner import PATH_RULES, ScannerReason, check_path_rules
 
@@ -51,7 +55,7 @@ _LIFT = text(
     WITH lifted AS (
         SELECT s.id, coalesce(jsonb_agg(r ORDER BY n) FILTER (WHERE NOT {_EXEMPT}), '[]'::jsonb) AS reasons
         FROM sessions s CROSS JOIN jsonb_array_elements(s.agent_reasons) WITH ORDINALITY AS x(r, n)
-        WHERE s.tenant_id = :tenant AND s.is_scanner
+        WHERE s.tenant_id = :tenant AND s.is_scanner AND s.derivation >= {PER_RULE_REASONS}
         GROUP BY s.id HAVING bool_or({_EXEMPT})
     )
     UPDATE sessions s SET agent_reasons = lifted.reasons,

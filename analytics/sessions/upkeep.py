@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from analytics.content.upkeep import replace_content_facts
 from analytics.rollups.aggregate import RAW_EVENT_COLUMNS, RawEvent
 from analytics.sessions.correction import mark_days
-from analytics.sessions.derive import SessionFacts, link_visitors, session_facts, split_sessions
+from analytics.sessions.derive import DERIVATION, SessionFacts, link_visitors, session_facts, split_sessions
 from analytics.traffic.sessions import LENGTH_LIMIT
 
 FACT_COLUMNS = tuple(f.name for f in fields(SessionFacts))
@@ -34,16 +34,18 @@ _SQL_TYPES = {"id": "uuid", "started_at": "timestamptz", "last_seen_at": "timest
               "request_count": "integer", "page_views": "integer", "unique_pages": "integer",
               "engagement_events": "integer", "engaged_ms": "bigint", "zero_dwell_page_views": "integer",
               "interval_stddev_ms": "double precision", "is_bot": "boolean", "is_scanner": "boolean",
-              "agent_reasons": "jsonb", "reading_patterns": "jsonb", "ip_address": "inet"}
+              "agent_reasons": "jsonb", "reading_patterns": "jsonb", "ip_address": "inet",
+              "derivation": "smallint"}
 
 # Stored sessions the re-derivation replaces: those of the visitors in the window, and those any
 # loaded event belongs to now (a visit across midnight is stored under the first day's id).
 # Two index scans joined by UNION (an OR of the two can plan as a scan of the tenant's sessions).
+_STORED = "id, started_at, last_seen_at, request_count, derivation, excluded, is_behavioural_bot"
 _EXISTING = text(
-    "SELECT id, started_at, last_seen_at, excluded, is_behavioural_bot FROM sessions "
+    f"SELECT {_STORED} FROM sessions "
     "WHERE tenant_id = :tenant AND visitor_id = ANY(:visitors) AND last_seen_at >= :lo "
     "AND started_at <= :hi "
-    "UNION SELECT id, started_at, last_seen_at, excluded, is_behavioural_bot FROM sessions "
+    f"UNION SELECT {_STORED} FROM sessions "
     "WHERE tenant_id = :tenant AND id = ANY(CAST(:keys AS uuid[]))"
 )
 WIDENINGS = 4  # the window grows to cover stored sessions it touches, at most this many times
@@ -77,8 +79,16 @@ _SET_KEYS = text(
 class _Stored:
     started_at: datetime
     last_seen_at: datetime
+    request_count: int
+    derivation: int
     excluded: bool
     behavioural: bool
+
+    def outdated(self, events: Sequence[RawEvent]) -> bool:
+        """Whether the row was derived by older code, or from other events than these (a window
+        cut short by the widening limit): then it is derived again though no event moved."""
+        return (self.derivation != DERIVATION or self.request_count != len(events)
+                or (self.started_at, self.last_seen_at) != (events[0].occurred_at, events[-1].occurred_at))
 
 
 @dataclass(frozen=True)
@@ -109,10 +119,10 @@ async def keep_sessions(conn: AsyncConnection, tenant_id: int, batch: Sequence[R
             membership.update((e.id, session_id) for e in events if e.id is not None)
     moved = [e for e in window if e.id is not None and e.session_key != membership[e.id]]
     # Only sessions whose events changed are written (and so scored again): the others would get
-    # the same facts, their stored rows stand.
+    # the same facts, their stored rows stand (unless derived by older code or from other events).
     changed = ({membership[e.id] for e in moved if e.id is not None}
                | {e.session_key for e in moved if e.session_key in session_events}
-               | (set(session_events) - set(stored)))
+               | {k for k, events in session_events.items() if k not in stored or stored[k].outdated(events)})
     derived = {k: session_facts(k, session_events[k], bot_patterns, exempt_rules) for k in changed}
 
     def excluded(session_id: uuid.UUID) -> bool:
@@ -160,7 +170,8 @@ async def _load_window(conn: AsyncConnection, tenant_id: int, visitors: set[str]
         params = {"tenant": tenant_id, "visitors": sorted(visitors), "lo": lo, "hi": hi}
         window = [RawEvent(*row) for row in await conn.execute(_WINDOW, params)]
         keys = sorted({e.session_key for e in window if e.session_key is not None}, key=str)
-        stored = {row.id: _Stored(row.started_at, row.last_seen_at, row.excluded, row.is_behavioural_bot)
+        stored = {row.id: _Stored(row.started_at, row.last_seen_at, row.request_count, row.derivation,
+                                  row.excluded, row.is_behavioural_bot)
                   for row in await conn.execute(_EXISTING, {**params, "keys": keys})}
         wider_lo = min([lo, *(s.started_at for s in stored.values())])
         wider_hi = max([hi, *(s.last_seen_at for s in stored.values())])

@@ -3,8 +3,9 @@
 Path rules look at the URL path only: the query and fragment are dropped, the path is
 percent-decoded (so ``/%2Eenv`` is ``/.env``), repeated slashes are collapsed and case is ignored.
 Each rule has a name; a tenant whose own site serves such paths (a PHP site, a WordPress blog)
-exempts that rule by name rather than losing the whole tier. Rules are tried in the order of
-``PATH_RULES``, most specific first, so ``/wp-login.php`` is reported as ``wordpress``, not ``php``.
+exempts rules by name rather than losing the whole tier. Rules are tried in the order of
+``PATH_RULES``, most specific first, so ``/wp-login.php`` is reported as ``wordpress``; with
+``wordpress`` exempt it is still a ``php`` path (a session records every rule its paths met).
 
 High request velocity is the third tier-2 reason, a session's: more than ``VELOCITY_LIMIT`` page
 views inside any ``VELOCITY_WINDOW`` (:func:`peak_requests`). The behavioural scorer (tier 3) looks

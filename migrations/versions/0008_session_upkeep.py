@@ -48,6 +48,8 @@ def upgrade() -> None:
     # may change this column only, of its own tenant (row-level security).
     op.execute("ALTER TABLE tenants ADD COLUMN scanner_exempt_rules text[] NOT NULL DEFAULT '{}'")
     op.execute(f"GRANT UPDATE (scanner_exempt_rules) ON tenants TO {APP_ROLE}")
+    # Which derivation code wrote a session row (analytics.sessions.derive.DERIVATION); 0: before.
+    op.execute("ALTER TABLE sessions ADD COLUMN derivation smallint NOT NULL DEFAULT 0")
     op.execute("CREATE INDEX sessions_engaged ON sessions (tenant_id) WHERE engagement_events > 0")
     op.execute("DROP FUNCTION analytics_session_work()")
     _session_work("p_correction_delay interval", "WHERE marked_at <= now() - p_correction_delay")
@@ -55,6 +57,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("ALTER TABLE tenants DROP COLUMN scanner_exempt_rules")
+    op.execute("ALTER TABLE sessions DROP COLUMN derivation")
     op.execute("DROP INDEX sessions_engaged")
     op.execute("DROP FUNCTION analytics_session_work(interval)")
     _session_work("", "")

@@ -49,9 +49,9 @@ async def test_a_claim_stops_at_its_event_bound_but_takes_one_batch_at_least(
     tenant: TenantKeys = await make_tenant()
     for day in (1, 2, 3, 4):  # four outbox rows: 3, 3, 3 and 5 events
         assert (await gql.track(tenant.publishable, some_events(5 if day == 4 else 3, day)))["rejected"] == 0
-    # 3 events before the second row are under 4, 6 before the third are not.
-    assert await roll_up_once(app_engine, tenant.id, claim_batches=10, claim_events=4) == RollupResult(2, 6)
-    assert await roll_up_once(app_engine, tenant.id, claim_batches=10, claim_events=1) == RollupResult(1, 3)
+    # Two rows make 6 events, within 6; a third would make 9.
+    assert await roll_up_once(app_engine, tenant.id, claim_batches=10, claim_events=6) == RollupResult(2, 6)
+    assert await roll_up_once(app_engine, tenant.id, claim_batches=10, claim_events=5) == RollupResult(1, 3)
     assert await roll_up_once(app_engine, tenant.id, claim_batches=10, claim_events=1) == RollupResult(1, 5)
     assert await outbox_rows(owner_engine, tenant.id) == 0
     await assert_counters_match_raw_events(owner_engine, tenant.id)

@@ -18,6 +18,7 @@ from analytics.ingest.service import PartitionCache, ingest_batch
 from analytics.rollups.recompute import verify_rollups
 from analytics.rollups.service import roll_up, roll_up_once
 from analytics.sessions.correction import correct_dirty_days, mark_days
+from analytics.sessions.derive import DERIVATION
 from analytics.sessions.service import maintain_sessions, pending_session_work
 from tests.conftest import GraphQLClient, TenantKeys, event
 
@@ -263,6 +264,30 @@ async def test_a_day_correction_leaves_events_still_in_the_outbox_to_their_own_r
     await assert_counters_match_raw_events(owner_engine, tenant.id)
 
 
+async def test_sessions_whose_events_did_not_change_keep_their_rows_unless_derived_by_older_code(
+        gql: GraphQLClient, make_tenant: Any, run_worker: Any, owner_engine: AsyncEngine) -> None:
+    tenant = await make_tenant()
+
+    async def visit(at: str, path: str) -> list[Any]:
+        assert (await gql.track(tenant.publishable, [page(at, f"https://shop.example{path}")]))["accepted"] == 1
+        await run_worker()
+        return await sessions_of(owner_engine, tenant.id)
+
+    (first,) = await visit("2025-05-01T10:00:00Z", "/pricing")
+    assert first.scored_at is not None and first.derivation == DERIVATION
+    # Two hours later, the same visitor: a second session; the first one's row stands as it was.
+    again, second = await visit("2025-05-01T12:00:00Z", "/docs")
+    assert (again.id, again.updated_at, again.scored_at) == (first.id, first.updated_at, first.scored_at)
+    # A row written by older derivation code is derived again on the visitor's next events.
+    async with owner_engine.begin() as conn:
+        await conn.execute(text("UPDATE sessions SET derivation = 1, unique_pages = 99 WHERE id = :id"),
+                           {"id": first.id})
+    rederived, kept, _ = await visit("2025-05-01T14:00:00Z", "/about")
+    assert (rederived.id, rederived.unique_pages, rederived.derivation) == (first.id, 1, DERIVATION)
+    assert rederived.updated_at > first.updated_at
+    assert (kept.id, kept.updated_at) == (second.id, second.updated_at)
+
+
 SCANNER_EXEMPTIONS = """mutation($rules: [String!]!) { setScannerExemptions(rules: $rules) {
     rules sessionsLifted daysMarked } }"""
 
@@ -304,6 +329,26 @@ async def test_scanner_exemptions_lift_a_php_sites_visitors_and_correct_their_co
         "sessionsLifted"] == 0
     assert (await gql.data(tenant.secret, SCANNER_EXEMPTIONS, {"rules": []}))["setScannerExemptions"][
         "rules"] == []
+    await assert_counters_match_raw_events(owner_engine, tenant.id)
+
+
+async def test_exemptions_leave_rows_of_older_derivations_to_their_next_derivation(
+        gql: GraphQLClient, make_tenant: Any, run_worker: Any, owner_engine: AsyncEngine) -> None:
+    tenant = await make_tenant()
+    assert (await gql.track(tenant.publishable, [
+        page("2025-05-01T10:00:00Z", "https://shop.example/index.php", CHROME, "php"),
+        tour_start("2025-05-01T10:01:00Z", CHROME, "php")]))["accepted"] == 2
+    await run_worker()
+    async with owner_engine.begin() as conn:  # as if written before reasons named every rule
+        await conn.execute(text("UPDATE sessions SET derivation = 1 WHERE tenant_id = :t"), {"t": tenant.id})
+    done = (await gql.data(tenant.secret, SCANNER_EXEMPTIONS, {"rules": ["php"]}))["setScannerExemptions"]
+    assert done == {"rules": ["php"], "sessionsLifted": 0, "daysMarked": 0}
+    assert await starts(gql, tenant) == (0, 1)
+    # The visitor's next request derives the session again, with the exemption, and corrects the day.
+    assert (await gql.track(tenant.publishable, [
+        page("2025-05-01T10:20:00Z", "https://shop.example/cart.php", CHROME, "php")]))["accepted"] == 1
+    await run_worker()
+    assert await starts(gql, tenant) == (1, 1)
     await assert_counters_match_raw_events(owner_engine, tenant.id)
 
 
