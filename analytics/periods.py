@@ -6,6 +6,7 @@ import enum
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import overload
 from zoneinfo import ZoneInfo
 
 from analytics.errors import InvalidArgument
@@ -190,8 +191,19 @@ def _year_earlier(moment: datetime) -> datetime:
     return datetime.combine(_shift_year(moment.date(), -1), moment.timetz())
 
 
-def comparison(period: Period, compare: Compare) -> Period:
-    """The period to compare with: the same length just before, or the same dates a year back."""
+@overload
+def comparison(period: Period, compare: Compare) -> Period: ...
+@overload
+def comparison(period: Period, compare: None) -> None: ...
+@overload
+def comparison(period: Period, compare: Compare | None) -> Period | None: ...
+
+
+def comparison(period: Period, compare: Compare | None) -> Period | None:
+    """The period to compare with: the same length just before, or the same dates a year back; None
+    when nothing is compared."""
+    if compare is None:
+        return None
     if compare is Compare.YEAR_OVER_YEAR:
         if period.days:
             return day_period(_shift_year(period.days[0], -1), _shift_year(period.days[1], -1),

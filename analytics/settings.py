@@ -102,6 +102,9 @@ class ApiLimits:
     cache_control: str = "private, no-cache"
 
 
+ROLLUP_CLAIM_EVENTS = 20_000  # events one rollup transaction holds at most (the worker's memory)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the product; see the README's configuration table."""
@@ -147,7 +150,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_future_seconds=_int(env, "ANALYTICS_MAX_FUTURE_SECONDS", 86_400),
         default_raw_retention_days=_int(env, "ANALYTICS_RAW_RETENTION_DAYS", 90, minimum=1),
         rollup_claim_batches=_int(env, "ANALYTICS_ROLLUP_CLAIM_BATCHES", 200, minimum=1),
-        rollup_claim_events=_int(env, "ANALYTICS_ROLLUP_CLAIM_EVENTS", 20_000, minimum=1),
+        rollup_claim_events=_int(env, "ANALYTICS_ROLLUP_CLAIM_EVENTS", ROLLUP_CLAIM_EVENTS, minimum=1),
         sweep_interval_seconds=_float(env, "ANALYTICS_SWEEP_SECONDS", 1.0, minimum=0.1),
         correction_delay_seconds=_float(env, "ANALYTICS_CORRECTION_DELAY_SECONDS", 30.0),
         statement_timeout_ms=_int(env, "ANALYTICS_STATEMENT_TIMEOUT_MS", 5000, minimum=100),

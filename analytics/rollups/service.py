@@ -14,6 +14,7 @@ from analytics.rollups.counters import write_counters
 from analytics.sessions.exemptions import usable_exemptions
 from analytics.sessions.rules import usable_patterns
 from analytics.sessions.upkeep import keep_sessions
+from analytics.settings import ROLLUP_CLAIM_EVENTS
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,6 @@ _CLAIM = text(
     ORDER BY id FOR UPDATE SKIP LOCKED
     """
 )
-CLAIM_EVENTS = 20_000
 _LOAD = text(
     f"""
     SELECT {RAW_EVENT_COLUMNS}
@@ -48,7 +48,7 @@ _TENANT = text("SELECT timezone, scanner_exempt_rules, ARRAY(SELECT pattern FROM
 
 
 async def roll_up_once(engine: AsyncEngine, tenant_id: int, *, claim_batches: int,
-                       claim_events: int = CLAIM_EVENTS) -> RollupResult:
+                       claim_events: int = ROLLUP_CLAIM_EVENTS) -> RollupResult:
     """Fold up to ``claim_batches`` outbox rows (``claim_events`` events at most, one row at least)
     into the counters, all or nothing."""
     async with tenant_transaction(engine, tenant_id) as conn:
@@ -73,7 +73,7 @@ async def roll_up_once(engine: AsyncEngine, tenant_id: int, *, claim_batches: in
 
 
 async def roll_up(engine: AsyncEngine, tenant_id: int, *, claim_batches: int,
-                  claim_events: int = CLAIM_EVENTS, max_rounds: int = 50) -> RollupResult:
+                  claim_events: int = ROLLUP_CLAIM_EVENTS, max_rounds: int = 50) -> RollupResult:
     """Drain the tenant's outbox (bounded), so batches that arrive during a run are not left behind."""
     batches = events = 0
     for _ in range(max_rounds):

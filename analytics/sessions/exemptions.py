@@ -36,15 +36,16 @@ class Exemptions:
     days_marked: int  # local days marked for a counter correction
 
 
-def usable_exemptions(stored: Sequence[str] | None) -> frozenset[str]:
-    """The stored exemptions the rollup can use (a rule renamed since is ignored)."""
-    return frozenset(stored or ()) & PATH_RULES.keys()
+def usable_exemptions(stored: Sequence[str] | None) -> tuple[str, ...]:
+    """The stored exemptions that name a rule, in ``PATH_RULES`` order (a rule renamed since is
+    ignored)."""
+    return tuple(name for name in PATH_RULES if name in set(stored or ()))
 
 
 async def scanner_exemptions(conn: AsyncConnection, tenant_id: int) -> tuple[str, ...]:
     stored = (await conn.execute(text("SELECT scanner_exempt_rules FROM tenants WHERE id = :tenant"),
                                  {"tenant": tenant_id})).scalar_one()
-    return tuple(name for name in PATH_RULES if name in usable_exemptions(stored))
+    return usable_exemptions(stored)
 
 
 _EXEMPT = f"(r->>'code' = '{ScannerReason.PATH}' AND split_part(r->>'detail', ':', 1) = ANY(:rules))"

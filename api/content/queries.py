@@ -129,9 +129,9 @@ class ContentAnalytics:
             rows = await stats.top_content(conn, period=self.domain_period, limit=limit,
                                            include_bots=self.include_bots)
             ids = [r.content_id for r in rows]
-            before = None if compare is None else await stats.ranked_content(
-                conn, content_ids=ids, period=comparison(self.domain_period, compare),
-                include_bots=self.include_bots)
+            compared = comparison(self.domain_period, compare)
+            before = None if compared is None else await stats.ranked_content(
+                conn, content_ids=ids, period=compared, include_bots=self.include_bots)
         return [ContentRanking.of(r, before[r.content_id] if before else None) for r in rows]
 
     @strawberry.field(description="All content's counters per bucket (views, CTA clicks, conversions...), "
@@ -148,9 +148,9 @@ class ContentAnalytics:
             rows = await facts.popular_content(conn, period=self.domain_period, limit=limit,
                                                include_bots=self.include_bots)
             ids = [r.content_id for r in rows]
-            before = None if compare is None else await facts.popular_of(
-                conn, content_ids=ids, period=comparison(self.domain_period, compare),
-                include_bots=self.include_bots)
+            compared = comparison(self.domain_period, compare)
+            before = None if compared is None else await facts.popular_of(
+                conn, content_ids=ids, period=compared, include_bots=self.include_bots)
         return [PopularContent.of(r, before[r.content_id] if before else None) for r in rows]
 
     @strawberry.field(description="Unused content: items viewed before the range but not once in it "

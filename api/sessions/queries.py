@@ -127,7 +127,7 @@ async def live_sessions(info: AppInfo, limit: int, include_bots: bool) -> list[S
 async def reading_patterns(info: AppInfo, range: RangeInput, compare: Compare | None,
                            include_bots: bool) -> ReadingPatterns:
     period = range.resolve(info.context.require_secret().timezone)
-    compared = comparison(period, compare) if compare is not None else None
+    compared = comparison(period, compare)
     async with info.context.read() as conn:
         rows = await stats.reading_patterns(conn, period=period, include_bots=include_bots)
         before = (await stats.reading_patterns(conn, period=compared, include_bots=include_bots)
