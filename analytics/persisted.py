@@ -155,6 +155,12 @@ async def list_documents(conn: AsyncConnection) -> list[StoredDocument]:
     return [StoredDocument(*row) for row in rows]
 
 
+async def persisted_only(conn: AsyncConnection, tenant_id: int) -> bool:
+    """Whether the tenant itself is in allowlist mode (ANALYTICS_PERSISTED_ONLY may force it server-wide)."""
+    return bool((await conn.execute(text("SELECT persisted_only FROM tenants WHERE id = :tenant"),
+                                    {"tenant": tenant_id})).scalar())
+
+
 async def set_persisted_only(conn: AsyncConnection, tenant_id: int, on: bool) -> None:
     """Allowlist mode on or off (admin: the tenants table is read-only to the API's role)."""
     await conn.execute(text("UPDATE tenants SET persisted_only = :on WHERE id = :tenant"),
@@ -162,5 +168,6 @@ async def set_persisted_only(conn: AsyncConnection, tenant_id: int, on: bool) ->
 
 
 __all__ = ["HEX64", "DocumentIn", "StoredDocument", "check_documents", "find_document",
-           "list_documents", "normalise_id", "parse_manifest", "set_persisted_only", "sha256_hex",
+           "list_documents", "normalise_id", "parse_manifest", "persisted_only", "set_persisted_only",
+           "sha256_hex",
            "store_documents"]

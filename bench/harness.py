@@ -188,7 +188,7 @@ def running_stack(*, worker: bool = True, quiet: bool = False) -> Iterator[Stack
                "ANALYTICS_DATA_DIR": str(data_dir),
                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT),
                                                             os.environ.get("PYTHONPATH")]))}
-        exe = [sys.executable, "-m", "analytics.cli"]
+        exe = [sys.executable, "-m", "cli"]
         api_log = data_dir / "api.log"
         say(f"starting the API on port {port}")
         with api_log.open("wb") as out:

@@ -397,7 +397,7 @@ def main() -> None:
             duration=f"{args.seconds:g} s measured after {args.warmup:g} s warm-up, per phase",
             load_generator=f"1 separate process, {args.client} client, closed loop "
                            "(bodies pre-serialised with orjson)",
-            API="python -m analytics.cli serve (1 uvicorn process)",
+            API="python -m cli serve (1 uvicorn process)",
             between_phases="outbox drained, then CHECKPOINT; COPY runs last"))
         url = stack.graphql_url
         summary: list[tuple[str, object]] = []

@@ -176,7 +176,7 @@ class Worker:
         self.runs += 1
         log = Path(self.stack.log_dir or ".") / f"worker-{self.runs}.log"
         with log.open("wb") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "analytics.cli", "worker"], env=env,
+            self.process = subprocess.Popen([sys.executable, "-m", "cli", "worker"], env=env,
                                             cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT)
         self.started_at = time.perf_counter()
         self.stack.pids["worker"] = self.process.pid

@@ -338,7 +338,7 @@ def main() -> None:
             concurrency=f"{args.concurrency} connections, closed loop, the same request repeated",
             duration=f"{args.seconds:g} s measured after {args.warmup:g} s warm-up, per mode",
             load_generator=f"1 separate process, {args.client} client",
-            API="python -m analytics.cli serve (1 uvicorn process)"))
+            API="python -m cli serve (1 uvicorn process)"))
         summary: list[tuple[str, object]] = []
         for mode in args.modes:
             rows, line = measure(stack, mode, requests[mode], args)

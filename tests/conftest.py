@@ -7,6 +7,8 @@ import asyncio
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -208,6 +210,26 @@ def run_worker(settings: Settings) -> Any:
     return run
 
 
+def cli(servers: Servers, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The ``analytics`` command as a user runs it, against the suite's database (server commands).
+    No saved profiles unless ``env`` names a config file."""
+    environment = {**os.environ, "DATABASE_URL": servers.database_url, "REDIS_URL": servers.redis_url,
+                   "ANALYTICS_CONFIG": str(servers.data_dir / "no-profiles.toml"), **(env or {})}
+    for name in ("ANALYTICS_URL", "ANALYTICS_KEY", "ANALYTICS_PROFILE"):
+        if name not in (env or {}):
+            environment.pop(name, None)
+    return subprocess.run([sys.executable, "-m", "cli", *args], env=environment, capture_output=True,
+                          text=True, timeout=60)
+
+
+async def report(servers: Servers, url: str, key: str, *args: str,
+                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """A reporting command against the suite's API at ``url`` with ``key``, in a thread: the API
+    answers on this event loop, so the test must not block it while the command runs."""
+    return await asyncio.to_thread(cli, servers, *args,
+                                   env={"ANALYTICS_URL": url, "ANALYTICS_KEY": key, **(env or {})})
+
+
 async def outbox_rows(engine: AsyncEngine, tenant_id: int) -> int:
     async with engine.connect() as conn:
         return int((await conn.execute(text("SELECT count(*) FROM outbox WHERE tenant_id = :t"),
@@ -223,4 +245,5 @@ def event(kind: str, at: str, user: str | None = "u1", **fields: Any) -> dict[st
     return body
 
 
-__all__ = ["TRACK", "GraphQLClient", "Servers", "TenantKeys", "event", "outbox_rows", "replace"]
+__all__ = ["TRACK", "GraphQLClient", "Servers", "TenantKeys", "cli", "event", "outbox_rows", "replace",
+           "report"]

@@ -2,8 +2,8 @@
 
 A session belongs to a period by ``started_at``. ``include_bots=False`` (the default everywhere)
 keeps ``NOT excluded`` sessions only; the bot summary always reads every session, since its job is
-to show what the filter removed. The graph (api.sessions, api.traffic) and the CLI
-(analytics.reports_cli) both call these functions.
+to show what the filter removed. The graph (api.sessions, api.traffic) reads these functions, and the
+CLI reads the graph.
 """
 
 from __future__ import annotations

@@ -141,6 +141,11 @@ async def revoke_key(conn: AsyncConnection, *, key_id: int, tenant_id: int | Non
     return next(k for k in await list_keys(conn, tenant_id=tenant_id) if k.id == key_id)
 
 
+async def tenant_name(conn: AsyncConnection, tenant_id: int) -> str:
+    name = await conn.execute(text("SELECT name FROM tenants WHERE id = :id"), {"id": tenant_id})
+    return str(name.scalar_one())
+
+
 async def resolve_key(engine: AsyncEngine, raw_key: str) -> Principal | None:
     """The tenant and kind of a live key, or None for an unknown or revoked one (no caching, so a
     revoked key stops on its next request). Autocommit: one round trip, no BEGIN/ROLLBACK."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from analytics import persisted
+from analytics.tenants.service import tenant_name
 from api.bots.rules import BotRule, bot_rules, scanner_exemptions
 from api.common import Compare, Granularity, IncludeBots, RangeInput
 from api.content import queries as content_queries
@@ -33,6 +34,11 @@ from api.traffic.types import Traffic
 class Tenant:
     id: strawberry.ID
     timezone: str = strawberry.field(description="IANA zone in which days and hours are counted.")
+
+    @strawberry.field(description="The tenant's unique name (as given to `analytics tenants create`).")
+    async def name(self, info: AppInfo) -> str:
+        async with info.context.read() as conn:
+            return await tenant_name(conn, int(self.id))
 
     @strawberry.field(description="Tours seen in events or defined, by id; paginated.")
     async def tours(self, info: AppInfo, first: int = 50, after: str | None = None) -> TourConnection:

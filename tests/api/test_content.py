@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics.rollups.recompute import verify_rollups
-from tests.conftest import BROWSER_AGENT, GraphQLClient, Servers, event
-from tests.test_cli import cli
+from tests.conftest import BROWSER_AGENT, GraphQLClient, Servers, cli, event, report
 
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
           "Chrome/124.0.0.0 Safari/537.36")
@@ -316,30 +316,38 @@ async def test_capsule_series_unknown_capsule_and_limits(
 
 
 async def test_content_commands_match_the_graph(
-        servers: Servers, gql: GraphQLClient, run_worker: Any) -> None:
+        servers: Servers, gql: GraphQLClient, run_worker: Any, tmp_path: Path) -> None:
     name = f"caps-{uuid.uuid4().hex[:6]}"
     keys = json.loads(cli(servers, "tenants", "create", name, "--retention-days", "3650", "--json").stdout)
     assert (await gql.track(keys["publishableKey"], journeys()))["rejected"] == 0
     await run_worker()
 
-    def run(*args: str) -> Any:
-        result = cli(servers, "content", *args, "--tenant", name, "--since", "2025-05-10", "--until",
-                     "2025-05-10", "--json")
+    async def run(*args: str) -> Any:
+        result = await report(servers, gql.url, keys["secretKey"], "content", *args, "--since", "2025-05-10",
+                              "--until", "2025-05-10", "--json")
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
 
-    stats = run("stats", "--capsule", "cap1")
+    stats = await run("stats", "--capsule", "cap1")
     assert {k: stats[k] for k in HUMANS} == HUMANS
     assert (stats["previous"]["views"], stats["change"]["views"]) == (1, 400.0)
-    assert [(i["contentId"], i["views"], i["uniqueViews"]) for i in run("top", "--limit", "1")["items"]] == [
+    assert [(i["contentId"], i["views"], i["uniqueViews"]) for i in (await run("top", "--limit", "1"))["items"]] == [
         ("cap1", 5, 3)]
-    assert [(i["contentId"], i["engagedSeconds"]) for i in run("popular")["items"]] == [("cap2", 400.0),
+    assert [(i["contentId"], i["engagedSeconds"]) for i in (await run("popular"))["items"]] == [("cap2", 400.0),
                                                                                        ("cap1", 210.0)]
-    trends = run("trends", "--group-by", "hour", "--include-bots")
+    trends = await run("trends", "--group-by", "hour", "--include-bots")
     assert sum(p["views"] for p in trends["points"]) == 8 and len(trends["points"]) == 24
-    failed = cli(servers, "content", "trends", "--tenant", name, "--since", "2025-05-10", "--until",
-                 "2025-05-10", "--group-by", "fortnight")
-    assert failed.returncode != 0 and "--group-by" in failed.stderr
+    failed = await report(servers, gql.url, keys["secretKey"], "content", "trends", "--since", "2025-05-10",
+                          "--until", "2025-05-10", "--group-by", "fortnight")
+    assert failed.returncode == 2 and "--group-by" in failed.stderr
+    unknown = await report(servers, gql.url, keys["secretKey"], "content", "stats", "--capsule", "nope")
+    assert unknown.returncode == 1 and "--capsule: no content with id 'nope'" in unknown.stderr
+    exported = tmp_path / "top.csv"
+    await run("top", "--export", str(exported))
+    # one header and one row per item (the header and values were written twice)
+    assert exported.read_text().splitlines() == [
+        "contentId,views,uniqueViews,ctaClicks,ctaClickThroughRate,conversions,conversionRate",
+        "cap1,5,3,2,40.0,2,40.0", "cap2,2,1,0,0.0,0,0.0"]
 
 
 async def test_days_are_the_tenant_s_local_days(gql: GraphQLClient, make_tenant: Any, run_worker: Any) -> None:

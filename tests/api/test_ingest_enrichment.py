@@ -14,8 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics.ingest.geo import geo_from_headers
 from analytics.settings import Settings, SettingsError, load_settings
-from tests.conftest import TRACK, GraphQLClient, Servers, TenantKeys, _serve, event
-from tests.test_cli import cli
+from tests.conftest import TRACK, GraphQLClient, Servers, TenantKeys, _serve, cli, event
 
 
 async def send(client: GraphQLClient, key: str, events: list[dict[str, Any]], **headers: str) -> dict[str, Any]:

@@ -90,7 +90,7 @@ def _worker(servers: Servers, redis_url: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": servers.database_url, "REDIS_URL": redis_url,
            "ANALYTICS_ROLLUP_CLAIM_BATCHES": "1", "ANALYTICS_SWEEP_SECONDS": "1",
            "ANALYTICS_LOG_LEVEL": "WARNING"}
-    return subprocess.Popen([sys.executable, "-m", "analytics.cli", "worker"], env=env,
+    return subprocess.Popen([sys.executable, "-m", "cli", "worker"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

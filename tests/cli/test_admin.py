@@ -1,23 +1,14 @@
-"""The ``analytics`` command as a user runs it, against the suite's database."""
+"""The server-side ``analytics`` commands as a user runs them, against the suite's database."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import STATS_QUERY, GraphQLClient, Servers
-
-
-def cli(servers: Servers, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": servers.database_url, "REDIS_URL": servers.redis_url}
-    return subprocess.run([sys.executable, "-m", "analytics.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=60)
+from tests.conftest import STATS_QUERY, GraphQLClient, Servers, cli
 
 
 async def test_tenants_and_keys_lifecycle(servers: Servers, gql: GraphQLClient) -> None:
@@ -93,10 +84,14 @@ async def test_persisted_push_list_and_allowlist(servers: Servers, gql: GraphQLC
     assert pushed.returncode == 0, pushed.stderr
     assert json.loads(pushed.stdout) == {"stored": 1, "documents": [{"id": digest, "name": "Zone", "type": "query"}]}
     listed = json.loads(cli(servers, "persisted", "list", "--tenant", name, "--json").stdout)
-    assert listed == [{"id": digest, "name": "Zone", "type": "query"}]
+    assert listed == {"tenant": name, "allowlist": False, "serverAllowlist": False,
+                      "documents": [{"id": digest, "name": "Zone", "type": "query"}]}
+    assert f"allowlist mode for {name}: off" in cli(servers, "persisted", "list", "--tenant", name).stdout
 
     on = cli(servers, "persisted", "allowlist", "on", "--tenant", name)
     assert on.returncode == 0, on.stderr
+    assert json.loads(cli(servers, "persisted", "list", "--tenant", name, "--json").stdout)["allowlist"] is True
+    assert f"allowlist mode for {name}: on" in cli(servers, "persisted", "list", "--tenant", name).stdout
     refused = await gql.post(keys["secretKey"], "{ tenant { id } }")
     assert refused.status_code == 400
     assert refused.json()["errors"][0]["extensions"]["code"] == "QUERY_NOT_IN_SAFELIST"

@@ -1,0 +1,1 @@
+"""The ``analytics`` command line, an adapter beside ``api`` and ``workers``: server, admin and reports."""

@@ -1,0 +1,334 @@
+"""Admin commands against the database as its owner: tenants, keys, rollups and trusted documents."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from analytics.errors import InvalidArgument
+from analytics.traffic.scanner import PATH_RULES, check_path_rules
+from cli.common import DataDir, JsonOut, console, fail, run, settings_for
+from cli.servers import servers, with_owner
+
+tenants_app = typer.Typer(help="Create, list and update tenants.", no_args_is_help=True)
+keys_app = typer.Typer(help="Create, list and revoke API keys (stored hashed).", no_args_is_help=True)
+rollups_app = typer.Typer(help="Inspect the rollups the worker maintains.", no_args_is_help=True)
+persisted_app = typer.Typer(help="Trusted documents (persisted queries) and allowlist mode.",
+                            no_args_is_help=True)
+
+
+@tenants_app.command("create")
+def tenants_create(name: str = typer.Argument(..., help="Unique tenant name."),
+                   timezone: str = typer.Option("UTC", help="IANA time zone for days and hours."),
+                   retention_days: int | None = typer.Option(
+                       None, min=1,
+                       help="Days of raw events kept [default: ANALYTICS_RAW_RETENTION_DAYS, 90]."),
+                   data_dir: Path | None = DataDir, as_json: bool = JsonOut) -> None:
+    """Create a tenant with a publishable and a secret key (shown once)."""
+    from analytics.tenants import service
+
+    settings = settings_for(data_dir)
+
+    async def create(conn: Any) -> dict[str, str]:
+        tenant = await service.create_tenant(
+            conn, name=name, timezone=timezone,
+            raw_retention_days=retention_days or settings.default_raw_retention_days)
+        _, pk = await service.create_key(conn, tenant_id=tenant.id, kind=service.KeyKind.PUBLISHABLE)
+        _, sk = await service.create_key(conn, tenant_id=tenant.id, kind=service.KeyKind.SECRET)
+        return {"tenant": name, "timezone": timezone, "publishableKey": pk, "secretKey": sk}
+
+    with servers(settings, need_redis=False) as s:
+        try:
+            result = run(with_owner(s, create))
+        except service.TenantError as exc:
+            raise fail(str(exc)) from None
+    if as_json:
+        print(json.dumps(result))
+        return
+    console.print(f"tenant [bold]{name}[/bold] ({timezone}) created; keys are shown only once:")
+    console.print(f"  publishable key {result['publishableKey']}")
+    console.print(f"  secret key      {result['secretKey']}")
+
+
+@tenants_app.command("list")
+def tenants_list(data_dir: Path | None = DataDir, as_json: bool = JsonOut) -> None:
+    """List tenants."""
+    from analytics.tenants import service
+
+    with servers(settings_for(data_dir), need_redis=False) as s:
+        tenants = run(with_owner(s, service.list_tenants))
+    rows = [{"id": t.id, "name": t.name, "timezone": t.timezone,
+             "rawRetentionDays": t.raw_retention_days} for t in tenants]
+    print_rows(rows, as_json, "tenants")
+
+
+@tenants_app.command("update")
+def tenants_update(name: str = typer.Argument(..., help="Tenant name."),
+                   store_ip: bool | None = typer.Option(
+                       None, "--store-ip/--no-store-ip",
+                       help="Keep the raw client IP address of new events (off by default: only "
+                            "daily-salted visitor hashes are kept)."),
+                   scanner_exempt: str | None = typer.Option(
+                       None, "--scanner-exempt", metavar="RULES",
+                       help="Scanner path rules the tenant's own site needs, comma-separated (of: "
+                            f"{', '.join(PATH_RULES)}), or 'none'. Stored sessions flagged by a newly "
+                            "exempt rule stop being scanners and their days' counters are corrected."),
+                   data_dir: Path | None = DataDir) -> None:
+    """Change a tenant's settings."""
+    from zoneinfo import ZoneInfo
+
+    from analytics.ingest.origin import set_store_ip
+    from analytics.sessions.exemptions import set_scanner_exemptions
+    from analytics.tenants import service
+
+    if store_ip is None and scanner_exempt is None:
+        raise fail("nothing to change: give --store-ip, --no-store-ip or --scanner-exempt")
+    rules = [] if scanner_exempt is None or scanner_exempt.strip() == "none" else [
+        r.strip() for r in scanner_exempt.split(",") if r.strip()]
+    try:
+        check_path_rules("--scanner-exempt", rules)
+    except InvalidArgument as exc:
+        raise fail(str(exc)) from None
+    said: list[str] = []
+
+    async def update(conn: Any) -> None:
+        owner = await service.get_tenant(conn, name)
+        if store_ip is not None:
+            await set_store_ip(conn, owner.id, store_ip)
+            said.append(f"raw IP addresses {'stored' if store_ip else 'not stored'} from the next event on")
+        if scanner_exempt is not None:
+            done = await set_scanner_exemptions(conn, owner.id, rules, ZoneInfo(owner.timezone))
+            said.append(f"scanner rules exempt: {', '.join(done.rules) or 'none'} ({done.sessions_lifted} "
+                        f"stored sessions no longer scanners, {done.days_marked} days to correct)")
+
+    with servers(settings_for(data_dir), need_redis=False) as s:
+        try:
+            run(with_owner(s, update))
+        except service.TenantError as exc:
+            raise fail(str(exc)) from None
+    for line in said:
+        console.print(f"{name}: {line}")
+
+
+def print_rows(rows: list[dict[str, Any]], as_json: bool, title: str) -> None:
+    if as_json:
+        print(json.dumps(rows, default=str))
+        return
+    table = Table(title=title)
+    for column in rows[0] if rows else ["(none)"]:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row.values()))
+    console.print(table)
+
+
+def key_row(key: Any) -> dict[str, Any]:
+    return {"id": key.id, "tenant": key.tenant, "kind": key.kind.value, "prefix": key.display_prefix,
+            "name": key.name, "createdAt": key.created_at.isoformat(),
+            "revokedAt": key.revoked_at.isoformat() if key.revoked_at else None}
+
+
+@keys_app.command("create")
+def keys_create(tenant: str = typer.Option(..., "--tenant", help="Tenant name."),
+                kind: str = typer.Option("secret", help="publishable (ingest only) or secret (read, admin)."),
+                name: str | None = typer.Option(None, help="A label for the key."),
+                data_dir: Path | None = DataDir, as_json: bool = JsonOut) -> None:
+    """Issue a new API key; the key is shown once."""
+    from analytics.tenants import service
+
+    try:
+        key_kind = service.KeyKind(kind)
+    except ValueError:
+        raise fail("--kind must be publishable or secret") from None
+
+    async def create(conn: Any) -> dict[str, Any]:
+        owner = await service.get_tenant(conn, tenant)
+        key, raw = await service.create_key(conn, tenant_id=owner.id, kind=key_kind, name=name)
+        return {**key_row(key), "key": raw}
+
+    with servers(settings_for(data_dir), need_redis=False) as s:
+        try:
+            result = run(with_owner(s, create))
+        except service.TenantError as exc:
+            raise fail(str(exc)) from None
+    if as_json:
+        print(json.dumps(result))
+    else:
+        console.print(f"{kind} key {result['id']} for {tenant} (shown once): {result['key']}")
+
+
+@keys_app.command("list")
+def keys_list(tenant: str | None = typer.Option(None, "--tenant", help="Only this tenant's keys."),
+              data_dir: Path | None = DataDir, as_json: bool = JsonOut) -> None:
+    """List API keys (prefixes only; keys are stored hashed)."""
+    from analytics.tenants import service
+
+    async def listing(conn: Any) -> list[Any]:
+        owner = await service.get_tenant(conn, tenant) if tenant else None
+        return await service.list_keys(conn, tenant_id=owner.id if owner else None)
+
+    with servers(settings_for(data_dir), need_redis=False) as s:
+        try:
+            keys = run(with_owner(s, listing))
+        except service.TenantError as exc:
+            raise fail(str(exc)) from None
+    print_rows([key_row(k) for k in keys], as_json, "API keys")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: int = typer.Argument(..., help="Key id from `analytics keys list`."),
+                data_dir: Path | None = DataDir, as_json: bool = JsonOut) -> None:
+    """Revoke a key; it stops working on the next request."""
+    from analytics.tenants import service
+
+    with servers(settings_for(data_dir), need_redis=False) as s:
+        try:
+            key = run(with_owner(s, lambda conn: service.revoke_key(conn, key_id=key_id)))
+        except service.TenantError as exc:
+            raise fail(str(exc)) from None
+    if as_json:
+        print(json.dumps(key_row(key)))
+    else:
+        console.print(f"key {key.id} ({key.display_prefix}..., {key.tenant}) revoked")
+
+
+@rollups_app.command("verify")
+def rollups_verify(tenant: str = typer.Option(..., "--tenant", help="Tenant name."),
+                   data_dir: Path | None = DataDir, as_json: bool = JsonOut) -> None:
+    """Compare the counters with a recomputation from raw events (run when the outbox is empty)."""
+    from analytics.rollups.recompute import verify_rollups
+    from analytics.tenants import service
+
+    async def verify(conn: Any) -> list[Any]:
+        owner = await service.get_tenant(conn, tenant)
+        return await verify_rollups(conn, owner.id)
+
+    with servers(settings_for(data_dir), need_redis=False) as s:
+        differences = run(with_owner(s, verify))
+    rows = [{"table": d.table, "missing": d.missing, "extra": d.extra} for d in differences]
+    if as_json:
+        print(json.dumps(rows))
+    elif rows:
+        print_rows(rows, False, "rollups that differ from the raw events")
+    else:
+        console.print("[green]every rollup equals its recomputation from raw events[/green]")
+    if rows:
+        raise typer.Exit(1)
+
+
+@persisted_app.command("push")
+def persisted_push(manifest: Path = typer.Argument(
+                       ..., exists=True, dir_okay=False,
+                       help="Apollo persisted-query manifest or Relay id map (JSON)."),
+                   tenant: str = typer.Option(..., "--tenant", help="Tenant name."),
+                   replace: bool = typer.Option(False, "--replace",
+                                                help="Drop the tenant's documents not in this manifest."),
+                   data_dir: Path | None = DataDir, as_json: bool = JsonOut) -> None:
+    """Register a manifest's operations as the tenant's trusted documents (each one validated)."""
+    from analytics import persisted
+    from analytics.db import scope_to_tenant
+    from analytics.errors import InvalidArgument
+    from analytics.tenants import service
+    from api.persisted.register import prepare_manifest
+
+    settings = settings_for(data_dir)
+    try:
+        data = json.loads(manifest.read_text())
+        prepared = prepare_manifest(data, settings.limits)
+    except ValueError as exc:  # InvalidArgument and JSON errors
+        where = exc.field if isinstance(exc, InvalidArgument) else str(manifest)
+        message = exc.message if isinstance(exc, InvalidArgument) else f"not JSON: {exc}"
+        raise fail(f"{where}: {message}") from None
+
+    async def push(conn: Any) -> int:
+        owner = await service.get_tenant(conn, tenant)
+        await scope_to_tenant(conn, owner.id)
+        return await persisted.store_documents(conn, owner.id, prepared, replace=replace)
+
+    with servers(settings, need_redis=False) as s:
+        try:
+            stored = run(with_owner(s, push))
+        except service.TenantError as exc:
+            raise fail(str(exc)) from None
+    rows = [{"id": d.id, "name": name, "type": kind} for d, kind, name in prepared]
+    if as_json:
+        print(json.dumps({"stored": stored, "documents": rows}))
+    else:
+        console.print(f"{stored} trusted documents stored for {tenant}")
+
+
+@persisted_app.command("list")
+def persisted_list(tenant: str = typer.Option(..., "--tenant", help="Tenant name."),
+                   data_dir: Path | None = DataDir, as_json: bool = JsonOut) -> None:
+    """List the tenant's trusted documents and whether allowlist mode is on."""
+    from analytics import persisted
+    from analytics.db import scope_to_tenant
+    from analytics.tenants import service
+
+    settings = settings_for(data_dir)
+
+    async def listing(conn: Any) -> tuple[bool, list[Any]]:
+        owner = await service.get_tenant(conn, tenant)
+        only = await persisted.persisted_only(conn, owner.id)
+        await scope_to_tenant(conn, owner.id)
+        return only, await persisted.list_documents(conn)
+
+    with servers(settings, need_redis=False) as s:
+        try:
+            tenant_only, documents = run(with_owner(s, listing))
+        except service.TenantError as exc:
+            raise fail(str(exc)) from None
+    server_only = settings.limits.persisted_only
+    rows = [{"id": d.id, "name": d.operation_name, "type": d.operation_type} for d in documents]
+    if as_json:
+        print(json.dumps({"tenant": tenant, "allowlist": tenant_only or server_only,
+                          "serverAllowlist": server_only, "documents": rows}))
+        return
+    state = ("on (ANALYTICS_PERSISTED_ONLY forces it for every tenant)" if server_only
+             else "on (only these documents run)" if tenant_only else "off (any valid query runs)")
+    console.print(f"allowlist mode for {tenant}: {state}", highlight=False)
+    print_rows(rows, False, f"trusted documents of {tenant}")
+
+
+@persisted_app.command("manifest")
+def persisted_manifest(output: Path | None = typer.Option(None, "-o", "--output",
+                                                          help="Write to this file.")) -> None:
+    """Print the reporting commands' own operations as an Apollo persisted-query manifest: push it
+    (`analytics persisted push`) so the CLI works against a tenant in allowlist mode."""
+    from cli.documents import manifest
+
+    text = json.dumps(manifest(), indent=2) + "\n"
+    if output:
+        output.write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
+@persisted_app.command("allowlist")
+def persisted_allowlist(state: str = typer.Argument(..., help="on: only trusted documents run; off: any."),
+                        tenant: str = typer.Option(..., "--tenant", help="Tenant name."),
+                        data_dir: Path | None = DataDir) -> None:
+    """Turn the tenant's allowlist mode on or off (ANALYTICS_PERSISTED_ONLY=true forces it for all)."""
+    from analytics import persisted
+    from analytics.tenants import service
+
+    if state not in ("on", "off"):
+        raise fail("STATE must be on or off")
+
+    async def switch(conn: Any) -> None:
+        owner = await service.get_tenant(conn, tenant)
+        await persisted.set_persisted_only(conn, owner.id, state == "on")
+
+    with servers(settings_for(data_dir), need_redis=False) as s:
+        try:
+            run(with_owner(s, switch))
+        except service.TenantError as exc:
+            raise fail(str(exc)) from None
+    console.print(f"allowlist mode {state} for {tenant}")
+
+
