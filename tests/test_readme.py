@@ -1,15 +1,24 @@
-"""The README's GraphQL examples run against the schema as it is (every operation validates)."""
+"""The README's examples: every GraphQL operation validates against the schema, and the examples marked
+live run as they are against a real server (relative dates, so they work on the day they are read)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 from graphql import parse, print_ast, validate
 
 from api.schema import schema
+from tests.conftest import GraphQLClient, Servers, TenantKeys
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+BLOCK = re.compile(r"(<!-- live:[^>]*-->\n)?```(graphql|sh)\n(.*?)```", re.S)
 
 
 def test_every_graphql_example_in_the_readme_validates() -> None:
@@ -18,3 +27,44 @@ def test_every_graphql_example_in_the_readme_validates() -> None:
     assert len(operations) >= 5
     problems = [(op[:60], [e.message for e in validate(schema._schema, parse(op))]) for op in operations]
     assert [(op, errors) for op, errors in problems if errors] == []
+
+
+def shell(script: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", "-euo", "pipefail", "-c", script], env=env, cwd=cwd, capture_output=True,
+                          text=True, timeout=180)
+
+
+async def test_the_readme_examples_run_against_a_live_server(
+        servers: Servers, gql: GraphQLClient, make_tenant: Any, run_worker: Any, tmp_path: Path) -> None:
+    tenant: TenantKeys = await make_tenant()
+    host = gql.url.removeprefix("http://")
+    env = {**os.environ, "PK": tenant.publishable, "SK": tenant.secret, "ANALYTICS_URL": gql.url,
+           "ANALYTICS_KEY": tenant.secret, "ANALYTICS_CONFIG": str(tmp_path / "none.toml"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    ran: dict[str, int] = {"sh": 0, "graphql": 0}
+    tracked: dict[str, Any] = {}
+    tours_read = 0
+    for live, kind, body in BLOCK.findall(README.read_text()):
+        if kind == "graphql":
+            for operation in parse(body).definitions:
+                answer = await gql(tenant.secret, print_ast(operation))
+                assert "errors" not in answer, (print_ast(operation)[:80], answer["errors"])
+                tour = (answer["data"].get("tenant") or {}).get("tour")
+                if tour is not None:  # the tour the track example started, named by defineTour
+                    assert (tour["title"], tour["stats"]["starts"], tour["stats"]["stepViews"]) == (
+                        "Onboarding", 1, 1)
+                    tours_read += 1
+                ran["graphql"] += 1
+            continue
+        if not live:
+            continue
+        script = body.replace("localhost:8000", host).replace("127.0.0.1:8000", host)
+        result = await asyncio.to_thread(shell, script, env, tmp_path)
+        assert result.returncode == 0, (body[:80], result.stderr)
+        if "track(events" in body:
+            tracked = json.loads(result.stdout)["data"]["track"]
+            await run_worker()
+        ran["sh"] += 1
+    assert (tracked["accepted"], tracked["rejected"]) == (3, 0) and tours_read == 1
+    assert ran["sh"] >= 2 and ran["graphql"] >= 7, ran
+    assert (tmp_path / "sources.csv").read_text().startswith("table,source,sessions")
