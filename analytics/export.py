@@ -60,7 +60,9 @@ def _instant(column: str) -> str:
     return f"to_json(t.{column}) #>> '{{}}'"
 
 
-_ENTITY = ("t.entity_type", "t.entity_id", "t.metric", "NULLIF(t.step_index, -1) AS step_index")
+_ENTITY = ("t.entity_type", "t.entity_id", "t.metric", "NULLIF(t.step_index, -1) AS step_index", "t.bot")
+# CSV has no booleans: PostgreSQL would write t and f there, JSON writes true and false.
+_CSV_TEXT = {"t.bot": "CASE WHEN t.bot THEN 'true' ELSE 'false' END AS bot"}
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class DatasetSpec:
     time_column: str
     by_day: bool  # filtered by local days (whole-day periods) rather than instants
     order_by: str
+    bot_rows: bool = False  # rows carry the human/bot dimension (``bot``): humans only unless asked
 
 
 DATASETS: dict[Dataset, DatasetSpec] = {
@@ -81,16 +84,16 @@ DATASETS: dict[Dataset, DatasetSpec] = {
         "occurred_at", False, "t.occurred_at, t.id"),
     Dataset.HOURLY: DatasetSpec(
         "counters_hourly", (f"{_instant('bucket')} AS hour", *_ENTITY, "t.value"),
-        "bucket", False, "t.bucket, t.entity_type, t.entity_id, t.metric, t.step_index"),
+        "bucket", False, "t.bucket, t.entity_type, t.entity_id, t.metric, t.step_index, t.bot", True),
     Dataset.DAILY: DatasetSpec(
         "counters_daily", ("t.day", *_ENTITY, "t.value"),
-        "day", True, "t.day, t.entity_type, t.entity_id, t.metric, t.step_index"),
+        "day", True, "t.day, t.entity_type, t.entity_id, t.metric, t.step_index, t.bot", True),
     Dataset.DAILY_USERS: DatasetSpec(
         "daily_users",
         ("t.day", *_ENTITY,
          "CASE WHEN t.user_key LIKE 'u:%' THEN substr(t.user_key, 3) END AS user_id",
          "CASE WHEN t.user_key LIKE 'a:%' THEN substr(t.user_key, 3) END AS anonymous_id"),
-        "day", True, "t.day, t.entity_type, t.entity_id, t.metric, t.step_index, t.user_key"),
+        "day", True, "t.day, t.entity_type, t.entity_id, t.metric, t.step_index, t.bot, t.user_key", True),
 }
 
 
@@ -112,12 +115,19 @@ def _choice(kind: type[E], raw: str, name: str) -> E:
 
 @dataclass(frozen=True)
 class ExportRequest:
-    """One export: whose rows, which dataset, in which format, over which resolved period."""
+    """One export: whose rows, which dataset, in which format, over which resolved period, and
+    whether the rollups' bot rows come too (as in the graph, only human rows by default)."""
 
     tenant_id: int
     dataset: Dataset
     format: ExportFormat
     period: Period
+    include_bots: bool = False
+
+    def __post_init__(self) -> None:
+        if self.include_bots and not DATASETS[self.dataset].bot_rows:
+            raise InvalidArgument("includeBots", f"{self.dataset.value} holds every raw event, bots "
+                                  "included; includeBots applies to hourly, daily and daily_users")
 
     @property
     def filename(self) -> str:
@@ -132,7 +142,12 @@ class ExportRequest:
         else:
             bounds = [self.period.start, self.period.end]
             where = f"t.{spec.time_column} >= $1 AND t.{spec.time_column} < $2"
-        select = (f"SELECT {', '.join(spec.columns)} FROM {spec.table} AS t "
+        if spec.bot_rows and not self.include_bots:
+            where += " AND NOT t.bot"
+        columns = spec.columns
+        if self.format is ExportFormat.CSV:
+            columns = tuple(_CSV_TEXT.get(column, column) for column in columns)
+        select = (f"SELECT {', '.join(columns)} FROM {spec.table} AS t "
                   f"WHERE t.{CURRENT_TENANT} AND {where} ORDER BY {spec.order_by}")
         if self.format is not ExportFormat.CSV:
             select = f"SELECT row_to_json(r) FROM ({select}) AS r"

@@ -38,6 +38,7 @@ class ExportJob:
     dataset: Dataset
     format: ExportFormat
     period: Period
+    include_bots: bool
     status: str
     bytes: int
     rows: int | None
@@ -47,17 +48,18 @@ class ExportJob:
 
     @property
     def request(self) -> ExportRequest:
-        return ExportRequest(self.tenant_id, self.dataset, self.format, self.period)
+        return ExportRequest(self.tenant_id, self.dataset, self.format, self.period, self.include_bots)
 
 
 _COLUMNS = ("id, tenant_id, dataset, format, timezone, period_start, period_end, first_day, last_day, "
-            "status, bytes, rows, error, created_at, finished_at")
+            "include_bots, status, bytes, rows, error, created_at, finished_at")
 
 
 def _job(row: Any) -> ExportJob:
     days: tuple[date, date] | None = (row.first_day, row.last_day) if row.first_day else None
     return ExportJob(row.id, row.tenant_id, Dataset(row.dataset), ExportFormat(row.format),
-                     Period(row.period_start, row.period_end, ZoneInfo(row.timezone), days), row.status,
+                     Period(row.period_start, row.period_end, ZoneInfo(row.timezone), days),
+                     row.include_bots, row.status,
                      row.bytes, row.rows, row.error, row.created_at, row.finished_at)
 
 
@@ -65,12 +67,13 @@ async def create_job(conn: AsyncConnection, request: ExportRequest) -> ExportJob
     period = request.period
     row = (await conn.execute(text(
         "INSERT INTO export_jobs (tenant_id, dataset, format, timezone, period_start, period_end, "
-        "first_day, last_day) VALUES (:tenant, :dataset, :format, :tz, :start, :end, :first, :last) "
+        "first_day, last_day, include_bots) "
+        "VALUES (:tenant, :dataset, :format, :tz, :start, :end, :first, :last, :include_bots) "
         f"RETURNING {_COLUMNS}"),
         {"tenant": request.tenant_id, "dataset": request.dataset.value, "format": request.format.value,
          "tz": period.tz.key, "start": period.start, "end": period.end,
          "first": period.days[0] if period.days else None,
-         "last": period.days[1] if period.days else None})).one()
+         "last": period.days[1] if period.days else None, "include_bots": request.include_bots})).one()
     return _job(row)
 
 

@@ -44,6 +44,15 @@ def coded(message: str, code: str, **extensions: Any) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code, **extensions})
 
 
+def with_code(error: GraphQLError, code: str) -> GraphQLError:
+    """``error`` with ``extensions.code`` set to ``code`` unless it already has one (graphql-core's
+    own errors, such as a variable that does not coerce, come without)."""
+    if (error.extensions or {}).get("code"):
+        return error
+    return GraphQLError(error.message, error.nodes, error.source, error.positions, error.path,
+                        error.original_error, {**(error.extensions or {}), "code": code})
+
+
 @dataclass(frozen=True)
 class Document:
     """One query text, parsed and validated (``errors`` empty) or refused (``errors`` say why)."""
@@ -180,4 +189,5 @@ def is_request_error(result_data: Any, errors: list[GraphQLError] | None) -> boo
     return result_data is None and bool(errors) and all(e.path is None for e in errors or ())
 
 
-__all__ = ["Document", "Documents", "OperationType", "Shape", "coded", "fragments_of", "is_request_error"]
+__all__ = ["Document", "Documents", "OperationType", "Shape", "coded", "fragments_of", "is_request_error",
+           "with_code"]

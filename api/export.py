@@ -2,7 +2,9 @@
 
 Secret keys only (401 without a live key, 403 for a publishable one). The range parameters are the
 graph's ``RangeInput`` as query parameters (``from``/``to``, ``since`` or ``preset``) and resolve
-the same way, in the tenant's time zone. Errors are JSON bodies like GraphQL errors, with a code.
+the same way, in the tenant's time zone; ``includeBots=true`` adds the rollups' bot rows (their
+``bot`` column says which), as the graph's ``includeBots``. Errors are JSON bodies like GraphQL
+errors, with a code.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from api.view import Problem, authenticate
 log = logging.getLogger("api.export")
 
 RANGE_PARAMETERS = ("from", "to", "since", "preset")
+PARAMETERS = (*RANGE_PARAMETERS, "includeBots")
 # Read-budget tokens an export spends: a query listing a thousand items costs as much. The rows
 # themselves are not charged: one export holds one connection however long it runs.
 EXPORT_COST = 1_000
@@ -73,8 +76,9 @@ async def _secret_principal(request: Request, resources: Resources) -> Principal
 def _period(request: Request, principal: Principal) -> periods.Period:
     query = request.query_params
     for name in query:
-        if name not in RANGE_PARAMETERS:
-            raise InvalidArgument(name, "unknown parameter; give from and to, since, or preset")
+        if name not in PARAMETERS:
+            raise InvalidArgument(name, "unknown parameter; give from and to, since, or preset, "
+                                        "and optionally includeBots")
         if len(query.getlist(name)) > 1:
             raise InvalidArgument(name, "give it at most once")
     preset = None
@@ -90,6 +94,13 @@ def _period(request: Request, principal: Principal) -> periods.Period:
         return periods.resolve(spec, principal.timezone)
     except periods.PeriodError as exc:  # the graph's names (range.from) are parameters here
         raise InvalidArgument(exc.field.removeprefix("range."), exc.message.replace("range.", "")) from None
+
+
+def _include_bots(request: Request) -> bool:
+    raw = request.query_params.get("includeBots", "false")
+    if raw not in ("true", "false"):
+        raise InvalidArgument("includeBots", f"{raw!r} is not true or false")
+    return raw == "true"
 
 
 def _headers(export: ExportRequest) -> dict[str, str]:
@@ -115,7 +126,8 @@ def export_routes(get_resources: Callable[[], Resources]) -> list[BaseRoute]:
             if not dot:
                 raise InvalidArgument("format", "missing; end the path with .csv, .ndjson or .json")
             export = ExportRequest(principal.tenant_id, parse_dataset(dataset_name),
-                                   parse_format(format_name), _period(request, principal))
+                                   parse_format(format_name), _period(request, principal),
+                                   _include_bots(request))
             headers, media_type = _headers(export), export.format.media_type
             if request.method == "HEAD":
                 response = Response(None, 200, headers, media_type)

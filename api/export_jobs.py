@@ -13,9 +13,11 @@ from datetime import UTC, datetime, timedelta
 import strawberry
 
 from analytics import export_jobs
+from analytics.errors import InvalidArgument
 from analytics.export import Dataset, ExportFormat, ExportRequest
 from api.common import Period, RangeInput
 from api.context import AppInfo
+from api.errors import BadInput
 from workers.queue import enqueue_export
 
 REQUEUE_AFTER = timedelta(seconds=30)  # a job still queued this long is queued again when polled
@@ -39,6 +41,8 @@ class ExportJob:
     dataset: Dataset
     format: ExportFormat
     period: Period
+    include_bots: bool = strawberry.field(description="Whether the rollups' bot rows are exported too "
+                                                      "(their bot column says which).")
     status: ExportStatus
     bytes: float = strawberry.field(description="Bytes written so far (the file size once DONE).")
     rows: float | None = strawberry.field(description="Rows exported, once DONE.")
@@ -52,8 +56,9 @@ class ExportJob:
     def of(cls, job: export_jobs.ExportJob) -> ExportJob:
         done = job.status == "done"
         return cls(id=strawberry.ID(str(job.id)), dataset=job.dataset, format=job.format,
-                   period=Period.of(job.period), status=ExportStatus(job.status), bytes=job.bytes,
-                   rows=job.rows, error=job.error, created_at=job.created_at, finished_at=job.finished_at,
+                   period=Period.of(job.period), include_bots=job.include_bots,
+                   status=ExportStatus(job.status), bytes=job.bytes, rows=job.rows, error=job.error,
+                   created_at=job.created_at, finished_at=job.finished_at,
                    download_url=f"/export/jobs/{job.id}" if done else None)
 
 
@@ -75,11 +80,17 @@ async def export_job(info: AppInfo, id: strawberry.ID) -> ExportJob | None:
 @strawberry.type
 class ExportMutation:
     @strawberry.mutation(description="Export a range to a file in the background (secret key); poll "
-                                     "tenant { exportJob(id) } for progress, then download it.")
+                                     "tenant { exportJob(id) } for progress, then download it. The "
+                                     "rollups (hourly, daily, daily_users) hold human rows only unless "
+                                     "includeBots is true; events are every raw event.")
     async def start_export(self, info: AppInfo, dataset: Dataset, format: ExportFormat,
-                           range: RangeInput) -> ExportJob:
+                           range: RangeInput, include_bots: bool = False) -> ExportJob:
         principal = info.context.require_secret()
-        request = ExportRequest(principal.tenant_id, dataset, format, range.resolve(principal.timezone))
+        try:
+            request = ExportRequest(principal.tenant_id, dataset, format, range.resolve(principal.timezone),
+                                    include_bots)
+        except InvalidArgument as exc:
+            raise BadInput(exc.field, exc.message) from None
         async with info.context.write() as conn:
             job = await export_jobs.create_job(conn, request)
         await enqueue_export(info.context.resources.redis, principal.tenant_id, str(job.id))

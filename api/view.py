@@ -15,8 +15,13 @@ One request, in order:
 6. The key's token bucket is charged: cost for reads, one token per event for ``track`` (429).
 7. Strawberry executes the prepared document. Internal errors are logged with the request id and
    masked; user errors keep their message and code.
-8. Request errors (nothing executed) are 400 under graphql-response+json and 200 under plain JSON.
-   GET answers carry an ETag over the body and Cache-Control; a matching If-None-Match gets 304.
+8. Request errors of a well-formed request (nothing executed: a document that does not parse or
+   validate, no such operation, a limit exceeded, variables that do not coerce (BAD_USER_INPUT),
+   a persisted-query refusal) are 200 under plain JSON and 4xx under graphql-response+json (400;
+   404 for a hash or document id the server does not know). A request that is not well-formed
+   (bad JSON, parameters of the wrong type, no query, a malformed or mismatched hash) is 4xx
+   under both. GET answers carry an ETag over the body and Cache-Control; a matching
+   If-None-Match gets 304.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ from analytics.ingest.events import EventIn
 from analytics.tenants.service import Principal, resolve_key
 from api.context import Context, Resources
 from api.cost import operation_cost
-from api.documents import coded, fragments_of, is_request_error
+from api.documents import coded, fragments_of, is_request_error, with_code
 from api.ingest.fast_path import ENVELOPE_DECODER, decode_variables
 from api.persisted.store import RequestRefused
 from api.ratelimit import Bucket
@@ -268,8 +273,10 @@ class GraphQLEndpoint:
             resolved = await resources.persisted.resolve(params.query, params.extensions,
                                                          params.document_id, principal)
         except RequestRefused as refused:
-            return self.respond({"errors": [refused.error.formatted]}, refused.status, media,
-                                {"Cache-Control": "private, no-cache, must-revalidate"})
+            headers = {"Cache-Control": "private, no-cache, must-revalidate"}
+            if refused.malformed:
+                return self.respond({"errors": [refused.error.formatted]}, refused.status, media, headers)
+            return self.request_error([refused.error], media, refused.status, headers)
         document = resources.documents.get(resolved.text)
         if document.errors:
             return self.request_error(list(document.errors), media)
@@ -307,8 +314,8 @@ class GraphQLEndpoint:
         result = await schema.execute(resolved.text, variable_values=params.variables, context_value=context,
                                       operation_name=params.operation_name)
         errors = [self.mask(error, request_id, resources) for error in result.errors or ()]
-        if is_request_error(result.data, result.errors):
-            return self.request_error(errors, media)
+        if is_request_error(result.data, result.errors):  # variables that do not coerce
+            return self.request_error([with_code(e, "BAD_USER_INPUT") for e in errors], media)
         body: dict[str, Any] = {"data": result.data}
         if errors:
             body = {"errors": [e.formatted for e in errors], "data": result.data}
@@ -332,12 +339,14 @@ class GraphQLEndpoint:
         return GraphQLError("Internal server error", error.nodes, path=error.path,
                             extensions={"code": INTERNAL, "requestId": request_id})
 
-    def request_error(self, errors: list[GraphQLError], media: str) -> Response:
-        """Nothing ran: 400 under graphql-response+json; 200 under application/json (legacy clients)."""
-        status = 400 if media == GRAPHQL_RESPONSE else 200
+    def request_error(self, errors: list[GraphQLError], media: str, status: int = 400,
+                      headers: dict[str, str] | None = None) -> Response:
+        """Nothing ran: ``status`` (4xx) under graphql-response+json; 200 under application/json."""
+        if media != GRAPHQL_RESPONSE:
+            status = 200
         if any((e.extensions or {}).get("code") == INTERNAL for e in errors):
             status = 500
-        return self.respond({"errors": [e.formatted for e in errors]}, status, media)
+        return self.respond({"errors": [e.formatted for e in errors]}, status, media, headers)
 
     def respond(self, body: dict[str, Any], status: int, media: str,
                 headers: dict[str, str] | None = None) -> Response:

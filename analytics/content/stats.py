@@ -80,13 +80,15 @@ _UNIQUE_VIEWS = text(
 
 
 async def unique_views(conn: AsyncConnection, *, content_ids: Sequence[str] | None, period: Period,
-                       include_bots: bool = False) -> dict[str | None, int]:
-    """Distinct users (userId, else anonymousId) who viewed each item over the whole local days of the
-    period; the ``None`` key holds the distinct users across all the items asked for."""
-    whole = period.whole_days()
-    assert whole.days is not None
+                       include_bots: bool = False) -> dict[str | None, int] | None:
+    """Distinct users (userId, else anonymousId) who viewed each item over the local days of the
+    period; the ``None`` key holds the distinct users across all the items asked for. None when the
+    period is not whole local days: distinct users are kept per day, and a whole day's count beside
+    the views of part of it could exceed them."""
+    if period.days is None:
+        return None
     rows = await conn.execute(_UNIQUE_VIEWS, {
-        "first": whole.days[0], "last": whole.days[1], "include_bots": include_bots,
+        "first": period.days[0], "last": period.days[1], "include_bots": include_bots,
         "ids": list(content_ids) if content_ids is not None else None})
     return {None: 0, **{r[0]: int(r[1]) for r in rows}}
 
@@ -104,7 +106,7 @@ async def content_exists(conn: AsyncConnection, content_id: str) -> bool:
 class RankedContent:
     content_id: str
     counts: ContentCounts
-    unique_views: int
+    unique_views: int | None  # None unless the period is whole local days (see unique_views)
 
 
 async def top_content(conn: AsyncConnection, *, period: Period, limit: int,
@@ -125,7 +127,8 @@ async def ranked_content(conn: AsyncConnection, *, content_ids: Sequence[str], p
     """The figures of these items in the period (zeros for an item without any)."""
     counts = await content_counts(conn, content_ids=content_ids, period=period, include_bots=include_bots)
     uniques = await unique_views(conn, content_ids=content_ids, period=period, include_bots=include_bots)
-    return {i: RankedContent(i, counts.get(i, ContentCounts()), uniques.get(i, 0)) for i in content_ids}
+    return {i: RankedContent(i, counts.get(i, ContentCounts()),
+                             None if uniques is None else uniques.get(i, 0)) for i in content_ids}
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,8 @@ async def content_figures(conn: AsyncConnection, *, content_id: str | None, peri
     uniques = await unique_views(conn, content_ids=ids, period=period, include_bots=include_bots)
     facts = await session_figures(conn, content_id=content_id, period=period, include_bots=include_bots)
     return {
-        "views": counts.views, "unique_views": uniques[None], "dismissals": counts.dismissals,
+        "views": counts.views, "unique_views": None if uniques is None else uniques[None],
+        "dismissals": counts.dismissals,
         "cta_clicks": counts.cta_clicks, "cta_click_through_rate": counts.cta_click_through_rate,
         "conversions": counts.conversions, "conversion_rate": counts.conversion_rate,
         "viewing_sessions": facts.viewing_sessions,

@@ -17,6 +17,7 @@ from api.content.types import (
     BOTS_NOTE,
     FACTS_NOTE,
     MAX_LIMIT,
+    UNIQUES_NOTE,
     Capsule,
     ContentSeries,
     ContentStats,
@@ -28,8 +29,8 @@ from api.context import AppInfo
 @strawberry.type(description="A content item's counters over a period.")
 class ContentRankingFigures:
     views: int = strawberry.field(description="ContentViewed events in the range.")
-    unique_views: int = strawberry.field(
-        description="Distinct users who viewed it, over the whole local days the range touches.")
+    unique_views: int | None = strawberry.field(
+        description="Distinct users who viewed it in the range. " + UNIQUES_NOTE)
     cta_clicks: int = strawberry.field(description="ContentCtaClicked events in the range.")
     cta_click_through_rate: float | None = strawberry.field(description="ctaClicks / views * 100.")
     conversions: int = strawberry.field(description="ContentConverted events in the range.")

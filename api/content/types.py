@@ -22,6 +22,9 @@ if TYPE_CHECKING:  # imported lazily: they import the tours module, which import
 
 MAX_LIMIT = 500
 BOTS_NOTE = "Sessions flagged as bots (any tier) are left out unless includeBots is true."
+UNIQUES_NOTE = ("Null when the range is not whole local days (LAST_24_HOURS, since in minutes or hours, "
+                "date-times): distinct users are kept per local day, and a whole day's count beside the "
+                "views of part of that day could exceed them.")
 FACTS_NOTE = ("Counted over the content sessions (one content item within one session) whose first "
               "event of that item falls in the range.")
 
@@ -60,9 +63,9 @@ class ContentStatsChange:
 @strawberry.type
 class ContentFigures:
     views: int = strawberry.field(description="Total views: ContentViewed events in the range.")
-    unique_views: int = strawberry.field(
-        description="Unique views: distinct users (userId, else anonymousId) with a ContentViewed event, "
-                    "over the whole local days the range touches.")
+    unique_views: int | None = strawberry.field(
+        description="Unique views: distinct users (userId, else anonymousId) with a ContentViewed event "
+                    "in the range. " + UNIQUES_NOTE)
     dismissals: int = strawberry.field(description="ContentDismissed events in the range.")
     cta_clicks: int = strawberry.field(description="ContentCtaClicked events in the range.")
     cta_click_through_rate: float | None = strawberry.field(

@@ -31,11 +31,14 @@ TRUSTED_CACHE_SIZE = 4096
 
 
 class RequestRefused(Exception):
-    """A persisted-query problem answered as one GraphQL error with an HTTP status."""
+    """A persisted-query problem answered as one GraphQL error. A request error by default: the
+    endpoint answers it as every request error (200 under application/json, ``status`` under
+    application/graphql-response+json); ``malformed`` when the request's own parameters are wrong
+    (no text at all, a hash that is not one or does not match the text): ``status`` under both."""
 
-    def __init__(self, error: GraphQLError, status: int) -> None:
+    def __init__(self, error: GraphQLError, status: int = 400, *, malformed: bool = False) -> None:
         super().__init__(error.message)
-        self.error, self.status = error, status
+        self.error, self.status, self.malformed = error, status, malformed
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,8 @@ class Resolved:
 
 
 def not_found() -> RequestRefused:
-    return RequestRefused(coded("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND"), 200)
+    """An APQ hash this tenant has not registered (yet): Apollo's clients send the text next."""
+    return RequestRefused(coded("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND"), 404)
 
 
 class PersistedQueries:
@@ -66,11 +70,11 @@ class PersistedQueries:
         if persisted is not None:
             if not isinstance(persisted, dict) or persisted.get("version") != 1:
                 raise RequestRefused(coded("extensions.persistedQuery: only version 1 is supported",
-                                           "PERSISTED_QUERY_NOT_SUPPORTED"), 400)
+                                           "PERSISTED_QUERY_NOT_SUPPORTED"))
             digest = persisted.get("sha256Hash")
             if not isinstance(digest, str) or not HEX64.fullmatch(digest):
                 raise RequestRefused(coded("extensions.persistedQuery.sha256Hash: must be 64 lower-case "
-                                           "hex digits", "BAD_REQUEST"), 400)
+                                           "hex digits", "BAD_REQUEST"), malformed=True)
         elif document_id is not None:
             digest = document_id
         allowlist = self.allowlist(principal)
@@ -79,29 +83,29 @@ class PersistedQueries:
             actual = sha256_hex(query)
             if digest is not None and persisted is not None and actual != digest:
                 raise RequestRefused(coded("provided sha does not match query",
-                                           "PERSISTED_QUERY_HASH_MISMATCH"), 400)
+                                           "PERSISTED_QUERY_HASH_MISMATCH"), malformed=True)
             if allowlist:
                 if principal is None or await self._trusted(principal, actual) is None:
                     raise RequestRefused(coded(
                         "this tenant runs only registered operations (allowlist mode); register the "
                         "document with `analytics persisted push` and send its id",
-                        "QUERY_NOT_IN_SAFELIST"), 400)
+                        "QUERY_NOT_IN_SAFELIST"))
                 return Resolved(query)
             return Resolved(query, actual if persisted is not None else None)
 
         if digest is None:
             raise RequestRefused(coded("query: a query, a persisted-query hash or a documentId is "
-                                       "required", "BAD_REQUEST"), 400)
+                                       "required", "BAD_REQUEST"), malformed=True)
         if principal is not None:
             text = await self._trusted(principal, digest)
             if text is not None:
                 return Resolved(text)
         if allowlist:
             raise RequestRefused(coded(f"documentId: {digest} is not a registered operation of this "
-                                       "tenant", "PERSISTED_QUERY_NOT_IN_LIST"), 400)
+                                       "tenant", "PERSISTED_QUERY_NOT_IN_LIST"), 404)
         if document_id is not None and persisted is None:
             raise RequestRefused(coded(f"documentId: {digest} is not a registered operation of this "
-                                       "tenant", "PERSISTED_QUERY_NOT_FOUND"), 400)
+                                       "tenant", "PERSISTED_QUERY_NOT_FOUND"), 404)
         text = await self._recall(principal, digest) if principal is not None else None
         if text is None:
             raise not_found()

@@ -366,3 +366,36 @@ async def test_days_are_the_tenant_s_local_days(gql: GraphQLClient, make_tenant:
     assert tenant_data["content"]["trends"]["points"] == [{"start": "2025-05-09T00:00:00-04:00", "views": 1},
                                                           {"start": "2025-05-10T00:00:00-04:00", "views": 1}]
     assert tenant_data["capsule"]["stats"] == {"views": 1, "viewingSessions": 1, "avgTimeOnContentSeconds": 2.0}
+
+
+UNIQUES = """query U($r: RangeInput!) { tenant {
+  overview(range: $r, compare: PREVIOUS_PERIOD) { content { views uniqueViews previous { views uniqueViews }
+                                                            change { views uniqueViews } } }
+  content(range: $r) { top(limit: 5) { contentId views uniqueViews } } } }"""
+
+
+async def test_unique_views_never_exceed_views_for_part_of_a_day(
+        gql: GraphQLClient, make_tenant: Any, run_worker: Any) -> None:
+    """Distinct users are kept per local day: over a range shorter than a day, the day's three viewers
+    beside the range's one view would read as impossible, so the figure is null there."""
+    tenant = await make_tenant(timezone="Europe/Berlin")
+    a, b, c = visit(CHROME, "a"), visit(IPHONE, "b"), visit(EDGE, None, anon="anon-c")
+    views = [a("ContentViewed", "10T06:00:00"), b("ContentViewed", "10T07:00:00"),
+             c("ContentViewed", "10T18:30:00"), c("ContentViewed", "10T18:40:00")]
+    assert (await gql.track(tenant.publishable, views))["accepted"] == 4
+    await run_worker()
+
+    evening = await gql.data(tenant.secret, UNIQUES, {"r": {"from": "2025-05-10T20:00:00",
+                                                             "to": "2025-05-10T21:00:00"}})
+    assert evening["tenant"]["overview"]["content"] == {
+        "views": 2, "uniqueViews": None, "previous": {"views": 0, "uniqueViews": None},
+        "change": {"views": None, "uniqueViews": None}}
+    assert evening["tenant"]["content"]["top"] == [{"contentId": "cap1", "views": 2, "uniqueViews": None}]
+    last_24_hours = await gql.data(tenant.secret, UNIQUES, {"r": {"preset": "LAST_24_HOURS"}})
+    assert last_24_hours["tenant"]["overview"]["content"]["uniqueViews"] is None
+
+    whole_day = await gql.data(tenant.secret, UNIQUES, {"r": {"from": "2025-05-10", "to": "2025-05-10"}})
+    assert whole_day["tenant"]["overview"]["content"] == {
+        "views": 4, "uniqueViews": 3, "previous": {"views": 0, "uniqueViews": 0},
+        "change": {"views": None, "uniqueViews": None}}
+    assert whole_day["tenant"]["content"]["top"] == [{"contentId": "cap1", "views": 4, "uniqueViews": 3}]

@@ -89,6 +89,8 @@ def parse(response: httpx.Response) -> list[dict[str, Any]]:
             values: dict[str, Any] = {k: (v if v != "" else None) for k, v in record.items()}
             for key in INTEGERS & values.keys():
                 values[key] = None if values[key] is None else int(values[key])
+            if "bot" in values:
+                values["bot"] = {"true": True, "false": False}[values["bot"]]
             if values.get("properties") is not None:
                 values["properties"] = json.loads(values["properties"])
             rows.append(values)
@@ -279,32 +281,32 @@ async def test_head_answers_headers_without_running_the_export(http: httpx.Async
 
 HOURLY = [
     {"hour": "2025-10-26T02:00:00+02:00", "entity_type": "tour", "entity_id": "t1", "metric": "starts",
-     "step_index": None, "value": 1},
+     "step_index": None, "bot": False, "value": 1},
     {"hour": "2025-10-26T02:00:00+01:00", "entity_type": "tour", "entity_id": "t1", "metric": "starts",
-     "step_index": None, "value": 2},
+     "step_index": None, "bot": False, "value": 2},
     {"hour": "2025-10-26T02:00:00+01:00", "entity_type": "tour", "entity_id": "t1", "metric": "step_views",
-     "step_index": None, "value": 1},
+     "step_index": None, "bot": False, "value": 1},
     {"hour": "2025-10-26T02:00:00+01:00", "entity_type": "tour", "entity_id": "t1", "metric": "step_views",
-     "step_index": 0, "value": 1},
+     "step_index": 0, "bot": False, "value": 1},
 ]
 DAILY = [
     {"day": "2025-10-25", "entity_type": "content", "entity_id": "c1", "metric": "views", "step_index": None,
-     "value": 1},
+     "bot": False, "value": 1},
     {"day": "2025-10-26", "entity_type": "tour", "entity_id": "t1", "metric": "starts", "step_index": None,
-     "value": 3},
+     "bot": False, "value": 3},
     {"day": "2025-10-26", "entity_type": "tour", "entity_id": "t1", "metric": "step_views", "step_index": None,
-     "value": 1},
+     "bot": False, "value": 1},
     {"day": "2025-10-26", "entity_type": "tour", "entity_id": "t1", "metric": "step_views", "step_index": 0,
-     "value": 1},
+     "bot": False, "value": 1},
     {"day": "2025-10-27", "entity_type": "tour", "entity_id": "t1", "metric": "starts", "step_index": None,
-     "value": 1},
+     "bot": False, "value": 1},
 ]
 
 
 def user_row(day: str, entity: tuple[str, str], metric: str, step: int | None, user: str | None,
              anonymous: str | None = None) -> dict[str, Any]:
     return {"day": day, "entity_type": entity[0], "entity_id": entity[1], "metric": metric,
-            "step_index": step, "user_id": user, "anonymous_id": anonymous}
+            "step_index": step, "bot": False, "user_id": user, "anonymous_id": anonymous}
 
 
 DAILY_USERS = [
@@ -331,6 +333,66 @@ async def rolled_up(gql: GraphQLClient, make_tenant: Any, run_worker: Any) -> Te
     assert (await gql.track(t.publishable, tracked))["accepted"] == 6
     await run_worker()
     return t
+
+
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+async def test_bot_rows_only_with_include_bots_and_told_apart(
+        http: httpx.AsyncClient, base_url: str, gql: GraphQLClient, make_tenant: Any, run_worker: Any,
+        fmt: str) -> None:
+    """The counters keep humans and bots apart under the same key: by default the export holds the
+    human rows only (as the graph counts); with includeBots both, told apart by their bot column."""
+    t = await make_tenant(timezone="UTC")
+    tracked = [event("TourStarted", "2025-06-02T10:05:00Z", "u1", tourId="t1"),
+               event("TourStarted", "2025-06-02T10:20:00Z", "u2", tourId="t1"),
+               event("TourStarted", "2025-06-02T10:30:00Z", "crawler", tourId="t1",
+                     context={"userAgent": GOOGLEBOT})]
+    assert (await gql.track(t.publishable, tracked))["accepted"] == 3
+    await run_worker()
+    day = {"from": "2025-06-02", "to": "2025-06-02"}
+
+    def starts(when: dict[str, str], bot: bool, value: int) -> dict[str, Any]:
+        return {**when, "entity_type": "tour", "entity_id": "t1", "metric": "starts", "step_index": None,
+                "bot": bot, "value": value}
+
+    hour = {"hour": "2025-06-02T10:00:00+00:00"}
+    hourly = await export(http, base_url, t.secret, f"hourly.{fmt}", **day)
+    assert hourly.status_code == 200, hourly.text
+    assert parse(hourly) == [starts(hour, False, 2)]
+    explicit = await export(http, base_url, t.secret, f"hourly.{fmt}", **day, includeBots="false")
+    assert parse(explicit) == [starts(hour, False, 2)]
+    both = await export(http, base_url, t.secret, f"hourly.{fmt}", **day, includeBots="true")
+    assert parse(both) == [starts(hour, False, 2), starts(hour, True, 1)]
+    daily = await export(http, base_url, t.secret, f"daily.{fmt}", **day)
+    assert parse(daily) == [starts({"day": "2025-06-02"}, False, 2)]
+    daily_both = await export(http, base_url, t.secret, f"daily.{fmt}", **day, includeBots="true")
+    assert parse(daily_both) == [starts({"day": "2025-06-02"}, False, 2), starts({"day": "2025-06-02"}, True, 1)]
+    users = await export(http, base_url, t.secret, f"daily_users.{fmt}", **day)
+    assert [(r["user_id"], r["bot"]) for r in parse(users)] == [("u1", False), ("u2", False)]
+    users_both = await export(http, base_url, t.secret, f"daily_users.{fmt}", **day, includeBots="true")
+    assert [(r["user_id"], r["bot"]) for r in parse(users_both)] == [("u1", False), ("u2", False),
+                                                                       ("crawler", True)]
+    if fmt == "csv":
+        assert both.text.split("\n")[:3] == ["hour,entity_type,entity_id,metric,step_index,bot,value",
+                                             "2025-06-02T10:00:00+00:00,tour,t1,starts,,false,2",
+                                             "2025-06-02T10:00:00+00:00,tour,t1,starts,,true,1"]
+
+
+async def test_include_bots_is_true_or_false_and_only_for_rollups(http: httpx.AsyncClient, base_url: str,
+                                                                  make_tenant: Any) -> None:
+    t = await make_tenant()
+    day = {"from": "2025-06-02", "to": "2025-06-02"}
+    for path, value, message in [
+            ("daily.csv", "yes", "includeBots: 'yes' is not true or false"),
+            ("events.csv", "true", "includeBots: events holds every raw event, bots included; "
+                                   "includeBots applies to hourly, daily and daily_users")]:
+        response = await export(http, base_url, t.secret, path, **day, includeBots=value)
+        assert response.status_code == 400, response.text
+        assert response.json()["errors"][0] == {
+            "message": message, "extensions": {"code": "BAD_USER_INPUT", "field": "includeBots"}}
+    assert (await export(http, base_url, t.secret, "events.csv", **day, includeBots="false")).status_code == 200
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -50,3 +50,37 @@ async def test_an_export_job_writes_the_same_file_the_stream_sends(
                                  headers={"Authorization": f"Bearer {tenant.publishable}"})
     assert publishable.status_code == 403
     assert (await http.get(f"{base_url}/export/jobs/not-a-uuid", headers=secret)).status_code == 404
+
+
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+START_DAILY = """mutation S($r: RangeInput!, $bots: Boolean!) {
+  startExport(dataset: DAILY, format: CSV, range: $r, includeBots: $bots) { id includeBots } }"""
+
+
+async def test_an_export_job_takes_include_bots_as_the_stream_does(
+        gql: GraphQLClient, http: httpx.AsyncClient, base_url: str, make_tenant: Any,
+        run_worker: Any) -> None:
+    tenant = await make_tenant()
+    await gql.track(tenant.publishable, [
+        event("TourStarted", "2025-06-02T10:00:00Z", "u1", tourId="t1"),
+        event("TourStarted", "2025-06-02T10:30:00Z", "crawler", tourId="t1", context={"userAgent": GOOGLEBOT})])
+    await run_worker()
+    humans = (await gql.data(tenant.secret, START_DAILY, {"r": RANGE, "bots": False}))["startExport"]
+    both = (await gql.data(tenant.secret, START_DAILY, {"r": RANGE, "bots": True}))["startExport"]
+    assert (humans["includeBots"], both["includeBots"]) == (False, True)
+    await run_worker()
+    secret = {"Authorization": f"Bearer {tenant.secret}"}
+    header = "day,entity_type,entity_id,metric,step_index,bot,value"
+    for job, params, lines in [
+            (humans, RANGE, [header, "2025-06-02,tour,t1,starts,,false,1", ""]),
+            (both, {**RANGE, "includeBots": "true"},
+             [header, "2025-06-02,tour,t1,starts,,false,1", "2025-06-02,tour,t1,starts,,true,1", ""])]:
+        download = await http.get(f"{base_url}/export/jobs/{job['id']}", headers=secret)
+        assert download.status_code == 200, download.text
+        assert download.text.split("\n") == lines
+        streamed = await http.get(f"{base_url}/export/daily.csv", params=params, headers=secret)
+        assert download.content == streamed.content
+
+    refused = await gql(tenant.secret, """mutation { startExport(dataset: EVENTS, format: CSV,
+        range: {from: "2025-06-01", to: "2025-06-30"}, includeBots: true) { id } }""")
+    assert refused["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "includeBots"}
