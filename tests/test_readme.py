@@ -68,3 +68,5 @@ async def test_the_readme_examples_run_against_a_live_server(
     assert (tracked["accepted"], tracked["rejected"]) == (3, 0) and tours_read == 1
     assert ran["sh"] >= 2 and ran["graphql"] >= 7, ran
     assert (tmp_path / "sources.csv").read_text().startswith("table,source,sessions")
+    [events] = [p for p in tmp_path.iterdir() if p.name.startswith("events")]  # curl -OJ's file name
+    assert events.read_text().startswith("occurred_at,id,received_at,type")
