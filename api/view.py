@@ -17,6 +17,8 @@ One request, in order:
    masked; user errors keep their message and code.
 8. Request errors (nothing executed) are 400 under graphql-response+json and 200 under plain JSON.
    GET answers carry an ETag over the body and Cache-Control; a matching If-None-Match gets 304.
+9. CORS (api.cors): OPTIONS is answered as a preflight; every other answer gets ``Vary: Origin``
+   and, when the resolved key lets the request's origin read it, ``Access-Control-Allow-Origin``.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from starlette.responses import Response
 from analytics import observability
 from analytics.ingest.events import EventIn
 from analytics.tenants.service import Principal, resolve_key
+from api import cors
 from api.context import Context, Resources
 from api.cost import operation_cost
 from api.documents import coded, fragments_of, is_request_error
@@ -76,9 +79,10 @@ async def authenticate(request: Request, engine: AsyncEngine) -> tuple[Principal
     """The caller's principal, or why there is none (no key; unknown or revoked). Binds the tenant
     to the request's state (metrics) and log context."""
     raw_key = api_key_from(request)
+    request.state.principal = None  # looked up (api.cors reads it)
     if not raw_key:
         return None, "an API key is required: send Authorization: Bearer <key> or X-API-Key"
-    principal = await resolve_key(engine, raw_key)
+    principal = request.state.principal = await resolve_key(engine, raw_key)
     if principal is None:
         return None, "the API key is unknown or revoked"
     request.state.tenant_id = principal.tenant_id
@@ -185,7 +189,12 @@ class GraphQLEndpoint:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         request = Request(scope, receive)
-        response = await self.handle(request)
+        if request.method == "OPTIONS":
+            response = cors.preflight(request)
+        else:
+            response = await self.handle(request)
+            assert self.resources is not None
+            await cors.grant(request, response, self.resources.engine, api_key_from(request))
         await response(scope, receive, send)
 
     async def handle(self, request: Request) -> Response:
@@ -197,7 +206,7 @@ class GraphQLEndpoint:
         try:
             if request.method not in ("GET", "POST"):
                 raise Problem(405, "use GET (queries) or POST", "METHOD_NOT_ALLOWED",
-                              {"Allow": "GET, POST"})
+                              {"Allow": "GET, POST, OPTIONS"})
             if wants_graphiql(request) and resources.settings.limits.introspection:
                 from api.graphiql import graphiql_page
 
@@ -279,6 +288,7 @@ class GraphQLEndpoint:
         if isinstance(operation, GraphQLError):
             return self.request_error([operation], media)
         request.state.graphql_operation = operation.name.value if operation.name else "-"
+        request.state.track = cors.track_only(operation)
         if request.method == "GET" and operation.operation is not OperationType.QUERY:
             raise Problem(405, f"{operation.operation.value}s must be sent with POST", "METHOD_NOT_ALLOWED",
                           {"Allow": "POST"})
