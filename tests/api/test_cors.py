@@ -212,3 +212,30 @@ async def test_the_domain_function_command_lines_call(owner_engine: AsyncEngine,
             await set_allowed_origins(conn, tenant.id, ["shop"])
         with pytest.raises(TenantError, match=r"^no tenant with id 0$"):
             await set_allowed_origins(conn, 0, [SHOP])
+
+
+async def test_a_beacon_sends_track_with_the_publishable_key_in_the_url(
+        http: httpx.AsyncClient, base_url: str, make_tenant: Any) -> None:
+    """navigator.sendBeacon cannot set headers: ?key= and a text/plain body (no preflight)."""
+    tenant: TenantKeys = await make_tenant()
+    events = [page_view(), page_view()]
+    body = json.dumps({"query": TRACK, "variables": {"events": events}})
+    beacon = {"Content-Type": "text/plain;charset=UTF-8", "Origin": ELSEWHERE}
+    sent = await http.post(f"{base_url}/graphql", params={"key": tenant.publishable}, content=body,
+                           headers=beacon)
+    assert sent.status_code == 200
+    assert sent.json()["data"]["track"]["accepted"] == 2
+    assert_readable_from(sent, ELSEWHERE)
+    again = await http.post(f"{base_url}/graphql", params={"key": tenant.publishable}, content=body,
+                            headers=beacon)
+    assert again.json()["data"]["track"]["duplicates"] == 2  # a beacon after a fetch of the same events
+    secret = await http.post(f"{base_url}/graphql", params={"key": tenant.secret}, content=body, headers=beacon)
+    assert secret.json()["errors"][0]["message"] == (
+        "a secret key must be sent in a header, never in a URL (?key= is for publishable keys)")
+    assert secret.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    # text/plain is for beacons only: with a key header it stays 415, as does GET with ?key=.
+    header = await http.post(f"{base_url}/graphql", params={"key": tenant.publishable}, content=body,
+                             headers={**beacon, "Authorization": f"Bearer {tenant.publishable}"})
+    assert header.status_code == 415
+    read = await http.get(f"{base_url}/graphql", params={"key": tenant.secret, "query": READ})
+    assert read.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
