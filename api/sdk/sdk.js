@@ -197,22 +197,22 @@ function createAnalytics(options, env = globalThis) {
     queue = queue.filter((event) => !sent.includes(event)); // what no beacon took waits for the next flush
     if (queue.length) void flush();
   }
+  function onHide() {
+    const now = clock();
+    if (view && view.visibleSince !== null) view.visibleMs += now - view.visibleSince;
+    if (view && view.focusedSince !== null) view.focusedMs += now - view.focusedSince;
+    if (view) view.visibleSince = view.focusedSince = null;
+    beacon();
+  }
 
   function onVisibility() {
-    const now = clock();
-    if (doc.visibilityState === "hidden") {
-      if (view && view.visibleSince !== null) view.visibleMs += now - view.visibleSince;
-      if (view && view.focusedSince !== null) view.focusedMs += now - view.focusedSince;
-      if (view) view.visibleSince = view.focusedSince = null;
-      beacon();
-    } else if (view && view.visibleSince === null) {
-      view.visibleSince = now;
-    }
+    if (doc.visibilityState === "hidden") onHide();
+    else if (view && view.visibleSince === null) view.visibleSince = clock();
   }
 
   if (enabled) {
     doc.addEventListener("visibilitychange", onVisibility);
-    env.addEventListener("pagehide", beacon);
+    env.addEventListener("pagehide", onHide);
     env.addEventListener("scroll", measureScroll, { passive: true });
     env.addEventListener("focus", () => {
       if (view && view.focusedSince === null) view.focusedSince = clock();

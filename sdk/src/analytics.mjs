@@ -213,21 +213,24 @@ export function createAnalytics(options, env = globalThis) {
     if (queue.length) void flush();
   }
 
-  function onVisibility() {
+  // A page being left fires pagehide, then visibilitychange: whichever comes first stops the
+  // clocks and sends, so the second finds nothing new to report.
+  function onHide() {
     const now = clock();
-    if (doc.visibilityState === "hidden") {
-      if (view && view.visibleSince !== null) view.visibleMs += now - view.visibleSince;
-      if (view && view.focusedSince !== null) view.focusedMs += now - view.focusedSince;
-      if (view) view.visibleSince = view.focusedSince = null;
-      beacon();
-    } else if (view && view.visibleSince === null) {
-      view.visibleSince = now;
-    }
+    if (view && view.visibleSince !== null) view.visibleMs += now - view.visibleSince;
+    if (view && view.focusedSince !== null) view.focusedMs += now - view.focusedSince;
+    if (view) view.visibleSince = view.focusedSince = null;
+    beacon();
+  }
+
+  function onVisibility() {
+    if (doc.visibilityState === "hidden") onHide();
+    else if (view && view.visibleSince === null) view.visibleSince = clock();
   }
 
   if (enabled) {
     doc.addEventListener("visibilitychange", onVisibility);
-    env.addEventListener("pagehide", beacon);
+    env.addEventListener("pagehide", onHide);
     env.addEventListener("scroll", measureScroll, { passive: true });
     env.addEventListener("focus", () => {
       if (view && view.focusedSince === null) view.focusedSince = clock();

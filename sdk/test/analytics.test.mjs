@@ -146,12 +146,15 @@ test("a page view, then engagement and every waiting event go by beacon when the
   assert.equal(analytics.pending, 0);
   assert.deepEqual(browser.pending(), []);
 
+  browser.now = 6500;
   browser.fire("window", "pagehide"); // nothing new since: no second beacon
   assert.equal(browser.beacons.length, 1);
   browser.now = 60000; // hidden time does not count
   browser.show();
   browser.now = 61500;
-  browser.fire("window", "pagehide");
+  browser.fire("window", "pagehide"); // leaving: pagehide comes before visibilitychange
+  browser.now = 61600;
+  browser.hide();
   assert.equal(browser.beacons.length, 2);
   const [again] = browser.beacons[1].body.variables.events;
   assert.equal(again.type, "PageEngagement");
