@@ -13,6 +13,8 @@ export const TRACK =
 const MAX_BATCH = 500;
 const BEACON_BYTES = 60000;
 const FATAL_CODES = ["UNAUTHENTICATED", "FORBIDDEN"];
+const MAX_MS = 86400000; // the API's limit of timeOnPageMs and focusedMs (a day)
+const MAX_CLICKS = 100000;
 
 export const DEFAULTS = {
   endpoint: "", // the API's /graphql URL
@@ -99,10 +101,10 @@ export function createAnalytics(options, env = globalThis) {
     const visible = view.visibleMs + (view.visibleSince === null ? 0 : now - view.visibleSince);
     const focused = view.focusedMs + (view.focusedSince === null ? 0 : now - view.focusedSince);
     return {
-      timeOnPageMs: Math.round(visible),
+      timeOnPageMs: Math.min(MAX_MS, Math.round(visible)),
       scrollDepth: Math.round(view.scrollDepth * 10) / 10,
-      focusedMs: Math.round(focused),
-      clicks: view.clicks,
+      focusedMs: Math.min(MAX_MS, Math.round(focused)),
+      clicks: Math.min(MAX_CLICKS, view.clicks),
     };
   }
 
@@ -152,13 +154,18 @@ export function createAnalytics(options, env = globalThis) {
     try {
       body = await response.json();
     } catch {
-      return { retry: response.status >= 500 };
+      return { retry: false }; // not the API's answer (a proxy's error page): sending again will not help
     }
     const code = body && body.errors && body.errors[0] && body.errors[0].extensions && body.errors[0].extensions.code;
     if (FATAL_CODES.includes(code)) {
       enabled = false; // a wrong or revoked key: sending again cannot help
       queue = [];
       env.console && env.console.warn(`analytics: ${body.errors[0].message}; tracking stopped`);
+    }
+    const rejection = body && body.data && body.data.track && body.data.track.rejections[0];
+    if (rejection && env.console) {
+      const event = batch[rejection.index];
+      env.console.warn(`analytics: ${event.type} event rejected: ${rejection.field} ${rejection.reason}`);
     }
     return { retry: false }; // answered: accepted, duplicates and rejected events are all settled
   }

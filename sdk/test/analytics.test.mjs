@@ -83,6 +83,20 @@ test("a failed batch is sent again with the same event ids, backing off, then dr
   assert.deepEqual(browser.pending(), []);
 });
 
+test("rejected events are settled, not retried, and the site owner is told why", async () => {
+  const browser = fakeBrowser();
+  const analytics = tracker(browser, { batchSize: 2 });
+  browser.answers.push(answer(200, { data: { track: { accepted: 1, duplicates: 0, rejected: 1,
+    rejections: [{ index: 1, field: "stepIndex", reason: "is required for StepViewed" }] } } }));
+  analytics.tour("TourStarted", "a");
+  analytics.tour("StepViewed", "a");
+  await settle();
+  await browser.runTimers();
+  assert.equal(browser.requests.length, 1);
+  assert.equal(analytics.pending, 0);
+  assert.deepEqual(browser.warnings, ["analytics: StepViewed event rejected: stepIndex is required for StepViewed"]);
+});
+
 test("a revoked key stops tracking instead of retrying", async () => {
   const browser = fakeBrowser();
   const analytics = tracker(browser, { batchSize: 1 });
