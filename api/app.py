@@ -1,4 +1,4 @@
-"""The Starlette application: /graphql (GraphiQL in a browser), /healthz, /readyz and /metrics."""
+"""The Starlette application: /graphql (GraphiQL in a browser), /sdk.js, /healthz, /readyz and /metrics."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from api.graphiql import graphiql_routes
 from api.persisted.store import PersistedQueries
 from api.ratelimit import RateLimiter
 from api.schema import schema
+from api.sdk import sdk_routes
 from api.telemetry import RequestTelemetry, metrics_route, migration_status
 from api.view import GraphQLEndpoint
 from workers.queue import RollupNotifier, connect
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, *, fast_track: bool = True) -> 
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *graphiql_routes(),
+            *sdk_routes(),
             *export_routes(lambda: holder["resources"]),
             metrics_route(lambda: holder["resources"]),
         ],

@@ -6,7 +6,8 @@ One request, in order:
 2. The response media type is negotiated (``application/graphql-response+json`` when accepted,
    else ``application/json``; 406 when neither is acceptable).
 3. The parameters are read: GET query string, or a POST ``application/json`` body of at most
-   ``ANALYTICS_MAX_BODY_BYTES`` (413 beyond it, 415 for another content type, 400 for bad JSON).
+   ``ANALYTICS_MAX_BODY_BYTES`` (413 beyond it, 415 for another content type, 400 for bad JSON);
+   a beacon (``?key=`` with a publishable key, no key header) may send that JSON as ``text/plain``.
    The ``track`` events variable is decoded straight into events (api.ingest.fast_path).
 4. The API key is resolved; the text to run comes from the query, an APQ hash or a trusted
    document id (api.persisted.store), under the tenant's allowlist.
@@ -22,6 +23,8 @@ One request, in order:
    (bad JSON, parameters of the wrong type, no query, a malformed or mismatched hash) is 4xx
    under both. GET answers carry an ETag over the body and Cache-Control; a matching
    If-None-Match gets 304.
+9. CORS (api.cors): OPTIONS is answered as a preflight; every other answer gets ``Vary: Origin``
+   and, when the resolved key lets the request's origin read it, ``Access-Control-Allow-Origin``.
 """
 
 from __future__ import annotations
@@ -54,7 +57,8 @@ from starlette.responses import Response
 
 from analytics import observability
 from analytics.ingest.events import EventIn
-from analytics.tenants.service import Principal, resolve_key
+from analytics.tenants.service import KeyKind, Principal, resolve_key
+from api import cors
 from api.context import Context, Resources
 from api.cost import operation_cost
 from api.documents import coded, fragments_of, is_request_error, with_code
@@ -70,22 +74,36 @@ JSON = "application/json"
 INTERNAL = "INTERNAL_SERVER_ERROR"
 
 
-def api_key_from(request: Request) -> str | None:
+def header_key(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     if header[:7].lower() == "bearer ":
         return header[7:].strip() or None
     return request.headers.get("x-api-key") or None
 
 
+def beacon_key(request: Request) -> str | None:
+    """``navigator.sendBeacon`` cannot set headers: a beacon is a POST with its publishable key in
+    ``?key=`` and its JSON body sent as ``text/plain`` (the SDK's last batch when a page is hidden)."""
+    return request.query_params.get("key") or None if request.method == "POST" else None
+
+
+def api_key_from(request: Request) -> str | None:
+    return header_key(request) or beacon_key(request)
+
+
 async def authenticate(request: Request, engine: AsyncEngine) -> tuple[Principal | None, str | None]:
     """The caller's principal, or why there is none (no key; unknown or revoked). Binds the tenant
     to the request's state (metrics) and log context."""
     raw_key = api_key_from(request)
+    request.state.principal = None  # looked up (api.cors reads it)
     if not raw_key:
         return None, "an API key is required: send Authorization: Bearer <key> or X-API-Key"
-    principal = await resolve_key(engine, raw_key)
+    principal = request.state.principal = await resolve_key(engine, raw_key)
     if principal is None:
         return None, "the API key is unknown or revoked"
+    if principal.kind is not KeyKind.PUBLISHABLE and not header_key(request):
+        request.state.principal = None
+        return None, "a secret key must be sent in a header, never in a URL (?key= is for publishable keys)"
     request.state.tenant_id = principal.tenant_id
     observability.bind_tenant(principal.tenant_id)
     return principal, None
@@ -190,7 +208,12 @@ class GraphQLEndpoint:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         request = Request(scope, receive)
-        response = await self.handle(request)
+        if request.method == "OPTIONS":
+            response = cors.preflight(request)
+        else:
+            response = await self.handle(request)
+            assert self.resources is not None
+            await cors.grant(request, response, self.resources.engine, api_key_from(request))
         await response(scope, receive, send)
 
     async def handle(self, request: Request) -> Response:
@@ -202,7 +225,7 @@ class GraphQLEndpoint:
         try:
             if request.method not in ("GET", "POST"):
                 raise Problem(405, "use GET (queries) or POST", "METHOD_NOT_ALLOWED",
-                              {"Allow": "GET, POST"})
+                              {"Allow": "GET, POST, OPTIONS"})
             if wants_graphiql(request) and resources.settings.limits.introspection:
                 from api.graphiql import graphiql_page
 
@@ -228,7 +251,7 @@ class GraphQLEndpoint:
                           q.get("documentId") or None)
         content_type = request.headers.get("content-type", "")
         media, *options = (piece.strip().lower() for piece in content_type.split(";"))
-        if media != JSON:
+        if media != JSON and not (media == "text/plain" and beacon_key(request) and not header_key(request)):
             raise Problem(415, f"Content-Type: send {JSON} (got {content_type or 'none'})",
                           "UNSUPPORTED_MEDIA_TYPE")
         for option in options:
@@ -286,6 +309,7 @@ class GraphQLEndpoint:
         if isinstance(operation, GraphQLError):
             return self.request_error([operation], media)
         request.state.graphql_operation = operation.name.value if operation.name else "-"
+        request.state.track = cors.track_only(operation)
         if request.method == "GET" and operation.operation is not OperationType.QUERY:
             raise Problem(405, f"{operation.operation.value}s must be sent with POST", "METHOD_NOT_ALLOWED",
                           {"Allow": "POST"})

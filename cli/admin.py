@@ -12,7 +12,7 @@ from rich.table import Table
 
 from analytics.errors import InvalidArgument
 from analytics.traffic.scanner import PATH_RULES, check_path_rules
-from cli.common import DataDir, JsonOut, console, fail, run, settings_for
+from cli.common import USAGE, DataDir, JsonOut, console, fail, run, settings_for
 from cli.servers import servers, with_owner
 
 tenants_app = typer.Typer(help="Create, list and update tenants.", no_args_is_help=True)
@@ -78,6 +78,11 @@ def tenants_update(name: str = typer.Argument(..., help="Tenant name."),
                        help="Scanner path rules the tenant's own site needs, comma-separated (of: "
                             f"{', '.join(PATH_RULES)}), or 'none'. Stored sessions flagged by a newly "
                             "exempt rule stop being scanners and their days' counters are corrected."),
+                   allowed_origins: str | None = typer.Option(
+                       None, "--allowed-origins", metavar="ORIGINS",
+                       help="Web pages that may read answers to the tenant's secret keys in a browser "
+                            "(CORS), comma-separated scheme://host[:port], or 'none' (the default). "
+                            "Publishable keys may send events from any page."),
                    data_dir: Path | None = DataDir) -> None:
     """Change a tenant's settings."""
     from zoneinfo import ZoneInfo
@@ -85,15 +90,18 @@ def tenants_update(name: str = typer.Argument(..., help="Tenant name."),
     from analytics.ingest.origin import set_store_ip
     from analytics.sessions.exemptions import set_scanner_exemptions
     from analytics.tenants import service
+    from analytics.tenants.origins import canonical_origin, set_allowed_origins
 
-    if store_ip is None and scanner_exempt is None:
-        raise fail("nothing to change: give --store-ip, --no-store-ip or --scanner-exempt")
-    rules = [] if scanner_exempt is None or scanner_exempt.strip() == "none" else [
-        r.strip() for r in scanner_exempt.split(",") if r.strip()]
+    if store_ip is None and scanner_exempt is None and allowed_origins is None:
+        raise fail("nothing to change: give --store-ip, --no-store-ip, --scanner-exempt or --allowed-origins",
+                   USAGE)
+    rules, origins = _listed(scanner_exempt), _listed(allowed_origins)
     try:
         check_path_rules("--scanner-exempt", rules)
+        for origin in origins:
+            canonical_origin("--allowed-origins", origin)
     except InvalidArgument as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), USAGE) from None
     said: list[str] = []
 
     async def update(conn: Any) -> None:
@@ -105,14 +113,25 @@ def tenants_update(name: str = typer.Argument(..., help="Tenant name."),
             done = await set_scanner_exemptions(conn, owner.id, rules, ZoneInfo(owner.timezone))
             said.append(f"scanner rules exempt: {', '.join(done.rules) or 'none'} ({done.sessions_lifted} "
                         f"stored sessions no longer scanners, {done.days_marked} days to correct)")
+        if allowed_origins is not None:
+            stored = await set_allowed_origins(conn, owner.id, origins)
+            said.append(f"origins allowed to read with a secret key: {', '.join(stored) or 'none'}")
 
     with servers(settings_for(data_dir), need_redis=False) as s:
         try:
             run(with_owner(s, update))
-        except service.TenantError as exc:
-            raise fail(str(exc)) from None
+        except (service.TenantError, InvalidArgument) as exc:
+            raise fail(str(exc).replace("origins", "--allowed-origins", 1)
+                       if isinstance(exc, InvalidArgument) else str(exc)) from None
     for line in said:
         console.print(f"{name}: {line}")
+
+
+def _listed(option: str | None) -> list[str]:
+    """A comma-separated option as its items; 'none' (or nothing) is the empty list."""
+    if option is None or option.strip() == "none":
+        return []
+    return [item.strip() for item in option.split(",") if item.strip()]
 
 
 def print_rows(rows: list[dict[str, Any]], as_json: bool, title: str) -> None:

@@ -47,6 +47,8 @@ class Principal:
     key_id: int = 0
     persisted_only: bool = False  # only trusted (persisted) documents may run for this tenant
     store_ip: bool = False  # the tenant opted in to keeping raw IP addresses (off by default)
+    # Browser origins that may read this tenant's secret-key answers (analytics.tenants.origins).
+    allowed_origins: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -157,4 +159,4 @@ async def resolve_key(engine: AsyncEngine, raw_key: str) -> Principal | None:
         return None
     return Principal(int(row.tenant_id), KeyKind(row.kind), ZoneInfo(row.timezone),
                      int(row.raw_retention_days), int(row.key_id), bool(row.persisted_only),
-                     bool(row.store_ip))
+                     bool(row.store_ip), frozenset(row.allowed_origins))

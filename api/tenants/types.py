@@ -23,6 +23,7 @@ from api.sessions.types import (
     SessionSeries,
     SessionStats,
 )
+from api.tenants.mutations import tenant_allowed_origins
 from api.tours import queries as tour_queries
 from api.tours.queries import TourConnection, ToursOverview
 from api.tours.types import SelectorHealth, Tour, TourSeries
@@ -85,6 +86,11 @@ class Tenant:
                                   "(setScannerExemptions).")
     async def scanner_exemptions(self, info: AppInfo) -> list[str]:
         return await scanner_exemptions(info)
+
+    @strawberry.field(description="Origins whose pages may read this tenant's secret-key answers in a "
+                                  "browser (setAllowedOrigins); empty by default.")
+    async def allowed_origins(self, info: AppInfo) -> list[str]:
+        return await tenant_allowed_origins(info)
 
     @strawberry.field(description="An export job started with startExport; null when unknown.")
     async def export_job(self, info: AppInfo, id: strawberry.ID) -> ExportJob | None:

@@ -67,11 +67,12 @@ async def test_raw_ip_is_kept_only_for_tenants_that_opt_in(gql: GraphQLClient, m
         (None,), ("203.0.113.9",), ("2001:db8::7",), (None,)]
 
     nothing = cli(servers, "tenants", "update", tenant.name)
-    assert nothing.returncode == 1 and "give --store-ip, --no-store-ip or --scanner-exempt" in nothing.stderr
+    assert nothing.returncode == 2
+    assert "give --store-ip, --no-store-ip, --scanner-exempt or --allowed-origins" in nothing.stderr
     exempt = cli(servers, "tenants", "update", tenant.name, "--scanner-exempt", "php, wordpress")
     assert exempt.returncode == 0 and "scanner rules exempt: wordpress, php" in exempt.stdout, exempt.stderr
     bad = cli(servers, "tenants", "update", tenant.name, "--scanner-exempt", "php,wp")
-    assert bad.returncode == 1 and "--scanner-exempt: unknown scanner rule 'wp'" in bad.stderr
+    assert bad.returncode == 2 and "--scanner-exempt: unknown scanner rule 'wp'" in bad.stderr
     cleared = cli(servers, "tenants", "update", tenant.name, "--scanner-exempt", "none")
     assert cleared.returncode == 0 and "scanner rules exempt: none" in cleared.stdout
     unknown = cli(servers, "tenants", "update", "nobody-" + uuid.uuid4().hex[:6], "--store-ip")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -108,3 +109,25 @@ async def test_persisted_push_list_and_allowlist(servers: Servers, gql: GraphQLC
     manifest.write_text(json.dumps({hashlib.sha256(b"{ nope }").hexdigest(): "{ nope }"}))
     invalid = cli(servers, "persisted", "push", str(manifest), "--tenant", name)
     assert invalid.returncode == 1 and "Cannot query field 'nope'" in " ".join(invalid.stderr.split())
+
+
+async def test_allowed_origins_are_set_from_the_command_line(servers: Servers, gql: GraphQLClient,
+                                                             make_tenant: Any) -> None:
+    tenant = await make_tenant()
+    query = "{ tenant { allowedOrigins } }"
+    done = await asyncio.to_thread(cli, servers, "tenants", "update", tenant.name, "--allowed-origins",
+                                   "https://Shop.Example.com:443, http://localhost:3000")
+    assert done.returncode == 0, done.stderr
+    assert (f"{tenant.name}: origins allowed to read with a secret key: https://shop.example.com, "
+            "http://localhost:3000") in " ".join(done.stdout.split())
+    assert (await gql.data(tenant.secret, query))["tenant"]["allowedOrigins"] == [
+        "https://shop.example.com", "http://localhost:3000"]
+    bad = await asyncio.to_thread(cli, servers, "tenants", "update", tenant.name, "--allowed-origins",
+                                  "shop.example.com")
+    assert bad.returncode == 2 and "--allowed-origins: 'shop.example.com'" in " ".join(bad.stderr.split())
+    many = ",".join(f"https://s{i}.example.com" for i in range(51))
+    too_many = await asyncio.to_thread(cli, servers, "tenants", "update", tenant.name, "--allowed-origins", many)
+    assert too_many.returncode == 1 and "--allowed-origins" in too_many.stderr and "50" in too_many.stderr
+    assert len((await gql.data(tenant.secret, query))["tenant"]["allowedOrigins"]) == 2  # unchanged
+    cleared = await asyncio.to_thread(cli, servers, "tenants", "update", tenant.name, "--allowed-origins", "none")
+    assert cleared.returncode == 0 and (await gql.data(tenant.secret, query))["tenant"]["allowedOrigins"] == []

@@ -1,8 +1,8 @@
 """Export jobs remember whether the rollups' bot rows were asked for (``includeBots``), as the
 streamed export does.
 
-Revision ID: 0009_export_bots
-Revises: 0008_session_upkeep
+Revision ID: 0010_export_bots
+Revises: 0009_allowed_origins
 Create Date: 2026-12-03
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0009_export_bots"
-down_revision = "0008_session_upkeep"
+revision = "0010_export_bots"
+down_revision = "0009_allowed_origins"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,33 @@
+"""``setAllowedOrigins``: the web origins whose pages may read the tenant's secret-key answers (CORS)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from analytics.errors import InvalidArgument
+from analytics.tenants.origins import MAX_ALLOWED_ORIGINS, allowed_origins, set_allowed_origins
+from api.context import AppInfo
+from api.errors import BadInput
+
+
+async def tenant_allowed_origins(info: AppInfo) -> list[str]:
+    principal = info.context.require_secret()
+    async with info.context.read() as conn:
+        return list(await allowed_origins(conn, principal.tenant_id))
+
+
+@strawberry.type
+class TenantMutation:
+    @strawberry.mutation(description=(
+        "Replace the origins (scheme://host[:port], such as https://shop.example.com; at most "
+        f"{MAX_ALLOWED_ORIGINS}) whose pages may read this tenant's secret-key answers in a browser "
+        "(secret key). [] removes them all (the default). Publishable keys need none: any page may "
+        "send track. Returns the origins as stored, spelled as browsers send them."))
+    async def set_allowed_origins(self, info: AppInfo, origins: list[str]) -> list[str]:
+        principal = info.context.require_secret()
+        try:
+            async with info.context.write() as conn:
+                stored = await set_allowed_origins(conn, principal.tenant_id, origins)
+        except InvalidArgument as exc:
+            raise BadInput(exc.field, exc.message) from None
+        return list(stored)
