@@ -12,8 +12,8 @@ from rich.table import Table
 
 from analytics.errors import InvalidArgument
 from analytics.traffic.scanner import PATH_RULES, check_path_rules
-from cli.common import USAGE, DataDir, JsonOut, console, fail, run, settings_for
-from cli.servers import servers, with_owner
+from cli.common import USAGE, DataDir, JsonOut, console, fail, settings_for
+from cli.servers import as_owner
 
 tenants_app = typer.Typer(help="Create, list and update tenants.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list and revoke API keys (stored hashed).", no_args_is_help=True)
@@ -42,11 +42,7 @@ def tenants_create(name: str = typer.Argument(..., help="Unique tenant name."),
         _, sk = await service.create_key(conn, tenant_id=tenant.id, kind=service.KeyKind.SECRET)
         return {"tenant": name, "timezone": timezone, "publishableKey": pk, "secretKey": sk}
 
-    with servers(settings, need_redis=False) as s:
-        try:
-            result = run(with_owner(s, create))
-        except service.TenantError as exc:
-            raise fail(str(exc)) from None
+    result = as_owner(settings, create)
     if as_json:
         print(json.dumps(result))
         return
@@ -60,8 +56,7 @@ def tenants_list(data_dir: Path | None = DataDir, as_json: bool = JsonOut) -> No
     """List tenants."""
     from analytics.tenants import service
 
-    with servers(settings_for(data_dir), need_redis=False) as s:
-        tenants = run(with_owner(s, service.list_tenants))
+    tenants = as_owner(settings_for(data_dir), service.list_tenants)
     rows = [{"id": t.id, "name": t.name, "timezone": t.timezone,
              "rawRetentionDays": t.raw_retention_days} for t in tenants]
     print_rows(rows, as_json, "tenants")
@@ -114,15 +109,13 @@ def tenants_update(name: str = typer.Argument(..., help="Tenant name."),
             said.append(f"scanner rules exempt: {', '.join(done.rules) or 'none'} ({done.sessions_lifted} "
                         f"stored sessions no longer scanners, {done.days_marked} days to correct)")
         if allowed_origins is not None:
-            stored = await set_allowed_origins(conn, owner.id, origins)
+            try:
+                stored = await set_allowed_origins(conn, owner.id, origins)
+            except InvalidArgument as exc:  # the domain names its own argument
+                raise InvalidArgument("--allowed-origins", exc.message) from None
             said.append(f"origins allowed to read with a secret key: {', '.join(stored) or 'none'}")
 
-    with servers(settings_for(data_dir), need_redis=False) as s:
-        try:
-            run(with_owner(s, update))
-        except (service.TenantError, InvalidArgument) as exc:
-            raise fail(str(exc).replace("origins", "--allowed-origins", 1)
-                       if isinstance(exc, InvalidArgument) else str(exc)) from None
+    as_owner(settings_for(data_dir), update)
     for line in said:
         console.print(f"{name}: {line}")
 
@@ -163,18 +156,14 @@ def keys_create(tenant: str = typer.Option(..., "--tenant", help="Tenant name.")
     try:
         key_kind = service.KeyKind(kind)
     except ValueError:
-        raise fail("--kind must be publishable or secret") from None
+        raise fail("--kind must be publishable or secret", USAGE) from None
 
     async def create(conn: Any) -> dict[str, Any]:
         owner = await service.get_tenant(conn, tenant)
         key, raw = await service.create_key(conn, tenant_id=owner.id, kind=key_kind, name=name)
         return {**key_row(key), "key": raw}
 
-    with servers(settings_for(data_dir), need_redis=False) as s:
-        try:
-            result = run(with_owner(s, create))
-        except service.TenantError as exc:
-            raise fail(str(exc)) from None
+    result = as_owner(settings_for(data_dir), create)
     if as_json:
         print(json.dumps(result))
     else:
@@ -191,11 +180,7 @@ def keys_list(tenant: str | None = typer.Option(None, "--tenant", help="Only thi
         owner = await service.get_tenant(conn, tenant) if tenant else None
         return await service.list_keys(conn, tenant_id=owner.id if owner else None)
 
-    with servers(settings_for(data_dir), need_redis=False) as s:
-        try:
-            keys = run(with_owner(s, listing))
-        except service.TenantError as exc:
-            raise fail(str(exc)) from None
+    keys = as_owner(settings_for(data_dir), listing)
     print_rows([key_row(k) for k in keys], as_json, "API keys")
 
 
@@ -205,11 +190,7 @@ def keys_revoke(key_id: int = typer.Argument(..., help="Key id from `analytics k
     """Revoke a key; it stops working on the next request."""
     from analytics.tenants import service
 
-    with servers(settings_for(data_dir), need_redis=False) as s:
-        try:
-            key = run(with_owner(s, lambda conn: service.revoke_key(conn, key_id=key_id)))
-        except service.TenantError as exc:
-            raise fail(str(exc)) from None
+    key = as_owner(settings_for(data_dir), lambda conn: service.revoke_key(conn, key_id=key_id))
     if as_json:
         print(json.dumps(key_row(key)))
     else:
@@ -227,8 +208,7 @@ def rollups_verify(tenant: str = typer.Option(..., "--tenant", help="Tenant name
         owner = await service.get_tenant(conn, tenant)
         return await verify_rollups(conn, owner.id)
 
-    with servers(settings_for(data_dir), need_redis=False) as s:
-        differences = run(with_owner(s, verify))
+    differences = as_owner(settings_for(data_dir), verify)
     rows = [{"table": d.table, "missing": d.missing, "extra": d.extra} for d in differences]
     if as_json:
         print(json.dumps(rows))
@@ -269,11 +249,7 @@ def persisted_push(manifest: Path = typer.Argument(
         await scope_to_tenant(conn, owner.id)
         return await persisted.store_documents(conn, owner.id, prepared, replace=replace)
 
-    with servers(settings, need_redis=False) as s:
-        try:
-            stored = run(with_owner(s, push))
-        except service.TenantError as exc:
-            raise fail(str(exc)) from None
+    stored = as_owner(settings, push)
     rows = [{"id": d.id, "name": name, "type": kind} for d, kind, name in prepared]
     if as_json:
         print(json.dumps({"stored": stored, "documents": rows}))
@@ -297,11 +273,7 @@ def persisted_list(tenant: str = typer.Option(..., "--tenant", help="Tenant name
         await scope_to_tenant(conn, owner.id)
         return only, await persisted.list_documents(conn)
 
-    with servers(settings, need_redis=False) as s:
-        try:
-            tenant_only, documents = run(with_owner(s, listing))
-        except service.TenantError as exc:
-            raise fail(str(exc)) from None
+    tenant_only, documents = as_owner(settings, listing)
     server_only = settings.limits.persisted_only
     rows = [{"id": d.id, "name": d.operation_name, "type": d.operation_type} for d in documents]
     if as_json:
@@ -337,17 +309,13 @@ def persisted_allowlist(state: str = typer.Argument(..., help="on: only trusted 
     from analytics.tenants import service
 
     if state not in ("on", "off"):
-        raise fail("STATE must be on or off")
+        raise fail("STATE must be on or off", USAGE)
 
     async def switch(conn: Any) -> None:
         owner = await service.get_tenant(conn, tenant)
         await persisted.set_persisted_only(conn, owner.id, state == "on")
 
-    with servers(settings_for(data_dir), need_redis=False) as s:
-        try:
-            run(with_owner(s, switch))
-        except service.TenantError as exc:
-            raise fail(str(exc)) from None
+    as_owner(settings_for(data_dir), switch)
     console.print(f"allowlist mode {state} for {tenant}")
 
 

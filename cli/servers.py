@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from analytics.errors import InvalidArgument
 from analytics.settings import Settings
-from cli.common import REFUSED, UNREACHABLE, console, err, fail
+from cli.common import REFUSED, UNREACHABLE, console, err, fail, run
 
 T = TypeVar("T")
 
@@ -97,3 +98,15 @@ async def with_owner(s: Servers, fn: Callable[[Any], Awaitable[T]]) -> T:
             return await fn(conn)
     finally:
         await engine.dispose()
+
+
+def as_owner(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
+    """``fn(conn)`` in one owner transaction on the command's database (an admin command's whole
+    work); an unknown tenant or a refused argument is one line and exit code 1."""
+    from analytics.tenants.service import TenantError
+
+    with servers(settings, need_redis=False) as s:
+        try:
+            return run(with_owner(s, fn))
+        except (TenantError, InvalidArgument) as exc:
+            raise fail(str(exc)) from None

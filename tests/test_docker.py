@@ -68,10 +68,16 @@ def compose_tenant_command() -> tuple[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Built as the Dockerfile's build stage does (isolated: pyproject's build requirements apply)."""
-    out = tmp_path_factory.mktemp("wheel")
+    """Built as the Dockerfile's build stage does: from a copy of what it copies (an in-tree build
+    would also pack stale files of an earlier build/ folder), isolated (pyproject's build requirements)."""
+    out, source = tmp_path_factory.mktemp("wheel"), tmp_path_factory.mktemp("source")
+    for name in re.findall(r"^COPY (\S+) \./", dockerfile(), re.MULTILINE):
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir",
-                            "--wheel-dir", str(out), str(ROOT)], capture_output=True, text=True, timeout=900)
+                            "--wheel-dir", str(out), str(source)], capture_output=True, text=True, timeout=900)
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     [path] = out.glob("*.whl")
     return path
@@ -91,6 +97,8 @@ def test_the_wheel_holds_every_module_migration_and_graphiql_file(wheel: Path) -
                if "__pycache__" not in p.parts}
     assert {f"migrations/versions/{p.name}" for p in (ROOT / "migrations" / "versions").glob("*.py")} <= sources
     assert sorted(sources - names) == []
+    packed = {n for n in names if n.endswith(".py") and n.split("/")[0] in PACKAGES}
+    assert sorted(packed - sources) == []  # nothing that is not in the source tree (a stale migration)
     static = {p.relative_to(ROOT).as_posix() for p in (ROOT / "api" / "graphiql" / "static").iterdir()}
     assert len(static) >= 8 and sorted(static - names) == []
     assert {"api/graphiql/page.html", "migrations/script.py.mako"} <= names

@@ -46,7 +46,7 @@ def test_bad_input_is_named(servers: Servers) -> None:
     assert bad_zone.returncode == 1
     assert "unknown time zone 'Mars/Base'" in bad_zone.stderr
     bad_kind = cli(servers, "keys", "create", "--tenant", "nobody", "--kind", "root")
-    assert bad_kind.returncode == 1 and "--kind must be publishable or secret" in bad_kind.stderr
+    assert bad_kind.returncode == 2 and "--kind must be publishable or secret" in bad_kind.stderr
     no_tenant = cli(servers, "keys", "list", "--tenant", "nobody-" + uuid.uuid4().hex[:6])
     assert no_tenant.returncode == 1 and "no tenant named" in no_tenant.stderr
 
