@@ -1,9 +1,8 @@
-"""Admin commands against the database as its owner: tenants, keys, rollups and trusted documents."""
+"""Admin commands against the database as its owner: tenants, keys and rollups."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,6 @@ from cli.servers import as_owner
 tenants_app = typer.Typer(help="Create, list and update tenants.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list and revoke API keys (stored hashed).", no_args_is_help=True)
 rollups_app = typer.Typer(help="Inspect the rollups the worker maintains.", no_args_is_help=True)
-persisted_app = typer.Typer(help="Trusted documents (persisted queries) and allowlist mode.",
-                            no_args_is_help=True)
 
 
 @tenants_app.command("create")
@@ -32,6 +29,10 @@ def tenants_create(name: str = typer.Argument(..., help="Unique tenant name."),
     """Create a tenant with a publishable and a secret key (shown once)."""
     from analytics.tenants import service
 
+    try:
+        service.check_timezone(timezone)
+    except service.TenantError as exc:
+        raise fail(f"--timezone: {exc}", USAGE) from None
     settings = settings_for(data_dir)
 
     async def create(conn: Any) -> dict[str, str]:
@@ -85,7 +86,7 @@ def tenants_update(name: str = typer.Argument(..., help="Tenant name."),
     from analytics.ingest.origin import set_store_ip
     from analytics.sessions.exemptions import set_scanner_exemptions
     from analytics.tenants import service
-    from analytics.tenants.origins import canonical_origin, set_allowed_origins
+    from analytics.tenants.origins import check_origins, set_allowed_origins
 
     if store_ip is None and scanner_exempt is None and allowed_origins is None:
         raise fail("nothing to change: give --store-ip, --no-store-ip, --scanner-exempt or --allowed-origins",
@@ -93,10 +94,9 @@ def tenants_update(name: str = typer.Argument(..., help="Tenant name."),
     rules, origins = _listed(scanner_exempt), _listed(allowed_origins)
     try:
         check_path_rules("--scanner-exempt", rules)
-        for origin in origins:
-            canonical_origin("--allowed-origins", origin)
-    except InvalidArgument as exc:
-        raise fail(str(exc), USAGE) from None
+        check_origins(origins)
+    except InvalidArgument as exc:  # check_origins names its own argument: origins, origins[i]
+        raise fail(str(exc).replace("origins", "--allowed-origins", 1), USAGE) from None
     said: list[str] = []
 
     async def update(conn: Any) -> None:
@@ -109,10 +109,7 @@ def tenants_update(name: str = typer.Argument(..., help="Tenant name."),
             said.append(f"scanner rules exempt: {', '.join(done.rules) or 'none'} ({done.sessions_lifted} "
                         f"stored sessions no longer scanners, {done.days_marked} days to correct)")
         if allowed_origins is not None:
-            try:
-                stored = await set_allowed_origins(conn, owner.id, origins)
-            except InvalidArgument as exc:  # the domain names its own argument
-                raise InvalidArgument("--allowed-origins", exc.message) from None
+            stored = await set_allowed_origins(conn, owner.id, origins)
             said.append(f"origins allowed to read with a secret key: {', '.join(stored) or 'none'}")
 
     as_owner(settings_for(data_dir), update)
@@ -218,104 +215,3 @@ def rollups_verify(tenant: str = typer.Option(..., "--tenant", help="Tenant name
         console.print("[green]every rollup equals its recomputation from raw events[/green]")
     if rows:
         raise typer.Exit(1)
-
-
-@persisted_app.command("push")
-def persisted_push(manifest: Path = typer.Argument(
-                       ..., exists=True, dir_okay=False,
-                       help="Apollo persisted-query manifest or Relay id map (JSON)."),
-                   tenant: str = typer.Option(..., "--tenant", help="Tenant name."),
-                   replace: bool = typer.Option(False, "--replace",
-                                                help="Drop the tenant's documents not in this manifest."),
-                   data_dir: Path | None = DataDir, as_json: bool = JsonOut) -> None:
-    """Register a manifest's operations as the tenant's trusted documents (each one validated)."""
-    from analytics import persisted
-    from analytics.db import scope_to_tenant
-    from analytics.errors import InvalidArgument
-    from analytics.tenants import service
-    from api.persisted.register import prepare_manifest
-
-    settings = settings_for(data_dir)
-    try:
-        data = json.loads(manifest.read_text())
-        prepared = prepare_manifest(data, settings.limits)
-    except ValueError as exc:  # InvalidArgument and JSON errors
-        where = exc.field if isinstance(exc, InvalidArgument) else str(manifest)
-        message = exc.message if isinstance(exc, InvalidArgument) else f"not JSON: {exc}"
-        raise fail(f"{where}: {message}") from None
-
-    async def push(conn: Any) -> int:
-        owner = await service.get_tenant(conn, tenant)
-        await scope_to_tenant(conn, owner.id)
-        return await persisted.store_documents(conn, owner.id, prepared, replace=replace)
-
-    stored = as_owner(settings, push)
-    rows = [{"id": d.id, "name": name, "type": kind} for d, kind, name in prepared]
-    if as_json:
-        print(json.dumps({"stored": stored, "documents": rows}))
-    else:
-        console.print(f"{stored} trusted documents stored for {tenant}")
-
-
-@persisted_app.command("list")
-def persisted_list(tenant: str = typer.Option(..., "--tenant", help="Tenant name."),
-                   data_dir: Path | None = DataDir, as_json: bool = JsonOut) -> None:
-    """List the tenant's trusted documents and whether allowlist mode is on."""
-    from analytics import persisted
-    from analytics.db import scope_to_tenant
-    from analytics.tenants import service
-
-    settings = settings_for(data_dir)
-
-    async def listing(conn: Any) -> tuple[bool, list[Any]]:
-        owner = await service.get_tenant(conn, tenant)
-        only = await persisted.persisted_only(conn, owner.id)
-        await scope_to_tenant(conn, owner.id)
-        return only, await persisted.list_documents(conn)
-
-    tenant_only, documents = as_owner(settings, listing)
-    server_only = settings.limits.persisted_only
-    rows = [{"id": d.id, "name": d.operation_name, "type": d.operation_type} for d in documents]
-    if as_json:
-        print(json.dumps({"tenant": tenant, "allowlist": tenant_only or server_only,
-                          "serverAllowlist": server_only, "documents": rows}))
-        return
-    state = ("on (ANALYTICS_PERSISTED_ONLY forces it for every tenant)" if server_only
-             else "on (only these documents run)" if tenant_only else "off (any valid query runs)")
-    console.print(f"allowlist mode for {tenant}: {state}", highlight=False)
-    print_rows(rows, False, f"trusted documents of {tenant}")
-
-
-@persisted_app.command("manifest")
-def persisted_manifest(output: Path | None = typer.Option(None, "-o", "--output",
-                                                          help="Write to this file.")) -> None:
-    """Print the reporting commands' own operations as an Apollo persisted-query manifest: push it
-    (`analytics persisted push`) so the CLI works against a tenant in allowlist mode."""
-    from cli.documents import manifest
-
-    text = json.dumps(manifest(), indent=2) + "\n"
-    if output:
-        output.write_text(text)
-    else:
-        sys.stdout.write(text)
-
-
-@persisted_app.command("allowlist")
-def persisted_allowlist(state: str = typer.Argument(..., help="on: only trusted documents run; off: any."),
-                        tenant: str = typer.Option(..., "--tenant", help="Tenant name."),
-                        data_dir: Path | None = DataDir) -> None:
-    """Turn the tenant's allowlist mode on or off (ANALYTICS_PERSISTED_ONLY=true forces it for all)."""
-    from analytics import persisted
-    from analytics.tenants import service
-
-    if state not in ("on", "off"):
-        raise fail("STATE must be on or off", USAGE)
-
-    async def switch(conn: Any) -> None:
-        owner = await service.get_tenant(conn, tenant)
-        await persisted.set_persisted_only(conn, owner.id, state == "on")
-
-    as_owner(settings_for(data_dir), switch)
-    console.print(f"allowlist mode {state} for {tenant}")
-
-

@@ -53,10 +53,11 @@ class GraphQLClient:
             answer = response.json()
         except ValueError:
             answer = None
-        if not isinstance(answer, dict) or not ("data" in answer or "errors" in answer):
+        if not _well_formed(answer):
             raise fail(f"{url} is not an analytics GraphQL API (HTTP {response.status_code}, "
                        f"{response.headers.get('content-type', 'no content type')})", UNREACHABLE)
-        return answer
+        well_formed: dict[str, Any] = answer
+        return well_formed
 
     def _check(self, answer: dict[str, Any]) -> dict[str, Any]:
         errors = answer.get("errors") or []
@@ -78,3 +79,13 @@ class GraphQLClient:
 def _code(answer: dict[str, Any]) -> str | None:
     errors = answer.get("errors") or []
     return (errors[0].get("extensions") or {}).get("code") if errors else None
+
+
+def _well_formed(answer: object) -> bool:
+    """A GraphQL response: errors as a list of objects, or data as an object."""
+    if not isinstance(answer, dict):
+        return False
+    errors = answer.get("errors") or []
+    if not isinstance(errors, list) or not all(isinstance(e, dict) for e in errors):
+        return False
+    return bool(errors) or isinstance(answer.get("data"), dict)

@@ -40,6 +40,28 @@ def fail(message: str, code: int = REFUSED) -> typer.Exit:
     return typer.Exit(code)
 
 
+def write_private(path: Path, content: str) -> None:
+    """``content`` into ``path`` readable by its owner only, from the first byte (it holds keys): a
+    new file created mode 0600 beside it, then moved over it."""
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.tmp")
+    partial.unlink(missing_ok=True)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(content)
+    partial.replace(path)
+
+
+def write_text_or_fail(option: str, path: Path, content: str) -> None:
+    """Write a file the user named; a path that cannot be written is one line and exit code 2."""
+    try:
+        path.write_text(content, encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"{option}: cannot write {path}: {exc.strerror or exc}", USAGE) from None
+
+
 def settings_for(data_dir: Path | None = None) -> Settings:
     try:
         settings = load_settings()

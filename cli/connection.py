@@ -18,7 +18,7 @@ from typing import Any
 
 import typer
 
-from cli.common import USAGE, console, fail
+from cli.common import USAGE, console, fail, write_private
 
 LOCAL_DEV_URL = "http://127.0.0.1:8000/graphql"
 
@@ -54,46 +54,61 @@ def config_path() -> Path:
 
 
 def read_config(path: Path) -> dict[str, Any]:
+    """The profiles file: ``default`` and ``[profiles.NAME]`` tables of ``url`` and ``key`` strings."""
     if not path.exists():
         return {}
     try:
-        return tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise fail(f"cannot read the profiles in {path}: {exc}", USAGE) from None
+        config = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise fail(f"cannot read the profiles in {path}: {exc}; fix or delete the file", USAGE) from None
+    profiles = config.get("profiles", {})
+    if not isinstance(profiles, dict) or not all(_is_profile(p) for p in profiles.values()):
+        raise fail(f"cannot read the profiles in {path}: each [profiles.NAME] needs url and key strings; "
+                   "fix or delete the file, or save them again with `analytics login`", USAGE)
+    return config
+
+
+def _is_profile(profile: object) -> bool:
+    return isinstance(profile, dict) and all(isinstance(profile.get(k), str) for k in ("url", "key"))
 
 
 def _toml_string(value: str) -> str:
-    return json.dumps(value)  # a JSON string is a valid TOML basic string
+    return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string (no \ud83d escapes)
 
 
 def write_config(path: Path, config: dict[str, Any]) -> None:
-    """The profiles as TOML, written mode 0600 (the file holds secret keys)."""
+    """The profiles as TOML, readable by the owner only (the file holds secret keys)."""
     lines = [f"default = {_toml_string(config['default'])}"] if config.get("default") else []
     for name, profile in sorted(config.get("profiles", {}).items()):
         lines += ["", f"[profiles.{_toml_string(name)}]"]
         lines += [f"{k} = {_toml_string(str(v))}" for k, v in sorted(profile.items())]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".tmp")
-    partial.touch(mode=0o600)
-    partial.chmod(0o600)
-    partial.write_text("\n".join(lines) + "\n")
-    partial.replace(path)
+    write_private(path, "\n".join(lines) + "\n")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise fail(f"cannot read {path}: {exc}; delete it and run `analytics dev` again", USAGE) from None
+    if not isinstance(found, dict):
+        raise fail(f"cannot read {path}: not a JSON object; delete it and run `analytics dev` again", USAGE)
+    return found
 
 
 def _local_dev(data_dir: Path) -> tuple[str | None, str | None]:
     """The URL a running ``analytics dev`` wrote and the demo secret key of ``data_dir``."""
     url = key = None
-    dev = data_dir / "dev.json"
-    if dev.exists():
-        url = json.loads(dev.read_text()).get("url")
-    keys = data_dir / "demo-keys.json"
-    if keys.exists():
-        key = json.loads(keys.read_text()).get("secretKey")
+    if (data_dir / "dev.json").exists():
+        url = _read_json(data_dir / "dev.json").get("url")
+    if (data_dir / "demo-keys.json").exists():
+        key = _read_json(data_dir / "demo-keys.json").get("secretKey")
         url = url or LOCAL_DEV_URL
-    return url, key
+    return (url if isinstance(url, str) else None), (key if isinstance(key, str) else None)
 
 
 def resolve_target(url: str | None, key: str | None, profile: str | None, data_dir: Path | None) -> Target:
+    """The server and key to use. A saved key goes only to the URL it was saved with: a --url
+    without --key takes the key of the profile or dev server at that same URL, or fails."""
     path = config_path()
     config = read_config(path)
     profiles: dict[str, dict[str, str]] = config.get("profiles", {})
@@ -102,27 +117,29 @@ def resolve_target(url: str | None, key: str | None, profile: str | None, data_d
         known = ", ".join(sorted(profiles)) or "none saved yet"
         raise fail(f"--profile: no profile named {profile!r} in {path} (profiles: {known}); save one "
                    "with `analytics login --profile NAME --url URL --key KEY`", USAGE)
-    saved = profiles.get(name or "", {})
-    sources = []
-    if url or key:
-        sources.append("--url/--key or ANALYTICS_URL/ANALYTICS_KEY")
-    if saved and not (url and key):
-        sources.append(f"profile {name!r} in {path}")
-    url, key = url or saved.get("url"), key or saved.get("key")
-    if not (url and key):
+    if url and key:
+        return Target(graphql_url(url), key, "--url/--key or ANALYTICS_URL/ANALYTICS_KEY")
+    saved: list[tuple[str | None, str | None, str]] = []
+    if name in profiles:
+        saved.append((profiles[name]["url"], profiles[name]["key"], f"profile {name!r} in {path}"))
+    if not profile:
         from analytics.settings import load_settings
 
         where = (data_dir or load_settings().data_dir).resolve()
-        dev_url, dev_key = _local_dev(where)
-        if (dev_url and not url) or (dev_key and not key):
-            sources.append(f"the local `analytics dev` in {where}")
-        url, key = url or dev_url, key or dev_key
-    if not url or not key:
-        missing = " and ".join(n for n, v in (("a URL", url), ("a key", key)) if not v)
-        raise fail(f"no server to report on ({missing} missing): pass --url and --key (or set ANALYTICS_URL "
-                   "and ANALYTICS_KEY), save a profile with `analytics login`, or run `analytics dev` in "
-                   "this folder (or pass --data-dir)", USAGE)
-    return Target(graphql_url(url), key, " and ".join(sources))
+        saved.append((*_local_dev(where), f"the local `analytics dev` in {where}"))
+    for saved_url, saved_key, source in saved:
+        if not (saved_url and saved_key):
+            continue
+        if url is None:  # the saved server, with the key given (--key) or saved with it
+            return Target(graphql_url(saved_url), key or saved_key, source)
+        if graphql_url(saved_url) == graphql_url(url):
+            return Target(graphql_url(url), saved_key, f"--url and the key of {source}")
+    if url:
+        raise fail("--url given without --key (or ANALYTICS_KEY), and no saved profile or dev server has "
+                   f"a key for {graphql_url(url)}: pass --key", USAGE)
+    raise fail("no server to report on: pass --url and --key (or set ANALYTICS_URL and ANALYTICS_KEY), save "
+               "a profile with `analytics login`, or run `analytics dev` in this folder (or pass --data-dir)",
+               USAGE)
 
 
 def login(url: str = typer.Option(..., "--url", help="The API (http://host:port or its /graphql URL)."),

@@ -7,6 +7,7 @@ import typer
 from cli import admin, server_commands
 from cli.connection import login, logout
 from cli.content import content_app
+from cli.persisted import persisted_app
 from cli.sessions import overview, sessions_app, traffic_app
 
 app = typer.Typer(help="GraphQL analytics API with async workers. Server commands (dev, serve, worker, "
@@ -17,7 +18,7 @@ app.registered_commands += server_commands.app.registered_commands
 app.add_typer(admin.tenants_app, name="tenants")
 app.add_typer(admin.keys_app, name="keys")
 app.add_typer(admin.rollups_app, name="rollups")
-app.add_typer(admin.persisted_app, name="persisted")
+app.add_typer(persisted_app, name="persisted")
 app.command("login")(login)
 app.command("logout")(logout)
 app.command("overview")(overview)

@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from cli.common import USAGE, fail
+
 
 @dataclass
 class Section:
@@ -79,7 +81,10 @@ def emit(console: Console, *, heading: str, sections: Sequence[Section], payload
          as_json: bool, export: Path | None) -> None:
     """Print JSON or tables, and write the CSV file when --export asks for one."""
     if export is not None:
-        count = write_csv(export, sections)
+        try:
+            count = write_csv(export, sections)
+        except OSError as exc:
+            raise fail(f"--export: cannot write {export}: {exc.strerror or exc}", USAGE) from None
         if not as_json:
             console.print(f"exported {count} rows to {export}")
     if as_json:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
@@ -17,7 +17,7 @@ from analytics import periods
 from analytics.errors import InvalidArgument
 from analytics.periods import Granularity, Period
 from cli.client import GraphQLClient
-from cli.common import USAGE, fail
+from cli.common import UNREACHABLE, USAGE, fail
 from cli.connection import resolve_target
 
 RELATIVE = re.compile(r"^\s*\d+\s*[mhdw]\s*$")
@@ -153,8 +153,12 @@ def open_report(server: Server, check: Callable[[], object] = lambda: None) -> R
     """Check the options (before any request), then find the server and read the key's tenant."""
     checked(check)
     client = GraphQLClient(resolve_target(server.url, server.key, server.profile, server.data_dir))
-    tenant = client.run("CliTenant", {})["tenant"]
-    return Report(client, tenant["name"], ZoneInfo(tenant["timezone"]))
+    tenant = client.run("CliTenant", {}).get("tenant")
+    try:
+        return Report(client, str(tenant["name"]), ZoneInfo(tenant["timezone"]))  # type: ignore[index]
+    except (TypeError, KeyError, ValueError, ZoneInfoNotFoundError):
+        raise fail(f"{client.target.url} answered without a tenant name and time zone: is it an analytics "
+                   "API of this version?", UNREACHABLE) from None
 
 
 def check_range(since: str, until: str | None) -> Period:

@@ -14,7 +14,7 @@ from typing import Any
 import typer
 
 from analytics.settings import Settings
-from cli.common import DataDir, console, err, fail, run, settings_for
+from cli.common import DataDir, console, err, fail, run, settings_for, write_private, write_text_or_fail
 from cli.servers import Servers, servers, with_owner
 
 app = typer.Typer()
@@ -109,8 +109,7 @@ async def _ensure_demo_tenant(s: Servers, settings: Settings) -> dict[str, str]:
 
     keys = await with_owner(s, create)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(keys, indent=2))
-    path.chmod(0o600)
+    write_private(path, json.dumps(keys, indent=2))
     return keys
 
 
@@ -266,7 +265,7 @@ def schema_command(
 
     sdl = schema_sdl()
     if output:
-        output.write_text(sdl)
+        write_text_or_fail("--output", output, sdl)
     else:
         sys.stdout.write(sdl)
 

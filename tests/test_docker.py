@@ -101,7 +101,7 @@ def test_the_wheel_holds_every_module_migration_and_graphiql_file(wheel: Path) -
     assert sorted(packed - sources) == []  # nothing that is not in the source tree (a stale migration)
     static = {p.relative_to(ROOT).as_posix() for p in (ROOT / "api" / "graphiql" / "static").iterdir()}
     assert len(static) >= 8 and sorted(static - names) == []
-    assert {"api/graphiql/page.html", "migrations/script.py.mako"} <= names
+    assert {"api/graphiql/page.html", "api/sdk/sdk.js", "migrations/script.py.mako"} <= names
     queries = {p.relative_to(ROOT).as_posix() for p in (ROOT / "cli" / "queries").glob("*.graphql")}
     assert len(queries) >= 10 and sorted(queries - names) == []
     assert not any(n.startswith(("tests/", "bench/", "docker/")) for n in names)
@@ -179,6 +179,8 @@ async def test_the_installed_wheel_migrates_creates_a_tenant_and_serves_without_
             assert page.status_code == 200 and "graphiql" in page.text.lower()
             script = await http.get(f"{base}/graphiql/static/graphiql.min.js")
             assert script.status_code == 200 and len(script.content) > 100_000
+            sdk = await http.get(f"{base}/sdk.js")  # package data, read through importlib.resources
+            assert sdk.status_code == 200 and sdk.text == (ROOT / "api" / "sdk" / "sdk.js").read_text()
             answer = await http.post(f"{base}/graphql", json={"query": "{ tenant { timezone } }"},
                                      headers={"Authorization": f"Bearer {keys['secretKey']}"})
             assert answer.json() == {"data": {"tenant": {"timezone": "UTC"}}}

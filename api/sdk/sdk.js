@@ -45,6 +45,9 @@ function privacyRequested(env) {
 function createAnalytics(options, env = globalThis) {
   const settings = { ...DEFAULTS, ...options };
   if (!settings.endpoint || !settings.key) throw new Error("analytics: endpoint and key are required");
+  if (!String(settings.key).startsWith("pk_")) {
+    throw new Error("analytics: use the tenant's publishable key (pk_...), never a secret key, in a web page");
+  }
   const doc = env.document;
   const nav = env.navigator || {};
   const clock = () => (env.performance ? env.performance.now() : Date.now());

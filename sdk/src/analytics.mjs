@@ -53,6 +53,10 @@ export function privacyRequested(env) {
 export function createAnalytics(options, env = globalThis) {
   const settings = { ...DEFAULTS, ...options };
   if (!settings.endpoint || !settings.key) throw new Error("analytics: endpoint and key are required");
+  if (!String(settings.key).startsWith("pk_")) {
+    // A page is public and beacons carry the key in their URL: only a publishable key belongs here.
+    throw new Error("analytics: use the tenant's publishable key (pk_...), never a secret key, in a web page");
+  }
   const doc = env.document;
   const nav = env.navigator || {};
   const clock = () => (env.performance ? env.performance.now() : Date.now());

@@ -216,3 +216,11 @@ test("the script tag reads its data attributes and exposes window.analytics", as
   const configured = bare.env.analytics.init({ key: "pk_code" });
   assert.equal(configured.enabled, false); // data-respect-privacy kept, and Do Not Track is on
 });
+
+test("a key that is not publishable is refused before anything is sent", () => {
+  const browser = fakeBrowser();
+  for (const key of ["sk_live_secret", "secret", 42]) {
+    assert.throws(() => createAnalytics({ endpoint: ENDPOINT, key }, browser.env), /publishable key \(pk_\.\.\.\)/);
+  }
+  assert.equal(browser.requests.length + browser.beacons.length, 0);
+});

@@ -111,7 +111,41 @@ async def test_errors_are_one_line_with_an_exit_code(servers: Servers, gql: Grap
         assert message in one_line(result), (url, result.stderr)
     nothing = await command(servers, "overview", "--data-dir", str(tmp_path / "empty"))
     assert nothing.returncode == 2
-    assert "no server to report on (a URL and a key missing): pass --url and --key" in one_line(nothing)
+    assert "no server to report on: pass --url and --key" in one_line(nothing)
+    unwritable = await report(servers, gql.url, tenant.secret, "traffic", "geo", "--export",
+                              str(tmp_path / "no-such-folder" / "geo.csv"))
+    assert unwritable.returncode == 2
+    assert f"--export: cannot write {tmp_path}/no-such-folder/geo.csv: No such file" in one_line(unwritable)
+
+
+async def test_a_saved_key_goes_only_to_its_own_server(servers: Servers, gql: GraphQLClient, make_tenant: Any,
+                                                       tmp_path: Path) -> None:
+    tenant: TenantKeys = await make_tenant()
+    config = str(tmp_path / "config.toml")
+    saved = await command(servers, "login", "--profile", "bücher 📚", "--url", gql.url, "--key", tenant.secret,
+                          ANALYTICS_CONFIG=config)
+    assert saved.returncode == 0, saved.stderr
+    assert saved_profiles(config) == {"bücher 📚"}  # written as TOML can read it back
+    elsewhere = await command(servers, "overview", "--url", f"http://127.0.0.1:{free_port()}",
+                              ANALYTICS_CONFIG=config)
+    assert elsewhere.returncode == 2  # nothing was sent: the saved key is not offered to another server
+    assert "--url given without --key (or ANALYTICS_KEY), and no saved profile" in one_line(elsewhere)
+    same = await command(servers, "sessions", "live", "--json", "--url", f"{gql.url}/graphql", ANALYTICS_CONFIG=config)
+    assert same.returncode == 0 and json.loads(same.stdout)["tenant"] == tenant.name
+
+
+async def test_damaged_local_files_are_one_line(servers: Servers, tmp_path: Path) -> None:
+    for name, content in (("dev.json", "{bad"), ("demo-keys.json", "[1]")):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / name).write_text(content)
+        result = await command(servers, "overview", "--data-dir", str(folder))
+        assert result.returncode == 2
+        assert f"cannot read {folder / name}" in one_line(result) and "run `analytics dev` again" in one_line(result)
+    config = tmp_path / "config.toml"
+    config.write_text('profiles = "x"\n')
+    broken = await command(servers, "overview", ANALYTICS_CONFIG=str(config))
+    assert broken.returncode == 2 and f"cannot read the profiles in {config}" in one_line(broken)
 
 
 async def test_the_local_dev_server_is_found_in_its_data_directory(
