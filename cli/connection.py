@@ -131,7 +131,8 @@ def resolve_target(url: str | None, key: str | None, profile: str | None, data_d
         if not (saved_url and saved_key):
             continue
         if url is None:  # the saved server, with the key given (--key) or saved with it
-            return Target(graphql_url(saved_url), key or saved_key, source)
+            return Target(graphql_url(saved_url), key or saved_key,
+                          f"--key and the URL of {source}" if key else source)
         if graphql_url(saved_url) == graphql_url(url):
             return Target(graphql_url(url), saved_key, f"--url and the key of {source}")
     if url:

@@ -132,6 +132,9 @@ async def test_a_saved_key_goes_only_to_its_own_server(servers: Servers, gql: Gr
     assert "--url given without --key (or ANALYTICS_KEY), and no saved profile" in one_line(elsewhere)
     same = await command(servers, "sessions", "live", "--json", "--url", f"{gql.url}/graphql", ANALYTICS_CONFIG=config)
     assert same.returncode == 0 and json.loads(same.stdout)["tenant"] == tenant.name
+    wrong = await command(servers, "sessions", "live", "--key", "sk_" + "y" * 32, ANALYTICS_CONFIG=config)
+    assert wrong.returncode == 4
+    assert f"refused the key from --key and the URL of profile 'bücher 📚' in {config}" in one_line(wrong)
 
 
 async def test_damaged_local_files_are_one_line(servers: Servers, tmp_path: Path) -> None:
