@@ -24,9 +24,10 @@ from analytics.db import tenant_transaction
 from analytics.errors import InvalidArgument
 from analytics.export import ExportRequest, ExportStream, parse_dataset, parse_format
 from analytics.tenants.service import KeyKind, Principal
+from api.auth import authenticate
 from api.context import Resources
+from api.http_request import Problem
 from api.ratelimit import Bucket
-from api.view import Problem, authenticate
 
 log = logging.getLogger("api.export")
 

@@ -30,10 +30,8 @@ One request, in order:
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import uuid
-from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -51,17 +49,25 @@ from graphql import (
     VariableNode,
 )
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
 
 from analytics import observability
-from analytics.ingest.events import EventIn
-from analytics.tenants.service import KeyKind, Principal, resolve_key
 from api import cors
+from api.auth import api_key_from, authenticate, beacon_key, header_key
 from api.context import Context, Resources
 from api.cost import operation_cost
 from api.documents import coded, fragments_of, is_request_error, with_code
+from api.http_request import (
+    GRAPHQL_RESPONSE,
+    JSON,
+    Params,
+    Problem,
+    json_param,
+    loose_params,
+    response_media,
+    wants_graphiql,
+)
 from api.ingest.fast_path import ENVELOPE_DECODER, decode_variables
 from api.persisted.store import RequestRefused
 from api.ratelimit import Bucket
@@ -69,134 +75,7 @@ from api.schema import schema
 
 log = logging.getLogger("api.graphql")
 
-GRAPHQL_RESPONSE = "application/graphql-response+json"
-JSON = "application/json"
 INTERNAL = "INTERNAL_SERVER_ERROR"
-
-
-def header_key(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    if header[:7].lower() == "bearer ":
-        return header[7:].strip() or None
-    return request.headers.get("x-api-key") or None
-
-
-def beacon_key(request: Request) -> str | None:
-    """``navigator.sendBeacon`` cannot set headers: a beacon is a POST with its publishable key in
-    ``?key=`` and its JSON body sent as ``text/plain`` (the SDK's last batch when a page is hidden)."""
-    return request.query_params.get("key") or None if request.method == "POST" else None
-
-
-def api_key_from(request: Request) -> str | None:
-    return header_key(request) or beacon_key(request)
-
-
-async def authenticate(request: Request, engine: AsyncEngine) -> tuple[Principal | None, str | None]:
-    """The caller's principal, or why there is none (no key; unknown or revoked). Binds the tenant
-    to the request's state (metrics) and log context."""
-    raw_key = api_key_from(request)
-    request.state.principal = None  # looked up (api.cors reads it)
-    if not raw_key:
-        return None, "an API key is required: send Authorization: Bearer <key> or X-API-Key"
-    principal = request.state.principal = await resolve_key(engine, raw_key)
-    if principal is None:
-        return None, "the API key is unknown or revoked"
-    if principal.kind is not KeyKind.PUBLISHABLE and not header_key(request):
-        request.state.principal = None
-        return None, "a secret key must be sent in a header, never in a URL (?key= is for publishable keys)"
-    request.state.tenant_id = principal.tenant_id
-    observability.bind_tenant(principal.tenant_id)
-    return principal, None
-
-
-class Problem(Exception):
-    """The request cannot be run at all: an HTTP status and one error (code in extensions)."""
-
-    def __init__(self, status: int, message: str, code: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.code, self.headers = status, message, code, headers or {}
-
-
-@dataclass
-class Params:
-    query: str | None
-    variables: dict[str, Any] | None
-    operation_name: str | None
-    extensions: dict[str, Any] | None
-    document_id: str | None = None
-    events: list[EventIn] | None = None
-
-
-def _accepted(header: str) -> list[tuple[str, float]]:
-    """Media ranges by preference (q descending, order kept among equals)."""
-    ranges = []
-    for position, part in enumerate(header.split(",")):
-        media, *options = (piece.strip() for piece in part.split(";"))
-        quality = 1.0
-        for option in options:
-            name, _, value = option.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        if media and quality > 0:
-            ranges.append((media.lower(), quality, position))
-    ranges.sort(key=lambda r: (-r[1], r[2]))
-    return [(media, quality) for media, quality, _ in ranges]
-
-
-def response_media(request: Request) -> str | None:
-    header = request.headers.get("accept", "").strip()
-    if not header:
-        return JSON
-    for media, _ in _accepted(header):
-        if media == GRAPHQL_RESPONSE:
-            return GRAPHQL_RESPONSE
-        if media in (JSON, "application/*", "*/*"):
-            return JSON
-    return None
-
-
-def wants_graphiql(request: Request) -> bool:
-    """A browser opening /graphql: GET, no GraphQL parameters, text/html preferred to any JSON type."""
-    graphql_params = ("query", "extensions", "documentId")
-    if request.method != "GET" or any(p in request.query_params for p in graphql_params):
-        return False
-    for media, _ in _accepted(request.headers.get("accept", "")):
-        if media == "text/html":
-            return True
-        if media in (JSON, GRAPHQL_RESPONSE, "application/*", "*/*"):
-            return False
-    return False
-
-
-def _json_param(raw: str | None, name: str) -> dict[str, Any] | None:
-    if raw is None or raw == "":
-        return None
-    try:
-        value = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        raise Problem(400, f"{name}: is not valid JSON", "BAD_REQUEST") from None
-    if value is not None and not isinstance(value, dict):
-        raise Problem(400, f"{name}: must be a JSON object", "BAD_REQUEST")
-    return value
-
-
-def _loose_params(body: bytes) -> Params:
-    """Bodies msgspec refuses but JSON allows (lone surrogate escapes), through the standard library."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise Problem(400, "body: is not valid JSON", "BAD_REQUEST") from None
-    if not isinstance(data, dict):
-        raise Problem(400, "body: must be a JSON object", "BAD_REQUEST")
-    for name, kind in (("query", str), ("variables", dict), ("operationName", str), ("extensions", dict),
-                       ("documentId", str)):
-        if data.get(name) is not None and not isinstance(data[name], kind):
-            raise Problem(400, f"{name}: must be {'a string' if kind is str else 'an object'}", "BAD_REQUEST")
-    return Params(data.get("query"), data.get("variables"), data.get("operationName"), data.get("extensions"),
-                  data.get("documentId"))
 
 
 class GraphQLEndpoint:
@@ -246,8 +125,8 @@ class GraphQLEndpoint:
     async def read_params(self, request: Request, resources: Resources) -> Params:
         if request.method == "GET":
             q = request.query_params
-            return Params(q.get("query"), _json_param(q.get("variables"), "variables"),
-                          q.get("operationName") or None, _json_param(q.get("extensions"), "extensions"),
+            return Params(q.get("query"), json_param(q.get("variables"), "variables"),
+                          q.get("operationName") or None, json_param(q.get("extensions"), "extensions"),
                           q.get("documentId") or None)
         content_type = request.headers.get("content-type", "")
         media, *options = (piece.strip().lower() for piece in content_type.split(";"))
@@ -264,7 +143,7 @@ class GraphQLEndpoint:
         except msgspec.ValidationError as exc:
             raise Problem(400, f"body: {exc}", "BAD_REQUEST") from None
         except msgspec.DecodeError:
-            return _loose_params(body)
+            return loose_params(body)
         try:
             # The fast path reads the document from the same cache the execution uses (one parse).
             document = (resources.documents.get(envelope.query).node
@@ -425,4 +304,4 @@ def _event_count(value: Any, params: Params) -> int:
     return 1
 
 
-__all__ = ["GraphQLEndpoint", "Problem", "api_key_from", "authenticate"]
+__all__ = ["GraphQLEndpoint"]
