@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -79,3 +80,26 @@ def migrate(url: str, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(_alembic_config(url), revision)  # type: ignore[arg-type]
+
+
+# SQLSTATEs of a server that is going away, starting, or a connection that broke (classes 08, 57P).
+UNAVAILABLE_STATES = frozenset({"08000", "08001", "08003", "08004", "08006", "57P01", "57P02", "57P03"})
+
+
+def storage_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means PostgreSQL cannot be reached right now (refused, restarting, the
+    connection cut), as opposed to a statement that failed: the caller should retry later."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError):  # refused, reset, unreachable, a connect that timed out
+            return True
+        if getattr(current, "connection_invalidated", False):  # SQLAlchemy saw the connection break
+            return True
+        if getattr(current, "sqlstate", None) in UNAVAILABLE_STATES:  # asyncpg's errors carry it
+            return True
+        if isinstance(current, asyncpg.InterfaceError) and "connection is closed" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
 
+from analytics.db import storage_unavailable
 from analytics.tenants.service import KeyKind, Principal, resolve_key
 
 ALLOWED_METHODS = "GET, POST"
@@ -86,7 +87,12 @@ async def grant(request: Request, response: Response, engine: AsyncEngine, raw_k
         return
     looked_up = getattr(request.state, "principal", NOT_LOOKED_UP)
     if looked_up is NOT_LOOKED_UP:  # the request failed before its key was looked up (error path)
-        principal = await resolve_key(engine, raw_key) if raw_key else None
+        try:
+            principal = await resolve_key(engine, raw_key) if raw_key else None
+        except Exception as exc:  # the answer is already an error; a dead database unlocks nothing
+            if not storage_unavailable(exc):
+                raise
+            principal = None
     else:
         principal = looked_up if isinstance(looked_up, Principal) else None
     if readable(origin, principal, getattr(request.state, "track", None)):

@@ -78,6 +78,12 @@ def wants_graphiql(request: Request) -> bool:
     return False
 
 
+def too_deep(name: str) -> Problem:
+    """JSON nested past the interpreter's recursion limit (about 1,000 levels): refused whole, before
+    anything reads it, as no GraphQL argument needs such depth."""
+    return Problem(400, f"{name}: JSON is nested too deeply (at most about 900 levels)", "BAD_REQUEST")
+
+
 def json_param(raw: str | None, name: str) -> dict[str, Any] | None:
     if raw is None or raw == "":
         return None
@@ -85,6 +91,8 @@ def json_param(raw: str | None, name: str) -> dict[str, Any] | None:
         value = msgspec.json.decode(raw)
     except msgspec.DecodeError:
         raise Problem(400, f"{name}: is not valid JSON", "BAD_REQUEST") from None
+    except RecursionError:
+        raise too_deep(name) from None
     if value is not None and not isinstance(value, dict):
         raise Problem(400, f"{name}: must be a JSON object", "BAD_REQUEST")
     return value
@@ -96,6 +104,8 @@ def loose_params(body: bytes) -> Params:
         data = json.loads(body)
     except ValueError:
         raise Problem(400, "body: is not valid JSON", "BAD_REQUEST") from None
+    except RecursionError:
+        raise too_deep("body") from None
     if not isinstance(data, dict):
         raise Problem(400, "body: must be a JSON object", "BAD_REQUEST")
     for name, kind in (("query", str), ("variables", dict), ("operationName", str), ("extensions", dict),

@@ -53,6 +53,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from analytics import observability
+from analytics.db import storage_unavailable
 from api import cors
 from api.auth import api_key_from, authenticate, beacon_key, header_key
 from api.context import Context, Resources
@@ -66,16 +67,19 @@ from api.http_request import (
     json_param,
     loose_params,
     response_media,
+    too_deep,
     wants_graphiql,
 )
 from api.ingest.fast_path import ENVELOPE_DECODER, decode_variables
 from api.persisted.store import RequestRefused
 from api.ratelimit import Bucket
 from api.schema import schema
+from api.storable import unstorable_argument
 
 log = logging.getLogger("api.graphql")
 
 INTERNAL = "INTERNAL_SERVER_ERROR"
+RETRY_AFTER_SECONDS = 5
 
 
 class GraphQLEndpoint:
@@ -117,7 +121,9 @@ class GraphQLEndpoint:
             return self.respond({"errors": [{"message": problem.message,
                                              "extensions": {"code": problem.code}}]},
                                 problem.status, media, problem.headers)
-        except Exception:
+        except Exception as exc:
+            if storage_unavailable(exc):
+                return self.unavailable(media, request_id)
             log.exception("internal error outside execution (request %s)", request_id)
             return self.respond({"errors": [{"message": "Internal server error", "extensions": {
                 "code": INTERNAL, "requestId": request_id}}]}, 500, media)
@@ -144,6 +150,8 @@ class GraphQLEndpoint:
             raise Problem(400, f"body: {exc}", "BAD_REQUEST") from None
         except msgspec.DecodeError:
             return loose_params(body)
+        except RecursionError:
+            raise too_deep("body") from None
         try:
             # The fast path reads the document from the same cache the execution uses (one parse).
             document = (resources.documents.get(envelope.query).node
@@ -151,6 +159,8 @@ class GraphQLEndpoint:
             variables, events = decode_variables(envelope, document)
         except msgspec.DecodeError:  # pragma: no cover - Raw values are valid JSON by construction
             raise Problem(400, "variables: is not valid JSON", "BAD_REQUEST") from None
+        except RecursionError:
+            raise too_deep("variables") from None
         return Params(envelope.query, variables, envelope.operationName, envelope.extensions,
                       envelope.documentId, events)
 
@@ -193,6 +203,10 @@ class GraphQLEndpoint:
             raise Problem(405, f"{operation.operation.value}s must be sent with POST", "METHOD_NOT_ALLOWED",
                           {"Allow": "POST"})
         assert document.node is not None
+        if not request.state.track:
+            unstorable = unstorable_argument(document.node, operation, params.variables)
+            if unstorable is not None:
+                return self.request_error([unstorable], media)
         limits = resources.settings.limits
         timezone = principal.timezone if principal else ZoneInfo("UTC")
         cost = operation_cost(schema._schema, document.node, operation, params.variables, timezone)
@@ -216,6 +230,8 @@ class GraphQLEndpoint:
                           decoded_events=params.events, document=document.node)
         result = await schema.execute(resolved.text, variable_values=params.variables, context_value=context,
                                       operation_name=params.operation_name)
+        if any(e.original_error and storage_unavailable(e.original_error) for e in result.errors or ()):
+            return self.unavailable(media, request_id)  # nothing was acknowledged: the client retries
         errors = [self.mask(error, request_id, resources) for error in result.errors or ()]
         if is_request_error(result.data, result.errors):  # variables that do not coerce
             return self.request_error([with_code(e, "BAD_USER_INPUT") for e in errors], media)
@@ -225,6 +241,13 @@ class GraphQLEndpoint:
         if request.method == "GET":
             return self.cacheable(request, body, media, resources)
         return self.respond(body, 200, media)
+
+    def unavailable(self, media: str, request_id: str) -> Response:
+        """PostgreSQL cannot be reached: 503 with Retry-After, so SDKs and relays send again later."""
+        log.warning("storage unavailable (request %s)", request_id)
+        message = f"the database is unavailable; nothing was stored or read; retry in {RETRY_AFTER_SECONDS} s"
+        error = {"message": message, "extensions": {"code": "STORAGE_UNAVAILABLE", "requestId": request_id}}
+        return self.respond({"errors": [error]}, 503, media, {"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     def mask(self, error: GraphQLError, request_id: str, resources: Resources) -> GraphQLError:
         original = error.original_error

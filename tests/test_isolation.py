@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -88,3 +89,58 @@ async def test_queries_filter_by_tenant_even_without_row_level_security(
         assert list(await stats.funnels(conn, tour_ids=None, period=period)) == ["only-a"]
         health = await stats.selector_health(conn, tour_id=None, period=period, limit=10)
         assert health.total_failures == 1
+
+
+async def test_the_app_role_has_no_way_around_row_level_security(owner_engine: AsyncEngine) -> None:
+    """Read from the catalog, so a table added later is covered: every table with a tenant_id (and
+    tenants itself) has row-level security enabled and forced, and the app role owns none of them
+    and is neither superuser nor BYPASSRLS."""
+    async with owner_engine.connect() as conn:
+        role = (await conn.execute(text(
+            "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'analytics_app'"))).one()
+        assert tuple(role) == (False, False)
+        tables = (await conn.execute(text("""
+            SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner) AS owner
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+              AND (c.relname = 'tenants' OR EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
+                                                     AND a.attname = 'tenant_id' AND NOT a.attisdropped))
+        """))).all()
+    names = {t.relname for t in tables}
+    assert set(TABLES) <= names, set(TABLES) - names
+    assert [t.relname for t in tables if not (t.relrowsecurity and t.relforcerowsecurity)] == []
+    assert [t.relname for t in tables if t.owner == "analytics_app"] == []
+
+
+# How to make tenant B own something each id-taking field of Tenant reads (field -> a mutation or events).
+CREATE_FOR_B = {
+    "tour": ('mutation { defineTour(input: {id: "owned-by-b", title: "B", steps: []}) { id } }', "owned-by-b"),
+    "capsule": (None, "cap-of-b"),
+    "exportJob": ("mutation { startExport(dataset: DAILY, format: CSV, range: {since: \"7d\"}) { id } }", None),
+}
+
+
+async def test_every_id_taking_field_hides_another_tenant_s_ids(gql: GraphQLClient, make_tenant: Any,
+                                                               run_worker: Any) -> None:
+    """Generated from the schema: every field of Tenant with an id argument, called with tenant A's key on
+    tenant B's id, answers exactly what it answers for an id that does not exist."""
+    introspected = await gql.data((await make_tenant()).secret, """{ __type(name: "Tenant") {
+        fields { name args { name type { kind ofType { name } } } } } }""")
+    id_fields = sorted(f["name"] for f in introspected["__type"]["fields"]
+                       if any(a["name"] == "id" for a in f["args"]))
+    assert id_fields == sorted(CREATE_FOR_B), "a new id-taking field: add how to create one for tenant B"
+    a: TenantKeys = await make_tenant()
+    b: TenantKeys = await make_tenant()
+    assert (await gql.track(b.publishable, [event("ContentViewed", "2026-12-01T10:00:00Z", "u1",
+                                                  contentId="cap-of-b")]))["accepted"] == 1
+    await run_worker()
+    for field, (mutation, owned) in CREATE_FOR_B.items():
+        if mutation is not None:
+            created = await gql.data(b.secret, mutation)
+            owned = owned or next(iter(created.values()))["id"]
+        query = f'query($id: {"ID" if field == "exportJob" else "String"}!) {{ tenant {{ {field}(id: $id) {{ __typename }} }} }}'
+        mine = await gql.data(b.secret, query, {"id": owned})
+        assert mine["tenant"][field] is not None, field  # B itself sees it
+        theirs = await gql(a.secret, query, {"id": owned})
+        missing = await gql(a.secret, query, {"id": str(uuid.uuid4())})  # well-formed, nobody's
+        assert theirs == missing == {"data": {"tenant": {field: None}}}, field

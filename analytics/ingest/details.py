@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from analytics.text import unstorable
+
 MAX_CONTEXT_TEXT = {"referrer": 2048, "userAgent": 1000, "locale": 35, "title": 500, "utmSource": 200,
                     "utmMedium": 200, "utmCampaign": 200, "utmTerm": 200, "utmContent": 200,
                     "region": 100, "city": 100}
@@ -74,13 +76,8 @@ def check_text(problems: list[tuple[str, str]], name: str, value: str | None, li
         return
     if len(value) > limit:
         problems.append((name, f"is {len(value)} characters; the limit is {limit}"))
-    elif "\x00" in value:
-        problems.append((name, "must not contain NUL (\\u0000) characters"))
-    elif not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            problems.append((name, "is not valid Unicode (lone surrogate)"))
+    elif (why := unstorable(value)) is not None:
+        problems.append((name, why))
 
 
 def country_code(value: str) -> str | None:

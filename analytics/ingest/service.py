@@ -37,7 +37,9 @@ class IngestOutcome:
     rejected: int = field(default=0)
 
 
-# Dedup, store and queue in one round trip: only rows actually inserted reach the outbox.
+# Dedup, store and queue in one round trip: only rows actually inserted reach the outbox. Rows go in
+# key order, so two requests carrying the same events in different orders take their locks in the
+# same order: the second waits for the first and finds duplicates, instead of a deadlock.
 _INSERT = text(
     """
     WITH input AS (
@@ -57,7 +59,7 @@ _INSERT = text(
                             tour_id, step_index, step_id, content_id, selector, url, properties,
                             context, engagement, capsule, user_agent, ip_address, visitor_id,
                             visitor_prev)
-        SELECT CAST(:tenant_id AS bigint), * FROM input
+        SELECT CAST(:tenant_id AS bigint), * FROM input ORDER BY occurred_at, id
         ON CONFLICT DO NOTHING
         RETURNING id, occurred_at
     ), queued AS (

@@ -23,11 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from analytics.db import tenant_transaction
 from analytics.persisted import HEX64, find_document, sha256_hex
 from analytics.tenants.service import Principal
+from analytics.text import unstorable
 from api.documents import coded
 
 log = logging.getLogger(__name__)
 TRUSTED_TTL_SECONDS = 5.0
 TRUSTED_CACHE_SIZE = 4096
+MAX_DOCUMENT_ID = 200  # sha256:<64 hex>, a Relay md5 or a client's own id
 
 
 class RequestRefused(Exception):
@@ -76,6 +78,10 @@ class PersistedQueries:
                 raise RequestRefused(coded("extensions.persistedQuery.sha256Hash: must be 64 lower-case "
                                            "hex digits", "BAD_REQUEST"), malformed=True)
         elif document_id is not None:
+            why = unstorable(document_id)
+            if why is not None or len(document_id) > MAX_DOCUMENT_ID:
+                why = why or f"is longer than {MAX_DOCUMENT_ID} characters"
+                raise RequestRefused(coded(f"documentId: {why}", "BAD_REQUEST"), 400, malformed=True)
             digest = document_id
         allowlist = self.allowlist(principal)
 

@@ -6,8 +6,12 @@ import asyncio
 import hashlib
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import STATS_QUERY, GraphQLClient, Servers, cli
 
@@ -61,16 +65,26 @@ def test_every_command_has_help(servers: Servers) -> None:
         assert "Usage:" in result.stdout
 
 
-async def test_rollups_verify(servers: Servers, gql: GraphQLClient, run_worker: Any) -> None:
+async def test_rollups_verify(servers: Servers, gql: GraphQLClient, run_worker: Any,
+                              owner_engine: AsyncEngine) -> None:
     name = f"verify-{uuid.uuid4().hex[:6]}"
     keys = json.loads(cli(servers, "tenants", "create", name, "--json").stdout)
     from tests.conftest import event
 
-    await gql.track(keys["publishableKey"], [event("TourStarted", "2025-05-01T10:00:00Z", "u1", tourId="t")])
+    recent = (datetime.now(UTC) - timedelta(hours=2)).isoformat()  # within the default 90-day retention
+    sent = await gql.track(keys["publishableKey"], [event("TourStarted", recent, "u1", tourId="t")])
+    assert sent["accepted"] == 1
     await run_worker()
-    result = cli(servers, "rollups", "verify", "--tenant", name, "--json")
+    before = datetime.now(UTC)
+    result = await asyncio.to_thread(cli, servers, "rollups", "verify", "--tenant", name, "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
+    async with owner_engine.connect() as conn:  # it refreshed the planner's statistics first
+        analyzed = (await conn.execute(text(
+            "SELECT relname, last_analyze FROM pg_stat_user_tables WHERE relname IN ('sessions', 'counters_daily')"
+        ))).all()
+    assert sorted(r.relname for r in analyzed if r.last_analyze and r.last_analyze >= before) == [
+        "counters_daily", "sessions"]
 
 
 async def test_persisted_push_list_and_allowlist(servers: Servers, gql: GraphQLClient, tmp_path: Path) -> None:
