@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -22,6 +23,9 @@ from bench.bot_handmade import HAND_BOTS, HAND_HUMANS
 BOT, HUMAN = "bot", "human"
 PIP_SOURCES = ("crawler-user-agents", "device-detector")
 NPM_SOURCES = ("isbot", "top-user-agents", "user-agents", "top-crawler-agents")
+# Matomo files these under client type `library`, but they run on people's devices (media playback,
+# in-app browser, an app's analytics SDK): a category of their own inside dd-libraries.
+ON_A_DEVICE = re.compile(r"AppleCoreMedia|SafariViewService|MatomoTrackerSDK|KaiOS Downloader")
 HAND_SOURCE = "hand-written in bench/bot_handmade.py (from memory, see its docstring)"
 
 
@@ -100,11 +104,11 @@ def load_corpus(cache: Path, versions: dict[str, str]) -> Corpus:
                     tuple(row for row in dd_fixtures if row[1].startswith("bot: ")),
                     in_distribution_for=("device-detector", "isbot")),
         LabelledSet("dd-libraries", BOT, f"{dd} (PyPI), fixtures with client type `library`",
-                    tuple(row for row in dd_fixtures if row[1] == "library"),
+                    tuple(row for row in dd_fixtures if row[1].startswith("library")),
                     in_distribution_for=("device-detector",)),
         LabelledSet("dd-clients", HUMAN, f"{dd} (PyPI), fixtures of devices and apps (no bots, no libraries)",
                     tuple(row for row in dd_fixtures
-                          if not row[1].startswith("bot: ") and row[1] != "library"),
+                          if not row[1].startswith(("bot: ", "library"))),
                     in_distribution_for=("device-detector",)),
     ]
     return make_disjoint(sets)
@@ -113,7 +117,7 @@ def load_corpus(cache: Path, versions: dict[str, str]) -> Corpus:
 def _device_detector_fixtures(cache: Path, py: Path, version: str) -> list[tuple[str, str]]:
     """(agent, category) from Matomo's fixtures: ``bot: <category>``, the client type when it is
     not a browser (mobile app, pim, mediaplayer, library...), else the device type."""
-    parsed = cache / f"device-detector-{version}-fixtures.json"
+    parsed = cache / f"device-detector-{version}-fixtures-v2.json"
     if parsed.exists():  # reading the YAML takes ~10 s
         return [(agent, category) for agent, category in json.loads(parsed.read_text())]
     import yaml  # the project's test extra; only this source needs it
@@ -123,11 +127,15 @@ def _device_detector_fixtures(cache: Path, py: Path, version: str) -> list[tuple
     for path in sorted((py / "device_detector/tests/fixtures/upstream").glob("*.yml")):
         for entry in yaml.load(path.read_text(), Loader=loader) or ():
             agent = str(entry.get("user_agent") or "")
+            if not agent.strip():  # client-hints fixtures with no agent: nothing to classify
+                continue
             if "bot" in entry:
                 rows.append((agent, f"bot: {(entry['bot'] or {}).get('category') or 'uncategorised'}"))
                 continue
             client = (entry.get("client") or {}).get("type") or ""
             device = (entry.get("device") or {}).get("type") or "unknown device"
+            if client == "library" and ON_A_DEVICE.search(agent):
+                client = "library: on a device"
             rows.append((agent, client if client and client != "browser" else device))
     parsed.write_text(json.dumps(rows))
     return rows

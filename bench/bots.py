@@ -177,6 +177,8 @@ def print_report(corpus: Corpus, results: Sequence[SetResult], verdicts: dict[st
     flagged = {name: sum(verdicts[name][agent][0] for agent in recent) for name in names}
     print(f"\nmainstream browsers of the last three years flagged: {flagged[names[0]]} of {len(recent)} "
           f"({', '.join(f'{name}: {count}' for name, count in flagged.items())})")
+    for agent in [agent for agent in recent if verdicts[names[0]][agent][0]][:show]:
+        print(f"  {names[0]} flags {agent}  -> {verdicts[names[0]][agent][1]}")
     print("seconds for all agents: " + ", ".join(f"{name} {value:.2f}" for name, value in seconds.items()))
     if show:
         for result in results:
