@@ -38,6 +38,7 @@ class LabelledSet:
     source: str
     agents: tuple[tuple[str, str], ...]  # (agent, category)
     in_distribution_for: tuple[str, ...] = ()
+    added: dict[str, str] = field(default_factory=dict)  # agent -> when its source first listed it
 
 
 @dataclass
@@ -96,7 +97,9 @@ def load_corpus(cache: Path, versions: dict[str, str]) -> Corpus:
         LabelledSet("cua-instances", BOT, f"{cua} (PyPI), `instances` of each pattern",
                     tuple((agent, (entry.get("tags") or ["untagged"])[0])
                           for entry in crawlers for agent in entry.get("instances", ())),
-                    in_distribution_for=("crawler-user-agents", "isbot")),
+                    in_distribution_for=("crawler-user-agents", "isbot"),
+                    added={agent: _period(entry.get("addition_date"))
+                           for entry in crawlers for agent in entry.get("instances", ())}),
         LabelledSet("top-crawler-agents", BOT, f"top-crawler-agents {versions['top-crawler-agents']} (npm)",
                     tuple((agent.strip("'"), "crawler") for agent in top_crawlers),
                     in_distribution_for=("isbot",)),
@@ -112,6 +115,14 @@ def load_corpus(cache: Path, versions: dict[str, str]) -> Corpus:
                     in_distribution_for=("device-detector",)),
     ]
     return make_disjoint(sets)
+
+
+def _period(addition_date: str | None) -> str:
+    """A pattern's addition date ("2026/10/22") as the period the table groups by."""
+    year = (addition_date or "")[:4]
+    if not year.isdigit():
+        return "pattern undated"
+    return "pattern added before 2023" if year < "2023" else f"pattern added in {year}"
 
 
 def _device_detector_fixtures(cache: Path, py: Path, version: str) -> list[tuple[str, str]]:
@@ -165,7 +176,7 @@ def make_disjoint(sets: Iterable[LabelledSet]) -> Corpus:
     for labelled, kept in kept_per_set:
         agents = tuple(row for row in kept if row[0] not in conflicted)
         corpus.sets.append(LabelledSet(labelled.name, labelled.label, labelled.source, agents,
-                                       labelled.in_distribution_for))
+                                       labelled.in_distribution_for, labelled.added))
     return corpus
 
 
@@ -175,4 +186,5 @@ def sample(labelled: LabelledSet, size: int) -> LabelledSet:
         return labelled
     chosen = sorted(random.Random(labelled.name).sample(range(len(labelled.agents)), size))
     return LabelledSet(labelled.name, labelled.label, labelled.source,
-                       tuple(labelled.agents[index] for index in chosen), labelled.in_distribution_for)
+                       tuple(labelled.agents[index] for index in chosen), labelled.in_distribution_for,
+                       labelled.added)

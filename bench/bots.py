@@ -49,6 +49,7 @@ class SetResult:
     labelled: LabelledSet
     totals: dict[str, Tally] = field(default_factory=dict)
     categories: dict[str, dict[str, Tally]] = field(default_factory=dict)
+    periods: dict[str, dict[str, Tally]] = field(default_factory=dict)  # by when the source added it
     errors: dict[str, list[tuple[str, str, str | None]]] = field(default_factory=dict)
 
 
@@ -91,10 +92,13 @@ def evaluate(sets: Sequence[LabelledSet], classifiers: dict[str, Classifier]
             result.totals[name] = Tally()
             result.errors[name] = []
         for agent, category in labelled.agents:
-            per_category = result.categories.setdefault(category, {name: Tally() for name in classifiers})
+            groups = [result.categories.setdefault(category, {name: Tally() for name in classifiers})]
+            if agent in labelled.added:
+                groups.append(result.periods.setdefault(labelled.added[agent],
+                                                        {name: Tally() for name in classifiers}))
             for name in classifiers:
                 flagged, why = verdicts[name][agent]
-                for tally in (result.totals[name], per_category[name]):
+                for tally in (result.totals[name], *(group[name] for group in groups)):
                     tally.size += 1
                     tally.flagged += flagged
                 if flagged != (labelled.label == BOT):
@@ -169,7 +173,8 @@ def print_report(corpus: Corpus, results: Sequence[SetResult], verdicts: dict[st
         cells = "".join(f" {_figure(result.totals[name]):>18}" for name in names)
         print(f"{labelled.name:30} {labelled.label:5} {short_source:27} {len(labelled.agents):>6}{cells}  "
               f"{', '.join(labelled.in_distribution_for) or '-'}")
-        for category, tallies in sorted(result.categories.items(), key=lambda item: -item[1][names[0]].size):
+        rows = sorted(result.categories.items(), key=lambda item: -item[1][names[0]].size)
+        for category, tallies in rows + sorted(result.periods.items()):
             cells = "".join(f" {_figure(tallies[name]):>18}" for name in names)
             print(f"  {category[:28]:28} {'':5} {'':27} {tallies[names[0]].size:>6}{cells}")
     recent = recent_mainstream([agent for result in results if result.labelled.label == HUMAN
@@ -208,6 +213,7 @@ def report_json(corpus: Corpus, results: Sequence[SetResult], verdicts: dict[str
             "size": len(r.labelled.agents), "in_distribution_for": list(r.labelled.in_distribution_for),
             "classifiers": tallies(r.totals),
             "categories": {category: tallies(by_name) for category, by_name in r.categories.items()},
+            "periods": {period: tallies(by_name) for period, by_name in r.periods.items()},
             "errors": {name: [list(error) for error in errors[:show]] for name, errors in r.errors.items()},
         } for r in results],
         "mainstream_recent": {"size": len(recent), "flagged": {

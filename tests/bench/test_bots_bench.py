@@ -28,7 +28,8 @@ def naive_peer(agents: Sequence[str]) -> list[Verdict]:
 def corpus_sets() -> list[LabelledSet]:
     return make_disjoint([
         LabelledSet("bots", BOT, "test", ((GOOGLEBOT, "search"), (AHREFS, "seo"), (CURL, "library"),
-                                          (REQUESTS, "library"))),
+                                          (REQUESTS, "library")),
+                    added={GOOGLEBOT: "old", CURL: "new", REQUESTS: "new"}),
         LabelledSet("people", HUMAN, "test", ((CHROME, "desktop"), (FIREFOX, "desktop"), (IPHONE, "mobile")),
                     in_distribution_for=("some-list",)),
         # Googlebot again (a repeat, kept in "bots") and Chrome called a bot (a conflict: dropped from both).
@@ -46,6 +47,10 @@ def test_recall_and_false_positives_per_set_and_category() -> None:
     assert bots["classifiers"] == {"product": {"flagged": 4, "size": 4, "percent": 100.0},
                                    "naive": {"flagged": 2, "size": 4, "percent": 50.0}}
     assert bots["categories"]["library"]["naive"] == {"flagged": 0, "size": 2, "percent": 0.0}
+    assert bots["periods"] == {
+        "old": {"product": {"flagged": 1, "size": 1, "percent": 100.0}, "naive": {"flagged": 1, "size": 1, "percent": 100.0}},
+        "new": {"product": {"flagged": 2, "size": 2, "percent": 100.0}, "naive": {"flagged": 0, "size": 2, "percent": 0.0}}}
+    assert people["periods"] == {}
     assert bots["errors"] == {"product": [], "naive": [["library", CURL, None], ["library", REQUESTS, None]]}
     assert people["classifiers"] == {"product": {"flagged": 0, "size": 2, "percent": 0.0},
                                      "naive": {"flagged": 1, "size": 2, "percent": 50.0}}
