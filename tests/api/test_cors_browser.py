@@ -5,20 +5,15 @@ origin. Then the events the browser sent are counted in the database."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics.embedded import free_port
-from tests.api.test_graphiql import CHROMIUM, browser_missing
+from tests.browser import require_browser, run_browser_script
 from tests.conftest import GraphQLClient, TenantKeys
 
-SCRIPT = Path(__file__).parents[1] / "js" / "cors.mjs"
 EXPECTED_EVENTS = {"PageViewed": 1, "ContentViewed": 1, "PageEngagement": 1, "TourStarted": 1}
 
 
@@ -31,28 +26,14 @@ async def events_by_type(engine: AsyncEngine, tenant_id: int) -> dict[str, int]:
 
 async def test_a_site_on_another_origin_tracks_and_only_allowed_origins_read(
         base_url: str, gql: GraphQLClient, make_tenant: Any, owner_engine: AsyncEngine) -> None:
-    missing = await browser_missing()
-    if missing:
-        if os.environ.get("ANALYTICS_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"ANALYTICS_REQUIRE_BROWSER=1 but {missing}")
-        pytest.skip(missing)
+    await require_browser()
     tenant: TenantKeys = await make_tenant()
     allowed_port, other_port = free_port(), free_port()
     allowed = f"http://127.0.0.1:{allowed_port}"
     await gql.data(tenant.secret, "mutation { setAllowedOrigins(origins: [\"" + allowed + "\"]) }")
-    env = {**os.environ, "CORS_PUBLISHABLE_KEY": tenant.publishable, "CORS_SECRET_KEY": tenant.secret,
-           "CORS_ALLOWED_PORT": str(allowed_port), "CORS_OTHER_PORT": str(other_port), "CHROMIUM": CHROMIUM}
-    # The API runs on this event loop: wait for the browser without blocking it.
-    browser = await asyncio.create_subprocess_exec("node", str(SCRIPT), base_url, env=env,
-                                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
-        stdout, stderr = await asyncio.wait_for(browser.communicate(), timeout=240)
-    except TimeoutError:
-        browser.kill()
-        await browser.wait()
-        pytest.fail("the browser script hung")
-    assert browser.returncode == 0, f"{stderr.decode()}\n{stdout.decode()}"
-    report = json.loads(stdout.decode().strip().splitlines()[-1])
+    env = {"CORS_PUBLISHABLE_KEY": tenant.publishable, "CORS_SECRET_KEY": tenant.secret,
+           "CORS_ALLOWED_PORT": str(allowed_port), "CORS_OTHER_PORT": str(other_port)}
+    report = await run_browser_script("cors.mjs", base_url, env=env)
 
     assert report["sdkLoaded"] is True
     assert report["pageView"] == {"data": {"track": {"accepted": 1, "duplicates": 0, "rejected": 0,

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import json
 import os
 import re
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from api.graphiql import vendor
+from tests.browser import require_browser, run_browser_script
 from tests.conftest import TenantKeys
 
-BROWSER_SCRIPT = Path(__file__).parents[1] / "js" / "graphiql.mjs"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 ASSET_REFERENCE = re.compile(r"""(?:src|href)="([^"]*)\"""")
 JS_TYPES = ("text/javascript", "application/javascript")  # mimetypes differs between platforms
@@ -85,45 +81,15 @@ def test_vendored_files_match_their_recorded_sha256() -> None:
     assert vendor.check() == []
 
 
-async def browser_missing() -> str | None:
-    """Why the browser test cannot run here, or None when node, playwright-core and Chromium are present."""
-    if not await asyncio.to_thread(Path(CHROMIUM).is_file):
-        return f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM)"
-    try:
-        probe = await asyncio.create_subprocess_exec(
-            "node", "-e", "require.resolve('playwright-core')", cwd=BROWSER_SCRIPT.parent,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-    except FileNotFoundError:
-        return "node is not installed"
-    if await probe.wait() != 0:
-        return "playwright-core is not installed (cd tests/js && npm ci)"
-    return None
-
-
 async def test_graphiql_runs_a_query_in_headless_chromium(base_url: str, make_tenant: Any,
                                                           tmp_path: Path) -> None:
-    missing = await browser_missing()
-    if missing:
-        if os.environ.get("ANALYTICS_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"ANALYTICS_REQUIRE_BROWSER=1 but {missing}")
-        pytest.skip(missing)
+    await require_browser()
     tenant: TenantKeys = await make_tenant(timezone="Pacific/Chatham")
     screenshot = os.environ.get("GRAPHIQL_SCREENSHOT") or str(tmp_path / "graphiql.png")
-    env = {**os.environ, "GRAPHIQL_API_KEY": tenant.secret, "GRAPHIQL_SCREENSHOT": screenshot,
-           "GRAPHIQL_QUERY": "{ tenant { id timezone } }", "GRAPHIQL_EXPECT": f'"id": "{tenant.id}"',
-           "CHROMIUM": CHROMIUM}
-    # The server runs on this event loop: wait for the browser without blocking it.
-    browser = await asyncio.create_subprocess_exec(
-        "node", str(BROWSER_SCRIPT), f"{base_url}/graphql", env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
-        stdout, stderr = await asyncio.wait_for(browser.communicate(), timeout=240)
-    except TimeoutError:
-        browser.kill()
-        await browser.wait()
-        pytest.fail(f"the browser script hung; screenshot: {screenshot}")
-    assert browser.returncode == 0, f"{stderr.decode()}\nscreenshot: {screenshot}\n{stdout.decode()}"
-    report = json.loads(stdout.decode().strip().splitlines()[-1])
+    env = {"GRAPHIQL_API_KEY": tenant.secret, "GRAPHIQL_SCREENSHOT": screenshot,
+           "GRAPHIQL_QUERY": "{ tenant { id timezone } }", "GRAPHIQL_EXPECT": f'"id": "{tenant.id}"'}
+    report = await run_browser_script("graphiql.mjs", f"{base_url}/graphql", env=env,
+                                      hint=f"screenshot: {screenshot}")
     assert report["blocked"] == []
     assert report["failed"] == [] and report["consoleErrors"] == []
     assert report["explorerListsTenant"] and report["keyRemembered"]
