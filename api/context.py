@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from arq.connections import ArqRedis
@@ -18,6 +19,7 @@ from analytics.ingest.events import EventIn
 from analytics.ingest.service import PartitionCache
 from analytics.settings import Settings
 from analytics.tenants.service import KeyKind, Principal
+from analytics.traffic.visitor import DailySalts
 from api.documents import Documents
 from api.errors import Forbidden, Unauthenticated
 from api.persisted.store import PersistedQueries
@@ -37,7 +39,7 @@ class Resources:
     persisted: PersistedQueries
     limiter: RateLimiter
     partitions: PartitionCache = field(default_factory=PartitionCache)
-    visitor_secret: str | None = None  # loaded on first use (api.ingest.visitors)
+    visitor_salts: tuple[date, DailySalts] | None = None  # (UTC day, salts): api.ingest.visitors
 
 
 @dataclass

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,7 @@ async def _load_demo(s: Servers, settings: Settings, tenant_name: str) -> int:
     from analytics.db import create_engine, tenant_transaction
     from analytics.demo import DEMO_TOURS, demo_events, demo_traffic
     from analytics.ingest.events import EventIn
-    from analytics.ingest.origin import Origin, load_secret
+    from analytics.ingest.origin import Origin, load_salts
     from analytics.ingest.service import PartitionCache, ingest_batch
     from analytics.tenants import service
     from analytics.tours.service import StepDefinition, define_tour
@@ -134,11 +135,11 @@ async def _load_demo(s: Servers, settings: Settings, tenant_name: str) -> int:
 
         partitions = PartitionCache()
         tz = ZoneInfo(tenant.timezone)
-        secret = await load_secret(engine)
-        # Tours come from signed-in users; site traffic from one demo address, sent each day.
+        # Tours come from signed-in users; site traffic from one demo address, sent each day (with that
+        # day's visitor salts, as the API would have used them).
         batches: list[tuple[Origin | None, list[EventIn]]] = [(None, list(demo_events(days=42, tz=tz)))]
         batches += [(Origin(tenant_id=tenant.id, ip="198.51.100.20", user_agent=None, store_ip=False,
-                            visitor_secret=secret, at=at), events)
+                            salts=await load_salts(engine, at.astimezone(UTC).date())), events)
                     for at, events in demo_traffic(days=42, tz=tz)]
         for origin, events in batches:
             for start in range(0, len(events), settings.max_batch_events):

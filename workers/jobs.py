@@ -97,3 +97,13 @@ async def ensure_partitions(ctx: dict[str, Any]) -> None:
         for days_ahead in (0, 32, 64):
             await conn.execute(text("SELECT analytics_ensure_event_partition(:at)"),
                                {"at": now + timedelta(days=days_ahead)})
+
+
+async def forget_salts(ctx: dict[str, Any]) -> int:
+    """Delete visitor salts older than yesterday (UTC): ids of two days ago can no longer be recomputed.
+    The API's salt look-up deletes them too; this covers days on which nothing was tracked."""
+    async with ctx["engine"].begin() as conn:
+        forgotten = int((await conn.execute(text("SELECT analytics_forget_salts()"))).scalar_one())
+    if forgotten:
+        log.info("forgot %d visitor salts", forgotten)
+    return forgotten

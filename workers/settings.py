@@ -27,6 +27,7 @@ def worker_options(settings: Settings, *, burst: bool = False) -> dict[str, Any]
             cron(jobs.sweep_outbox, second=set(range(0, 60, every)), run_at_startup=True,
                  keep_result=0, timeout=30),
             cron(jobs.ensure_partitions, hour={3}, minute={7}, run_at_startup=True, keep_result=0),
+            cron(jobs.forget_salts, minute={5}, run_at_startup=True, keep_result=0),
         ],
         "on_startup": jobs.startup_and_sweep if burst else jobs.startup,
         "burst": burst,

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import date, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from analytics.traffic.visitor import visitor_candidates
+from analytics.traffic.visitor import DailySalts, visitor_candidates
 
 # Real agents stay under 500 characters; this bounds a hostile header's cost. The worker's parser
 # (analytics.traffic.agents) imports it from here, so the API never loads the parser.
@@ -43,18 +43,17 @@ class Origin:
     """One request's sender, as the API saw it."""
 
     def __init__(self, *, tenant_id: int, ip: str, user_agent: str | None, store_ip: bool,
-                 visitor_secret: str, geo: Mapping[str, str] | None = None,
-                 at: datetime | None = None) -> None:
+                 salts: DailySalts, geo: Mapping[str, str] | None = None) -> None:
         self.tenant_id, self.ip, self.user_agent = tenant_id, ip, user_agent
         self.geo: Mapping[str, str] = geo or {}
         self.stored_ip = _inet(ip) if store_ip else None
-        self.secret, self.at = visitor_secret, at or datetime.now(UTC)
+        self.salts = salts
         self._visitors: dict[str | None, tuple[str, str]] = {}  # one hash pair per distinct agent
 
     def columns(self, context_agent: str | None) -> OriginColumns:
         agent = effective_agent(context_agent, self.user_agent)
         if agent not in self._visitors:
-            ids = visitor_candidates(self.tenant_id, self.ip, agent, secret=self.secret, at=self.at)
+            ids = visitor_candidates(self.tenant_id, self.ip, agent, salts=self.salts)
             self._visitors[agent] = (ids.today, ids.yesterday)
         return (agent, self.stored_ip, *self._visitors[agent])
 
@@ -64,11 +63,14 @@ def without_origin(context_agent: str | None) -> OriginColumns:
     return effective_agent(context_agent, None), None, None, None
 
 
-async def load_secret(engine: AsyncEngine) -> str:
-    """The instance's visitor-salt secret (created by migration 0005)."""
+async def load_salts(engine: AsyncEngine, day: date) -> DailySalts:
+    """The visitor salts of the UTC ``day`` and the day before, made on first use; salts older than
+    yesterday are deleted on the way (migration 0011)."""
     async with engine.connect() as conn:
-        return str((await conn.execute(text(
-            "SELECT value FROM instance_secrets WHERE name = 'visitor_salt'"))).scalar_one())
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        result = await conn.execute(text("SELECT day, salt FROM analytics_visitor_salts(:day)"), {"day": day})
+        rows: dict[date, bytes] = {row.day: bytes(row.salt) for row in result}
+    return DailySalts(today=rows[day], yesterday=rows[day - timedelta(days=1)])
 
 
 async def set_store_ip(conn: AsyncConnection, tenant_id: int, on: bool) -> None:

@@ -8,7 +8,7 @@ from analytics.ingest.service import ingest_batch
 from api.context import AppInfo
 from api.errors import BadInput, BatchTooLarge
 from api.ingest.types import TrackEvent, TrackResult
-from api.ingest.visitors import load_secret, request_origin
+from api.ingest.visitors import request_origin, todays_salts
 from api.telemetry import count_ingest
 
 
@@ -33,14 +33,13 @@ class IngestMutation:
                 limit=settings.max_batch_events,
             )
         resources = context.resources
-        if resources.visitor_secret is None:
-            resources.visitor_secret = await load_secret(resources.engine)
+        salts = await todays_salts(resources)
         outcome = await ingest_batch(
             context.resources.engine, context.resources.partitions,
             tenant_id=principal.tenant_id, events=batch,
             retention_days=principal.raw_retention_days,
             max_future_seconds=settings.max_future_seconds,
-            origin=request_origin(context.request, principal, settings, resources.visitor_secret),
+            origin=request_origin(context.request, principal, settings, salts),
         )
         count_ingest(accepted=outcome.accepted, duplicates=outcome.duplicates, rejected=outcome.rejected)
         if outcome.accepted:

@@ -4,19 +4,29 @@ ids. The raw IP is stored only for tenants that opted in (``analytics tenants up
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from starlette.requests import Request
 
 from analytics.ingest.geo import geo_from_headers
-from analytics.ingest.origin import Origin, load_secret
+from analytics.ingest.origin import Origin, load_salts
 from analytics.settings import Settings
 from analytics.tenants.service import Principal
+from analytics.traffic.visitor import DailySalts
+from api.context import Resources
 
-__all__ = ["load_secret", "request_origin"]
+
+async def todays_salts(resources: Resources) -> DailySalts:
+    """Today's and yesterday's visitor salts (UTC), loaded once a day per process."""
+    today = datetime.now(UTC).date()
+    if resources.visitor_salts is None or resources.visitor_salts[0] != today:
+        resources.visitor_salts = (today, await load_salts(resources.engine, today))
+    return resources.visitor_salts[1]
 
 
-def request_origin(request: Request, principal: Principal, settings: Settings, secret: str) -> Origin:
+def request_origin(request: Request, principal: Principal, settings: Settings, salts: DailySalts) -> Origin:
     """The sender of one request; its address is what uvicorn reports (X-Forwarded-For from the
     proxies in FORWARDED_ALLOW_IPS)."""
     return Origin(tenant_id=principal.tenant_id, ip=request.client.host if request.client else "",
                   user_agent=request.headers.get("user-agent"), store_ip=principal.store_ip,
-                  visitor_secret=secret, geo=geo_from_headers(request.headers, settings.geo_headers))
+                  salts=salts, geo=geo_from_headers(request.headers, settings.geo_headers))

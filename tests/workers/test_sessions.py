@@ -20,6 +20,7 @@ from analytics.rollups.service import roll_up, roll_up_once
 from analytics.sessions.correction import correct_dirty_days, mark_days
 from analytics.sessions.derive import DERIVATION
 from analytics.sessions.service import maintain_sessions, pending_session_work
+from analytics.traffic.visitor import DailySalts
 from tests.conftest import GraphQLClient, TenantKeys, event
 
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -219,15 +220,20 @@ async def test_no_raw_ip_address_in_any_table_by_default(
             assert found == 0, table
 
 
+def salts_of(at: datetime) -> DailySalts:
+    """Salts as the API holds them on ``at``'s UTC day: that day's, and the day before's."""
+    day = at.astimezone(UTC).date()
+    return DailySalts(today=f"salt-{day}".encode(), yesterday=f"salt-{day - timedelta(days=1)}".encode())
+
+
 async def test_a_visit_across_midnight_stays_one_session_although_the_salt_changed(
         make_tenant: Any, run_worker: Any, app_engine: AsyncEngine, owner_engine: AsyncEngine) -> None:
     tenant = await make_tenant()
-    secret = "test-secret"
     partitions = PartitionCache()
 
     async def send_at(at: datetime, *events: dict[str, Any]) -> None:
         origin = Origin(tenant_id=tenant.id, ip="198.51.100.7", user_agent=CHROME, store_ip=False,
-                        visitor_secret=secret, at=at)
+                        salts=salts_of(at))
         outcome = await ingest_batch(app_engine, partitions, tenant_id=tenant.id,
                                      events=[msgspec.convert(e, EventIn) for e in events],
                                      retention_days=3650, max_future_seconds=86400, origin=origin)
@@ -434,7 +440,7 @@ async def test_a_return_the_next_night_keeps_the_midnight_session_whole_and_coun
 
     async def send_at(at: datetime, *events: dict[str, Any]) -> None:
         origin = Origin(tenant_id=tenant.id, ip="198.51.100.7", user_agent=CHROME, store_ip=False,
-                        visitor_secret="test-secret", at=at)
+                        salts=salts_of(at))
         outcome = await ingest_batch(app_engine, partitions, tenant_id=tenant.id,
                                      events=[msgspec.convert(e, EventIn) for e in events],
                                      retention_days=3650, max_future_seconds=86400, origin=origin)
