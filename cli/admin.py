@@ -79,6 +79,10 @@ def tenants_update(name: str = typer.Argument(..., help="Tenant name."),
                        help="Web pages that may read answers to the tenant's secret keys in a browser "
                             "(CORS), comma-separated scheme://host[:port], or 'none' (the default). "
                             "Publishable keys may send events from any page."),
+                   privacy_signals: bool | None = typer.Option(
+                       None, "--honour-privacy-signals/--ignore-privacy-signals",
+                       help="Drop events sent with Do Not Track or Global Privacy Control (OPTED_OUT, "
+                            "never stored), or count them like the rest (the default)."),
                    data_dir: Path | None = DataDir) -> None:
     """Change a tenant's settings."""
     from zoneinfo import ZoneInfo
@@ -88,9 +92,9 @@ def tenants_update(name: str = typer.Argument(..., help="Tenant name."),
     from analytics.tenants import service
     from analytics.tenants.origins import check_origins, set_allowed_origins
 
-    if store_ip is None and scanner_exempt is None and allowed_origins is None:
-        raise fail("nothing to change: give --store-ip, --no-store-ip, --scanner-exempt or --allowed-origins",
-                   USAGE)
+    if (store_ip, scanner_exempt, allowed_origins, privacy_signals) == (None, None, None, None):
+        raise fail("nothing to change: give --store-ip, --no-store-ip, --scanner-exempt, --allowed-origins "
+                   "or --honour-privacy-signals/--ignore-privacy-signals", USAGE)
     rules, origins = _listed(scanner_exempt), _listed(allowed_origins)
     try:
         check_path_rules("--scanner-exempt", rules)
@@ -108,6 +112,10 @@ def tenants_update(name: str = typer.Argument(..., help="Tenant name."),
             done = await set_scanner_exemptions(conn, owner.id, rules, ZoneInfo(owner.timezone))
             said.append(f"scanner rules exempt: {', '.join(done.rules) or 'none'} ({done.sessions_lifted} "
                         f"stored sessions no longer scanners, {done.days_marked} days to correct)")
+        if privacy_signals is not None:
+            await service.set_privacy_signals(conn, owner.id, privacy_signals)
+            verdict = "honoured" if privacy_signals else "ignored"
+            said.append(f"Do Not Track / Global Privacy Control {verdict} from the next request on")
         if allowed_origins is not None:
             stored = await set_allowed_origins(conn, owner.id, origins)
             said.append(f"origins allowed to read with a secret key: {', '.join(stored) or 'none'}")

@@ -47,6 +47,9 @@ class EventContext(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
     country: str | None = None  # ISO 3166-1 alpha-2, stored upper-cased
     region: str | None = None  # ISO 3166-2 subdivision code or name
     city: str | None = None
+    # The person's browser asked not to be tracked (Do Not Track or Global Privacy Control): set by
+    # the SDK or by a relay forwarding events; tenants that honour it drop the event (OPTED_OUT).
+    privacy_signal: bool | None = None
 
 
 class Engagement(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
@@ -98,6 +101,7 @@ def context_values(problems: list[tuple[str, str]], context: EventContext | None
     if context is None:
         return dict(geo)
     values = _given(context)
+    values.pop("privacySignal", None)  # decides whether the event is kept; not a fact about it
     for name, limit in MAX_CONTEXT_TEXT.items():
         check_text(problems, f"context.{name}", values.get(name), limit)
     for name in ("screenWidth", "screenHeight"):

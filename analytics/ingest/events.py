@@ -7,7 +7,7 @@ GraphQL path and the fast decoder end in :func:`validate_batch`, so they report 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -189,10 +189,11 @@ def validate_event(
 
 def validate_batch(
     events: Sequence[EventIn], *, retention_days: int, max_future_seconds: int,
-    now: datetime | None = None, origin: Origin | None = None,
+    now: datetime | None = None, origin: Origin | None = None, skip: Set[int] = frozenset(),
 ) -> ValidatedBatch:
     """``origin`` (the request that sent the batch) adds user agent, opt-in IP, proxy geo and
-    visitor ids; without it only the SDK's own user agent is kept."""
+    visitor ids; without it only the SDK's own user agent is kept. Events at ``skip`` are left
+    out (opted out: neither valid nor rejected)."""
     now = now or datetime.now(UTC)
     oldest = now - timedelta(days=retention_days)
     newest = now + timedelta(seconds=max_future_seconds)
@@ -200,6 +201,8 @@ def validate_batch(
     valid: list[ValidEvent] = []
     errors: list[FieldError] = []
     for index, event in enumerate(events):
+        if index in skip:
+            continue
         row, problems = validate_event(event, now=now, oldest=oldest, newest=newest, geo=geo)
         if row is None:
             errors.extend(FieldError(index, field, reason) for field, reason in problems)

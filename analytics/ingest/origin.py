@@ -43,11 +43,13 @@ class Origin:
     """One request's sender, as the API saw it."""
 
     def __init__(self, *, tenant_id: int, ip: str, user_agent: str | None, store_ip: bool,
-                 salts: DailySalts, geo: Mapping[str, str] | None = None) -> None:
+                 salts: DailySalts, geo: Mapping[str, str] | None = None,
+                 privacy_signal: bool = False) -> None:
         self.tenant_id, self.ip, self.user_agent = tenant_id, ip, user_agent
         self.geo: Mapping[str, str] = geo or {}
         self.stored_ip = _inet(ip) if store_ip else None
         self.salts = salts
+        self.privacy_signal = privacy_signal  # the request carried DNT: 1 or Sec-GPC: 1
         self._visitors: dict[str | None, tuple[str, str]] = {}  # one hash pair per distinct agent
 
     def columns(self, context_agent: str | None) -> OriginColumns:

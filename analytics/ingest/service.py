@@ -19,6 +19,7 @@ class EventStatus(enum.Enum):
     ACCEPTED = "ACCEPTED"
     DUPLICATE = "DUPLICATE"
     REJECTED = "REJECTED"
+    OPTED_OUT = "OPTED_OUT"  # sent with Do Not Track / Global Privacy Control to a tenant honouring it
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class IngestOutcome:
     accepted: int = field(default=0)
     duplicates: int = field(default=0)
     rejected: int = field(default=0)
+    opted_out: int = field(default=0)
 
 
 # Dedup, store and queue in one round trip: only rows actually inserted reach the outbox. Rows go in
@@ -101,11 +103,15 @@ async def ingest_batch(
     max_future_seconds: int,
     now: datetime | None = None,
     origin: Origin | None = None,
+    honour_privacy: bool = False,
 ) -> IngestOutcome:
     """Validate ``events``, store the valid ones once, and say what happened to each.
-    ``origin`` is the request that sent them (user agent, address, proxy geo, visitor ids)."""
-    batch = validate_batch(events, retention_days=retention_days,
-                           max_future_seconds=max_future_seconds, now=now, origin=origin)
+    ``origin`` is the request that sent them (user agent, address, proxy geo, visitor ids). With
+    ``honour_privacy`` (the tenant's setting), events whose request or own context carries the
+    privacy signal are dropped unread and reported as OPTED_OUT."""
+    opted = frozenset(opted_out(events, origin)) if honour_privacy else frozenset()
+    batch = validate_batch(events, retention_days=retention_days, max_future_seconds=max_future_seconds,
+                           now=now, origin=origin, skip=opted)
     inserted: set[tuple[object, datetime]] = set()
     if batch.valid:
         await partitions.ensure(engine, tenant_id, [v.occurred_at for v in batch.valid])
@@ -122,6 +128,9 @@ async def ingest_batch(
     outcomes: list[EventOutcome] = []
     valid_by_index = {v.index: v for v in batch.valid}
     for index, event in enumerate(events):
+        if index in opted:
+            outcomes.append(EventOutcome(index, event.id, EventStatus.OPTED_OUT))
+            continue
         if index in rejected_indexes:
             outcomes.append(EventOutcome(index, event.id, EventStatus.REJECTED))
             continue
@@ -134,4 +143,12 @@ async def ingest_batch(
             outcomes.append(EventOutcome(index, event.id, EventStatus.DUPLICATE))
     accepted = sum(1 for o in outcomes if o.status is EventStatus.ACCEPTED)
     duplicates = sum(1 for o in outcomes if o.status is EventStatus.DUPLICATE)
-    return IngestOutcome(outcomes, batch.errors, accepted, duplicates, len(rejected_indexes))
+    return IngestOutcome(outcomes, batch.errors, accepted, duplicates, len(rejected_indexes), len(opted))
+
+
+def opted_out(events: Sequence[EventIn], origin: Origin | None) -> list[int]:
+    """Positions of the events sent with Do Not Track / Global Privacy Control: all of them when the
+    request itself said so (a browser's own request), else those whose context says so (a relay)."""
+    if origin is not None and origin.privacy_signal:
+        return list(range(len(events)))
+    return [i for i, e in enumerate(events) if e.context is not None and e.context.privacy_signal]

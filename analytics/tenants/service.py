@@ -49,6 +49,7 @@ class Principal:
     store_ip: bool = False  # the tenant opted in to keeping raw IP addresses (off by default)
     # Browser origins that may read this tenant's secret-key answers (analytics.tenants.origins).
     allowed_origins: frozenset[str] = frozenset()
+    honour_privacy_signals: bool = False  # drop events sent with Do Not Track / Global Privacy Control
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,17 @@ async def tenant_name(conn: AsyncConnection, tenant_id: int) -> str:
     return str(name.scalar_one())
 
 
+async def set_privacy_signals(conn: AsyncConnection, tenant_id: int, honour: bool) -> None:
+    """Honour (or ignore) Do Not Track and Global Privacy Control from the next request on."""
+    await conn.execute(text("UPDATE tenants SET honour_privacy_signals = :on WHERE id = :tenant"),
+                       {"on": honour, "tenant": tenant_id})
+
+
+async def privacy_signals_honoured(conn: AsyncConnection, tenant_id: int) -> bool:
+    return bool((await conn.execute(text("SELECT honour_privacy_signals FROM tenants WHERE id = :tenant"),
+                                    {"tenant": tenant_id})).scalar_one())
+
+
 async def resolve_key(engine: AsyncEngine, raw_key: str) -> Principal | None:
     """The tenant and kind of a live key, or None for an unknown or revoked one (no caching, so a
     revoked key stops on its next request). Autocommit: one round trip, no BEGIN/ROLLBACK."""
@@ -159,4 +171,4 @@ async def resolve_key(engine: AsyncEngine, raw_key: str) -> Principal | None:
         return None
     return Principal(int(row.tenant_id), KeyKind(row.kind), ZoneInfo(row.timezone),
                      int(row.raw_retention_days), int(row.key_id), bool(row.persisted_only),
-                     bool(row.store_ip), frozenset(row.allowed_origins))
+                     bool(row.store_ip), frozenset(row.allowed_origins), bool(row.honour_privacy_signals))

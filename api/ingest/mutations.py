@@ -40,9 +40,10 @@ class IngestMutation:
             retention_days=principal.raw_retention_days,
             max_future_seconds=settings.max_future_seconds,
             origin=request_origin(context.request, principal, settings, salts),
+            honour_privacy=principal.honour_privacy_signals,
         )
         count_ingest(accepted=outcome.accepted, duplicates=outcome.duplicates, rejected=outcome.rejected)
         if outcome.accepted:
             context.resources.rollups.notify(principal.tenant_id)
         return TrackResult(accepted=outcome.accepted, duplicates=outcome.duplicates,
-                           rejected=outcome.rejected, outcome=outcome)
+                           rejected=outcome.rejected, opted_out=outcome.opted_out, outcome=outcome)

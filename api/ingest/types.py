@@ -46,6 +46,10 @@ class TrackContext:
                                   f"{MAX_CONTEXT_TEXT['region']} characters.")
     city: str | None = strawberry.field(
         default=None, description=f"At most {MAX_CONTEXT_TEXT['city']} characters.")
+    privacy_signal: bool | None = strawberry.field(
+        default=None, description="The person's browser sent Do Not Track or Global Privacy Control (set it "
+                                  "when you forward events from a server). A tenant that honours these "
+                                  "signals drops the event: OPTED_OUT, never stored.")
 
     def to_context(self) -> EventContext:
         return EventContext(**{f: getattr(self, f) for f in EventContext.__struct_fields__})
@@ -142,6 +146,8 @@ class EventStatus(enum.Enum):
     ACCEPTED = DomainEventStatus.ACCEPTED.value
     DUPLICATE = DomainEventStatus.DUPLICATE.value
     REJECTED = DomainEventStatus.REJECTED.value
+    OPTED_OUT = strawberry.enum_value(DomainEventStatus.OPTED_OUT.value, description=(
+        "Sent with Do Not Track or Global Privacy Control to a tenant that honours them: not stored."))
 
 
 @strawberry.type
@@ -163,6 +169,9 @@ class TrackResult:
     accepted: int
     duplicates: int
     rejected: int
+    opted_out: int = strawberry.field(description=(
+        "Events dropped unread because the person opted out (Do Not Track / Global Privacy Control) "
+        "and the tenant honours it (setPrivacySignals)."))
     outcome: strawberry.Private[IngestOutcome]
 
     @strawberry.field(description="One entry per event, in batch order.")

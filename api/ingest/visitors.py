@@ -29,4 +29,11 @@ def request_origin(request: Request, principal: Principal, settings: Settings, s
     proxies in FORWARDED_ALLOW_IPS)."""
     return Origin(tenant_id=principal.tenant_id, ip=request.client.host if request.client else "",
                   user_agent=request.headers.get("user-agent"), store_ip=principal.store_ip,
-                  salts=salts, geo=geo_from_headers(request.headers, settings.geo_headers))
+                  salts=salts, geo=geo_from_headers(request.headers, settings.geo_headers),
+                  privacy_signal=privacy_signal(request))
+
+
+def privacy_signal(request: Request) -> bool:
+    """The browser's own request says Do Not Track (``DNT: 1``) or Global Privacy Control
+    (``Sec-GPC: 1``); browsers add these headers to the SDK's fetch and beacon requests."""
+    return request.headers.get("dnt", "").strip() == "1" or request.headers.get("sec-gpc", "").strip() == "1"

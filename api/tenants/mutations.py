@@ -6,8 +6,15 @@ import strawberry
 
 from analytics.errors import InvalidArgument
 from analytics.tenants.origins import MAX_ALLOWED_ORIGINS, allowed_origins, set_allowed_origins
+from analytics.tenants.service import privacy_signals_honoured, set_privacy_signals
 from api.context import AppInfo
 from api.errors import BadInput
+
+
+async def tenant_privacy_signals(info: AppInfo) -> bool:
+    principal = info.context.require_secret()
+    async with info.context.read() as conn:
+        return await privacy_signals_honoured(conn, principal.tenant_id)
 
 
 async def tenant_allowed_origins(info: AppInfo) -> list[str]:
@@ -31,3 +38,13 @@ class TenantMutation:
         except InvalidArgument as exc:
             raise BadInput(exc.field, exc.message) from None
         return list(stored)
+
+    @strawberry.mutation(description=(
+        "Honour Do Not Track and Global Privacy Control (secret key): from the next request on, events "
+        "sent with either signal (the browser's DNT: 1 or Sec-GPC: 1 header, or context.privacySignal) "
+        "are dropped at ingest and reported as OPTED_OUT. Off by default. Returns the setting."))
+    async def set_privacy_signals(self, info: AppInfo, honour: bool) -> bool:
+        principal = info.context.require_secret()
+        async with info.context.write() as conn:
+            await set_privacy_signals(conn, principal.tenant_id, honour)
+        return honour

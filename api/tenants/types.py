@@ -23,7 +23,7 @@ from api.sessions.types import (
     SessionSeries,
     SessionStats,
 )
-from api.tenants.mutations import tenant_allowed_origins
+from api.tenants.mutations import tenant_allowed_origins, tenant_privacy_signals
 from api.tours import queries as tour_queries
 from api.tours.queries import TourConnection, ToursOverview
 from api.tours.types import SelectorHealth, Tour, TourSeries
@@ -91,6 +91,11 @@ class Tenant:
                                   "browser (setAllowedOrigins); empty by default.")
     async def allowed_origins(self, info: AppInfo) -> list[str]:
         return await tenant_allowed_origins(info)
+
+    @strawberry.field(description="Whether events sent with Do Not Track or Global Privacy Control are "
+                                  "dropped at ingest (setPrivacySignals).")
+    async def honours_privacy_signals(self, info: AppInfo) -> bool:
+        return await tenant_privacy_signals(info)
 
     @strawberry.field(description="An export job started with startExport; null when unknown.")
     async def export_job(self, info: AppInfo, id: strawberry.ID) -> ExportJob | None:

@@ -201,6 +201,10 @@ BATCHES: list[list[dict[str, Any]]] = [
            capsule={"conversationId": "c", "role": "user", "mood": "happy"})],
     [event("ConversationMessage", "2025-05-01T10:00:00Z", "u1", contentId="c1",
            capsule={"conversationId": "c", "role": "user", "turn": 2**31})],
+    # the privacy signal: kept out of the stored context (this tenant does not honour it)
+    [event("PageViewed", "2025-05-01T10:00:00Z", "u1", url="/p", context={"privacySignal": True}),
+     event("PageViewed", "2025-05-01T10:00:00Z", "u2", url="/p", context={"privacySignal": False, "locale": "fr"})],
+    [event("PageViewed", "2025-05-01T10:00:00Z", "u1", url="/p", context={"privacySignal": "yes"})],
 ]
 
 
