@@ -149,7 +149,7 @@ async def test_bot_tiers_are_flagged_and_excluded_from_counters_unless_included(
     flags = {s.user_id: s for s in await sessions_of(owner_engine, tenant.id)}
     assert not flags["human"].excluded and flags["human"].behavioural_bot_score == 0
     assert flags["crawler"].is_bot and flags["crawler"].agent_reasons == [
-        {"tier": 1, "code": "ua_crawler", "detail": "Googlebot"}]
+        {"tier": 1, "code": "ua_crawler", "detail": "device-detector: Googlebot"}]
     assert flags["crawler"].device_type == "bot"
     assert flags["scanner"].is_scanner and not flags["scanner"].is_bot
     # One reason per scanner rule the session's paths met, each with its first path.
