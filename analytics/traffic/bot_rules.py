@@ -47,14 +47,16 @@ OWN_LISTS: tuple[tuple[BotReason, str], ...] = (
      r"lumar|contentking|siteimprove|seranking|linkdex|chrome-lighthouse|pagespeed|gtmetrix|pa11y|"
      r"axe-core|cookiebot|onetrust|cookieyes|usercentrics|w3c_validator|validator\.nu|w3c-checklink"),
     (BotReason.MONITOR,
-     r"route53-health-check|health-?check|appinsights|alwayson|traffic-manager|pingdom|uptimerobot|"
+     r"route53-health-check|route 53 health check|health[- ]?check|appinsights|alwayson|traffic-manager|"
+     r"pingdom|uptimerobot|"
      r"statuscake|site24x7|newrelicpinger|newrelicsynthetics|datadogsynthetics|datadog agent|"
      r"catchpoint|googlehc/|kube-probe|betteruptime|better uptime|checkly|hetrixtools|uptime-kuma|"
      r"freshping|check_http|nagios|zabbix|googlestackdrivermonitoring|ruxitsynthetic|dynatrace|"
      r"monitis|blackbox exporter|prtg|uptime|synthetic|elastic-heartbeat|gatus|updown\.io|"
      r"cloudflare-healthchecks|azure traffic manager|statuspage|oh dear|ohdear|hyperping"),
     (BotReason.SECURITY_SCANNER,
-     r"\$\{jndi:|\$\{[a-z:]*\$\{|\$\{\$|\(\) \{ :;\s*\};|<script|' or '1'='1|nuclei|zgrab|masscan|"
+     r"\bscann(?:er|ing)\b|\$\{jndi:|\$\{[a-z:]*\$\{|\$\{\$|\(\) \{ :;\s*\};|<script|' or '1'='1|"
+     r"nuclei|zgrab|masscan|"
      r"\bnmap\b|sqlmap|nikto|acunetix|burpcollaborator|qualys|nessus|openvas|wpscan|censysinspect|"
      r"censys|shodan|expanse|paloaltonetworks|internet-measurement|securitytrails|detectify|"
      r"certspotter|ssllabs|hardenize|l9explore|leakix|netcraft|intrigue|httpx - open-source|"
@@ -75,7 +77,8 @@ OWN_LISTS: tuple[tuple[BotReason, str], ...] = (
     (BotReason.LINK_PREVIEW,
      r"facebookexternalhit|facebookcatalog|facebot|twitterbot|linkedinbot|slackbot-linkexpanding|"
      r"slack-imgproxy|discordbot|telegrambot|skypeuripreview|iframely|embedly|redditbot|"
-     r"pinterestbot|vkshare|googleimageproxy|yahoomailproxy|github-camo|camo asset proxy|bitlybot|"
+     r"pinterestbot|vkshare|googleimageproxy|image ?proxy|yahoomailproxy|github-camo|camo asset proxy|"
+     r"bitlybot|"
      r"microsoftpreview|bingpreview|mattermost-bot|rocket\.chat|whatsapp/[\d.]+ [aiw]$|"
      r"whatsapp/[\d.]+$|linkpreview|unfurl|opengraph|og-scraper|"
      r"google-pagerenderer|tumblr/|flipboardproxy|nuzzel|outbrain|zoombot|chatwork|kakaotalk-scrap|"
@@ -115,8 +118,6 @@ REAL_CLIENTS = re2.compile(
     r"^slack/\d+ cfnetwork|^word/[\d.]+ \(|^reeder/|j\. river|amigavoyager|offbyone|yandex\.music|"
     r"podcast|podcatcher|podfriend|podpuppy|^castero|^cpod/|^anytime/|feedstation|rssdemon|airsonic|"
     r"\(windows nt [\d.]+;[^)]*trident/|"
-    # Electron apps that name themselves (a bare Electron shell does not: ua_headless).
-    r"\(khtml, like gecko\) [\w.-]+/[\w.-]+ chrome/[\d.]+ electron/|"
     # In-app browsers: a full mobile engine and the app's own token.
     r"^mozilla/5\.0 \((?:linux; (?:u; )?android|iphone|ipad)[^)]*\) applewebkit/[\d.]+ \(khtml,? like gecko\)"
     r".*(?:fban|fbav|instagram|sogou|viber|whatsapp|line/|micromessenger|weibo|\bqq/|baiduboxapp|"

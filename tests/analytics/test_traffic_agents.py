@@ -213,7 +213,8 @@ REAL_CLIENTS = [
     "Chrome/89.0.4389.105 Mobile Safari/537.36",
     "Mozilla/5.0 (Linux; Android 10; ZTE A2020 SP Build/QKQ1.200913.002; wv) AppleWebKit/537.36 (KHTML, like "
     "Gecko) Version/4.0 Chrome/68.0.3440.106 Mobile Safari/537.36 SogouMSE,SogouMobileBrowser/5.28.2",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Code/1.95.3 "
+    # An Electron app that names itself is an app; a bare Electron shell is ua_headless (MISSED_KINDS).
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) GitHubDesktop/3.4.9 "
     "Chrome/128.0.6613.186 Electron/32.2.6 Safari/537.36",
 ]
 
@@ -257,6 +258,11 @@ def test_each_maintained_list_is_a_source_of_its_own() -> None:
     assert is_bot("Mozilla/5.0 (compatible; Qwantbot/1.0; +https://help.qwant.com/bot/)").matched in (
         "device-detector: Qwantbot", "crawler-user-agents: Qwantbot")
     assert is_bot("Mozilla/5.0 (compatible; Yeti/1.1; +http://naver.me/spd)").matched == "device-detector: Yeti"
+    # crawler-user-agents files VS Code's and Trae's agents under browser automation (their AI agents'
+    # fetches): the maintained list decides, no allow rule second-guesses a kind that specific.
+    assert is_bot("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                  "Code/1.95.3 Chrome/128.0.6613.186 Electron/32.2.6 Safari/537.36") == BotVerdict(
+        is_bot=True, reason_code=BotReason.HEADLESS, matched="crawler-user-agents: Code/1.")
     counts = source_counts()
     assert set(counts) == {"device-detector", "crawler-user-agents", "crawlerdetect"}
     assert all(used > 500 and skipped == 0 for used, _, skipped in counts.values())
