@@ -5,7 +5,8 @@
 A list's size is, in order: the field's ``first``/``limit`` argument (its default when absent, a
 variable's default when the variable is not sent); for lists under a field that takes a ``range``
 (series points), the number of buckets that range and granularity make (days for ``DAY_LISTS``);
-else ``LIST_SIZE``.
+else ``LIST_SIZE``. A list whose length the domain bounds by a small constant (``BOUNDED_LISTS``: a
+session's bot reasons and behaviour signals) is costed by that bound, whatever range is above it.
 Inside a paged connection, ``edges``/``nodes`` are not multiplied again. Introspection fields cost
 nothing (they never touch the database). Each fragment is costed once per context.
 """
@@ -34,6 +35,8 @@ from graphql import (
 from graphql.execution.values import get_argument_values, get_variable_values
 from graphql.type.definition import GraphQLNamedType, GraphQLOutputType, get_named_type
 
+from analytics.sessions.derive import MAX_BOT_REASONS
+from analytics.traffic.behaviour import BehaviourSignal
 from api.common import Granularity, RangeInput, check_granularity
 from api.documents import fragments_of
 from api.errors import UserError
@@ -44,6 +47,10 @@ CONNECTION_LISTS = ("edges", "nodes")
 UNCOSTED_INPUTS = ("TrackEvent",)  # events are charged per event, not coerced twice
 RANGE_FIELDS = ("from", "to", "preset", "since")
 DAY_LISTS = ("byDay",)  # one item per local day of the range above, whatever its granularity
+BOUNDED_LISTS: dict[tuple[str, str], int] = {
+    ("Session", "botReasons"): MAX_BOT_REASONS,
+    ("Session", "behaviourSignals"): len(BehaviourSignal),
+}
 # Below a field: the size of its lists when a range decides it, and the closest range given above
 # (a child's own granularity, e.g. content(range) { trends(granularity: HOUR) }, resizes it).
 Hint = tuple[int | None, tuple[Any, ...] | None]
@@ -98,6 +105,8 @@ class Coster:
             multiplier = page
         elif paged and node.name.value in CONNECTION_LISTS:
             multiplier = 1
+        elif (parent.name, node.name.value) in BOUNDED_LISTS:
+            multiplier = BOUNDED_LISTS[parent.name, node.name.value]
         elif _is_list(field.type):
             daily = self.buckets(hint[1], Granularity.DAY) if node.name.value in DAY_LISTS else None
             multiplier = daily or hint[0] or LIST_SIZE

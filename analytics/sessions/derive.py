@@ -26,6 +26,7 @@ from analytics.traffic.agents import describe_agent, is_bot
 from analytics.traffic.reading import reading_pattern
 from analytics.traffic.referrers import classify_source, utm
 from analytics.traffic.scanner import (
+    PATH_RULES,
     VELOCITY_LIMIT,
     VELOCITY_WINDOW,
     ScannerReason,
@@ -133,6 +134,12 @@ def path_of(url: str | None) -> str | None:
         return urlsplit(url).path or "/"
     except ValueError:
         return url
+
+
+# The most reasons a session can hold: one tier-1 verdict (the library's or, applied later, a tenant
+# rule's: rules flag only sessions not already bots), one per scanner path rule, the scanner's agent
+# and its velocity. The API costs a session's reasons by it (api/cost.py).
+MAX_BOT_REASONS = 1 + len(PATH_RULES) + 2
 
 
 def session_facts(session_id: uuid.UUID, events: Sequence[RawEvent], bot_patterns: Sequence[str] = (),

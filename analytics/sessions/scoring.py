@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics.sessions.correction import mark_days
+from analytics.traffic.agents import lacks_browser_token
 from analytics.traffic.behaviour import SessionSignals, score_session
 
 SCORE_BATCH = 5000
@@ -24,7 +25,8 @@ SCORE_BATCH = 5000
 _UNSCORED = text(
     """
     SELECT id, started_at, last_seen_at, request_count, unique_pages, page_views, interval_stddev_ms,
-           engagement_events, zero_dwell_page_views, is_behavioural_bot, is_bot OR is_scanner AS flagged
+           engagement_events, zero_dwell_page_views, user_agent, is_behavioural_bot,
+           is_bot OR is_scanner AS flagged
     FROM sessions WHERE tenant_id = :tenant AND scored_at IS NULL
     ORDER BY updated_at LIMIT :limit
     """
@@ -68,7 +70,7 @@ async def score_sessions(conn: AsyncConnection, tenant_id: int, tz: ZoneInfo, *,
             unique_pages=row.unique_pages, page_views=row.page_views,
             interval_stddev_ms=row.interval_stddev_ms,
             engagement_events=row.engagement_events if collects else None,
-            zero_dwell_page_views=row.zero_dwell_page_views))
+            zero_dwell_page_views=row.zero_dwell_page_views, bare_agent=lacks_browser_token(row.user_agent)))
         ids.append(row.id)
         scores.append(result.score)
         signals.append(json.dumps({str(k): v for k, v in result.contributions.items()}))

@@ -1,27 +1,32 @@
-"""User agents: device type, browser and OS, and the tier-1 bot verdict (crawler library + tenant rules).
+"""User agents: device type, browser and OS, and the tier-1 bot verdict (maintained lists + tenant rules).
 
 Parsing uses ``ua-parser`` (the uap-core rules, republished monthly as ``ua-parser-builtins``) with
-its Rust resolver from ``ua-parser-rs``. Whether an agent is automated is decided by the pattern
-lists of ``crawlerdetect`` (a port of JayBizzle/CrawlerDetect: ~1,460 crawler patterns and the
-exclusions that strip harmless tokens first) plus ``SUPPLEMENTARY_CRAWLERS`` for the few it misses.
-We run those lists the way ``CrawlerDetect.is_crawler`` does (strip exclusions, then search one
-alternation) but search with RE2: that alternation costs ~340 µs per browser agent in Python's
-``re`` and ~4 µs in RE2 (~25 µs for the whole check), with the same verdicts (a test compares).
-The library says *whether*, not *what kind*: the category tables below only name the kind, so
-``traffic { bots }`` can say why a session was excluded.
+its Rust resolver from ``ua-parser-rs``. Whether an agent is automated, and what kind, is decided by
+the union of three maintained lists (``bot_lists``: Matomo's device-detector, crawler-user-agents,
+crawlerdetect), the project's own lists and its allow side (``bot_rules``), all searched with RE2.
+The order, also in README "Bots":
+
+1. an empty agent is ``ua_empty``;
+2. the project's own lists, then the maintained lists; no hit: human (then the tenant's rules);
+3. harmless text (Cronet, the device model of an Android platform segment) is removed and the lists
+   searched again; no hit left: human;
+4. an explicit crawler token (``...bot``, ``crawler``, ``spider``) or a hit in the project's own
+   lists is a bot; otherwise a known real client (office, mail, media and download apps, in-app
+   browsers with a full mobile engine) is human;
+5. the kind is the project's own list's, else the first list hit that says more than ``ua_crawler``
+   (sources in ``bot_lists.SOURCES`` order), else ``ua_crawler``; ``matched`` is "source: token".
 
 Tenant patterns: plain text is a case-insensitive substring; text wrapped in slashes
 (``/^AcmeMonitor\\/\\d+/``) is a case-insensitive RE2 expression. RE2 matches in linear time, so a
 tenant's pattern cannot stall ingest.
 
-Both the parse and the library verdict are cached per user agent (``AGENT_CACHE_SIZE`` entries):
+Both the parse and the list verdict are cached per user agent (``AGENT_CACHE_SIZE`` entries):
 traffic repeats its agents heavily, so most calls are a dictionary look-up (``bench/user_agents.py``).
 """
 
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,11 +34,19 @@ from typing import Any
 
 import re2
 import ua_parser
-from crawlerdetect.providers.crawlers import data as CRAWLER_PATTERNS
-from crawlerdetect.providers.exclusions import data as EXCLUSION_PATTERNS
 
 from analytics.errors import InvalidArgument
 from analytics.ingest.origin import MAX_AGENT_LENGTH  # ingest stores agents cut to the same length
+from analytics.traffic.bot_lists import BotReason as BotReason  # re-exported: callers import it here
+from analytics.traffic.bot_lists import ListHit, list_hits, re2_options
+from analytics.traffic.bot_rules import (
+    EXPLICIT_CRAWLER,
+    OWN_SOURCE,
+    REAL_CLIENTS,
+    has_browser_token,
+    own_list_hit,
+    without_harmless,
+)
 
 AGENT_CACHE_SIZE = 4096
 MAX_TENANT_PATTERNS = 100
@@ -48,19 +61,10 @@ class DeviceType(enum.StrEnum):
     OTHER = "other"
 
 
-class BotReason(enum.StrEnum):
-    EMPTY = "ua_empty"
-    CRAWLER = "ua_crawler"
-    AI_CRAWLER = "ua_ai_crawler"
-    SEO_TOOL = "ua_seo_tool"
-    HTTP_LIBRARY = "ua_http_library"
-    HEADLESS = "ua_headless"
-    TENANT_RULE = "ua_tenant_rule"
-
-
 @dataclass(frozen=True, slots=True)
 class BotVerdict:
-    """Tier 1: ``matched`` is the library token or tenant pattern that decided it."""
+    """Tier 1: ``matched`` is "source: token" (``crawler-user-agents: AhrefsBot``), or the tenant
+    pattern that decided it."""
 
     is_bot: bool
     reason_code: BotReason | None = None
@@ -87,26 +91,6 @@ class BotPatternError(InvalidArgument):
         self.pattern = pattern
 
 
-# Kinds, checked in this order on the lower-cased agent once it is known to be automated.
-HEADLESS_TOKENS = ("headless", "phantomjs", "slimerjs")
-AI_CRAWLER_TOKENS = (
-    "gptbot", "chatgpt-user", "oai-searchbot", "claudebot", "claude-web", "claude-user",
-    "claude-searchbot", "anthropic-ai", "perplexitybot", "perplexity-user", "ccbot", "bytespider",
-    "amazonbot", "meta-externalagent", "meta-externalfetcher", "cohere-ai", "mistralai-user",
-    "diffbot", "youbot", "timpibot", "ai2bot", "duckassistbot", "google-cloudvertexbot", "imagesiftbot",
-)
-SEO_TOOL_TOKENS = (
-    "ahrefs", "semrush", "mj12bot", "dotbot", "rogerbot", "screaming frog", "serpstatbot", "blexbot",
-    "dataforseobot", "barkrowler", "siteauditbot", "megaindex", "sistrix", "seokicks", "seobilitybot",
-)
-# Prefixes only: real crawlers often append a library name ("LinkedInBot/1.0 (... Apache-HttpClient)").
-HTTP_LIBRARY_PREFIXES = (
-    "python-requests/", "python-httpx/", "python-urllib/", "python/", "aiohttp/", "curl/", "wget/",
-    "go-http-client/", "axios/", "node-fetch/", "node", "undici", "deno/", "bun/", "okhttp/", "java/",
-    "apache-httpclient/", "libwww-perl/", "guzzlehttp/", "ruby", "httpie/", "postmanruntime/",
-    "insomnia/", "scrapy/", "reqwest/", "dart/", "php/", "rest-client/", "got (",
-)
-
 _TABLET_DEVICES = frozenset({"iPad", "Kindle", "Kindle Fire", "Kindle Fire HD", "Generic Tablet",
                              "BlackBerry Playbook", "Galaxy Tab", "Xoom"})
 _PHONE_DEVICES = frozenset({"iPhone", "iPod", "Generic Smartphone", "Generic Feature Phone"})
@@ -119,17 +103,7 @@ _PARSER = ua_parser.Parser(ua_parser.BestAvailableResolver(
     ua_parser.load_lazy_builtins() if ua_parser.RegexResolver or ua_parser.Re2Resolver
     else ua_parser.load_builtins()))
 
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.case_sensitive = False
-_RE2_OPTIONS.log_errors = False
-
-# RE2 rather than Python's re for every search on the hot path: a case-insensitive alternation
-# costs Python's backtracking engine 7-17 µs per agent, RE2 about 2 µs.
-
-# crawlerdetect 0.4.2 misses these (node, Deno and Bun are the runtimes' default fetch agents).
-# Google-Extended and Applebot-Extended are robots.txt tokens, never sent as user agents.
-SUPPLEMENTARY_CRAWLERS = re2.compile(
-    r"anthropic-ai|perplexity-user|cohere-ai|mistralai-user|^node$|^deno/|^bun/", _RE2_OPTIONS)
+_RE2_OPTIONS = re2_options()
 
 # Television and console browsers are people, but neither desktop nor mobile. AFTxx are Fire TV
 # models, which ua-parser files under Android tablets.
@@ -183,54 +157,32 @@ def validate_bot_patterns(patterns: Sequence[str]) -> tuple[str, ...]:
 
 @lru_cache(maxsize=AGENT_CACHE_SIZE)
 def _library_verdict(agent: str) -> BotVerdict:
-    matched = _crawler_match(agent)
-    if matched is None:
+    """Steps 2-5 of the module docstring."""
+    own, hits = own_list_hit(agent), list_hits(agent)
+    if own is None and not hits:
         return HUMAN
-    return BotVerdict(is_bot=True, reason_code=_crawler_kind(agent.lower()), matched=matched)
+    cleaned = without_harmless(agent)
+    if cleaned != agent:
+        own, hits = own_list_hit(cleaned), list_hits(cleaned)
+        if own is None and not hits:
+            return HUMAN
+    if own is not None and (own[0] is not BotReason.CRAWLER or not hits):
+        return BotVerdict(is_bot=True, reason_code=own[0], matched=f"{OWN_SOURCE}: {own[1]}")
+    if own is None and not EXPLICIT_CRAWLER.search(cleaned) and REAL_CLIENTS.search(cleaned):
+        return HUMAN
+    hit = _telling_hit(hits)
+    return BotVerdict(is_bot=True, reason_code=hit.category, matched=f"{hit.source}: {hit.token}")
 
 
-def _crawler_match(agent: str) -> str | None:
-    exclusions, crawlers, lookaround_crawlers = _crawler_expressions()
-    stripped = exclusions.sub("", agent)
-    if stripped.strip():
-        for expression in (crawlers, lookaround_crawlers):
-            if expression is not None and (hit := expression.search(stripped)):
-                return str(hit.group(0))
-    if hit := SUPPLEMENTARY_CRAWLERS.search(agent):
-        return str(hit.group(0))
-    return None
+def _telling_hit(hits: list[ListHit]) -> ListHit:
+    return next((hit for hit in hits if hit.category is not BotReason.CRAWLER), hits[0])
 
 
-@lru_cache(maxsize=1)
-def _crawler_expressions() -> tuple[re.Pattern[str], Any, re.Pattern[str] | None]:
-    """Exclusions (Python ``re``: a substitution, which the RE2 binding does slowly), crawlers in
-    RE2, and the few crawler patterns RE2 cannot express (look-arounds) in Python ``re``."""
-    portable: list[str] = []
-    lookaround: list[str] = []
-    for pattern in CRAWLER_PATTERNS:
-        try:
-            re2.compile(pattern, _RE2_OPTIONS)
-        except re2.error:
-            lookaround.append(pattern)
-        else:
-            portable.append(pattern)
-    return (
-        re.compile("|".join(EXCLUSION_PATTERNS), re.IGNORECASE),
-        re2.compile("|".join(portable), _RE2_OPTIONS),
-        re.compile("|".join(lookaround), re.IGNORECASE) if lookaround else None,
-    )
-
-
-def _crawler_kind(agent: str) -> BotReason:
-    if any(token in agent for token in HEADLESS_TOKENS):
-        return BotReason.HEADLESS
-    if any(token in agent for token in AI_CRAWLER_TOKENS):
-        return BotReason.AI_CRAWLER
-    if any(token in agent for token in SEO_TOOL_TOKENS):
-        return BotReason.SEO_TOOL
-    if agent.startswith(HTTP_LIBRARY_PREFIXES):
-        return BotReason.HTTP_LIBRARY
-    return BotReason.CRAWLER
+def lacks_browser_token(user_agent: str | None) -> bool:
+    """A non-empty agent tier 1 let through that names no browser, platform, app or library:
+    a bare product name (``AcmeSync/2.1``), the tier-3 signal ``no_browser_token``."""
+    agent = _clean(user_agent)
+    return bool(agent) and not _library_verdict(agent).is_bot and not has_browser_token(agent)
 
 
 @lru_cache(maxsize=AGENT_CACHE_SIZE)

@@ -12,6 +12,8 @@ session_duration    first to last request > 4 hours                             
 regular_intervals   interval coefficient of variation < 0.1 (at least 10 intervals)        30
 no_engagement       >= 10 page views and not one engagement event (when collected)        25
 zero_dwell          >= 5 page views and >= 90% of them with 0 s on page and no scroll      20
+no_browser_token    the user agent names no browser, platform, app or library (a bare      20
+                    product name such as ``AcmeSync/2.1``) and tier 1 let it through
 ==================  ===================================================================  ======
 
 The first four are the reference's; the last three are what separates a patient script from a
@@ -22,6 +24,11 @@ pages, a tab stays open all afternoon, an SDK without scroll tracking sends no e
 of them together reach 50 (``page_coverage`` with ``session_duration``: 60 pages over 4 hours is a
 crawl), except ``session_duration`` with ``zero_dwell`` or ``no_engagement`` (40, 45) and
 ``no_engagement`` with ``zero_dwell`` (45: both say "never scrolled", one fact).
+
+``no_browser_token`` is a suspicion, not a verdict: an in-house script and a native app both send
+bare product names, so it flags a session only beside a signal of pace, breadth or regularity
+(``request_interval``, ``page_coverage``, ``regular_intervals``), not beside a lack of engagement
+alone (``no_engagement`` 45, ``zero_dwell`` 40, ``session_duration`` 40).
 
 Velocity is the session's average, floored at one minute, so five requests in one second count as
 5/min, not 300/min: bursts are what ``request_interval`` is for. The interval signals need enough
@@ -56,6 +63,7 @@ class BehaviourSignal(enum.StrEnum):
     REGULAR_INTERVALS = "regular_intervals"
     NO_ENGAGEMENT = "no_engagement"
     ZERO_DWELL = "zero_dwell"
+    NO_BROWSER_TOKEN = "no_browser_token"
 
 
 POINTS: dict[BehaviourSignal, int] = {
@@ -66,6 +74,7 @@ POINTS: dict[BehaviourSignal, int] = {
     BehaviourSignal.REGULAR_INTERVALS: 30,
     BehaviourSignal.NO_ENGAGEMENT: 25,
     BehaviourSignal.ZERO_DWELL: 20,
+    BehaviourSignal.NO_BROWSER_TOKEN: 20,
 }
 
 
@@ -76,6 +85,7 @@ class SessionSignals:
     The mean interval is ``duration / (requests - 1)`` (consecutive gaps add up to the duration),
     so only the spread is asked for: the standard deviation of the gaps between requests.
     ``engagement_events`` is None when the tenant collects none, which leaves that signal out.
+    ``bare_agent``: :func:`analytics.traffic.agents.lacks_browser_token` of the session's agent.
     """
 
     request_count: int
@@ -85,6 +95,7 @@ class SessionSignals:
     interval_stddev_ms: float | None = None
     engagement_events: int | None = None
     zero_dwell_page_views: int = 0
+    bare_agent: bool = False
 
     @property
     def intervals(self) -> int:
@@ -149,6 +160,10 @@ def _no_dwell(signals: SessionSignals) -> bool:
             >= ZERO_DWELL_NUMERATOR * signals.page_views)
 
 
+def _bare(signals: SessionSignals) -> bool:
+    return signals.bare_agent
+
+
 _TESTS = {
     BehaviourSignal.REQUEST_VELOCITY: _fast,
     BehaviourSignal.REQUEST_INTERVAL: _rapid,
@@ -157,4 +172,5 @@ _TESTS = {
     BehaviourSignal.REGULAR_INTERVALS: _regular,
     BehaviourSignal.NO_ENGAGEMENT: _unengaged,
     BehaviourSignal.ZERO_DWELL: _no_dwell,
+    BehaviourSignal.NO_BROWSER_TOKEN: _bare,
 }

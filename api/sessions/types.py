@@ -119,9 +119,13 @@ class SessionSeries:
 class SessionBotReason:
     tier: int = strawberry.field(description="1: user agent (isBot), 2: scanner (isScanner).")
     code: str = strawberry.field(
-        description="ua_empty, ua_crawler, ua_ai_crawler, ua_seo_tool, ua_http_library, ua_headless, "
-                    "ua_tenant_rule, scan_path or scan_agent.")
-    detail: str | None = strawberry.field(description="The token, pattern or path that matched.")
+        description="Tier 1: ua_empty, ua_crawler, ua_ai_crawler, ua_ai_agent, ua_seo_tool, ua_monitor, "
+                    "ua_security_scanner, ua_service_agent, ua_feed_fetcher, ua_link_preview, ua_archiver, "
+                    "ua_http_library, ua_headless or ua_tenant_rule; tier 2: scan_path, scan_agent or "
+                    "scan_velocity.")
+    detail: str | None = strawberry.field(
+        description="Tier 1: the list and the text that matched (\"crawler-user-agents: AhrefsBot\") or the "
+                    "tenant's pattern; tier 2: the rule and path, or what matched.")
 
 
 @strawberry.type(description="A behavioural signal that fired for the session, with its points.")

@@ -52,6 +52,9 @@ HUMAN = SessionSignals(request_count=12, duration_seconds=900, unique_pages=8, p
     ({"page_views": 10, "zero_dwell_page_views": 8}, []),
     ({"page_views": 5, "zero_dwell_page_views": 5}, [S.ZERO_DWELL]),
     ({"page_views": 4, "zero_dwell_page_views": 4}, []),
+    # no_browser_token: the agent is a bare product name tier 1 let through
+    ({"bare_agent": True}, [S.NO_BROWSER_TOKEN]),
+    ({"bare_agent": False}, []),
 ])
 def test_each_signal_fires_only_past_its_threshold(changes: dict[str, Any], fired: list[S]) -> None:
     result = score_session(replace(HUMAN, **changes))
@@ -78,6 +81,12 @@ def test_a_person_scores_zero() -> None:
     ({"page_views": 20, "engagement_events": 0, "zero_dwell_page_views": 20}, 45, False),
     ({"duration_seconds": 5 * 3600, "interval_stddev_ms": 900_000, "page_views": 20,
       "engagement_events": 0}, 45, False),
+    # A bare product name is a suspicion: with pace, breadth or regularity it flags, with no engagement not.
+    ({"bare_agent": True}, 20, False),
+    ({"bare_agent": True, "unique_pages": 51}, 50, True),
+    ({"bare_agent": True, "request_count": 6, "duration_seconds": 0.3}, 55, True),
+    ({"bare_agent": True, "page_views": 20, "engagement_events": 0}, 45, False),
+    ({"bare_agent": True, "page_views": 20, "zero_dwell_page_views": 20}, 40, False),
     # A scraper fires nearly everything; the score stops at 100 while every contribution is kept.
     ({"request_count": 400, "duration_seconds": 30, "unique_pages": 390, "page_views": 400,
       "interval_stddev_ms": 3, "engagement_events": 0, "zero_dwell_page_views": 400}, 100, True),

@@ -6,6 +6,8 @@ from zoneinfo import ZoneInfo
 
 from graphql import parse
 
+from analytics.sessions.derive import MAX_BOT_REASONS
+from analytics.traffic.behaviour import BehaviourSignal
 from api.cost import operation_cost
 from api.schema import schema
 
@@ -28,3 +30,11 @@ def test_a_list_by_day_is_costed_by_the_days_of_its_range() -> None:
     by_day = cost('{ tenant { traffic(range: {from: "2025-01-01", to: "2025-12-31"}) { bots { byDay { date } } } } }')
     # tenant, traffic, bots, byDay: 1 + 1 + 1 + 1 + 365 x (date)
     assert by_day == 4 + 365
+
+
+def test_a_sessions_reasons_and_signals_are_costed_by_how_many_it_can_have() -> None:
+    reasons = '{ tenant { sessions(range: {since: "%s"}, first: 10) { nodes { botReasons { code } } } } }'
+    # tenant 1 + sessions 1 + 10 x (nodes 1 + botReasons 1 + MAX_BOT_REASONS 9 x code 1), whatever the range
+    assert cost(reasons % "24h") == cost(reasons % "90d") == 2 + 10 * (2 + MAX_BOT_REASONS)
+    signals = '{ tenant { sessions(range: {since: "24h"}, first: 10) { nodes { behaviourSignals { points } } } } }'
+    assert cost(signals) == 2 + 10 * (2 + len(BehaviourSignal))

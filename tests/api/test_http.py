@@ -419,6 +419,25 @@ async def test_cost_uses_variable_defaults_and_series_buckets(http: httpx.AsyncC
     assert series.json()["errors"][0]["extensions"] == {"code": "COST_LIMIT_EXCEEDED", "cost": 368, "limit": 300}
 
 
+SESSIONS_WITH_REASONS = """query S($since: String!) { tenant { sessions(range: {since: $since}, includeBots: true,
+    first: 200) { nodes { id botReasons { tier code detail } behaviourSignals { signal points } } } } }"""
+
+
+async def test_a_sessions_reasons_are_costed_by_their_bound_not_by_the_range(
+        http: httpx.AsyncClient, base_url: str, limited_url: str, make_tenant: Any) -> None:
+    tenant = await make_tenant()
+    # tenant 1 + sessions 1 + 200 x (nodes 1 + id 1 + botReasons 1 + 9 x 3 + behaviourSignals 1 + 8 x 2)
+    # = 9402, over a day or a quarter alike (25,802 over 24 h before: the lists took the 25 hourly buckets).
+    for since in ("24h", "90d"):
+        costly = await post(http, limited_url, {"query": SESSIONS_WITH_REASONS, "variables": {"since": since}},
+                            tenant.secret, accept=GQL_RESPONSE)
+        assert costly.json()["errors"][0]["extensions"] == {"code": "COST_LIMIT_EXCEEDED", "cost": 9402,
+                                                            "limit": 300}
+    answered = await post(http, base_url, {"query": SESSIONS_WITH_REASONS, "variables": {"since": "24h"}},
+                          tenant.secret, accept=GQL_RESPONSE)
+    assert answered.status_code == 200 and answered.json() == {"data": {"tenant": {"sessions": {"nodes": []}}}}
+
+
 async def test_free_queries_still_spend_a_token(http: httpx.AsyncClient, limited_url: str) -> None:
     statuses = [(await post(http, limited_url, {"query": "{ __typename }"})).status_code for _ in range(320)]
     assert statuses[0] == 200 and 429 in statuses  # a burst of 300 at 1 token/s

@@ -242,9 +242,9 @@ async def test_filters_and_bots_in_the_list(gql: GraphQLClient, shop: TenantKeys
     assert len(await listed(None, bots=True)) == 10
     crawlers = await listed({"isBot": True}, bots=True)
     assert [(n["browser"], n["deviceType"], n["botReasons"]) for n in crawlers] == [
-        ("GPTBot", "bot", [{"tier": 1, "code": "ua_ai_crawler", "detail": "GPTBot"}]),
-        ("Googlebot", "bot", [{"tier": 1, "code": "ua_crawler", "detail": "Googlebot"}]),
-        ("Googlebot", "bot", [{"tier": 1, "code": "ua_crawler", "detail": "Googlebot"}]),
+        ("GPTBot", "bot", [{"tier": 1, "code": "ua_ai_crawler", "detail": "analytics: GPTBot"}]),
+        ("Googlebot", "bot", [{"tier": 1, "code": "ua_crawler", "detail": "device-detector: Googlebot"}]),
+        ("Googlebot", "bot", [{"tier": 1, "code": "ua_crawler", "detail": "device-detector: Googlebot"}]),
     ]
     scanners = await listed({"isScanner": True}, bots=True)
     # The first path under each rule the scanner met (/wp-login.php is a WordPress and a PHP path).

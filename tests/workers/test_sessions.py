@@ -150,7 +150,7 @@ async def test_bot_tiers_are_flagged_and_excluded_from_counters_unless_included(
     flags = {s.user_id: s for s in await sessions_of(owner_engine, tenant.id)}
     assert not flags["human"].excluded and flags["human"].behavioural_bot_score == 0
     assert flags["crawler"].is_bot and flags["crawler"].agent_reasons == [
-        {"tier": 1, "code": "ua_crawler", "detail": "Googlebot"}]
+        {"tier": 1, "code": "ua_crawler", "detail": "device-detector: Googlebot"}]
     assert flags["crawler"].device_type == "bot"
     assert flags["scanner"].is_scanner and not flags["scanner"].is_bot
     # One reason per scanner rule the session's paths met, each with its first path.
@@ -163,6 +163,23 @@ async def test_bot_tiers_are_flagged_and_excluded_from_counters_unless_included(
     assert flags["fast"].behaviour_signals == {"request_velocity": 50, "regular_intervals": 30}
     assert await starts(gql, tenant) == (1, 5)
     await assert_counters_match_raw_events(owner_engine, tenant.id)
+
+
+async def test_a_bare_product_name_is_a_behavioural_suspicion_not_a_verdict(
+        gql: GraphQLClient, make_tenant: Any, run_worker: Any, owner_engine: AsyncEngine) -> None:
+    tenant = await make_tenant()
+    calm = [page("2025-05-01T10:00:00Z", "https://shop.example/", "AcmeSync/2.1", "calm"),
+            page("2025-05-01T10:02:00Z", "https://shop.example/a", "AcmeSync/2.1", "calm")]
+    # Six requests 50 ms apart (request_interval, 35) from a bare name (no_browser_token, 20): 55.
+    rapid = [page(f"2025-05-01T11:00:00.{5 * i:02d}Z", f"https://shop.example/r{i}", "AcmeSync/2.2", "rapid")
+             for i in range(6)]
+    assert (await gql.track(tenant.publishable, calm + rapid))["accepted"] == 8
+    await run_worker()
+    flags = {s.user_id: s for s in await sessions_of(owner_engine, tenant.id)}
+    assert not flags["calm"].is_bot and not flags["calm"].is_behavioural_bot
+    assert flags["calm"].behaviour_signals == {"no_browser_token": 20}
+    assert flags["rapid"].is_behavioural_bot and not flags["rapid"].is_bot
+    assert flags["rapid"].behaviour_signals == {"request_interval": 35, "no_browser_token": 20}
 
 
 async def test_a_retroactive_bot_rule_flags_existing_sessions_and_corrects_every_counter(

@@ -1,0 +1,155 @@
+"""The project's own tier-1 lists: the kinds the maintained lists miss or mislabel, and the allow side.
+
+``OWN_LISTS`` are searched before the maintained lists (``bot_lists``) and name their kind; the
+order of the table is the order of precedence (an AI agent is not reported as a crawler). The last
+entry (plain crawlers the lists miss, and the ``(compatible; ... +http://...)`` signature) only
+decides when no maintained list names the agent, whose entry is more telling.
+
+The allow side, applied only to an agent some list matched, in this order:
+
+1. Harmless text is removed and the lists are searched again (``HARMLESS``): Chrome's network stack
+   ``Cronet`` (crawlerdetect's ``cron``), and the device part of an Android platform segment
+   ``(Linux; Android 14; <model> Build/...)``, where models such as "XBot Junior", "C Bot Tab 70"
+   or "Panasonic" ("sonic") live. No crawler names itself there.
+2. An agent that still carries an explicit crawler token (``EXPLICIT_CRAWLER``: ``...bot``,
+   ``crawler``, ``spider``, or a hit in the project's own lists) is a bot: no allow rule rescues it.
+3. Otherwise a known real client (``REAL_CLIENTS``: office and mail apps, media players and podcast
+   apps, download managers, text browsers, in-app browsers with a full mobile engine) is human.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import re2
+
+from analytics.traffic.bot_lists import BotReason, re2_options
+
+OWN_SOURCE = "analytics"
+
+OWN_LISTS: tuple[tuple[BotReason, str], ...] = (
+    (BotReason.HEADLESS,
+     r"headless|phantomjs|slimerjs|playwright|selenium|puppeteer|webdriver|cypress/|"
+     r"\(khtml, like gecko\) (?:chrome/[\d.]+ )?electron/|\bjsdom/|\bsplash\b.*qtwebkit|zombie\.js"),
+    (BotReason.AI_AGENT,
+     r"chatgpt-user|chatgpt agent|claude-user|perplexity-?user|mistralai-user|meta-externalfetcher|"
+     r"gemini-deep-research|google-notebooklm|\bmanus(?:-user)?/|manus\.im|\bdevin/|devin\.ai|"
+     r"duckassistbot|novellum|operator/|\bMCP-?(?:client|fetch)"),
+    (BotReason.AI_CRAWLER,
+     r"gptbot|oai-searchbot|claudebot|claude-web|claude-searchbot|anthropic-ai|perplexitybot|ccbot|"
+     r"bytespider|amazonbot|meta-externalagent|facebookbot|cohere-ai|cohere-training|diffbot|youbot|"
+     r"timpibot|ai2bot|google-cloudvertexbot|imagesiftbot|pangubot|omgili|webzio|kangaroo bot|"
+     r"applebot-extended|petalbot|img2dataset|friendlycrawler|iaskspider|isscyberriskcrawler"),
+    (BotReason.SEO_TOOL,
+     r"ahrefs|semrush|mj12bot|dotbot|rogerbot|screaming frog|serpstatbot|blexbot|dataforseobot|"
+     r"barkrowler|siteauditbot|megaindex|sistrix|seokicks|seobilitybot|sitebulb|oncrawl|deepcrawl|"
+     r"lumar|contentking|siteimprove|seranking|linkdex|chrome-lighthouse|pagespeed|gtmetrix|pa11y|"
+     r"axe-core|cookiebot|onetrust|cookieyes|usercentrics|w3c_validator|validator\.nu|w3c-checklink"),
+    (BotReason.MONITOR,
+     r"route53-health-check|route 53 health check|health[- ]?check|appinsights|alwayson|traffic-manager|"
+     r"pingdom|uptimerobot|"
+     r"statuscake|site24x7|newrelicpinger|newrelicsynthetics|datadogsynthetics|datadog agent|"
+     r"catchpoint|googlehc/|kube-probe|betteruptime|better uptime|checkly|hetrixtools|uptime-kuma|"
+     r"freshping|check_http|nagios|zabbix|googlestackdrivermonitoring|ruxitsynthetic|dynatrace|"
+     r"monitis|blackbox exporter|prtg|uptime|synthetic|elastic-heartbeat|gatus|updown\.io|"
+     r"cloudflare-healthchecks|azure traffic manager|statuspage|oh dear|ohdear|hyperping"),
+    (BotReason.SECURITY_SCANNER,
+     r"\bscann(?:er|ing)\b|\$\{jndi:|\$\{[a-z:]*\$\{|\$\{\$|\(\) \{ :;\s*\};|<script|' or '1'='1|"
+     r"nuclei|zgrab|masscan|"
+     r"\bnmap\b|sqlmap|nikto|acunetix|burpcollaborator|qualys|nessus|openvas|wpscan|censysinspect|"
+     r"censys|shodan|expanse|paloaltonetworks|internet-measurement|securitytrails|detectify|"
+     r"certspotter|ssllabs|hardenize|l9explore|leakix|netcraft|intrigue|httpx - open-source|"
+     r"projectdiscovery|fuzz faster|gobuster|dirbuster|wfuzz|whatweb|zmap|modat|odin\.io|"
+     r"internetmeasurement|criminalip|onyphe|binaryedge"),
+    (BotReason.SERVICE_AGENT,
+     r"github-hookshot|stripe/1\.0|shopify-captain-hook|zapier|twilio|hubspot|atlassian|"
+     r"bitbucket-webhooks|gitlab/|svix-webhooks|webhook|ifttt|integromat|make\.com|\bn8n\b|"
+     r"power automate|azure-logic-apps|logicapps|google-apps-script|mailchimp|sendgrid|intercom|"
+     r"pagerduty|slackbot 1\.0|wordpress/[\d.]+;|jetpack by wordpress|paypal ipn|braintree|"
+     r"square webhooks|docusign|salesforce|segment\.io|rudderstack|mandrill|postmark|airtable"),
+    (BotReason.FEED_FETCHER,
+     r"feedly|feedbin|inoreader|newsblur|tiny tiny rss|freshrss|miniflux|feedfetcher|feedburner|"
+     r"feedspot|feedvalidator|rss2email|feeder\.co|feedpress|superfeedr|"
+     r"mastodon/|pleroma|akkoma|misskey|friendica|lemmy|peertube|gotosocial|pixelfed|diaspora|"
+     r"hubzilla|calckey|firefish|sharkey|iceshrimp|writefreely|takahe|fedify|bridgy|"
+     r"activitypub|wallabag|instapaper|pocket(?:parser)?/|readwise|omnivore"),
+    (BotReason.LINK_PREVIEW,
+     r"facebookexternalhit|facebookcatalog|facebot|twitterbot|linkedinbot|slackbot-linkexpanding|"
+     r"slack-imgproxy|discordbot|telegrambot|skypeuripreview|iframely|embedly|redditbot|"
+     r"pinterestbot|vkshare|googleimageproxy|image ?proxy|yahoomailproxy|github-camo|camo asset proxy|"
+     r"bitlybot|"
+     r"microsoftpreview|bingpreview|mattermost-bot|rocket\.chat|whatsapp/[\d.]+ [aiw]$|"
+     r"whatsapp/[\d.]+$|linkpreview|unfurl|opengraph|og-scraper|"
+     r"google-pagerenderer|tumblr/|flipboardproxy|nuzzel|outbrain|zoombot|chatwork|kakaotalk-scrap|"
+     r"line-poker|naver blog|qwantify|embed\.ly|xing-contenttabreceiver|bluesky cardyb"),
+    (BotReason.ARCHIVER,
+     r"archive\.org_bot|ia_archiver|heritrix|archiveteam|archivebot|wayback|archive\.today|"
+     r"archive\.ph|common ?crawl|webrecorder|browsertrix|nutch|turnitin|cispa|dataprovider|"
+     r"researchscan|netestate|academicbot|scholarbot|semanticscholar|grapeshot|httrack|webcopier|"
+     r"teleport ?pro|offline explorer|sitesucker|webzip"),
+    (BotReason.HTTP_LIBRARY,
+     r"^(?:python-requests/|python-httpx/|python-urllib|python/|aiohttp/|curl/|wget/|go-http-client/|"
+     r"axios/|node-fetch|node$|node\.js|undici|deno/|bun/|okhttp/|java/|java-http-client|"
+     r"apache-httpclient/|libwww-perl/|guzzlehttp/|ruby|httpie/|postmanruntime/|insomnia/|"
+     r"scrapy/|reqwest/|dart/|php/|rest-client/|got \(|got/|libcurl|pycurl|faraday|typhoeus|"
+     r"http\.rb|restsharp|unirest|superagent|hackney|mechanize|www-mechanize|lwp::|httpclient|"
+     r"fasthttp|colly|resty|ky/|ofetch|needle/|request/|winhttp|cpprestsdk|powershell)"),
+    (BotReason.CRAWLER,
+     r"google-inspectiontool|storebot-google|google-read-aloud|duplexweb-google|googleother|"
+     r"google-safety|adsbot-google|mediapartners-google|apis-google|yandex\.com/bots|prerender|"
+     r"\(compatible; [^)]*\+https?://"),
+)
+
+# Removed before the lists are searched a second time (allow step 1).
+HARMLESS = re.compile(
+    r"\bCronet\w*(?:/[\d.]+)?"
+    r"|(?<=Android)( [\d.]+;(?: [a-z]{2}[-_][a-z]{2};)?)[^;)]*"
+    r"|\bDevice/[\w.-]+",
+    re.IGNORECASE)
+EXPLICIT_CRAWLER = re2.compile(r"[a-z0-9_.-]*(?:bot|crawler|spider)\b|\+https?://", re2_options())
+REAL_CLIENTS = re2.compile(
+    r"microsoft office|msoffice|microsoft outlook|\bonenote\b|ms-office|^mail/[\d.]+ cfnetwork/|"
+    r"^whatsapp/[\d.]+ (?:android|iphone_os|ios)/|podcastaddict|podimo|goodreader|victorreader|"
+    r"\blibvlc|\bvlc/|jriver|androiddownloadmanager|free download manager|\bfdm\b|"
+    r"^lynx/|\bamaya/|^links \(|^w3m/|^elinks|mosaic|"
+    r"yasearchbrowser|yabrowser|yandexsearch|\bzen/|yaapp_android|yandexstation|"
+    r"sogoumobilebrowser|sogoumse|sogousearch|\bsgi/|se [\d.]+x metasr|"
+    r"^slack/\d+ cfnetwork|^word/[\d.]+ \(|^reeder/|j\. river|amigavoyager|offbyone|yandex\.music|"
+    r"podcast|podcatcher|podfriend|podpuppy|^castero|^cpod/|^anytime/|feedstation|rssdemon|airsonic|"
+    r"\(windows nt [\d.]+;[^)]*trident/|"
+    # In-app browsers: a full mobile engine and the app's own token.
+    r"^mozilla/5\.0 \((?:linux; (?:u; )?android|iphone|ipad)[^)]*\) applewebkit/[\d.]+ \(khtml,? like gecko\)"
+    r".*(?:fban|fbav|instagram|sogou|viber|whatsapp|line/|micromessenger|weibo|\bqq/|baiduboxapp|"
+    r"ucbrowser|quark|heytap|yandex|yabrowser|\bzen/|gsa/|snapchat|tiktok|musical_ly|bytedancewebview|"
+    r"pinterest|twitter for|linkedinapp|kakaotalk|naver|daum|telegram|discord|searchlite)",
+    re2_options())
+BROWSER_TOKEN = re2.compile(
+    r"^mozilla/|^opera/|applewebkit/|gecko/|trident/|presto/|chrome/|safari/|firefox/|edg/|"
+    r"\bcfnetwork/|dalvik/|\bdarwin/|okhttp|android|iphone|ipad|windows nt|macintosh",
+    re2_options())
+
+_OWN_SET: Any = re2.Set.SearchSet(re2_options())
+for _, _pattern in OWN_LISTS:
+    _OWN_SET.Add(_pattern)
+_OWN_SET.Compile()
+_OWN_EXPRESSIONS = tuple(re2.compile(pattern, re2_options()) for _, pattern in OWN_LISTS)
+
+
+def own_list_hit(agent: str) -> tuple[BotReason, str] | None:
+    """The first kind in ``OWN_LISTS`` (table order) whose list names the agent, and the text matched."""
+    indices = _OWN_SET.Match(agent)
+    if not indices:
+        return None
+    index = min(indices)
+    found: Any = _OWN_EXPRESSIONS[index].search(agent)
+    return OWN_LISTS[index][0], str(found.group(0))
+
+
+def without_harmless(agent: str) -> str:
+    return HARMLESS.sub(lambda m: m.group(1) or "", agent)
+
+
+def has_browser_token(agent: str) -> bool:
+    """A browser engine, a platform or a known app stack: what a bare product name lacks."""
+    return bool(BROWSER_TOKEN.search(agent) or REAL_CLIENTS.search(agent))
