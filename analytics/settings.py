@@ -102,6 +102,7 @@ class ApiLimits:
     cache_control: str = "private, no-cache"
 
 
+MIN_RAW_RETENTION_DAYS = 7  # the shortest raw retention a tenant may set (analytics.retention)
 ROLLUP_CLAIM_EVENTS = 20_000  # events one rollup transaction holds at most (the worker's memory)
 
 
@@ -117,6 +118,7 @@ class Settings:
     max_batch_events: int
     max_future_seconds: int
     default_raw_retention_days: int
+    rollup_retention_days: int
     rollup_claim_batches: int
     rollup_claim_events: int
     sweep_interval_seconds: float
@@ -149,6 +151,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_batch_events=_int(env, "ANALYTICS_MAX_BATCH_EVENTS", 1000, minimum=1),
         max_future_seconds=_int(env, "ANALYTICS_MAX_FUTURE_SECONDS", 86_400),
         default_raw_retention_days=_int(env, "ANALYTICS_RAW_RETENTION_DAYS", 90, minimum=1),
+        rollup_retention_days=_int(env, "ANALYTICS_ROLLUP_RETENTION_DAYS", 760,
+                                   minimum=MIN_RAW_RETENTION_DAYS),
         rollup_claim_batches=_int(env, "ANALYTICS_ROLLUP_CLAIM_BATCHES", 200, minimum=1),
         rollup_claim_events=_int(env, "ANALYTICS_ROLLUP_CLAIM_EVENTS", ROLLUP_CLAIM_EVENTS, minimum=1),
         sweep_interval_seconds=_float(env, "ANALYTICS_SWEEP_SECONDS", 1.0, minimum=0.1),
@@ -162,6 +166,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         metrics_token=env.get("ANALYTICS_METRICS_TOKEN") or None,
         geo_headers=_choice(env, "ANALYTICS_GEO_HEADERS", "none", ("none", *GEO_HEADERS)),
     )
+    if settings.default_raw_retention_days > settings.rollup_retention_days:
+        raise SettingsError(f"ANALYTICS_RAW_RETENTION_DAYS={settings.default_raw_retention_days} must be at "
+                            f"most ANALYTICS_ROLLUP_RETENTION_DAYS={settings.rollup_retention_days}")
     if settings.limits.ingest_burst < settings.max_batch_events:
         raise SettingsError(f"ANALYTICS_RATE_INGEST_BURST={settings.limits.ingest_burst} must be at least "
                             f"ANALYTICS_MAX_BATCH_EVENTS={settings.max_batch_events}, or full batches could "

@@ -1,5 +1,5 @@
-"""Jobs: the per-tenant rollup, session scoring and corrections, bot rules, the sweeper and the
-partition keeper."""
+"""Jobs: the per-tenant rollup, session scoring and corrections, bot rules, the sweeper, the
+partition keeper and retention."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from sqlalchemy import text
 
 from analytics.db import create_engine
 from analytics.export_jobs import run_job
+from analytics.retention import enforce_retention
 from analytics.rollups.service import pending_tenants, roll_up
 from analytics.sessions.service import maintain_sessions as maintain
 from analytics.sessions.service import pending_session_work, run_bot_rule
 from analytics.settings import load_settings
 from workers.queue import enqueue_bot_rule, enqueue_rollup, enqueue_session_work
+from workers.telemetry import record_retention
 
 log = logging.getLogger("analytics.worker")
 
@@ -107,3 +109,21 @@ async def forget_salts(ctx: dict[str, Any]) -> int:
     if forgotten:
         log.info("forgot %d visitor salts", forgotten)
     return forgotten
+
+
+async def enforce_retention_now(ctx: dict[str, Any]) -> dict[str, int]:
+    """Delete raw events past each tenant's retention (whole expired partitions dropped first), and
+    rollups, sessions and content facts past ANALYTICS_ROLLUP_RETENTION_DAYS (analytics.retention)."""
+    run = await enforce_retention(ctx["engine"], now=datetime.now(UTC),
+                                  rollup_days=ctx["settings"].rollup_retention_days)
+    for name in run.partitions_dropped:
+        log.info("retention dropped partition %s", name)
+    for tenant in run.tenants:
+        if tenant.removed:
+            log.info("retention tenant=%s raw_events_from=%s events_dropped=%s events_deleted=%s rollups=%s",
+                     tenant.tenant_id, tenant.raw_events_from.isoformat() if tenant.raw_events_from else None,
+                     tenant.events_dropped, tenant.events_deleted,
+                     " ".join(f"{table}={rows}" for table, rows in sorted(tenant.rollup_rows.items())) or "0")
+    removed = run.removed_rows()
+    await record_retention(ctx["redis"], removed, partitions=len(run.partitions_dropped))
+    return {"partitions_dropped": len(run.partitions_dropped), **removed}

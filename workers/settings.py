@@ -28,6 +28,8 @@ def worker_options(settings: Settings, *, burst: bool = False) -> dict[str, Any]
                  keep_result=0, timeout=30),
             cron(jobs.ensure_partitions, hour={3}, minute={7}, run_at_startup=True, keep_result=0),
             cron(jobs.forget_salts, minute={5}, run_at_startup=True, keep_result=0),
+            cron(jobs.enforce_retention_now, hour={3}, minute={17}, run_at_startup=True, keep_result=0,
+                 timeout=3600),
         ],
         "on_startup": jobs.startup_and_sweep if burst else jobs.startup,
         "burst": burst,

@@ -7,7 +7,8 @@ counts are cluster-wide and survive worker restarts; the API reads them at scrap
 ``ctx`` names neither the function nor the outcome.
 
 Layout: hash ``JOB_DURATIONS`` has fields ``<job> <le>`` (runs whose duration fell in that
-bucket, not cumulative) and ``<job> sum``; hash ``JOB_FAILURES`` has ``<job>``.
+bucket, not cumulative) and ``<job> sum``; hash ``JOB_FAILURES`` has ``<job>``; hash
+``RETENTION_REMOVED`` has ``<table>`` (rows retention removed) and ``partitions`` (dropped).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from redis.exceptions import RedisError
 
 JOB_DURATIONS = "analytics:telemetry:job_duration_seconds"
 JOB_FAILURES = "analytics:telemetry:job_failures"
+RETENTION_REMOVED = "analytics:telemetry:retention_removed"
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, math.inf)
 
 log = logging.getLogger("analytics.worker.telemetry")
@@ -48,6 +50,18 @@ async def record_job(redis: Redis, job: str, seconds: float, *, failed: bool) ->
             await pipe.execute()
     except (OSError, RedisError) as exc:
         log.warning("could not record the metrics of job %s: %s", job, exc)
+
+
+async def record_retention(redis: Redis, rows: dict[str, int], *, partitions: int) -> None:
+    """Add one retention run's removed rows per table and dropped partitions (logged on failure)."""
+    try:
+        async with redis.pipeline(transaction=False) as pipe:
+            for table, count in rows.items():
+                pipe.hincrby(RETENTION_REMOVED, table, count)
+            pipe.hincrby(RETENTION_REMOVED, "partitions", partitions)
+            await pipe.execute()
+    except (OSError, RedisError) as exc:
+        log.warning("could not record the metrics of retention: %s", exc)
 
 
 def timed(coroutine: Any, job: str) -> Any:
@@ -86,16 +100,31 @@ def _text(value: bytes | str) -> str:
 
 
 async def job_metric_families(redis: Redis) -> list[Metric]:
-    """The histogram and failure counter of every job any worker has run, read from Redis."""
+    """The histogram and failure counter of every job any worker has run, and what retention
+    removed, read from Redis."""
     async with redis.pipeline(transaction=False) as pipe:
         pipe.hgetall(JOB_DURATIONS)
         pipe.hgetall(JOB_FAILURES)
-        durations, failures = await pipe.execute()
+        pipe.hgetall(RETENTION_REMOVED)
+        durations, failures, retention = await pipe.execute()
     per_job: dict[str, dict[str, float]] = {}
     for field, value in durations.items():
         job, _, key = _text(field).rpartition(" ")
         per_job.setdefault(job, {})[key] = float(value)
-    return [_histogram(per_job), _failures(per_job.keys(), failures)]
+    return [_histogram(per_job), _failures(per_job.keys(), failures), *_retention(retention)]
+
+
+def _retention(raw: dict[bytes | str, bytes | str]) -> list[CounterMetricFamily]:
+    counts = {_text(key): float(value) for key, value in raw.items()}
+    partitions = CounterMetricFamily("analytics_retention_partitions_dropped",
+                                     "Raw-event partitions retention dropped whole",
+                                     value=counts.pop("partitions", 0.0))
+    rows = CounterMetricFamily("analytics_retention_removed_rows",
+                               "Rows retention removed, by table (events: in dropped partitions or "
+                               "deleted)", labels=["table"])
+    for table, count in sorted(counts.items()):
+        rows.add_metric([table], count)
+    return [partitions, rows]
 
 
 def _histogram(per_job: dict[str, dict[str, float]]) -> HistogramMetricFamily:

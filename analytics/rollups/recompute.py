@@ -4,6 +4,8 @@ An event counts on the bot side when the session it belongs to (``events.session
 excluded as a bot now, whatever it was when the event was first counted.
 
 ``analytics rollups verify`` and the exactly-once tests use this: counters must always equal it.
+Days before the tenant's ``raw_events_from`` (retention deleted their raw events) are not compared:
+their counters stay, and nothing is left to recompute them from.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ def _user_metrics() -> str:
 # Each raw event, expanded to its whole-entity row and (for tours) its step row.
 _EXPANDED = f"""
 WITH tz AS (SELECT timezone AS name FROM tenants WHERE id = :tenant),
+kept AS (SELECT coalesce(raw_events_from, '-infinity') AS at,
+                coalesce((raw_events_from AT TIME ZONE timezone)::date, '-infinity') AS day
+         FROM tenants WHERE id = :tenant),
 typed AS (
     SELECT e.*, k.metric,
            coalesce(k.entity_type, CASE WHEN e.tour_id IS NOT NULL THEN 'tour' ELSE 'content' END)
@@ -37,7 +42,7 @@ typed AS (
            coalesce(s.excluded, false) AS bot
     FROM events e JOIN (VALUES {_kinds_values()}) AS k(type, entity_type, metric) USING (type)
     LEFT JOIN sessions s ON s.tenant_id = e.tenant_id AND s.id = e.session_key
-    WHERE e.tenant_id = :tenant
+    WHERE e.tenant_id = :tenant AND e.occurred_at >= (SELECT at FROM kept)
 ),
 located AS (
     SELECT t.*, CASE WHEN t.entity_type = 'tour' THEN t.tour_id ELSE t.content_id END AS entity_id,
@@ -59,7 +64,7 @@ _CHECKS = {
         "SELECT entity_type, entity_id, metric, step_index, local_at::date AS day, bot, count(*) AS value "
         "FROM expanded GROUP BY 1, 2, 3, 4, 5, 6",
         "SELECT entity_type, entity_id, metric, step_index, day, bot, value FROM counters_daily "
-        "WHERE tenant_id = :tenant",
+        "WHERE tenant_id = :tenant AND day >= (SELECT day FROM kept)",
     ),
     "counters_hourly": (
         "SELECT entity_type, entity_id, metric, step_index, "
@@ -67,20 +72,20 @@ _CHECKS = {
         "secs => extract(second FROM local_at)) AS bucket, bot, count(*) AS value "
         "FROM expanded GROUP BY 1, 2, 3, 4, 5, 6",
         "SELECT entity_type, entity_id, metric, step_index, bucket, bot, value FROM counters_hourly "
-        "WHERE tenant_id = :tenant",
+        "WHERE tenant_id = :tenant AND bucket >= (SELECT at FROM kept)",
     ),
     "daily_users": (
         "SELECT DISTINCT entity_type, entity_id, metric, step_index, local_at::date, bot, user_key "
         f"FROM expanded WHERE metric IN ({_user_metrics()})",
         "SELECT entity_type, entity_id, metric, step_index, day, bot, user_key FROM daily_users "
-        "WHERE tenant_id = :tenant",
+        "WHERE tenant_id = :tenant AND day >= (SELECT day FROM kept)",
     ),
     "selector_failures_daily": (
         "SELECT entity_type, entity_id, selector, coalesce(url, ''), local_at::date, bot, count(*), "
         "max(occurred_at) FROM located WHERE metric = 'target_failures' AND selector IS NOT NULL "
         "GROUP BY 1, 2, 3, 4, 5, 6",
         "SELECT entity_type, entity_id, selector, url, day, bot, failures, last_seen_at "
-        "FROM selector_failures_daily WHERE tenant_id = :tenant",
+        "FROM selector_failures_daily WHERE tenant_id = :tenant AND day >= (SELECT day FROM kept)",
     ),
 }
 

@@ -59,9 +59,18 @@ async def mark_days(conn: AsyncConnection, tenant_id: int, days: Iterable[date])
     await conn.execute(_MARK, {"tenant": tenant_id, "days": sorted(set(days))})
 
 
-async def correct_days(conn: AsyncConnection, tenant_id: int, days: Sequence[date], tz: ZoneInfo) -> None:
-    """Replace the counters of ``days`` (tenant-local) by a recomputation; the caller holds the lock."""
-    for day in sorted(set(days)):
+# The first local day whose raw events retention kept whole (NULL: all of them).
+_FIRST_RAW_DAY = text("SELECT (raw_events_from AT TIME ZONE timezone)::date FROM tenants WHERE id = :tenant")
+
+
+async def correct_days(conn: AsyncConnection, tenant_id: int, days: Sequence[date],
+                       tz: ZoneInfo) -> list[date]:
+    """Replace the counters of ``days`` (tenant-local) by a recomputation; the caller holds the lock.
+    Days before the tenant's ``raw_events_from`` are left as they are: retention deleted their raw
+    events, so a recomputation would zero real counters. Returns the days corrected."""
+    first = (await conn.execute(_FIRST_RAW_DAY, {"tenant": tenant_id})).scalar_one_or_none()
+    kept = sorted(day for day in set(days) if first is None or day >= first)
+    for day in kept:
         window = {"tenant": tenant_id, "day": day, "start": local_midnight(day, tz),
                   "end": local_midnight(day + timedelta(days=1), tz)}
         for statement in _CLEAR:
@@ -71,12 +80,13 @@ async def correct_days(conn: AsyncConnection, tenant_id: int, days: Sequence[dat
         async for rows in result.partitions(STREAM_ROWS):
             aggregate(((RawEvent(*row[:-1]), bool(row[-1])) for row in rows), tz, into=folded)
         await write_counters(conn, tenant_id, folded)
+    return kept
 
 
 async def correct_dirty_days(conn: AsyncConnection, tenant_id: int, tz: ZoneInfo, *, limit: int = 31,
                              delay: timedelta = timedelta(0)) -> list[date]:
     """Take up to ``limit`` days marked at least ``delay`` ago and correct them (same transaction:
-    all or nothing)."""
+    all or nothing). Returns the days taken; those before ``raw_events_from`` are only unmarked."""
     days = [row.day for row in await conn.execute(_TAKE_DIRTY, {"tenant": tenant_id, "limit": limit,
                                                                 "delay": delay})]
     await correct_days(conn, tenant_id, days, tz)

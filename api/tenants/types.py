@@ -24,6 +24,7 @@ from api.sessions.types import (
     SessionStats,
 )
 from api.tenants.mutations import tenant_allowed_origins, tenant_privacy_signals
+from api.tenants.retention import Retention, tenant_retention
 from api.tours import queries as tour_queries
 from api.tours.queries import TourConnection, ToursOverview
 from api.tours.types import SelectorHealth, Tour, TourSeries
@@ -96,6 +97,11 @@ class Tenant:
                                   "dropped at ingest (setPrivacySignals).")
     async def honours_privacy_signals(self, info: AppInfo) -> bool:
         return await tenant_privacy_signals(info)
+
+    @strawberry.field(description="How long raw events, counters, sessions and content facts are kept "
+                                  "(secret key).")
+    async def retention(self, info: AppInfo) -> Retention:
+        return await tenant_retention(info)
 
     @strawberry.field(description="An export job started with startExport; null when unknown.")
     async def export_job(self, info: AppInfo, id: strawberry.ID) -> ExportJob | None:
