@@ -83,21 +83,29 @@ def tenants_update(name: str = typer.Argument(..., help="Tenant name."),
                        None, "--honour-privacy-signals/--ignore-privacy-signals",
                        help="Drop events sent with Do Not Track or Global Privacy Control (OPTED_OUT, "
                             "never stored), or count them like the rest (the default)."),
+                   retention_days: int | None = typer.Option(
+                       None, "--retention-days", metavar="DAYS",
+                       help="Days of raw events kept, from 7 to ANALYTICS_ROLLUP_RETENTION_DAYS (760); "
+                            "older ones are deleted by the next retention run, counters stay."),
                    data_dir: Path | None = DataDir) -> None:
     """Change a tenant's settings."""
     from zoneinfo import ZoneInfo
 
     from analytics.ingest.origin import set_store_ip
+    from analytics.retention import check_raw_retention_days, set_raw_retention
     from analytics.sessions.exemptions import set_scanner_exemptions
     from analytics.tenants import service
     from analytics.tenants.origins import check_origins, set_allowed_origins
 
-    if (store_ip, scanner_exempt, allowed_origins, privacy_signals) == (None, None, None, None):
-        raise fail("nothing to change: give --store-ip, --no-store-ip, --scanner-exempt, --allowed-origins "
-                   "or --honour-privacy-signals/--ignore-privacy-signals", USAGE)
+    if (store_ip, scanner_exempt, allowed_origins, privacy_signals, retention_days) == (None,) * 5:
+        raise fail("nothing to change: give --store-ip, --no-store-ip, --scanner-exempt, --allowed-origins, "
+                   "--retention-days or --honour-privacy-signals/--ignore-privacy-signals", USAGE)
     rules, origins = _listed(scanner_exempt), _listed(allowed_origins)
+    settings = settings_for(data_dir)
     try:
         check_path_rules("--scanner-exempt", rules)
+        if retention_days is not None:
+            check_raw_retention_days(retention_days, settings.rollup_retention_days, name="--retention-days")
         check_origins(origins)
     except InvalidArgument as exc:  # check_origins names its own argument: origins, origins[i]
         raise fail(str(exc).replace("origins", "--allowed-origins", 1), USAGE) from None
@@ -119,8 +127,13 @@ def tenants_update(name: str = typer.Argument(..., help="Tenant name."),
         if allowed_origins is not None:
             stored = await set_allowed_origins(conn, owner.id, origins)
             said.append(f"origins allowed to read with a secret key: {', '.join(stored) or 'none'}")
+        if retention_days is not None:
+            await set_raw_retention(conn, owner.id, retention_days,
+                                    rollup_days=settings.rollup_retention_days)
+            said.append(f"raw events kept {retention_days} days (plus a day of grace) from the next "
+                        "retention run on")
 
-    as_owner(settings_for(data_dir), update)
+    as_owner(settings, update)
     for line in said:
         console.print(f"{name}: {line}")
 

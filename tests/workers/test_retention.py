@@ -16,7 +16,7 @@ from analytics.retention import enforce_retention
 from analytics.rollups.recompute import verify_rollups
 from analytics.sessions.correction import correct_dirty_days
 from analytics.settings import Settings
-from tests.conftest import GraphQLClient, TenantKeys, event
+from tests.conftest import GraphQLClient, Servers, TenantKeys, cli, event
 
 NOW = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)  # New York: 07:00 EST; its cutoff day is still EDT
 ROLLUP_DAYS = 760  # kept from local day 2024-10-16 on
@@ -178,3 +178,19 @@ async def test_the_worker_job_enforces_retention_now_and_counts_what_it_removed(
     finally:
         await redis.aclose()
     assert await rows(owner_engine, EVENTS, tenant.id) == []
+
+
+async def test_tenants_may_set_raw_retention_from_a_week_to_the_rollup_retention(
+        gql: GraphQLClient, make_tenant: Any, servers: Servers) -> None:
+    tenant = await make_tenant(retention_days=90)
+    assert (await gql.data(tenant.secret, RETENTION))["tenant"]["retention"] == {
+        "rawDays": 90, "rollupDays": 760, "oldestRawEvent": None}
+    for days in ("6", "761"):
+        refused = cli(servers, "tenants", "update", tenant.name, "--retention-days", days)
+        assert refused.returncode == 2
+        assert f"--retention-days: must be from 7 to 760 days (the rollup retention), not {days}" in " ".join(
+            refused.stderr.split())
+    done = cli(servers, "tenants", "update", tenant.name, "--retention-days", "30")
+    assert done.returncode == 0, done.stderr
+    assert f"{tenant.name}: raw events kept 30 days" in done.stdout
+    assert (await gql.data(tenant.secret, RETENTION))["tenant"]["retention"]["rawDays"] == 30
