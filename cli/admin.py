@@ -23,17 +23,22 @@ rollups_app = typer.Typer(help="Inspect the rollups the worker maintains.", no_a
 def tenants_create(name: str = typer.Argument(..., help="Unique tenant name."),
                    timezone: str = typer.Option("UTC", help="IANA time zone for days and hours."),
                    retention_days: int | None = typer.Option(
-                       None, min=1,
-                       help="Days of raw events kept [default: ANALYTICS_RAW_RETENTION_DAYS, 90]."),
+                       None, help="Days of raw events kept, 7 up to the rollup retention "
+                                  "[default: ANALYTICS_RAW_RETENTION_DAYS, 90]."),
                    data_dir: Path | None = DataDir, as_json: bool = JsonOut) -> None:
     """Create a tenant with a publishable and a secret key (shown once)."""
+    from analytics.retention import check_raw_retention_days
     from analytics.tenants import service
 
+    settings = settings_for(data_dir)
     try:
         service.check_timezone(timezone)
+        if retention_days is not None:
+            check_raw_retention_days(retention_days, settings.rollup_retention_days, name="--retention-days")
     except service.TenantError as exc:
         raise fail(f"--timezone: {exc}", USAGE) from None
-    settings = settings_for(data_dir)
+    except InvalidArgument as exc:
+        raise fail(str(exc), USAGE) from None
 
     async def create(conn: Any) -> dict[str, str]:
         tenant = await service.create_tenant(

@@ -318,7 +318,7 @@ async def test_capsule_series_unknown_capsule_and_limits(
 async def test_content_commands_match_the_graph(
         servers: Servers, gql: GraphQLClient, run_worker: Any, tmp_path: Path) -> None:
     name = f"caps-{uuid.uuid4().hex[:6]}"
-    keys = json.loads(cli(servers, "tenants", "create", name, "--retention-days", "3650", "--json").stdout)
+    keys = json.loads(cli(servers, "tenants", "create", name, "--retention-days", "760", "--json").stdout)
     assert (await gql.track(keys["publishableKey"], journeys()))["rejected"] == 0
     await run_worker()
 

@@ -49,6 +49,11 @@ def test_bad_input_is_named(servers: Servers) -> None:
     bad_zone = cli(servers, "tenants", "create", "x-" + uuid.uuid4().hex[:6], "--timezone", "Mars/Base")
     assert bad_zone.returncode == 2
     assert "--timezone: unknown time zone 'Mars/Base'" in bad_zone.stderr
+    for days in ("6", "761"):
+        short = cli(servers, "tenants", "create", "x-" + uuid.uuid4().hex[:6], "--retention-days", days)
+        assert short.returncode == 2
+        assert f"--retention-days: must be from 7 to 760 days (the rollup retention), not {days}" in " ".join(
+            short.stderr.split())
     bad_kind = cli(servers, "keys", "create", "--tenant", "nobody", "--kind", "root")
     assert bad_kind.returncode == 2 and "--kind must be publishable or secret" in bad_kind.stderr
     no_tenant = cli(servers, "keys", "list", "--tenant", "nobody-" + uuid.uuid4().hex[:6])

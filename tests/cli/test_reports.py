@@ -54,7 +54,7 @@ async def shop(servers: Servers, gql: GraphQLClient, run_worker: Any) -> tuple[s
     """A tenant made with the CLI (secret key, name): the sessions of test_sessions and one live one."""
     name = f"shop-{uuid.uuid4().hex[:6]}"
     keys = json.loads(cli(servers, "tenants", "create", name, "--timezone", "Europe/Berlin",
-                          "--retention-days", "3650", "--json").stdout)
+                          "--retention-days", "760", "--json").stdout)
     live = page((datetime.now(UTC) - timedelta(minutes=1)).isoformat(), "/now", SAFARI, anon="live")
     result = await gql.track(keys["publishableKey"], [*journeys(), live])
     assert result["rejected"] == 0, result["rejections"]
