@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import text
 
 from analytics.embedded import EmbeddedServerError, _pg_commands
 from analytics.ingest.events import MAX_ID_LENGTH, MAX_PROPERTIES_BYTES, MAX_STEP_INDEX
@@ -248,3 +249,51 @@ async def test_a_partial_batch_stores_the_good_events_and_names_every_bad_one(st
     assert len(tally.acknowledged) == 963 and not tally.acknowledged & expected.keys()
     assert tally.anomalies == []
     summary.assert_exactly_once()
+
+
+RULES = "{ tenant { botRules { id status } } }"
+ADD_RULE = 'mutation { addBotRule(pattern: "FaultsProbeBot", note: "fault test") { id status } }'
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "product bug: a job killed mid-run keeps its arq in-progress key for the longest job timeout + 10 s "
+    "(run_export: 6 h), and bot-rule and session jobs are enqueued under fixed ids (botrule:<t>:<id>, "
+    "sessions:<t>) that the sweeper cannot queue again meanwhile, so they stall for hours"))
+async def test_a_bot_rule_job_killed_mid_run_is_run_again_by_the_sweeper(stack: Stack) -> None:
+    tenant = await make_tenant(stack)
+    redis = Redis.from_url(stack.redis_url)
+    async with http_client() as http, stack.owner() as engine:
+        client = RetryingClient(http, stack.api_url, tenant.publishable, Tally())
+        await client.send(tour_events(20, random.Random(22)))
+        await wait_for(lambda: _drained(engine, tenant.id), 60, "the rollup")
+        headers = {"Authorization": f"Bearer {tenant.secret}"}
+        async with engine.connect() as holder:  # the tenant's lock: the rule's job waits for it, running
+            await holder.execute(text("SELECT pg_advisory_lock(CAST(:t AS bigint))"), {"t": tenant.id})
+            await holder.commit()
+            added = await http.post(f"{stack.api_url}/graphql", json={"query": ADD_RULE}, headers=headers)
+            rule_id = added.json()["data"]["addBotRule"]["id"]
+            key = f"arq:in-progress:botrule:{tenant.id}:{rule_id}"
+            await wait_for(lambda: _exists(redis, key), 30, "the rule's job to start", every=0.02)
+            stack.worker.kill()
+            stack.worker.start()
+            await holder.execute(text("SELECT pg_advisory_unlock(CAST(:t AS bigint))"), {"t": tenant.id})
+            await holder.commit()
+        print(f"[faults] bot rule job killed mid-run: in-progress key TTL {await redis.pttl(key) / 3.6e6:.1f} h",
+              flush=True)
+
+        async def finished() -> bool:
+            answer = await http.post(f"{stack.api_url}/graphql", json={"query": RULES}, headers=headers)
+            return all(r["status"] != "queued" for r in answer.json()["data"]["tenant"]["botRules"])
+
+        try:
+            await wait_for(finished, 20, "the sweeper to run the killed rule job again", every=0.5)
+        finally:
+            await redis.aclose()
+
+
+async def _drained(engine: Any, tenant_id: int) -> bool:
+    return await outbox_rows(engine, tenant_id) == 0
+
+
+async def _exists(redis: Redis, key: str) -> bool:
+    return bool(await redis.exists(key))
