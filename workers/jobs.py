@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics.db import create_engine
 from analytics.export_jobs import run_job
@@ -52,9 +55,34 @@ async def roll_up_tenant(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
     return {"batches": result.batches, "events": result.events}
 
 
+@asynccontextmanager
+async def single_run(engine: AsyncEngine, kind: int, key: int) -> AsyncIterator[bool]:
+    """Whether this job is the only one doing (kind, key) now: a PostgreSQL session lock held on a
+    connection of its own for the job's length. A killed worker's connection dies with it, so the
+    lock goes too and the sweeper's next copy of the job runs; a copy queued while the first one
+    still runs gets False and returns at once."""
+    key = key % 2**31  # the two-int4 form; a rare collision only makes a copy wait for the sweeper
+    async with engine.connect() as conn:
+        taken = bool((await conn.execute(text("SELECT pg_try_advisory_lock(:kind, :key)"),
+                                         {"kind": kind, "key": key})).scalar())
+        await conn.commit()
+        try:
+            yield taken
+        finally:
+            if taken:
+                await conn.execute(text("SELECT pg_advisory_unlock(:kind, :key)"), {"kind": kind, "key": key})
+                await conn.commit()
+
+
+SESSIONS_LOCK, BOT_RULE_LOCK = 1, 2  # lock kinds: two int4 keys never meet the tenant lock's bigint
+
+
 async def maintain_sessions(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
     """Tier 3: score the sessions the rollup changed; then correct days whose counts changed side."""
-    done = await maintain(ctx["engine"], tenant_id, correction_delay=correction_delay(ctx))
+    async with single_run(ctx["engine"], SESSIONS_LOCK, tenant_id) as alone:
+        if not alone:
+            return {"scored": 0, "flag_changes": 0, "corrected_days": 0}
+        done = await maintain(ctx["engine"], tenant_id, correction_delay=correction_delay(ctx))
     if done.flag_changes or done.corrected_days:
         log.info("sessions tenant=%s scored=%s flag_changes=%s corrected_days=%s", tenant_id,
                  done.scored, done.flag_changes, len(done.corrected_days))
@@ -68,7 +96,10 @@ def correction_delay(ctx: dict[str, Any]) -> timedelta:
 
 async def apply_bot_rule(ctx: dict[str, Any], tenant_id: int, rule_id: int) -> dict[str, Any]:
     """Flag existing sessions by a tenant bot rule and correct the affected days' counters."""
-    rule = await run_bot_rule(ctx["engine"], tenant_id, rule_id)
+    async with single_run(ctx["engine"], BOT_RULE_LOCK, rule_id) as alone:
+        if not alone:
+            return {"sessions_flagged": None}
+        rule = await run_bot_rule(ctx["engine"], tenant_id, rule_id)
     return {"sessions_flagged": rule.sessions_flagged if rule else None}
 
 
@@ -86,9 +117,9 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
     for tenant_id, work, rules in await pending_session_work(ctx["engine"],
                                                              correction_delay=correction_delay(ctx)):
         if work:
-            await enqueue_session_work(ctx["redis"], tenant_id)
+            await enqueue_session_work(ctx["redis"], tenant_id, sweep=True)
         for rule_id in rules:
-            await enqueue_bot_rule(ctx["redis"], tenant_id, rule_id)
+            await enqueue_bot_rule(ctx["redis"], tenant_id, rule_id, sweep=True)
     return len(pending)
 
 

@@ -40,15 +40,27 @@ async def enqueue_export(redis: ArqRedis, tenant_id: int, job_id: str) -> bool:
     return await redis.enqueue_job(EXPORT_JOB, tenant_id, job_id, _job_id=f"export:{job_id}") is not None
 
 
-async def enqueue_session_work(redis: ArqRedis, tenant_id: int) -> bool:
+# The sweeper's ids for session and rule jobs change every SWEEP_ID_SECONDS: a job whose worker was
+# killed keeps arq's in-progress key for the longest job timeout (hours, because of exports), so a
+# fixed id could not be queued again meanwhile. A job queued twice is harmless: the second one finds
+# the first running (workers.jobs.single_run) and returns at once.
+SWEEP_ID_SECONDS = 10
+
+
+def _sweep_suffix(sweep: bool) -> str:
+    return f":{int(time.time()) // SWEEP_ID_SECONDS}" if sweep else ""
+
+
+async def enqueue_session_work(redis: ArqRedis, tenant_id: int, *, sweep: bool = False) -> bool:
     """Queue behavioural scoring and counter corrections for the tenant (coalesced per tenant)."""
-    return await redis.enqueue_job(SESSIONS_JOB, tenant_id, _job_id=f"sessions:{tenant_id}") is not None
+    job_id = f"sessions:{tenant_id}{_sweep_suffix(sweep)}"
+    return await redis.enqueue_job(SESSIONS_JOB, tenant_id, _job_id=job_id) is not None
 
 
-async def enqueue_bot_rule(redis: ArqRedis, tenant_id: int, rule_id: int) -> bool:
+async def enqueue_bot_rule(redis: ArqRedis, tenant_id: int, rule_id: int, *, sweep: bool = False) -> bool:
     """Queue a bot rule's retroactive run (``botrule:<tenant>:<id>``: asking again is a no-op)."""
-    return await redis.enqueue_job(BOT_RULE_JOB, tenant_id, rule_id,
-                                   _job_id=f"botrule:{tenant_id}:{rule_id}") is not None
+    job_id = f"botrule:{tenant_id}:{rule_id}{_sweep_suffix(sweep)}"
+    return await redis.enqueue_job(BOT_RULE_JOB, tenant_id, rule_id, _job_id=job_id) is not None
 
 
 class RollupNotifier:

@@ -255,10 +255,6 @@ RULES = "{ tenant { botRules { id status } } }"
 ADD_RULE = 'mutation { addBotRule(pattern: "FaultsProbeBot", note: "fault test") { id status } }'
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug: a job killed mid-run keeps its arq in-progress key for the longest job timeout + 10 s "
-    "(run_export: 6 h), and bot-rule and session jobs are enqueued under fixed ids (botrule:<t>:<id>, "
-    "sessions:<t>) that the sweeper cannot queue again meanwhile, so they stall for hours"))
 async def test_a_bot_rule_job_killed_mid_run_is_run_again_by_the_sweeper(stack: Stack) -> None:
     tenant = await make_tenant(stack)
     redis = Redis.from_url(stack.redis_url)
