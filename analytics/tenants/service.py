@@ -48,7 +48,7 @@ class Principal:
     persisted_only: bool = False  # only trusted (persisted) documents may run for this tenant
     store_ip: bool = False  # the tenant opted in to keeping raw IP addresses (off by default)
     # Browser origins that may read this tenant's secret-key answers (analytics.tenants.origins).
-    allowed_origins: frozenset[str] = frozenset()
+    allowed_origins: tuple[str, ...] = ()  # as stored, in order (at most 50: `in` is cheap)
     honour_privacy_signals: bool = False  # drop events sent with Do Not Track / Global Privacy Control
 
 
@@ -155,11 +155,6 @@ async def set_privacy_signals(conn: AsyncConnection, tenant_id: int, honour: boo
                        {"on": honour, "tenant": tenant_id})
 
 
-async def privacy_signals_honoured(conn: AsyncConnection, tenant_id: int) -> bool:
-    return bool((await conn.execute(text("SELECT honour_privacy_signals FROM tenants WHERE id = :tenant"),
-                                    {"tenant": tenant_id})).scalar_one())
-
-
 async def resolve_key(engine: AsyncEngine, raw_key: str) -> Principal | None:
     """The tenant and kind of a live key, or None for an unknown or revoked one (no caching, so a
     revoked key stops on its next request). Autocommit: one round trip, no BEGIN/ROLLBACK."""
@@ -171,4 +166,4 @@ async def resolve_key(engine: AsyncEngine, raw_key: str) -> Principal | None:
         return None
     return Principal(int(row.tenant_id), KeyKind(row.kind), ZoneInfo(row.timezone),
                      int(row.raw_retention_days), int(row.key_id), bool(row.persisted_only),
-                     bool(row.store_ip), frozenset(row.allowed_origins), bool(row.honour_privacy_signals))
+                     bool(row.store_ip), tuple(row.allowed_origins), bool(row.honour_privacy_signals))

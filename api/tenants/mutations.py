@@ -5,22 +5,20 @@ from __future__ import annotations
 import strawberry
 
 from analytics.errors import InvalidArgument
-from analytics.tenants.origins import MAX_ALLOWED_ORIGINS, allowed_origins, set_allowed_origins
-from analytics.tenants.service import privacy_signals_honoured, set_privacy_signals
+from analytics.tenants.origins import MAX_ALLOWED_ORIGINS, set_allowed_origins
+from analytics.tenants.service import set_privacy_signals
 from api.context import AppInfo
 from api.errors import BadInput
 
 
-async def tenant_privacy_signals(info: AppInfo) -> bool:
-    principal = info.context.require_secret()
-    async with info.context.read() as conn:
-        return await privacy_signals_honoured(conn, principal.tenant_id)
+def tenant_privacy_signals(info: AppInfo) -> bool:
+    """The setting as the key lookup of this request read it (no second query)."""
+    return info.context.require_secret().honour_privacy_signals
 
 
-async def tenant_allowed_origins(info: AppInfo) -> list[str]:
-    principal = info.context.require_secret()
-    async with info.context.read() as conn:
-        return list(await allowed_origins(conn, principal.tenant_id))
+def tenant_allowed_origins(info: AppInfo) -> list[str]:
+    """The origins as the key lookup of this request read them (no second query)."""
+    return list(info.context.require_secret().allowed_origins)
 
 
 @strawberry.type

@@ -90,13 +90,13 @@ class Tenant:
 
     @strawberry.field(description="Origins whose pages may read this tenant's secret-key answers in a "
                                   "browser (setAllowedOrigins); empty by default.")
-    async def allowed_origins(self, info: AppInfo) -> list[str]:
-        return await tenant_allowed_origins(info)
+    def allowed_origins(self, info: AppInfo) -> list[str]:
+        return tenant_allowed_origins(info)
 
     @strawberry.field(description="Whether events sent with Do Not Track or Global Privacy Control are "
                                   "dropped at ingest (setPrivacySignals).")
-    async def honours_privacy_signals(self, info: AppInfo) -> bool:
-        return await tenant_privacy_signals(info)
+    def honours_privacy_signals(self, info: AppInfo) -> bool:
+        return tenant_privacy_signals(info)
 
     @strawberry.field(description="How long raw events, counters, sessions and content facts are kept "
                                   "(secret key).")
