@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from analytics.db import tenant_transaction
 from analytics.errors import InvalidArgument
+from analytics.rollups.registry import CONSUMERS
 from analytics.settings import MIN_RAW_RETENTION_DAYS
 
 # The first local day whose rollups are kept, and its local midnight (hour buckets start there).
@@ -19,14 +20,10 @@ _ROLLUPS_FROM = (
     f"WITH kept AS (SELECT {_ROLLUP_DAY} AS day, ({_ROLLUP_DAY}::timestamp AT TIME ZONE t.timezone) AS at "
     "FROM tenants t WHERE t.id = :tenant) "
 )
-# Content items have no time of their own: they go with their content session.
+# Content items have no time of their own: they go with their content session. The rollup
+# consumers' tables expire by their own statements (analytics.rollups.registry).
 _EXPIRE_ROLLUPS = {
-    "counters_hourly": "DELETE FROM counters_hourly WHERE tenant_id = :tenant "
-                       "AND bucket < (SELECT at FROM kept)",
-    "counters_daily": "DELETE FROM counters_daily WHERE tenant_id = :tenant AND day < (SELECT day FROM kept)",
-    "daily_users": "DELETE FROM daily_users WHERE tenant_id = :tenant AND day < (SELECT day FROM kept)",
-    "selector_failures_daily": "DELETE FROM selector_failures_daily WHERE tenant_id = :tenant "
-                               "AND day < (SELECT day FROM kept)",
+    **{table: statement for consumer in CONSUMERS for table, statement in consumer.expiry.items()},
     "sessions": "DELETE FROM sessions WHERE tenant_id = :tenant AND started_at < (SELECT at FROM kept)",
     "content_session_items": "DELETE FROM content_session_items i USING content_sessions c "
                              "WHERE i.tenant_id = :tenant AND c.tenant_id = :tenant "

@@ -27,6 +27,8 @@ class EventKind:
 TOUR = "tour"
 CONTENT = "content"
 PAGE = "page"
+PRODUCT = "product"
+CUSTOM = "Custom"  # the type of a product event; its own name is the event's ``name``
 
 CATALOGUE: dict[str, EventKind] = {
     kind.name: kind
@@ -66,6 +68,10 @@ CATALOGUE: dict[str, EventKind] = {
                   "Scroll depth, time on page, focus and clicks of a page view (url and engagement "
                   "required)", requires_url=True, requires_engagement=True, rolled_up=False,
                   counts_people=False),
+        EventKind(CUSTOM, PRODUCT, "events",
+                  "A product event of your own: name it with name (letters, digits, _ . : - / and "
+                  "spaces, at most 100 characters; not a name of this catalogue) and describe it with "
+                  "properties", rolled_up=False),
     )
 }
 

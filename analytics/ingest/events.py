@@ -6,6 +6,7 @@ GraphQL path and the fast decoder end in :func:`validate_batch`, so they report 
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 import msgspec
 import orjson
 
-from analytics.ingest.catalogue import CATALOGUE, CONTENT, EVENT_TYPES, TOUR
+from analytics.ingest.catalogue import CATALOGUE, CONTENT, CUSTOM, EVENT_TYPES, TOUR
 from analytics.ingest.details import (
     Capsule,
     Engagement,
@@ -32,6 +33,10 @@ MAX_ID_LENGTH = 200
 MAX_URL_LENGTH = 2048
 MAX_SELECTOR_LENGTH = 1000
 MAX_PROPERTIES_BYTES = 8192
+MAX_PROPERTIES_KEYS = 50  # counted at every level of nesting
+MAX_PROPERTIES_DEPTH = 3  # {"a": {"b": {"c": 1}}} is depth 3
+MAX_NAME_LENGTH = 100
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_.:/ -]+")
 MAX_STEP_INDEX = 999
 
 
@@ -54,6 +59,7 @@ class EventIn(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
     context: EventContext | None = None
     engagement: Engagement | None = None
     capsule: Capsule | None = None
+    name: str | None = None  # a Custom event's own name
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,7 @@ class FieldError:
 # Column order of a stored row: the event's own columns, then what its request adds.
 EVENT_COLUMNS = ("id", "occurred_at", "type", "user_id", "anonymous_id", "session_id", "tour_id",
                  "step_index", "step_id", "content_id", "selector", "url", "properties", "context",
-                 "engagement", "capsule")
+                 "engagement", "capsule", "name")
 ROW_COLUMNS = EVENT_COLUMNS + ORIGIN_COLUMNS
 
 
@@ -94,10 +100,30 @@ def _parse_timestamp(raw: str) -> datetime | str:
     return parsed.astimezone(UTC)
 
 
+def _shape_problem(value: Any) -> str | None:
+    """Why a properties object is too wide or too deep, or None."""
+    keys, level, deepest = 0, [value], 0
+    while level:
+        deepest += 1
+        nested: list[Any] = []
+        for item in level:
+            children = item.values() if isinstance(item, dict) else item
+            keys += len(item) if isinstance(item, dict) else 0
+            nested.extend(c for c in children if isinstance(c, (dict, list)))
+        if deepest > MAX_PROPERTIES_DEPTH:
+            return f"nest objects or arrays {deepest} deep; the limit is {MAX_PROPERTIES_DEPTH}"
+        level = nested
+    if keys > MAX_PROPERTIES_KEYS:
+        return f"have {keys} keys; the limit is {MAX_PROPERTIES_KEYS} (counted at every level)"
+    return None
+
+
 def _properties_json(value: Any) -> tuple[str | None, str | None]:
     """The properties as JSON text, or why they cannot be stored."""
     if not isinstance(value, dict):
         return None, "must be a JSON object"
+    if (shape := _shape_problem(value)) is not None:
+        return None, shape
     try:
         encoded = orjson.dumps(value)
     except orjson.JSONEncodeError as exc:  # integers over 64 bits, lone surrogates
@@ -112,6 +138,23 @@ def _properties_json(value: Any) -> tuple[str | None, str | None]:
 def _blank_to_none(value: str | None) -> str | None:
     """An empty id means no id: the rollups and their recomputation must agree on that."""
     return value if value else None
+
+
+def _check_name(problems: list[tuple[str, str]], event: EventIn) -> None:
+    """A Custom event needs its own name, outside the catalogue; other events take none."""
+    if event.type != CUSTOM:
+        if event.name is not None:
+            problems.append(("name", f"is only for {CUSTOM} events; {event.type[:60]!r} is named by "
+                                     "its type"))
+        return
+    if not event.name:
+        problems.append(("name", f"is required for {CUSTOM} events"))
+    elif len(event.name) > MAX_NAME_LENGTH:
+        problems.append(("name", f"is {len(event.name)} characters; the limit is {MAX_NAME_LENGTH}"))
+    elif not NAME_PATTERN.fullmatch(event.name):
+        problems.append(("name", "may hold only letters, digits, spaces and _ . : - /"))
+    elif event.name in CATALOGUE:
+        problems.append(("name", f"{event.name!r} is reserved: send type {event.name!r} instead"))
 
 
 def validate_event(
@@ -146,6 +189,7 @@ def validate_event(
                         ("stepId", event.step_id), ("contentId", event.content_id)):
         check_text(problems, name, value, MAX_ID_LENGTH)
     check_text(problems, "url", event.url, MAX_URL_LENGTH)
+    _check_name(problems, event)
     check_text(problems, "selector", event.selector, MAX_SELECTOR_LENGTH)
     if kind is not None:
         if kind.entity_type == TOUR and not event.tour_id:
@@ -184,7 +228,8 @@ def validate_event(
             _blank_to_none(event.anonymous_id), _blank_to_none(event.session_id),
             _blank_to_none(event.tour_id), event.step_index, _blank_to_none(event.step_id),
             _blank_to_none(event.content_id), event.selector, _blank_to_none(event.url),
-            properties, *(orjson.dumps(v).decode() if v else None for v in nested.values())), []
+            properties, *(orjson.dumps(v).decode() if v else None for v in nested.values()),
+            event.name), []
 
 
 def validate_batch(

@@ -39,14 +39,24 @@ class RawEvent(NamedTuple):
     user_agent: str | None = None
     ip_address: str | None = None
     session_key: UUID | None = None
+    name: str | None = None  # a Custom event's own name
+    properties: dict[str, Any] | None = None
 
 
 # The columns RawEvent is read from, in its field order: what counting needs, then the rest.
 COUNTED_COLUMNS = ("type", "occurred_at", "user_id", "anonymous_id", "tour_id", "step_index", "step_id",
                    "content_id", "selector", "url")
-RAW_EVENT_COLUMNS = ", ".join((*COUNTED_COLUMNS, "id", "session_id", "visitor_id", "visitor_prev",
-                               "context", "engagement", "capsule", "user_agent", "host(ip_address)",
-                               "session_key"))
+_RAW_COLUMNS = (*COUNTED_COLUMNS, "id", "session_id", "visitor_id", "visitor_prev", "context", "engagement",
+                "capsule", "user_agent", "ip_address", "session_key", "name", "properties")
+
+
+def raw_event_columns(table: str = "") -> str:
+    """The select list of a RawEvent, each column qualified by ``table`` when given."""
+    prefix = f"{table}." if table else ""
+    return ", ".join(f"host({prefix}{c})" if c == "ip_address" else f"{prefix}{c}" for c in _RAW_COLUMNS)
+
+
+RAW_EVENT_COLUMNS = raw_event_columns()
 
 
 def user_key(user_id: str | None, anonymous_id: str | None) -> str:

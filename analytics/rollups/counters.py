@@ -1,5 +1,6 @@
-"""Writing counter increments: one upsert per table, in sorted key order, so concurrent writers
-never deadlock (the rollup and the day corrections both write through here)."""
+"""The tour and content counters as a rollup consumer. Writing counter increments: one upsert per
+table, in sorted key order, so concurrent writers never deadlock (the rollup and the day
+corrections both write through here)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from collections.abc import Sequence
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from analytics.rollups.aggregate import Aggregate
+from analytics.rollups.aggregate import Aggregate, aggregate
+from analytics.rollups.consumers import Claim, Consumer
+from analytics.rollups.counter_checks import verify_counters
 
 _UPSERT_HOURLY = text(
     """
@@ -97,3 +100,27 @@ async def write_counters(conn: AsyncConnection, tenant_id: int, agg: Aggregate) 
     for statement, names, rows in writes:
         if rows:
             await conn.execute(statement, {"tenant": tenant_id, **_columns(names, rows)})
+
+
+async def _consume(conn: AsyncConnection, claim: Claim) -> None:
+    await write_counters(conn, claim.tenant_id, aggregate(claim.with_bot(), claim.tz))
+
+
+_DAY = "WHERE tenant_id = :tenant AND day < (SELECT day FROM kept)"
+COUNTERS = Consumer(
+    "counters", _consume, verify_counters,
+    day_clears=(
+        "DELETE FROM counters_hourly WHERE tenant_id = :tenant AND bucket >= :start AND bucket < :end",
+        "DELETE FROM counters_daily WHERE tenant_id = :tenant AND day = :day",
+        "DELETE FROM daily_users WHERE tenant_id = :tenant AND day = :day",
+        "DELETE FROM selector_failures_daily WHERE tenant_id = :tenant AND day = :day",
+    ),
+    expiry={
+        "counters_hourly": "DELETE FROM counters_hourly WHERE tenant_id = :tenant "
+                           "AND bucket < (SELECT at FROM kept)",
+        "counters_daily": f"DELETE FROM counters_daily {_DAY}",
+        "daily_users": f"DELETE FROM daily_users {_DAY}",
+        "selector_failures_daily": f"DELETE FROM selector_failures_daily {_DAY}",
+    },
+    tables=("counters_hourly", "counters_daily", "daily_users", "selector_failures_daily"),
+)

@@ -1,4 +1,5 @@
-"""The rollup transaction: claim outbox rows, fold their events in, delete the rows, commit."""
+"""The rollup transaction: claim outbox rows, keep the sessions, hand the events to every consumer
+(analytics.rollups.registry), delete the rows, commit."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics.db import lock_tenant, tenant_transaction
-from analytics.rollups.aggregate import RAW_EVENT_COLUMNS, RawEvent, aggregate
-from analytics.rollups.counters import write_counters
+from analytics.rollups.aggregate import RAW_EVENT_COLUMNS, RawEvent
+from analytics.rollups.consumers import Claim
+from analytics.rollups.registry import CONSUMERS
 from analytics.sessions.exemptions import usable_exemptions
 from analytics.sessions.rules import usable_patterns
 from analytics.sessions.upkeep import keep_sessions
@@ -65,8 +67,9 @@ async def roll_up_once(engine: AsyncEngine, tenant_id: int, *, claim_batches: in
         events = [RawEvent(*row) for row in result]
         upkeep = await keep_sessions(conn, tenant_id, events, tz, usable_patterns(tenant.patterns),
                                      usable_exemptions(tenant.scanner_exempt_rules))
-        await write_counters(conn, tenant_id,
-                             aggregate(((e, e.id in upkeep.bot_events) for e in events), tz))
+        claim = Claim(tenant_id, tz, events, upkeep.bot_events)
+        for consumer in CONSUMERS:
+            await consumer.consume(conn, claim)
         await conn.execute(text("DELETE FROM outbox WHERE tenant_id = :tenant AND id = ANY(:ids)"),
                            {"tenant": tenant_id, "ids": [row.id for row in claimed]})
     return RollupResult(len(claimed), len(events))

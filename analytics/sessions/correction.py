@@ -2,10 +2,11 @@
 
 A day is marked in ``dirty_days`` when events already counted there changed side (human/bot):
 a session flagged by the behavioural scorer, a retroactive bot rule, a later scanner request or a
-late event that merged sessions. The correction replaces that day's hourly, daily, distinct-user
-and selector rows with a fresh fold of its events through the same code as the rollup
-(analytics.rollups.aggregate), so counters equal a recomputation again. Events still waiting in
-the outbox are left out: their own rollup counts them, with the flags of that moment.
+late event that merged sessions. The correction replaces that day's rows of
+every consumer that splits them human/bot (counters, distinct users, selectors, user days...:
+``Consumer.day_clears``) with a fresh fold of its events through the same consumers as the rollup,
+so they equal a recomputation again. Events still waiting in the outbox are left out: their own
+rollup counts them, with the flags of that moment.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics.periods import local_midnight
-from analytics.rollups.aggregate import COUNTED_COLUMNS, Aggregate, RawEvent, aggregate
-from analytics.rollups.counters import write_counters
+from analytics.rollups.aggregate import RawEvent, raw_event_columns
+from analytics.rollups.consumers import Claim
+from analytics.rollups.registry import CONSUMERS
 
 STREAM_ROWS = 10_000
 
@@ -30,22 +32,19 @@ _DAY_EVENTS = text(
     WITH pending AS MATERIALIZED (
         SELECT p.id, p.at FROM outbox o, unnest(o.event_ids, o.occurred_ats) AS p(id, at)
         WHERE o.tenant_id = :tenant AND p.at >= :start AND p.at < :end)
-    SELECT {", ".join(f"e.{c}" for c in COUNTED_COLUMNS)}, coalesce(s.excluded, false)
-    FROM events e LEFT JOIN sessions s ON s.tenant_id = e.tenant_id AND s.id = e.session_key
-    WHERE e.tenant_id = :tenant AND e.occurred_at >= :start AND e.occurred_at < :end
-      AND NOT EXISTS (SELECT 1 FROM pending p WHERE p.id = e.id AND p.at = e.occurred_at)
+    SELECT {raw_event_columns('events')}, coalesce(s.excluded, false)
+    FROM events LEFT JOIN sessions s ON s.tenant_id = events.tenant_id AND s.id = events.session_key
+    WHERE events.tenant_id = :tenant AND events.occurred_at >= :start AND events.occurred_at < :end
+      AND NOT EXISTS (SELECT 1 FROM pending p WHERE p.id = events.id AND p.at = events.occurred_at)
     """
 )
 _MARK = text(
     "INSERT INTO dirty_days (tenant_id, day) SELECT :tenant, unnest(CAST(:days AS date[])) "
     "ON CONFLICT DO NOTHING"
 )
-_CLEAR = [
-    text("DELETE FROM counters_hourly WHERE tenant_id = :tenant AND bucket >= :start AND bucket < :end"),
-    text("DELETE FROM counters_daily WHERE tenant_id = :tenant AND day = :day"),
-    text("DELETE FROM daily_users WHERE tenant_id = :tenant AND day = :day"),
-    text("DELETE FROM selector_failures_daily WHERE tenant_id = :tenant AND day = :day"),
-]
+# The consumers whose rows are split human/bot per day, and the DELETEs of one day's rows.
+_DAY_CONSUMERS = tuple(c for c in CONSUMERS if c.day_clears)
+_CLEAR = [text(statement) for c in _DAY_CONSUMERS for statement in c.day_clears]
 # Days whose first mark is at least ``delay`` old (a mark on a marked day keeps the first time).
 _TAKE_DIRTY = text(
     "DELETE FROM dirty_days WHERE tenant_id = :tenant AND day IN "
@@ -75,11 +74,13 @@ async def correct_days(conn: AsyncConnection, tenant_id: int, days: Sequence[dat
                   "end": local_midnight(day + timedelta(days=1), tz)}
         for statement in _CLEAR:
             await conn.execute(statement, window)
-        folded = Aggregate()
         result = await conn.stream(_DAY_EVENTS, window)
         async for rows in result.partitions(STREAM_ROWS):
-            aggregate(((RawEvent(*row[:-1]), bool(row[-1])) for row in rows), tz, into=folded)
-        await write_counters(conn, tenant_id, folded)
+            events = [RawEvent(*row[:-1]) for row in rows]
+            bots = frozenset(e.id for e, row in zip(events, rows, strict=True) if row[-1] and e.id)
+            claim = Claim(tenant_id, tz, events, bots, correcting=True)
+            for consumer in _DAY_CONSUMERS:
+                await consumer.consume(conn, claim)
     return kept
 
 

@@ -7,7 +7,7 @@ import enum
 import strawberry
 from strawberry.scalars import JSON
 
-from analytics.ingest.catalogue import CATALOGUE
+from analytics.ingest.catalogue import CATALOGUE, CUSTOM
 from analytics.ingest.details import (
     CAPSULE_CHOICES,
     MAX_CAPSULE_TEXT,
@@ -17,7 +17,13 @@ from analytics.ingest.details import (
     Engagement,
     EventContext,
 )
-from analytics.ingest.events import EventIn
+from analytics.ingest.events import (
+    MAX_NAME_LENGTH,
+    MAX_PROPERTIES_BYTES,
+    MAX_PROPERTIES_DEPTH,
+    MAX_PROPERTIES_KEYS,
+    EventIn,
+)
 from analytics.ingest.service import EventStatus as DomainEventStatus
 from analytics.ingest.service import IngestOutcome
 
@@ -121,8 +127,14 @@ class TrackEvent:
     selector: str | None = strawberry.field(
         default=None, description="CSS selector; required for target_not_found.")
     url: str | None = strawberry.field(default=None, description="Page the event happened on.")
+    name: str | None = strawberry.field(
+        default=None, description=f"The product event's own name, required for type {CUSTOM} and only "
+                                  f"for it: letters, digits, spaces and _ . : - /, at most {MAX_NAME_LENGTH} "
+                                  "characters, not a name of the catalogue above.")
     properties: JSON | None = strawberry.field(
-        default=None, description="Custom properties: a JSON object of at most 8 KB.")
+        default=None, description=f"Custom properties: a JSON object of at most {MAX_PROPERTIES_BYTES} "
+                                  f"bytes, {MAX_PROPERTIES_KEYS} keys (at every level) and "
+                                  f"{MAX_PROPERTIES_DEPTH} levels of nesting.")
     context: TrackContext | None = None
     engagement: TrackEngagement | None = strawberry.field(
         default=None, description="Required for PageEngagement and ContentEngagement (timeOnPageMs).")
@@ -134,7 +146,7 @@ class TrackEvent:
             id=self.id, type=self.type, timestamp=self.timestamp, user_id=self.user_id,
             anonymous_id=self.anonymous_id, session_id=self.session_id, tour_id=self.tour_id,
             step_index=self.step_index, step_id=self.step_id, content_id=self.content_id,
-            selector=self.selector, url=self.url, properties=self.properties,
+            selector=self.selector, url=self.url, properties=self.properties, name=self.name,
             context=self.context.to_context() if self.context else None,
             engagement=self.engagement.to_engagement() if self.engagement else None,
             capsule=self.capsule.to_capsule() if self.capsule else None,

@@ -205,6 +205,20 @@ BATCHES: list[list[dict[str, Any]]] = [
     [event("PageViewed", "2025-05-01T10:00:00Z", "u1", url="/p", context={"privacySignal": True}),
      event("PageViewed", "2025-05-01T10:00:00Z", "u2", url="/p", context={"privacySignal": False, "locale": "fr"})],
     [event("PageViewed", "2025-05-01T10:00:00Z", "u1", url="/p", context={"privacySignal": "yes"})],
+    # product (Custom) events: a name of its own, properties within their limits
+    [event("Custom", "2025-05-01T10:00:00Z", "u1", name="deploy", properties={"env": "prod", "n": 3}),
+     event("Custom", "2025-05-01T10:00:00Z", None, anonymousId="a1", name="Run Pipeline: v2/ci-x.y",
+           sessionId="s1", properties={"a": {"b": {"c": 1}}}),
+     event("Custom", "2025-05-01T10:00:00Z", "u1"),
+     event("Custom", "2025-05-01T10:00:00Z", "u1", name="n" * 101),
+     event("Custom", "2025-05-01T10:00:00Z", "u1", name="deploy!"),
+     event("Custom", "2025-05-01T10:00:00Z", "u1", name="TourStarted"),
+     event("TourStarted", "2025-05-01T10:00:00Z", "u1", tourId="t1", name="deploy"),
+     event("Custom", "2025-05-01T10:00:00Z", None, name="deploy"),
+     event("Custom", "2025-05-01T10:00:00Z", "u1", name="deep", properties={"a": {"b": {"c": {"d": 1}}}}),
+     event("Custom", "2025-05-01T10:00:00Z", "u1", name="wide", properties={f"k{i}": i for i in range(51)}),
+     event("Custom", "2025-05-01T10:00:00Z", "u1", name="list", properties={"a": [[[1]]]})],
+    [event("Custom", "2025-05-01T10:00:00Z", "u1", name=7)],
 ]
 
 
@@ -224,7 +238,8 @@ async def test_fast_and_generic_paths_agree(gql: GraphQLClient, generic_gql: Gra
 async def stored_details(engine: AsyncEngine, tenant_id: int) -> list[tuple[Any, ...]]:
     async with engine.connect() as conn:
         return [tuple(r) for r in await conn.execute(text(
-            "SELECT id, type, content_id, context, engagement, capsule FROM events WHERE tenant_id = :t "
+            "SELECT id, type, name, content_id, properties, context, engagement, capsule FROM events "
+            "WHERE tenant_id = :t "
             "ORDER BY id"), {"t": tenant_id})]
 
 

@@ -1,0 +1,85 @@
+"""The rollup's consumers: each keeps its own tables current from the claimed events, inside the
+rollup transaction, and can prove them equal to a recomputation from the raw events.
+
+The rollup claims outbox rows, loads their events, lets the session upkeep decide which of them
+belong to excluded (bot) sessions, then hands the same :class:`Claim` to every consumer of
+``analytics.rollups.registry.CONSUMERS`` in order: counters, user days, product events, funnels,
+segments, costs. One transaction: all of them or none.
+
+Rows split by ``bot`` per tenant-local day must follow later changes of a session's side (scorer,
+bot rules, late events): a consumer lists the DELETEs of one day's rows in ``day_clears`` and the
+correction job (analytics.sessions.correction) runs them, then feeds the day's events through
+``consume`` again. A consumer whose rows carry a session key instead (reads join ``sessions`` for
+the flag, like content facts) leaves ``day_clears`` empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from analytics.rollups.aggregate import RawEvent
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Events for the consumers: a claimed batch, or one local day's events during a correction."""
+
+    tenant_id: int
+    tz: ZoneInfo
+    events: Sequence[RawEvent]
+    bot_events: Collection[UUID]  # ids of the events whose session is excluded as a bot now
+    correcting: bool = False  # a day correction: only day-split consumers are called
+
+    def with_bot(self) -> Iterator[tuple[RawEvent, bool]]:
+        for event in self.events:
+            yield event, event.id in self.bot_events
+
+
+@dataclass(frozen=True)
+class Difference:
+    table: str
+    missing: int  # rows the recomputation has that the rollup lacks or has with other values
+    extra: int  # rows the rollup has that the recomputation does not
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """One kind of upkeep on claimed events. ``day_clears``: DELETE statements of one local day's
+    bot-split rows (parameters ``:tenant``, ``:day``, ``:start``, ``:end`` = the day's local
+    midnights). ``expiry``: table -> DELETE of rows past the rollup retention, written after the
+    ``kept`` CTE of analytics.retention (``kept.day``, ``kept.at``). ``tables``: what it writes,
+    analysed before a verification."""
+
+    name: str
+    consume: Callable[[AsyncConnection, Claim], Awaitable[None]]
+    verify: Callable[[AsyncConnection, int], Awaitable[list[Difference]]]
+    day_clears: tuple[str, ...] = ()
+    expiry: Mapping[str, str] = field(default_factory=dict)
+    tables: tuple[str, ...] = ()
+
+
+# Days before the tenant's raw_events_from lost their raw events to retention: their rollups stay
+# and cannot be recomputed, so checks compare only from ``kept.at`` / ``kept.day`` on.
+KEPT = """
+kept AS (SELECT coalesce(raw_events_from, '-infinity') AS at,
+                coalesce((raw_events_from AT TIME ZONE timezone)::date, '-infinity') AS day,
+                timezone
+         FROM tenants WHERE id = :tenant)
+"""
+
+
+async def compare(conn: AsyncConnection, tenant_id: int, table: str, want: str, have: str, *,
+                  ctes: str = "") -> Difference | None:
+    """Compare the rows of ``want`` (the recomputation) with ``have`` (the table) as multisets.
+    Both may use the ``kept`` CTE and any of ``ctes`` (``name AS (...)`` items, comma-led)."""
+    sql = (f"WITH {KEPT}{ctes}, want AS ({want}), have AS ({have}) SELECT "
+           "(SELECT count(*) FROM (SELECT * FROM want EXCEPT ALL SELECT * FROM have) m), "
+           "(SELECT count(*) FROM (SELECT * FROM have EXCEPT ALL SELECT * FROM want) x)")
+    missing, extra = (await conn.execute(text(sql), {"tenant": tenant_id})).one()
+    return Difference(table, int(missing), int(extra)) if missing or extra else None
