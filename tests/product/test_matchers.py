@@ -25,7 +25,6 @@ def test_names_fields_and_operators() -> None:
     tour = RawEvent("TourCompleted", AT, "u1", None, "t1", None, None, None, None, None)
     assert parse_matcher({"event": "TourCompleted", "where": [
         {"property": "tourId", "op": "EQ", "value": "t1"}]}).matches(tour)
-    assert not parse_matcher({"event": "TourCompleted"}).matches(custom("TourCompleted"))
     cases = [("env", "EQ", "prod", True), ("env", "NEQ", "prod", False), ("missing", "NEQ", 1, True),
              ("missing", "EQ", None, False), ("env", "IN", ["dev", "prod"], True), ("n", "GT", 3, False),
              ("n", "GTE", 3, True), ("n", "LT", 3.5, True), ("n", "LTE", 2, False), ("env", "GT", 1, False),
