@@ -117,6 +117,7 @@ async def _ensure_demo_tenant(s: Servers, settings: Settings) -> dict[str, str]:
 async def _load_demo(s: Servers, settings: Settings, tenant_name: str) -> int:
     from analytics.db import create_engine, tenant_transaction
     from analytics.demo import DEMO_TOURS, demo_events, demo_traffic
+    from analytics.demo_product import demo_product_events
     from analytics.ingest.events import EventIn
     from analytics.ingest.origin import Origin, load_salts
     from analytics.ingest.service import PartitionCache, ingest_batch
@@ -137,7 +138,8 @@ async def _load_demo(s: Servers, settings: Settings, tenant_name: str) -> int:
         tz = ZoneInfo(tenant.timezone)
         # Tours come from signed-in users; site traffic from one demo address, sent each day (with that
         # day's visitor salts, as the API would have used them).
-        batches: list[tuple[Origin | None, list[EventIn]]] = [(None, list(demo_events(days=42, tz=tz)))]
+        batches: list[tuple[Origin | None, list[EventIn]]] = [
+            (None, list(demo_events(days=42, tz=tz))), (None, list(demo_product_events(days=42, tz=tz)))]
         batches += [(Origin(tenant_id=tenant.id, ip="198.51.100.20", user_agent=None, store_ip=False,
                             salts=await load_salts(engine, at.astimezone(UTC).date())), events)
                     for at, events in demo_traffic(days=42, tz=tz)]
@@ -162,7 +164,8 @@ def dev(data_dir: Path | None = DataDir,
         host: str = typer.Option("127.0.0.1", help="Interface the API listens on."),
         port: int = typer.Option(8000, help="Port of the API."),
         demo: bool = typer.Option(False, "--demo",
-                                  help="Load realistic demo data: six weeks of tours and site traffic.")
+                                  help="Load realistic demo data: six weeks of tours, site traffic and "
+                                       "product events.")
 ) -> None:
     """Run everything locally: embedded PostgreSQL and Redis, migrations, API, worker, demo keys."""
     from analytics.db import migrate as run_migrations

@@ -40,3 +40,22 @@ def test_every_demo_event_is_valid() -> None:
                                                         for e in day)]
     checked = validate_batch(events, retention_days=3650, max_future_seconds=86400, now=when)
     assert checked.errors == [] and len(checked.valid) == len(events)
+
+
+def test_demo_product_events_are_valid_deterministic_and_follow_the_funnels() -> None:
+    from analytics.demo_product import demo_product_events
+
+    tz = ZoneInfo("Europe/Berlin")
+    morning = {(e.id, e.timestamp) for e in demo_product_events(days=5, tz=tz, now=datetime(2025, 6, 4, 9, tzinfo=UTC))}
+    evening = list(demo_product_events(days=5, tz=tz, now=datetime(2025, 6, 4, 17, tzinfo=UTC)))
+    assert morning < {(e.id, e.timestamp) for e in evening}
+    checked = validate_batch(evening, retention_days=3650, max_future_seconds=86400,
+                             now=datetime(2025, 6, 4, 17, tzinfo=UTC))
+    assert checked.errors == [] and len(checked.valid) == len(evening)
+    names = {e.name for e in evening}
+    assert {"sign_up", "profile_setup", "template_selected", "deployment_started", "deployment_succeeded",
+            "service_activated", "docs_viewed", "pipeline_run"} <= names
+    by_user: dict[str, list[str]] = {}
+    for e in sorted(evening, key=lambda e: e.timestamp):
+        by_user.setdefault(e.user_id or "", []).append(e.name or "")
+    assert all(names[0] == "sign_up" for names in by_user.values())  # everyone starts by signing up
