@@ -21,7 +21,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analytics.traffic.agents import is_bot
+from analytics.traffic.agents import clear_agent_caches, is_bot
+from analytics.traffic.bot_lists import SOURCES, holding_out
 from bench.bot_corpora import BOT, HUMAN, Corpus, LabelledSet, install_sources, load_corpus, sample
 
 Verdict = tuple[bool, str | None]  # (flagged, why: the product's reason code or isbot's matched text)
@@ -56,6 +57,25 @@ class SetResult:
 def product_classifier(agents: Sequence[str]) -> list[Verdict]:
     verdicts = [is_bot(agent) for agent in agents]
     return [(v.is_bot, None if v.reason_code is None else str(v.reason_code)) for v in verdicts]
+
+
+def held_out_classifier(sets: Sequence[LabelledSet]) -> Classifier:
+    """The product with the maintained lists a set is in distribution for left out, set by set: how
+    the other lists and the project's own rules do on agents they were not written from."""
+    held_out = {agent: tuple(s for s in labelled.in_distribution_for if s in SOURCES)
+                for labelled in sets for agent, _ in labelled.agents}
+
+    def classify(agents: Sequence[str]) -> list[Verdict]:
+        verdicts: dict[str, Verdict] = {}
+        for sources in sorted(set(held_out.values())):
+            group = [agent for agent in agents if held_out.get(agent, ()) == sources]
+            clear_agent_caches()
+            with holding_out(sources):
+                verdicts.update(zip(group, product_classifier(group), strict=True))
+        clear_agent_caches()
+        return [verdicts[agent] for agent in agents]
+
+    return classify
 
 
 def isbot_classifier(cache: Path) -> Classifier:
@@ -230,6 +250,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help=f"at most {QUICK_SET_SIZE} agents per set")
     parser.add_argument("--show", type=int, default=20, help="misses and false positives listed per set")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead")
+    parser.add_argument("--held-out", action="store_true",
+                        help="add a column: the product without the maintained lists each set is in "
+                             "distribution for (how the rest generalise)")
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -237,8 +260,10 @@ def main() -> None:
     corpus = load_corpus(args.cache, versions)
     if args.quick:
         corpus.sets = [sample(labelled, QUICK_SET_SIZE) for labelled in corpus.sets]
-    results, verdicts, seconds = evaluate(corpus.sets, {"product": product_classifier,
-                                                        "isbot": isbot_classifier(args.cache)})
+    classifiers = {"product": product_classifier, "isbot": isbot_classifier(args.cache)}
+    if args.held_out:
+        classifiers["held-out"] = held_out_classifier(corpus.sets)
+    results, verdicts, seconds = evaluate(corpus.sets, classifiers)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parent).stdout.strip()
     if args.json:

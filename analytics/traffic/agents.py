@@ -14,7 +14,10 @@ The order, also in README "Bots":
    lists is a bot; otherwise a known real client (office, mail, media and download apps, in-app
    browsers with a full mobile engine) is human;
 5. the kind is the project's own list's, else the first list hit that says more than ``ua_crawler``
-   (sources in ``bot_lists.SOURCES`` order), else ``ua_crawler``; ``matched`` is "source: token".
+   (sources in ``bot_lists.SOURCES`` order), else ``ua_crawler``; ``matched`` is "source: token";
+6. an agent no list names is still a bot when it shows a generic sign of automation (a contact
+   e-mail, a ``+http://`` link, a word such as ``scanner`` or ``uptime``: ``bot_rules.GENERIC``)
+   and is not a known real client; ``matched`` is "analytics (generic): text".
 
 Tenant patterns: plain text is a case-insensitive substring; text wrapped in slashes
 (``/^AcmeMonitor\\/\\d+/``) is a case-insensitive RE2 expression. RE2 matches in linear time, so a
@@ -40,9 +43,10 @@ from analytics.ingest.origin import MAX_AGENT_LENGTH  # ingest stores agents cut
 from analytics.traffic.bot_lists import BotReason as BotReason  # re-exported: callers import it here
 from analytics.traffic.bot_lists import ListHit, list_hits, re2_options
 from analytics.traffic.bot_rules import (
-    EXPLICIT_CRAWLER,
     OWN_SOURCE,
     REAL_CLIENTS,
+    explicit_crawler,
+    generic_hit,
     has_browser_token,
     own_list_hit,
     without_harmless,
@@ -159,19 +163,28 @@ def validate_bot_patterns(patterns: Sequence[str]) -> tuple[str, ...]:
 def _library_verdict(agent: str) -> BotVerdict:
     """Steps 2-5 of the module docstring."""
     own, hits = own_list_hit(agent), list_hits(agent)
-    if own is None and not hits:
-        return HUMAN
     cleaned = without_harmless(agent)
+    if own is None and not hits:
+        return _generic_verdict(cleaned)
     if cleaned != agent:
         own, hits = own_list_hit(cleaned), list_hits(cleaned)
         if own is None and not hits:
-            return HUMAN
+            return _generic_verdict(cleaned)
     if own is not None and (own[0] is not BotReason.CRAWLER or not hits):
         return BotVerdict(is_bot=True, reason_code=own[0], matched=f"{OWN_SOURCE}: {own[1]}")
-    if own is None and not EXPLICIT_CRAWLER.search(cleaned) and REAL_CLIENTS.search(cleaned):
+    if own is None and not explicit_crawler(cleaned) and REAL_CLIENTS.search(cleaned):
         return HUMAN
     hit = _telling_hit(hits)
     return BotVerdict(is_bot=True, reason_code=hit.category, matched=f"{hit.source}: {hit.token}")
+
+
+def _generic_verdict(agent: str) -> BotVerdict:
+    """Step 6: no list names the agent; a generic sign of automation still makes it a bot, unless
+    a known real client carries it."""
+    generic = generic_hit(agent)
+    if generic is None or REAL_CLIENTS.search(agent):
+        return HUMAN
+    return BotVerdict(is_bot=True, reason_code=generic[0], matched=f"{OWN_SOURCE} (generic): {generic[1]}")
 
 
 def _telling_hit(hits: list[ListHit]) -> ListHit:

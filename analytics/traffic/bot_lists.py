@@ -22,6 +22,8 @@ import enum
 import json
 import logging
 import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -115,10 +117,28 @@ def re2_options(*, case_sensitive: bool = False) -> Any:
     return options
 
 
+_held_out: frozenset[str] = frozenset()
+
+
+@contextmanager
+def holding_out(sources: Iterable[str]) -> Iterator[None]:
+    """For evaluation only (``bench/bots.py --held-out``): search without ``sources``, to measure how
+    the rest generalise to the agents only those lists know. Callers clear the verdict caches
+    (``analytics.traffic.agents.clear_agent_caches``) on both sides."""
+    global _held_out
+    before, _held_out = _held_out, frozenset(sources)
+    try:
+        yield
+    finally:
+        _held_out = before
+
+
 def list_hits(agent: str) -> list[ListHit]:
     """At most one hit per source, in ``SOURCES`` order; empty when no list names the agent."""
     hits = []
     for source in _compiled_sources():
+        if source.name in _held_out:
+            continue
         text = _without_crawlerdetect_exclusions(agent) if source.name == CRAWLERDETECT else agent
         if hit := _first_entry_hit(source, text):
             hits.append(hit)

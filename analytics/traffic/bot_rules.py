@@ -12,9 +12,16 @@ The allow side, applied only to an agent some list matched, in this order:
    ``(Linux; Android 14; <model> Build/...)``, where models such as "XBot Junior", "C Bot Tab 70"
    or "Panasonic" ("sonic") live. No crawler names itself there.
 2. An agent that still carries an explicit crawler token (``EXPLICIT_CRAWLER``: ``...bot``,
-   ``crawler``, ``spider``, or a hit in the project's own lists) is a bot: no allow rule rescues it.
+   ``crawler``, ``spider``, a ``+http://`` link unless beside a phone or Apple platform, or a hit in
+   the project's own lists) is a bot: no allow rule rescues it.
 3. Otherwise a known real client (``REAL_CLIENTS``: office and mail apps, media players and podcast
    apps, download managers, text browsers, in-app browsers with a full mobile engine) is human.
+
+``GENERIC`` is the last word, for an agent no list names at all (measured on agents each maintained
+list knows alone, ``bench/bots.py --held-out``): a contact e-mail address, the crawler convention
+of a ``+http://`` contact link (not beside a phone or Apple platform: podcast apps carry one too),
+or a word only automated clients call themselves (``scanner``, ``uptime``, ``unfurl``...), unless a
+known real client carries it.
 """
 
 from __future__ import annotations
@@ -101,6 +108,10 @@ OWN_LISTS: tuple[tuple[BotReason, str], ...] = (
      r"\(compatible; [^)]*\+https?://"),
 )
 
+# An app on a person's phone or Mac may carry its site's link too (podcast players): a link beside a
+# device platform is no sign.
+_LINK = re2.compile(r"^\+ ?(?:https?://|www\.)", re2_options())
+_DEVICE_PLATFORM = re2.compile(r"android|iphone|ipad|\bios\b|darwin", re2_options())
 # Removed before the lists are searched a second time (allow step 1).
 HARMLESS = re.compile(
     r"\bCronet\w*(?:/[\d.]+)?"
@@ -108,6 +119,13 @@ HARMLESS = re.compile(
     r"|\bDevice/[\w.-]+",
     re.IGNORECASE)
 EXPLICIT_CRAWLER = re2.compile(r"[a-z0-9_.-]*(?:bot|crawler|spider)\b|\+https?://", re2_options())
+
+
+def explicit_crawler(agent: str) -> bool:
+    """A crawler token, or the ``+http://`` contact link away from a phone or Apple platform (a
+    podcast app on Android carries its site's link too)."""
+    found = EXPLICIT_CRAWLER.search(agent)
+    return bool(found) and not (_LINK.search(found.group(0)) and _DEVICE_PLATFORM.search(agent))
 REAL_CLIENTS = re2.compile(
     r"microsoft office|msoffice|microsoft outlook|\bonenote\b|ms-office|^mail/[\d.]+ cfnetwork/|"
     r"^whatsapp/[\d.]+ (?:android|iphone_os|ios)/|podcastaddict|podimo|goodreader|victorreader|"
@@ -128,6 +146,28 @@ BROWSER_TOKEN = re2.compile(
     r"^mozilla/|^opera/|applewebkit/|gecko/|trident/|presto/|chrome/|safari/|firefox/|edg/|"
     r"\bcfnetwork/|dalvik/|\bdarwin/|okhttp|android|iphone|ipad|windows nt|macintosh",
     re2_options())
+
+# Kinds of the generic signs, in order: the first whose words match names the kind.
+GENERIC: tuple[tuple[BotReason, str], ...] = (
+    (BotReason.SECURITY_SCANNER, r"\b(?:scanner|prober?)\b"),
+    (BotReason.MONITOR, r"\b(?:monitor(?:ing)?|checker|healthcheck|uptime|validator)\b"),
+    (BotReason.LINK_PREVIEW, r"\b(?:preview|unfurl(?:er)?|screenshot)\b"),
+    (BotReason.FEED_FETCHER, r"\bfeed ?fetcher\b"),
+    (BotReason.ARCHIVER, r"\barchiver\b"),
+    (BotReason.CRAWLER, r"\b(?:crawler|spider|scraper|fetcher|harvester|indexer)\b|"
+                        r"[a-z0-9._-]+@[a-z0-9-]+\.[a-z]{2,}|\+ ?https?://|\+ ?www\."),
+)
+_GENERIC_EXPRESSIONS = tuple(re2.compile(pattern, re2_options()) for _, pattern in GENERIC)
+
+
+def generic_hit(agent: str) -> tuple[BotReason, str] | None:
+    """The generic sign of automation in an agent no list names, and the text that shows it."""
+    for (reason, _), expression in zip(GENERIC, _GENERIC_EXPRESSIONS, strict=True):
+        found = expression.search(agent)
+        if found and not (_LINK.search(found.group(0)) and _DEVICE_PLATFORM.search(agent)):
+            return reason, str(found.group(0))
+    return None
+
 
 _OWN_SET: Any = re2.Set.SearchSet(re2_options())
 for _, _pattern in OWN_LISTS:

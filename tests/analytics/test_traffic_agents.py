@@ -374,3 +374,27 @@ def test_pattern_validation_returns_the_trimmed_patterns_and_caps_their_number()
 def test_a_user_agent_longer_than_the_limit_is_judged_on_its_first_1024_characters() -> None:
     assert is_bot(CHROME_WINDOWS + " " * 2000 + "Googlebot") == HUMAN
     assert is_bot("x" * 1000 + " Googlebot/2.1").is_bot
+
+
+@pytest.mark.parametrize(("agent", "reason", "shown"), [
+    ("Zorblat Prober 0.3", BotReason.SECURITY_SCANNER, "Prober"),
+    ("Quux Screenshot Service/1.2", BotReason.LINK_PREVIEW, "Screenshot"),
+    ("Blorp Harvester/4", BotReason.CRAWLER, "Harvester"),
+    ("Grobnik/1.0 (+https://grobnik.example/about)", BotReason.CRAWLER, "+https://"),
+    ("Plonk/2.0 (ops@plonk.example)", BotReason.CRAWLER, "ops@plonk.example"),
+])
+def test_agents_no_list_names_are_judged_by_generic_signs(agent: str, reason: BotReason, shown: str) -> None:
+    assert is_bot(agent) == BotVerdict(is_bot=True, reason_code=reason, matched=f"analytics (generic): {shown}")
+
+
+@pytest.mark.parametrize("agent", [
+    # A contact link beside a phone or Apple platform is an app's (podcast players), not a crawler's.
+    "Krazz/1.0 (Android 14; +https://krazz.app)",
+    "PodcastAddict/v5 (+https://podcastaddict.com/; Android podcast app)",
+    "Turtlecast/0.7.7; (Android 13); +https://www.turtlecast.app",
+    # A device model named like a crawler word stays a device.
+    "Mozilla/5.0 (Linux; Android 13; Spider 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 "
+    "Safari/537.36",
+])
+def test_generic_signs_spare_apps_on_devices(agent: str) -> None:
+    assert is_bot(agent) == HUMAN
