@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from analytics.ingest.geo import GEO_HEADERS
 
@@ -59,12 +60,17 @@ def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str,
     return value
 
 
-def _redacted(url: str) -> str:
-    """The URL without its password, for error messages."""
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest:
-        rest = "***@" + rest.split("@", 1)[1]
-    return f"{scheme}{sep}{rest}"
+def redacted_url(url: str) -> str:
+    """A server URL without its password (and query), for messages: scheme://user@host:port/path."""
+    if "://" not in url:
+        return "***"
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # not even a URL: show only its scheme
+        return url.partition("://")[0] + "://***"
+    user = f"{parts.username}@" if parts.username else ""
+    return f"{parts.scheme}://{user}{parts.hostname or 'localhost'}{port}{parts.path}"
 
 
 def _database_url(raw: str | None) -> str | None:
@@ -73,14 +79,14 @@ def _database_url(raw: str | None) -> str | None:
     for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
         if raw.startswith(prefix):
             return "postgresql+asyncpg://" + raw[len(prefix) :]
-    raise SettingsError(f"DATABASE_URL={_redacted(raw)!r} must start with postgresql:// or postgres://")
+    raise SettingsError(f"DATABASE_URL={redacted_url(raw)!r} must start with postgresql:// or postgres://")
 
 
 def _redis_url(raw: str | None) -> str | None:
     if not raw:
         return None
     if not raw.startswith(("redis://", "rediss://", "unix://")):
-        raise SettingsError(f"REDIS_URL={_redacted(raw)!r} must start with redis://, rediss:// or unix://")
+        raise SettingsError(f"REDIS_URL={redacted_url(raw)!r} must start with redis://, rediss:// or unix://")
     return raw
 
 

@@ -6,10 +6,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from analytics.errors import InvalidArgument
-from analytics.settings import Settings
+from analytics.settings import Settings, redacted_url
 from cli.common import REFUSED, UNREACHABLE, console, err, fail, run
 
 T = TypeVar("T")
@@ -24,11 +23,7 @@ class Servers:
 
 def describe_url(url: str) -> str:
     """A database URL without its password, for messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or "localhost"
-    user = f"{parts.username}@" if parts.username else ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"DATABASE_URL {parts.scheme}://{user}{host}{port}{parts.path}"
+    return f"DATABASE_URL {redacted_url(url)}"
 
 
 @contextmanager
