@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
@@ -60,6 +60,9 @@ class Document:
     text: str
     node: DocumentNode | None
     errors: tuple[GraphQLError, ...]
+    # Per operation (by id: the nodes live as long as the document), the first argument literal
+    # PostgreSQL cannot store, or None: api.storable checks a cached document's literals once.
+    literal_problems: dict[int, GraphQLError | None] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def operations(self) -> list[OperationDefinitionNode]:

@@ -23,13 +23,22 @@ from graphql import (
 )
 
 from analytics.text import unstorable
-from api.documents import coded, fragments_of
+from api.documents import Document, coded, fragments_of
 
 
-def unstorable_argument(document: DocumentNode, operation: OperationDefinitionNode,
+def unstorable_argument(document: Document, operation: OperationDefinitionNode,
                         variables: dict[str, Any] | None) -> GraphQLError | None:
-    """The first argument literal or variable value holding unstorable text, as BAD_USER_INPUT."""
-    for path, text in (*_literals(document, operation), *_variable_strings(variables or {})):
+    """The first argument literal or variable value holding unstorable text, as BAD_USER_INPUT.
+    The literals of a (cached) document are checked once per operation."""
+    assert document.node is not None
+    key = id(operation)
+    if key not in document.literal_problems:
+        document.literal_problems[key] = _first_problem(_literals(document.node, operation))
+    return document.literal_problems[key] or _first_problem(_variable_strings(variables or {}))
+
+
+def _first_problem(strings: list[tuple[str, str]]) -> GraphQLError | None:
+    for path, text in strings:
         why = unstorable(text)
         if why is not None:
             return coded(f"{path}: {why}; PostgreSQL cannot store it", "BAD_USER_INPUT", field=path)

@@ -204,7 +204,7 @@ class GraphQLEndpoint:
                           {"Allow": "POST"})
         assert document.node is not None
         if not request.state.track:
-            unstorable = unstorable_argument(document.node, operation, params.variables)
+            unstorable = unstorable_argument(document, operation, params.variables)
             if unstorable is not None:
                 return self.request_error([unstorable], media)
         limits = resources.settings.limits
