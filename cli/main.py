@@ -5,19 +5,22 @@ from __future__ import annotations
 import typer
 
 from cli import admin, server_commands
+from cli.bots import bots_app
 from cli.connection import login, logout
 from cli.content import content_app
 from cli.persisted import persisted_app
 from cli.sessions import overview, sessions_app, traffic_app
 
 app = typer.Typer(help="GraphQL analytics API with async workers. Server commands (dev, serve, worker, "
-                       "migrate, tenants, keys, rollups, persisted) use the database; reporting commands "
-                       "(overview, sessions, traffic, content) are GraphQL clients of a server.",
+                       "migrate, tenants, keys, rollups, persisted) use the database, bots its lists; "
+                       "reporting commands (overview, sessions, traffic, content) are GraphQL clients of a "
+                       "server.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.registered_commands += server_commands.app.registered_commands
 app.add_typer(admin.tenants_app, name="tenants")
 app.add_typer(admin.keys_app, name="keys")
 app.add_typer(admin.rollups_app, name="rollups")
+app.add_typer(bots_app, name="bots")
 app.add_typer(persisted_app, name="persisted")
 app.command("login")(login)
 app.command("logout")(logout)

@@ -145,6 +145,18 @@ def list_hits(agent: str) -> list[ListHit]:
     return hits
 
 
+# The PyPI distribution each source is read from (its version is recorded with the verdicts' lists).
+DISTRIBUTIONS = {DEVICE_DETECTOR: "device-detector", CRAWLER_USER_AGENTS: "crawler-user-agents",
+                 CRAWLERDETECT: "crawlerdetect"}
+
+
+def source_versions() -> dict[str, str]:
+    """Per source, the installed version of the package its list comes from."""
+    from importlib.metadata import version
+
+    return {source: version(distribution) for source, distribution in DISTRIBUTIONS.items()}
+
+
 def source_counts() -> dict[str, tuple[int, int, int]]:
     """Per source: patterns in use, of which translated, and patterns skipped."""
     return {s.name: (len(s.entries), s.translated, s.skipped) for s in _compiled_sources()}
