@@ -123,5 +123,6 @@ async def save_thresholds(conn: AsyncConnection, tenant_id: int, thresholds: Thr
 
 async def mark_all_users(conn: AsyncConnection, tenant_id: int) -> None:
     await conn.execute(text(
-        "INSERT INTO segment_dirty_users (tenant_id, user_key) SELECT CAST(:tenant AS bigint), user_key FROM segment_users "
+        "INSERT INTO segment_dirty_users (tenant_id, user_key) "
+        "SELECT CAST(:tenant AS bigint), user_key FROM segment_users "
         "WHERE tenant_id = :tenant ON CONFLICT (tenant_id, user_key) DO NOTHING"), {"tenant": tenant_id})
