@@ -129,7 +129,12 @@ async def _verify(conn: AsyncConnection, tenant_id: int) -> list[Difference]:
 SEGMENT_INPUTS = Consumer(
     "segment_inputs", _consume, _verify,
     day_clears=("DELETE FROM user_event_days WHERE tenant_id = :tenant AND day = :day",),
+    # Past the rollup retention: counts, properties not seen since, and memberships that ended.
     expiry={"user_event_days": "DELETE FROM user_event_days WHERE tenant_id = :tenant "
-                               "AND day < (SELECT day FROM kept)"},
+                               "AND day < (SELECT day FROM kept)",
+            "user_properties": "DELETE FROM user_properties WHERE tenant_id = :tenant "
+                               "AND at < (SELECT at FROM kept)",
+            "segment_members": "DELETE FROM segment_members WHERE tenant_id = :tenant "
+                               "AND valid_to < (SELECT at FROM kept)"},
     tables=("user_event_days", "user_properties"),
 )
