@@ -133,11 +133,10 @@ async def segment_figures(conn: AsyncConnection, tenant_id: int, segments: Seque
     rows = await conn.execute(text(
         f"WITH m AS MATERIALIZED ({members}), f AS ({features}), "
         f"scored AS (SELECT user_key, {SCORE_SQL.format(p='')} AS score FROM f) "
-        "SELECT m.segment_id, count(*) AS size, avg(scored.score) AS mean, "
-        f"(SELECT count(*) FROM ({_MEMBERS_OF_ANY}) b) AS base "
+        "SELECT m.segment_id, count(*) AS size, avg(scored.score) AS mean "
         "FROM m JOIN scored USING (user_key) GROUP BY m.segment_id"), params)
     found = {r.segment_id: r for r in rows}
-    base = int(next(iter(found.values())).base) if found else 0
+    base = int((await conn.execute(text(f"SELECT count(*) FROM ({_MEMBERS_OF_ANY}) b"), params)).scalar_one())
     result = []
     for s in segments:
         row = found.get(s.id)

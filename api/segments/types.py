@@ -28,7 +28,8 @@ BUILT_IN_DOC = ("Built-in segments, one per user, in this order: new (first acti
 
 SegmentArgument = Annotated[str | None, strawberry.argument(
     description="Only sessions of this segment's members as of the range's end: a session belongs when its "
-                "user id (u:) or its anonymous id (a:) is a member.")]
+                "user id (u:) or its anonymous id (a:) is a member (a compared period's: as of its own "
+                "end).")]
 
 
 @strawberry.type(description="A segment with its figures as of the range's end. " + SCORE_DOC)

@@ -74,6 +74,7 @@ async def test_the_worker_assigns_after_the_rollup_and_thresholds_are_per_tenant
     '{ tenant { segment(id: "power") { id } } }',
     '{ tenant { segmentThresholds { windowDays } } }',
     '{ tenant { sessionStats(range: {since: "7d"}, segment: "power") { sessions } } }',
+    '{ tenant { sessions(range: {since: "7d"}, segment: "power") { totalCount } } }',
     'mutation { setSegmentThresholds(input: {powerMin: 8}) { powerMin } }',
     'mutation { defineSegment(input: {id: "x", name: "X", rule: {conditions: [{firstSeen: {withinDays: 3}}]}}) '
     '{ id } }',
