@@ -9,12 +9,12 @@ from cli.bots import bots_app
 from cli.connection import login, logout
 from cli.content import content_app
 from cli.persisted import persisted_app
+from cli.segments import segments_app
 from cli.sessions import overview, sessions_app, traffic_app
 
 app = typer.Typer(help="GraphQL analytics API with async workers. Server commands (dev, serve, worker, "
                        "migrate, tenants, keys, rollups, persisted) use the database, bots its lists; "
-                       "reporting commands (overview, sessions, traffic, content) are GraphQL clients of a "
-                       "server.",
+                       "every other command is a report, a GraphQL client of a running server.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.registered_commands += server_commands.app.registered_commands
 app.add_typer(admin.tenants_app, name="tenants")
@@ -28,6 +28,7 @@ app.command("overview")(overview)
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(traffic_app, name="traffic")
 app.add_typer(content_app, name="content")
+app.add_typer(segments_app, name="segments")
 
 
 def main() -> None:

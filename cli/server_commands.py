@@ -121,6 +121,7 @@ async def _load_demo(s: Servers, settings: Settings, tenant_name: str) -> int:
     from analytics.ingest.events import EventIn
     from analytics.ingest.origin import Origin, load_salts
     from analytics.ingest.service import PartitionCache, ingest_batch
+    from analytics.segments.demo import define_demo_segments
     from analytics.tenants import service
     from analytics.tours.service import StepDefinition, define_tour
 
@@ -132,6 +133,7 @@ async def _load_demo(s: Servers, settings: Settings, tenant_name: str) -> int:
             for tour in DEMO_TOURS:
                 await define_tour(conn, tour_id=tour.id, title=tour.title, steps=[
                     StepDefinition(i, title, selector) for i, (title, selector) in enumerate(tour.steps)])
+            await define_demo_segments(conn, tenant.id)
         from zoneinfo import ZoneInfo
 
         partitions = PartitionCache()

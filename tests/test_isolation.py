@@ -117,6 +117,8 @@ CREATE_FOR_B = {
     "tour": ('mutation { defineTour(input: {id: "owned-by-b", title: "B", steps: []}) { id } }', "owned-by-b"),
     "capsule": (None, "cap-of-b"),
     "exportJob": ("mutation { startExport(dataset: DAILY, format: CSV, range: {since: \"7d\"}) { id } }", None),
+    "segment": ('mutation { defineSegment(input: {id: "owned-by-b", name: "B", rule: {conditions: '
+                '[{firstSeen: {withinDays: 3}}]}}) { id } }', "owned-by-b"),
 }
 
 

@@ -17,10 +17,11 @@ from analytics.db import create_engine
 from analytics.export_jobs import run_job
 from analytics.retention import enforce_retention
 from analytics.rollups.service import pending_tenants, roll_up
+from analytics.segments.assign import assign_marked, pending_segment_work, start_daily
 from analytics.sessions.service import maintain_sessions as maintain
 from analytics.sessions.service import pending_session_work, run_bot_rule
 from analytics.settings import load_settings
-from workers.queue import enqueue_bot_rule, enqueue_rollup, enqueue_session_work
+from workers.queue import enqueue_bot_rule, enqueue_rollup, enqueue_segments, enqueue_session_work
 from workers.telemetry import record_retention
 
 log = logging.getLogger("analytics.worker")
@@ -52,6 +53,7 @@ async def roll_up_tenant(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
     if result.batches:
         log.info("rolled up tenant=%s batches=%s events=%s", tenant_id, result.batches, result.events)
         await enqueue_session_work(ctx["redis"], tenant_id)
+        await enqueue_segments(ctx["redis"], tenant_id)
     return {"batches": result.batches, "events": result.events}
 
 
@@ -74,7 +76,8 @@ async def single_run(engine: AsyncEngine, kind: int, key: int) -> AsyncIterator[
                 await conn.commit()
 
 
-SESSIONS_LOCK, BOT_RULE_LOCK = 1, 2  # lock kinds: two int4 keys never meet the tenant lock's bigint
+# Lock kinds: two int4 keys never meet the tenant lock's bigint
+SESSIONS_LOCK, BOT_RULE_LOCK, SEGMENTS_LOCK = 1, 2, 3
 
 
 async def maintain_sessions(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
@@ -103,6 +106,28 @@ async def apply_bot_rule(ctx: dict[str, Any], tenant_id: int, rule_id: int) -> d
     return {"sessions_flagged": rule.sessions_flagged if rule else None}
 
 
+async def assign_segments(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
+    """Re-evaluate the users the rollup marked (and, once a local day, every known user) and move
+    their segment memberships (analytics.segments.assign)."""
+    async with single_run(ctx["engine"], SEGMENTS_LOCK, tenant_id) as alone:
+        if not alone:
+            return {"users": 0, "joined": 0, "left": 0}
+        await start_daily(ctx["engine"], tenant_id)
+        run = await assign_marked(ctx["engine"], tenant_id)
+    if run.joined or run.left:
+        log.info("segments tenant=%s users=%s joined=%s left=%s", tenant_id, run.users, run.joined, run.left)
+    return {"users": run.users, "joined": run.joined, "left": run.left}
+
+
+async def segments_daily(ctx: dict[str, Any]) -> int:
+    """Queue the segments job of every tenant whose daily re-evaluation is due (time alone moves
+    people: silence makes them at risk, new users age, rule windows slide)."""
+    due = [tenant_id for tenant_id, _, daily in await pending_segment_work(ctx["engine"]) if daily]
+    for tenant_id in due:
+        await enqueue_segments(ctx["redis"], tenant_id, sweep=True)
+    return len(due)
+
+
 async def run_export(ctx: dict[str, Any], tenant_id: int, job_id: str) -> dict[str, Any]:
     """Write an export job's file (analytics.export_jobs); the job row holds progress and the result."""
     job = await run_job(ctx["engine"], tenant_id, uuid.UUID(job_id), ctx["settings"].data_dir)
@@ -120,6 +145,8 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
             await enqueue_session_work(ctx["redis"], tenant_id, sweep=True)
         for rule_id in rules:
             await enqueue_bot_rule(ctx["redis"], tenant_id, rule_id, sweep=True)
+    for tenant_id, _, _ in await pending_segment_work(ctx["engine"]):
+        await enqueue_segments(ctx["redis"], tenant_id, sweep=True)
     return len(pending)
 
 

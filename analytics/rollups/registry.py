@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from analytics.rollups.consumers import Consumer
 from analytics.rollups.counters import COUNTERS
+from analytics.segments.upkeep import SEGMENTS
 from analytics.users.activity import USER_DAYS
 
-CONSUMERS: tuple[Consumer, ...] = (COUNTERS, USER_DAYS)
+CONSUMERS: tuple[Consumer, ...] = (COUNTERS, USER_DAYS, SEGMENTS)

@@ -53,12 +53,18 @@ def _scope(include_bots: bool, alias: str = "") -> str:
 
 def _in_period(alias: str = "") -> str:
     """The tenant's sessions that started in the period (``:start``, ``:end``) and, when ``:content``
-    is not null, used that content item (a capsule's audience); :func:`_range` gives the values."""
+    is not null, used that content item (a capsule's audience), and when ``:segment`` is not null,
+    belong to that segment: the session's user id (``u:``) or anonymous id (``a:``) is a member as of
+    ``:segment_at`` (analytics.segments.service); :func:`_range` gives the values."""
     table = alias.rstrip(".") or "sessions"
     return (f"{alias}{CURRENT_TENANT} AND {alias}started_at >= :start AND {alias}started_at < :end "
             f"AND (CAST(:content AS text) IS NULL OR EXISTS (SELECT 1 FROM content_sessions c "
             f"WHERE c.tenant_id = {table}.tenant_id AND c.session_id = {table}.id "
-            f"AND c.content_id = :content))")
+            f"AND c.content_id = :content)) "
+            f"AND (CAST(:segment AS text) IS NULL OR EXISTS (SELECT 1 FROM segment_members g "
+            f"WHERE g.tenant_id = {table}.tenant_id AND g.segment_id = :segment "
+            f"AND g.user_key IN ('u:' || {table}.user_id, 'a:' || {table}.anonymous_id) "
+            f"AND g.valid_from < :segment_at AND (g.valid_to IS NULL OR g.valid_to >= :segment_at)))")
 
 
 @dataclass(frozen=True)
@@ -104,12 +110,14 @@ class SessionTotals(SessionCounts):
         return metrics.return_visit_rate(self.returning_visitors, self.visitors)
 
 
-def _range(period: Period, content_id: str | None = None) -> dict[str, object]:
-    return {"start": period.start, "end": period.end, "content": content_id}
+def _range(period: Period, content_id: str | None = None, segment: str | None = None) -> dict[str, object]:
+    """Members of ``segment`` are taken as of the period's end."""
+    return {"start": period.start, "end": period.end, "content": content_id, "segment": segment,
+            "segment_at": period.end}
 
 
 async def session_totals(conn: AsyncConnection, *, period: Period, include_bots: bool,
-                         content_id: str | None = None) -> SessionTotals:
+                         content_id: str | None = None, segment: str | None = None) -> SessionTotals:
     """The period's figures in one statement (of the sessions that used ``content_id`` when given);
     earlier sessions count for returning visitors only when ``include_bots`` admits them."""
     scope = _scope(include_bots)
@@ -123,7 +131,7 @@ async def session_totals(conn: AsyncConnection, *, period: Period, include_bots:
                ({_RETURNING}) AS returning,
                (SELECT count(*) FROM sessions WHERE {_in_period()} AND excluded) AS bots
         FROM s"""
-    row = (await conn.execute(text(sql), _range(period, content_id))).one()
+    row = (await conn.execute(text(sql), _range(period, content_id, segment))).one()
     counts = SessionCounts.of(row)
     median = None if row.median is None else metrics.seconds(float(row.median))
     return SessionTotals(**counts.__dict__, median_duration_seconds=median,
@@ -237,12 +245,12 @@ def _session(row: Any) -> SessionRow:
 
 async def list_sessions(conn: AsyncConnection, *, period: Period, filter: SessionFilter,
                         include_bots: bool, after: tuple[datetime, UUID] | None,
-                        limit: int) -> tuple[list[SessionRow], int]:
+                        limit: int, segment: str | None = None) -> tuple[list[SessionRow], int]:
     """Newest first (started_at, then id, descending), after the cursor; and how many match in all."""
     clause, params = filter.sql()
     where = f"{_in_period()}{_scope(include_bots)}{clause}"
     page_where = where + (" AND (started_at, id) < (:after_at, :after_id)" if after else "")
-    params.update(_range(period), limit=limit)
+    params.update(_range(period, segment=segment), limit=limit)
     if after:
         params.update(after_at=after[0], after_id=after[1])
     rows = await conn.execute(text(f"SELECT {_ROW_COLUMNS} FROM sessions WHERE {page_where} "

@@ -65,7 +65,8 @@ def check_filter(given: SessionFilter | None, include_bots: bool) -> stats.Sessi
 
 
 async def sessions_page(info: AppInfo, range: RangeInput, first: int, after: str | None,
-                        filter: SessionFilter | None, include_bots: bool) -> SessionConnection:
+                        filter: SessionFilter | None, include_bots: bool,
+                        segment: str | None = None) -> SessionConnection:
     tz = info.context.require_secret().timezone
     period = range.resolve(tz)
     check_limit("first", first, MAX_PAGE)
@@ -73,7 +74,7 @@ async def sessions_page(info: AppInfo, range: RangeInput, first: int, after: str
     async with info.context.read() as conn:
         rows, total = await stats.list_sessions(conn, period=period, filter=domain,
                                                 include_bots=include_bots, after=_after(after),
-                                                limit=first + 1)
+                                                limit=first + 1, segment=segment)
     page = rows[:first]
     nodes = [Session.of(row, tz) for row in page]
     return SessionConnection(
@@ -85,24 +86,25 @@ async def sessions_page(info: AppInfo, range: RangeInput, first: int, after: str
 
 
 async def stats_with_comparison(info: AppInfo, period: DomainPeriod, compare: DomainCompare | None,
-                                include_bots: bool, content_id: str | None = None) -> SessionStats:
+                                include_bots: bool, content_id: str | None = None,
+                                segment: str | None = None) -> SessionStats:
     """Session totals of the period and, with ``compare``, of the comparison period (of the sessions
     that used ``content_id`` when given)."""
     async with info.context.read() as conn:
         totals = await stats.session_totals(conn, period=period, include_bots=include_bots,
-                                            content_id=content_id)
+                                            content_id=content_id, segment=segment)
         previous = None
         if compare is not None:
             before = comparison(period, compare)
             previous = (before, await stats.session_totals(conn, period=before, include_bots=include_bots,
-                                                           content_id=content_id))
+                                                           content_id=content_id, segment=segment))
     return SessionStats.build(period, totals, previous)
 
 
 async def session_stats(info: AppInfo, range: RangeInput, compare: Compare | None,
-                        include_bots: bool) -> SessionStats:
+                        include_bots: bool, segment: str | None = None) -> SessionStats:
     period = range.resolve(info.context.require_secret().timezone)
-    return await stats_with_comparison(info, period, compare, include_bots)
+    return await stats_with_comparison(info, period, compare, include_bots, segment=segment)
 
 
 async def session_series(info: AppInfo, range: RangeInput, granularity: Granularity | None,

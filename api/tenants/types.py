@@ -14,6 +14,9 @@ from api.content.types import Capsule
 from api.context import AppInfo
 from api.export_jobs import ExportJob, export_job
 from api.persisted.mutations import PersistedDocument
+from api.segments import queries as segment_queries
+from api.segments.queries import Segment
+from api.segments.types import SegmentArgument, SegmentSummary, SegmentThresholds
 from api.sessions import queries as session_queries
 from api.sessions.types import (
     ReadingPatterns,
@@ -112,14 +115,16 @@ class Tenant:
                                   "flags needs includeBots: true).")
     async def sessions(self, info: AppInfo, range: RangeInput, first: int = 50, after: str | None = None,
                        filter: SessionFilter | None = None,
-                       include_bots: IncludeBots = False) -> SessionConnection:
-        return await session_queries.sessions_page(info, range, first, after, filter, include_bots)
+                       include_bots: IncludeBots = False,
+                       segment: SegmentArgument = None) -> SessionConnection:
+        return await session_queries.sessions_page(info, range, first, after, filter, include_bots, segment)
 
     @strawberry.field(description="Sessions, visitors, users, page views, bounce rate, durations and "
                                   "returning visitors of the sessions that started in the range.")
     async def session_stats(self, info: AppInfo, range: RangeInput, compare: Compare | None = None,
-                            include_bots: IncludeBots = False) -> SessionStats:
-        return await session_queries.session_stats(info, range, compare, include_bots)
+                            include_bots: IncludeBots = False,
+                            segment: SegmentArgument = None) -> SessionStats:
+        return await session_queries.session_stats(info, range, compare, include_bots, segment)
 
     @strawberry.field(description="Sessions, visitors, page views and bounce rate per bucket.")
     async def session_series(self, info: AppInfo, range: RangeInput, granularity: Granularity | None = None,
@@ -156,3 +161,17 @@ class Tenant:
                                   "was ever counted.")
     async def capsule(self, info: AppInfo, id: str) -> Capsule | None:
         return await content_queries.capsule_by_id(info, id)
+
+    @strawberry.field(description="The four built-in segments and the tenant's rule segments with size, "
+                                  "share and mean engagement as of the range's end (analytics.segments).")
+    async def segments(self, info: AppInfo, range: RangeInput) -> list[SegmentSummary]:
+        return await segment_queries.segments(info, range)
+
+    @strawberry.field(description="One segment by id (power, regular, new, at_risk or a rule segment's id); "
+                                  "null when unknown.")
+    async def segment(self, info: AppInfo, id: str) -> Segment | None:
+        return await segment_queries.segment(info, id)
+
+    @strawberry.field(description="The engagement window and thresholds of the built-in segments.")
+    async def segment_thresholds(self, info: AppInfo) -> SegmentThresholds:
+        return await segment_queries.segment_thresholds(info)
