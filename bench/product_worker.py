@@ -1,0 +1,162 @@
+"""Product-layer cost in the worker: the rollup's events/s on the demo product events with the product
+definitions active (reference 001's five features; funnels and segments where their branches add
+their demo definitions to DEFINITIONS) against the same run with none defined.
+
+In process, the same ``roll_up`` the worker's job calls (claim, session upkeep, every consumer of
+analytics.rollups.registry, commit), over events already ingested through ``ingest_batch`` (not
+timed), each run on a fresh tenant; runs alternate between the two modes. Each product run is
+checked: the outbox is empty, every event was folded and ``verify_rollups`` finds no difference.
+Prints figures; asserts only those answers.
+
+    python bench/product_worker.py [--days 28] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from analytics.db import create_engine, tenant_transaction
+from analytics.demo_product import demo_product_events
+from analytics.features.demo import define_demo_features
+from analytics.ingest.service import PartitionCache, ingest_batch
+from analytics.rollups.recompute import verify_rollups
+from analytics.rollups.registry import CONSUMERS
+from analytics.rollups.service import roll_up
+from analytics.settings import Settings, load_settings
+from analytics.tenants import service as tenants
+
+Define = Callable[[AsyncConnection, int], Awaitable[None]]
+# What "the product layer active" means: each branch adds its demo definitions here (the integrator
+# adds three funnels and four segments beside the features after merging).
+DEFINITIONS: list[tuple[str, Define]] = [("five features (reference 001)", define_demo_features)]
+
+
+@dataclass(frozen=True)
+class Run:
+    product: bool
+    events: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+
+@dataclass(frozen=True)
+class Result:
+    events: int
+    without: list[Run]
+    with_product: list[Run]
+
+    @staticmethod
+    def best(runs: list[Run]) -> float:
+        return max(r.rate for r in runs)
+
+    @property
+    def cost(self) -> float:
+        """Share of the worker's throughput the product layer costs (best against best)."""
+        return 1 - self.best(self.with_product) / self.best(self.without)
+
+
+async def _tenant(owner: AsyncEngine, settings: Settings) -> int:
+    async with owner.begin() as conn:
+        tenant = await tenants.create_tenant(conn, name=f"bench-product-{secrets.token_hex(4)}",
+                                             timezone="UTC",
+                                             raw_retention_days=settings.rollup_retention_days)
+    return tenant.id
+
+
+async def _one_run(owner: AsyncEngine, app: AsyncEngine, settings: Settings, *, product: bool,
+                   days: int) -> Run:
+    tenant_id = await _tenant(owner, settings)
+    if product:
+        async with tenant_transaction(app, tenant_id) as conn:
+            for _, define in DEFINITIONS:
+                await define(conn, tenant_id)
+    events = list(demo_product_events(days=days, tz=ZoneInfo("UTC")))
+    partitions = PartitionCache()
+    for start in range(0, len(events), settings.max_batch_events):
+        outcome = await ingest_batch(app, partitions, tenant_id=tenant_id,
+                                     events=events[start:start + settings.max_batch_events],
+                                     retention_days=settings.rollup_retention_days,
+                                     max_future_seconds=settings.max_future_seconds)
+        assert not outcome.errors, outcome.errors[0]
+    folded, started = 0, time.perf_counter()
+    while True:
+        done = await roll_up(app, tenant_id, claim_batches=settings.rollup_claim_batches,
+                             claim_events=settings.rollup_claim_events)
+        if not done.batches:
+            break
+        folded += done.events
+    seconds = time.perf_counter() - started
+    assert folded == len(events), (folded, len(events))
+    if product:
+        async with owner.connect() as conn:
+            left = (await conn.execute(text("SELECT count(*) FROM outbox WHERE tenant_id = :t"),
+                                       {"t": tenant_id})).scalar_one()
+            assert left == 0, left
+            differences = await verify_rollups(conn, tenant_id)
+            assert differences == [], differences
+    return Run(product, folded, seconds)
+
+
+async def measure(database_url: str, *, days: int, repeats: int) -> Result:
+    settings = load_settings()
+    owner = create_engine(database_url, role=None, pool_size=2)
+    app = create_engine(database_url, role=settings.app_role, pool_size=2)
+    try:
+        runs = [await _one_run(owner, app, settings, product=product, days=days)
+                for _ in range(repeats) for product in (False, True)]
+    finally:
+        await owner.dispose()
+        await app.dispose()
+    return Result(runs[0].events, [r for r in runs if not r.product], [r for r in runs if r.product])
+
+
+def report(result: Result) -> None:
+    from bench.harness import print_section
+
+    def rates(runs: list[Run]) -> str:
+        values = [r.rate for r in runs]
+        return f"best {max(values):,.0f}, median {statistics.median(values):,.0f} ({len(values)} runs)"
+
+    print_section("product layer in the worker", [
+        ("consumers registered", ", ".join(c.name for c in CONSUMERS)),
+        ("definitions when active", "; ".join(name for name, _ in DEFINITIONS)),
+        ("events a run (demo product events)", f"{result.events:,}"),
+        ("events/s without definitions", rates(result.without)),
+        ("events/s with definitions", rates(result.with_product)),
+        ("cost of the product layer", f"{result.cost:.1%} of throughput (target: at most 30 %)"),
+    ])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--days", type=int, default=28, help="Days of demo product events a run folds.")
+    parser.add_argument("--repeats", type=int, default=3, help="Runs per mode (alternating).")
+    args = parser.parse_args()
+    from bench.harness import conditions, print_section, running_stack
+
+    with running_stack(worker=False) as stack:
+        print_section("conditions", conditions(stack, days=args.days, repeats=args.repeats,
+                                               measured="roll_up in this process (the worker's job body)"))
+        report(asyncio.run(measure(stack.database_url, days=args.days, repeats=args.repeats)))
+
+
+if __name__ == "__main__":
+    main()
