@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from analytics.db import lock_tenant, tenant_transaction
 from analytics.features.service import Feature, list_features
-from analytics.features.upkeep import by_event, fold_feature_days, named, write_feature_days
+from analytics.features.upkeep import FeatureDays, by_event, fold_feature_days, named, write_feature_days
 from analytics.periods import local_midnight
 from analytics.rollups.aggregate import RawEvent, raw_event_columns
 
@@ -65,7 +65,7 @@ async def _fold_day(conn: AsyncConnection, tenant_id: int, feature: Feature, day
     result = await conn.stream(text(_DAY_EVENTS.format(columns=raw_event_columns("e"), named=where)),
                                {**window, **params})
     matchers = by_event([(feature.id, feature.matcher)])
-    days: dict[tuple[int, date, bool, str], int] = {}
+    days: FeatureDays = {}
     async for rows in result.partitions(10_000):
         fold_feature_days(((RawEvent(*row[:-1]), bool(row[-1])) for row in rows), tz, matchers, days)
     await write_feature_days(conn, tenant_id, days)

@@ -96,10 +96,14 @@ async def define_feature(conn: AsyncConnection, tenant_id: int, name: str, match
 
 async def remove_feature(conn: AsyncConnection, name: str) -> bool:
     """Remove the feature and its counts; False when the tenant has no feature of that name."""
-    removed = await conn.execute(
-        text(f"DELETE FROM features WHERE {CURRENT_TENANT} AND name = :name RETURNING id"),
-        {"name": name.strip()})
-    return removed.first() is not None
+    removed = (await conn.execute(
+        text(f"DELETE FROM features WHERE {CURRENT_TENANT} AND name = :name RETURNING tenant_id, id"),
+        {"name": name.strip()})).first()
+    if removed is None:
+        return False
+    await conn.execute(text("DELETE FROM feature_user_days WHERE tenant_id = :tenant AND feature_id = :id"),
+                       {"tenant": removed.tenant_id, "id": removed.id})
+    return True
 
 
 async def feature_matchers(conn: AsyncConnection, tenant_id: int) -> Sequence[tuple[int, Matcher]]:

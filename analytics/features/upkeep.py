@@ -21,14 +21,14 @@ from analytics.matchers import Matcher
 from analytics.rollups.aggregate import RawEvent, raw_event_columns, user_key
 from analytics.rollups.consumers import KEPT, Claim, Consumer, Difference
 
-FeatureDays = dict[tuple[int, date, bool, str], int]
+FeatureDays = dict[tuple[date, int, bool, str], int]  # (day, feature, bot, user key): the key order
 
 _UPSERT = text(
     """
-    INSERT INTO feature_user_days (tenant_id, feature_id, day, bot, user_key, events)
-    SELECT :tenant, * FROM unnest(CAST(:feature_id AS bigint[]), CAST(:day AS date[]),
+    INSERT INTO feature_user_days (tenant_id, day, feature_id, bot, user_key, events)
+    SELECT :tenant, * FROM unnest(CAST(:day AS date[]), CAST(:feature_id AS bigint[]),
         CAST(:bot AS boolean[]), CAST(:user_key AS text[]), CAST(:events AS integer[]))
-    ON CONFLICT (tenant_id, feature_id, day, bot, user_key) DO UPDATE SET
+    ON CONFLICT (tenant_id, day, feature_id, bot, user_key) DO UPDATE SET
         events = feature_user_days.events + EXCLUDED.events
     """
 )
@@ -45,7 +45,7 @@ def by_event(matchers: Iterable[tuple[int, Matcher]]) -> dict[str, list[tuple[in
 def fold_feature_days(events: Iterable[tuple[RawEvent, bool]], tz: ZoneInfo,
                       matchers: dict[str, list[tuple[int, Matcher]]], into: FeatureDays | None = None
                       ) -> FeatureDays:
-    """(feature, day, bot, user key) -> matching events, for the events that name a person."""
+    """(day, feature, bot, user key) -> matching events, for the events that name a person."""
     days: FeatureDays = into if into is not None else {}
     for event, bot in events:
         candidates = matchers.get(event.name if event.type == CUSTOM else event.type)  # type: ignore[arg-type]
@@ -55,7 +55,7 @@ def fold_feature_days(events: Iterable[tuple[RawEvent, bool]], tz: ZoneInfo,
         who = user_key(event.user_id, event.anonymous_id)
         for feature_id, matcher in candidates:
             if matcher.matches(event):
-                key = (feature_id, day, bot, who)
+                key = (day, feature_id, bot, who)
                 days[key] = days.get(key, 0) + 1
     return days
 
@@ -65,7 +65,7 @@ async def write_feature_days(conn: AsyncConnection, tenant_id: int, days: Featur
     rows = sorted(days.items())
     if rows:
         await conn.execute(_UPSERT, {
-            "tenant": tenant_id, "feature_id": [k[0] for k, _ in rows], "day": [k[1] for k, _ in rows],
+            "tenant": tenant_id, "feature_id": [k[1] for k, _ in rows], "day": [k[0] for k, _ in rows],
             "bot": [k[2] for k, _ in rows], "user_key": [k[3] for k, _ in rows],
             "events": [v for _, v in rows]})
 
@@ -97,7 +97,7 @@ async def _verify(conn: AsyncConnection, tenant_id: int) -> list[Difference]:
             {"tenant": tenant_id, **params})
         async for rows in result.partitions(10_000):
             fold_feature_days(((RawEvent(*row[:-1]), bool(row[-1])) for row in rows), tz, matchers, want)
-    found: list[tuple[tuple[int, date, bool, str], int]] = sorted(want.items())
+    found: list[tuple[tuple[date, int, bool, str], int]] = sorted(want.items())
     sql = (f"WITH {KEPT}, want AS (SELECT * FROM unnest(CAST(:feature_id AS bigint[]), CAST(:day AS date[]), "
            "CAST(:bot AS boolean[]), CAST(:user_key AS text[]), CAST(:events AS integer[]))), "
            "have AS (SELECT feature_id, day, bot, user_key, events FROM feature_user_days "
@@ -105,7 +105,7 @@ async def _verify(conn: AsyncConnection, tenant_id: int) -> list[Difference]:
            "(SELECT count(*) FROM (SELECT * FROM want EXCEPT ALL SELECT * FROM have) m), "
            "(SELECT count(*) FROM (SELECT * FROM have EXCEPT ALL SELECT * FROM want) x)")
     missing, extra = (await conn.execute(text(sql), {
-        "tenant": tenant_id, "feature_id": [k[0] for k, _ in found], "day": [k[1] for k, _ in found],
+        "tenant": tenant_id, "feature_id": [k[1] for k, _ in found], "day": [k[0] for k, _ in found],
         "bot": [k[2] for k, _ in found], "user_key": [k[3] for k, _ in found],
         "events": [v for _, v in found]})).one()
     return [Difference("feature_user_days", int(missing), int(extra))] if missing or extra else []

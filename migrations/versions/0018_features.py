@@ -69,12 +69,13 @@ def upgrade() -> None:
             bot boolean NOT NULL,
             user_key text NOT NULL,
             events integer NOT NULL,
-            PRIMARY KEY (tenant_id, feature_id, day, bot, user_key),
-            FOREIGN KEY (tenant_id, feature_id) REFERENCES features (tenant_id, id) ON DELETE CASCADE
+            PRIMARY KEY (tenant_id, day, feature_id, bot, user_key)
         )
         """
     )
-    op.execute("CREATE INDEX feature_user_days_day ON feature_user_days (tenant_id, day)")
+    # Day first: adoption reads ranges of days, day corrections and retention delete whole days. No
+    # foreign key to features (a look-up per upserted row in the rollup): removeFeature and a
+    # redefinition delete the feature's rows themselves.
     tenant_table("features")
     tenant_table("feature_user_days")
     op.execute("ALTER TABLE tenants ADD COLUMN business_metrics boolean NOT NULL DEFAULT false")
