@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from analytics.db import CURRENT_TENANT
+from analytics.db import CURRENT_TENANT, lock_tenant
 from analytics.errors import InvalidArgument
 from analytics.matchers import Matcher, parse_matcher
 
@@ -72,6 +72,8 @@ async def define_feature(conn: AsyncConnection, tenant_id: int, name: str, match
     """Create the feature, or give an existing one (same name) a new matcher. Either way its rows are
     rebuilt: cleared here, counted by the rollup from this commit on and backfilled by the job."""
     name = check_name(name)
+    # The tenant's lock: a rollup folding with the old matchers finishes first, later ones read the new.
+    await lock_tenant(conn, tenant_id)
     existing = await list_features(conn, name=name)
     if existing and existing[0].matcher == matcher and existing[0].backfill.status != "failed":
         return existing[0]  # the same definition again: nothing to rebuild
@@ -94,8 +96,9 @@ async def define_feature(conn: AsyncConnection, tenant_id: int, name: str, match
     return (await list_features(conn, feature_id=int(row.id)))[0]
 
 
-async def remove_feature(conn: AsyncConnection, name: str) -> bool:
+async def remove_feature(conn: AsyncConnection, tenant_id: int, name: str) -> bool:
     """Remove the feature and its counts; False when the tenant has no feature of that name."""
+    await lock_tenant(conn, tenant_id)  # no rollup still folding for it can add rows after this
     removed = (await conn.execute(
         text(f"DELETE FROM features WHERE {CURRENT_TENANT} AND name = :name RETURNING tenant_id, id"),
         {"name": name.strip()})).first()

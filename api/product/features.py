@@ -150,8 +150,9 @@ class FeatureMutation:
     @strawberry.mutation(description="Remove a feature and its counts (secret key); false when there is no "
                                      "feature of that name.")
     async def remove_feature(self, info: AppInfo, name: str) -> bool:
+        principal = info.context.require_secret()
         async with info.context.write() as conn:
-            return await service.remove_feature(conn, name)
+            return await service.remove_feature(conn, principal.tenant_id, name)
 
     @strawberry.mutation(description=(
         "Show this tenant's business gauges (reference 001: analytics_active_users, "

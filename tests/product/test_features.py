@@ -171,3 +171,29 @@ async def test_feature_fields_need_a_secret_key_of_their_own_tenant(gql: GraphQL
     assert bad["errors"][0]["extensions"]["field"] == "name"
     bad = await gql(tenant.secret, DEFINE, {"name": "x", "matcher": {"event": "Custom"}})
     assert bad["errors"][0]["extensions"]["field"] == "matcher.event"
+
+
+async def test_feature_counts_follow_a_later_bot_rule(gql: GraphQLClient, make_tenant: Any, run_worker: Any,
+                                                      owner_engine: AsyncEngine) -> None:
+    tenant: TenantKeys = await make_tenant()
+    await define(gql, tenant.secret, "Deploy Application", "deploy")
+    agent = "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0"
+    sent = await gql.http.post(f"{gql.url}/graphql", json={"query": """mutation($e: [TrackEvent!]!) {
+        track(events: $e) { accepted } }""", "variables": {"e": [
+        event("Custom", "2026-06-09T10:00:00Z", "probe", name="deploy", sessionId="p1"),
+        event("Custom", "2026-06-09T10:01:00Z", "probe", name="deploy", sessionId="p1")]}}, headers={
+        "Authorization": f"Bearer {tenant.publishable}", "User-Agent": agent})
+    assert sent.json()["data"]["track"]["accepted"] == 2
+    assert (await gql.track(tenant.publishable, [event("Custom", "2026-06-09T11:00:00Z", "u1", name="deploy",
+                                                       sessionId="h1")]))["accepted"] == 1
+    await run_worker()
+    row = (await gql.data(tenant.secret, ADOPTION, {"range": WEEK, "compare": None, "bots": False})
+           )["tenant"]["featureAdoption"]["features"][0]
+    assert (row["usageCount"], row["uniqueUsers"], row["activeUsers"]) == (3, 2, 2)
+    await gql.data(tenant.secret, 'mutation { addBotRule(pattern: "Firefox/126.0") { id } }')
+    await run_worker()
+    row = (await gql.data(tenant.secret, ADOPTION, {"range": WEEK, "compare": None, "bots": False})
+           )["tenant"]["featureAdoption"]["features"][0]
+    assert (row["usageCount"], row["uniqueUsers"], row["activeUsers"], row["adoptionRate"]) == (1, 1, 1, 100.0)
+    async with owner_engine.connect() as conn:
+        assert await verify_rollups(conn, tenant.id) == []
