@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import secrets
 import statistics
 import sys
@@ -33,6 +34,8 @@ from analytics.db import create_engine, tenant_transaction
 from analytics.demo_product import demo_product_events
 from analytics.features.demo import define_demo_features
 from analytics.ingest.service import PartitionCache, ingest_batch
+from analytics.rollups import service as rollup_service
+from analytics.rollups.consumers import Claim, Consumer
 from analytics.rollups.recompute import verify_rollups
 from analytics.rollups.registry import CONSUMERS
 from analytics.rollups.service import roll_up
@@ -50,6 +53,7 @@ class Run:
     product: bool
     events: int
     seconds: float
+    consumer_seconds: dict[str, float]  # time inside each consumer's consume (same run, same machine)
 
     @property
     def rate(self) -> float:
@@ -72,6 +76,20 @@ class Result:
     def cost(self) -> float:
         """The median of the pairs' costs."""
         return statistics.median(self.costs)
+
+
+_spent: dict[str, float] = {}
+
+
+def _timed(consumer: Consumer) -> Consumer:
+    async def consume(conn: AsyncConnection, claim: Claim) -> None:
+        started = time.perf_counter()
+        try:
+            await consumer.consume(conn, claim)
+        finally:
+            _spent[consumer.name] = _spent.get(consumer.name, 0.0) + time.perf_counter() - started
+
+    return dataclasses.replace(consumer, consume=consume)
 
 
 async def _tenant(owner: AsyncEngine, settings: Settings) -> int:
@@ -97,6 +115,7 @@ async def _one_run(owner: AsyncEngine, app: AsyncEngine, settings: Settings, *, 
                                      retention_days=settings.rollup_retention_days,
                                      max_future_seconds=settings.max_future_seconds)
         assert not outcome.errors, outcome.errors[0]
+    _spent.clear()
     folded, started = 0, time.perf_counter()
     while True:
         done = await roll_up(app, tenant_id, claim_batches=settings.rollup_claim_batches,
@@ -113,11 +132,12 @@ async def _one_run(owner: AsyncEngine, app: AsyncEngine, settings: Settings, *, 
             assert left == 0, left
             differences = await verify_rollups(conn, tenant_id)
             assert differences == [], differences
-    return Run(product, folded, seconds)
+    return Run(product, folded, seconds, dict(_spent))
 
 
 async def measure(database_url: str, *, days: int, repeats: int, signups: int = 12) -> Result:
     settings = load_settings()
+    setattr(rollup_service, "CONSUMERS", tuple(_timed(c) for c in CONSUMERS))  # noqa: B010 (this process)
     owner = create_engine(database_url, role=None, pool_size=2)
     app = create_engine(database_url, role=settings.app_role, pool_size=2)
     try:
@@ -127,6 +147,15 @@ async def measure(database_url: str, *, days: int, repeats: int, signups: int = 
         await owner.dispose()
         await app.dispose()
     return Result(runs[0].events, [r for r in runs if not r.product], [r for r in runs if r.product])
+
+
+def _shares(result: Result, name: str) -> str:
+    """Median share of the rollup's time spent in one consumer, without and with definitions."""
+    def share(runs: list[Run]) -> float:
+        return statistics.median(r.consumer_seconds.get(name, 0.0) / r.seconds for r in runs)
+
+    return (f"{share(result.without):.1%} of the rollup without definitions, "
+            f"{share(result.with_product):.1%} with")
 
 
 def report(result: Result) -> None:
@@ -142,6 +171,7 @@ def report(result: Result) -> None:
         ("events a run (demo product events)", f"{result.events:,}"),
         ("events/s without definitions", rates(result.without)),
         ("events/s with definitions", rates(result.with_product)),
+        *((f"time in consumer {name}", _shares(result, name)) for name in (c.name for c in CONSUMERS)),
         ("cost per pair of runs", ", ".join(f"{c:.1%}" for c in result.costs)),
         ("cost of the product layer", f"{result.cost:.1%} of throughput, median of the pairs "
                                       "(target: at most 30 %)"),
