@@ -74,20 +74,20 @@ _USE = f"""
 
 
 async def feature_use(conn: AsyncConnection, *, first_day: date, last_day: date, include_bots: bool
-                      ) -> dict[int, FeatureUse]:
-    """Each used feature's figures over the days (features without use are absent: zeros)."""
+                      ) -> tuple[int, dict[int, FeatureUse]]:
+    """The days' active users, and each used feature's figures (features without use are absent)."""
     active = await active_users(conn, first_day=first_day, last_day=last_day, include_bots=include_bots)
     rows = await conn.execute(text(_USE), {"first": first_day, "last": last_day,
                                            "include_bots": include_bots})
-    found = {int(r.feature_id): FeatureUse(int(r.usage), int(r.users), active) for r in rows}
-    return {**found, 0: FeatureUse(0, 0, active)}  # key 0: no feature, the active users alone
+    return active, {int(r.feature_id): FeatureUse(int(r.usage), int(r.users), active) for r in rows}
 
 
 async def feature_adoption(conn: AsyncConnection, *, days: tuple[date, date],
                            previous_days: tuple[date, date], include_bots: bool) -> list[FeatureAdoption]:
     """Every feature of the tenant (by name) over ``days``, against ``previous_days``."""
     features = await list_features(conn)
-    now = await feature_use(conn, first_day=days[0], last_day=days[1], include_bots=include_bots)
-    before = await feature_use(conn, first_day=previous_days[0], last_day=previous_days[1],
-                               include_bots=include_bots)
-    return [FeatureAdoption(f, now.get(f.id, now[0]), before.get(f.id, before[0])) for f in features]
+    active, now = await feature_use(conn, first_day=days[0], last_day=days[1], include_bots=include_bots)
+    active_before, before = await feature_use(conn, first_day=previous_days[0], last_day=previous_days[1],
+                                              include_bots=include_bots)
+    return [FeatureAdoption(f, now.get(f.id, FeatureUse(0, 0, active)),
+                            before.get(f.id, FeatureUse(0, 0, active_before))) for f in features]
