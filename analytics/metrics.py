@@ -116,3 +116,22 @@ def average_time_to_conversion(total_seconds: float, converting_sessions: int) -
 def drop_off_share(conversations_ended: int, unconverted_conversations: int) -> float | None:
     """Conversations that ended after turn N without converting / all unconverted conversations * 100."""
     return rate(conversations_ended, unconverted_conversations)
+
+
+# Product usage (reference 001): feature adoption and stickiness.
+
+def adoption_rate(feature_users: int, active_users: int) -> float | None:
+    """adoption_rate = distinct users of the feature in the range / active users in the range * 100
+    (active: any event naming the person that day; analytics.users.activity)."""
+    return rate(feature_users, active_users)
+
+
+def mean_daily_active_users(user_days: int, days: int) -> float | None:
+    """DAU = (distinct users of each local day, summed over the range's days) / its days."""
+    return _rounded(user_days / days) if days else None
+
+
+def stickiness(user_days: int, days: int, mau: int) -> float | None:
+    """stickiness = DAU / MAU * 100, with the unrounded DAU (user_days / days: the range's mean) and MAU
+    (distinct users of the 30 days up to its last day)."""
+    return _rounded(user_days / days / mau * 100) if days and mau else None

@@ -14,6 +14,7 @@ from api.context import AppInfo
 from api.export_jobs import ExportMutation
 from api.ingest.mutations import IngestMutation
 from api.persisted.mutations import PersistedMutation
+from api.product.features import FeatureMutation
 from api.segments.queries import SegmentMutation
 from api.tenants.mutations import TenantMutation
 from api.tenants.types import Tenant
@@ -30,7 +31,7 @@ class Query:
 
 @strawberry.type
 class Mutation(IngestMutation, TourMutation, PersistedMutation, ExportMutation, BotRuleMutation,
-               TenantMutation, SegmentMutation):
+               TenantMutation, SegmentMutation, FeatureMutation):
     pass
 
 

@@ -5,7 +5,9 @@ Metrics kept in this process: ``analytics_http_requests_total{route,operation,st
 ``analytics_ingest_events_total{outcome}``. Read at scrape time: ``analytics_outbox_depth`` and
 ``analytics_rollup_lag_seconds`` (PostgreSQL, through ``analytics_outbox_stats()``), and the
 workers' ``analytics_job_duration_seconds{job}`` / ``analytics_job_failures_total{job}`` (Redis,
-see ``workers.telemetry``). Those scrape-time figures are cluster-wide: with several API
+see ``workers.telemetry``), and reference 001's business gauges per tenant that turned them on
+(``analytics_active_users{tenant}``, ``analytics_feature_adoption_rate{tenant,feature_name}``...:
+``workers.business_metrics``). Those scrape-time figures are cluster-wide: with several API
 processes, aggregate them with ``max``, not ``sum``.
 """
 
@@ -37,6 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from analytics.db import MIGRATIONS_DIR
 from analytics.observability import install_log_context, request_id, tenant_id
 from api.context import Resources
+from workers.business_metrics import business_metric_families
 from workers.telemetry import job_metric_families
 
 log = logging.getLogger("analytics.api")
@@ -172,6 +175,7 @@ async def _scrape_time_families(resources: Resources) -> list[Metric]:
     try:
         async with asyncio.timeout(SCRAPE_TIMEOUT):
             families.extend(await job_metric_families(resources.redis))
+            families.extend(await business_metric_families(resources.redis))
         up.add_metric(["redis"], 1)
     except (TimeoutError, RedisError, OSError) as exc:
         log.warning("metrics: could not read the job metrics: %s", exc)

@@ -92,19 +92,26 @@ def tenants_update(name: str = typer.Argument(..., help="Tenant name."),
                        None, "--retention-days", metavar="DAYS",
                        help="Days of raw events kept, from 7 to ANALYTICS_ROLLUP_RETENTION_DAYS (760); "
                             "older ones are deleted by the next retention run, counters stay."),
+                   business_metrics: bool | None = typer.Option(
+                       None, "--business-metrics/--no-business-metrics",
+                       help="Show the tenant's business gauges (reference 001: active users, feature "
+                            "adoption...) on the API's /metrics, or not (the default)."),
                    data_dir: Path | None = DataDir) -> None:
     """Change a tenant's settings."""
     from zoneinfo import ZoneInfo
 
+    from analytics.business_metrics import set_business_metrics
     from analytics.ingest.origin import set_store_ip
     from analytics.retention import check_raw_retention_days, set_raw_retention
     from analytics.sessions.exemptions import set_scanner_exemptions
     from analytics.tenants import service
     from analytics.tenants.origins import check_origins, set_allowed_origins
 
-    if (store_ip, scanner_exempt, allowed_origins, privacy_signals, retention_days) == (None,) * 5:
+    if (store_ip, scanner_exempt, allowed_origins, privacy_signals, retention_days,
+            business_metrics) == (None,) * 6:
         raise fail("nothing to change: give --store-ip, --no-store-ip, --scanner-exempt, --allowed-origins, "
-                   "--retention-days or --honour-privacy-signals/--ignore-privacy-signals", USAGE)
+                   "--retention-days, --business-metrics/--no-business-metrics or "
+                   "--honour-privacy-signals/--ignore-privacy-signals", USAGE)
     rules, origins = _listed(scanner_exempt), _listed(allowed_origins)
     settings = settings_for(data_dir)
     try:
@@ -137,6 +144,10 @@ def tenants_update(name: str = typer.Argument(..., help="Tenant name."),
                                     rollup_days=settings.rollup_retention_days)
             said.append(f"raw events kept {retention_days} days (plus a day of grace) from the next "
                         "retention run on")
+        if business_metrics is not None:
+            await set_business_metrics(conn, owner.id, business_metrics)
+            said.append(f"business gauges {'shown' if business_metrics else 'not shown'} on /metrics from "
+                        "the next refresh on")
 
     as_owner(settings, update)
     for line in said:

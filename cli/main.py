@@ -8,6 +8,7 @@ from cli import admin, server_commands
 from cli.bots import bots_app
 from cli.connection import login, logout
 from cli.content import content_app
+from cli.features import features_app, usage
 from cli.persisted import persisted_app
 from cli.segments import segments_app
 from cli.sessions import overview, sessions_app, traffic_app
@@ -29,6 +30,8 @@ app.add_typer(sessions_app, name="sessions")
 app.add_typer(traffic_app, name="traffic")
 app.add_typer(content_app, name="content")
 app.add_typer(segments_app, name="segments")
+app.add_typer(features_app, name="features")
+app.command("usage")(usage)
 
 
 def main() -> None:

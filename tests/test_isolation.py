@@ -15,7 +15,8 @@ from tests.conftest import GraphQLClient, TenantKeys, event
 
 TABLES = ("events", "outbox", "tours", "tour_steps", "counters_hourly", "counters_daily",
           "daily_users", "selector_failures_daily", "api_keys", "tenants", "sessions", "bot_rules",
-          "dirty_days", "content_sessions", "content_conversations", "content_session_items")
+          "dirty_days", "content_sessions", "content_conversations", "content_session_items", "features",
+          "feature_user_days")
 EMPTY_AFTER_WORK = {"outbox", "dirty_days"}  # drained by the worker: hidden either way
 
 
@@ -34,6 +35,8 @@ async def test_the_app_role_sees_only_its_tenant(gql: GraphQLClient, make_tenant
                        capsule={"conversationId": "k1", "role": "user"})]
         assert (await gql.track(tenant.publishable, batch))["accepted"] == 5
         await gql.data(tenant.secret, 'mutation { addBotRule(pattern: "NoSuchAgent") { id } }')
+        await gql.data(tenant.secret, 'mutation { defineFeature(name: "Tours", matcher: {event: "TourStarted"}) '
+                                      '{ id } }')
     await run_worker()
     async with tenant_transaction(app_engine, a.id) as conn:
         assert (await conn.execute(text("SELECT current_user"))).scalar_one() == "analytics_app"

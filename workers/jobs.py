@@ -15,13 +15,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics.db import create_engine
 from analytics.export_jobs import run_job
+from analytics.features.backfill import pending_backfills, run_backfill
 from analytics.retention import enforce_retention
 from analytics.rollups.service import pending_tenants, roll_up
 from analytics.segments.assign import assign_marked, pending_segment_work, start_daily
 from analytics.sessions.service import maintain_sessions as maintain
 from analytics.sessions.service import pending_session_work, run_bot_rule
 from analytics.settings import load_settings
-from workers.queue import enqueue_bot_rule, enqueue_rollup, enqueue_segments, enqueue_session_work
+from workers.business_metrics import refresh_business_metrics
+from workers.queue import (
+    enqueue_bot_rule,
+    enqueue_feature_backfill,
+    enqueue_rollup,
+    enqueue_segments,
+    enqueue_session_work,
+)
 from workers.telemetry import record_retention
 
 log = logging.getLogger("analytics.worker")
@@ -76,8 +84,8 @@ async def single_run(engine: AsyncEngine, kind: int, key: int) -> AsyncIterator[
                 await conn.commit()
 
 
-# Lock kinds: two int4 keys never meet the tenant lock's bigint
-SESSIONS_LOCK, BOT_RULE_LOCK, SEGMENTS_LOCK = 1, 2, 3
+# Lock kinds: two int4 keys never meet the tenant lock's bigint.
+SESSIONS_LOCK, BOT_RULE_LOCK, SEGMENTS_LOCK, FEATURE_LOCK = 1, 2, 3, 4
 
 
 async def maintain_sessions(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
@@ -128,6 +136,23 @@ async def segments_daily(ctx: dict[str, Any]) -> int:
     return len(due)
 
 
+async def backfill_feature(ctx: dict[str, Any], tenant_id: int, feature_id: int) -> dict[str, Any]:
+    """Fold a new or changed feature's retained raw events (analytics.features.backfill)."""
+    async with single_run(ctx["engine"], FEATURE_LOCK, feature_id) as alone:
+        if not alone:
+            return {"status": None}
+        feature = await run_backfill(ctx["engine"], tenant_id, feature_id)
+    if feature is not None:
+        log.info("feature backfill tenant=%s feature=%s status=%s days=%s", tenant_id, feature_id,
+                 feature.backfill.status, feature.backfill.processed_days)
+    return {"status": feature.backfill.status if feature else None}
+
+
+async def refresh_business_gauges(ctx: dict[str, Any]) -> int:
+    """Reference 001's business gauges of the tenants that turned them on, into Redis for /metrics."""
+    return await refresh_business_metrics(ctx)
+
+
 async def run_export(ctx: dict[str, Any], tenant_id: int, job_id: str) -> dict[str, Any]:
     """Write an export job's file (analytics.export_jobs); the job row holds progress and the result."""
     job = await run_job(ctx["engine"], tenant_id, uuid.UUID(job_id), ctx["settings"].data_dir)
@@ -147,6 +172,8 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
             await enqueue_bot_rule(ctx["redis"], tenant_id, rule_id, sweep=True)
     for tenant_id, _, _ in await pending_segment_work(ctx["engine"]):
         await enqueue_segments(ctx["redis"], tenant_id, sweep=True)
+    for tenant_id, feature_id in await pending_backfills(ctx["engine"]):
+        await enqueue_feature_backfill(ctx["redis"], tenant_id, feature_id, sweep=True)
     return len(pending)
 
 

@@ -292,6 +292,7 @@ DIMENSIONS: dict[str, Dimension] = {
     "devices": Dimension(("device_type",)),
     "browsers": Dimension(("browser",)),
     "operating_systems": Dimension(("os",)),
+    "landing_pages": Dimension(("landing_page",), "landing_page IS NOT NULL"),
 }
 
 

@@ -14,6 +14,9 @@ from api.content.types import Capsule
 from api.context import AppInfo
 from api.export_jobs import ExportJob, export_job
 from api.persisted.mutations import PersistedDocument
+from api.product import features as feature_queries
+from api.product.features import Feature, FeatureAdoption
+from api.product.usage import Usage, usage
 from api.segments import queries as segment_queries
 from api.segments.queries import Segment
 from api.segments.types import SegmentArgument, SegmentSummary, SegmentThresholds
@@ -175,3 +178,27 @@ class Tenant:
     @strawberry.field(description="The engagement window and thresholds of the built-in segments.")
     async def segment_thresholds(self, info: AppInfo) -> SegmentThresholds:
         return await segment_queries.segment_thresholds(info)
+
+    @strawberry.field(description="The tenant's features (defineFeature), by name.")
+    async def features(self, info: AppInfo) -> list[Feature]:
+        return await feature_queries.list_features(info)
+
+    @strawberry.field(description="Feature adoption over the range: per feature the usage count, unique "
+                                  "users, adoption rate (unique users / active users * 100) and its trend "
+                                  "(UP / DOWN beyond ±5 % relative change of the rate against the "
+                                  "comparison period, else STABLE), reference 001.")
+    async def feature_adoption(self, info: AppInfo, range: RangeInput, compare: Compare | None = None,
+                               include_bots: IncludeBots = False) -> FeatureAdoption:
+        return await feature_queries.feature_adoption(info, range, compare, include_bots)
+
+    @strawberry.field(description="Usage trends over the range: total and active users, DAU / WAU / MAU "
+                                  "and stickiness, page views, unique visitors, mean session duration, "
+                                  "bounce rate (figures and series), top pages and traffic sources.")
+    async def usage(self, info: AppInfo, range: RangeInput, granularity: Granularity | None = None,
+                    compare: Compare | None = None, include_bots: IncludeBots = False) -> Usage:
+        return await usage(info, range, granularity, compare, include_bots)
+
+    @strawberry.field(description="Whether this tenant's business gauges are on the API's /metrics "
+                                  "(setBusinessMetrics).")
+    async def business_metrics(self, info: AppInfo) -> bool:
+        return await feature_queries.business_metrics_setting(info)

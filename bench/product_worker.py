@@ -1,0 +1,200 @@
+"""Product-layer cost in the worker: the rollup's events/s on the demo product events with the product
+definitions active (reference 001's five features; funnels and segments where their branches add
+their demo definitions to DEFINITIONS) against the same run with none defined.
+
+In process, the same ``roll_up`` the worker's job calls (claim, session upkeep, every consumer of
+analytics.rollups.registry, commit), over events already ingested through ``ingest_batch`` (not
+timed), each run on a fresh tenant; runs alternate between the two modes. Each product run is
+checked: the outbox is empty, every event was folded and ``verify_rollups`` finds no difference.
+Prints figures; asserts only those answers.
+
+    python bench/product_worker.py [--days 28] [--repeats 5] [--signups 48]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import secrets
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from analytics.db import create_engine, tenant_transaction
+from analytics.demo_product import demo_product_events
+from analytics.features.demo import define_demo_features
+from analytics.ingest.service import PartitionCache, ingest_batch
+from analytics.rollups import service as rollup_service
+from analytics.rollups.consumers import Claim, Consumer
+from analytics.rollups.recompute import verify_rollups
+from analytics.rollups.registry import CONSUMERS
+from analytics.rollups.service import roll_up
+from analytics.settings import Settings, load_settings
+from analytics.tenants import service as tenants
+
+Define = Callable[[AsyncConnection, int], Awaitable[None]]
+# What "the product layer active" means: each branch adds its demo definitions here (the integrator
+# adds three funnels and four segments beside the features after merging).
+DEFINITIONS: list[tuple[str, Define]] = [("five features (reference 001)", define_demo_features)]
+
+
+@dataclass(frozen=True)
+class Run:
+    product: bool
+    events: int
+    seconds: float
+    consumer_seconds: dict[str, float]  # time inside each consumer's consume (same run, same machine)
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+
+@dataclass(frozen=True)
+class Result:
+    events: int
+    without: list[Run]
+    with_product: list[Run]
+
+    @property
+    def costs(self) -> list[float]:
+        """Share of the worker's throughput the product layer costs, per pair of neighbouring runs (the
+        machine's speed drifts between pairs more than within one)."""
+        return [1 - w.rate / wo.rate for wo, w in zip(self.without, self.with_product, strict=True)]
+
+    @property
+    def cost(self) -> float:
+        """The median of the pairs' costs."""
+        return statistics.median(self.costs)
+
+
+_spent: dict[str, float] = {}
+
+
+def _timed(consumer: Consumer) -> Consumer:
+    async def consume(conn: AsyncConnection, claim: Claim) -> None:
+        started = time.perf_counter()
+        try:
+            await consumer.consume(conn, claim)
+        finally:
+            _spent[consumer.name] = _spent.get(consumer.name, 0.0) + time.perf_counter() - started
+
+    return dataclasses.replace(consumer, consume=consume)
+
+
+async def _tenant(owner: AsyncEngine, settings: Settings) -> int:
+    async with owner.begin() as conn:
+        tenant = await tenants.create_tenant(conn, name=f"bench-product-{secrets.token_hex(4)}",
+                                             timezone="UTC",
+                                             raw_retention_days=settings.rollup_retention_days)
+    return tenant.id
+
+
+async def _one_run(owner: AsyncEngine, app: AsyncEngine, settings: Settings, *, product: bool,
+                   days: int, signups: int) -> Run:
+    tenant_id = await _tenant(owner, settings)
+    if product:
+        async with tenant_transaction(app, tenant_id) as conn:
+            for _, define in DEFINITIONS:
+                await define(conn, tenant_id)
+    events = list(demo_product_events(days=days, tz=ZoneInfo("UTC"), daily_signups=signups))
+    partitions = PartitionCache()
+    for start in range(0, len(events), settings.max_batch_events):
+        outcome = await ingest_batch(app, partitions, tenant_id=tenant_id,
+                                     events=events[start:start + settings.max_batch_events],
+                                     retention_days=settings.rollup_retention_days,
+                                     max_future_seconds=settings.max_future_seconds)
+        assert not outcome.errors, outcome.errors[0]
+    _spent.clear()
+    folded, started = 0, time.perf_counter()
+    while True:
+        done = await roll_up(app, tenant_id, claim_batches=settings.rollup_claim_batches,
+                             claim_events=settings.rollup_claim_events)
+        if not done.batches:
+            break
+        folded += done.events
+    seconds = time.perf_counter() - started
+    assert folded == len(events), (folded, len(events))
+    if product:
+        async with owner.connect() as conn:
+            left = (await conn.execute(text("SELECT count(*) FROM outbox WHERE tenant_id = :t"),
+                                       {"t": tenant_id})).scalar_one()
+            assert left == 0, left
+            differences = await verify_rollups(conn, tenant_id)
+            assert differences == [], differences
+    return Run(product, folded, seconds, dict(_spent))
+
+
+async def measure(database_url: str, *, days: int, repeats: int, signups: int = 12) -> Result:
+    settings = load_settings()
+    setattr(rollup_service, "CONSUMERS", tuple(_timed(c) for c in CONSUMERS))  # noqa: B010 (this process)
+    owner = create_engine(database_url, role=None, pool_size=2)
+    app = create_engine(database_url, role=settings.app_role, pool_size=2)
+    try:
+        runs = [await _one_run(owner, app, settings, product=product, days=days, signups=signups)
+                for _ in range(repeats) for product in (False, True)]
+    finally:
+        await owner.dispose()
+        await app.dispose()
+    return Result(runs[0].events, [r for r in runs if not r.product], [r for r in runs if r.product])
+
+
+def _shares(result: Result, name: str) -> str:
+    """Median share of the rollup's time spent in one consumer, without and with definitions."""
+    def share(runs: list[Run]) -> float:
+        return statistics.median(r.consumer_seconds.get(name, 0.0) / r.seconds for r in runs)
+
+    return (f"{share(result.without):.1%} of the rollup without definitions, "
+            f"{share(result.with_product):.1%} with")
+
+
+def report(result: Result) -> None:
+    from bench.harness import print_section
+
+    def rates(runs: list[Run]) -> str:
+        values = [r.rate for r in runs]
+        return f"best {max(values):,.0f}, median {statistics.median(values):,.0f} ({len(values)} runs)"
+
+    print_section("product layer in the worker", [
+        ("consumers registered", ", ".join(c.name for c in CONSUMERS)),
+        ("definitions when active", "; ".join(name for name, _ in DEFINITIONS)),
+        ("events a run (demo product events)", f"{result.events:,}"),
+        ("events/s without definitions", rates(result.without)),
+        ("events/s with definitions", rates(result.with_product)),
+        *((f"time in consumer {name}", _shares(result, name)) for name in (c.name for c in CONSUMERS)),
+        ("cost per pair of runs", ", ".join(f"{c:.1%}" for c in result.costs)),
+        ("cost of the product layer", f"{result.cost:.1%} of throughput, median of the pairs "
+                                      "(target: at most 30 %)"),
+    ])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--days", type=int, default=28, help="Days of demo product events a run folds.")
+    parser.add_argument("--repeats", type=int, default=5, help="Runs per mode (alternating).")
+    parser.add_argument("--signups", type=int, default=48,
+                        help="People signing up a day (the demo has 12; more makes each run longer).")
+    args = parser.parse_args()
+    from bench.harness import conditions, print_section, running_stack
+
+    with running_stack(worker=False) as stack:
+        print_section("conditions", conditions(
+            stack, days=args.days, repeats=args.repeats, signups=args.signups,
+            measured="roll_up in this process (the worker's job body)"))
+        report(asyncio.run(measure(stack.database_url, days=args.days, repeats=args.repeats,
+                                   signups=args.signups)))
+
+
+if __name__ == "__main__":
+    main()

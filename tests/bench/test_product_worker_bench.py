@@ -1,0 +1,14 @@
+"""bench/product_worker.py briefly, on the suite's database: both modes fold every event and the
+product runs equal a recomputation (the benchmark's own checks); no speed is asserted."""
+
+from __future__ import annotations
+
+from analytics.settings import Settings
+from bench.product_worker import measure, report
+
+
+async def test_product_worker_bench_checks_its_answers(settings: Settings) -> None:
+    result = await measure(settings.database_url or "", days=2, repeats=1)
+    assert result.events > 0
+    assert [r.events for r in result.without] == [r.events for r in result.with_product] == [result.events]
+    report(result)
