@@ -13,6 +13,7 @@ ROLLUP_JOB = "roll_up_tenant"
 EXPORT_JOB = "run_export"
 SESSIONS_JOB = "maintain_sessions"
 BOT_RULE_JOB = "apply_bot_rule"
+EVENT_BACKFILL_JOB = "backfill_event_dimensions"
 log = logging.getLogger("analytics.queue")
 
 
@@ -61,6 +62,12 @@ async def enqueue_bot_rule(redis: ArqRedis, tenant_id: int, rule_id: int, *, swe
     """Queue a bot rule's retroactive run (``botrule:<tenant>:<id>``: asking again is a no-op)."""
     job_id = f"botrule:{tenant_id}:{rule_id}{_sweep_suffix(sweep)}"
     return await redis.enqueue_job(BOT_RULE_JOB, tenant_id, rule_id, _job_id=job_id) is not None
+
+
+async def enqueue_event_backfill(redis: ArqRedis, tenant_id: int, *, sweep: bool = False) -> bool:
+    """Queue the tenant's dimension backfills (``eventdims:<tenant>``: coalesced per tenant)."""
+    job_id = f"eventdims:{tenant_id}{_sweep_suffix(sweep)}"
+    return await redis.enqueue_job(EVENT_BACKFILL_JOB, tenant_id, _job_id=job_id) is not None
 
 
 class RollupNotifier:

@@ -12,6 +12,9 @@ from api.content import queries as content_queries
 from api.content.queries import ContentAnalytics
 from api.content.types import Capsule
 from api.context import AppInfo
+from api.custom_events import queries as event_queries
+from api.custom_events.queries import CustomEvent, EventSummary
+from api.custom_events.types import EventDefinition
 from api.export_jobs import ExportJob, export_job
 from api.persisted.mutations import PersistedDocument
 from api.sessions import queries as session_queries
@@ -156,3 +159,24 @@ class Tenant:
                                   "was ever counted.")
     async def capsule(self, info: AppInfo, id: str) -> Capsule | None:
         return await content_queries.capsule_by_id(info, id)
+
+    @strawberry.field(description="Custom event names with events in the range, most events first (limit at "
+                                  "most 500), with distinct users and, with compare, the previous figures "
+                                  "and their change.")
+    async def events(self, info: AppInfo, range: RangeInput, compare: Compare | None = None,
+                     include_bots: IncludeBots = False, limit: int = 50) -> list[EventSummary]:
+        return await event_queries.events_list(info, range, compare, include_bots, limit)
+
+    @strawberry.field(description="One Custom event name; null when it is neither defined nor ever counted.")
+    async def event(self, info: AppInfo, name: str) -> CustomEvent | None:
+        return await event_queries.event_by_name(info, name)
+
+    @strawberry.field(description="The tenant's event definitions by name (defineEvent), first (at most "
+                                  "500) of them after the name given as after.")
+    async def event_definitions(self, info: AppInfo, first: int = 100,
+                                after: str | None = None) -> list[EventDefinition]:
+        return await event_queries.event_definitions(info, first, after)
+
+    @strawberry.field(description="Whether only defined Custom event names are accepted (setEventAllowlist).")
+    async def event_allowlist(self, info: AppInfo) -> bool:
+        return await event_queries.event_allowlist(info)
