@@ -52,9 +52,12 @@ _CLEAR = [
     text("DELETE FROM custom_event_admitted WHERE tenant_id = :tenant AND name = :name "
          "AND dimension = :dimension AND day >= :first AND day <= :last"),
 ]
+# Done: the total becomes what was counted (events still in the outbox when their day was reached
+# are the rollup's, so the estimate taken at the start may have been higher).
 _PROGRESS = text(
     "UPDATE event_dimensions SET status = :status, backfill_through = :through, "
-    "processed = processed + :processed, total = greatest(total, :total) "
+    "processed = processed + :processed, total = CASE WHEN :status = 'done' THEN processed + :processed "
+    "ELSE greatest(total, processed + :processed) END "
     "WHERE tenant_id = :tenant AND name = :name AND dimension = :dimension"
 )
 _BEGIN = text("UPDATE event_dimensions SET status = 'running', processed = 0, total = :total, "
@@ -117,8 +120,7 @@ async def _backfill_days(engine: AsyncEngine, tenant_id: int, name: str, dimensi
         events = [(RawEvent(*row[:-1]), bool(row[-1])) for row in rows]
         await write_dimensions(conn, tenant_id, tz, events, {name: [(dimension, None)]})
         await conn.execute(_PROGRESS, {**key, "status": "done" if done else "running",
-                                       "through": None if done else last, "processed": len(events),
-                                       "total": 0})
+                                       "through": None if done else last, "processed": len(events)})
     return len(events)
 
 

@@ -3,7 +3,8 @@ recomputation (SQL, ``VALUE_SQL``) share.
 
 Strings are cut to ``MAX_VALUE_LENGTH`` characters; booleans are ``true``/``false``; whole numbers
 below 2^53 are written as integers (``12.0`` and ``1e3`` are ``12`` and ``1000``), other numbers as
-PostgreSQL writes a float8 (shortest round trip, exponent form below 1e-4 and from 1e15). A missing
+PostgreSQL writes a float8 (shortest round trip, exponent form below 1e-4 and from 1e15; a decimal
+exactly halfway between two doubles, such as 1e23, is the one spelling on which they part). A missing
 or null property, an object or an array is ``(none)``; values beyond the day's cap count as
 ``(other)``.
 """
@@ -53,12 +54,13 @@ def dimension_value(properties: dict[str, Any] | None, dimension: str) -> str:
 
 
 def value_sql(properties: str, dimension: str) -> str:
-    """The same rule in SQL, over a jsonb column and a text expression naming the property."""
+    """The same rule in SQL, over a jsonb column and a text expression naming the property. The float8
+    comes from the number's text (strtod rounds correctly; numeric to float8 does not always)."""
     item = f"({properties} -> {dimension})"
     number = f"(({properties} ->> {dimension})::numeric)"
     return (f"CASE jsonb_typeof({item}) "
             f"WHEN 'string' THEN left({properties} ->> {dimension}, {MAX_VALUE_LENGTH}) "
             f"WHEN 'boolean' THEN {properties} ->> {dimension} "
             f"WHEN 'number' THEN CASE WHEN {number} = trunc({number}) AND abs({number}) < {_EXACT} "
-            f"THEN trunc({number})::text ELSE ({number})::float8::text END "
+            f"THEN trunc({number})::text ELSE ({properties} ->> {dimension})::float8::text END "
             f"ELSE '{NONE}' END")
