@@ -131,3 +131,27 @@ async def test_definitions_page_by_name(gql: GraphQLClient, make_tenant: Any) ->
         {"name": "b"}, {"name": "c"}]}}
     body = await gql(tenant.secret, "{ tenant { eventDefinitions(first: 501) { name } } }")
     assert body["errors"][0]["message"] == "first: must be between 1 and 500"
+
+
+def test_the_demo_definitions_accept_every_demo_event() -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from analytics.custom_events.demo import DEMO_DEFINITIONS
+    from analytics.custom_events.rules import EventRules, NameRules
+    from analytics.demo_product import demo_product_events
+    from analytics.ingest.events import validate_batch
+
+    when = datetime(2025, 6, 4, 17, tzinfo=UTC)
+    events = list(demo_product_events(days=10, tz=ZoneInfo("Europe/Berlin"), now=when))
+    rules = EventRules(False, {name: NameRules(strict, properties)
+                               for name, _, properties, strict, _ in DEMO_DEFINITIONS})
+    assert sum(1 for e in events if e.name in rules.names) > 100
+    checked = validate_batch(events, retention_days=3650, max_future_seconds=86400, now=when, rules=rules)
+    assert checked.errors == [] and len(checked.valid) == len(events)
+    # The same rules do reject a wrong one.
+    wrong = validate_batch([events[0].__class__(**{**{f: getattr(events[0], f) for f in events[0].__struct_fields__},
+                                                    "properties": {"plan": 3}})],
+                           retention_days=3650, max_future_seconds=86400, now=when, rules=rules)
+    assert [(e.field, e.reason) for e in wrong.errors] == [
+        ("properties.plan", "must be a string by the definition of 'sign_up' (strict)")]
