@@ -32,7 +32,7 @@ _START = text(
     WHERE t.id = :tenant GROUP BY t.timezone
     """
 )
-_STATE = text("SELECT status, backfill_through FROM event_dimensions WHERE tenant_id = :tenant "
+_STATE = text("SELECT status, backfill_through, declared_at FROM event_dimensions WHERE tenant_id = :tenant "
               "AND name = :name AND dimension = :dimension FOR UPDATE")
 _DAY_EVENTS = text(
     f"""
@@ -97,21 +97,26 @@ async def backfill_dimension(engine: AsyncEngine, tenant_id: int, name: str, dim
     day = through + timedelta(days=1)
     while True:
         last = FAR if day >= today else day
-        counted += await _backfill_days(engine, tenant_id, name, dimension, day, last, done=last == FAR)
+        step = await _backfill_days(engine, tenant_id, name, dimension, day, last, done=last == FAR,
+                                    declared_at=state.declared_at)
+        if step is None:  # removed, or removed and declared again: the next run starts afresh
+            return counted
+        counted += step
         if last == FAR:
             return counted
         day += timedelta(days=1)
 
 
 async def _backfill_days(engine: AsyncEngine, tenant_id: int, name: str, dimension: str, first: date,
-                         last: date, *, done: bool) -> int:
+                         last: date, *, done: bool, declared_at: datetime) -> int | None:
     key = {"tenant": tenant_id, "name": name, "dimension": dimension}
     async with tenant_transaction(engine, tenant_id) as conn:
         await lock_tenant(conn, tenant_id)
         tz = ZoneInfo((await conn.execute(text("SELECT timezone FROM tenants WHERE id = :tenant"),
                                           {"tenant": tenant_id})).scalar_one())
-        if (await conn.execute(_STATE, key)).one_or_none() is None:
-            return 0  # the dimension was removed meanwhile
+        state = (await conn.execute(_STATE, key)).one_or_none()
+        if state is None or state.declared_at != declared_at:
+            return None
         for statement in _CLEAR:
             await conn.execute(statement, {**key, "first": first, "last": last})
         window = {"tenant": tenant_id, "name": name, "start": local_midnight(first, tz),

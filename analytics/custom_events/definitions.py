@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -165,14 +166,13 @@ _LIST = text(
 )
 
 
-def _definition(row: object) -> EventDefinition:
-    r: object = row
+def _definition(r: Any) -> EventDefinition:
     properties = tuple(PropertySpec(p["name"], PropertyType(p["type"]), bool(p["required"]))
-                       for p in r.properties)  # type: ignore[attr-defined]
+                       for p in r.properties)
     dimensions = tuple(Dimension(d[0], d[1], int(d[2]), int(d[3]), date.fromisoformat(d[4]) if d[4] else None)
-                       for d in r.dimensions)  # type: ignore[attr-defined]
-    return EventDefinition(r.name, r.description, properties, r.strict, dimensions,  # type: ignore[attr-defined]
-                           r.created_at, r.updated_at)  # type: ignore[attr-defined]
+                       for d in r.dimensions)
+    return EventDefinition(r.name, r.description, properties, r.strict, dimensions, r.created_at,
+                           r.updated_at)
 
 
 async def list_definitions(conn: AsyncConnection, *, first: int = MAX_DEFINITIONS, after: str | None = None

@@ -71,6 +71,7 @@ def upgrade() -> None:
         )
         """
     )
+    op.execute("CREATE INDEX event_dimensions_waiting ON event_dimensions (tenant_id) WHERE status <> 'done'")
     op.execute(
         """
         CREATE TABLE custom_events_hourly (
