@@ -3,7 +3,7 @@ dimension backfills, each equal to the recomputation from raw events; and the gr
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -169,3 +169,32 @@ async def test_dimension_values_are_spelled_alike_in_python_and_sql(owner_engine
             properties = json.dumps({"v": sample})
             in_sql = (await conn.execute(spelled, {"p": properties})).scalar_one()
             assert in_sql == dimension_value(json.loads(properties), "v"), sample
+
+
+async def test_custom_event_rollups_expire_with_the_rollup_retention(
+        make_tenant: Any, owner_engine: AsyncEngine, app_engine: AsyncEngine) -> None:
+    from analytics.retention import enforce_retention
+
+    tenant: TenantKeys = await make_tenant()
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    async with owner_engine.begin() as conn:
+        for day in (date(2024, 1, 1), date(2026, 11, 30)):  # past 760 days of rollups, and recent
+            params = {"t": tenant.id, "day": day}
+            await conn.execute(text("INSERT INTO custom_events_hourly VALUES (:t, 'deploy', CAST(:day AS date), "
+                                    "false, 1)"), params)
+            await conn.execute(text("INSERT INTO custom_events_daily VALUES (:t, 'deploy', CAST(:day AS date), "
+                                    "false, 1)"), params)
+            await conn.execute(text("INSERT INTO custom_event_users VALUES (:t, 'deploy', CAST(:day AS date), "
+                                    "false, 'u:1')"), params)
+            await conn.execute(text("INSERT INTO custom_event_values VALUES (:t, 'deploy', 'env', "
+                                    "CAST(:day AS date), false, 'prod', 1)"), params)
+            await conn.execute(text("INSERT INTO custom_event_admitted VALUES (:t, 'deploy', 'env', "
+                                    "CAST(:day AS date), 'prod')"), params)
+    run = await enforce_retention(app_engine, now=now, rollup_days=760)
+    removed = next(t for t in run.tenants if t.tenant_id == tenant.id).rollup_rows
+    assert removed == {"custom_events_hourly": 1, "custom_events_daily": 1, "custom_event_users": 1,
+                       "custom_event_values": 1, "custom_event_admitted": 1}
+    async with owner_engine.connect() as conn:
+        left = (await conn.execute(text("SELECT count(*) FROM custom_events_daily WHERE tenant_id = :t"),
+                                   {"t": tenant.id})).scalar_one()
+    assert left == 1
