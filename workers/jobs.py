@@ -75,8 +75,8 @@ async def single_run(engine: AsyncEngine, kind: int, key: int) -> AsyncIterator[
                 await conn.commit()
 
 
-# Lock kinds: two int4 keys never meet the tenant lock's bigint.
-SESSIONS_LOCK, BOT_RULE_LOCK, EVENT_BACKFILL_LOCK = 1, 2, 3
+# Lock kinds: two int4 keys never meet the tenant lock's bigint. 3 is the segments' (main).
+SESSIONS_LOCK, BOT_RULE_LOCK, EVENT_BACKFILL_LOCK = 1, 2, 4
 
 
 async def maintain_sessions(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
