@@ -35,6 +35,7 @@ from graphql import (
 from graphql.execution.values import get_argument_values, get_variable_values
 from graphql.type.definition import GraphQLNamedType, GraphQLOutputType, get_named_type
 
+from analytics.custom_events.definitions import MAX_DIMENSIONS, MAX_PROPERTIES
 from analytics.features.service import MAX_FEATURES
 from analytics.sessions.derive import MAX_BOT_REASONS
 from analytics.traffic.behaviour import BehaviourSignal
@@ -53,6 +54,8 @@ BOUNDED_LISTS: dict[tuple[str, str], int] = {
     ("Session", "behaviourSignals"): len(BehaviourSignal),
     ("Tenant", "features"): MAX_FEATURES,
     ("FeatureAdoption", "features"): MAX_FEATURES,
+    ("EventDefinition", "properties"): MAX_PROPERTIES,
+    ("EventDefinition", "dimensions"): MAX_DIMENSIONS,
 }
 # Below a field: the size of its lists when a range decides it, and the closest range given above
 # (a child's own granularity, e.g. content(range) { trends(granularity: HOUR) }, resizes it).

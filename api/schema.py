@@ -11,6 +11,7 @@ from strawberry.types import ExecutionContext
 
 from api.bots.rules import BotRuleMutation
 from api.context import AppInfo
+from api.custom_events.mutations import EventDefinitionMutation
 from api.export_jobs import ExportMutation
 from api.ingest.mutations import IngestMutation
 from api.persisted.mutations import PersistedMutation
@@ -31,7 +32,7 @@ class Query:
 
 @strawberry.type
 class Mutation(IngestMutation, TourMutation, PersistedMutation, ExportMutation, BotRuleMutation,
-               TenantMutation, SegmentMutation, FeatureMutation):
+               TenantMutation, SegmentMutation, FeatureMutation, EventDefinitionMutation):
     pass
 
 

@@ -88,6 +88,10 @@ def tenants_update(name: str = typer.Argument(..., help="Tenant name."),
                        None, "--honour-privacy-signals/--ignore-privacy-signals",
                        help="Drop events sent with Do Not Track or Global Privacy Control (OPTED_OUT, "
                             "never stored), or count them like the rest (the default)."),
+                   event_allowlist: bool | None = typer.Option(
+                       None, "--event-allowlist/--no-event-allowlist",
+                       help="Accept only the Custom event names the tenant defined (analytics events "
+                            "define), or every valid name (the default)."),
                    retention_days: int | None = typer.Option(
                        None, "--retention-days", metavar="DAYS",
                        help="Days of raw events kept, from 7 to ANALYTICS_ROLLUP_RETENTION_DAYS (760); "
@@ -101,6 +105,7 @@ def tenants_update(name: str = typer.Argument(..., help="Tenant name."),
     from zoneinfo import ZoneInfo
 
     from analytics.business_metrics import set_business_metrics
+    from analytics.custom_events.definitions import set_event_allowlist
     from analytics.ingest.origin import set_store_ip
     from analytics.retention import check_raw_retention_days, set_raw_retention
     from analytics.sessions.exemptions import set_scanner_exemptions
@@ -108,10 +113,11 @@ def tenants_update(name: str = typer.Argument(..., help="Tenant name."),
     from analytics.tenants.origins import check_origins, set_allowed_origins
 
     if (store_ip, scanner_exempt, allowed_origins, privacy_signals, retention_days,
-            business_metrics) == (None,) * 6:
+            business_metrics, event_allowlist) == (None,) * 7:
         raise fail("nothing to change: give --store-ip, --no-store-ip, --scanner-exempt, --allowed-origins, "
-                   "--retention-days, --business-metrics/--no-business-metrics or "
-                   "--honour-privacy-signals/--ignore-privacy-signals", USAGE)
+                   "--retention-days, --business-metrics/--no-business-metrics, "
+                   "--honour-privacy-signals/--ignore-privacy-signals or "
+                   "--event-allowlist/--no-event-allowlist", USAGE)
     rules, origins = _listed(scanner_exempt), _listed(allowed_origins)
     settings = settings_for(data_dir)
     try:
@@ -136,6 +142,10 @@ def tenants_update(name: str = typer.Argument(..., help="Tenant name."),
             await service.set_privacy_signals(conn, owner.id, privacy_signals)
             verdict = "honoured" if privacy_signals else "ignored"
             said.append(f"Do Not Track / Global Privacy Control {verdict} from the next request on")
+        if event_allowlist is not None:
+            await set_event_allowlist(conn, owner.id, event_allowlist)
+            said.append("only defined Custom event names accepted" if event_allowlist
+                        else "every valid Custom event name accepted")
         if allowed_origins is not None:
             stored = await set_allowed_origins(conn, owner.id, origins)
             said.append(f"origins allowed to read with a secret key: {', '.join(stored) or 'none'}")

@@ -24,7 +24,7 @@ class Document:
 
     @property
     def operation_type(self) -> str:
-        """query or mutation (``analytics features define`` sends mutations too)."""
+        """query or mutation (definition commands send mutations)."""
         return next(d.operation.value for d in parse(self.body).definitions
                     if isinstance(d, OperationDefinitionNode))
 

@@ -8,6 +8,7 @@ from cli import admin, server_commands
 from cli.bots import bots_app
 from cli.connection import login, logout
 from cli.content import content_app
+from cli.events import events_app
 from cli.features import features_app, usage
 from cli.persisted import persisted_app
 from cli.segments import segments_app
@@ -32,6 +33,7 @@ app.add_typer(content_app, name="content")
 app.add_typer(segments_app, name="segments")
 app.add_typer(features_app, name="features")
 app.command("usage")(usage)
+app.add_typer(events_app, name="events")
 
 
 def main() -> None:

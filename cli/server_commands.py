@@ -115,6 +115,7 @@ async def _ensure_demo_tenant(s: Servers, settings: Settings) -> dict[str, str]:
 
 
 async def _load_demo(s: Servers, settings: Settings, tenant_name: str) -> int:
+    from analytics.custom_events.demo import define_demo_events
     from analytics.db import create_engine, tenant_transaction
     from analytics.demo import DEMO_TOURS, demo_events, demo_traffic
     from analytics.demo_product import demo_product_events
@@ -131,6 +132,7 @@ async def _load_demo(s: Servers, settings: Settings, tenant_name: str) -> int:
     accepted = 0
     try:
         async with tenant_transaction(engine, tenant.id) as conn:
+            await define_demo_events(conn, tenant.id)
             for tour in DEMO_TOURS:
                 await define_tour(conn, tour_id=tour.id, title=tour.title, steps=[
                     StepDefinition(i, title, selector) for i, (title, selector) in enumerate(tour.steps)])

@@ -16,7 +16,9 @@ from tests.conftest import GraphQLClient, TenantKeys, event
 TABLES = ("events", "outbox", "tours", "tour_steps", "counters_hourly", "counters_daily",
           "daily_users", "selector_failures_daily", "api_keys", "tenants", "sessions", "bot_rules",
           "dirty_days", "content_sessions", "content_conversations", "content_session_items", "features",
-          "feature_user_days")
+          "feature_user_days",
+          "event_definitions", "event_dimensions", "custom_events_hourly", "custom_events_daily",
+          "custom_event_users", "custom_event_values", "custom_event_admitted")
 EMPTY_AFTER_WORK = {"outbox", "dirty_days"}  # drained by the worker: hidden either way
 
 
@@ -32,8 +34,11 @@ async def test_the_app_role_sees_only_its_tenant(gql: GraphQLClient, make_tenant
                  event("ContentCtaClicked", "2025-06-01T10:02:00Z", "u1", contentId="c1",
                        capsule={"ctaId": "demo"}),
                  event("ConversationMessage", "2025-06-01T10:03:00Z", "u1", contentId="c1",
-                       capsule={"conversationId": "k1", "role": "user"})]
-        assert (await gql.track(tenant.publishable, batch))["accepted"] == 5
+                       capsule={"conversationId": "k1", "role": "user"}),
+                 event("Custom", "2025-06-01T10:04:00Z", "u1", name="deploy", properties={"env": "prod"})]
+        await gql.data(tenant.secret, 'mutation { defineEvent(input: {name: "deploy", dimensions: ["env"]}) '
+                                      '{ name } }')
+        assert (await gql.track(tenant.publishable, batch))["accepted"] == 6
         await gql.data(tenant.secret, 'mutation { addBotRule(pattern: "NoSuchAgent") { id } }')
         await gql.data(tenant.secret, 'mutation { defineFeature(name: "Tours", matcher: {event: "TourStarted"}) '
                                       '{ id } }')

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from analytics.custom_events.backfill import backfill_tenant, tenants_with_backfills
 from analytics.db import create_engine
 from analytics.export_jobs import run_job
 from analytics.features.backfill import pending_backfills, run_backfill
@@ -25,6 +26,7 @@ from analytics.settings import load_settings
 from workers.business_metrics import refresh_business_metrics
 from workers.queue import (
     enqueue_bot_rule,
+    enqueue_event_backfill,
     enqueue_feature_backfill,
     enqueue_rollup,
     enqueue_segments,
@@ -85,7 +87,7 @@ async def single_run(engine: AsyncEngine, kind: int, key: int) -> AsyncIterator[
 
 
 # Lock kinds: two int4 keys never meet the tenant lock's bigint.
-SESSIONS_LOCK, BOT_RULE_LOCK, SEGMENTS_LOCK, FEATURE_LOCK = 1, 2, 3, 4
+SESSIONS_LOCK, BOT_RULE_LOCK, SEGMENTS_LOCK, FEATURE_LOCK, EVENT_BACKFILL_LOCK = 1, 2, 3, 4, 5
 
 
 async def maintain_sessions(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
@@ -153,6 +155,17 @@ async def refresh_business_gauges(ctx: dict[str, Any]) -> int:
     return await refresh_business_metrics(ctx)
 
 
+async def backfill_event_dimensions(ctx: dict[str, Any], tenant_id: int) -> dict[str, Any]:
+    """Count newly declared event dimensions over the retained raw events (analytics.custom_events)."""
+    async with single_run(ctx["engine"], EVENT_BACKFILL_LOCK, tenant_id) as alone:
+        if not alone:
+            return {"dimensions": None}
+        run = await backfill_tenant(ctx["engine"], tenant_id, now=datetime.now(UTC))
+    if run.dimensions:
+        log.info("event dimensions tenant=%s dimensions=%s events=%s", tenant_id, run.dimensions, run.events)
+    return {"dimensions": run.dimensions, "events": run.events}
+
+
 async def run_export(ctx: dict[str, Any], tenant_id: int, job_id: str) -> dict[str, Any]:
     """Write an export job's file (analytics.export_jobs); the job row holds progress and the result."""
     job = await run_job(ctx["engine"], tenant_id, uuid.UUID(job_id), ctx["settings"].data_dir)
@@ -174,6 +187,8 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
         await enqueue_segments(ctx["redis"], tenant_id, sweep=True)
     for tenant_id, feature_id in await pending_backfills(ctx["engine"]):
         await enqueue_feature_backfill(ctx["redis"], tenant_id, feature_id, sweep=True)
+    for tenant_id in await tenants_with_backfills(ctx["engine"]):
+        await enqueue_event_backfill(ctx["redis"], tenant_id, sweep=True)
     return len(pending)
 
 

@@ -15,6 +15,7 @@ SESSIONS_JOB = "maintain_sessions"
 BOT_RULE_JOB = "apply_bot_rule"
 SEGMENTS_JOB = "assign_segments"
 FEATURE_BACKFILL_JOB = "backfill_feature"
+EVENT_BACKFILL_JOB = "backfill_event_dimensions"
 log = logging.getLogger("analytics.queue")
 
 
@@ -69,11 +70,19 @@ async def enqueue_segments(redis: ArqRedis, tenant_id: int, *, sweep: bool = Fal
     """Queue the re-evaluation of the tenant's marked users (and its daily run when due)."""
     job_id = f"segments:{tenant_id}{_sweep_suffix(sweep)}"
     return await redis.enqueue_job(SEGMENTS_JOB, tenant_id, _job_id=job_id) is not None
+
+
 async def enqueue_feature_backfill(redis: ArqRedis, tenant_id: int, feature_id: int, *,
                                    sweep: bool = False) -> bool:
     """Queue a feature's backfill (``feature:<tenant>:<id>``: asking again while queued is a no-op)."""
     job_id = f"feature:{tenant_id}:{feature_id}{_sweep_suffix(sweep)}"
     return await redis.enqueue_job(FEATURE_BACKFILL_JOB, tenant_id, feature_id, _job_id=job_id) is not None
+
+
+async def enqueue_event_backfill(redis: ArqRedis, tenant_id: int, *, sweep: bool = False) -> bool:
+    """Queue the tenant's dimension backfills (``eventdims:<tenant>``: coalesced per tenant)."""
+    job_id = f"eventdims:{tenant_id}{_sweep_suffix(sweep)}"
+    return await redis.enqueue_job(EVENT_BACKFILL_JOB, tenant_id, _job_id=job_id) is not None
 
 
 class RollupNotifier:

@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 import orjson
 
+from analytics.custom_events.rules import NO_RULES, EventRules
 from analytics.ingest.catalogue import CATALOGUE, CONTENT, CUSTOM, EVENT_TYPES, TOUR
 from analytics.ingest.details import (
     Capsule,
@@ -140,8 +141,9 @@ def _blank_to_none(value: str | None) -> str | None:
     return value if value else None
 
 
-def _check_name(problems: list[tuple[str, str]], event: EventIn) -> None:
-    """A Custom event needs its own name, outside the catalogue; other events take none."""
+def _check_name(problems: list[tuple[str, str]], event: EventIn, rules: EventRules) -> None:
+    """A Custom event needs its own name, outside the catalogue, and whatever the tenant's
+    definitions demand of it (analytics.custom_events.rules); other events take no name."""
     if event.type != CUSTOM:
         if event.name is not None:
             problems.append(("name", f"is only for {CUSTOM} events; {event.type[:60]!r} is named by "
@@ -155,14 +157,17 @@ def _check_name(problems: list[tuple[str, str]], event: EventIn) -> None:
         problems.append(("name", "may hold only letters, digits, spaces and _ . : - /"))
     elif event.name in CATALOGUE:
         problems.append(("name", f"{event.name!r} is reserved: send type {event.name!r} instead"))
+    elif rules is not NO_RULES:
+        problems.extend(rules.problems(event.name, event.properties))
 
 
 def validate_event(
     event: EventIn, *, now: datetime, oldest: datetime, newest: datetime,
-    geo: Mapping[str, str] | None = None,
+    geo: Mapping[str, str] | None = None, rules: EventRules = NO_RULES,
 ) -> tuple[tuple[Any, ...] | None, list[tuple[str, str]]]:
     """Check one event; return its own columns (``EVENT_COLUMNS``), or the (field, reason) pairs.
-    ``geo`` is the place a trusted proxy reported, for the context the event left without one."""
+    ``geo`` is the place a trusted proxy reported, for the context the event left without one;
+    ``rules`` the tenant's event definitions."""
     problems: list[tuple[str, str]] = []
     try:
         event_id = uuid.UUID(event.id)
@@ -189,7 +194,7 @@ def validate_event(
                         ("stepId", event.step_id), ("contentId", event.content_id)):
         check_text(problems, name, value, MAX_ID_LENGTH)
     check_text(problems, "url", event.url, MAX_URL_LENGTH)
-    _check_name(problems, event)
+    _check_name(problems, event, rules)
     check_text(problems, "selector", event.selector, MAX_SELECTOR_LENGTH)
     if kind is not None:
         if kind.entity_type == TOUR and not event.tour_id:
@@ -235,10 +240,11 @@ def validate_event(
 def validate_batch(
     events: Sequence[EventIn], *, retention_days: int, max_future_seconds: int,
     now: datetime | None = None, origin: Origin | None = None, skip: Set[int] = frozenset(),
+    rules: EventRules = NO_RULES,
 ) -> ValidatedBatch:
     """``origin`` (the request that sent the batch) adds user agent, opt-in IP, proxy geo and
     visitor ids; without it only the SDK's own user agent is kept. Events at ``skip`` are left
-    out (opted out: neither valid nor rejected)."""
+    out (opted out: neither valid nor rejected). ``rules``: the tenant's event definitions."""
     now = now or datetime.now(UTC)
     oldest = now - timedelta(days=retention_days)
     newest = now + timedelta(seconds=max_future_seconds)
@@ -248,7 +254,7 @@ def validate_batch(
     for index, event in enumerate(events):
         if index in skip:
             continue
-        row, problems = validate_event(event, now=now, oldest=oldest, newest=newest, geo=geo)
+        row, problems = validate_event(event, now=now, oldest=oldest, newest=newest, geo=geo, rules=rules)
         if row is None:
             errors.extend(FieldError(index, field, reason) for field, reason in problems)
         else:

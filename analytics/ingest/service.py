@@ -10,7 +10,10 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from analytics.custom_events.definitions import load_rules
+from analytics.custom_events.rules import NO_RULES, RULES
 from analytics.db import tenant_transaction
+from analytics.ingest.catalogue import CUSTOM
 from analytics.ingest.events import ROW_COLUMNS, EventIn, FieldError, validate_batch
 from analytics.ingest.origin import Origin
 
@@ -108,10 +111,14 @@ async def ingest_batch(
     """Validate ``events``, store the valid ones once, and say what happened to each.
     ``origin`` is the request that sent them (user agent, address, proxy geo, visitor ids). With
     ``honour_privacy`` (the tenant's setting), events whose request or own context carries the
-    privacy signal are dropped unread and reported as OPTED_OUT."""
+    privacy signal are dropped unread and reported as OPTED_OUT. Custom events also meet the
+    tenant's event definitions (cached per process: analytics.custom_events.rules)."""
     opted = frozenset(opted_out(events, origin)) if honour_privacy else frozenset()
+    rules = NO_RULES
+    if any(event.type == CUSTOM for event in events):
+        rules = await RULES.get(tenant_id, lambda tenant: load_rules(engine, tenant))
     batch = validate_batch(events, retention_days=retention_days, max_future_seconds=max_future_seconds,
-                           now=now, origin=origin, skip=opted)
+                           now=now, origin=origin, skip=opted, rules=rules)
     inserted: set[tuple[object, datetime]] = set()
     if batch.valid:
         await partitions.ensure(engine, tenant_id, [v.occurred_at for v in batch.valid])

@@ -235,6 +235,50 @@ async def test_fast_and_generic_paths_agree(gql: GraphQLClient, generic_gql: Gra
                 == await stored_details(owner_engine, generic_tenant.id)), batch
 
 
+# Batches for a tenant with event definitions (``order`` strict, ``signup`` plain) and its event
+# allowlist on: the definitions' per-event errors must be the same on both paths too.
+DEFINITIONS = [
+    {"name": "order", "strict": True, "properties": [
+        {"name": "amount", "type": "NUMBER", "required": True}, {"name": "plan", "type": "STRING"},
+        {"name": "trial", "type": "BOOLEAN"}]},
+    {"name": "signup"},
+]
+DEFINED_BATCHES: list[list[dict[str, Any]]] = [
+    [event("Custom", "2025-05-01T10:00:00Z", "u1", name="order", properties={"amount": 3, "plan": "pro"}),
+     event("Custom", "2025-05-01T10:00:00Z", "u1", name="order", properties={"amount": "3"}),
+     event("Custom", "2025-05-01T10:00:00Z", "u1", name="order", properties={"plan": 1, "trial": "no"}),
+     event("Custom", "2025-05-01T10:00:00Z", "u1", name="order"),
+     event("Custom", "2025-05-01T10:00:00Z", "u1", name="order", properties={"amount": True, "x": None}),
+     event("Custom", "2025-05-01T10:00:00Z", "u1", name="signup", properties={"amount": "x"}),
+     event("Custom", "2025-05-01T10:00:00Z", "u1", name="deploy"),
+     event("Custom", "bad", "u1", name="deploy"),
+     event("TourStarted", "2025-05-01T10:00:00Z", "u1", tourId="t1")],
+    [event("Custom", "2025-05-01T10:00:00Z", "u1", name="order", properties=[1])],
+]
+DEFINE_EVENT = "mutation($input: EventDefinitionInput!) { defineEvent(input: $input) { name } }"
+
+
+async def test_fast_and_generic_paths_agree_on_event_definitions(
+        gql: GraphQLClient, generic_gql: GraphQLClient, make_tenant: Any, owner_engine: AsyncEngine) -> None:
+    for batch in DEFINED_BATCHES:
+        fast_tenant, generic_tenant = await make_tenant(), await make_tenant()
+        for tenant in (fast_tenant, generic_tenant):
+            for definition in DEFINITIONS:
+                await gql.data(tenant.secret, DEFINE_EVENT, {"input": definition})
+            await gql.data(tenant.secret, "mutation { setEventAllowlist(enabled: true) }")
+        fast = await gql.post(fast_tenant.publishable, TRACK, {"events": batch})
+        generic = await generic_gql.post(generic_tenant.publishable, TRACK, {"events": batch})
+        assert fast.status_code == generic.status_code
+        assert fast.json() == generic.json(), batch
+        assert (await stored_details(owner_engine, fast_tenant.id)
+                == await stored_details(owner_engine, generic_tenant.id)), batch
+    first = await gql.post(fast_tenant.publishable, TRACK, {"events": DEFINED_BATCHES[0]})
+    result = first.json()["data"]["track"]
+    assert [(r["index"], r["field"]) for r in result["rejections"]] == [
+        (1, "properties.amount"), (2, "properties.amount"), (2, "properties.plan"), (2, "properties.trial"),
+        (3, "properties.amount"), (4, "properties.amount"), (6, "name"), (7, "timestamp"), (7, "name")]
+
+
 async def stored_details(engine: AsyncEngine, tenant_id: int) -> list[tuple[Any, ...]]:
     async with engine.connect() as conn:
         return [tuple(r) for r in await conn.execute(text(

@@ -1,0 +1,1 @@
+"""Custom (product) events: definitions, ingest rules, rollups, reads and dimension backfills."""

@@ -1,0 +1,1 @@
+"""Custom events in the graph: definitions (types, mutations) and their analytics (queries)."""
