@@ -35,6 +35,8 @@ from graphql import (
 from graphql.execution.values import get_argument_values, get_variable_values
 from graphql.type.definition import GraphQLNamedType, GraphQLOutputType, get_named_type
 
+from analytics.funnels.definition import MAX_EXCLUSIONS, MAX_FUNNELS, MAX_STEPS
+from analytics.funnels.result import BREAKDOWN_LIMIT
 from analytics.sessions.derive import MAX_BOT_REASONS
 from analytics.traffic.behaviour import BehaviourSignal
 from api.common import Granularity, RangeInput, check_granularity
@@ -50,6 +52,12 @@ DAY_LISTS = ("byDay",)  # one item per local day of the range above, whatever it
 BOUNDED_LISTS: dict[tuple[str, str], int] = {
     ("Session", "botReasons"): MAX_BOT_REASONS,
     ("Session", "behaviourSignals"): len(BehaviourSignal),
+    ("Tenant", "funnels"): MAX_FUNNELS,
+    ("ProductFunnel", "steps"): MAX_STEPS,
+    ("ProductFunnel", "exclusions"): MAX_EXCLUSIONS,
+    ("FunnelResult", "steps"): MAX_STEPS,
+    ("FunnelResult", "breakdown"): BREAKDOWN_LIMIT + 1,
+    ("FunnelFiguresResult", "steps"): MAX_STEPS,
 }
 # Below a field: the size of its lists when a range decides it, and the closest range given above
 # (a child's own granularity, e.g. content(range) { trends(granularity: HOUR) }, resizes it).

@@ -14,6 +14,7 @@ from api.context import AppInfo
 from api.export_jobs import ExportMutation
 from api.ingest.mutations import IngestMutation
 from api.persisted.mutations import PersistedMutation
+from api.product.funnels import FunnelMutation
 from api.tenants.mutations import TenantMutation
 from api.tenants.types import Tenant
 from api.tours.mutations import TourMutation
@@ -29,7 +30,7 @@ class Query:
 
 @strawberry.type
 class Mutation(IngestMutation, TourMutation, PersistedMutation, ExportMutation, BotRuleMutation,
-               TenantMutation):
+               TenantMutation, FunnelMutation):
     pass
 
 

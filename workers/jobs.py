@@ -15,12 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics.db import create_engine
 from analytics.export_jobs import run_job
+from analytics.funnels.backfill import pending_backfills, run_backfill
 from analytics.retention import enforce_retention
 from analytics.rollups.service import pending_tenants, roll_up
 from analytics.sessions.service import maintain_sessions as maintain
 from analytics.sessions.service import pending_session_work, run_bot_rule
 from analytics.settings import load_settings
-from workers.queue import enqueue_bot_rule, enqueue_rollup, enqueue_session_work
+from workers.queue import enqueue_bot_rule, enqueue_funnel_backfill, enqueue_rollup, enqueue_session_work
 from workers.telemetry import record_retention
 
 log = logging.getLogger("analytics.worker")
@@ -74,7 +75,8 @@ async def single_run(engine: AsyncEngine, kind: int, key: int) -> AsyncIterator[
                 await conn.commit()
 
 
-SESSIONS_LOCK, BOT_RULE_LOCK = 1, 2  # lock kinds: two int4 keys never meet the tenant lock's bigint
+# Lock kinds: two int4 keys never meet the tenant lock's bigint.
+SESSIONS_LOCK, BOT_RULE_LOCK, FUNNEL_LOCK = 1, 2, 3
 
 
 async def maintain_sessions(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
@@ -103,6 +105,16 @@ async def apply_bot_rule(ctx: dict[str, Any], tenant_id: int, rule_id: int) -> d
     return {"sessions_flagged": rule.sessions_flagged if rule else None}
 
 
+async def build_funnel(ctx: dict[str, Any], tenant_id: int, funnel_id: int) -> dict[str, Any]:
+    """Build a new or changed funnel's progress from the retained raw events (analytics.funnels.backfill)."""
+    async with single_run(ctx["engine"], FUNNEL_LOCK, funnel_id) as alone:
+        if not alone:
+            return {"persons": None}
+        run = await run_backfill(ctx["engine"], tenant_id, funnel_id)
+    log.info("funnel backfill tenant=%s funnel=%s persons=%s", tenant_id, funnel_id, run.persons)
+    return {"persons": run.persons, "finished": run.finished}
+
+
 async def run_export(ctx: dict[str, Any], tenant_id: int, job_id: str) -> dict[str, Any]:
     """Write an export job's file (analytics.export_jobs); the job row holds progress and the result."""
     job = await run_job(ctx["engine"], tenant_id, uuid.UUID(job_id), ctx["settings"].data_dir)
@@ -120,6 +132,8 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
             await enqueue_session_work(ctx["redis"], tenant_id, sweep=True)
         for rule_id in rules:
             await enqueue_bot_rule(ctx["redis"], tenant_id, rule_id, sweep=True)
+    for tenant_id, funnel_id in await pending_backfills(ctx["engine"]):
+        await enqueue_funnel_backfill(ctx["redis"], tenant_id, funnel_id, sweep=True)
     return len(pending)
 
 

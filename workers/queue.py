@@ -13,6 +13,7 @@ ROLLUP_JOB = "roll_up_tenant"
 EXPORT_JOB = "run_export"
 SESSIONS_JOB = "maintain_sessions"
 BOT_RULE_JOB = "apply_bot_rule"
+FUNNEL_JOB = "build_funnel"
 log = logging.getLogger("analytics.queue")
 
 
@@ -61,6 +62,13 @@ async def enqueue_bot_rule(redis: ArqRedis, tenant_id: int, rule_id: int, *, swe
     """Queue a bot rule's retroactive run (``botrule:<tenant>:<id>``: asking again is a no-op)."""
     job_id = f"botrule:{tenant_id}:{rule_id}{_sweep_suffix(sweep)}"
     return await redis.enqueue_job(BOT_RULE_JOB, tenant_id, rule_id, _job_id=job_id) is not None
+
+
+async def enqueue_funnel_backfill(redis: ArqRedis, tenant_id: int, funnel_id: int, *,
+                                  sweep: bool = False) -> bool:
+    """Queue a funnel's backfill (``funnel:<tenant>:<id>``: asking again is a no-op)."""
+    job_id = f"funnel:{tenant_id}:{funnel_id}{_sweep_suffix(sweep)}"
+    return await redis.enqueue_job(FUNNEL_JOB, tenant_id, funnel_id, _job_id=job_id) is not None
 
 
 class RollupNotifier:

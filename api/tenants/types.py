@@ -14,6 +14,8 @@ from api.content.types import Capsule
 from api.context import AppInfo
 from api.export_jobs import ExportJob, export_job
 from api.persisted.mutations import PersistedDocument
+from api.product import funnels as funnel_queries
+from api.product.funnels import ProductFunnel
 from api.sessions import queries as session_queries
 from api.sessions.types import (
     ReadingPatterns,
@@ -156,3 +158,11 @@ class Tenant:
                                   "was ever counted.")
     async def capsule(self, info: AppInfo, id: str) -> Capsule | None:
         return await content_queries.capsule_by_id(info, id)
+
+    @strawberry.field(description="The tenant's funnels (defineFunnel), oldest first (at most 50).")
+    async def funnels(self, info: AppInfo) -> list[ProductFunnel]:
+        return await funnel_queries.funnels_of(info)
+
+    @strawberry.field(description="One funnel by id; null when the tenant has no such funnel.")
+    async def funnel(self, info: AppInfo, id: strawberry.ID) -> ProductFunnel | None:
+        return await funnel_queries.funnel_by_id(info, id)

@@ -1,0 +1,194 @@
+"""A funnel's result over a period, read from the progress rows (never raw events).
+
+Who counts: the attempts that started in the period, judged as they stood at ``as_of`` (the period's
+end, or now if sooner): a step counts when it was reached before ``as_of``. Each actor counts once,
+with its best attempt (furthest step, then the earliest). An attempt voided by an exclusion before
+``as_of`` does not count at all. Of the actors at step *k-1* that have not reached step *k*, those
+whose attempt could still reach it at ``as_of`` are ``in_progress``; the others ``dropped``.
+
+Definitions (percentages; None when the base is 0):
+conversion_from_first = actors(k) / actors(1) * 100; conversion_from_previous = actors(k) /
+actors(k-1) * 100; drop_off_rate = dropped(k) / actors(k-1) * 100; overall_conversion =
+actors(last) / actors(1) * 100. Times from the previous step are in seconds (median, 90th
+percentile, continuous). The biggest drop-off is the step with the highest drop_off_rate.
+
+A ``Restriction`` (an SQL query returning user keys, ``u:<userId>`` / ``a:<anonymousId>``) limits
+the persons counted: what a segment filter plugs in.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from analytics import metrics
+from analytics.funnels.store import Funnel
+from analytics.periods import Period
+
+BREAKDOWN_LIMIT = 20
+OTHER = "(other)"
+NONE = "(none)"
+
+
+class Dimension(enum.Enum):
+    SOURCE = "SOURCE"  # the first step's session: referrer source
+    DEVICE = "DEVICE"  # the first step's session: device type
+    COUNTRY = "COUNTRY"  # the first step's session: country
+    PROPERTY = "PROPERTY"  # a property of the first step's event (dotted path)
+
+
+_DIMENSIONS = {
+    Dimension.SOURCE: "s.referrer_source",
+    Dimension.DEVICE: "s.device_type",
+    Dimension.COUNTRY: "s.country",
+    Dimension.PROPERTY: "a.properties #>> CAST(:path AS text[])",
+}
+
+
+@dataclass(frozen=True)
+class Restriction:
+    sql: str  # SELECT of user keys; may use :tenant and its own params
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StepFigures:
+    index: int
+    actors: int
+    conversion_from_first: float | None
+    conversion_from_previous: float | None
+    dropped: int  # of the previous step's actors: out of time, or broken off
+    in_progress: int  # of the previous step's actors: still inside their window
+    drop_off_rate: float | None
+    median_seconds: float | None
+    p90_seconds: float | None
+
+
+@dataclass(frozen=True)
+class FunnelFigures:
+    value: str | None  # the breakdown value; None for the whole funnel
+    steps: tuple[StepFigures, ...]
+
+    @property
+    def overall_conversion(self) -> float | None:
+        return metrics.rate(self.steps[-1].actors, self.steps[0].actors)
+
+    @property
+    def biggest_drop_off(self) -> StepFigures | None:
+        candidates = [s for s in self.steps[1:] if s.drop_off_rate]
+        return max(candidates, key=lambda s: (s.drop_off_rate or 0, -s.index)) if candidates else None
+
+
+_QUERY = """
+WITH attempts AS (
+    SELECT a.actor, a.started_at, a.ended_at, a.step_ats, cardinality(a.step_ats) AS furthest,
+           (SELECT count(*) FROM unnest(a.step_ats) t WHERE t < :as_of)::int AS reached,
+           {dimension} AS dim
+    FROM funnel_attempts a
+    LEFT JOIN sessions s ON s.tenant_id = a.tenant_id AND s.id = a.session_key
+    WHERE a.tenant_id = :tenant AND a.funnel_id = :funnel AND a.started_at >= :start AND a.started_at < :end
+      AND a.started_at < :as_of AND NOT (a.voided AND a.ended_at < :as_of)
+      AND (CAST(:include_bots AS boolean) OR NOT coalesce(s.excluded, false)) {restriction}
+), best AS (
+    SELECT DISTINCT ON (actor) coalesce(dim, '(none)') AS dim, step_ats, reached,
+           reached < :steps AND (reached < furthest OR ended_at >= :as_of) AS open
+    FROM attempts ORDER BY actor, reached DESC, started_at
+), top AS (
+    SELECT dim FROM best GROUP BY dim ORDER BY count(*) DESC, dim LIMIT :limit
+), grouped AS (
+    SELECT CASE WHEN dim IN (SELECT dim FROM top) THEN dim ELSE '(other)' END AS dim, step_ats, reached, open
+    FROM best
+)
+SELECT dim, k, count(*) FILTER (WHERE reached >= k) AS actors,
+       count(*) FILTER (WHERE reached = k - 1 AND NOT open) AS dropped,
+       count(*) FILTER (WHERE reached = k - 1 AND open) AS in_progress,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM step_ats[k] - step_ats[k - 1]))
+           FILTER (WHERE k > 1 AND reached >= k) AS median,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM step_ats[k] - step_ats[k - 1]))
+           FILTER (WHERE k > 1 AND reached >= k) AS p90
+FROM grouped CROSS JOIN generate_series(1, :steps) AS k
+GROUP BY dim, k ORDER BY dim, k
+"""
+
+
+async def funnel_figures(
+    conn: AsyncConnection,
+    tenant_id: int,
+    funnel: Funnel,
+    period: Period,
+    *,
+    include_bots: bool = False,
+    dimension: Dimension | None = None,
+    prop: str | None = None,
+    restriction: Restriction | None = None,
+    limit: int = BREAKDOWN_LIMIT,
+    now: datetime | None = None,
+) -> list[FunnelFigures]:
+    """The funnel's figures over ``period``: one item without a dimension, else one per value (the
+    top 20 by actors at the first step, then ``(other)``), ordered by first-step actors."""
+    as_of = min(period.end, now or datetime.now(UTC))
+    steps = len(funnel.definition.steps)
+    params: dict[str, Any] = {
+        "tenant": tenant_id,
+        "funnel": funnel.id,
+        "start": period.start,
+        "end": period.end,
+        "as_of": as_of,
+        "include_bots": include_bots,
+        "steps": steps,
+        "limit": limit,
+    }
+    if dimension is Dimension.PROPERTY:
+        params["path"] = (prop or "").split(".")
+    sql = _QUERY.format(
+        dimension=_DIMENSIONS[dimension] if dimension else "NULL::text",
+        restriction=f"AND a.person IN ({restriction.sql})" if restriction else "",
+    )
+    if restriction:
+        params.update(restriction.params)
+    rows = (await conn.execute(text(sql), params)).all()
+    by_value: dict[str, list[Any]] = {}
+    for row in rows:
+        by_value.setdefault(row.dim, []).append(row)
+    if not by_value:
+        by_value[NONE] = []
+    results = [
+        FunnelFigures(None if dimension is None else value, _steps(found, steps))
+        for value, found in by_value.items()
+    ]
+    results.sort(key=lambda r: (r.value == OTHER, -r.steps[0].actors, r.value or ""))
+    return results
+
+
+def _steps(rows: Sequence[Any], count: int) -> tuple[StepFigures, ...]:
+    by_step = {int(r.k): r for r in rows}
+    actors = [int(by_step[k].actors) if k in by_step else 0 for k in range(1, count + 1)]
+    figures = []
+    for k in range(1, count + 1):
+        row = by_step.get(k)
+        previous = actors[k - 2] if k > 1 else actors[0]
+        dropped = int(row.dropped) if row is not None and k > 1 else 0
+        figures.append(
+            StepFigures(
+                index=k - 1,
+                actors=actors[k - 1],
+                conversion_from_first=metrics.rate(actors[k - 1], actors[0]),
+                conversion_from_previous=metrics.rate(actors[k - 1], previous),
+                dropped=dropped,
+                in_progress=int(row.in_progress) if row is not None and k > 1 else 0,
+                drop_off_rate=metrics.rate(dropped, previous) if k > 1 else None,
+                median_seconds=_seconds(row.median if row is not None else None),
+                p90_seconds=_seconds(row.p90 if row is not None else None),
+            )
+        )
+    return tuple(figures)
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else round(float(value), 3)
