@@ -118,6 +118,7 @@ async def _load_demo(s: Servers, settings: Settings, tenant_name: str) -> int:
     from analytics.db import create_engine, tenant_transaction
     from analytics.demo import DEMO_TOURS, demo_events, demo_traffic
     from analytics.demo_product import demo_product_events
+    from analytics.funnels.demo import define_demo_funnels
     from analytics.ingest.events import EventIn
     from analytics.ingest.origin import Origin, load_salts
     from analytics.ingest.service import PartitionCache, ingest_batch
@@ -132,6 +133,7 @@ async def _load_demo(s: Servers, settings: Settings, tenant_name: str) -> int:
             for tour in DEMO_TOURS:
                 await define_tour(conn, tour_id=tour.id, title=tour.title, steps=[
                     StepDefinition(i, title, selector) for i, (title, selector) in enumerate(tour.steps)])
+            await define_demo_funnels(conn, tenant.id)
         from zoneinfo import ZoneInfo
 
         partitions = PartitionCache()

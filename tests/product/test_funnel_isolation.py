@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics.db import tenant_transaction
 from tests.conftest import GraphQLClient, TenantKeys
-from tests.product.funnel_helpers import DEFINE, RESULT, MAY, custom, define
+from tests.product.funnel_helpers import DEFINE, MAY, RESULT, custom, define
 
 LIST = "{ tenant { funnels { id name } } }"
 ONE = "query($id: ID!) { tenant { funnel(id: $id) { id name } } }"
