@@ -24,8 +24,8 @@ DEMO_FUNNELS: tuple[dict[str, Any], ...] = (
                                            "deployment_succeeded")},
     {"name": "Deployment", "steps": _steps("deployment_started", "deployment_configured", "build_completed",
                                            "deployment_succeeded")},
-    {"name": "Service creation", "steps": _steps("template_selected", "service_configured", "service_reviewed",
-                                                 "service_activated")},
+    {"name": "Service creation", "steps": _steps("template_selected", "service_configured",
+                                                 "service_reviewed", "service_activated")},
     {"name": "Pricing assistant", "window_seconds": 86400,
      "steps": _steps("ContentViewed", "ContentCtaClicked", "ContentConverted", where=_ON_CAPSULE)},
 )

@@ -76,7 +76,8 @@ def upgrade() -> None:
     )
     op.execute("CREATE INDEX funnel_attempts_started ON funnel_attempts (tenant_id, funnel_id, started_at)")
     tenant_table("funnel_attempts")
-    op.execute("CREATE INDEX events_user ON events (tenant_id, user_id, occurred_at) WHERE user_id IS NOT NULL")
+    op.execute("CREATE INDEX events_user ON events (tenant_id, user_id, occurred_at) "
+               "WHERE user_id IS NOT NULL")
     op.execute("CREATE INDEX events_anonymous ON events (tenant_id, anonymous_id, occurred_at) "
                "WHERE user_id IS NULL AND anonymous_id IS NOT NULL")
     op.execute(

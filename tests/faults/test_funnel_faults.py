@@ -40,8 +40,8 @@ FUNNEL = {"name": "tour", "windowSeconds": 3600, "steps": [
 BACKFILL = "query($id: ID!) { tenant { funnel(id: $id) { backfill { status processed total } } } }"
 
 
-async def _define(http: Any, stack: Stack, secret: str, body: dict[str, Any]) -> str:
-    answer = await http.post(f"{stack.api_url}/graphql", json={"query": DEFINE, "variables": {"input": body}},
+async def _define(http: Any, running: Stack, secret: str, body: dict[str, Any]) -> str:
+    answer = await http.post(f"{running.api_url}/graphql", json={"query": DEFINE, "variables": {"input": body}},
                              headers={"Authorization": f"Bearer {secret}"})
     funnel_id: str = answer.json()["data"]["defineFunnel"]["id"]
     return funnel_id
