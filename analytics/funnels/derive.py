@@ -64,7 +64,10 @@ def _named(event: RawEvent) -> str | None:
 
 
 def relevant(funnel: FunnelDefinition, event: RawEvent) -> bool:
-    """Whether the event can change the funnel's attempts of its person."""
+    """Whether the event can change the funnel's attempts of its person: any event can when other events
+    matter (STRICT) or when it may join or split the person's sessions (per-session counting)."""
+    if funnel.counting is Counting.SESSION:
+        return True
     if funnel.order is OrderMode.STRICT:
         return event.type not in STRICT_IGNORED
     return _named(event) in funnel.event_names()

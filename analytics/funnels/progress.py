@@ -129,20 +129,36 @@ async def rederive(
     return len(written)
 
 
+# Persons whose stored attempts name a session their first event no longer belongs to: the session
+# upkeep moved it (a late event joined or split a visit), though no claimed event of theirs matched.
+_MOVED = text(
+    """
+    SELECT DISTINCT a.funnel_id, a.person FROM funnel_attempts a
+    JOIN events e ON e.tenant_id = a.tenant_id AND e.occurred_at = a.started_at AND e.id = a.first_event
+    WHERE a.tenant_id = :tenant AND a.funnel_id = ANY(:funnels) AND a.person = ANY(:persons)
+      AND e.session_key IS DISTINCT FROM a.session_key
+    """
+)
+
+
 async def _consume(conn: AsyncConnection, claim: Claim) -> None:
     if claim.correcting:
         return
     funnels = await list_funnels(conn, claim.tenant_id)
     if not funnels:
         return
-    work: dict[int, tuple[Funnel, list[str]]] = {}
+    work: dict[int, tuple[Funnel, set[str]]] = {}
     for funnel in funnels:
-        people = sorted(
-            {p for e in claim.events if (p := person_of(e)) is not None and relevant(funnel.definition, e)}
-        )
-        if people:
-            work[funnel.id] = (funnel, people)
-    await rederive(conn, claim.tenant_id, work)
+        work[funnel.id] = (funnel, {p for e in claim.events
+                                    if (p := person_of(e)) is not None and relevant(funnel.definition, e)})
+    others = sorted({p for e in claim.events if (p := person_of(e)) is not None})
+    if others:
+        moved = await conn.execute(_MOVED, {"tenant": claim.tenant_id, "funnels": sorted(work),
+                                            "persons": others})
+        for funnel_id, person in moved:
+            work[int(funnel_id)][1].add(person)
+    await rederive(conn, claim.tenant_id, {f: (funnel, sorted(people))
+                                           for f, (funnel, people) in work.items() if people})
 
 
 _ALL_EVENTS = text(

@@ -10,12 +10,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics.rollups.recompute import verify_rollups
-from tests.conftest import GraphQLClient, TenantKeys
+from tests.conftest import GraphQLClient, TenantKeys, event
 from tests.product.funnel_helpers import (
+    CHROME,
     DEFINE,
     GOOGLEBOT,
     IPHONE,
     actors,
+    at,
     custom,
     define,
     result,
@@ -112,6 +114,13 @@ async def test_per_session_counting(gql: GraphQLClient, make_tenant: Any, run_wo
     await run_worker()
     assert actors(await result(gql, tenant.secret, by_user["id"])) == [1, 1, 1]
     assert actors(await result(gql, tenant.secret, by_session["id"])) == [2, 2, 0]
+    await _verified(owner_engine, tenant)
+    # Late page views join the two visits into one session: a, b, c now happen in the same session.
+    late = [event("PageViewed", at(seconds), "u1", url="https://a.example/docs",
+                  context={"userAgent": f"{CHROME} u/u1"}) for seconds in (2200, 3800, 5400, 7000)]
+    assert (await gql.track(tenant.publishable, late))["accepted"] == 4
+    await run_worker()
+    assert actors(await result(gql, tenant.secret, by_session["id"])) == [1, 1, 1]
     await _verified(owner_engine, tenant)
 
 
