@@ -19,7 +19,7 @@ the persons counted: what a segment filter plugs in.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -85,36 +85,47 @@ class FunnelFigures:
         return max(candidates, key=lambda s: (s.drop_off_rate or 0, -s.index)) if candidates else None
 
 
-_QUERY = """
+# Which step an attempt had reached at :as_of; step times ascend, so usually the last one decides.
+_REACHED = ("CASE WHEN a.step_ats[cardinality(a.step_ats)] < :as_of THEN cardinality(a.step_ats) "
+            "ELSE (SELECT count(*) FROM unnest(a.step_ats) t WHERE t < :as_of)::int END")
+_BEST = f"""
 WITH attempts AS (
     SELECT a.actor, a.started_at, a.ended_at, a.step_ats, cardinality(a.step_ats) AS furthest,
-           (SELECT count(*) FROM unnest(a.step_ats) t WHERE t < :as_of)::int AS reached,
-           {dimension} AS dim
+           {_REACHED} AS reached, {{dimension}} AS dim
     FROM funnel_attempts a
     LEFT JOIN sessions s ON s.tenant_id = a.tenant_id AND s.id = a.session_key
     WHERE a.tenant_id = :tenant AND a.funnel_id = :funnel AND a.started_at >= :start AND a.started_at < :end
       AND a.started_at < :as_of AND NOT (a.voided AND a.ended_at < :as_of)
-      AND (CAST(:include_bots AS boolean) OR NOT coalesce(s.excluded, false)) {restriction}
+      AND (CAST(:include_bots AS boolean) OR NOT coalesce(s.excluded, false)) {{restriction}}
 ), best AS (
-    SELECT DISTINCT ON (actor) coalesce(dim, '(none)') AS dim, step_ats, reached,
+    SELECT DISTINCT ON (actor COLLATE "C") coalesce(dim, '(none)') AS dim, step_ats, reached,
            reached < :steps AND (reached < furthest OR ended_at >= :as_of) AS open
-    FROM attempts ORDER BY actor, reached DESC, started_at
-), top AS (
+    FROM attempts ORDER BY actor COLLATE "C", reached DESC, started_at
+)"""
+_SPLIT = """, top AS (
     SELECT dim FROM best GROUP BY dim ORDER BY count(*) DESC, dim LIMIT :limit
 ), grouped AS (
     SELECT CASE WHEN dim IN (SELECT dim FROM top) THEN dim ELSE '(other)' END AS dim, step_ats, reached, open
     FROM best
-)
-SELECT dim, k, count(*) FILTER (WHERE reached >= k) AS actors,
-       count(*) FILTER (WHERE reached = k - 1 AND NOT open) AS dropped,
-       count(*) FILTER (WHERE reached = k - 1 AND open) AS in_progress,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM step_ats[k] - step_ats[k - 1]))
-           FILTER (WHERE k > 1 AND reached >= k) AS median,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM step_ats[k] - step_ats[k - 1]))
-           FILTER (WHERE k > 1 AND reached >= k) AS p90
-FROM grouped CROSS JOIN generate_series(1, :steps) AS k
-GROUP BY dim, k ORDER BY dim, k
-"""
+)"""
+
+
+def _query(steps: int, dimension: str | None, restriction: str) -> str:
+    """One pass over the best attempts: per step its actors, its open and dropped predecessors, and
+    the median and 90th percentile of the time from the previous step (one sort for both)."""
+    figures = []
+    for k in range(1, steps + 1):
+        figures.append(f"count(*) FILTER (WHERE reached >= {k}) AS actors_{k}")
+        if k > 1:
+            gap = f"extract(epoch FROM step_ats[{k}] - step_ats[{k - 1}])"
+            figures += [f"count(*) FILTER (WHERE reached = {k - 1} AND open) AS open_{k}",
+                        f"count(*) FILTER (WHERE reached = {k - 1} AND NOT open) AS dropped_{k}",
+                        f"percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY {gap}) "
+                        f"FILTER (WHERE reached >= {k}) AS times_{k}"]
+    head = _BEST.format(dimension=dimension or "NULL::text", restriction=restriction)
+    if dimension is None:
+        return f"{head} SELECT NULL AS dim, {', '.join(figures)} FROM best HAVING count(*) > 0"
+    return f"{head}{_SPLIT} SELECT dim, {', '.join(figures)} FROM grouped GROUP BY dim ORDER BY dim"
 
 
 async def funnel_figures(
@@ -146,49 +157,35 @@ async def funnel_figures(
     }
     if dimension is Dimension.PROPERTY:
         params["path"] = (prop or "").split(".")
-    sql = _QUERY.format(
-        dimension=_DIMENSIONS[dimension] if dimension else "NULL::text",
-        restriction=f"AND a.person IN ({restriction.sql})" if restriction else "",
-    )
+    sql = _query(steps, _DIMENSIONS[dimension] if dimension else None,
+                 f"AND a.person IN ({restriction.sql})" if restriction else "")
     if restriction:
         params.update(restriction.params)
+    await conn.execute(text("SET LOCAL work_mem = '64MB'"))  # the best-attempt sort stays in memory
     rows = (await conn.execute(text(sql), params)).all()
-    by_value: dict[str, list[Any]] = {}
-    for row in rows:
-        by_value.setdefault(row.dim, []).append(row)
-    if not by_value:
-        by_value[NONE] = []
-    results = [
-        FunnelFigures(None if dimension is None else value, _steps(found, steps))
-        for value, found in by_value.items()
-    ]
+    results = [FunnelFigures(None if dimension is None else row.dim, _steps(row, steps)) for row in rows]
+    if not results:
+        results = [FunnelFigures(None if dimension is None else NONE, _steps(None, steps))]
     results.sort(key=lambda r: (r.value == OTHER, -r.steps[0].actors, r.value or ""))
     return results
 
 
-def _steps(rows: Sequence[Any], count: int) -> tuple[StepFigures, ...]:
-    by_step = {int(r.k): r for r in rows}
-    actors = [int(by_step[k].actors) if k in by_step else 0 for k in range(1, count + 1)]
+def _steps(row: Any, count: int) -> tuple[StepFigures, ...]:
+    actors = [int(getattr(row, f"actors_{k}")) if row is not None else 0 for k in range(1, count + 1)]
     figures = []
     for k in range(1, count + 1):
-        row = by_step.get(k)
         previous = actors[k - 2] if k > 1 else actors[0]
-        dropped = int(row.dropped) if row is not None and k > 1 else 0
-        figures.append(
-            StepFigures(
-                index=k - 1,
-                actors=actors[k - 1],
-                conversion_from_first=metrics.rate(actors[k - 1], actors[0]),
-                conversion_from_previous=metrics.rate(actors[k - 1], previous),
-                dropped=dropped,
-                in_progress=int(row.in_progress) if row is not None and k > 1 else 0,
-                drop_off_rate=metrics.rate(dropped, previous) if k > 1 else None,
-                median_seconds=_seconds(row.median if row is not None else None),
-                p90_seconds=_seconds(row.p90 if row is not None else None),
-            )
-        )
+        dropped = int(getattr(row, f"dropped_{k}")) if row is not None and k > 1 else 0
+        times = getattr(row, f"times_{k}") if row is not None and k > 1 else None
+        figures.append(StepFigures(
+            index=k - 1, actors=actors[k - 1],
+            conversion_from_first=metrics.rate(actors[k - 1], actors[0]),
+            conversion_from_previous=metrics.rate(actors[k - 1], previous),
+            dropped=dropped, in_progress=int(getattr(row, f"open_{k}")) if row is not None and k > 1 else 0,
+            drop_off_rate=metrics.rate(dropped, previous) if k > 1 else None,
+            median_seconds=_seconds(times[0] if times else None),
+            p90_seconds=_seconds(times[1] if times else None)))
     return tuple(figures)
-
 
 def _seconds(value: Any) -> float | None:
     return None if value is None else round(float(value), 3)
