@@ -124,6 +124,14 @@ async def define_funnel(
                 )
     except IntegrityError:
         raise InvalidArgument("input.name", f"another funnel is named {definition.name!r}") from None
+    # Nobody rolled up yet (a funnel defined before any event): the rollup's consumer builds it all,
+    # there is nothing to backfill. The tenant's lock makes this exact: a rollup commits user_days
+    # and its funnel rows together, before this transaction or after it.
+    await conn.execute(text(
+        "UPDATE funnels SET backfill_status = 'done', backfill_total = 0, backfill_finished_at = now() "
+        "WHERE tenant_id = :tenant AND id = :id "
+        "AND NOT EXISTS (SELECT 1 FROM user_days WHERE tenant_id = :tenant)"),
+        {"tenant": tenant_id, "id": funnel_id})
     funnel = await get_funnel(conn, tenant_id, funnel_id)
     assert funnel is not None
     return funnel
