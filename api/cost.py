@@ -37,6 +37,8 @@ from graphql.type.definition import GraphQLNamedType, GraphQLOutputType, get_nam
 
 from analytics.custom_events.definitions import MAX_DIMENSIONS, MAX_PROPERTIES
 from analytics.features.service import MAX_FEATURES
+from analytics.funnels.definition import MAX_EXCLUSIONS, MAX_FUNNELS, MAX_STEPS
+from analytics.funnels.result import BREAKDOWN_LIMIT
 from analytics.sessions.derive import MAX_BOT_REASONS
 from analytics.traffic.behaviour import BehaviourSignal
 from api.common import Granularity, RangeInput, check_granularity
@@ -56,6 +58,12 @@ BOUNDED_LISTS: dict[tuple[str, str], int] = {
     ("FeatureAdoption", "features"): MAX_FEATURES,
     ("EventDefinition", "properties"): MAX_PROPERTIES,
     ("EventDefinition", "dimensions"): MAX_DIMENSIONS,
+    ("Tenant", "funnels"): MAX_FUNNELS,
+    ("ProductFunnel", "steps"): MAX_STEPS,
+    ("ProductFunnel", "exclusions"): MAX_EXCLUSIONS,
+    ("FunnelResult", "steps"): MAX_STEPS,
+    ("FunnelResult", "breakdown"): BREAKDOWN_LIMIT + 1,
+    ("FunnelFiguresResult", "steps"): MAX_STEPS,
 }
 # Below a field: the size of its lists when a range decides it, and the closest range given above
 # (a child's own granularity, e.g. content(range) { trends(granularity: HOUR) }, resizes it).

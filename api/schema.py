@@ -16,6 +16,7 @@ from api.export_jobs import ExportMutation
 from api.ingest.mutations import IngestMutation
 from api.persisted.mutations import PersistedMutation
 from api.product.features import FeatureMutation
+from api.product.funnels import FunnelMutation
 from api.segments.queries import SegmentMutation
 from api.tenants.mutations import TenantMutation
 from api.tenants.types import Tenant
@@ -32,7 +33,8 @@ class Query:
 
 @strawberry.type
 class Mutation(IngestMutation, TourMutation, PersistedMutation, ExportMutation, BotRuleMutation,
-               TenantMutation, SegmentMutation, FeatureMutation, EventDefinitionMutation):
+               TenantMutation, SegmentMutation, FeatureMutation, EventDefinitionMutation,
+               FunnelMutation):
     pass
 
 

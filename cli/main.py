@@ -10,6 +10,7 @@ from cli.connection import login, logout
 from cli.content import content_app
 from cli.events import events_app
 from cli.features import features_app, usage
+from cli.funnels import funnels_app
 from cli.persisted import persisted_app
 from cli.segments import segments_app
 from cli.sessions import overview, sessions_app, traffic_app
@@ -34,6 +35,7 @@ app.add_typer(segments_app, name="segments")
 app.add_typer(features_app, name="features")
 app.command("usage")(usage)
 app.add_typer(events_app, name="events")
+app.add_typer(funnels_app, name="funnels")
 
 
 def main() -> None:

@@ -120,6 +120,7 @@ async def _load_demo(s: Servers, settings: Settings, tenant_name: str) -> int:
     from analytics.demo import DEMO_TOURS, demo_events, demo_traffic
     from analytics.demo_product import demo_product_events
     from analytics.features.demo import define_demo_features
+    from analytics.funnels.demo import define_demo_funnels
     from analytics.ingest.events import EventIn
     from analytics.ingest.origin import Origin, load_salts
     from analytics.ingest.service import PartitionCache, ingest_batch
@@ -138,6 +139,7 @@ async def _load_demo(s: Servers, settings: Settings, tenant_name: str) -> int:
                     StepDefinition(i, title, selector) for i, (title, selector) in enumerate(tour.steps)])
             await define_demo_segments(conn, tenant.id)
             await define_demo_features(conn, tenant.id)
+            await define_demo_funnels(conn, tenant.id)
         from zoneinfo import ZoneInfo
 
         partitions = PartitionCache()

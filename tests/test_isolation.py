@@ -127,6 +127,8 @@ CREATE_FOR_B = {
     "exportJob": ("mutation { startExport(dataset: DAILY, format: CSV, range: {since: \"7d\"}) { id } }", None),
     "segment": ('mutation { defineSegment(input: {id: "owned-by-b", name: "B", rule: {conditions: '
                 '[{firstSeen: {withinDays: 3}}]}}) { id } }', "owned-by-b"),
+    "funnel": ('mutation { defineFunnel(input: {name: "B", steps: [{matcher: {event: "a"}}, '
+               '{matcher: {event: "b"}}]}) { id } }', None),
 }
 
 
@@ -148,7 +150,7 @@ async def test_every_id_taking_field_hides_another_tenant_s_ids(gql: GraphQLClie
         if mutation is not None:
             created = await gql.data(b.secret, mutation)
             owned = owned or next(iter(created.values()))["id"]
-        query = f'query($id: {"ID" if field == "exportJob" else "String"}!) {{ tenant {{ {field}(id: $id) {{ __typename }} }} }}'
+        query = f'query($id: {"ID" if field in ("exportJob", "funnel") else "String"}!) {{ tenant {{ {field}(id: $id) {{ __typename }} }} }}'
         mine = await gql.data(b.secret, query, {"id": owned})
         assert mine["tenant"][field] is not None, field  # B itself sees it
         theirs = await gql(a.secret, query, {"id": owned})

@@ -17,6 +17,7 @@ from analytics.custom_events.backfill import backfill_tenant, tenants_with_backf
 from analytics.db import create_engine
 from analytics.export_jobs import run_job
 from analytics.features.backfill import pending_backfills, run_backfill
+from analytics.funnels import backfill as funnel_backfill
 from analytics.retention import enforce_retention
 from analytics.rollups.service import pending_tenants, roll_up
 from analytics.segments.assign import assign_marked, pending_segment_work, start_daily
@@ -28,6 +29,7 @@ from workers.queue import (
     enqueue_bot_rule,
     enqueue_event_backfill,
     enqueue_feature_backfill,
+    enqueue_funnel_backfill,
     enqueue_rollup,
     enqueue_segments,
     enqueue_session_work,
@@ -87,7 +89,7 @@ async def single_run(engine: AsyncEngine, kind: int, key: int) -> AsyncIterator[
 
 
 # Lock kinds: two int4 keys never meet the tenant lock's bigint.
-SESSIONS_LOCK, BOT_RULE_LOCK, SEGMENTS_LOCK, FEATURE_LOCK, EVENT_BACKFILL_LOCK = 1, 2, 3, 4, 5
+SESSIONS_LOCK, BOT_RULE_LOCK, SEGMENTS_LOCK, FEATURE_LOCK, EVENT_BACKFILL_LOCK, FUNNEL_LOCK = 1, 2, 3, 4, 5, 6
 
 
 async def maintain_sessions(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
@@ -166,6 +168,16 @@ async def backfill_event_dimensions(ctx: dict[str, Any], tenant_id: int) -> dict
     return {"dimensions": run.dimensions, "events": run.events}
 
 
+async def build_funnel(ctx: dict[str, Any], tenant_id: int, funnel_id: int) -> dict[str, Any]:
+    """Build a new or changed funnel's progress from the retained raw events (analytics.funnels.backfill)."""
+    async with single_run(ctx["engine"], FUNNEL_LOCK, funnel_id) as alone:
+        if not alone:
+            return {"persons": None}
+        run = await funnel_backfill.run_backfill(ctx["engine"], tenant_id, funnel_id)
+    log.info("funnel backfill tenant=%s funnel=%s persons=%s", tenant_id, funnel_id, run.persons)
+    return {"persons": run.persons, "finished": run.finished}
+
+
 async def run_export(ctx: dict[str, Any], tenant_id: int, job_id: str) -> dict[str, Any]:
     """Write an export job's file (analytics.export_jobs); the job row holds progress and the result."""
     job = await run_job(ctx["engine"], tenant_id, uuid.UUID(job_id), ctx["settings"].data_dir)
@@ -189,6 +201,8 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
         await enqueue_feature_backfill(ctx["redis"], tenant_id, feature_id, sweep=True)
     for tenant_id in await tenants_with_backfills(ctx["engine"]):
         await enqueue_event_backfill(ctx["redis"], tenant_id, sweep=True)
+    for tenant_id, funnel_id in await funnel_backfill.pending_backfills(ctx["engine"]):
+        await enqueue_funnel_backfill(ctx["redis"], tenant_id, funnel_id, sweep=True)
     return len(pending)
 
 

@@ -16,6 +16,7 @@ BOT_RULE_JOB = "apply_bot_rule"
 SEGMENTS_JOB = "assign_segments"
 FEATURE_BACKFILL_JOB = "backfill_feature"
 EVENT_BACKFILL_JOB = "backfill_event_dimensions"
+FUNNEL_JOB = "build_funnel"
 log = logging.getLogger("analytics.queue")
 
 
@@ -83,6 +84,13 @@ async def enqueue_event_backfill(redis: ArqRedis, tenant_id: int, *, sweep: bool
     """Queue the tenant's dimension backfills (``eventdims:<tenant>``: coalesced per tenant)."""
     job_id = f"eventdims:{tenant_id}{_sweep_suffix(sweep)}"
     return await redis.enqueue_job(EVENT_BACKFILL_JOB, tenant_id, _job_id=job_id) is not None
+
+
+async def enqueue_funnel_backfill(redis: ArqRedis, tenant_id: int, funnel_id: int, *,
+                                  sweep: bool = False) -> bool:
+    """Queue a funnel's backfill (``funnel:<tenant>:<id>``: asking again is a no-op)."""
+    job_id = f"funnel:{tenant_id}:{funnel_id}{_sweep_suffix(sweep)}"
+    return await redis.enqueue_job(FUNNEL_JOB, tenant_id, funnel_id, _job_id=job_id) is not None
 
 
 class RollupNotifier:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from analytics.custom_events.rollup import CUSTOM_EVENTS
 from analytics.features.upkeep import FEATURES
+from analytics.funnels.progress import FUNNELS
 from analytics.rollups.consumers import Consumer
 from analytics.rollups.counters import COUNTERS
 from analytics.segments.upkeep import SEGMENTS
 from analytics.users.activity import USER_DAYS
 
-CONSUMERS: tuple[Consumer, ...] = (COUNTERS, USER_DAYS, CUSTOM_EVENTS, SEGMENTS, FEATURES)
+CONSUMERS: tuple[Consumer, ...] = (COUNTERS, USER_DAYS, CUSTOM_EVENTS, SEGMENTS, FEATURES, FUNNELS)

@@ -18,7 +18,9 @@ from api.custom_events.types import EventDefinition
 from api.export_jobs import ExportJob, export_job
 from api.persisted.mutations import PersistedDocument
 from api.product import features as feature_queries
+from api.product import funnels as funnel_queries
 from api.product.features import Feature, FeatureAdoption
+from api.product.funnels import ProductFunnel
 from api.product.usage import Usage, usage
 from api.segments import queries as segment_queries
 from api.segments.queries import Segment
@@ -246,3 +248,11 @@ class Tenant:
     @strawberry.field(description="Whether only defined Custom event names are accepted (setEventAllowlist).")
     async def event_allowlist(self, info: AppInfo) -> bool:
         return await event_queries.event_allowlist(info)
+
+    @strawberry.field(description="The tenant's funnels (defineFunnel), oldest first (at most 50).")
+    async def funnels(self, info: AppInfo) -> list[ProductFunnel]:
+        return await funnel_queries.funnels_of(info)
+
+    @strawberry.field(description="One funnel by id; null when the tenant has no such funnel.")
+    async def funnel(self, info: AppInfo, id: strawberry.ID) -> ProductFunnel | None:
+        return await funnel_queries.funnel_by_id(info, id)

@@ -3,7 +3,7 @@ properties per user, the users whose events changed), tenant rule segments and t
 assignments with their history (valid_from / valid_to).
 
 Revision ID: 0017_segments
-Revises: 0015_event_definitions
+Revises: 0016_funnels
 Create Date: 2026-12-03
 """
 
@@ -14,7 +14,7 @@ import os
 from alembic import op
 
 revision = "0017_segments"
-down_revision = "0015_event_definitions"
+down_revision = "0016_funnels"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Funnels: definitions, progress kept by the rollup, backfill and results."""
