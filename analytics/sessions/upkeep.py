@@ -53,7 +53,8 @@ _EXISTING = text(
 # The latest stored session end of the visitors (only sessions that could still be open matter), and
 # whether any of those rows was derived by older code (then the whole window is derived again).
 _LATEST = text("SELECT max(last_seen_at) AS latest, bool_or(derivation <> :derivation) AS outdated "
-               "FROM sessions WHERE tenant_id = :tenant AND visitor_id = ANY(:visitors) AND last_seen_at >= :lo")
+               "FROM sessions WHERE tenant_id = :tenant AND visitor_id = ANY(:visitors) "
+               "AND last_seen_at >= :lo")
 # A batch that only appends to its visitors' history re-reads only their open sessions (the heavy
 # visitor's cost stays flat as its day fills); bench/pageviews.py turns it off to measure the old way.
 NARROW_APPENDS = True

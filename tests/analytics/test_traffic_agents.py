@@ -374,3 +374,10 @@ def test_pattern_validation_returns_the_trimmed_patterns_and_caps_their_number()
 def test_a_user_agent_longer_than_the_limit_is_judged_on_its_first_1024_characters() -> None:
     assert is_bot(CHROME_WINDOWS + " " * 2000 + "Googlebot") == HUMAN
     assert is_bot("x" * 1000 + " Googlebot/2.1").is_bot
+
+
+def test_the_api_spelling_of_the_unknown_device_matches_the_parser_module() -> None:
+    from analytics.sessions.stats import UNKNOWN_DEVICE
+    from analytics.traffic.agents import DeviceType
+
+    assert UNKNOWN_DEVICE == DeviceType.UNKNOWN
