@@ -17,10 +17,11 @@ from analytics.db import create_engine
 from analytics.export_jobs import run_job
 from analytics.retention import enforce_retention
 from analytics.rollups.service import pending_tenants, roll_up
+from analytics.sessions.identity import tenants_to_rederive
 from analytics.sessions.service import maintain_sessions as maintain
-from analytics.sessions.service import pending_session_work, run_bot_rule
+from analytics.sessions.service import pending_session_work, run_bot_rule, run_identity_rederivation
 from analytics.settings import load_settings
-from workers.queue import enqueue_bot_rule, enqueue_rollup, enqueue_session_work
+from workers.queue import enqueue_bot_rule, enqueue_identity, enqueue_rollup, enqueue_session_work
 from workers.telemetry import record_retention
 
 log = logging.getLogger("analytics.worker")
@@ -74,7 +75,8 @@ async def single_run(engine: AsyncEngine, kind: int, key: int) -> AsyncIterator[
                 await conn.commit()
 
 
-SESSIONS_LOCK, BOT_RULE_LOCK = 1, 2  # lock kinds: two int4 keys never meet the tenant lock's bigint
+# Lock kinds: two int4 keys never meet the tenant lock's bigint.
+SESSIONS_LOCK, BOT_RULE_LOCK, IDENTITY_LOCK = 1, 2, 3
 
 
 async def maintain_sessions(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
@@ -103,6 +105,18 @@ async def apply_bot_rule(ctx: dict[str, Any], tenant_id: int, rule_id: int) -> d
     return {"sessions_flagged": rule.sessions_flagged if rule else None}
 
 
+async def rederive_identity(ctx: dict[str, Any], tenant_id: int) -> dict[str, Any]:
+    """Re-derive sessions stored before the identity rule (migration 0020) and correct their days."""
+    async with single_run(ctx["engine"], IDENTITY_LOCK, tenant_id) as alone:
+        if not alone:
+            return {"events_rekeyed": None}
+        run = await run_identity_rederivation(ctx["engine"], tenant_id)
+    if run.events_rekeyed:
+        log.info("identity tenant=%s events=%s sessions_written=%s removed=%s days=%s", tenant_id,
+                 run.events_rekeyed, run.sessions_written, run.sessions_removed, run.days_marked)
+    return {"events_rekeyed": run.events_rekeyed, "days_marked": run.days_marked}
+
+
 async def run_export(ctx: dict[str, Any], tenant_id: int, job_id: str) -> dict[str, Any]:
     """Write an export job's file (analytics.export_jobs); the job row holds progress and the result."""
     job = await run_job(ctx["engine"], tenant_id, uuid.UUID(job_id), ctx["settings"].data_dir)
@@ -120,6 +134,8 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
             await enqueue_session_work(ctx["redis"], tenant_id, sweep=True)
         for rule_id in rules:
             await enqueue_bot_rule(ctx["redis"], tenant_id, rule_id, sweep=True)
+    for tenant_id in await tenants_to_rederive(ctx["engine"]):
+        await enqueue_identity(ctx["redis"], tenant_id, sweep=True)
     return len(pending)
 
 

@@ -13,6 +13,7 @@ ROLLUP_JOB = "roll_up_tenant"
 EXPORT_JOB = "run_export"
 SESSIONS_JOB = "maintain_sessions"
 BOT_RULE_JOB = "apply_bot_rule"
+IDENTITY_JOB = "rederive_identity"
 log = logging.getLogger("analytics.queue")
 
 
@@ -61,6 +62,12 @@ async def enqueue_bot_rule(redis: ArqRedis, tenant_id: int, rule_id: int, *, swe
     """Queue a bot rule's retroactive run (``botrule:<tenant>:<id>``: asking again is a no-op)."""
     job_id = f"botrule:{tenant_id}:{rule_id}{_sweep_suffix(sweep)}"
     return await redis.enqueue_job(BOT_RULE_JOB, tenant_id, rule_id, _job_id=job_id) is not None
+
+
+async def enqueue_identity(redis: ArqRedis, tenant_id: int, *, sweep: bool = False) -> bool:
+    """Queue the tenant's identity re-derivation (``identity:<tenant>``: asking again is a no-op)."""
+    job_id = f"identity:{tenant_id}{_sweep_suffix(sweep)}"
+    return await redis.enqueue_job(IDENTITY_JOB, tenant_id, _job_id=job_id) is not None
 
 
 class RollupNotifier:

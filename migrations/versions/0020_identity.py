@@ -27,11 +27,26 @@ def upgrade() -> None:
     # A constant default: PostgreSQL adds the column to every partition without rewriting them.
     op.execute("ALTER TABLE events ADD COLUMN server_source boolean NOT NULL DEFAULT false")
     op.execute("ALTER TABLE tenants ADD COLUMN exclude_unknown_agents boolean NOT NULL DEFAULT false")
+    # Existing tenants have events sessionized under the old rule (0); new ones start with none (1).
     op.execute("ALTER TABLE tenants ADD COLUMN identity_version smallint NOT NULL DEFAULT 0")
+    op.execute("ALTER TABLE tenants ALTER COLUMN identity_version SET DEFAULT 1")
     op.execute(f"GRANT UPDATE (exclude_unknown_agents, identity_version) ON tenants TO {APP_ROLE}")
+    # The sweeper's view across tenants (row-level security hides them from the app role).
+    op.execute(
+        """
+        CREATE FUNCTION analytics_identity_pending(p_version smallint)
+        RETURNS TABLE (tenant_id bigint)
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+            SELECT id FROM tenants WHERE identity_version < p_version ORDER BY id
+        $$
+        """
+    )
+    op.execute("REVOKE ALL ON FUNCTION analytics_identity_pending(smallint) FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION analytics_identity_pending(smallint) TO {APP_ROLE}")
 
 
 def downgrade() -> None:
+    op.execute("DROP FUNCTION analytics_identity_pending(smallint)")
     op.execute("ALTER TABLE tenants DROP COLUMN identity_version")
     op.execute("ALTER TABLE tenants DROP COLUMN exclude_unknown_agents")
     op.execute("ALTER TABLE events DROP COLUMN server_source")

@@ -199,3 +199,19 @@ async def test_a_declared_server_and_context_ip_name_cookieless_visitors(
     assert data["sessionStats"] == {"sessions": 3, "visitors": 3, "users": 0, "pageViews": 6, "botSessions": 0}
     assert data["traffic"]["devices"] == [{"key": "mobile", "sessions": 3}]
     await assert_counters_exact(owner_engine, tenant.id)
+
+
+async def test_the_unknown_agent_choice_is_a_secret_key_s_and_touches_only_its_tenant(
+        gql: GraphQLClient, make_tenant: Any, run_worker: Any) -> None:
+    mine, theirs = await make_tenant(), await make_tenant()
+    for tenant in (mine, theirs):
+        await relay(gql, tenant.publishable, [event("TourStarted", at(0), "u1", tourId="onboarding")])
+    await run_worker()
+    refused = await gql(mine.publishable, 'mutation { setUnknownAgents(exclude: true) { exclude } }')
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    done = (await gql.data(mine.secret, UNKNOWN_AGENTS, {"exclude": True}))["setUnknownAgents"]
+    assert done == {"exclude": True, "sessionsChanged": 1, "daysMarked": 1}
+    await run_worker()
+    assert (await figures(gql, mine))["sessionStats"]["botSessions"] == 1
+    assert (await figures(gql, theirs))["sessionStats"] == {"sessions": 1, "visitors": 1, "users": 1,
+                                                            "pageViews": 0, "botSessions": 0}
