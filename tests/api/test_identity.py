@@ -28,8 +28,9 @@ FIGURES = """query($r: RangeInput!) { tenant {
     everyone: sessionStats(range: $r, includeBots: true) { sessions visitors }
     traffic(range: $r) { devices { key sessions } bots { excludedSessions unknownAgentSessions
         byReason { tier code sessions } } } } }"""
-TOUR = """query($r: RangeInput!) { tenant { tour(id: "onboarding") { stats(range: $r) { starts completions }
-    everyone: stats(range: $r, includeBots: true) { starts } } } }"""
+TOUR = """query($r: RangeInput!) { tenant { tour(id: "onboarding") {
+    stats(range: $r) { starts completions excludedAsBots }
+    everyone: stats(range: $r, includeBots: true) { starts excludedAsBots } } } }"""
 UNKNOWN_AGENTS = """mutation($exclude: Boolean!) { setUnknownAgents(exclude: $exclude) {
     exclude sessionsChanged daysMarked } }"""
 
@@ -75,7 +76,8 @@ async def test_a_relay_of_1000_users_tour_events_without_agents_gives_1000_visit
     assert data["traffic"]["devices"] == [{"key": "unknown", "sessions": 1001}]
     assert data["traffic"]["bots"] == {"excludedSessions": 0, "unknownAgentSessions": 1001, "byReason": []}
     tour = (await gql.data(tenant.secret, TOUR, {"r": DAY}))["tenant"]["tour"]
-    assert tour == {"stats": {"starts": 1001, "completions": 1000}, "everyone": {"starts": 1001}}
+    assert tour == {"stats": {"starts": 1001, "completions": 1000, "excludedAsBots": 0},
+                    "everyone": {"starts": 1001, "excludedAsBots": 0}}
     async with owner_engine.connect() as conn:
         sizes = (await conn.execute(text(
             "SELECT count(*) FILTER (WHERE request_count = 2), count(*) FILTER (WHERE request_count = 1), "
@@ -96,7 +98,9 @@ async def test_a_relay_of_1000_users_tour_events_without_agents_gives_1000_visit
     assert data["traffic"]["bots"] == {"excludedSessions": 1001, "unknownAgentSessions": 1001,
                                        "byReason": [{"tier": 1, "code": "unknown_agent", "sessions": 1001}]}
     tour = (await gql.data(tenant.secret, TOUR, {"r": DAY}))["tenant"]["tour"]
-    assert tour == {"stats": {"starts": 0, "completions": 0}, "everyone": {"starts": 1001}}
+    # Zeros that say why: 1,001 starts and 1,000 completions arrived and were filtered.
+    assert tour == {"stats": {"starts": 0, "completions": 0, "excludedAsBots": 2001},
+                    "everyone": {"starts": 1001, "excludedAsBots": 0}}
     # New sessions follow the setting; turning it off again brings every one back.
     await relay(gql, tenant.publishable, [event("TourStarted", at(9000), "user-1000", tourId="onboarding")])
     await run_worker()
