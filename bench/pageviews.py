@@ -608,8 +608,9 @@ class Instrument:
 
         self.wrap(service, "roll_up_once", "roll_up_once (transaction, commit, glue)", count_rollup)
         self.wrap(service, "keep_sessions", "keep_sessions (own Python)", count_upkeep)
-        self.wrap(service, "aggregate", "aggregate (counter fold)")
-        self.wrap(service, "write_counters", "write_counters (own Python)")
+        # The counters consumer (analytics.rollups.registry) folds and writes them.
+        self.wrap(counters, "aggregate", "aggregate (counter fold)")
+        self.wrap(counters, "write_counters", "write_counters (own Python)")
         self.wrap(upkeep, "link_visitors", "link_visitors", count_window)
         self.wrap(upkeep, "split_sessions", "split_sessions")
         if hasattr(upkeep, "_load_window"):
@@ -726,7 +727,7 @@ async def explain_upkeep(stack: Stack, params: dict[str, Any], max_lines: int = 
     try:
         async with tenant_transaction(engine, stack.tenant_id) as conn:
             window = (await conn.execute(upkeep._WINDOW, base)).all()
-            keys = sorted({row[-1] for row in window if row[-1] is not None}, key=str)  # session_key
+            keys = sorted({row.session_key for row in window if row.session_key is not None}, key=str)
             for name, statement in (("_WINDOW (the visitors' events, ±24 h)", upkeep._WINDOW),
                                     ("_EXISTING (their stored sessions)", upkeep._EXISTING)):
                 values = {name: base.get(name, keys) for name in statement._bindparams}

@@ -1,7 +1,7 @@
 """Who an event belongs to and who sent it: the end user's agent and address, the visitor id, and
 whether a server (not the end user's browser) sent the request.
 
-The rules, also in README "Identity: events from servers and relays":
+The rules, also in README "Events from a server or relay":
 
 - **The visitor.** An event with a ``userId`` or an ``anonymousId`` belongs to the visitor those ids
   name: ``identity_visitor_id`` hashes tenant, userId and anonymousId (no salt: the ids themselves are
