@@ -71,3 +71,17 @@ async def test_the_identity_job_rederives_a_relays_sessions_and_corrects_the_cou
         await conn.execute(text("UPDATE tenants SET identity_version = 0 WHERE id = :t"), {"t": tenant.id})
     await run_worker()
     assert await figures(gql, tenant) == ({"sessions": 320, "visitors": 320, "users": 320, "botSessions": 0}, 20)
+
+
+async def test_the_sql_identity_hash_is_the_ingest_one(owner_engine: AsyncEngine) -> None:
+    from analytics.ingest.origin import IDENTITY_SQL, identity_visitor_id
+
+    pairs = [("u1", None), (None, "a1"), ("u1", "a1"), ("a", "bc"), ("ab", "c"), ("Zoë 🦊", "Gerät-7"),
+             ("x:y", "1:2")]
+    async with owner_engine.connect() as conn:
+        hashed = [(await conn.execute(text(
+            f"SELECT {IDENTITY_SQL} FROM (SELECT CAST(42 AS bigint) AS tenant_id, CAST(:u AS text) AS user_id, "
+            "CAST(:a AS text) AS anonymous_id) e"), {"u": user, "a": anonymous})).scalar_one()
+            for user, anonymous in pairs]
+    assert hashed == [identity_visitor_id(42, user, anonymous) for user, anonymous in pairs]
+    assert len(set(hashed)) == len(pairs)
