@@ -355,7 +355,8 @@ HEAVY_SHAPES = {
 }
 
 
-def heavy_visitor_events(shape: str, count: int, start: datetime, seed: int) -> list[dict[str, Any]]:
+def heavy_visitor_events(shape: str, count: int, start: datetime, seed: int,
+                         visitor: str | None = None) -> list[dict[str, Any]]:
     """``count`` time-ordered events of one visitor (one agent; the caller sends one address):
     page views each followed by an engagement event, paced as ``HEAVY_SHAPES[shape]``."""
     gap, per_session, idle = HEAVY_SHAPES[shape]
@@ -365,9 +366,9 @@ def heavy_visitor_events(shape: str, count: int, start: datetime, seed: int) -> 
     at, page = start, 0
     while len(events) < count:
         url = SITE + PAGES[page % len(PAGES)]
-        events.append(_event(rng, "PageViewed", at, url, context, anonymousId=f"heavy-{shape}"))
+        events.append(_event(rng, "PageViewed", at, url, context, anonymousId=visitor or f"heavy-{shape}"))
         events.append(_event(rng, "PageEngagement", at + timedelta(seconds=gap * 0.8), url,
-                             {"userAgent": HEAVY_AGENT}, anonymousId=f"heavy-{shape}",
+                             {"userAgent": HEAVY_AGENT}, anonymousId=visitor or f"heavy-{shape}",
                              engagement={"scrollDepth": 60, "timeOnPageMs": int(gap * 800)}))
         page += 1
         at += timedelta(seconds=gap)

@@ -12,9 +12,10 @@ Phases (``--phases``, in this order):
   events/s. Then the same again drained *in this process* (``roll_up_once`` in a loop, as the worker
   job does, without ARQ) with timers around the session code, the user-agent parser and every SQL
   statement, and the parser caches' hit rates.
-- ``heavy``: one visitor (one address, one agent) sends ``--heavy-events`` events in batches of
-  ``--heavy-batch``; after each batch one rollup runs in this process: how its time grows with the
-  events the visitor already has in the ±24 h window.
+- ``heavy``: one visitor (one address, one agent, one anonymousId) sends ``--heavy-events`` events in
+  batches of ``--heavy-batch``; after each batch one rollup runs in this process: how its time grows
+  with the events the visitor already has, with the session upkeep that re-reads the ±24 h window
+  on every claim (``whole``) and the one that re-reads only open sessions (``narrow``), same run.
 
 Prints figures and conditions; asserts nothing.
 """
@@ -144,6 +145,9 @@ def parse_args() -> argparse.Namespace:
                        help="Other visitors' traffic loaded into the heavy visitor's hours first (0: none).")
     group.add_argument("--heavy-batch", type=int, default=100)
     group.add_argument("--heavy-shapes", nargs="+", choices=tuple(HEAVY_SHAPES), default=list(HEAVY_SHAPES))
+    group.add_argument("--heavy-upkeep", nargs="+", choices=("whole", "narrow"), default=["whole", "narrow"],
+                       help="Session upkeep to measure, in this order: 'whole' re-reads the visitor's +-24 h "
+                            "window on every claim (before issue 15), 'narrow' only its open sessions.")
     group.add_argument("--heavy-budget", type=float, default=90,
                        help="Stop a shape after this many seconds of rollups.")
     parser.add_argument("--drain-timeout", type=float, default=300)
@@ -604,8 +608,9 @@ class Instrument:
 
         self.wrap(service, "roll_up_once", "roll_up_once (transaction, commit, glue)", count_rollup)
         self.wrap(service, "keep_sessions", "keep_sessions (own Python)", count_upkeep)
-        self.wrap(service, "aggregate", "aggregate (counter fold)")
-        self.wrap(service, "write_counters", "write_counters (own Python)")
+        # The counters consumer (analytics.rollups.registry) folds and writes them.
+        self.wrap(counters, "aggregate", "aggregate (counter fold)")
+        self.wrap(counters, "write_counters", "write_counters (own Python)")
         self.wrap(upkeep, "link_visitors", "link_visitors", count_window)
         self.wrap(upkeep, "split_sessions", "split_sessions")
         if hasattr(upkeep, "_load_window"):
@@ -722,7 +727,7 @@ async def explain_upkeep(stack: Stack, params: dict[str, Any], max_lines: int = 
     try:
         async with tenant_transaction(engine, stack.tenant_id) as conn:
             window = (await conn.execute(upkeep._WINDOW, base)).all()
-            keys = sorted({row[-1] for row in window if row[-1] is not None}, key=str)  # session_key
+            keys = sorted({row.session_key for row in window if row.session_key is not None}, key=str)
             for name, statement in (("_WINDOW (the visitors' events, ±24 h)", upkeep._WINDOW),
                                     ("_EXISTING (their stored sessions)", upkeep._EXISTING)):
                 values = {name: base.get(name, keys) for name in statement._bindparams}
@@ -1004,7 +1009,7 @@ async def _roll_up_all(stack: Stack) -> int:
 # The heavy-visitor table's columns: (name, prefixes of the Instrument names summed into it).
 HEAVY_COLUMNS = (
     ("window + stored-session SQL (incl. row decoding)",
-     ("SQL sessions.upkeep._WINDOW", "SQL sessions.upkeep._EXISTING")),
+     ("SQL sessions.upkeep._WINDOW", "SQL sessions.upkeep._EXISTING", "SQL sessions.upkeep._LATEST")),
     ("RawEvent rows", ("_load_window",)),
     ("session_facts own", ("session_facts",)),
     ("is_scanner", ("is_scanner",)),
@@ -1017,7 +1022,11 @@ HEAVY_COLUMNS = (
 )
 
 
-def heavy_shape(stack: Stack, args: argparse.Namespace, periods: Periods, shape: str) -> tuple[str, Rows]:
+def heavy_shape(stack: Stack, args: argparse.Namespace, periods: Periods, shape: str,
+                upkeep: str = "narrow") -> tuple[str, Rows]:
+    """``upkeep``: ``whole`` re-reads the visitor's +-24 h window on every claim (the code before issue
+    15), ``narrow`` only its open sessions when a batch appends (analytics.sessions.upkeep)."""
+    import analytics.sessions.upkeep as session_upkeep
     from analytics.db import create_engine
     from analytics.settings import load_settings
     from analytics.traffic.sessions import LENGTH_LIMIT
@@ -1027,7 +1036,8 @@ def heavy_shape(stack: Stack, args: argparse.Namespace, periods: Periods, shape:
     background: Rows = []
     if args.heavy_background:
         # Other visitors in the same hours: a window read may scan the tenant's events there.
-        loaded, *_ = load_backlog(stack, args, periods, args.heavy_background, f"heavy-{shape}-background",
+        loaded, *_ = load_backlog(stack, args, periods, args.heavy_background,
+                                  f"heavy-{shape}-{upkeep}-background",
                                   period=(end, period[1], period[2], ip_base + 1))
         started = time.perf_counter()
         rolled = run(_roll_up_all(stack))
@@ -1039,7 +1049,8 @@ def heavy_shape(stack: Stack, args: argparse.Namespace, periods: Periods, shape:
     # The visitor's events run forwards from here: they overlap the background's hours.
     gap, per_session, idle = HEAVY_SHAPES[shape]
     start = datetime.fromtimestamp(end, UTC) - timedelta(hours=args.span_hours)
-    events = heavy_visitor_events(shape, args.heavy_events, start, args.seed)
+    name = f"heavy-{shape}-{upkeep}"
+    events = heavy_visitor_events(shape, args.heavy_events, start, args.seed, visitor=name)
     ip = ip_address(ip_base)
     headers = {**stack.auth(stack.publishable_key), "x-forwarded-for": ip}
     instrument = Instrument()
@@ -1078,17 +1089,20 @@ def heavy_shape(stack: Stack, args: argparse.Namespace, periods: Periods, shape:
             await engine.dispose()
 
     instrument.install()
+    narrow_before = session_upkeep.NARROW_APPENDS
+    session_upkeep.NARROW_APPENDS = upkeep == "narrow"
     try:
         run(go())
     finally:
+        session_upkeep.NARROW_APPENDS = narrow_before
         instrument.uninstall()
     sent = steps[-1]["stored"] + steps[-1]["events"] if steps else 0
     last = events[sent - args.heavy_batch:sent] if sent else []
     visitor = run(_scoped(stack, "SELECT array_agg(DISTINCT v) AS ids FROM events CROSS JOIN LATERAL "
                                  "(VALUES (visitor_id), (visitor_prev)) x(v) WHERE anonymous_id = $1 "
-                                 "AND v IS NOT NULL", f"heavy-{shape}"))[0]["ids"] or []
+                                 "AND v IS NOT NULL", name))[0]["ids"] or []
     sessions = run(_scoped(stack, "SELECT count(*) AS n, max(request_count) AS biggest FROM sessions "
-                                  "WHERE anonymous_id = $1", f"heavy-{shape}"))[0]
+                                  "WHERE anonymous_id = $1", name))[0]
 
     def part(step: dict[str, Any], *prefixes: str) -> float:
         return float(sum(v for k, v in step["parts"].items() if k.startswith(prefixes))) * 1000
@@ -1136,7 +1150,7 @@ def heavy_shape(stack: Stack, args: argparse.Namespace, periods: Periods, shape:
         table.extend(run(explain_upkeep(stack, params, max_lines=14)))
     line = "no steps"
     if steps:
-        line = (f"'{shape}': first batch {ys[0]:.0f} ms, at {steps[-1]['stored']:,} stored events "
+        line = (f"'{shape}' ({upkeep}): first batch {ys[0]:.0f} ms, at {steps[-1]['stored']:,} stored events "
                 f"{ys[-1]:.0f} ms ({steps[-1]['counts']['window events loaded']:,} re-read); {fit}")
     return line, table
 
@@ -1243,11 +1257,12 @@ def main() -> None:
 
             if "heavy" in args.phases:
                 for shape in args.heavy_shapes:
-                    line, rows = heavy_shape(stack, args, periods, shape)
-                    print_section(f"heavy visitor '{shape}': rollup time per {args.heavy_batch}-event "
-                                  "batch as the visitor's events grow (worker stopped, rollups in this "
-                                  "process)", rows)
-                    summary.append((f"heavy visitor {shape}", line))
+                    for upkeep in args.heavy_upkeep:
+                        line, rows = heavy_shape(stack, args, periods, shape, upkeep)
+                        print_section(f"heavy visitor '{shape}', upkeep '{upkeep}': rollup time per "
+                                      f"{args.heavy_batch}-event batch as the visitor's events grow (worker "
+                                      "stopped, rollups in this process)", rows)
+                        summary.append((f"heavy visitor {shape} ({upkeep})", line))
         finally:
             worker.stop()
         print_section("summary (same run)", summary)

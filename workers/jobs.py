@@ -21,8 +21,9 @@ from analytics.funnels import backfill as funnel_backfill
 from analytics.retention import enforce_retention
 from analytics.rollups.service import pending_tenants, roll_up
 from analytics.segments.assign import assign_marked, pending_segment_work, start_daily
+from analytics.sessions.identity import tenants_to_rederive
 from analytics.sessions.service import maintain_sessions as maintain
-from analytics.sessions.service import pending_session_work, run_bot_rule
+from analytics.sessions.service import pending_session_work, run_bot_rule, run_identity_rederivation
 from analytics.settings import load_settings
 from workers.business_metrics import refresh_business_metrics
 from workers.queue import (
@@ -30,6 +31,7 @@ from workers.queue import (
     enqueue_event_backfill,
     enqueue_feature_backfill,
     enqueue_funnel_backfill,
+    enqueue_identity,
     enqueue_rollup,
     enqueue_segments,
     enqueue_session_work,
@@ -90,6 +92,7 @@ async def single_run(engine: AsyncEngine, kind: int, key: int) -> AsyncIterator[
 
 # Lock kinds: two int4 keys never meet the tenant lock's bigint.
 SESSIONS_LOCK, BOT_RULE_LOCK, SEGMENTS_LOCK, FEATURE_LOCK, EVENT_BACKFILL_LOCK, FUNNEL_LOCK = 1, 2, 3, 4, 5, 6
+IDENTITY_LOCK = 7
 
 
 async def maintain_sessions(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
@@ -178,6 +181,18 @@ async def build_funnel(ctx: dict[str, Any], tenant_id: int, funnel_id: int) -> d
     return {"persons": run.persons, "finished": run.finished}
 
 
+async def rederive_identity(ctx: dict[str, Any], tenant_id: int) -> dict[str, Any]:
+    """Re-derive sessions stored before the identity rule (migration 0020) and correct their days."""
+    async with single_run(ctx["engine"], IDENTITY_LOCK, tenant_id) as alone:
+        if not alone:
+            return {"events_rekeyed": None}
+        run = await run_identity_rederivation(ctx["engine"], tenant_id)
+    if run.events_rekeyed:
+        log.info("identity tenant=%s events=%s sessions_written=%s removed=%s days=%s", tenant_id,
+                 run.events_rekeyed, run.sessions_written, run.sessions_removed, run.days_marked)
+    return {"events_rekeyed": run.events_rekeyed, "days_marked": run.days_marked}
+
+
 async def run_export(ctx: dict[str, Any], tenant_id: int, job_id: str) -> dict[str, Any]:
     """Write an export job's file (analytics.export_jobs); the job row holds progress and the result."""
     job = await run_job(ctx["engine"], tenant_id, uuid.UUID(job_id), ctx["settings"].data_dir)
@@ -203,6 +218,8 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
         await enqueue_event_backfill(ctx["redis"], tenant_id, sweep=True)
     for tenant_id, funnel_id in await funnel_backfill.pending_backfills(ctx["engine"]):
         await enqueue_funnel_backfill(ctx["redis"], tenant_id, funnel_id, sweep=True)
+    for tenant_id in await tenants_to_rederive(ctx["engine"]):
+        await enqueue_identity(ctx["redis"], tenant_id, sweep=True)
     return len(pending)
 
 

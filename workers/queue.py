@@ -17,6 +17,7 @@ SEGMENTS_JOB = "assign_segments"
 FEATURE_BACKFILL_JOB = "backfill_feature"
 EVENT_BACKFILL_JOB = "backfill_event_dimensions"
 FUNNEL_JOB = "build_funnel"
+IDENTITY_JOB = "rederive_identity"
 log = logging.getLogger("analytics.queue")
 
 
@@ -91,6 +92,12 @@ async def enqueue_funnel_backfill(redis: ArqRedis, tenant_id: int, funnel_id: in
     """Queue a funnel's backfill (``funnel:<tenant>:<id>``: asking again is a no-op)."""
     job_id = f"funnel:{tenant_id}:{funnel_id}{_sweep_suffix(sweep)}"
     return await redis.enqueue_job(FUNNEL_JOB, tenant_id, funnel_id, _job_id=job_id) is not None
+
+
+async def enqueue_identity(redis: ArqRedis, tenant_id: int, *, sweep: bool = False) -> bool:
+    """Queue the tenant's identity re-derivation (``identity:<tenant>``: asking again is a no-op)."""
+    job_id = f"identity:{tenant_id}{_sweep_suffix(sweep)}"
+    return await redis.enqueue_job(IDENTITY_JOB, tenant_id, _job_id=job_id) is not None
 
 
 class RollupNotifier:

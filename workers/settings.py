@@ -25,6 +25,7 @@ def worker_options(settings: Settings, *, burst: bool = False) -> dict[str, Any]
                       func(jobs.assign_segments, keep_result=0, timeout=1800, max_tries=3),
                       func(jobs.backfill_event_dimensions, keep_result=0, timeout=3600, max_tries=3),
                       func(jobs.build_funnel, keep_result=0, timeout=3600, max_tries=3),
+                      func(jobs.rederive_identity, keep_result=0, timeout=6 * 3600, max_tries=3),
                       func(jobs.run_export, keep_result=0, timeout=6 * 3600, max_tries=3),
                       func(jobs.backfill_feature, keep_result=0, timeout=6 * 3600, max_tries=3)],
         "cron_jobs": [] if burst else [

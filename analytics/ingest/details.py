@@ -7,6 +7,7 @@ under their wire (camelCase) names, blanks left out, or None when the event did 
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -50,6 +51,9 @@ class EventContext(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
     # The person's browser asked not to be tracked (Do Not Track or Global Privacy Control): set by
     # the SDK or by a relay forwarding events; tenants that honour it drop the event (OPTED_OUT).
     privacy_signal: bool | None = None
+    # The end user's address, sent by a server or relay (analytics.ingest.origin): it enters the
+    # cookieless visitor hash and, for tenants with store_ip, ip_address; never the stored context.
+    ip: str | None = None
 
 
 class Engagement(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
@@ -71,6 +75,14 @@ class Capsule(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
     asset_kind: str | None = None  # document | video
     cta_id: str | None = None
     cta_type: str | None = None
+
+
+def valid_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value.strip())
+    except ValueError:
+        return False
+    return True
 
 
 def check_text(problems: list[tuple[str, str]], name: str, value: str | None, limit: int) -> None:
@@ -102,6 +114,9 @@ def context_values(problems: list[tuple[str, str]], context: EventContext | None
         return dict(geo)
     values = _given(context)
     values.pop("privacySignal", None)  # decides whether the event is kept; not a fact about it
+    if values.get("ip") is not None and not valid_ip(values["ip"]):
+        problems.append(("context.ip", "must be an IPv4 or IPv6 address such as 203.0.113.9"))
+    values.pop("ip", None)  # an address is never stored in the context (origin.py decides its use)
     for name, limit in MAX_CONTEXT_TEXT.items():
         check_text(problems, f"context.{name}", values.get(name), limit)
     for name in ("screenWidth", "screenHeight"):

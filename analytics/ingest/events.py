@@ -242,9 +242,10 @@ def validate_batch(
     now: datetime | None = None, origin: Origin | None = None, skip: Set[int] = frozenset(),
     rules: EventRules = NO_RULES,
 ) -> ValidatedBatch:
-    """``origin`` (the request that sent the batch) adds user agent, opt-in IP, proxy geo and
-    visitor ids; without it only the SDK's own user agent is kept. Events at ``skip`` are left
-    out (opted out: neither valid nor rejected). ``rules``: the tenant's event definitions."""
+    """``origin`` (the request that sent the batch) adds user agent, opt-in IP, proxy geo, visitor
+    ids and whether a server sent the event (analytics.ingest.origin); without it only the SDK's
+    own user agent is kept. Events at ``skip`` are left out (opted out: neither valid nor
+    rejected). ``rules``: the tenant's event definitions."""
     now = now or datetime.now(UTC)
     oldest = now - timedelta(days=retention_days)
     newest = now + timedelta(seconds=max_future_seconds)
@@ -254,13 +255,22 @@ def validate_batch(
     for index, event in enumerate(events):
         if index in skip:
             continue
-        row, problems = validate_event(event, now=now, oldest=oldest, newest=newest, geo=geo, rules=rules)
+        agent = event.context.user_agent if event.context is not None else None
+        server = origin is not None and origin.server_sourced(
+            has_ids=bool(event.user_id or event.anonymous_id), context_agent=agent)
+        # A relay's proxy geo is the relay's place, not the end user's.
+        row, problems = validate_event(event, now=now, oldest=oldest, newest=newest,
+                                       geo={} if server else geo, rules=rules)
         if row is None:
             errors.extend(FieldError(index, field, reason) for field, reason in problems)
+            continue
+        if origin is None:
+            row += without_origin(agent)
         else:
-            agent = event.context.user_agent if event.context is not None else None
-            row += origin.columns(agent) if origin is not None else without_origin(agent)
-            valid.append(ValidEvent(index, row[0], row[1], row))
+            row += origin.columns(user_id=row[3], anonymous_id=row[4], context_agent=agent,
+                                  context_ip=event.context.ip if event.context is not None else None,
+                                  server_sourced=server)
+        valid.append(ValidEvent(index, row[0], row[1], row))
     return ValidatedBatch(valid, errors)
 
 

@@ -45,8 +45,9 @@ _LOAD = text(
     JOIN events e ON e.tenant_id = :tenant AND e.occurred_at = k.key_at AND e.id = k.key_id
     """
 )
-_TENANT = text("SELECT timezone, scanner_exempt_rules, ARRAY(SELECT pattern FROM bot_rules "
-               "WHERE tenant_id = :tenant ORDER BY id) AS patterns FROM tenants WHERE id = :tenant")
+_TENANT = text("SELECT timezone, scanner_exempt_rules, exclude_unknown_agents, "
+               "ARRAY(SELECT pattern FROM bot_rules WHERE tenant_id = :tenant ORDER BY id) AS patterns "
+               "FROM tenants WHERE id = :tenant")
 
 
 async def roll_up_once(engine: AsyncEngine, tenant_id: int, *, claim_batches: int,
@@ -66,7 +67,8 @@ async def roll_up_once(engine: AsyncEngine, tenant_id: int, *, claim_batches: in
         result = await conn.execute(_LOAD, {"tenant": tenant_id, "ids": ids, "ats": ats})
         events = [RawEvent(*row) for row in result]
         upkeep = await keep_sessions(conn, tenant_id, events, tz, usable_patterns(tenant.patterns),
-                                     usable_exemptions(tenant.scanner_exempt_rules))
+                                     usable_exemptions(tenant.scanner_exempt_rules),
+                                     exclude_unknown=tenant.exclude_unknown_agents)
         claim = Claim(tenant_id, tz, events, upkeep.bot_events)
         for consumer in CONSUMERS:
             await consumer.consume(conn, claim)

@@ -1,8 +1,9 @@
 """Sessions derived from raw events (pure): who is one visitor, which events make one session, and
 the facts of each session (pages, source, UTM, geo, device, tier-1 and tier-2 bot verdicts).
 
-A visitor's events carry two cookieless ids: ``visitor_id`` under the event's UTC day salt and
-``visitor_prev`` under the day before's. An event at 00:05 therefore names, in ``visitor_prev``,
+An event with a userId or anonymousId carries its identity's visitor id and no ``visitor_prev``
+(analytics.ingest.origin). A cookieless event carries two ids: ``visitor_id`` under the event's UTC
+day salt and ``visitor_prev`` under the day before's. An event at 00:05 therefore names, in ``visitor_prev``,
 the id its sender had at 23:55; :func:`link_visitors` joins such ids into one visitor so a visit
 across midnight stays one session. Sessions follow :mod:`analytics.traffic.sessions` (30 minutes
 idle, 24 hours at most, SDK session ids respected) and are named by a UUID derived from the first
@@ -22,7 +23,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from analytics.rollups.aggregate import RawEvent
-from analytics.traffic.agents import describe_agent, is_bot
+from analytics.traffic.agents import AgentProfile, DeviceType, describe_agent, is_bot, unknown_agent_verdict
 from analytics.traffic.reading import reading_pattern
 from analytics.traffic.referrers import classify_source, utm
 from analytics.traffic.scanner import (
@@ -38,11 +39,13 @@ from analytics.traffic.sessions import VisitorEvent, assign_sessions
 SESSION_NAMESPACE = uuid.UUID("6f1d4c52-9a53-4a83-8b39-3c1f0e6f2d7a")
 # What :func:`session_facts` derives from the same events changes with this number; a stored row of
 # an older one is derived again when its visitor next sends events. 1: the first; 2: one tier-2
-# reason per scanner rule met, scan_velocity, engagement reports combined per page view.
+# reason per scanner rule met, scan_velocity, engagement reports combined per page view. (Events
+# stored before server_source existed derive as before: no bump for the unknown-agent class.)
 DERIVATION = 2
 PER_RULE_REASONS = 2  # the first derivation whose path reasons name every rule a session met
 PAGE_VIEW = "PageViewed"
 PAGE_ENGAGEMENT = "PageEngagement"
+UNKNOWN_PROFILE = AgentProfile(DeviceType.UNKNOWN, "", None, "", None)
 UTM_FIELDS = ("utmSource", "utmMedium", "utmCampaign", "utmTerm", "utmContent")
 
 
@@ -143,9 +146,10 @@ MAX_BOT_REASONS = 1 + len(PATH_RULES) + 2
 
 
 def session_facts(session_id: uuid.UUID, events: Sequence[RawEvent], bot_patterns: Sequence[str] = (),
-                  exempt_rules: Collection[str] = ()) -> SessionFacts:
+                  exempt_rules: Collection[str] = (), exclude_unknown: bool = False) -> SessionFacts:
     """The facts of one session's time-ordered events; ``bot_patterns`` are the tenant's bot rules,
-    ``exempt_rules`` the scanner path rules its own site needs (analytics.traffic.scanner)."""
+    ``exempt_rules`` the scanner path rules its own site needs (analytics.traffic.scanner),
+    ``exclude_unknown`` the tenant's choice for server-sourced sessions without any agent."""
     first = events[0]
     pages = [e for e in events if e.type == PAGE_VIEW and e.url]
     landing = pages[0] if pages else next((e for e in events if e.url), None)
@@ -153,11 +157,13 @@ def session_facts(session_id: uuid.UUID, events: Sequence[RawEvent], bot_pattern
     context = with_context[0] if with_context else {}
     entry_url = landing.url if landing else None
     agent = next((e.user_agent for e in events if e.user_agent), None)
+    # A server sent them without the end user's agent: the unknown-agent class, not ua_empty.
+    unknown = agent is None and any(e.server_source for e in events)
     tags = utm(_with_context_utm(entry_url, context))
-    profile = describe_agent(agent)
+    profile = UNKNOWN_PROFILE if unknown else describe_agent(agent)
     engagements = [e for e in events if e.type == PAGE_ENGAGEMENT]
     readings = page_readings(events)
-    verdict = is_bot(agent, bot_patterns)
+    verdict = unknown_agent_verdict(exclude_unknown) if unknown else is_bot(agent, bot_patterns)
     reasons: list[dict[str, Any]] = []
     if verdict.is_bot:
         reasons.append({"tier": 1, "code": str(verdict.reason_code), "detail": verdict.matched})

@@ -1,6 +1,7 @@
-"""Session work outside the rollup: behavioural scoring with counter corrections, and retroactive
-bot rules. Each runs in one tenant transaction holding the tenant's lock (the rollup's too), so
-sessions and counters never see two writers at once, and a crash leaves everything or nothing."""
+"""Session work outside the rollup: behavioural scoring with counter corrections, retroactive bot
+rules, and the identity re-derivation of sessions stored before the identity rule. Each runs in one
+tenant transaction holding the tenant's lock (the rollup's too), so sessions and counters never see
+two writers at once, and a crash leaves everything or nothing."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from analytics.db import lock_tenant, tenant_transaction
 from analytics.sessions.correction import correct_dirty_days
+from analytics.sessions.identity import IdentityRun, rederive_identities
 from analytics.sessions.rules import BotRule, apply_rule, finish_rule
 from analytics.sessions.scoring import score_sessions
 
@@ -96,3 +98,11 @@ async def pending_session_work(engine: AsyncEngine, *, correction_delay: timedel
             "SELECT tenant_id, work, queued_rules FROM analytics_session_work(:delay)"),
             {"delay": correction_delay})).all()
     return [(int(r.tenant_id), int(r.work), [int(i) for i in r.queued_rules]) for r in rows]
+
+
+async def run_identity_rederivation(engine: AsyncEngine, tenant_id: int) -> IdentityRun:
+    """Re-derive the tenant's stored sessions under the identity rule (analytics.sessions.identity),
+    then correct every day whose counted events changed side."""
+    run = await rederive_identities(engine, tenant_id)
+    await correct_marked_days(engine, tenant_id, max_days=10_000)
+    return run

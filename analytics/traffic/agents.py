@@ -63,6 +63,7 @@ class DeviceType(enum.StrEnum):
     TABLET = "tablet"
     BOT = "bot"
     OTHER = "other"
+    UNKNOWN = "unknown"  # a server or relay sent the events without the end user's agent
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,11 @@ def is_bot(user_agent: str | None, extra_patterns: Sequence[str] = ()) -> BotVer
         if expression.search(agent):
             return BotVerdict(is_bot=True, reason_code=BotReason.TENANT_RULE, matched=source)
     return HUMAN
+
+
+def unknown_agent_verdict(exclude: bool) -> BotVerdict:
+    """Tier 1 for server-sourced events without any agent: a person unless the tenant excludes them."""
+    return BotVerdict(is_bot=True, reason_code=BotReason.UNKNOWN_AGENT) if exclude else HUMAN
 
 
 def describe_agent(user_agent: str | None) -> AgentProfile:

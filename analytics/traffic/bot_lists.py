@@ -54,6 +54,9 @@ class BotReason(enum.StrEnum):
     HTTP_LIBRARY = "ua_http_library"
     HEADLESS = "ua_headless"  # headless browsers and automation (Playwright, Selenium, Electron shells)
     TENANT_RULE = "ua_tenant_rule"
+    # A server or relay sent the event without the end user's agent: a person by default, excluded
+    # only by the tenant's choice (analytics.ingest.origin; tenants.exclude_unknown_agents).
+    UNKNOWN_AGENT = "unknown_agent"
 
 
 DEVICE_DETECTOR = "device-detector"

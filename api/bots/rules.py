@@ -1,6 +1,7 @@
 """Tenant bot rules in the graph: ``addBotRule`` (secret key) flags existing sessions by user agent
 in a worker job that also corrects every affected counter; ``tenant { botRules }`` shows progress.
-``setScannerExemptions`` names the scanner path rules the tenant's own site needs."""
+``setScannerExemptions`` names the scanner path rules the tenant's own site needs; ``setUnknownAgents``
+whether server-sourced sessions without any user agent count as people."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import datetime
 import strawberry
 
 from analytics.errors import InvalidArgument
-from analytics.sessions import exemptions, rules
+from analytics.sessions import exemptions, rules, unknown_agents
 from analytics.traffic.scanner import PATH_RULES
 from api.context import AppInfo
 from api.errors import BadInput
@@ -47,6 +48,16 @@ class ScannerExemptions:
     rules: list[str] = strawberry.field(description=f"Exempt rules, of: {', '.join(PATH_RULES)}.")
     sessions_lifted: int = strawberry.field(
         description="Stored sessions that stopped being scanners (newly exempt rules only).")
+    days_marked: int = strawberry.field(
+        description="Local days whose counters are recomputed for them, after the correction delay.")
+
+
+@strawberry.type(description="Whether sessions a server or relay sent without the end user's agent (device "
+                             "type unknown) are excluded as bots (tier 1, reason unknown_agent).")
+class UnknownAgents:
+    exclude: bool
+    sessions_changed: int = strawberry.field(
+        description="Stored unknown-agent sessions whose bot flag the change turned.")
     days_marked: int = strawberry.field(
         description="Local days whose counters are recomputed for them, after the correction delay.")
 
@@ -96,3 +107,15 @@ class BotRuleMutation:
         # The worker's sweeper queues the marked days' corrections once the correction delay passed.
         return ScannerExemptions(rules=list(done.rules), sessions_lifted=done.sessions_lifted,
                                  days_marked=done.days_marked)
+
+    @strawberry.mutation(description="Count (false, the default) or exclude (true) the sessions a server or "
+                                     "relay sent without the end user's user agent (secret key). Applies to "
+                                     "new sessions and to the stored ones; the days whose counters change "
+                                     "side are corrected after the correction delay.")
+    async def set_unknown_agents(self, info: AppInfo, exclude: bool) -> UnknownAgents:
+        principal = info.context.require_secret()
+        async with info.context.write() as conn:
+            done = await unknown_agents.set_unknown_agents(conn, principal.tenant_id, exclude,
+                                                           principal.timezone)
+        return UnknownAgents(exclude=done.exclude, sessions_changed=done.sessions_changed,
+                             days_marked=done.days_marked)

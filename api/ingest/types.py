@@ -34,7 +34,10 @@ _TYPES_DOC = "; ".join(f"{k.name} ({k.metric}: {k.description})" for k in CATALO
 class TrackContext:
     referrer: str | None = None
     user_agent: str | None = strawberry.field(
-        default=None, description="The browser's user agent; else the request's User-Agent header.")
+        default=None, description="The end user's browser agent. From a browser: else the request's "
+                                  "User-Agent header. From a server or relay (a library's User-Agent or "
+                                  "none, or the header Analytics-Source: server): the only agent used; none "
+                                  "files the event under unknown agent.")
     locale: str | None = None
     title: str | None = strawberry.field(default=None, description="Page title.")
     screen_width: int | None = None
@@ -56,6 +59,11 @@ class TrackContext:
         default=None, description="The person's browser sent Do Not Track or Global Privacy Control (set it "
                                   "when you forward events from a server). A tenant that honours these "
                                   "signals drops the event: OPTED_OUT, never stored.")
+
+    ip: str | None = strawberry.field(
+        default=None, description="The end user's IP address, when a server or relay sends the event: it "
+                                  "identifies cookieless visitors (hashed) and is stored only for tenants "
+                                  "that keep addresses. Ignored from browsers.")
 
     def to_context(self) -> EventContext:
         return EventContext(**{f: getattr(self, f) for f in EventContext.__struct_fields__})
@@ -114,9 +122,12 @@ class TrackEvent:
         description="When it happened: ISO 8601 with a UTC offset, e.g. 2025-05-10T14:22:00Z.")
     user_id: str | None = strawberry.field(
         default=None, description="Your user id; userId or anonymousId is required, except on page "
-                                  "events (PageViewed, PageEngagement: cookieless visitors).")
+                                  "events (PageViewed, PageEngagement: cookieless visitors). With "
+                                  "anonymousId it names the visitor: events with the same userId and "
+                                  "anonymousId are one visitor, whoever sent them.")
     anonymous_id: str | None = strawberry.field(
-        default=None, description="A device or browser id for people not signed in.")
+        default=None, description="A device or browser id; two different anonymousIds are never one "
+                                  "visitor.")
     session_id: str | None = None
     tour_id: str | None = strawberry.field(default=None, description="Required for tour events.")
     step_index: int | None = strawberry.field(

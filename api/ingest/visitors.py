@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 
 from analytics.ingest.geo import geo_from_headers
-from analytics.ingest.origin import Origin, load_salts
+from analytics.ingest.origin import SERVER, SOURCE_HEADER, Origin, load_salts
 from analytics.settings import Settings
 from analytics.tenants.service import Principal
 from analytics.traffic.visitor import DailySalts
@@ -26,11 +26,12 @@ async def todays_salts(resources: Resources) -> DailySalts:
 
 def request_origin(request: Request, principal: Principal, settings: Settings, salts: DailySalts) -> Origin:
     """The sender of one request; its address is what uvicorn reports (X-Forwarded-For from the
-    proxies in FORWARDED_ALLOW_IPS)."""
+    proxies in FORWARDED_ALLOW_IPS). ``Analytics-Source: server`` declares a server or relay."""
     return Origin(tenant_id=principal.tenant_id, ip=request.client.host if request.client else "",
                   user_agent=request.headers.get("user-agent"), store_ip=principal.store_ip,
                   salts=salts, geo=geo_from_headers(request.headers, settings.geo_headers),
-                  privacy_signal=privacy_signal(request))
+                  privacy_signal=privacy_signal(request),
+                  declared_server=request.headers.get(SOURCE_HEADER, "").strip().lower() == SERVER)
 
 
 def privacy_signal(request: Request) -> bool:

@@ -60,12 +60,35 @@ class TourCounts:
                 "completion_rate": counts.completion_rate, "dismissal_rate": counts.dismissal_rate}
 
 
+# The figures of TourCounts that count events (the rates do not).
+EVENT_COUNTS = ("starts", "completions", "dismissals", "restarts", "step_views", "step_completions",
+                "target_failures")
+
+
 @strawberry.type(description="A tour's totals over a period, optionally compared with another.")
 class TourStats(TourCounts):
     period: Period
     previous: TourStats | None = strawberry.field(
         description="The same figures for the comparison period, when compare is given.")
     change: TourStatsChange | None
+    # What excludedAsBots needs: the counts are of this tour (None: all tours), period and bot choice.
+    tour_id: strawberry.Private[str | None] = None
+    domain_period: strawberry.Private[DomainPeriod | None] = None
+    include_bots: strawberry.Private[bool] = True
+
+    @strawberry.field(description=(
+        "Events of the tour in this period left out of the figures above as bots (sessions flagged "
+        "by any tier, or server-sourced sessions without a user agent when the tenant excludes them): "
+        "when the figures are 0 but this is not, the events arrived and were filtered. 0 with "
+        "includeBots: true."))
+    async def excluded_as_bots(self, info: AppInfo) -> int:
+        if self.include_bots or self.domain_period is None:
+            return 0
+        from api.tours.loaders import load_counts
+
+        everyone = TourCounts.values(await load_counts(info, self.tour_id, self.domain_period, True))
+        humans = TourCounts.values(self)  # type: ignore[arg-type]
+        return sum(int(everyone[k]) - int(humans[k]) for k in EVENT_COUNTS)  # type: ignore[call-overload]
 
     @classmethod
     def build(cls, period: DomainPeriod, counts: stats.TourCounts,
@@ -173,7 +196,9 @@ async def stats_with_comparison(info: AppInfo, tour_id: str | None, period: Doma
     if compare is not None:
         before = comparison(period, compare)
         previous = (before, await load_counts(info, tour_id, before, include_bots))
-    return TourStats.build(period, counts, previous)
+    built = TourStats.build(period, counts, previous)
+    built.tour_id, built.domain_period, built.include_bots = tour_id, period, include_bots
+    return built
 
 
 @strawberry.type

@@ -142,6 +142,9 @@ class BotTraffic:
     excluded_share: float | None = strawberry.field(description="excludedSessions / totalSessions * 100.")
     by_tier: list[BotTierCount] = strawberry.field(description="Tiers 1, 2 and 3, in that order.")
     by_reason: list[BotReasonCount] = strawberry.field(description="Most sessions first.")
+    unknown_agent_sessions: int = strawberry.field(description=(
+        "Sessions a server or relay sent without the end user's agent (device type unknown): counted as "
+        "people unless the tenant excludes them (setUnknownAgents), then tier-1 reason unknown_agent."))
     domain_period: strawberry.Private[DomainPeriod]
     content_id: strawberry.Private[str | None] = None
 
@@ -154,6 +157,7 @@ class BotTraffic:
             by_tier=[BotTierCount(tier=t, name=TIERS[t], sessions=summary.by_tier[t - 1]) for t in TIERS],
             by_reason=[BotReasonCount(tier=r.tier, code=r.code, sessions=r.sessions)
                        for r in summary.by_reason],
+            unknown_agent_sessions=summary.unknown_agent_sessions,
         )
 
     @strawberry.field(description=f"Every local day of the period, zeros included (at most {MAX_BUCKETS} "
@@ -232,7 +236,8 @@ class Traffic:
     async def regions(self, info: AppInfo, limit: int = 10) -> list[RegionRow]:
         return await self._rows(info, RegionRow, "regions", limit)
 
-    @strawberry.field(description="By device type: desktop, mobile, tablet, bot, other.")
+    @strawberry.field(description="By device type: desktop, mobile, tablet, bot, other, unknown (a server "
+                                  "or relay sent the events without the end user's agent).")
     async def devices(self, info: AppInfo, limit: int = 10) -> list[TrafficRow]:
         return await self._rows(info, TrafficRow, "devices", limit)
 

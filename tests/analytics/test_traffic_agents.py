@@ -398,3 +398,10 @@ def test_agents_no_list_names_are_judged_by_generic_signs(agent: str, reason: Bo
 ])
 def test_generic_signs_spare_apps_on_devices(agent: str) -> None:
     assert is_bot(agent) == HUMAN
+
+
+def test_the_api_spelling_of_the_unknown_device_matches_the_parser_module() -> None:
+    from analytics.sessions.stats import UNKNOWN_DEVICE
+    from analytics.traffic.agents import DeviceType
+
+    assert UNKNOWN_DEVICE == DeviceType.UNKNOWN

@@ -39,15 +39,20 @@ def view(at: str, **fields: Any) -> dict[str, Any]:
 async def test_the_effective_user_agent_is_stored(gql: GraphQLClient, make_tenant: Any,
                                                   owner_engine: AsyncEngine) -> None:
     tenant: TenantKeys = await make_tenant()
+    browser = "Mozilla/5.0 HeaderAgent/1"
     await send(gql, tenant.publishable, [
         view("10:00:00", context={"userAgent": "  SdkAgent/2  "}),  # the SDK's own, trimmed
         view("10:01:00", context={"userAgent": "   "}),             # blank: the header's
         view("10:02:00", context={"locale": "de-DE"}),
-    ], **{"User-Agent": "HeaderAgent/1"})
-    await send(gql, tenant.publishable, [view("10:03:00")], **{"User-Agent": "x" * 1100})
+    ], **{"User-Agent": browser})
+    await send(gql, tenant.publishable, [view("10:03:00")], **{"User-Agent": "Mozilla/5.0 " + "x" * 1100})
+    # From a server (a library's agent or none): the header is never the end user's agent.
     await send(gql, tenant.publishable, [view("10:04:00")], **{"User-Agent": ""})
-    assert await stored(owner_engine, tenant.id, "user_agent") == [
-        ("SdkAgent/2",), ("HeaderAgent/1",), ("HeaderAgent/1",), ("x" * 1024,), (None,)]
+    await send(gql, tenant.publishable, [view("10:05:00"), view("10:06:00", context={"userAgent": "SdkAgent/3"})],
+               **{"User-Agent": "python-requests/2.32.3"})
+    assert await stored(owner_engine, tenant.id, "user_agent, server_source") == [
+        ("SdkAgent/2", False), (browser, False), (browser, False), ("Mozilla/5.0 " + "x" * 1012, False),
+        (None, True), (None, True), ("SdkAgent/3", True)]
 
 
 async def test_raw_ip_is_kept_only_for_tenants_that_opt_in(gql: GraphQLClient, make_tenant: Any,

@@ -400,14 +400,14 @@ async def test_visitors_are_cookieless_hashes_and_no_ip_is_stored(gql: GraphQLCl
 
     tenant: TenantKeys = await make_tenant()
     chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
-    batch = [event("PageViewed", "2025-05-01T10:00:00Z", None, anonymousId="a1", url="/a",
-                   context={"userAgent": chrome}),
-             event("PageViewed", "2025-05-01T10:05:00Z", None, anonymousId="a1", url="/b",
-                   context={"userAgent": chrome}),
-             event("PageViewed", "2025-05-01T10:06:00Z", None, anonymousId="a2", url="/a")]  # header agent
+    # Cookieless (no userId or anonymousId), from the browser itself (a browser's User-Agent header).
+    header_agent = "Mozilla/5.0 Firefox/1"
+    batch = [event("PageViewed", "2025-05-01T10:00:00Z", None, url="/a", context={"userAgent": chrome}),
+             event("PageViewed", "2025-05-01T10:05:00Z", None, url="/b", context={"userAgent": chrome}),
+             event("PageViewed", "2025-05-01T10:06:00Z", None, url="/a")]  # header agent
     # The API is behind a trusted proxy (uvicorn trusts 127.0.0.1), so the client is 203.0.113.9.
     response = await gql.post(tenant.publishable, TRACK, {"events": batch},
-                              **{"X-Forwarded-For": "203.0.113.9", "User-Agent": "Firefox/1"})
+                              **{"X-Forwarded-For": "203.0.113.9", "User-Agent": header_agent})
     assert response.json()["data"]["track"]["accepted"] == 3
     async with owner_engine.connect() as conn:
         rows = (await conn.execute(text("SELECT visitor_id, visitor_prev, user_agent, ip_address FROM events "
@@ -417,6 +417,6 @@ async def test_visitors_are_cookieless_hashes_and_no_ip_is_stored(gql: GraphQLCl
     salts = await load_salts(owner_engine, datetime.now(UTC).date())  # the API's salts of today
     expected = visitor_candidates(tenant.id, "203.0.113.9", chrome, salts=salts)
     assert rows[0] == rows[1] == (expected.today, expected.yesterday, chrome, None)
-    header = visitor_candidates(tenant.id, "203.0.113.9", "Firefox/1", salts=salts)
-    assert rows[2] == (header.today, header.yesterday, "Firefox/1", None)
+    header = visitor_candidates(tenant.id, "203.0.113.9", header_agent, salts=salts)
+    assert rows[2] == (header.today, header.yesterday, header_agent, None)
     assert "203.0.113.9" not in dump and "127.0.0.1" not in dump

@@ -54,7 +54,7 @@ async def test_breakdowns_rank_sessions(gql: GraphQLClient, shop: TenantKeys) ->
                                      "sessions": 1, "share": 16.67}]
     assert traffic["countries"] == [
         row("DE", 3, 2, 50.0, 33.33, 180.0),  # Chrome twice (one bounce), Edge
-        row("US", 2, 2, 33.33, 50.0, 315.0),  # Firefox (bounce, 30 s), iPhone (600 s)
+        row("US", 2, 1, 33.33, 50.0, 315.0),  # Firefox (bounce, 30 s), iPhone (600 s): both user u1
         row(None, 1, 1, 16.67, 0.0, 1200.0),  # Safari sent no country
     ]
     assert traffic["regions"] == [{"country": "DE", "region": "BE", "sessions": 1},

@@ -132,11 +132,11 @@ async def test_bot_tiers_are_flagged_and_excluded_from_counters_unless_included(
              page("2025-05-01T10:00:01Z", "https://shop.example/", CHROME, "human")]
     crawler = [tour_start("2025-05-01T10:00:00Z", GOOGLEBOT, "crawler")]
     scanner = [tour_start("2025-05-01T11:00:00Z", CHROME + " A", "scanner"),
-               page("2025-05-01T11:00:01Z", "https://shop.example/wp-admin/install.php", CHROME + " A")]
+               page("2025-05-01T11:00:01Z", "https://shop.example/wp-admin/install.php", CHROME + " A", "scanner")]
     # 70 page views half a second apart: 70 requests a minute, with machine-regular gaps.
     fast = [tour_start("2025-05-01T12:00:00Z", CHROME + " B", "fast")] + [
-        page(f"2025-05-01T12:00:{i // 2:02d}.{5 * (i % 2)}Z", f"https://shop.example/x{i % 5}", CHROME + " B")
-        for i in range(1, 71)]
+        page(f"2025-05-01T12:00:{i // 2:02d}.{5 * (i % 2)}Z", f"https://shop.example/x{i % 5}", CHROME + " B",
+             "fast") for i in range(1, 71)]
     assert (await gql.track(tenant.publishable, human + crawler + scanner + fast))["accepted"] == 76
     # A session counted as human first, whose later request is a scanner's: its start moves sides.
     late_scanner = [tour_start("2025-05-02T08:00:00Z", CHROME + " C", "late")]
@@ -144,7 +144,7 @@ async def test_bot_tiers_are_flagged_and_excluded_from_counters_unless_included(
     await run_worker()
     assert await starts(gql, tenant) == (2, 5)
     assert (await gql.track(tenant.publishable, [
-        page("2025-05-02T08:05:00Z", "https://shop.example/.env", CHROME + " C")]))["accepted"] == 1
+        page("2025-05-02T08:05:00Z", "https://shop.example/.env", CHROME + " C", "late")]))["accepted"] == 1
     await run_worker()
 
     flags = {s.user_id: s for s in await sessions_of(owner_engine, tenant.id)}
@@ -463,12 +463,15 @@ async def test_a_return_the_next_night_keeps_the_midnight_session_whole_and_coun
                                      retention_days=3650, max_future_seconds=86400, origin=origin)
         assert outcome.accepted == len(events)
 
-    # A scanner's request before midnight, a tour start after it: one session, on the bot side.
-    await send_at(datetime(2025, 5, 1, 23, 55, tzinfo=UTC), page("2025-05-01T23:55:00Z", "https://shop.example/.env"))
+    # A scanner's request before midnight, a tour start after it: one session, on the bot side (one
+    # visitor by its userId; cookieless ids across midnight are the test above).
+    await send_at(datetime(2025, 5, 1, 23, 55, tzinfo=UTC),
+                  page("2025-05-01T23:55:00Z", "https://shop.example/.env", user="u1"))
     await send_at(datetime(2025, 5, 2, 0, 10, tzinfo=UTC), tour_start("2025-05-02T00:10:00Z", CHROME, "u1"))
     await run_worker()
     # The same visitor the next night: its window starts after the first session did.
-    await send_at(datetime(2025, 5, 3, 0, 5, tzinfo=UTC), page("2025-05-03T00:05:00Z", "https://shop.example/"))
+    await send_at(datetime(2025, 5, 3, 0, 5, tzinfo=UTC),
+                  page("2025-05-03T00:05:00Z", "https://shop.example/", user="u1"))
     await run_worker()
     sessions = await sessions_of(owner_engine, tenant.id)
     assert [(s.request_count, s.is_scanner) for s in sessions] == [(2, True), (1, False)]
