@@ -17,6 +17,7 @@ from api.persisted.mutations import PersistedMutation
 from api.tenants.mutations import TenantMutation
 from api.tenants.types import Tenant
 from api.tours.mutations import TourMutation
+from api.users.privacy import PrivacyMutation
 
 
 @strawberry.type
@@ -29,7 +30,7 @@ class Query:
 
 @strawberry.type
 class Mutation(IngestMutation, TourMutation, PersistedMutation, ExportMutation, BotRuleMutation,
-               TenantMutation):
+               TenantMutation, PrivacyMutation):
     pass
 
 

@@ -13,6 +13,8 @@ ROLLUP_JOB = "roll_up_tenant"
 EXPORT_JOB = "run_export"
 SESSIONS_JOB = "maintain_sessions"
 BOT_RULE_JOB = "apply_bot_rule"
+ERASURE_JOB = "erase_user"
+USER_EXPORT_JOB = "export_user"
 log = logging.getLogger("analytics.queue")
 
 
@@ -61,6 +63,19 @@ async def enqueue_bot_rule(redis: ArqRedis, tenant_id: int, rule_id: int, *, swe
     """Queue a bot rule's retroactive run (``botrule:<tenant>:<id>``: asking again is a no-op)."""
     job_id = f"botrule:{tenant_id}:{rule_id}{_sweep_suffix(sweep)}"
     return await redis.enqueue_job(BOT_RULE_JOB, tenant_id, rule_id, _job_id=job_id) is not None
+
+
+async def enqueue_erasure(redis: ArqRedis, tenant_id: int, erasure_id: str, *, sweep: bool = False) -> bool:
+    """Queue an erasure (``erasure:<id>``; the sweeper's ids change, see SWEEP_ID_SECONDS)."""
+    job_id = f"erasure:{erasure_id}{_sweep_suffix(sweep)}"
+    return await redis.enqueue_job(ERASURE_JOB, tenant_id, erasure_id, _job_id=job_id) is not None
+
+
+async def enqueue_user_export(redis: ArqRedis, tenant_id: int, export_id: str, *,
+                              sweep: bool = False) -> bool:
+    """Queue a person's access export (``userexport:<id>``)."""
+    job_id = f"userexport:{export_id}{_sweep_suffix(sweep)}"
+    return await redis.enqueue_job(USER_EXPORT_JOB, tenant_id, export_id, _job_id=job_id) is not None
 
 
 class RollupNotifier:

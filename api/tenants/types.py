@@ -30,6 +30,7 @@ from api.tours.queries import TourConnection, ToursOverview
 from api.tours.types import SelectorHealth, Tour, TourSeries
 from api.traffic import queries as traffic_queries
 from api.traffic.types import Traffic
+from api.users import privacy
 
 
 @strawberry.type(description="The tenant the API key belongs to; every field is scoped to it.")
@@ -156,3 +157,16 @@ class Tenant:
                                   "was ever counted.")
     async def capsule(self, info: AppInfo, id: str) -> Capsule | None:
         return await content_queries.capsule_by_id(info, id)
+
+    @strawberry.field(description="An erasure request (eraseUser) and its audit record; null when unknown.")
+    async def erasure(self, info: AppInfo, id: strawberry.ID) -> privacy.Erasure | None:
+        return await privacy.erasure_by_id(info, id)
+
+    @strawberry.field(description=f"The latest erasure requests first (first: at most "
+                                  f"{privacy.MAX_ERASURES}).")
+    async def erasures(self, info: AppInfo, first: int = 20) -> list[privacy.Erasure]:
+        return await privacy.erasures(info, first)
+
+    @strawberry.field(description="A person's access export (exportUser); null when unknown.")
+    async def user_export(self, info: AppInfo, id: strawberry.ID) -> privacy.UserExport | None:
+        return await privacy.user_export_by_id(info, id)
