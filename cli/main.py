@@ -9,6 +9,7 @@ from cli.connection import login, logout
 from cli.content import content_app
 from cli.persisted import persisted_app
 from cli.sessions import overview, sessions_app, traffic_app
+from cli.users import users_app
 
 app = typer.Typer(help="GraphQL analytics API with async workers. Server commands (dev, serve, worker, "
                        "migrate, tenants, keys, rollups, persisted) use the database; reporting commands "
@@ -25,6 +26,7 @@ app.command("overview")(overview)
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(traffic_app, name="traffic")
 app.add_typer(content_app, name="content")
+app.add_typer(users_app, name="users")
 
 
 def main() -> None:

@@ -7,7 +7,8 @@ sweeper queues the job again. The transaction
 - deletes the person's raw events (analytics.users.subjects says which);
 - re-derives the sessions those events belonged to from the events that remain (the session upkeep
   of the rollup): sessions left with no event go, with their content facts; a session shared with
-  other people's events is rewritten without the person;
+  other people's events is rewritten without the person; sessions of days whose raw events
+  retention removed go when they name the person;
 - runs every registered consumer's ``erase`` statements for each of the person's user keys (their
   distinct-user rows, user days, and whatever per-person rows later consumers declare), on every
   day, including days whose raw events retention already removed;
@@ -36,6 +37,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from analytics.content.upkeep import replace_content_facts
 from analytics.db import CURRENT_TENANT, lock_tenant, tenant_transaction
 from analytics.rollups.aggregate import RAW_EVENT_COLUMNS, RawEvent
 from analytics.rollups.registry import CONSUMERS
@@ -114,6 +116,11 @@ _DELETE_UNNAMED = text(f"DELETE FROM events WHERE {UNNAMED_SESSION_EVENTS} RETUR
 _CONTENT_ROWS = text("SELECT " + " + ".join(
     f"(SELECT count(*) FROM {table} WHERE tenant_id = :tenant "
     "AND session_id = ANY(CAST(:sessions AS uuid[])))" for table in CONTENT_TABLES))
+# Sessions naming the person that ended before the tenant's raw events begin: no event is left to
+# re-derive them from.
+_DELETE_EXPIRED_SESSIONS = text(
+    "DELETE FROM sessions WHERE tenant_id = :tenant AND id = ANY(CAST(:sessions AS uuid[])) "
+    "AND last_seen_at < (SELECT raw_events_from FROM tenants WHERE id = :tenant) RETURNING id")
 _TABLE = re.compile(r"^\s*DELETE\s+FROM\s+(\w+)", re.IGNORECASE)
 # Each consumer's erase statements with the table each one names (the count's kind).
 ERASE_STATEMENTS = [(m.group(1) if (m := _TABLE.match(statement)) else consumer.name, text(statement))
@@ -133,8 +140,10 @@ async def erase_person(conn: AsyncConnection, tenant_id: int, identity: Identity
     deleted += [RawEvent(*row) for row in await conn.execute(_DELETE_UNNAMED, {**params, **in_sessions})]
     upkeep = await keep_sessions(conn, tenant_id, deleted, tz, usable_patterns(tenant.patterns),
                                  usable_exemptions(tenant.scanner_exempt_rules))
+    expired = [row.id for row in await conn.execute(_DELETE_EXPIRED_SESSIONS, in_sessions)]
+    await replace_content_facts(conn, tenant_id, {}, expired)
     content_after = (await conn.execute(_CONTENT_ROWS, in_sessions)).scalar_one()
-    counts = {"events": len(deleted), "sessions": upkeep.sessions_removed,
+    counts = {"events": len(deleted), "sessions": upkeep.sessions_removed + len(expired),
               "content_facts": int(content_before) - int(content_after)}
     for table, statement in ERASE_STATEMENTS:
         for key in identity.user_keys:

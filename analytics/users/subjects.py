@@ -2,8 +2,10 @@
 
 A person's rows, as erasure deletes them and the access export writes them:
 - raw events naming them: for a user id, its events and the events that carry only an anonymous id
-  seen on one of its events (the person's own devices before they signed in); for an anonymous id,
-  every event that carries it;
+  seen with it on an event or a session (the person's own devices before they signed in); for an
+  anonymous id, every event that carries it;
+- their sessions: those of these events, and those stored under their ids on days whose raw events
+  retention removed;
 - the events of their sessions that name nobody (cookieless page views of the same visit);
 - the per-person rows of every rollup consumer that declares ``erase`` statements, under each of
   their user keys (``u:<userId>``, ``a:<anonymousId>``).
@@ -66,9 +68,11 @@ class Identity:
         return {"user_id": self.user_id, "anonymous_ids": list(self.anonymous_ids)}
 
 
+# Sessions keep the link after retention removed the raw events (they follow the rollup retention).
 _LINKED_ANONYMOUS = text(
-    "SELECT DISTINCT anonymous_id FROM events WHERE tenant_id = :tenant AND user_id = :user_id "
-    "AND anonymous_id IS NOT NULL ORDER BY 1")
+    "SELECT anonymous_id FROM events WHERE tenant_id = :tenant AND user_id = :user_id "
+    "AND anonymous_id IS NOT NULL UNION SELECT anonymous_id FROM sessions WHERE tenant_id = :tenant "
+    "AND user_id = :user_id AND anonymous_id IS NOT NULL ORDER BY 1")
 
 
 async def identity_of(conn: AsyncConnection, tenant_id: int, subject: Subject) -> Identity:
@@ -85,9 +89,13 @@ NAMED_EVENTS = ("tenant_id = :tenant AND (user_id = :user_id "
 # Events of the person's sessions that name nobody (parameter :sessions as well).
 UNNAMED_SESSION_EVENTS = ("tenant_id = :tenant AND session_key = ANY(CAST(:sessions AS uuid[])) "
                           "AND user_id IS NULL AND anonymous_id IS NULL")
-# The person's sessions: those their events belong to (events still in the outbox have none yet).
+# The person's sessions: those their events belong to (events still in the outbox have none yet),
+# and those naming them that ended before the raw events retention kept.
 PERSON_SESSIONS = text(
-    f"SELECT DISTINCT session_key FROM events WHERE {NAMED_EVENTS} AND session_key IS NOT NULL")
+    f"SELECT DISTINCT session_key FROM events WHERE {NAMED_EVENTS} AND session_key IS NOT NULL "
+    "UNION SELECT id FROM sessions WHERE tenant_id = :tenant "
+    "AND (user_id = :user_id OR anonymous_id = ANY(CAST(:anonymous_ids AS text[]))) "
+    "AND last_seen_at < (SELECT raw_events_from FROM tenants WHERE id = :tenant)")
 
 
 async def person_sessions(conn: AsyncConnection, tenant_id: int, identity: Identity) -> list[object]:
