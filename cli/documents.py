@@ -14,7 +14,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from graphql import FragmentDefinitionNode, parse, print_ast
+from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse, print_ast
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,12 @@ class Document:
     @property
     def id(self) -> str:
         return hashlib.sha256(self.body.encode()).hexdigest()
+
+    @property
+    def kind(self) -> str:
+        """``query`` or ``mutation`` (the manifest declares it)."""
+        return next(d.operation.value for d in parse(self.body).definitions
+                    if isinstance(d, OperationDefinitionNode))
 
 
 FRAGMENTS = "fragments.graphql"
@@ -60,5 +66,5 @@ def documents() -> dict[str, Document]:
 def manifest() -> dict[str, Any]:
     """An Apollo persisted-query manifest of every CLI operation (``analytics persisted push`` takes it)."""
     return {"format": "apollo-persisted-query-manifest", "version": 1, "operations": [
-        {"id": d.id, "name": d.name, "type": "query", "body": d.body}
+        {"id": d.id, "name": d.name, "type": d.kind, "body": d.body}
         for d in sorted(documents().values(), key=lambda d: d.name)]}

@@ -117,7 +117,10 @@ CREATE_FOR_B = {
     "tour": ('mutation { defineTour(input: {id: "owned-by-b", title: "B", steps: []}) { id } }', "owned-by-b"),
     "capsule": (None, "cap-of-b"),
     "exportJob": ("mutation { startExport(dataset: DAILY, format: CSV, range: {since: \"7d\"}) { id } }", None),
+    "erasure": ('mutation { eraseUser(userId: "u-of-b") { id } }', None),
+    "userExport": ('mutation { exportUser(userId: "u-of-b") { id } }', None),
 }
+ID_TYPED = {"exportJob", "erasure", "userExport"}
 
 
 async def test_every_id_taking_field_hides_another_tenant_s_ids(gql: GraphQLClient, make_tenant: Any,
@@ -138,7 +141,7 @@ async def test_every_id_taking_field_hides_another_tenant_s_ids(gql: GraphQLClie
         if mutation is not None:
             created = await gql.data(b.secret, mutation)
             owned = owned or next(iter(created.values()))["id"]
-        query = f'query($id: {"ID" if field == "exportJob" else "String"}!) {{ tenant {{ {field}(id: $id) {{ __typename }} }} }}'
+        query = f'query($id: {"ID" if field in ID_TYPED else "String"}!) {{ tenant {{ {field}(id: $id) {{ __typename }} }} }}'
         mine = await gql.data(b.secret, query, {"id": owned})
         assert mine["tenant"][field] is not None, field  # B itself sees it
         theirs = await gql(a.secret, query, {"id": owned})
