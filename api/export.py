@@ -24,6 +24,7 @@ from analytics.db import tenant_transaction
 from analytics.errors import InvalidArgument
 from analytics.export import ExportRequest, ExportStream, parse_dataset, parse_format
 from analytics.tenants.service import KeyKind, Principal
+from analytics.users import access, erasure
 from api.auth import authenticate
 from api.context import Resources
 from api.http_request import Problem
@@ -185,7 +186,32 @@ def export_routes(get_resources: Callable[[], Resources]) -> list[BaseRoute]:
         return FileResponse(path, media_type=job.format.media_type, filename=job.request.filename,
                             headers={"Cache-Control": "no-store"})
 
+    async def download_user(request: Request) -> Response:
+        """``GET /export/users/{id}``: a person's access export (exportUser), until it expires."""
+        resources = get_resources()
+        try:
+            principal = await _secret_principal(request, resources)
+            try:
+                job_id = uuid.UUID(request.path_params["id"])
+            except ValueError:
+                raise Problem(404, "no user export with this id", "NOT_FOUND") from None
+            async with tenant_transaction(resources.engine, principal.tenant_id) as conn:
+                job = await access.get_export(conn, job_id)
+            if job is None:
+                raise Problem(404, "no user export with this id", "NOT_FOUND")
+            if job.status != "done":
+                raise Problem(409, f"the user export is {job.status}; download it once it is done",
+                              "EXPORT_NOT_READY", {"Retry-After": "5"})
+            path = erasure.user_export_file(resources.settings.data_dir, principal.tenant_id, job.id)
+            if job.expired or not path.exists():
+                raise Problem(410, "the user export has expired", "GONE")
+        except Problem as problem:
+            return _error(problem.status, problem.message, problem.code, problem.headers)
+        return FileResponse(path, media_type="application/json", filename=f"user-{job.id}.json",
+                            headers={"Cache-Control": "no-store"})
+
     return [Route("/export/jobs/{id}", download, methods=["GET", "HEAD"]),
+            Route("/export/users/{id}", download_user, methods=["GET", "HEAD"]),
             Route("/export/{name}", export, methods=["GET", "HEAD"])]
 
 

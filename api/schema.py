@@ -21,6 +21,7 @@ from api.segments.queries import SegmentMutation
 from api.tenants.mutations import TenantMutation
 from api.tenants.types import Tenant
 from api.tours.mutations import TourMutation
+from api.users.privacy import PrivacyMutation
 
 
 @strawberry.type
@@ -34,7 +35,7 @@ class Query:
 @strawberry.type
 class Mutation(IngestMutation, TourMutation, PersistedMutation, ExportMutation, BotRuleMutation,
                TenantMutation, SegmentMutation, FeatureMutation, EventDefinitionMutation,
-               FunnelMutation):
+               FunnelMutation, PrivacyMutation):
     pass
 
 

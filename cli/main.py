@@ -14,6 +14,7 @@ from cli.funnels import funnels_app
 from cli.persisted import persisted_app
 from cli.segments import segments_app
 from cli.sessions import overview, sessions_app, traffic_app
+from cli.users import users_app
 
 app = typer.Typer(help="GraphQL analytics API with async workers. Server commands (dev, serve, worker, "
                        "migrate, tenants, keys, rollups, persisted) use the database, bots its lists; "
@@ -36,6 +37,7 @@ app.add_typer(features_app, name="features")
 app.command("usage")(usage)
 app.add_typer(events_app, name="events")
 app.add_typer(funnels_app, name="funnels")
+app.add_typer(users_app, name="users")
 
 
 def main() -> None:

@@ -129,7 +129,10 @@ CREATE_FOR_B = {
                 '[{firstSeen: {withinDays: 3}}]}}) { id } }', "owned-by-b"),
     "funnel": ('mutation { defineFunnel(input: {name: "B", steps: [{matcher: {event: "a"}}, '
                '{matcher: {event: "b"}}]}) { id } }', None),
+    "erasure": ('mutation { eraseUser(userId: "u-of-b") { id } }', None),
+    "userExport": ('mutation { exportUser(userId: "u-of-b") { id } }', None),
 }
+ID_TYPED = {"exportJob", "erasure", "userExport", "funnel"}
 
 
 async def test_every_id_taking_field_hides_another_tenant_s_ids(gql: GraphQLClient, make_tenant: Any,
@@ -150,7 +153,7 @@ async def test_every_id_taking_field_hides_another_tenant_s_ids(gql: GraphQLClie
         if mutation is not None:
             created = await gql.data(b.secret, mutation)
             owned = owned or next(iter(created.values()))["id"]
-        query = f'query($id: {"ID" if field in ("exportJob", "funnel") else "String"}!) {{ tenant {{ {field}(id: $id) {{ __typename }} }} }}'
+        query = f'query($id: {"ID" if field in ID_TYPED else "String"}!) {{ tenant {{ {field}(id: $id) {{ __typename }} }} }}'
         mine = await gql.data(b.secret, query, {"id": owned})
         assert mine["tenant"][field] is not None, field  # B itself sees it
         theirs = await gql(a.secret, query, {"id": owned})

@@ -1,5 +1,5 @@
-"""Jobs: the per-tenant rollup, session scoring and corrections, bot rules, the sweeper, the
-partition keeper and retention."""
+"""Jobs: the per-tenant rollup, session scoring and corrections, bot rules, erasures and access
+exports, the sweeper, the partition keeper and retention."""
 
 from __future__ import annotations
 
@@ -25,9 +25,11 @@ from analytics.sessions.identity import tenants_to_rederive
 from analytics.sessions.service import maintain_sessions as maintain
 from analytics.sessions.service import pending_session_work, run_bot_rule, run_identity_rederivation
 from analytics.settings import load_settings
+from analytics.users import access, erasure
 from workers.business_metrics import refresh_business_metrics
 from workers.queue import (
     enqueue_bot_rule,
+    enqueue_erasure,
     enqueue_event_backfill,
     enqueue_feature_backfill,
     enqueue_funnel_backfill,
@@ -35,6 +37,7 @@ from workers.queue import (
     enqueue_rollup,
     enqueue_segments,
     enqueue_session_work,
+    enqueue_user_export,
 )
 from workers.telemetry import record_retention
 
@@ -92,7 +95,7 @@ async def single_run(engine: AsyncEngine, kind: int, key: int) -> AsyncIterator[
 
 # Lock kinds: two int4 keys never meet the tenant lock's bigint.
 SESSIONS_LOCK, BOT_RULE_LOCK, SEGMENTS_LOCK, FEATURE_LOCK, EVENT_BACKFILL_LOCK, FUNNEL_LOCK = 1, 2, 3, 4, 5, 6
-IDENTITY_LOCK = 7
+IDENTITY_LOCK, USER_JOB_LOCK = 7, 8
 
 
 async def maintain_sessions(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
@@ -199,6 +202,39 @@ async def run_export(ctx: dict[str, Any], tenant_id: int, job_id: str) -> dict[s
     return {"status": job.status if job else "failed", "rows": job.rows if job else None}
 
 
+async def erase_user(ctx: dict[str, Any], tenant_id: int, erasure_id: str) -> dict[str, Any]:
+    """Erase a person (analytics.users.erasure); the erasure row holds the status and the counts."""
+    job_id = uuid.UUID(erasure_id)
+    async with single_run(ctx["engine"], USER_JOB_LOCK, job_id.int) as alone:
+        if not alone:
+            return {"status": "running elsewhere"}
+        done = await erasure.run_erasure(ctx["engine"], tenant_id, job_id, ctx["settings"].data_dir)
+    return {"status": done.status if done else "failed"}
+
+
+async def export_user(ctx: dict[str, Any], tenant_id: int, export_id: str) -> dict[str, Any]:
+    """Write a person's access export (analytics.users.access)."""
+    job_id = uuid.UUID(export_id)
+    async with single_run(ctx["engine"], USER_JOB_LOCK, job_id.int) as alone:
+        if not alone:
+            return {"status": "running elsewhere"}
+        done = await access.run_export(ctx["engine"], tenant_id, job_id, ctx["settings"].data_dir)
+    return {"status": done.status if done else "failed", "rows": done.rows if done else None}
+
+
+_PENDING_USER_JOBS = text("SELECT tenant_id, kind, id FROM analytics_pending_user_jobs()")
+
+
+async def sweep_user_jobs(ctx: dict[str, Any]) -> int:
+    """Queue again every erasure and user export still queued or running (a lost or killed job)."""
+    async with ctx["engine"].connect() as conn:
+        rows = (await conn.execute(_PENDING_USER_JOBS)).all()
+    for tenant_id, kind, job_id in rows:
+        enqueue = enqueue_erasure if kind == "erasure" else enqueue_user_export
+        await enqueue(ctx["redis"], int(tenant_id), str(job_id), sweep=True)
+    return len(rows)
+
+
 async def sweep_outbox(ctx: dict[str, Any]) -> int:
     """Re-enqueue every tenant with outbox rows: a lost or flushed Redis job only delays counters."""
     pending = await pending_tenants(ctx["engine"])
@@ -220,6 +256,7 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
         await enqueue_funnel_backfill(ctx["redis"], tenant_id, funnel_id, sweep=True)
     for tenant_id in await tenants_to_rederive(ctx["engine"]):
         await enqueue_identity(ctx["redis"], tenant_id, sweep=True)
+    await sweep_user_jobs(ctx)
     return len(pending)
 
 

@@ -18,6 +18,8 @@ FEATURE_BACKFILL_JOB = "backfill_feature"
 EVENT_BACKFILL_JOB = "backfill_event_dimensions"
 FUNNEL_JOB = "build_funnel"
 IDENTITY_JOB = "rederive_identity"
+ERASURE_JOB = "erase_user"
+USER_EXPORT_JOB = "export_user"
 log = logging.getLogger("analytics.queue")
 
 
@@ -98,6 +100,19 @@ async def enqueue_identity(redis: ArqRedis, tenant_id: int, *, sweep: bool = Fal
     """Queue the tenant's identity re-derivation (``identity:<tenant>``: asking again is a no-op)."""
     job_id = f"identity:{tenant_id}{_sweep_suffix(sweep)}"
     return await redis.enqueue_job(IDENTITY_JOB, tenant_id, _job_id=job_id) is not None
+
+
+async def enqueue_erasure(redis: ArqRedis, tenant_id: int, erasure_id: str, *, sweep: bool = False) -> bool:
+    """Queue an erasure (``erasure:<id>``; the sweeper's ids change, see SWEEP_ID_SECONDS)."""
+    job_id = f"erasure:{erasure_id}{_sweep_suffix(sweep)}"
+    return await redis.enqueue_job(ERASURE_JOB, tenant_id, erasure_id, _job_id=job_id) is not None
+
+
+async def enqueue_user_export(redis: ArqRedis, tenant_id: int, export_id: str, *,
+                              sweep: bool = False) -> bool:
+    """Queue a person's access export (``userexport:<id>``)."""
+    job_id = f"userexport:{export_id}{_sweep_suffix(sweep)}"
+    return await redis.enqueue_job(USER_EXPORT_JOB, tenant_id, export_id, _job_id=job_id) is not None
 
 
 class RollupNotifier:

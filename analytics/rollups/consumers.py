@@ -11,6 +11,12 @@ bot rules, late events): a consumer lists the DELETEs of one day's rows in ``day
 correction job (analytics.sessions.correction) runs them, then feeds the day's events through
 ``consume`` again. A consumer whose rows carry a session key instead (reads join ``sessions`` for
 the flag, like content facts) leaves ``day_clears`` empty.
+
+Erasure (analytics.users.erasure) deletes a person's raw events and corrects the days they were
+active through ``day_clears``; rows keyed by the person themselves (a ``user_key`` or ``user_id``
+column: distinct users, user days, funnel progress, segment assignments...) must also go on days
+whose raw events retention already removed. Every consumer holding such rows lists their DELETEs
+in ``erase`` (a test fails when a registered consumer's table has such a column and no ``erase``).
 """
 
 from __future__ import annotations
@@ -54,7 +60,9 @@ class Consumer:
     bot-split rows (parameters ``:tenant``, ``:day``, ``:start``, ``:end`` = the day's local
     midnights). ``expiry``: table -> DELETE of rows past the rollup retention, written after the
     ``kept`` CTE of analytics.retention (``kept.day``, ``kept.at``). ``tables``: what it writes,
-    analysed before a verification."""
+    analysed before a verification. ``erase``: DELETE statements of one person's rows on every day
+    (parameters ``:tenant`` and ``:user_key``, ``u:<userId>`` or ``a:<anonymousId>``), run by the
+    erasure job: required when a table holds per-person rows."""
 
     name: str
     consume: Callable[[AsyncConnection, Claim], Awaitable[None]]
@@ -62,6 +70,7 @@ class Consumer:
     day_clears: tuple[str, ...] = ()
     expiry: Mapping[str, str] = field(default_factory=dict)
     tables: tuple[str, ...] = ()
+    erase: tuple[str, ...] = ()
 
 
 # Days before the tenant's raw_events_from lost their raw events to retention: their rollups stay

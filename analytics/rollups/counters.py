@@ -123,4 +123,5 @@ COUNTERS = Consumer(
         "selector_failures_daily": f"DELETE FROM selector_failures_daily {_DAY}",
     },
     tables=("counters_hourly", "counters_daily", "daily_users", "selector_failures_daily"),
+    erase=("DELETE FROM daily_users WHERE tenant_id = :tenant AND user_key = :user_key",),
 )

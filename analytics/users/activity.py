@@ -78,4 +78,5 @@ USER_DAYS = Consumer(
     day_clears=("DELETE FROM user_days WHERE tenant_id = :tenant AND day = :day",),
     expiry={"user_days": "DELETE FROM user_days WHERE tenant_id = :tenant AND day < (SELECT day FROM kept)"},
     tables=("user_days",),
+    erase=("DELETE FROM user_days WHERE tenant_id = :tenant AND user_key = :user_key",),
 )

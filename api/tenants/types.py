@@ -41,6 +41,7 @@ from api.tours.queries import TourConnection, ToursOverview
 from api.tours.types import SelectorHealth, Tour, TourSeries
 from api.traffic import queries as traffic_queries
 from api.traffic.types import Traffic
+from api.users import privacy
 
 
 @strawberry.type(description="The tenant the API key belongs to; every field is scoped to it.")
@@ -64,7 +65,6 @@ class Tenant:
     @strawberry.field(description="The dashboard across everything: active tours, combined completion "
                                   "rate, top tour and the tour that needs attention; sessions and top "
                                   "traffic sources of the same range.")
-
     async def overview(self, info: AppInfo, range: RangeInput, compare: Compare | None = None,
                        include_bots: IncludeBots = False) -> ToursOverview:
         return await tour_queries.tours_overview(info, range, compare, include_bots)
@@ -88,7 +88,6 @@ class Tenant:
 
     @strawberry.field(description="Whether only registered documents may run for this tenant "
                                   "(allowlist mode, per tenant or server-wide).")
-
     def allowlist_only(self, info: AppInfo) -> bool:
         return info.context.resources.persisted.allowlist(info.context.require_secret())
 
@@ -98,25 +97,21 @@ class Tenant:
 
     @strawberry.field(description="The scanner path rules this tenant's own site needs "
                                   "(setScannerExemptions).")
-
     async def scanner_exemptions(self, info: AppInfo) -> list[str]:
         return await scanner_exemptions(info)
 
     @strawberry.field(description="Origins whose pages may read this tenant's secret-key answers in a "
                                   "browser (setAllowedOrigins); empty by default.")
-
     def allowed_origins(self, info: AppInfo) -> list[str]:
         return tenant_allowed_origins(info)
 
     @strawberry.field(description="Whether events sent with Do Not Track or Global Privacy Control are "
                                   "dropped at ingest (setPrivacySignals).")
-
     def honours_privacy_signals(self, info: AppInfo) -> bool:
         return tenant_privacy_signals(info)
 
     @strawberry.field(description="How long raw events, counters, sessions and content facts are kept "
                                   "(secret key).")
-
     async def retention(self, info: AppInfo) -> Retention:
         return await tenant_retention(info)
 
@@ -127,7 +122,6 @@ class Tenant:
     @strawberry.field(description="Visitor sessions that started in the range, newest first; paginated. "
                                   "Bot sessions are left out unless includeBots is true (a filter on bot "
                                   "flags needs includeBots: true).")
-
     async def sessions(self, info: AppInfo, range: RangeInput, first: int = 50, after: str | None = None,
                        filter: SessionFilter | None = None,
                        include_bots: IncludeBots = False,
@@ -136,7 +130,6 @@ class Tenant:
 
     @strawberry.field(description="Sessions, visitors, users, page views, bounce rate, durations and "
                                   "returning visitors of the sessions that started in the range.")
-
     async def session_stats(self, info: AppInfo, range: RangeInput, compare: Compare | None = None,
                             include_bots: IncludeBots = False,
                             segment: SegmentArgument = None) -> SessionStats:
@@ -149,7 +142,6 @@ class Tenant:
 
     @strawberry.field(description="Sessions with an event in the last 5 minutes, most recently active first "
                                   "(limit at most 500).")
-
     async def live_sessions(self, info: AppInfo, limit: int = 20,
                             include_bots: IncludeBots = False) -> list[Session]:
         return await session_queries.live_sessions(info, limit, include_bots)
@@ -157,7 +149,6 @@ class Tenant:
     @strawberry.field(description="Page views of the sessions that started in the range, by reading "
                                   "pattern (bounce, scanner, reader, engaged, skimmer), optionally "
                                   "compared.")
-
     async def reading_patterns(self, info: AppInfo, range: RangeInput, compare: Compare | None = None,
                                include_bots: IncludeBots = False) -> ReadingPatterns:
         return await session_queries.reading_patterns(info, range, compare, include_bots)
@@ -165,33 +156,28 @@ class Tenant:
     @strawberry.field(description="Traffic of the sessions that started in the range: sources, referrers, "
                                   "campaigns, places, devices, and what the bot filter removed; with "
                                   "compare, each row also has its figures in the comparison period.")
-
     def traffic(self, info: AppInfo, range: RangeInput, compare: Compare | None = None,
                 include_bots: IncludeBots = False) -> Traffic:
         return traffic_queries.traffic(info, range, compare, include_bots)
 
     @strawberry.field(description="Content (capsule) performance over the range: stats, top items by "
                                   "views, trends and popular items by engaged time.")
-
     def content(self, info: AppInfo, range: RangeInput,
                 include_bots: IncludeBots = False) -> ContentAnalytics:
         return content_queries.content(info, range, include_bots)
 
     @strawberry.field(description="One content item (capsule) by its contentId; null when no event of it "
                                   "was ever counted.")
-
     async def capsule(self, info: AppInfo, id: str) -> Capsule | None:
         return await content_queries.capsule_by_id(info, id)
 
     @strawberry.field(description="The four built-in segments and the tenant's rule segments with size, "
                                   "share and mean engagement as of the range's end (analytics.segments).")
-
     async def segments(self, info: AppInfo, range: RangeInput) -> list[SegmentSummary]:
         return await segment_queries.segments(info, range)
 
     @strawberry.field(description="One segment by id (power, regular, new, at_risk or a rule segment's id); "
                                   "null when unknown.")
-
     async def segment(self, info: AppInfo, id: str) -> Segment | None:
         return await segment_queries.segment(info, id)
 
@@ -207,7 +193,6 @@ class Tenant:
                                   "users, adoption rate (unique users / active users * 100) and its trend "
                                   "(UP / DOWN beyond ±5 % relative change of the rate against the "
                                   "comparison period, else STABLE), reference 001.")
-
     async def feature_adoption(self, info: AppInfo, range: RangeInput, compare: Compare | None = None,
                                include_bots: IncludeBots = False) -> FeatureAdoption:
         return await feature_queries.feature_adoption(info, range, compare, include_bots)
@@ -215,21 +200,18 @@ class Tenant:
     @strawberry.field(description="Usage trends over the range: total and active users, DAU / WAU / MAU "
                                   "and stickiness, page views, unique visitors, mean session duration, "
                                   "bounce rate (figures and series), top pages and traffic sources.")
-
     async def usage(self, info: AppInfo, range: RangeInput, granularity: Granularity | None = None,
                     compare: Compare | None = None, include_bots: IncludeBots = False) -> Usage:
         return await usage(info, range, granularity, compare, include_bots)
 
     @strawberry.field(description="Whether this tenant's business gauges are on the API's /metrics "
                                   "(setBusinessMetrics).")
-
     async def business_metrics(self, info: AppInfo) -> bool:
         return await feature_queries.business_metrics_setting(info)
 
     @strawberry.field(description="Custom event names with events in the range, most events first (limit at "
                                   "most 500), with distinct users and, with compare, the previous figures "
                                   "and their change.")
-
     async def events(self, info: AppInfo, range: RangeInput, compare: Compare | None = None,
                      include_bots: IncludeBots = False, limit: int = 50) -> list[EventSummary]:
         return await event_queries.events_list(info, range, compare, include_bots, limit)
@@ -240,7 +222,6 @@ class Tenant:
 
     @strawberry.field(description="The tenant's event definitions by name (defineEvent), first (at most "
                                   "500) of them after the name given as after.")
-
     async def event_definitions(self, info: AppInfo, first: int = 100,
                                 after: str | None = None) -> list[EventDefinition]:
         return await event_queries.event_definitions(info, first, after)
@@ -256,3 +237,16 @@ class Tenant:
     @strawberry.field(description="One funnel by id; null when the tenant has no such funnel.")
     async def funnel(self, info: AppInfo, id: strawberry.ID) -> ProductFunnel | None:
         return await funnel_queries.funnel_by_id(info, id)
+
+    @strawberry.field(description="An erasure request (eraseUser) and its audit record; null when unknown.")
+    async def erasure(self, info: AppInfo, id: strawberry.ID) -> privacy.Erasure | None:
+        return await privacy.erasure_by_id(info, id)
+
+    @strawberry.field(description=f"The latest erasure requests first (first: at most "
+                                  f"{privacy.MAX_ERASURES}).")
+    async def erasures(self, info: AppInfo, first: int = 20) -> list[privacy.Erasure]:
+        return await privacy.erasures(info, first)
+
+    @strawberry.field(description="A person's access export (exportUser); null when unknown.")
+    async def user_export(self, info: AppInfo, id: strawberry.ID) -> privacy.UserExport | None:
+        return await privacy.user_export_by_id(info, id)
