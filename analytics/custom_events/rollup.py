@@ -219,4 +219,5 @@ CUSTOM_EVENTS = Consumer(
     },
     tables=("custom_events_hourly", "custom_events_daily", "custom_event_users", "custom_event_values",
             "custom_event_admitted"),
+    erase=("DELETE FROM custom_event_users WHERE tenant_id = :tenant AND user_key = :user_key",),
 )

@@ -117,4 +117,5 @@ FEATURES = Consumer(
     expiry={"feature_user_days": "DELETE FROM feature_user_days WHERE tenant_id = :tenant "
                                  "AND day < (SELECT day FROM kept)"},
     tables=("feature_user_days",),
+    erase=("DELETE FROM feature_user_days WHERE tenant_id = :tenant AND user_key = :user_key",),
 )

@@ -239,4 +239,5 @@ FUNNELS = Consumer(
         "AND started_at < (SELECT at FROM kept)"
     },
     tables=("funnel_attempts",),
+    erase=("DELETE FROM funnel_attempts WHERE tenant_id = :tenant AND person = :user_key",),
 )

@@ -137,4 +137,6 @@ SEGMENT_INPUTS = Consumer(
             "segment_members": "DELETE FROM segment_members WHERE tenant_id = :tenant "
                                "AND valid_to < (SELECT at FROM kept)"},
     tables=("user_event_days", "user_properties"),
+    erase=tuple(f"DELETE FROM {table} WHERE tenant_id = :tenant AND user_key = :user_key" for table in (
+        "user_event_days", "user_properties", "segment_dirty_users", "segment_users", "segment_members")),
 )
