@@ -6,8 +6,9 @@ all take it up.
 
 from __future__ import annotations
 
+from analytics.ai.consumer import COSTS
 from analytics.rollups.consumers import Consumer
 from analytics.rollups.counters import COUNTERS
 from analytics.users.activity import USER_DAYS
 
-CONSUMERS: tuple[Consumer, ...] = (COUNTERS, USER_DAYS)
+CONSUMERS: tuple[Consumer, ...] = (COUNTERS, USER_DAYS, COSTS)
