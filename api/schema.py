@@ -9,6 +9,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
+from api.ai.mutations import PriceMutation
 from api.bots.rules import BotRuleMutation
 from api.context import AppInfo
 from api.export_jobs import ExportMutation
@@ -29,7 +30,7 @@ class Query:
 
 @strawberry.type
 class Mutation(IngestMutation, TourMutation, PersistedMutation, ExportMutation, BotRuleMutation,
-               TenantMutation):
+               TenantMutation, PriceMutation):
     pass
 
 

@@ -146,8 +146,10 @@ def _request(fold: CostFold, event: RawEvent, ai: dict[str, Any], bot: bool, tz:
     for measure, name in ((LATENCY, "latencyMs"), (TTFT, "timeToFirstTokenMs")):
         if name in ai:
             fold.sketches[(day, bot, measure, model, agent, bin_of(ai[name]))] += 1
-    figures = {"requests": 1, "tokens": tokens, "unpriced": unpriced, "cost": cost}
+    keys: list[SpendKey] = []
     if event.user_id is not None or event.anonymous_id is not None:
-        fold.add_spend((day, bot, USER, user_key(event.user_id, event.anonymous_id), agent), at, **figures)
+        keys.append((day, bot, USER, user_key(event.user_id, event.anonymous_id), agent))
     if "conversationId" in ai:
-        fold.add_spend((day, bot, CONVERSATION, ai["conversationId"], agent), at, **figures)
+        keys.append((day, bot, CONVERSATION, ai["conversationId"], agent))
+    for key in keys:
+        fold.add_spend(key, at, requests=1, tokens=tokens, unpriced=unpriced, cost=cost)
