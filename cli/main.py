@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cli import admin, server_commands
+from cli.ai import agents_app, conversations_app, costs_app, requests_app, tools_app
 from cli.connection import login, logout
 from cli.content import content_app
 from cli.persisted import persisted_app
@@ -12,7 +13,7 @@ from cli.sessions import overview, sessions_app, traffic_app
 
 app = typer.Typer(help="GraphQL analytics API with async workers. Server commands (dev, serve, worker, "
                        "migrate, tenants, keys, rollups, persisted) use the database; reporting commands "
-                       "(overview, sessions, traffic, content) are GraphQL clients of a server.",
+                       "(overview, sessions, traffic, content, costs, agents, tools, requests, conversations) are GraphQL clients of a server.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.registered_commands += server_commands.app.registered_commands
 app.add_typer(admin.tenants_app, name="tenants")
@@ -25,6 +26,11 @@ app.command("overview")(overview)
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(traffic_app, name="traffic")
 app.add_typer(content_app, name="content")
+app.add_typer(costs_app, name="costs")
+app.add_typer(agents_app, name="agents")
+app.add_typer(tools_app, name="tools")
+app.add_typer(requests_app, name="requests")
+app.add_typer(conversations_app, name="conversations")
 
 
 def main() -> None:
