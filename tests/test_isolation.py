@@ -15,7 +15,9 @@ from tests.conftest import GraphQLClient, TenantKeys, event
 
 TABLES = ("events", "outbox", "tours", "tour_steps", "counters_hourly", "counters_daily",
           "daily_users", "selector_failures_daily", "api_keys", "tenants", "sessions", "bot_rules",
-          "dirty_days", "content_sessions", "content_conversations", "content_session_items")
+          "dirty_days", "content_sessions", "content_conversations", "content_session_items",
+          "model_prices", "ai_models", "ai_usage_hourly", "ai_requests_hourly", "ai_tools_hourly",
+          "ai_sketches_daily", "ai_spend_daily")
 EMPTY_AFTER_WORK = {"outbox", "dirty_days"}  # drained by the worker: hidden either way
 
 
@@ -31,8 +33,11 @@ async def test_the_app_role_sees_only_its_tenant(gql: GraphQLClient, make_tenant
                  event("ContentCtaClicked", "2025-06-01T10:02:00Z", "u1", contentId="c1",
                        capsule={"ctaId": "demo"}),
                  event("ConversationMessage", "2025-06-01T10:03:00Z", "u1", contentId="c1",
-                       capsule={"conversationId": "k1", "role": "user"})]
-        assert (await gql.track(tenant.publishable, batch))["accepted"] == 5
+                       capsule={"conversationId": "k1", "role": "user"}),
+                 event("AIRequest", "2025-06-01T10:04:00Z", "u1",
+                       ai={"provider": "openai", "model": "gpt-4o", "inputTokens": 10, "latencyMs": 90}),
+                 event("ToolCall", "2025-06-01T10:05:00Z", "u1", ai={"tool": "search", "durationMs": 5})]
+        assert (await gql.track(tenant.publishable, batch))["accepted"] == 7
         await gql.data(tenant.secret, 'mutation { addBotRule(pattern: "NoSuchAgent") { id } }')
     await run_worker()
     async with tenant_transaction(app_engine, a.id) as conn:
