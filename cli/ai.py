@@ -29,20 +29,35 @@ from cli.reporting import (
     range_input,
 )
 
-costs_app = typer.Typer(help="What AI requests and tool calls cost: summary, trends, breakdown.",
-                        no_args_is_help=True)
+costs_app = typer.Typer(
+    help="What AI requests and tool calls cost: summary, trends, breakdown.", no_args_is_help=True
+)
 agents_app = typer.Typer(help="AI agents: stats, trends, one agent, the list.", no_args_is_help=True)
 tools_app = typer.Typer(help="Tool calls: stats, trends, one tool.", no_args_is_help=True)
 requests_app = typer.Typer(help="AI requests: stats, single requests, trends, models.", no_args_is_help=True)
 conversations_app = typer.Typer(help="AI conversations: stats, trends, the list.", no_args_is_help=True)
 
 Days = typer.Option(None, "--days", min=1, max=3660, help="The last N days (instead of --since).")
-Model = typer.Option(None, "--model", help="Only requests whose model contains this text (list) or is "
-                                           "exactly this model (stats, trends).")
+Model = typer.Option(
+    None,
+    "--model",
+    help="Only requests whose model contains this text (list) or is exactly this model (stats, trends).",
+)
 Agent = typer.Option(None, "--agent", help="Only this agent.")
 BY = ("model", "provider", "agent", "tool", "user", "conversation")
-REQUEST_NAMES = ("count", "errors", "cancelled", "errorRate", "tokens", "cost", "unpricedTokens", "latencyP50",
-                 "latencyP95", "latencyP99", "timeToFirstTokenP50")
+REQUEST_NAMES = (
+    "count",
+    "errors",
+    "cancelled",
+    "errorRate",
+    "tokens",
+    "cost",
+    "unpricedTokens",
+    "latencyP50",
+    "latencyP95",
+    "latencyP99",
+    "timeToFirstTokenP50",
+)
 POINT_TOTALS = ("cost", "tokens", "unpricedTokens", "requests", "errors", "toolCalls")
 
 
@@ -51,16 +66,23 @@ def _limit(default: int) -> Any:
 
 
 def arrow(change: float | None) -> str:
-    """A change in percent as a trend arrow: ▲ up, ▼ down, ▶ flat, – no base to compare with."""
+    """A change in percent as a trend arrow: ▲ up, ▼ down, ▶ flat, - no base to compare with."""
     if change is None:
-        return "–"
+        return "-"
     return f"{'▲' if change > 0 else '▼' if change < 0 else '▶'} {change:+.1f}%"
 
 
 def stat_rows(figures: dict[str, Any], names: Sequence[str]) -> list[dict[str, Any]]:
     previous, change = figures.get("previous") or {}, figures.get("change") or {}
-    return [{"metric": name, "value": figures[name], "previous": previous.get(name),
-             "trend": arrow(change.get(name))} for name in names]
+    return [
+        {
+            "metric": name,
+            "value": figures[name],
+            "previous": previous.get(name),
+            "trend": arrow(change.get(name)),
+        }
+        for name in names
+    ]
 
 
 def with_total(rows: list[dict[str, Any]], first: str, summed: Sequence[str]) -> list[dict[str, Any]]:
@@ -77,12 +99,24 @@ def with_total(rows: list[dict[str, Any]], first: str, summed: Sequence[str]) ->
 class Reading:
     """The options every AI command shares, opened as one report."""
 
-    def __init__(self, since: str, until: str | None, days: int | None, include_bots: bool, server: Server,
-                 compare: str | None = None, group_by: str | None = None) -> None:
+    def __init__(
+        self,
+        since: str,
+        until: str | None,
+        days: int | None,
+        include_bots: bool,
+        server: Server,
+        compare: str | None = None,
+        group_by: str | None = None,
+    ) -> None:
         since = f"{days}d" if days is not None else since
-        self.report = open_report(server, lambda: (
-            compare_choice(compare) if compare else None,
-            granularity_choice(group_by, check_range(since, until))))
+        self.report = open_report(
+            server,
+            lambda: (
+                compare_choice(compare) if compare else None,
+                granularity_choice(group_by, check_range(since, until)),
+            ),
+        )
         self.period = self.report.period(since, until)
         self.variables: dict[str, Any] = {"range": range_input(self.period), "includeBots": include_bots}
         if compare is not None:
@@ -95,20 +129,39 @@ class Reading:
         found: dict[str, Any] = self.report.tenant_data(operation, {**wanted, **variables})[root]
         return found
 
-    def show(self, what: str, data: dict[str, Any], payload: dict[str, Any], sections: list[Section],
-             as_json: bool, export: Path | None) -> None:
+    def show(
+        self,
+        what: str,
+        data: dict[str, Any],
+        payload: dict[str, Any],
+        sections: list[Section],
+        as_json: bool,
+        export: Path | None,
+    ) -> None:
         result = {"tenant": self.report.tenant, "period": data["period"], **payload}
-        emit(console, heading=heading(what, result), payload=result, as_json=as_json, export=export,
-             sections=sections)
+        emit(
+            console,
+            heading=heading(what, result),
+            payload=result,
+            as_json=as_json,
+            export=export,
+            sections=sections,
+        )
 
 
 _VARIABLES = {
-    "CliCostSummary": ("range", "compare", "includeBots"), "CliCostTrends": ("range", "granularity", "includeBots"),
-    "CliCostBreakdown": ("range", "includeBots"), "CliRequestStats": ("range", "compare", "includeBots"),
-    "CliRequestList": ("range", "includeBots"), "CliRequestTrends": ("range", "granularity", "includeBots"),
-    "CliRequestModels": ("range", "includeBots"), "CliAgentList": ("range", "includeBots"),
-    "CliAgentStats": ("range", "compare", "includeBots"), "CliAgentTrends": ("range", "granularity", "includeBots"),
-    "CliAgentShow": ("range", "compare", "includeBots"), "CliToolStats": ("range", "includeBots"),
+    "CliCostSummary": ("range", "compare", "includeBots"),
+    "CliCostTrends": ("range", "granularity", "includeBots"),
+    "CliCostBreakdown": ("range", "includeBots"),
+    "CliRequestStats": ("range", "compare", "includeBots"),
+    "CliRequestList": ("range", "includeBots"),
+    "CliRequestTrends": ("range", "granularity", "includeBots"),
+    "CliRequestModels": ("range", "includeBots"),
+    "CliAgentList": ("range", "includeBots"),
+    "CliAgentStats": ("range", "compare", "includeBots"),
+    "CliAgentTrends": ("range", "granularity", "includeBots"),
+    "CliAgentShow": ("range", "compare", "includeBots"),
+    "CliToolStats": ("range", "includeBots"),
     "CliToolTrends": ("range", "granularity", "includeBots"),
     "CliToolShow": ("range", "granularity", "includeBots"),
     "CliConversationStats": ("range", "compare", "includeBots"),
@@ -126,76 +179,172 @@ def _flat(stats: dict[str, Any], **first: Any) -> dict[str, Any]:
 
 
 @costs_app.command("summary")
-def costs_summary(since: str = SinceWeek, until: str | None = Until, days: int | None = Days,
-                  compare: str = CompareWith, include_bots: bool = IncludeBots, as_json: bool = AsJson,
-                  export: Path | None = Export, url: str | None = Url, key: str | None = Key,
-                  profile: str | None = Profile, data_dir: Path | None = DataDir) -> None:
+def costs_summary(
+    since: str = SinceWeek,
+    until: str | None = Until,
+    days: int | None = Days,
+    compare: str = CompareWith,
+    include_bots: bool = IncludeBots,
+    as_json: bool = AsJson,
+    export: Path | None = Export,
+    url: str | None = Url,
+    key: str | None = Key,
+    profile: str | None = Profile,
+    data_dir: Path | None = DataDir,
+) -> None:
     """Total cost (USD), by usage type, unpriced tokens by model, requests and the projected month."""
     reading = Reading(since, until, days, include_bots, Server(url, key, profile, data_dir), compare=compare)
     data = reading.data("CliCostSummary", "costs")
     summary = data["summary"]
     usage = with_total([dict(r) for r in summary["byUsageType"]], "usageType", ("tokens", "cost"))
     unpriced = with_total([dict(r) for r in summary["unpriced"]], "provider", ("tokens",))
-    reading.show("costs", data, {"summary": summary}, [
-        Section("cost (USD)", stat_rows(summary, ("total", "requests", "unpricedTokens", "projectedMonth"))),
-        Section("by usage type", usage), Section("unpriced tokens (no price known)", unpriced)], as_json, export)
+    reading.show(
+        "costs",
+        data,
+        {"summary": summary},
+        [
+            Section(
+                "cost (USD)", stat_rows(summary, ("total", "requests", "unpricedTokens", "projectedMonth"))
+            ),
+            Section("by usage type", usage),
+            Section("unpriced tokens (no price known)", unpriced),
+        ],
+        as_json,
+        export,
+    )
 
 
 @costs_app.command("trends")
-def costs_trends(since: str = SinceWeek, until: str | None = Until, days: int | None = Days,
-                 group_by: str | None = GroupBy, include_bots: bool = IncludeBots, as_json: bool = AsJson,
-                 export: Path | None = Export, url: str | None = Url, key: str | None = Key,
-                 profile: str | None = Profile, data_dir: Path | None = DataDir) -> None:
+def costs_trends(
+    since: str = SinceWeek,
+    until: str | None = Until,
+    days: int | None = Days,
+    group_by: str | None = GroupBy,
+    include_bots: bool = IncludeBots,
+    as_json: bool = AsJson,
+    export: Path | None = Export,
+    url: str | None = Url,
+    key: str | None = Key,
+    profile: str | None = Profile,
+    data_dir: Path | None = DataDir,
+) -> None:
     """Cost, tokens, unpriced tokens and requests per hour, day, week or month (empty buckets as zeros)."""
-    reading = Reading(since, until, days, include_bots, Server(url, key, profile, data_dir), group_by=group_by)
+    reading = Reading(
+        since, until, days, include_bots, Server(url, key, profile, data_dir), group_by=group_by
+    )
     data = reading.data("CliCostTrends", "costs")
-    reading.show(f"costs per {data['trends']['granularity'].lower()}", data, {"trends": data["trends"]},
-                 [Section("costs", _points(data["trends"]))], as_json, export)
+    reading.show(
+        f"costs per {data['trends']['granularity'].lower()}",
+        data,
+        {"trends": data["trends"]},
+        [Section("costs", _points(data["trends"]))],
+        as_json,
+        export,
+    )
 
 
 @costs_app.command("breakdown")
-def costs_breakdown(by: str = typer.Option("model", "--by", help="model, provider, agent, tool, user or "
-                                                                 "conversation."),
-                    since: str = SinceWeek, until: str | None = Until, days: int | None = Days,
-                    limit: int = _limit(10), include_bots: bool = IncludeBots, as_json: bool = AsJson,
-                    export: Path | None = Export, url: str | None = Url, key: str | None = Key,
-                    profile: str | None = Profile, data_dir: Path | None = DataDir) -> None:
+def costs_breakdown(
+    by: str = typer.Option("model", "--by", help="model, provider, agent, tool, user or conversation."),
+    since: str = SinceWeek,
+    until: str | None = Until,
+    days: int | None = Days,
+    limit: int = _limit(10),
+    include_bots: bool = IncludeBots,
+    as_json: bool = AsJson,
+    export: Path | None = Export,
+    url: str | None = Url,
+    key: str | None = Key,
+    profile: str | None = Profile,
+    data_dir: Path | None = DataDir,
+) -> None:
     """Cost by model, provider, agent, tool, user or conversation, the most expensive first."""
     if by not in BY:
         raise fail("--by: must be " + ", ".join(BY), 2)
     reading = Reading(since, until, days, include_bots, Server(url, key, profile, data_dir))
     data = reading.data("CliCostBreakdown", "costs", by=by.upper(), limit=limit)
-    rows = [{by: r["key"], **{k: v for k, v in r.items() if k != "key" and (by == "model" or k != "provider")}}
-            for r in data["breakdown"]]
-    reading.show(f"costs by {by}", data, {"by": by, "breakdown": data["breakdown"]},
-                 [Section(f"by {by}", with_total(rows, by, ("cost", "tokens", "unpricedTokens", "requests",
-                                                              "share")))], as_json, export)
+    rows = [
+        {by: r["key"], **{k: v for k, v in r.items() if k != "key" and (by == "model" or k != "provider")}}
+        for r in data["breakdown"]
+    ]
+    reading.show(
+        f"costs by {by}",
+        data,
+        {"by": by, "breakdown": data["breakdown"]},
+        [
+            Section(
+                f"by {by}", with_total(rows, by, ("cost", "tokens", "unpricedTokens", "requests", "share"))
+            )
+        ],
+        as_json,
+        export,
+    )
 
 
 def _stats_command(operation: str, root: str, what: str) -> Any:
-    def command(since: str = SinceWeek, until: str | None = Until, days: int | None = Days,
-                compare: str = CompareWith, include_bots: bool = IncludeBots, as_json: bool = AsJson,
-                export: Path | None = Export, url: str | None = Url, key: str | None = Key,
-                profile: str | None = Profile, data_dir: Path | None = DataDir) -> None:
-        reading = Reading(since, until, days, include_bots, Server(url, key, profile, data_dir), compare=compare)
+    def command(
+        since: str = SinceWeek,
+        until: str | None = Until,
+        days: int | None = Days,
+        compare: str = CompareWith,
+        include_bots: bool = IncludeBots,
+        as_json: bool = AsJson,
+        export: Path | None = Export,
+        url: str | None = Url,
+        key: str | None = Key,
+        profile: str | None = Profile,
+        data_dir: Path | None = DataDir,
+    ) -> None:
+        reading = Reading(
+            since, until, days, include_bots, Server(url, key, profile, data_dir), compare=compare
+        )
         data = reading.data(operation, root)
-        reading.show(what, data, {"stats": data["stats"]}, [Section(what, stat_rows(data["stats"], REQUEST_NAMES))],
-                     as_json, export)
-    command.__doc__ = (f"{what.capitalize()}: requests, errors and error rate, tokens, cost, latency "
-                       "percentiles (ms), compared with the previous period.")
+        reading.show(
+            what,
+            data,
+            {"stats": data["stats"]},
+            [Section(what, stat_rows(data["stats"], REQUEST_NAMES))],
+            as_json,
+            export,
+        )
+
+    command.__doc__ = (
+        f"{what.capitalize()}: requests, errors and error rate, tokens, cost, latency "
+        "percentiles (ms), compared with the previous period."
+    )
     return command
 
 
 def _trends_command(operation: str, root: str, what: str) -> Any:
-    def command(since: str = SinceWeek, until: str | None = Until, days: int | None = Days,
-                group_by: str | None = GroupBy, include_bots: bool = IncludeBots, as_json: bool = AsJson,
-                export: Path | None = Export, url: str | None = Url, key: str | None = Key,
-                profile: str | None = Profile, data_dir: Path | None = DataDir) -> None:
-        reading = Reading(since, until, days, include_bots, Server(url, key, profile, data_dir), group_by=group_by)
+    def command(
+        since: str = SinceWeek,
+        until: str | None = Until,
+        days: int | None = Days,
+        group_by: str | None = GroupBy,
+        include_bots: bool = IncludeBots,
+        as_json: bool = AsJson,
+        export: Path | None = Export,
+        url: str | None = Url,
+        key: str | None = Key,
+        profile: str | None = Profile,
+        data_dir: Path | None = DataDir,
+    ) -> None:
+        reading = Reading(
+            since, until, days, include_bots, Server(url, key, profile, data_dir), group_by=group_by
+        )
         data = reading.data(operation, root)
-        reading.show(f"{what} per {data['trends']['granularity'].lower()}", data, {"trends": data["trends"]},
-                     [Section(what, _points(data["trends"]))], as_json, export)
-    command.__doc__ = f"{what.capitalize()} per hour, day, week or month: requests, errors, tokens, cost, tool calls."
+        reading.show(
+            f"{what} per {data['trends']['granularity'].lower()}",
+            data,
+            {"trends": data["trends"]},
+            [Section(what, _points(data["trends"]))],
+            as_json,
+            export,
+        )
+
+    command.__doc__ = (
+        f"{what.capitalize()} per hour, day, week or month: requests, errors, tokens, cost, tool calls."
+    )
     return command
 
 
@@ -207,139 +356,302 @@ tools_app.command("trends")(_trends_command("CliToolTrends", "tools", "tool call
 
 
 @requests_app.command("list")
-def requests_list(since: str = SinceWeek, until: str | None = Until, days: int | None = Days,
-                  limit: int = _limit(20), model: str | None = Model, agent: str | None = Agent,
-                  status: str | None = typer.Option(None, "--status", help="ok, error or cancelled."),
-                  include_bots: bool = IncludeBots, as_json: bool = AsJson, export: Path | None = Export,
-                  url: str | None = Url, key: str | None = Key, profile: str | None = Profile,
-                  data_dir: Path | None = DataDir) -> None:
+def requests_list(
+    since: str = SinceWeek,
+    until: str | None = Until,
+    days: int | None = Days,
+    limit: int = _limit(20),
+    model: str | None = Model,
+    agent: str | None = Agent,
+    status: str | None = typer.Option(None, "--status", help="ok, error or cancelled."),
+    include_bots: bool = IncludeBots,
+    as_json: bool = AsJson,
+    export: Path | None = Export,
+    url: str | None = Url,
+    key: str | None = Key,
+    profile: str | None = Profile,
+    data_dir: Path | None = DataDir,
+) -> None:
     """Single AI requests, newest first, with tokens, latency and cost (blank: some tokens unpriced)."""
     if status is not None and status not in ("ok", "error", "cancelled"):
         raise fail("--status: must be ok, error or cancelled", 2)
     reading = Reading(since, until, days, include_bots, Server(url, key, profile, data_dir))
     data = reading.data("CliRequestList", "requests", first=limit, model=model, agent=agent, status=status)
     found = data["list"]
-    rows = with_total([dict(r) for r in found["nodes"]], "occurredAt",
-                      ("inputTokens", "outputTokens", "cacheReadTokens", "cacheWriteTokens", "reasoningTokens",
-                       "cost"))
-    reading.show(f"requests ({found['totalCount']} in all)", data, {"list": found}, [Section("requests", rows)],
-                 as_json, export)
+    rows = with_total(
+        [dict(r) for r in found["nodes"]],
+        "occurredAt",
+        ("inputTokens", "outputTokens", "cacheReadTokens", "cacheWriteTokens", "reasoningTokens", "cost"),
+    )
+    reading.show(
+        f"requests ({found['totalCount']} in all)",
+        data,
+        {"list": found},
+        [Section("requests", rows)],
+        as_json,
+        export,
+    )
 
 
 @requests_app.command("models")
-def requests_models(since: str = SinceWeek, until: str | None = Until, days: int | None = Days,
-                    limit: int = _limit(20), include_bots: bool = IncludeBots, as_json: bool = AsJson,
-                    export: Path | None = Export, url: str | None = Url, key: str | None = Key,
-                    profile: str | None = Profile, data_dir: Path | None = DataDir) -> None:
+def requests_models(
+    since: str = SinceWeek,
+    until: str | None = Until,
+    days: int | None = Days,
+    limit: int = _limit(20),
+    include_bots: bool = IncludeBots,
+    as_json: bool = AsJson,
+    export: Path | None = Export,
+    url: str | None = Url,
+    key: str | None = Key,
+    profile: str | None = Profile,
+    data_dir: Path | None = DataDir,
+) -> None:
     """Models used, the most requests first: priced or not, requests, errors, tokens, cost, latency."""
     reading = Reading(since, until, days, include_bots, Server(url, key, profile, data_dir))
     data = reading.data("CliRequestModels", "requests", limit=limit)
-    rows = [_flat(m["stats"], provider=m["provider"], model=m["model"], priced=m["priced"])
-            for m in data["models"]]
-    reading.show("models", data, {"models": data["models"]},
-                 [Section("models", with_total(rows, "provider", ("count", "errors", "tokens", "cost",
-                                                                 "unpricedTokens")))], as_json, export)
+    rows = [
+        _flat(m["stats"], provider=m["provider"], model=m["model"], priced=m["priced"])
+        for m in data["models"]
+    ]
+    reading.show(
+        "models",
+        data,
+        {"models": data["models"]},
+        [
+            Section(
+                "models",
+                with_total(rows, "provider", ("count", "errors", "tokens", "cost", "unpricedTokens")),
+            )
+        ],
+        as_json,
+        export,
+    )
 
 
 @agents_app.command("list")
-def agents_list(since: str = SinceWeek, until: str | None = Until, days: int | None = Days,
-                limit: int = _limit(20), include_bots: bool = IncludeBots, as_json: bool = AsJson,
-                export: Path | None = Export, url: str | None = Url, key: str | None = Key,
-                profile: str | None = Profile, data_dir: Path | None = DataDir) -> None:
+def agents_list(
+    since: str = SinceWeek,
+    until: str | None = Until,
+    days: int | None = Days,
+    limit: int = _limit(20),
+    include_bots: bool = IncludeBots,
+    as_json: bool = AsJson,
+    export: Path | None = Export,
+    url: str | None = Url,
+    key: str | None = Key,
+    profile: str | None = Profile,
+    data_dir: Path | None = DataDir,
+) -> None:
     """Agents, the most expensive first: requests, errors, tokens, cost, tool calls, conversations."""
     reading = Reading(since, until, days, include_bots, Server(url, key, profile, data_dir))
     data = reading.data("CliAgentList", "agents", limit=limit)
-    rows = [_flat(a["stats"], name=a["name"], toolCalls=a["toolCalls"], conversations=a["conversations"])
-            for a in data["list"]]
-    reading.show("agents", data, {"agents": data["list"]},
-                 [Section("agents", with_total(rows, "name", ("count", "errors", "tokens", "cost", "toolCalls",
-                                                             "conversations")))], as_json, export)
+    rows = [
+        _flat(a["stats"], name=a["name"], toolCalls=a["toolCalls"], conversations=a["conversations"])
+        for a in data["list"]
+    ]
+    reading.show(
+        "agents",
+        data,
+        {"agents": data["list"]},
+        [
+            Section(
+                "agents",
+                with_total(rows, "name", ("count", "errors", "tokens", "cost", "toolCalls", "conversations")),
+            )
+        ],
+        as_json,
+        export,
+    )
 
 
 @agents_app.command("show")
-def agents_show(name: str = typer.Argument(..., help="The agent's name (gen_ai.agent.name)."),
-                since: str = SinceWeek, until: str | None = Until, days: int | None = Days,
-                compare: str = CompareWith, limit: int = _limit(10), include_bots: bool = IncludeBots,
-                as_json: bool = AsJson, export: Path | None = Export, url: str | None = Url,
-                key: str | None = Key, profile: str | None = Profile, data_dir: Path | None = DataDir) -> None:
+def agents_show(
+    name: str = typer.Argument(..., help="The agent's name (gen_ai.agent.name)."),
+    since: str = SinceWeek,
+    until: str | None = Until,
+    days: int | None = Days,
+    compare: str = CompareWith,
+    limit: int = _limit(10),
+    include_bots: bool = IncludeBots,
+    as_json: bool = AsJson,
+    export: Path | None = Export,
+    url: str | None = Url,
+    key: str | None = Key,
+    profile: str | None = Profile,
+    data_dir: Path | None = DataDir,
+) -> None:
     """One agent: its request stats compared, the tools it called and its latest conversations."""
     reading = Reading(since, until, days, include_bots, Server(url, key, profile, data_dir), compare=compare)
     data = reading.data("CliAgentShow", "agent", name=name, limit=limit)
     if not data["stats"]["count"] and not data["tools"] and not data["conversations"]:
         raise fail(f"no requests, tool calls or conversations of agent {name!r} in this range", 1)
-    reading.show(f"agent {name}", data, {"agent": data}, [
-        Section("stats", stat_rows(data["stats"], REQUEST_NAMES)),
-        Section("tools", with_total([dict(t) for t in data["tools"]], "name", ("calls", "errors", "cost"))),
-        Section("conversations", with_total([dict(c) for c in data["conversations"]], "id",
-                                            ("turns", "requests", "tokens", "cost")))], as_json, export)
+    reading.show(
+        f"agent {name}",
+        data,
+        {"agent": data},
+        [
+            Section("stats", stat_rows(data["stats"], REQUEST_NAMES)),
+            Section(
+                "tools", with_total([dict(t) for t in data["tools"]], "name", ("calls", "errors", "cost"))
+            ),
+            Section(
+                "conversations",
+                with_total(
+                    [dict(c) for c in data["conversations"]], "id", ("turns", "requests", "tokens", "cost")
+                ),
+            ),
+        ],
+        as_json,
+        export,
+    )
 
 
 @tools_app.command("stats")
-def tools_stats(since: str = SinceWeek, until: str | None = Until, days: int | None = Days,
-                limit: int = _limit(20), include_bots: bool = IncludeBots, as_json: bool = AsJson,
-                export: Path | None = Export, url: str | None = Url, key: str | None = Key,
-                profile: str | None = Profile, data_dir: Path | None = DataDir) -> None:
+def tools_stats(
+    since: str = SinceWeek,
+    until: str | None = Until,
+    days: int | None = Days,
+    limit: int = _limit(20),
+    include_bots: bool = IncludeBots,
+    as_json: bool = AsJson,
+    export: Path | None = Export,
+    url: str | None = Url,
+    key: str | None = Key,
+    profile: str | None = Profile,
+    data_dir: Path | None = DataDir,
+) -> None:
     """Each tool's calls, errors and error rate, durations (ms) and cost, the most calls first."""
     reading = Reading(since, until, days, include_bots, Server(url, key, profile, data_dir))
     data = reading.data("CliToolStats", "tools", limit=limit)
-    reading.show("tools", data, {"tools": data["stats"]},
-                 [Section("tools", with_total([dict(t) for t in data["stats"]], "name", ("calls", "errors",
-                                                                                         "cost")))], as_json, export)
+    reading.show(
+        "tools",
+        data,
+        {"tools": data["stats"]},
+        [Section("tools", with_total([dict(t) for t in data["stats"]], "name", ("calls", "errors", "cost")))],
+        as_json,
+        export,
+    )
 
 
 @tools_app.command("show")
-def tools_show(name: str = typer.Argument(..., help="The tool's name (gen_ai.tool.name)."),
-               since: str = SinceWeek, until: str | None = Until, days: int | None = Days,
-               group_by: str | None = GroupBy, include_bots: bool = IncludeBots, as_json: bool = AsJson,
-               export: Path | None = Export, url: str | None = Url, key: str | None = Key,
-               profile: str | None = Profile, data_dir: Path | None = DataDir) -> None:
+def tools_show(
+    name: str = typer.Argument(..., help="The tool's name (gen_ai.tool.name)."),
+    since: str = SinceWeek,
+    until: str | None = Until,
+    days: int | None = Days,
+    group_by: str | None = GroupBy,
+    include_bots: bool = IncludeBots,
+    as_json: bool = AsJson,
+    export: Path | None = Export,
+    url: str | None = Url,
+    key: str | None = Key,
+    profile: str | None = Profile,
+    data_dir: Path | None = DataDir,
+) -> None:
     """One tool: its calls, errors, durations and cost, and its calls per bucket."""
-    reading = Reading(since, until, days, include_bots, Server(url, key, profile, data_dir), group_by=group_by)
+    reading = Reading(
+        since, until, days, include_bots, Server(url, key, profile, data_dir), group_by=group_by
+    )
     data = reading.data("CliToolShow", "tool", name=name)
     if data["stats"] is None:
         raise fail(f"no calls of tool {name!r} in this range", 1)
-    reading.show(f"tool {name}", data, {"tool": data}, [
-        Section("stats", [data["stats"]]), Section("calls", _points(data["trends"]))], as_json, export)
+    reading.show(
+        f"tool {name}",
+        data,
+        {"tool": data},
+        [Section("stats", [data["stats"]]), Section("calls", _points(data["trends"]))],
+        as_json,
+        export,
+    )
 
 
 @conversations_app.command("stats")
-def conversations_stats(since: str = SinceWeek, until: str | None = Until, days: int | None = Days,
-                        compare: str = CompareWith, agent: str | None = Agent, include_bots: bool = IncludeBots,
-                        as_json: bool = AsJson, export: Path | None = Export, url: str | None = Url,
-                        key: str | None = Key, profile: str | None = Profile,
-                        data_dir: Path | None = DataDir) -> None:
+def conversations_stats(
+    since: str = SinceWeek,
+    until: str | None = Until,
+    days: int | None = Days,
+    compare: str = CompareWith,
+    agent: str | None = Agent,
+    include_bots: bool = IncludeBots,
+    as_json: bool = AsJson,
+    export: Path | None = Export,
+    url: str | None = Url,
+    key: str | None = Key,
+    profile: str | None = Profile,
+    data_dir: Path | None = DataDir,
+) -> None:
     """Conversations, turns, requests, tokens, cost and averages per conversation, compared."""
     reading = Reading(since, until, days, include_bots, Server(url, key, profile, data_dir), compare=compare)
     data = reading.data("CliConversationStats", "conversations", agent=agent)
     names = [k for k in data["stats"] if k not in ("previous", "change")]
-    reading.show("conversations", data, {"stats": data["stats"]},
-                 [Section("conversations", stat_rows(data["stats"], names))], as_json, export)
+    reading.show(
+        "conversations",
+        data,
+        {"stats": data["stats"]},
+        [Section("conversations", stat_rows(data["stats"], names))],
+        as_json,
+        export,
+    )
 
 
 @conversations_app.command("trends")
-def conversations_trends(since: str = SinceWeek, until: str | None = Until, days: int | None = Days,
-                         group_by: str | None = GroupBy, agent: str | None = Agent,
-                         include_bots: bool = IncludeBots, as_json: bool = AsJson, export: Path | None = Export,
-                         url: str | None = Url, key: str | None = Key, profile: str | None = Profile,
-                         data_dir: Path | None = DataDir) -> None:
+def conversations_trends(
+    since: str = SinceWeek,
+    until: str | None = Until,
+    days: int | None = Days,
+    group_by: str | None = GroupBy,
+    agent: str | None = Agent,
+    include_bots: bool = IncludeBots,
+    as_json: bool = AsJson,
+    export: Path | None = Export,
+    url: str | None = Url,
+    key: str | None = Key,
+    profile: str | None = Profile,
+    data_dir: Path | None = DataDir,
+) -> None:
     """Conversations active, turns and cost per day, week or month."""
-    reading = Reading(since, until, days, include_bots, Server(url, key, profile, data_dir), group_by=group_by)
+    reading = Reading(
+        since, until, days, include_bots, Server(url, key, profile, data_dir), group_by=group_by
+    )
     if reading.variables.get("granularity") == "HOUR":
         raise fail("--group-by: conversations are kept per day: use day, week or month", 2)
     data = reading.data("CliConversationTrends", "conversations", agent=agent)
     rows = with_total([dict(p) for p in data["trends"]["points"]], "start", ("turns", "cost"))
-    reading.show(f"conversations per {data['trends']['granularity'].lower()}", data, {"trends": data["trends"]},
-                 [Section("conversations", rows)], as_json, export)
+    reading.show(
+        f"conversations per {data['trends']['granularity'].lower()}",
+        data,
+        {"trends": data["trends"]},
+        [Section("conversations", rows)],
+        as_json,
+        export,
+    )
 
 
 @conversations_app.command("list")
-def conversations_list(since: str = SinceWeek, until: str | None = Until, days: int | None = Days,
-                       limit: int = _limit(20), agent: str | None = Agent, include_bots: bool = IncludeBots,
-                       as_json: bool = AsJson, export: Path | None = Export, url: str | None = Url,
-                       key: str | None = Key, profile: str | None = Profile, data_dir: Path | None = DataDir) -> None:
+def conversations_list(
+    since: str = SinceWeek,
+    until: str | None = Until,
+    days: int | None = Days,
+    limit: int = _limit(20),
+    agent: str | None = Agent,
+    include_bots: bool = IncludeBots,
+    as_json: bool = AsJson,
+    export: Path | None = Export,
+    url: str | None = Url,
+    key: str | None = Key,
+    profile: str | None = Profile,
+    data_dir: Path | None = DataDir,
+) -> None:
     """Conversations, the latest first: agent, turns, requests, tokens, cost and duration."""
     reading = Reading(since, until, days, include_bots, Server(url, key, profile, data_dir))
     data = reading.data("CliConversationList", "conversations", limit=limit, agent=agent)
     rows = with_total([dict(c) for c in data["list"]], "id", ("turns", "requests", "tokens", "cost"))
-    reading.show("conversations", data, {"conversations": data["list"]}, [Section("conversations", rows)],
-                 as_json, export)
+    reading.show(
+        "conversations",
+        data,
+        {"conversations": data["list"]},
+        [Section("conversations", rows)],
+        as_json,
+        export,
+    )

@@ -13,7 +13,9 @@ from cli.sessions import overview, sessions_app, traffic_app
 
 app = typer.Typer(help="GraphQL analytics API with async workers. Server commands (dev, serve, worker, "
                        "migrate, tenants, keys, rollups, persisted) use the database; reporting commands "
-                       "(overview, sessions, traffic, content, costs, agents, tools, requests, conversations) are GraphQL clients of a server.",
+                       "(overview, sessions, traffic, content, costs, agents, tools, requests, "
+                       "conversations) "
+                       "are GraphQL clients of a server.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.registered_commands += server_commands.app.registered_commands
 app.add_typer(admin.tenants_app, name="tenants")

@@ -115,9 +115,9 @@ async def _ensure_demo_tenant(s: Servers, settings: Settings) -> dict[str, str]:
 
 
 async def _load_demo(s: Servers, settings: Settings, tenant_name: str) -> int:
+    from analytics.ai.demo import demo_ai_events
     from analytics.db import create_engine, tenant_transaction
     from analytics.demo import DEMO_TOURS, demo_events, demo_traffic
-    from analytics.ai.demo import demo_ai_events
     from analytics.demo_product import demo_product_events
     from analytics.ingest.events import EventIn
     from analytics.ingest.origin import Origin, load_salts

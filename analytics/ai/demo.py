@@ -33,18 +33,32 @@ class _Maker:
 
     def event(self, kind: str, at: datetime, user: str, ai: dict[str, Any], **fields: Any) -> EventIn:
         self.made += 1
-        return EventIn(id=str(uuid.uuid5(_NAMESPACE, f"{self.day_key}:{self.made}")), type=kind,
-                       timestamp=at.isoformat(), user_id=user, ai=AIDetails(**ai), **fields)
+        return EventIn(
+            id=str(uuid.uuid5(_NAMESPACE, f"{self.day_key}:{self.made}")),
+            type=kind,
+            timestamp=at.isoformat(),
+            user_id=user,
+            ai=AIDetails(**ai),
+            **fields,
+        )
 
 
-def _request(rng: random.Random, provider: str, model: str, agent: str, *, size: float, **ai: Any) -> dict[str, Any]:
+def _request(
+    rng: random.Random, provider: str, model: str, agent: str, *, size: float, **ai: Any
+) -> dict[str, Any]:
     roll = rng.random()
     status = "error" if roll < 0.03 else "cancelled" if roll < 0.05 else "ok"
     request: dict[str, Any] = {
-        "provider": provider, "model": model, "agent": agent, "status": status,
-        "input_tokens": int(rng.uniform(300, 3000) * size), "output_tokens": int(rng.uniform(50, 800) * size),
-        "latency_ms": int(rng.lognormvariate(7.0, 0.5) * size ** 0.5),
-        "time_to_first_token_ms": int(rng.lognormvariate(5.8, 0.4)), **ai}
+        "provider": provider,
+        "model": model,
+        "agent": agent,
+        "status": status,
+        "input_tokens": int(rng.uniform(300, 3000) * size),
+        "output_tokens": int(rng.uniform(50, 800) * size),
+        "latency_ms": int(rng.lognormvariate(7.0, 0.5) * size**0.5),
+        "time_to_first_token_ms": int(rng.lognormvariate(5.8, 0.4)),
+        **ai,
+    }
     if rng.random() < 0.5:
         request["cache_read_tokens"] = int(rng.uniform(1000, 8000) * size)
     if status == "error":
@@ -56,45 +70,112 @@ def _request(rng: random.Random, provider: str, model: str, agent: str, *, size:
 def _support(make: _Maker, rng: random.Random, start: datetime, n: int) -> Iterator[EventIn]:
     user, conversation, at = f"customer-{rng.randrange(400)}", f"support-{start:%m%d}-{n}", start
     agent = "support-assistant"
-    yield make.event("AIRequest", at, user, _request(rng, "anthropic", "claude-haiku-4-5", agent, size=0.3,
-                                                     conversation_id=conversation))
+    yield make.event(
+        "AIRequest",
+        at,
+        user,
+        _request(rng, "anthropic", "claude-haiku-4-5", agent, size=0.3, conversation_id=conversation),
+    )
     for turn in range(1, rng.randint(2, 6) * 2, 2):
         at += timedelta(seconds=rng.uniform(20, 120))
-        yield make.event("ConversationMessage", at, user, {"agent": agent}, content_id="support-chat",
-                         capsule=Capsule(conversation_id=conversation, role="user", turn=turn))
+        yield make.event(
+            "ConversationMessage",
+            at,
+            user,
+            {"agent": agent},
+            content_id="support-chat",
+            capsule=Capsule(conversation_id=conversation, role="user", turn=turn),
+        )
         if rng.random() < 0.4:
-            yield make.event("ToolCall", at + timedelta(seconds=1), user, {
-                "tool": rng.choice(("search_docs", "search_docs", "create_ticket")), "agent": agent,
-                "conversation_id": conversation, "duration_ms": int(rng.lognormvariate(5.5, 0.6)),
-                "status": "error" if rng.random() < 0.04 else "ok"})
+            yield make.event(
+                "ToolCall",
+                at + timedelta(seconds=1),
+                user,
+                {
+                    "tool": rng.choice(("search_docs", "search_docs", "create_ticket")),
+                    "agent": agent,
+                    "conversation_id": conversation,
+                    "duration_ms": int(rng.lognormvariate(5.5, 0.6)),
+                    "status": "error" if rng.random() < 0.04 else "ok",
+                },
+            )
         at += timedelta(seconds=rng.uniform(2, 15))
-        yield make.event("AIRequest", at, user, _request(rng, "anthropic", "claude-sonnet-4-5-20250929", agent,
-                                                         size=1.0, conversation_id=conversation,
-                                                         cache_write_tokens=int(rng.uniform(0, 500))))
-        yield make.event("ConversationMessage", at, user, {"agent": agent}, content_id="support-chat",
-                         capsule=Capsule(conversation_id=conversation, role="assistant", turn=turn + 1))
+        yield make.event(
+            "AIRequest",
+            at,
+            user,
+            _request(
+                rng,
+                "anthropic",
+                "claude-sonnet-4-5-20250929",
+                agent,
+                size=1.0,
+                conversation_id=conversation,
+                cache_write_tokens=int(rng.uniform(0, 500)),
+            ),
+        )
+        yield make.event(
+            "ConversationMessage",
+            at,
+            user,
+            {"agent": agent},
+            content_id="support-chat",
+            capsule=Capsule(conversation_id=conversation, role="assistant", turn=turn + 1),
+        )
 
 
 def _review(make: _Maker, rng: random.Random, start: datetime) -> Iterator[EventIn]:
     user, agent, at = f"dev-{rng.randrange(25)}", "code-reviewer", start
-    yield make.event("ToolCall", at, user, {"tool": "fetch_diff", "agent": agent,
-                                            "duration_ms": int(rng.lognormvariate(6.0, 0.5))})
+    yield make.event(
+        "ToolCall",
+        at,
+        user,
+        {"tool": "fetch_diff", "agent": agent, "duration_ms": int(rng.lognormvariate(6.0, 0.5))},
+    )
     provider, model = "openai", "gpt-4o"
     if rng.random() < 0.25:
         provider, model = UNPRICED_MODEL
     at += timedelta(seconds=2)
-    yield make.event("AIRequest", at, user, _request(rng, provider, model, agent, size=3.0, tool="fetch_diff",
-                                                     reasoning_tokens=int(rng.uniform(0, 2000))))
+    yield make.event(
+        "AIRequest",
+        at,
+        user,
+        _request(
+            rng,
+            provider,
+            model,
+            agent,
+            size=3.0,
+            tool="fetch_diff",
+            reasoning_tokens=int(rng.uniform(0, 2000)),
+        ),
+    )
     at += timedelta(seconds=rng.uniform(5, 30))
     yield make.event("AIRequest", at, user, _request(rng, "openai", "gpt-4o-mini", agent, size=0.8))
     if rng.random() < 0.5:
-        yield make.event("ToolCall", at + timedelta(seconds=3), user, {
-            "tool": "run_linter", "agent": agent, "duration_ms": int(rng.lognormvariate(8.0, 0.4)),
-            "cost": round(rng.uniform(0.001, 0.01), 4), "status": "error" if rng.random() < 0.08 else "ok"})
+        yield make.event(
+            "ToolCall",
+            at + timedelta(seconds=3),
+            user,
+            {
+                "tool": "run_linter",
+                "agent": agent,
+                "duration_ms": int(rng.lognormvariate(8.0, 0.4)),
+                "cost": round(rng.uniform(0.001, 0.01), 4),
+                "status": "error" if rng.random() < 0.08 else "ok",
+            },
+        )
 
 
-def demo_ai_events(*, days: int, tz: ZoneInfo, now: datetime | None = None, seed: int = 7,
-                   daily_conversations: int = 40, daily_reviews: int = 25) -> Iterator[EventIn]:
+def demo_ai_events(
+    *,
+    days: int,
+    tz: ZoneInfo,
+    now: datetime | None = None,
+    seed: int = 7,
+    daily_conversations: int = 40,
+    daily_reviews: int = 25,
+) -> Iterator[EventIn]:
     """Deterministic AI events for ``days`` local days up to now (none after ``now``)."""
     now = now or datetime.now(UTC)
     today = now.astimezone(tz).date()

@@ -57,8 +57,17 @@ class CostFold:
         row[1] += unpriced
         row[2] += cost
 
-    def add_spend(self, key: SpendKey, at: datetime, *, requests: int = 0, turns: int = 0, tokens: int = 0,
-                  unpriced: int = 0, cost: Decimal = Decimal(0)) -> None:
+    def add_spend(
+        self,
+        key: SpendKey,
+        at: datetime,
+        *,
+        requests: int = 0,
+        turns: int = 0,
+        tokens: int = 0,
+        unpriced: int = 0,
+        cost: Decimal = Decimal(0),
+    ) -> None:
         row = self.spend.get(key)
         if row is None:
             self.spend[key] = [requests, turns, tokens, unpriced, cost, at, at]
@@ -110,12 +119,22 @@ def _fold_one(fold: CostFold, event: RawEvent, bot: bool, tz: ZoneInfo, book: Pr
             fold.add_spend((day, bot, CONVERSATION, ai["conversationId"], agent), at, cost=cost or Decimal(0))
     elif event.type == MESSAGE and (event.capsule or {}).get("conversationId"):
         assert event.capsule is not None
-        fold.add_spend((at.astimezone(tz).date(), bot, CONVERSATION, event.capsule["conversationId"],
-                        ai.get("agent", "")), at, turns=1)
+        fold.add_spend(
+            (
+                at.astimezone(tz).date(),
+                bot,
+                CONVERSATION,
+                event.capsule["conversationId"],
+                ai.get("agent", ""),
+            ),
+            at,
+            turns=1,
+        )
 
 
-def _request(fold: CostFold, event: RawEvent, ai: dict[str, Any], bot: bool, tz: ZoneInfo,
-             book: PriceBook) -> None:
+def _request(
+    fold: CostFold, event: RawEvent, ai: dict[str, Any], bot: bool, tz: ZoneInfo, book: PriceBook
+) -> None:
     at = event.occurred_at
     hour, day = hour_floor(at, tz), at.astimezone(tz).date()
     provider, model = ai["provider"], ai["model"]

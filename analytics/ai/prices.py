@@ -21,14 +21,23 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 USAGE_TYPES = ("input", "output", "cache_read", "cache_write", "reasoning")
-TOKEN_FIELD = {"input": "inputTokens", "output": "outputTokens", "cache_read": "cacheReadTokens",
-               "cache_write": "cacheWriteTokens", "reasoning": "reasoningTokens"}
+TOKEN_FIELD = {
+    "input": "inputTokens",
+    "output": "outputTokens",
+    "cache_read": "cacheReadTokens",
+    "cache_write": "cacheWriteTokens",
+    "reasoning": "reasoningTokens",
+}
 CLIENT = "client"  # cost a client gave for a request (its tokens are then neither priced nor unpriced)
 TOOL = "tool"  # cost a client gave for a tool call
 ALWAYS = datetime(1970, 1, 1, tzinfo=UTC)  # a library price without a start date
 MILLION = Decimal(1_000_000)
-_LIBRARY_KEYS = {"input": "input_mtok", "output": "output_mtok", "cache_read": "cache_read_mtok",
-                 "cache_write": "cache_write_mtok"}
+_LIBRARY_KEYS = {
+    "input": "input_mtok",
+    "output": "output_mtok",
+    "cache_read": "cache_read_mtok",
+    "cache_write": "cache_write_mtok",
+}
 
 PriceKey = tuple[str, str, str]  # provider, model, usage type
 
@@ -41,7 +50,9 @@ def _mtok(value: Decimal | TieredPrices | None) -> Decimal | None:
 
 
 def _usage_prices(price: ModelPrice) -> dict[str, Decimal]:
-    found = {usage: p for usage, key in _LIBRARY_KEYS.items() if (p := _mtok(getattr(price, key))) is not None}
+    found = {
+        usage: p for usage, key in _LIBRARY_KEYS.items() if (p := _mtok(getattr(price, key))) is not None
+    }
     if "output" in found:
         found["reasoning"] = found["output"]
     return found
@@ -70,45 +81,76 @@ def library_prices(provider: str, model: str) -> tuple[str | None, list[tuple[da
     return info.id, rows
 
 
-_KNOWN = text("SELECT provider, model FROM ai_models WHERE tenant_id = :tenant "
-              "AND (provider, model) IN (SELECT * FROM unnest(CAST(:providers AS text[]), CAST(:models AS text[])))")
+_KNOWN = text(
+    "SELECT provider, model FROM ai_models WHERE tenant_id = :tenant "
+    "AND (provider, model) IN (SELECT * FROM unnest(CAST(:providers AS text[]), CAST(:models AS "
+    "text[])))"
+)
 _ADD_MODELS = text(
     "INSERT INTO ai_models (tenant_id, provider, model, library_model, first_seen_at) "
     "SELECT :tenant, * FROM unnest(CAST(:providers AS text[]), CAST(:models AS text[]), "
-    "CAST(:library AS text[]), CAST(:seen AS timestamptz[])) ON CONFLICT DO NOTHING")
+    "CAST(:library AS text[]), CAST(:seen AS timestamptz[])) ON CONFLICT DO NOTHING"
+)
 _ADD_PRICES = text(
     "INSERT INTO model_prices (tenant_id, provider, model, usage_type, source, effective_from, usd_per_mtok) "
-    "SELECT CAST(:tenant AS bigint), p, m, u, CAST(:source AS text), f, x FROM unnest(CAST(:providers AS text[]), CAST(:models AS text[]), "
+    "SELECT CAST(:tenant AS bigint), p, m, u, CAST(:source AS text), f, x FROM unnest(CAST(:providers AS "
+    "text[]), CAST(:models AS text[]), "
     "CAST(:usages AS text[]), CAST(:froms AS timestamptz[]), CAST(:prices AS numeric[])) AS t(p, m, u, f, x) "
     "ORDER BY p, m, u, f ON CONFLICT (tenant_id, provider, model, usage_type, source, effective_from) "
-    "DO UPDATE SET usd_per_mtok = EXCLUDED.usd_per_mtok")
+    "DO UPDATE SET usd_per_mtok = EXCLUDED.usd_per_mtok"
+)
 
 
-async def ensure_models(conn: AsyncConnection, tenant_id: int, seen: Mapping[tuple[str, str], datetime]) -> None:
+async def ensure_models(
+    conn: AsyncConnection, tenant_id: int, seen: Mapping[tuple[str, str], datetime]
+) -> None:
     """Record models seen for the first time, with the library's prices when it knows them."""
     if not seen:
         return
     pairs = sorted(seen)
-    known = {(r.provider, r.model) for r in await conn.execute(_KNOWN, {
-        "tenant": tenant_id, "providers": [p for p, _ in pairs], "models": [m for _, m in pairs]})}
+    known = {
+        (r.provider, r.model)
+        for r in await conn.execute(
+            _KNOWN, {"tenant": tenant_id, "providers": [p for p, _ in pairs], "models": [m for _, m in pairs]}
+        )
+    }
     new = [pair for pair in pairs if pair not in known]
     if not new:
         return
     library = {pair: library_prices(*pair) for pair in new}
-    await conn.execute(_ADD_MODELS, {"tenant": tenant_id, "providers": [p for p, _ in new],
-                                     "models": [m for _, m in new], "library": [library[k][0] for k in new],
-                                     "seen": [seen[k] for k in new]})
+    await conn.execute(
+        _ADD_MODELS,
+        {
+            "tenant": tenant_id,
+            "providers": [p for p, _ in new],
+            "models": [m for _, m in new],
+            "library": [library[k][0] for k in new],
+            "seen": [seen[k] for k in new],
+        },
+    )
     rows = sorted((p, m, u, f, x) for (p, m), (_, prices) in library.items() for f, u, x in prices)
     await write_prices(conn, tenant_id, "library", rows)
 
 
-async def write_prices(conn: AsyncConnection, tenant_id: int, source: str,
-                       rows: Sequence[tuple[str, str, str, datetime, Decimal]]) -> None:
+async def write_prices(
+    conn: AsyncConnection,
+    tenant_id: int,
+    source: str,
+    rows: Sequence[tuple[str, str, str, datetime, Decimal]],
+) -> None:
     if rows:
-        await conn.execute(_ADD_PRICES, {
-            "tenant": tenant_id, "source": source, "providers": [r[0] for r in rows],
-            "models": [r[1] for r in rows], "usages": [r[2] for r in rows], "froms": [r[3] for r in rows],
-            "prices": [r[4] for r in rows]})
+        await conn.execute(
+            _ADD_PRICES,
+            {
+                "tenant": tenant_id,
+                "source": source,
+                "providers": [r[0] for r in rows],
+                "models": [r[1] for r in rows],
+                "usages": [r[2] for r in rows],
+                "froms": [r[3] for r in rows],
+                "prices": [r[4] for r in rows],
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -130,11 +172,14 @@ async def price_book(conn: AsyncConnection, tenant_id: int, pairs: Iterable[tupl
     pairs = sorted(set(pairs))
     rows: dict[PriceKey, list[tuple[datetime, bool, Decimal]]] = {}
     if pairs:
-        result = await conn.execute(text(
-            "SELECT provider, model, usage_type, effective_from, source = 'tenant', usd_per_mtok "
-            "FROM model_prices WHERE tenant_id = :tenant AND (provider, model) IN "
-            "(SELECT * FROM unnest(CAST(:providers AS text[]), CAST(:models AS text[])))"),
-            {"tenant": tenant_id, "providers": [p for p, _ in pairs], "models": [m for _, m in pairs]})
+        result = await conn.execute(
+            text(
+                "SELECT provider, model, usage_type, effective_from, source = 'tenant', usd_per_mtok "
+                "FROM model_prices WHERE tenant_id = :tenant AND (provider, model) IN "
+                "(SELECT * FROM unnest(CAST(:providers AS text[]), CAST(:models AS text[])))"
+            ),
+            {"tenant": tenant_id, "providers": [p for p, _ in pairs], "models": [m for _, m in pairs]},
+        )
         for r in result:
             rows.setdefault((r[0], r[1], r[2]), []).append((r[3], r[4], r[5]))
     return PriceBook(rows)

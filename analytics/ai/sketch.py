@@ -22,9 +22,11 @@ def bin_of(value: float) -> int:
 
 def bin_sql(column: str) -> str:
     """The same bin in SQL (float8 ln is the same libm log as Python's math.log)."""
-    return (f"CASE WHEN {column} <= 0 THEN {ZERO_BIN} ELSE "
-            f"ceil(ln(CAST({column} AS float8)) / ln(CAST(2 AS float8)) * "
-            f"CAST({MAPPING._multiplier!r} AS float8))::int END")
+    return (
+        f"CASE WHEN {column} <= 0 THEN {ZERO_BIN} ELSE "
+        f"ceil(ln(CAST({column} AS float8)) / ln(CAST(2 AS float8)) * "
+        f"CAST({MAPPING._multiplier!r} AS float8))::int END"
+    )
 
 
 def quantile(bins: Iterable[tuple[int, int]], q: float) -> float | None:

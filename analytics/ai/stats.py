@@ -31,9 +31,17 @@ BREAKDOWNS = ("model", "provider", "agent", "tool", "user", "conversation")
 
 
 def window(period: Period, include_bots: bool, **filters: Any) -> dict[str, Any]:
-    return {"start": hour_floor(period.start, period.tz), "end": period.end, "first": period.first_day,
-            "last": period.last_day, "include_bots": include_bots, "model": None, "agent": None,
-            "tool": None, **filters}
+    return {
+        "start": hour_floor(period.start, period.tz),
+        "end": period.end,
+        "first": period.first_day,
+        "last": period.last_day,
+        "include_bots": include_bots,
+        "model": None,
+        "agent": None,
+        "tool": None,
+        **filters,
+    }
 
 
 def _filters(*columns: str) -> str:
@@ -78,11 +86,21 @@ def projected_month(total: Decimal, period: Period) -> Decimal:
 
 async def cost_summary(conn: AsyncConnection, period: Period, include_bots: bool) -> CostSummary:
     params = window(period, include_bots)
-    usage = (await conn.execute(text(
-        "SELECT provider, model, usage_type, sum(tokens), sum(unpriced_tokens), sum(cost) FROM ai_usage_hourly "
-        f"WHERE {HOURS} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"), params)).all()
-    requests = (await conn.execute(text(
-        f"SELECT coalesce(sum(requests), 0) FROM ai_requests_hourly WHERE {HOURS}"), params)).scalar_one()
+    usage = (
+        await conn.execute(
+            text(
+                "SELECT provider, model, usage_type, sum(tokens), sum(unpriced_tokens), sum(cost) FROM "
+                "ai_usage_hourly "
+                f"WHERE {HOURS} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+            ),
+            params,
+        )
+    ).all()
+    requests = (
+        await conn.execute(
+            text(f"SELECT coalesce(sum(requests), 0) FROM ai_requests_hourly WHERE {HOURS}"), params
+        )
+    ).scalar_one()
     by_usage: dict[str, tuple[int, Decimal]] = {}
     for _, _, usage_type, tokens, _, cost in usage:
         seen = by_usage.get(usage_type, (0, Decimal(0)))
@@ -105,8 +123,13 @@ class Point:
     tool_calls: int = 0
 
 
-async def series(conn: AsyncConnection, period: Period, starts: Sequence[datetime], include_bots: bool,
-                 **filters: str | None) -> list[Point]:
+async def series(
+    conn: AsyncConnection,
+    period: Period,
+    starts: Sequence[datetime],
+    include_bots: bool,
+    **filters: str | None,
+) -> list[Point]:
     """Cost, tokens, requests, errors and tool calls per bucket (``starts``), empty ones as zeros;
     ``filters``: model, agent, tool."""
     params = window(period, include_bots, **filters)
@@ -116,24 +139,36 @@ async def series(conn: AsyncConnection, period: Period, starts: Sequence[datetim
     def at(bucket: datetime) -> Point:
         return points[max(bisect_right(bounds, bucket) - 1, 0)]
 
-    for bucket, tokens, unpriced, cost in await conn.execute(text(
+    for bucket, tokens, unpriced, cost in await conn.execute(
+        text(
             "SELECT bucket, sum(tokens), sum(unpriced_tokens), sum(cost) FROM ai_usage_hourly "
-            f"WHERE {HOURS}{_filters('model', 'agent', 'tool')} GROUP BY 1"), params):
+            f"WHERE {HOURS}{_filters('model', 'agent', 'tool')} GROUP BY 1"
+        ),
+        params,
+    ):
         point = at(bucket)
         point.tokens += int(tokens)
         point.unpriced_tokens += int(unpriced)
         point.cost += cost
     if filters.get("tool") is None:
-        for bucket, requests, errors in await conn.execute(text(
+        for bucket, requests, errors in await conn.execute(
+            text(
                 "SELECT bucket, sum(requests), sum(requests) FILTER (WHERE status = 'error') "
-                f"FROM ai_requests_hourly WHERE {HOURS}{_filters('model', 'agent')} GROUP BY 1"), params):
+                f"FROM ai_requests_hourly WHERE {HOURS}{_filters('model', 'agent')} GROUP BY 1"
+            ),
+            params,
+        ):
             point = at(bucket)
             point.requests += int(requests)
             point.errors += int(errors or 0)
     if filters.get("model") is None:
-        for bucket, calls, errors in await conn.execute(text(
+        for bucket, calls, errors in await conn.execute(
+            text(
                 "SELECT bucket, sum(calls), sum(calls) FILTER (WHERE status = 'error') FROM ai_tools_hourly "
-                f"WHERE {HOURS}{_filters('agent', 'tool')} GROUP BY 1"), params):
+                f"WHERE {HOURS}{_filters('agent', 'tool')} GROUP BY 1"
+            ),
+            params,
+        ):
             point = at(bucket)
             point.tool_calls += int(calls)
             if filters.get("tool") is not None:
@@ -151,35 +186,49 @@ class CostItem:
     requests: int
 
 
-async def breakdown(conn: AsyncConnection, period: Period, by: str, limit: int, include_bots: bool
-                    ) -> list[CostItem]:
+async def breakdown(
+    conn: AsyncConnection, period: Period, by: str, limit: int, include_bots: bool
+) -> list[CostItem]:
     """Cost by one dimension, the most expensive first (then by tokens, then key). ``requests``:
     AI requests (tool calls for ``tool``)."""
     params = {**window(period, include_bots), "limit": limit, "dimension": by}
     if by in ("user", "conversation"):
-        sql = ("SELECT key, NULL, sum(cost) AS cost, sum(tokens) AS tokens, sum(unpriced_tokens), sum(requests) "
-               f"FROM ai_spend_daily WHERE {DAYS} AND dimension = :dimension GROUP BY 1")
+        sql = (
+            "SELECT key, NULL, sum(cost) AS cost, sum(tokens) AS tokens, sum(unpriced_tokens), "
+            "sum(requests) "
+            f"FROM ai_spend_daily WHERE {DAYS} AND dimension = :dimension GROUP BY 1"
+        )
     elif by == "tool":
-        sql = ("WITH u AS (SELECT tool AS key, sum(cost) AS cost, sum(tokens) AS tokens, "
-               f"sum(unpriced_tokens) AS unpriced FROM ai_usage_hourly WHERE {HOURS} AND tool <> '' GROUP BY 1), "
-               f"c AS (SELECT tool AS key, sum(calls) AS calls FROM ai_tools_hourly WHERE {HOURS} GROUP BY 1) "
-               "SELECT key, NULL, coalesce(u.cost, 0) AS cost, coalesce(u.tokens, 0) AS tokens, "
-               "coalesce(u.unpriced, 0), coalesce(c.calls, 0) FROM u FULL JOIN c USING (key)")
+        sql = (
+            "WITH u AS (SELECT tool AS key, sum(cost) AS cost, sum(tokens) AS tokens, "
+            f"sum(unpriced_tokens) AS unpriced FROM ai_usage_hourly WHERE {HOURS} AND tool <> '' GROUP "
+            f"BY 1), "
+            f"c AS (SELECT tool AS key, sum(calls) AS calls FROM ai_tools_hourly WHERE {HOURS} GROUP BY "
+            f"1) "
+            "SELECT key, NULL, coalesce(u.cost, 0) AS cost, coalesce(u.tokens, 0) AS tokens, "
+            "coalesce(u.unpriced, 0), coalesce(c.calls, 0) FROM u FULL JOIN c USING (key)"
+        )
     else:
         key = {"model": "model", "provider": "provider", "agent": "agent"}[by]
         provider = "provider" if by == "model" else "''"  # '' (not NULL) joins in USING
         group = "1, 2" if by == "model" else "1"
-        sql = (f"WITH u AS (SELECT {key} AS key, {provider} AS provider, sum(cost) AS cost, sum(tokens) AS tokens, "
-               f"sum(unpriced_tokens) AS unpriced FROM ai_usage_hourly WHERE {HOURS} AND usage_type <> 'tool' "
-               f"GROUP BY {group}), "
-               f"r AS (SELECT {key} AS key, {provider} AS provider, sum(requests) AS requests "
-               f"FROM ai_requests_hourly WHERE {HOURS} GROUP BY {group}) "
-               "SELECT key, NULLIF(provider, ''), coalesce(u.cost, 0) AS cost, coalesce(u.tokens, 0) AS tokens, "
-               "coalesce(u.unpriced, 0), coalesce(r.requests, 0) FROM u FULL JOIN r USING (key, provider)")
+        sql = (
+            f"WITH u AS (SELECT {key} AS key, {provider} AS provider, sum(cost) AS cost, sum(tokens) AS "
+            f"tokens, "
+            f"sum(unpriced_tokens) AS unpriced FROM ai_usage_hourly WHERE {HOURS} AND usage_type <> "
+            f"'tool' "
+            f"GROUP BY {group}), "
+            f"r AS (SELECT {key} AS key, {provider} AS provider, sum(requests) AS requests "
+            f"FROM ai_requests_hourly WHERE {HOURS} GROUP BY {group}) "
+            "SELECT key, NULLIF(provider, ''), coalesce(u.cost, 0) AS cost, coalesce(u.tokens, 0) AS "
+            "tokens, "
+            "coalesce(u.unpriced, 0), coalesce(r.requests, 0) FROM u FULL JOIN r USING (key, provider)"
+        )
         if by == "agent":  # tool call costs belong to their agent too
             sql = sql.replace("AND usage_type <> 'tool' ", "")
-    rows = await conn.execute(text(f"SELECT * FROM ({sql}) b ORDER BY cost DESC, tokens DESC, key LIMIT :limit"),
-                              params)
+    rows = await conn.execute(
+        text(f"SELECT * FROM ({sql}) b ORDER BY cost DESC, tokens DESC, key LIMIT :limit"), params
+    )
     return [CostItem(r[0], r[1], r[2], int(r[3]), int(r[4]), int(r[5])) for r in rows]
 
 
@@ -201,31 +250,63 @@ class RequestStats:
         return error_rate(self.errors, self.requests)
 
 
-async def _sketch(conn: AsyncConnection, params: dict[str, Any], measure: str, subject: str | None = None
-                  ) -> list[tuple[int, int]]:
-    rows = await conn.execute(text(
-        f"SELECT bin, sum(count) FROM ai_sketches_daily WHERE {DAYS} AND measure = :measure "
-        "AND (CAST(:subject AS text) IS NULL OR subject = :subject)"
-        f"{_filters('agent')} GROUP BY 1"), {**params, "measure": measure, "subject": subject})
+async def _sketch(
+    conn: AsyncConnection, params: dict[str, Any], measure: str, subject: str | None = None
+) -> list[tuple[int, int]]:
+    rows = await conn.execute(
+        text(
+            f"SELECT bin, sum(count) FROM ai_sketches_daily WHERE {DAYS} AND measure = :measure "
+            "AND (CAST(:subject AS text) IS NULL OR subject = :subject)"
+            f"{_filters('agent')} GROUP BY 1"
+        ),
+        {**params, "measure": measure, "subject": subject},
+    )
     return [(int(b), int(c)) for b, c in rows]
 
 
-async def request_stats(conn: AsyncConnection, period: Period, include_bots: bool, *, model: str | None = None,
-                        agent: str | None = None) -> RequestStats:
+async def request_stats(
+    conn: AsyncConnection,
+    period: Period,
+    include_bots: bool,
+    *,
+    model: str | None = None,
+    agent: str | None = None,
+) -> RequestStats:
     params = window(period, include_bots, model=model, agent=agent)
-    requests, errors, cancelled = (await conn.execute(text(
-        "SELECT coalesce(sum(requests), 0), coalesce(sum(requests) FILTER (WHERE status = 'error'), 0), "
-        "coalesce(sum(requests) FILTER (WHERE status = 'cancelled'), 0) FROM ai_requests_hourly "
-        f"WHERE {HOURS}{_filters('model', 'agent')}"), params)).one()
-    tokens, unpriced, cost = (await conn.execute(text(
-        "SELECT coalesce(sum(tokens), 0), coalesce(sum(unpriced_tokens), 0), coalesce(sum(cost), 0) "
-        f"FROM ai_usage_hourly WHERE {HOURS} AND usage_type <> 'tool'{_filters('model', 'agent')}"),
-        params)).one()
+    requests, errors, cancelled = (
+        await conn.execute(
+            text(
+                "SELECT coalesce(sum(requests), 0), coalesce(sum(requests) FILTER (WHERE status = "
+                "'error'), 0), "
+                "coalesce(sum(requests) FILTER (WHERE status = 'cancelled'), 0) FROM ai_requests_hourly "
+                f"WHERE {HOURS}{_filters('model', 'agent')}"
+            ),
+            params,
+        )
+    ).one()
+    tokens, unpriced, cost = (
+        await conn.execute(
+            text(
+                "SELECT coalesce(sum(tokens), 0), coalesce(sum(unpriced_tokens), 0), coalesce(sum(cost), 0) "
+                f"FROM ai_usage_hourly WHERE {HOURS} AND usage_type <> 'tool'{_filters('model', 'agent')}"
+            ),
+            params,
+        )
+    ).one()
     latency = await _sketch(conn, params, "latency", model)
     ttft = await _sketch(conn, params, "ttft", model)
-    return RequestStats(int(requests), int(errors), int(cancelled), int(tokens), cost, int(unpriced),
-                        quantile(latency, 0.5), quantile(latency, 0.95), quantile(latency, 0.99),
-                        quantile(ttft, 0.5))
+    return RequestStats(
+        int(requests),
+        int(errors),
+        int(cancelled),
+        int(tokens),
+        cost,
+        int(unpriced),
+        quantile(latency, 0.5),
+        quantile(latency, 0.95),
+        quantile(latency, 0.99),
+        quantile(ttft, 0.5),
+    )
 
 
 @dataclass(frozen=True)
@@ -238,12 +319,21 @@ class ModelUsage:
 
 async def models(conn: AsyncConnection, period: Period, include_bots: bool, limit: int) -> list[ModelUsage]:
     params = {**window(period, include_bots), "limit": limit}
-    pairs = (await conn.execute(text(
-        "SELECT provider, model, EXISTS (SELECT 1 FROM model_prices p WHERE p.tenant_id = r.tenant_id "
-        "AND p.provider = r.provider AND p.model = r.model) FROM ai_requests_hourly r "
-        f"WHERE {HOURS} GROUP BY r.tenant_id, 1, 2 ORDER BY sum(requests) DESC, 1, 2 LIMIT :limit"), params)).all()
-    return [ModelUsage(p, m, bool(priced), await request_stats(conn, period, include_bots, model=m))
-            for p, m, priced in pairs]
+    pairs = (
+        await conn.execute(
+            text(
+                "SELECT provider, model, EXISTS (SELECT 1 FROM model_prices p WHERE p.tenant_id = "
+                "r.tenant_id "
+                "AND p.provider = r.provider AND p.model = r.model) FROM ai_requests_hourly r "
+                f"WHERE {HOURS} GROUP BY r.tenant_id, 1, 2 ORDER BY sum(requests) DESC, 1, 2 LIMIT :limit"
+            ),
+            params,
+        )
+    ).all()
+    return [
+        ModelUsage(p, m, bool(priced), await request_stats(conn, period, include_bots, model=m))
+        for p, m, priced in pairs
+    ]
 
 
 @dataclass(frozen=True)
@@ -254,28 +344,53 @@ class AgentUsage:
     conversations: int
 
 
-async def agent_names(conn: AsyncConnection, period: Period, include_bots: bool, limit: int,
-                      name: str | None = None) -> list[str]:
+async def agent_names(
+    conn: AsyncConnection, period: Period, include_bots: bool, limit: int, name: str | None = None
+) -> list[str]:
     params = {**window(period, include_bots, agent=name), "limit": limit}
     agent = f" AND agent <> ''{_filters('agent')}"
-    return [r[0] for r in await conn.execute(text(
-        f"SELECT agent FROM (SELECT agent, sum(cost) AS cost FROM ai_usage_hourly WHERE {HOURS}{agent} "
-        f"GROUP BY 1 UNION ALL SELECT agent, 0 FROM ai_tools_hourly WHERE {HOURS}{agent} "
-        f"UNION ALL SELECT agent, 0 FROM ai_requests_hourly WHERE {HOURS}{agent}) a "
-        "GROUP BY 1 ORDER BY sum(cost) DESC, 1 LIMIT :limit"), params)]
+    return [
+        r[0]
+        for r in await conn.execute(
+            text(
+                f"SELECT agent FROM (SELECT agent, sum(cost) AS cost FROM ai_usage_hourly WHERE "
+                f"{HOURS}{agent} "
+                f"GROUP BY 1 UNION ALL SELECT agent, 0 FROM ai_tools_hourly WHERE {HOURS}{agent} "
+                f"UNION ALL SELECT agent, 0 FROM ai_requests_hourly WHERE {HOURS}{agent}) a "
+                "GROUP BY 1 ORDER BY sum(cost) DESC, 1 LIMIT :limit"
+            ),
+            params,
+        )
+    ]
 
 
 async def agent_usage(conn: AsyncConnection, period: Period, include_bots: bool, agent: str) -> AgentUsage:
     params = window(period, include_bots, agent=agent)
-    calls = (await conn.execute(text(
-        f"SELECT coalesce(sum(calls), 0) FROM ai_tools_hourly WHERE {HOURS}{_filters('agent')}"), params)).scalar_one()
-    conversations = (await conn.execute(text(
-        f"SELECT count(DISTINCT key) FROM ai_spend_daily WHERE {DAYS} AND dimension = 'conversation'"
-        f"{_filters('agent')}"), params)).scalar_one()
+    calls = (
+        await conn.execute(
+            text(f"SELECT coalesce(sum(calls), 0) FROM ai_tools_hourly WHERE {HOURS}{_filters('agent')}"),
+            params,
+        )
+    ).scalar_one()
+    conversations = (
+        await conn.execute(
+            text(
+                f"SELECT count(DISTINCT key) FROM ai_spend_daily WHERE {DAYS} AND dimension = 'conversation'"
+                f"{_filters('agent')}"
+            ),
+            params,
+        )
+    ).scalar_one()
     stats = await request_stats(conn, period, include_bots, agent=agent)
-    tool_cost = (await conn.execute(text(
-        f"SELECT coalesce(sum(cost), 0) FROM ai_usage_hourly WHERE {HOURS} AND usage_type = 'tool'"
-        f"{_filters('agent')}"), params)).scalar_one()
+    tool_cost = (
+        await conn.execute(
+            text(
+                f"SELECT coalesce(sum(cost), 0) FROM ai_usage_hourly WHERE {HOURS} AND usage_type = 'tool'"
+                f"{_filters('agent')}"
+            ),
+            params,
+        )
+    ).scalar_one()
     stats = RequestStats(**{**stats.__dict__, "cost": stats.cost + tool_cost})
     return AgentUsage(agent, stats, int(calls), int(conversations))
 
@@ -300,21 +415,50 @@ class ToolUsage:
         return round(self.duration_ms / self.calls, 1) if self.calls else None
 
 
-async def tools(conn: AsyncConnection, period: Period, include_bots: bool, limit: int, *,
-                tool: str | None = None, agent: str | None = None) -> list[ToolUsage]:
+async def tools(
+    conn: AsyncConnection,
+    period: Period,
+    include_bots: bool,
+    limit: int,
+    *,
+    tool: str | None = None,
+    agent: str | None = None,
+) -> list[ToolUsage]:
     params = {**window(period, include_bots, tool=tool, agent=agent), "limit": limit}
-    rows = (await conn.execute(text(
-        "WITH c AS (SELECT tool, sum(calls) AS calls, sum(calls) FILTER (WHERE status = 'error') AS errors, "
-        f"sum(duration_ms) AS duration FROM ai_tools_hourly WHERE {HOURS}{_filters('tool', 'agent')} GROUP BY 1), "
-        f"u AS (SELECT tool, sum(cost) AS cost FROM ai_usage_hourly WHERE {HOURS} AND usage_type = 'tool'"
-        f"{_filters('tool', 'agent')} GROUP BY 1) "
-        "SELECT c.tool, c.calls, coalesce(c.errors, 0), c.duration, coalesce(u.cost, 0) FROM c LEFT JOIN u USING (tool) "
-        "ORDER BY c.calls DESC, c.tool LIMIT :limit"), params)).all()
+    rows = (
+        await conn.execute(
+            text(
+                "WITH c AS (SELECT tool, sum(calls) AS calls, sum(calls) FILTER (WHERE status = 'error') "
+                "AS errors, "
+                f"sum(duration_ms) AS duration FROM ai_tools_hourly WHERE "
+                f"{HOURS}{_filters('tool', 'agent')} GROUP "
+                f"BY 1), "
+                f"u AS (SELECT tool, sum(cost) AS cost FROM ai_usage_hourly WHERE {HOURS} AND usage_type = "
+                f"'tool'"
+                f"{_filters('tool', 'agent')} GROUP BY 1) "
+                "SELECT c.tool, c.calls, coalesce(c.errors, 0), c.duration, coalesce(u.cost, 0) FROM c "
+                "LEFT JOIN u "
+                "USING (tool) "
+                "ORDER BY c.calls DESC, c.tool LIMIT :limit"
+            ),
+            params,
+        )
+    ).all()
     found = []
     for name, calls, errors, duration, cost in rows:
         bins = await _sketch(conn, {**params, "agent": agent}, "tool", name)
-        found.append(ToolUsage(name, int(calls), int(errors), int(duration), cost, quantile(bins, 0.5),
-                               quantile(bins, 0.95), quantile(bins, 0.99)))
+        found.append(
+            ToolUsage(
+                name,
+                int(calls),
+                int(errors),
+                int(duration),
+                cost,
+                quantile(bins, 0.5),
+                quantile(bins, 0.95),
+                quantile(bins, 0.99),
+            )
+        )
     return found
 
 
@@ -338,15 +482,19 @@ class Conversation:
 _CONVERSATIONS = (
     "SELECT key, max(agent), sum(turns), sum(requests), sum(tokens), sum(unpriced_tokens), sum(cost), "
     f"min(first_at), max(last_at) FROM ai_spend_daily WHERE {DAYS} AND dimension = 'conversation'"
-    f"{_filters('agent')} GROUP BY 1")
+    f"{_filters('agent')} GROUP BY 1"
+)
 
 
-async def conversations(conn: AsyncConnection, period: Period, include_bots: bool, limit: int, *,
-                        agent: str | None = None) -> list[Conversation]:
+async def conversations(
+    conn: AsyncConnection, period: Period, include_bots: bool, limit: int, *, agent: str | None = None
+) -> list[Conversation]:
     """The conversations active in the period's days, the latest first."""
     params = {**window(period, include_bots, agent=agent), "limit": limit}
     rows = await conn.execute(text(f"{_CONVERSATIONS} ORDER BY max(last_at) DESC, 1 LIMIT :limit"), params)
-    return [Conversation(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), r[6], r[7], r[8]) for r in rows]
+    return [
+        Conversation(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), r[6], r[7], r[8]) for r in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -372,25 +520,41 @@ class ConversationStats:
         return self.cost / self.conversations if self.conversations else None
 
 
-async def conversation_stats(conn: AsyncConnection, period: Period, include_bots: bool, *,
-                             agent: str | None = None) -> ConversationStats:
+async def conversation_stats(
+    conn: AsyncConnection, period: Period, include_bots: bool, *, agent: str | None = None
+) -> ConversationStats:
     params = window(period, include_bots, agent=agent)
     rows = (await conn.execute(text(_CONVERSATIONS), params)).all()
     return ConversationStats(
-        len(rows), sum(int(r[2]) for r in rows), sum(int(r[3]) for r in rows), sum(int(r[4]) for r in rows),
-        sum((r[6] for r in rows), Decimal(0)), sum((r[8] - r[7]).total_seconds() for r in rows))
+        len(rows),
+        sum(int(r[2]) for r in rows),
+        sum(int(r[3]) for r in rows),
+        sum(int(r[4]) for r in rows),
+        sum((r[6] for r in rows), Decimal(0)),
+        sum((r[8] - r[7]).total_seconds() for r in rows),
+    )
 
 
-async def conversation_series(conn: AsyncConnection, period: Period, days: Sequence[date], include_bots: bool,
-                              *, agent: str | None = None) -> list[tuple[int, int, Decimal]]:
+async def conversation_series(
+    conn: AsyncConnection,
+    period: Period,
+    days: Sequence[date],
+    include_bots: bool,
+    *,
+    agent: str | None = None,
+) -> list[tuple[int, int, Decimal]]:
     """Per bucket (first local day of each, ascending): conversations active, turns, cost."""
     params = window(period, include_bots, agent=agent)
     keys: list[set[str]] = [set() for _ in days]
     turns = [0 for _ in days]
     costs = [Decimal(0) for _ in days]
-    for day, key, day_turns, cost in await conn.execute(text(
+    for day, key, day_turns, cost in await conn.execute(
+        text(
             "SELECT day, key, sum(turns), sum(cost) FROM ai_spend_daily "
-            f"WHERE {DAYS} AND dimension = 'conversation'{_filters('agent')} GROUP BY 1, 2"), params):
+            f"WHERE {DAYS} AND dimension = 'conversation'{_filters('agent')} GROUP BY 1, 2"
+        ),
+        params,
+    ):
         i = max(bisect_right(list(days), day) - 1, 0)
         keys[i].add(key)
         turns[i] += int(day_turns)

@@ -67,14 +67,21 @@ def _after(cursor: str | None) -> tuple[datetime, UUID] | None:
     if cursor is None:
         return None
     try:
-        at, _, request_id = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode().partition("|")
+        at, _, request_id = (
+            base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode().partition("|")
+        )
         return datetime.fromisoformat(at), UUID(request_id)
     except (ValueError, binascii.Error):
         raise BadInput("after", "is not a cursor returned by this field") from None
 
 
-async def _series(info: AppInfo, period: DomainPeriod, granularity: Granularity | None, include_bots: bool,
-                  **filters: str | None) -> AISeries:
+async def _series(
+    info: AppInfo,
+    period: DomainPeriod,
+    granularity: Granularity | None,
+    include_bots: bool,
+    **filters: str | None,
+) -> AISeries:
     chosen, starts = check_granularity(period, granularity)
     async with info.context.read() as conn:
         points = await stats.series(conn, period, starts, include_bots, **filters)
@@ -82,15 +89,20 @@ async def _series(info: AppInfo, period: DomainPeriod, granularity: Granularity 
     return AISeries(granularity=chosen, points=[AIPoint.of(p, tool) for p in points])
 
 
-async def _request_stats(info: AppInfo, period: DomainPeriod, compare: Compare | None, include_bots: bool,
-                         **filters: str | None) -> RequestStats:
+async def _request_stats(
+    info: AppInfo, period: DomainPeriod, compare: Compare | None, include_bots: bool, **filters: str | None
+) -> RequestStats:
     async with info.context.read() as conn:
         now = await stats.request_stats(conn, period, include_bots, **filters)
         before = comparison(period, compare)
         then = None if before is None else await stats.request_stats(conn, before, include_bots, **filters)
     values = RequestFigures.values(now)
-    return RequestStats(**values, **compared(  # type: ignore[arg-type]
-        RequestFigures, RequestChange, values, RequestFigures.values(then) if then else None))
+    return RequestStats(
+        **values,
+        **compared(  # type: ignore[arg-type]
+            RequestFigures, RequestChange, values, RequestFigures.values(then) if then else None
+        ),
+    )
 
 
 @strawberry.type(description="What AI cost over a range. Bots are excluded unless includeBots.")
@@ -107,28 +119,49 @@ class Costs:
             then = None if before is None else await stats.cost_summary(conn, before, self.include_bots)
         values = CostFigures.values(now)
         return CostSummary(
-            **values, currency="USD",
-            by_usage_type=[UsageTypeCost(usage_type=u, tokens=t, cost=stats.money(c))
-                           for u, (t, c) in sorted(now.by_usage_type.items())],
-            unpriced=[UnpricedTokens(provider=u.provider, model=u.model, usage_type=u.usage_type, tokens=u.tokens)
-                      for u in now.unpriced],
-            **compared(CostFigures, CostChange, values,  # type: ignore[arg-type]
-                       CostFigures.values(then) if then else None))
+            **values,
+            currency="USD",
+            by_usage_type=[
+                UsageTypeCost(usage_type=u, tokens=t, cost=stats.money(c))
+                for u, (t, c) in sorted(now.by_usage_type.items())
+            ],
+            unpriced=[
+                UnpricedTokens(provider=u.provider, model=u.model, usage_type=u.usage_type, tokens=u.tokens)
+                for u in now.unpriced
+            ],
+            **compared(
+                CostFigures,
+                CostChange,
+                values,  # type: ignore[arg-type]
+                CostFigures.values(then) if then else None,
+            ),
+        )
 
     @strawberry.field(description="Cost, tokens and requests per bucket, empty buckets as zeros.")
     async def trends(self, info: AppInfo, granularity: Granularity | None = None) -> AISeries:
         return await _series(info, self.domain_period, granularity, self.include_bots)
 
-    @strawberry.field(description="Cost by model, provider, agent, tool, user or conversation, the most "
-                                  "expensive first (limit at most 500).")
+    @strawberry.field(
+        description="Cost by model, provider, agent, tool, user or conversation, the most "
+        "expensive first (limit at most 500)."
+    )
     async def breakdown(self, info: AppInfo, by: CostDimension, limit: int = 10) -> list[CostBreakdownItem]:
         check_limit("limit", limit, MAX_LIMIT)
         async with info.context.read() as conn:
             rows = await stats.breakdown(conn, self.domain_period, by.value, limit, self.include_bots)
             total = (await stats.cost_summary(conn, self.domain_period, self.include_bots)).total
-        return [CostBreakdownItem(key=r.key, provider=r.provider, cost=stats.money(r.cost), tokens=r.tokens,
-                                  unpriced_tokens=r.unpriced_tokens, requests=r.requests,
-                                  share=round(float(r.cost / total * 100), 2) if total else None) for r in rows]
+        return [
+            CostBreakdownItem(
+                key=r.key,
+                provider=r.provider,
+                cost=stats.money(r.cost),
+                tokens=r.tokens,
+                unpriced_tokens=r.unpriced_tokens,
+                requests=r.requests,
+                share=round(float(r.cost / total * 100), 2) if total else None,
+            )
+            for r in rows
+        ]
 
 
 @strawberry.type(description="AI requests over a range. Bots are excluded unless includeBots.")
@@ -137,48 +170,103 @@ class Requests:
     include_bots: bool
     domain_period: strawberry.Private[DomainPeriod]
 
-    @strawberry.field(description="Count, error rate, latency percentiles, tokens; model (exact) and "
-                                  "agent narrow it.")
-    async def stats(self, info: AppInfo, compare: Compare | None = None, model: str | None = None,
-                    agent: str | None = None) -> RequestStats:
-        return await _request_stats(info, self.domain_period, compare, self.include_bots, model=model, agent=agent)
+    @strawberry.field(
+        description="Count, error rate, latency percentiles, tokens; model (exact) and agent narrow it."
+    )
+    async def stats(
+        self,
+        info: AppInfo,
+        compare: Compare | None = None,
+        model: str | None = None,
+        agent: str | None = None,
+    ) -> RequestStats:
+        return await _request_stats(
+            info, self.domain_period, compare, self.include_bots, model=model, agent=agent
+        )
 
-    @strawberry.field(name="list", description="Single requests, newest first (first at most 500); model matches any "
-                                  "part of the name; status: ok, error or cancelled.")
-    async def list_(self, info: AppInfo, first: int = 50, after: str | None = None, model: str | None = None,
-                   agent: str | None = None, status: str | None = None) -> AIRequestConnection:
+    @strawberry.field(
+        name="list",
+        description="Single requests, newest first (first at most 500); model "
+        "matches any "
+        "part of the name; status: ok, error or cancelled.",
+    )
+    async def list_(
+        self,
+        info: AppInfo,
+        first: int = 50,
+        after: str | None = None,
+        model: str | None = None,
+        agent: str | None = None,
+        status: str | None = None,
+    ) -> AIRequestConnection:
         check_limit("first", first, MAX_PAGE)
         if status is not None and status not in STATUSES:
             raise BadInput("status", "must be ok, error or cancelled")
         async with info.context.read() as conn:
-            rows, total = await list_requests(conn, self.domain_period, self.include_bots, first=first,
-                                              after=_after(after), model=model, agent=agent, status=status)
+            rows, total = await list_requests(
+                conn,
+                self.domain_period,
+                self.include_bots,
+                first=first,
+                after=_after(after),
+                model=model,
+                agent=agent,
+                status=status,
+            )
         nodes = [AIRequest.of(r) for r in rows[:first]]
         edges = [AIRequestEdge(cursor=_cursor(n), node=n) for n in nodes]
-        return AIRequestConnection(edges=edges, nodes=nodes, total_count=total, page_info=PageInfo(
-            has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None))
+        return AIRequestConnection(
+            edges=edges,
+            nodes=nodes,
+            total_count=total,
+            page_info=PageInfo(
+                has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None
+            ),
+        )
 
     @strawberry.field(description="Requests, errors, tokens and cost per bucket, empty buckets as zeros.")
-    async def trends(self, info: AppInfo, granularity: Granularity | None = None, model: str | None = None,
-                     agent: str | None = None) -> AISeries:
-        return await _series(info, self.domain_period, granularity, self.include_bots, model=model, agent=agent)
+    async def trends(
+        self,
+        info: AppInfo,
+        granularity: Granularity | None = None,
+        model: str | None = None,
+        agent: str | None = None,
+    ) -> AISeries:
+        return await _series(
+            info, self.domain_period, granularity, self.include_bots, model=model, agent=agent
+        )
 
     @strawberry.field(description="Models used in the range, the most requests first (limit at most 500).")
     async def models(self, info: AppInfo, limit: int = 20) -> list[ModelUsage]:
         check_limit("limit", limit, MAX_LIMIT)
         async with info.context.read() as conn:
             rows = await stats.models(conn, self.domain_period, self.include_bots, limit)
-        return [ModelUsage(provider=m.provider, model=m.model, priced=m.priced,
-                           stats=RequestFigures(**RequestFigures.values(m.stats))) for m in rows]
+        return [
+            ModelUsage(
+                provider=m.provider,
+                model=m.model,
+                priced=m.priced,
+                stats=RequestFigures(**RequestFigures.values(m.stats)),
+            )
+            for m in rows
+        ]
 
 
-async def _agents(info: AppInfo, period: DomainPeriod, include_bots: bool, limit: int,
-                  name: str | None = None) -> list[AgentUsage]:
+async def _agents(
+    info: AppInfo, period: DomainPeriod, include_bots: bool, limit: int, name: str | None = None
+) -> list[AgentUsage]:
     async with info.context.read() as conn:
         names = await stats.agent_names(conn, period, include_bots, limit, name)
         found = [await stats.agent_usage(conn, period, include_bots, n) for n in names[:limit]]
-    return [AgentUsage(name=a.agent, stats=RequestFigures(**RequestFigures.values(a.stats)),
-                       tool_calls=a.tool_calls, conversations=a.conversations) for a in found]
+    return [
+        AgentUsage(
+            name=a.agent,
+            stats=RequestFigures(**RequestFigures.values(a.stats)),
+            tool_calls=a.tool_calls,
+            conversations=a.conversations,
+        )
+        for a in found
+    ]
 
 
 @strawberry.type(description="Agents (gen_ai.agent.name) over a range.")
@@ -187,7 +275,9 @@ class Agents:
     include_bots: bool
     domain_period: strawberry.Private[DomainPeriod]
 
-    @strawberry.field(name="list", description="Agents with their figures, the most expensive first (limit at most 500).")
+    @strawberry.field(
+        name="list", description="Agents with their figures, the most expensive first (limit at most 500)."
+    )
     async def list_(self, info: AppInfo, limit: int = 20) -> list[AgentUsage]:
         check_limit("limit", limit, MAX_LIMIT)
         return await _agents(info, self.domain_period, self.include_bots, limit)
@@ -227,7 +317,9 @@ class Agent:
     async def conversations(self, info: AppInfo, limit: int = 20) -> list[ConversationSummary]:
         check_limit("limit", limit, MAX_LIMIT)
         async with info.context.read() as conn:
-            rows = await stats.conversations(conn, self.domain_period, self.include_bots, limit, agent=self.name)
+            rows = await stats.conversations(
+                conn, self.domain_period, self.include_bots, limit, agent=self.name
+            )
         return [ConversationSummary.of(c) for c in rows]
 
 
@@ -267,41 +359,62 @@ class Tool:
         return await _series(info, self.domain_period, granularity, self.include_bots, tool=self.name)
 
 
-@strawberry.type(description="Conversations over a range: turns are ConversationMessage events, requests "
-                             "and cost come from AIRequest and ToolCall events naming the conversation.")
+@strawberry.type(
+    description="Conversations over a range: turns are ConversationMessage events, requests "
+    "and cost come from AIRequest and ToolCall events naming the conversation."
+)
 class Conversations:
     period: Period
     include_bots: bool
     domain_period: strawberry.Private[DomainPeriod]
 
     @strawberry.field(description="Conversations, turns, duration, tokens and cost, optionally compared.")
-    async def stats(self, info: AppInfo, compare: Compare | None = None, agent: str | None = None
-                    ) -> ConversationStats:
+    async def stats(
+        self, info: AppInfo, compare: Compare | None = None, agent: str | None = None
+    ) -> ConversationStats:
         async with info.context.read() as conn:
             now = await stats.conversation_stats(conn, self.domain_period, self.include_bots, agent=agent)
             before = comparison(self.domain_period, compare)
-            then = None if before is None else await stats.conversation_stats(
-                conn, before, self.include_bots, agent=agent)
+            then = (
+                None
+                if before is None
+                else await stats.conversation_stats(conn, before, self.include_bots, agent=agent)
+            )
         values = ConversationFigures.values(now)
-        return ConversationStats(**values, **compared(  # type: ignore[arg-type]
-            ConversationFigures, ConversationChange, values, ConversationFigures.values(then) if then else None))
+        return ConversationStats(
+            **values,
+            **compared(  # type: ignore[arg-type]
+                ConversationFigures,
+                ConversationChange,
+                values,
+                ConversationFigures.values(then) if then else None,
+            ),
+        )
 
     @strawberry.field(description="Conversations active, turns and cost per bucket (DAY or longer).")
-    async def trends(self, info: AppInfo, granularity: Granularity | None = None,
-                     agent: str | None = None) -> ConversationSeries:
+    async def trends(
+        self, info: AppInfo, granularity: Granularity | None = None, agent: str | None = None
+    ) -> ConversationSeries:
         chosen, starts = check_granularity(self.domain_period, granularity or Granularity.DAY)
         if chosen is Granularity.HOUR:
             raise BadInput("granularity", "conversations are kept per day: use DAY, WEEK or MONTH")
         days = [s.astimezone(self.domain_period.tz).date() for s in starts]
         async with info.context.read() as conn:
-            points = await stats.conversation_series(conn, self.domain_period, days, self.include_bots, agent=agent)
-        return ConversationSeries(granularity=chosen, points=[
-            ConversationPoint(start=s, conversations=n, turns=t, cost=stats.money(c))
-            for s, (n, t, c) in zip(starts, points, strict=True)])
+            points = await stats.conversation_series(
+                conn, self.domain_period, days, self.include_bots, agent=agent
+            )
+        return ConversationSeries(
+            granularity=chosen,
+            points=[
+                ConversationPoint(start=s, conversations=n, turns=t, cost=stats.money(c))
+                for s, (n, t, c) in zip(starts, points, strict=True)
+            ],
+        )
 
     @strawberry.field(name="list", description="Conversations, the latest first (limit at most 500).")
-    async def list_(self, info: AppInfo, limit: int = 20,
-                    agent: str | None = None) -> list[ConversationSummary]:
+    async def list_(
+        self, info: AppInfo, limit: int = 20, agent: str | None = None
+    ) -> list[ConversationSummary]:
         check_limit("limit", limit, MAX_LIMIT)
         async with info.context.read() as conn:
             rows = await stats.conversations(conn, self.domain_period, self.include_bots, limit, agent=agent)
@@ -351,5 +464,14 @@ async def model_prices(info: AppInfo, provider: str | None, model: str | None) -
     info.context.require_secret()
     async with info.context.read() as conn:
         rows = await list_prices(conn, provider=provider, model=model)
-    return [ModelPrice(provider=r.provider, model=r.model, usage_type=r.usage_type, source=r.source,
-                       effective_from=r.effective_from, usd_per_million_tokens=float(r.usd_per_mtok)) for r in rows]
+    return [
+        ModelPrice(
+            provider=r.provider,
+            model=r.model,
+            usage_type=r.usage_type,
+            source=r.source,
+            effective_from=r.effective_from,
+            usd_per_million_tokens=float(r.usd_per_mtok),
+        )
+        for r in rows
+    ]

@@ -13,9 +13,11 @@ from analytics.ai.requests import AIRequestRow
 from analytics.ai.sketch import RELATIVE_ACCURACY
 from api.common import Granularity
 
-SKETCH_NOTE = (f"Percentiles come from a DDSketch kept per local day (relative error at most "
-               f"{RELATIVE_ACCURACY:.0%} against the exact lower-rank percentile) and cover the whole local "
-               "days the range touches.")
+SKETCH_NOTE = (
+    f"Percentiles come from a DDSketch kept per local day (relative error at most "
+    f"{RELATIVE_ACCURACY:.0%} against the exact lower-rank percentile) and cover the whole local "
+    "days the range touches."
+)
 MONEY_NOTE = "US dollars, rounded to 6 decimals."
 
 
@@ -29,8 +31,10 @@ class CostDimension(enum.Enum):
     CONVERSATION = "conversation"
 
 
-@strawberry.type(description="Tokens and cost of one usage type (input, output, cache_read, cache_write, "
-                             "reasoning; client: costs clients gave for requests; tool: tool call costs).")
+@strawberry.type(
+    description="Tokens and cost of one usage type (input, output, cache_read, cache_write, "
+    "reasoning; client: costs clients gave for requests; tool: tool call costs)."
+)
 class UsageTypeCost:
     usage_type: str
     tokens: int
@@ -50,17 +54,24 @@ class CostFigures:
     total: float = strawberry.field(description="Cost in the range, " + MONEY_NOTE)
     unpriced_tokens: int = strawberry.field(description="Tokens without a price in the range.")
     requests: int = strawberry.field(description="AIRequest events in the range.")
-    projected_month: float = strawberry.field(description=(
-        "total / days of the range * days in the month of the range's last day, " + MONEY_NOTE))
+    projected_month: float = strawberry.field(
+        description=("total / days of the range * days in the month of the range's last day, " + MONEY_NOTE)
+    )
 
     @staticmethod
     def values(summary: stats.CostSummary) -> dict[str, Any]:
-        return {"total": stats.money(summary.total), "unpriced_tokens": summary.unpriced_tokens,
-                "requests": summary.requests, "projected_month": stats.money(summary.projected_month)}
+        return {
+            "total": stats.money(summary.total),
+            "unpriced_tokens": summary.unpriced_tokens,
+            "requests": summary.requests,
+            "projected_month": stats.money(summary.projected_month),
+        }
 
 
-@strawberry.type(description="Relative change in percent against the comparison period (null when the "
-                             "previous value is 0).")
+@strawberry.type(
+    description="Relative change in percent against the comparison period (null when the "
+    "previous value is 0)."
+)
 class CostChange:
     total: float | None
     unpriced_tokens: float | None
@@ -91,9 +102,16 @@ class AIPoint:
     @classmethod
     def of(cls, point: stats.Point, tool: bool = False) -> AIPoint:
         requests = point.tool_calls if tool else point.requests
-        return cls(start=point.start, cost=stats.money(point.cost), tokens=point.tokens,
-                   unpriced_tokens=point.unpriced_tokens, requests=requests, errors=point.errors,
-                   error_rate=stats.error_rate(point.errors, requests), tool_calls=point.tool_calls)
+        return cls(
+            start=point.start,
+            cost=stats.money(point.cost),
+            tokens=point.tokens,
+            unpriced_tokens=point.unpriced_tokens,
+            requests=requests,
+            errors=point.errors,
+            error_rate=stats.error_rate(point.errors, requests),
+            tool_calls=point.tool_calls,
+        )
 
 
 @strawberry.type(description="An AI series over the range.")
@@ -104,8 +122,10 @@ class AISeries:
 
 @strawberry.type(description="One row of a cost breakdown, the most expensive first.")
 class CostBreakdownItem:
-    key: str = strawberry.field(description="The model, provider, agent, tool, user key (u:/a:) or "
-                                            "conversation id; '' for requests without one.")
+    key: str = strawberry.field(
+        description="The model, provider, agent, tool, user key (u:/a:) or "
+        "conversation id; '' for requests without one."
+    )
     provider: str | None = strawberry.field(description="The model's provider (MODEL only).")
     cost: float = strawberry.field(description=MONEY_NOTE)
     tokens: int
@@ -119,7 +139,9 @@ class RequestFigures:
     count: int = strawberry.field(description="AIRequest events.")
     errors: int = strawberry.field(description="Requests with status error.")
     cancelled: int
-    error_rate: float | None = strawberry.field(description="errors / count * 100 (cancelled are not errors).")
+    error_rate: float | None = strawberry.field(
+        description="errors / count * 100 (cancelled are not errors)."
+    )
     tokens: int = strawberry.field(description="All token types together.")
     cost: float = strawberry.field(description=MONEY_NOTE)
     unpriced_tokens: int
@@ -130,10 +152,19 @@ class RequestFigures:
 
     @staticmethod
     def values(s: stats.RequestStats) -> dict[str, Any]:
-        return {"count": s.requests, "errors": s.errors, "cancelled": s.cancelled, "error_rate": s.error_rate,
-                "tokens": s.tokens, "cost": stats.money(s.cost), "unpriced_tokens": s.unpriced_tokens,
-                "latency_p50": s.latency_p50, "latency_p95": s.latency_p95, "latency_p99": s.latency_p99,
-                "time_to_first_token_p50": s.ttft_p50}
+        return {
+            "count": s.requests,
+            "errors": s.errors,
+            "cancelled": s.cancelled,
+            "error_rate": s.error_rate,
+            "tokens": s.tokens,
+            "cost": stats.money(s.cost),
+            "unpriced_tokens": s.unpriced_tokens,
+            "latency_p50": s.latency_p50,
+            "latency_p95": s.latency_p95,
+            "latency_p99": s.latency_p99,
+            "time_to_first_token_p50": s.ttft_p50,
+        }
 
 
 @strawberry.type(description="Relative change in percent against the comparison period.")
@@ -176,8 +207,9 @@ class AIRequest:
     reasoning_tokens: int
     latency_ms: int | None
     time_to_first_token_ms: int | None
-    cost: float | None = strawberry.field(description="Null when some of its tokens have no price. "
-                                                      + MONEY_NOTE)
+    cost: float | None = strawberry.field(
+        description="Null when some of its tokens have no price. " + MONEY_NOTE
+    )
     client_cost: bool = strawberry.field(description="The cost is the one the client sent.")
 
     @classmethod
@@ -207,7 +239,9 @@ class AgentUsage:
     name: str
     stats: RequestFigures
     tool_calls: int
-    conversations: int = strawberry.field(description="Distinct conversations of the agent on the range's days.")
+    conversations: int = strawberry.field(
+        description="Distinct conversations of the agent on the range's days."
+    )
 
 
 @strawberry.type(description="One tool's calls in the range.")
@@ -224,13 +258,23 @@ class ToolStats:
 
     @classmethod
     def of(cls, t: stats.ToolUsage) -> ToolStats:
-        return cls(name=t.tool, calls=t.calls, errors=t.errors, error_rate=t.error_rate,
-                   average_duration_ms=t.average_duration_ms, duration_p50=t.duration_p50,
-                   duration_p95=t.duration_p95, duration_p99=t.duration_p99, cost=stats.money(t.cost))
+        return cls(
+            name=t.tool,
+            calls=t.calls,
+            errors=t.errors,
+            error_rate=t.error_rate,
+            average_duration_ms=t.average_duration_ms,
+            duration_p50=t.duration_p50,
+            duration_p95=t.duration_p95,
+            duration_p99=t.duration_p99,
+            cost=stats.money(t.cost),
+        )
 
 
-@strawberry.type(description="One conversation: its turns (ConversationMessage events), requests, tokens "
-                             "and cost on the range's days.")
+@strawberry.type(
+    description="One conversation: its turns (ConversationMessage events), requests, tokens "
+    "and cost on the range's days."
+)
 class ConversationSummary:
     id: str
     agent: str
@@ -245,9 +289,18 @@ class ConversationSummary:
 
     @classmethod
     def of(cls, c: stats.Conversation) -> ConversationSummary:
-        return cls(id=c.id, agent=c.agent, turns=c.turns, requests=c.requests, tokens=c.tokens,
-                   unpriced_tokens=c.unpriced_tokens, cost=stats.money(c.cost), first_at=c.first_at,
-                   last_at=c.last_at, duration_seconds=c.duration_seconds)
+        return cls(
+            id=c.id,
+            agent=c.agent,
+            turns=c.turns,
+            requests=c.requests,
+            tokens=c.tokens,
+            unpriced_tokens=c.unpriced_tokens,
+            cost=stats.money(c.cost),
+            first_at=c.first_at,
+            last_at=c.last_at,
+            duration_seconds=c.duration_seconds,
+        )
 
 
 @strawberry.type(description="Conversation figures over the range's days.")
@@ -263,10 +316,16 @@ class ConversationFigures:
 
     @staticmethod
     def values(s: stats.ConversationStats) -> dict[str, Any]:
-        return {"conversations": s.conversations, "turns": s.turns, "requests": s.requests, "tokens": s.tokens,
-                "cost": stats.money(s.cost), "average_turns": s.average_turns,
-                "average_duration_seconds": s.average_duration_seconds,
-                "average_cost": None if s.average_cost is None else stats.money(s.average_cost)}
+        return {
+            "conversations": s.conversations,
+            "turns": s.turns,
+            "requests": s.requests,
+            "tokens": s.tokens,
+            "cost": stats.money(s.cost),
+            "average_turns": s.average_turns,
+            "average_duration_seconds": s.average_duration_seconds,
+            "average_cost": None if s.average_cost is None else stats.money(s.average_cost),
+        }
 
 
 @strawberry.type(description="Relative change in percent against the comparison period.")

@@ -185,7 +185,8 @@ class Tenant:
         return ai_queries.tool(info, name, range, include_bots)
 
     @strawberry.field(description="AI conversations over a range.")
-    def conversations(self, info: AppInfo, range: RangeInput, include_bots: IncludeBots = False) -> Conversations:
+    def conversations(self, info: AppInfo, range: RangeInput,
+                      include_bots: IncludeBots = False) -> Conversations:
         return ai_queries.conversations(info, range, include_bots)
 
     @strawberry.field(description="The price table: library (genai-prices) rows of the models seen and your "
