@@ -655,3 +655,88 @@ def conversations_list(
         as_json,
         export,
     )
+
+
+prices_app = typer.Typer(
+    help="Model prices: list the price table, set your own price of a model.", no_args_is_help=True
+)
+PRICE_OPTIONS = ("input", "output", "cache_read", "cache_write", "reasoning")
+
+
+def _price(name: str) -> Any:
+    return typer.Option(None, f"--{name.replace('_', '-')}", help=f"USD per million {name} tokens.")
+
+
+@prices_app.command("set")
+def prices_set(
+    provider: str = typer.Option(..., "--provider", help="As events send it (ai.provider)."),
+    model: str = typer.Option(..., "--model", help="As events send it (ai.model)."),
+    effective_from: str = typer.Option(..., "--from", help="ISO date (UTC) or date-time with offset."),
+    input: str | None = _price("input"),
+    output: str | None = _price("output"),
+    cache_read: str | None = _price("cache_read"),
+    cache_write: str | None = _price("cache_write"),
+    reasoning: str | None = _price("reasoning"),
+    as_json: bool = AsJson,
+    url: str | None = Url,
+    key: str | None = Key,
+    profile: str | None = Profile,
+    data_dir: Path | None = DataDir,
+) -> None:
+    """Set your price of a model from --from on (a custom model or an override of the library's): the
+    days already rolled up from then on are re-priced by the worker."""
+    report = open_report(Server(url, key, profile, data_dir))
+    given = {
+        "input": input,
+        "output": output,
+        "cacheRead": cache_read,
+        "cacheWrite": cache_write,
+        "reasoning": reasoning,
+    }
+    rows = report.client.run(
+        "CliSetModelPrice",
+        {
+            "input": {
+                "provider": provider,
+                "model": model,
+                "effectiveFrom": effective_from,
+                **{k: v for k, v in given.items() if v is not None},
+            }
+        },
+    )["setModelPrice"]
+    result = {"tenant": report.tenant, "prices": rows}
+    if as_json:
+        emit(console, heading="", payload=result, as_json=True, export=None, sections=[])
+    else:
+        emit(
+            console,
+            heading=f"prices of {provider}/{model} for {report.tenant}",
+            payload=result,
+            as_json=False,
+            export=None,
+            sections=[Section("prices", rows)],
+        )
+
+
+@prices_app.command("list")
+def prices_list(
+    provider: str | None = typer.Option(None, "--provider"),
+    model: str | None = Model,
+    as_json: bool = AsJson,
+    export: Path | None = Export,
+    url: str | None = Url,
+    key: str | None = Key,
+    profile: str | None = Profile,
+    data_dir: Path | None = DataDir,
+) -> None:
+    """The price table: the library's prices of the models seen and your own, with their start."""
+    report = open_report(Server(url, key, profile, data_dir))
+    rows = report.tenant_data("CliModelPrices", {"provider": provider, "model": model})["modelPrices"]
+    emit(
+        console,
+        heading=f"model prices of {report.tenant}",
+        payload={"tenant": report.tenant, "prices": rows},
+        as_json=as_json,
+        export=export,
+        sections=[Section("prices", rows)],
+    )

@@ -60,5 +60,6 @@ def documents() -> dict[str, Document]:
 def manifest() -> dict[str, Any]:
     """An Apollo persisted-query manifest of every CLI operation (``analytics persisted push`` takes it)."""
     return {"format": "apollo-persisted-query-manifest", "version": 1, "operations": [
-        {"id": d.id, "name": d.name, "type": "query", "body": d.body}
+        {"id": d.id, "name": d.name, "type": "mutation" if d.body.startswith("mutation") else "query",
+         "body": d.body}
         for d in sorted(documents().values(), key=lambda d: d.name)]}

@@ -25,26 +25,35 @@ QUERY = """{ tenant { costs(range: {from: "2026-11-18", to: "2026-11-20"}) {
   tools(range: {from: "2026-11-18", to: "2026-11-20"}) { stats { name } } } }"""
 
 
-async def test_demo_ai_traffic(gql: GraphQLClient, make_tenant: Any, run_worker: Any, owner_engine: Any) -> None:
+async def test_demo_ai_traffic(
+    gql: GraphQLClient, make_tenant: Any, run_worker: Any, owner_engine: Any
+) -> None:
     tenant = await make_tenant()
     events = [msgspec.to_builtins(e) for e in demo_ai_events(days=2, tz=ZoneInfo("UTC"), now=NOW)]
     for start in range(0, len(events), 1000):
-        assert (await gql.track(tenant.publishable, events[start:start + 1000]))["rejected"] == 0
+        assert (await gql.track(tenant.publishable, events[start : start + 1000]))["rejected"] == 0
     await run_worker()
     data = (await gql.data(tenant.secret, QUERY))["tenant"]
     assert data["costs"]["summary"]["total"] > 0
     assert {(u["provider"], u["model"]) for u in data["costs"]["summary"]["unpriced"]} == {UNPRICED_MODEL}
     assert sorted(b["key"] for b in data["costs"]["breakdown"]) == ["code-reviewer", "support-assistant"]
-    assert sorted(t["name"] for t in data["tools"]["stats"]) == ["create_ticket", "fetch_diff", "run_linter",
-                                                                 "search_docs"]
+    assert sorted(t["name"] for t in data["tools"]["stats"]) == [
+        "create_ticket",
+        "fetch_diff",
+        "run_linter",
+        "search_docs",
+    ]
     async with tenant_transaction(owner_engine, tenant.id) as conn:
         assert await verify_rollups(conn, tenant.id) == []
 
 
 def test_sketch_percentiles_are_within_the_stated_error_of_numpy() -> None:
     rng = random.Random(3)
-    for values in ([int(rng.lognormvariate(7, 1)) + 1 for _ in range(20_000)],
-                   [rng.randint(1, 3_600_000) for _ in range(5_000)], [0, 0, 5, 10, 10, 3000]):
+    for values in (
+        [int(rng.lognormvariate(7, 1)) + 1 for _ in range(20_000)],
+        [rng.randint(1, 3_600_000) for _ in range(5_000)],
+        [0, 0, 5, 10, 10, 3000],
+    ):
         bins = Counter(bin_of(v) for v in values)
         for q in (0.5, 0.95, 0.99):
             exact = float(np.percentile(values, q * 100, method="lower"))
