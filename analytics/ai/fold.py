@@ -17,7 +17,7 @@ from decimal import Decimal, localcontext
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from analytics.ai.prices import CLIENT, MILLION, TOKEN_FIELD, TOOL, USAGE_TYPES, PriceBook
+from analytics.ai.prices import CLIENT, TOKEN_FIELD, TOOL, USAGE_TYPES, PriceBook
 from analytics.ai.sketch import bin_of
 from analytics.ingest.catalogue import AI_REQUEST, TOOL_CALL
 from analytics.periods import hour_floor
@@ -37,9 +37,8 @@ def client_cost(ai: dict[str, Any]) -> Decimal | None:
 
 
 def token_cost(tokens: int, price: Decimal) -> Decimal:
-    with localcontext() as ctx:
-        ctx.prec = 60  # exact: tokens (10 digits) times a price, shifted by 10^-6
-        return Decimal(tokens) * price / MILLION
+    """tokens * price per million, exact (the caller's context is fold_costs' 60 digits)."""
+    return (price * tokens).scaleb(-6)
 
 
 @dataclass
