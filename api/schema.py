@@ -9,6 +9,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
+from api.ai.mutations import PriceMutation
 from api.bots.rules import BotRuleMutation
 from api.context import AppInfo
 from api.custom_events.mutations import EventDefinitionMutation
@@ -35,7 +36,7 @@ class Query:
 @strawberry.type
 class Mutation(IngestMutation, TourMutation, PersistedMutation, ExportMutation, BotRuleMutation,
                TenantMutation, SegmentMutation, FeatureMutation, EventDefinitionMutation,
-               FunnelMutation, PrivacyMutation):
+               FunnelMutation, PrivacyMutation, PriceMutation):
     pass
 
 

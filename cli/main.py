@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cli import admin, server_commands
+from cli.ai import agents_app, conversations_app, costs_app, prices_app, requests_app, tools_app
 from cli.bots import bots_app
 from cli.connection import login, logout
 from cli.content import content_app
@@ -38,6 +39,12 @@ app.command("usage")(usage)
 app.add_typer(events_app, name="events")
 app.add_typer(funnels_app, name="funnels")
 app.add_typer(users_app, name="users")
+app.add_typer(costs_app, name="costs")
+app.add_typer(agents_app, name="agents")
+app.add_typer(tools_app, name="tools")
+app.add_typer(requests_app, name="requests")
+app.add_typer(conversations_app, name="conversations")
+app.add_typer(prices_app, name="prices")
 
 
 def main() -> None:

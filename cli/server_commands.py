@@ -115,6 +115,7 @@ async def _ensure_demo_tenant(s: Servers, settings: Settings) -> dict[str, str]:
 
 
 async def _load_demo(s: Servers, settings: Settings, tenant_name: str) -> int:
+    from analytics.ai.demo import demo_ai_events
     from analytics.custom_events.demo import define_demo_events
     from analytics.db import create_engine, tenant_transaction
     from analytics.demo import DEMO_TOURS, demo_events, demo_traffic
@@ -147,7 +148,8 @@ async def _load_demo(s: Servers, settings: Settings, tenant_name: str) -> int:
         # Tours come from signed-in users; site traffic from one demo address, sent each day (with that
         # day's visitor salts, as the API would have used them).
         batches: list[tuple[Origin | None, list[EventIn]]] = [
-            (None, list(demo_events(days=42, tz=tz))), (None, list(demo_product_events(days=42, tz=tz)))]
+            (None, list(demo_events(days=42, tz=tz))), (None, list(demo_product_events(days=42, tz=tz))),
+            (None, list(demo_ai_events(days=30, tz=tz)))]
         batches += [(Origin(tenant_id=tenant.id, ip="198.51.100.20", user_agent=None, store_ip=False,
                             salts=await load_salts(engine, at.astimezone(UTC).date())), events)
                     for at, events in demo_traffic(days=42, tz=tz)]

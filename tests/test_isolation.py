@@ -18,7 +18,9 @@ TABLES = ("events", "outbox", "tours", "tour_steps", "counters_hourly", "counter
           "dirty_days", "content_sessions", "content_conversations", "content_session_items", "features",
           "feature_user_days",
           "event_definitions", "event_dimensions", "custom_events_hourly", "custom_events_daily",
-          "custom_event_users", "custom_event_values", "custom_event_admitted")
+          "custom_event_users", "custom_event_values", "custom_event_admitted",
+          "model_prices", "ai_models", "ai_usage_hourly", "ai_requests_hourly", "ai_tools_hourly",
+          "ai_sketches_daily", "ai_spend_daily")
 EMPTY_AFTER_WORK = {"outbox", "dirty_days"}  # drained by the worker: hidden either way
 
 
@@ -35,10 +37,13 @@ async def test_the_app_role_sees_only_its_tenant(gql: GraphQLClient, make_tenant
                        capsule={"ctaId": "demo"}),
                  event("ConversationMessage", "2025-06-01T10:03:00Z", "u1", contentId="c1",
                        capsule={"conversationId": "k1", "role": "user"}),
-                 event("Custom", "2025-06-01T10:04:00Z", "u1", name="deploy", properties={"env": "prod"})]
+                 event("Custom", "2025-06-01T10:04:00Z", "u1", name="deploy", properties={"env": "prod"}),
+                 event("AIRequest", "2025-06-01T10:04:00Z", "u1",
+                       ai={"provider": "openai", "model": "gpt-4o", "inputTokens": 10, "latencyMs": 90}),
+                 event("ToolCall", "2025-06-01T10:05:00Z", "u1", ai={"tool": "search", "durationMs": 5})]
         await gql.data(tenant.secret, 'mutation { defineEvent(input: {name: "deploy", dimensions: ["env"]}) '
                                       '{ name } }')
-        assert (await gql.track(tenant.publishable, batch))["accepted"] == 6
+        assert (await gql.track(tenant.publishable, batch))["accepted"] == 8
         await gql.data(tenant.secret, 'mutation { addBotRule(pattern: "NoSuchAgent") { id } }')
         await gql.data(tenant.secret, 'mutation { defineFeature(name: "Tours", matcher: {event: "TourStarted"}) '
                                       '{ id } }')

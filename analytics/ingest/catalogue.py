@@ -29,6 +29,9 @@ CONTENT = "content"
 PAGE = "page"
 PRODUCT = "product"
 CUSTOM = "Custom"  # the type of a product event; its own name is the event's ``name``
+AI = "ai"  # AI operations: costs, requests, agents, tools (analytics.ai)
+AI_REQUEST = "AIRequest"
+TOOL_CALL = "ToolCall"
 
 CATALOGUE: dict[str, EventKind] = {
     kind.name: kind
@@ -72,8 +75,17 @@ CATALOGUE: dict[str, EventKind] = {
                   "A product event of your own: name it with name (letters, digits, _ . : - / and "
                   "spaces, at most 100 characters; not a name of this catalogue) and describe it with "
                   "properties", rolled_up=False),
+        EventKind(AI_REQUEST, AI, "requests",
+                  "A call to a model: ai.provider and ai.model required; tokens, latency, status and an "
+                  "optional client-known cost in ai (OpenTelemetry GenAI names)",
+                  requires_details=("ai.provider", "ai.model"), rolled_up=False, counts_people=False),
+        EventKind(TOOL_CALL, AI, "tool_calls",
+                  "An agent's tool call: ai.tool required; agent, conversation, duration, status and an "
+                  "optional cost in ai", requires_details=("ai.tool",), rolled_up=False, counts_people=False),
     )
 }
+# Events that may carry ``ai`` details: AI operations and a conversation turn's agent.
+AI_DETAILED = frozenset({AI_REQUEST, TOOL_CALL, "ConversationMessage"})
 
 EVENT_TYPES = tuple(CATALOGUE)
 

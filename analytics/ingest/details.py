@@ -164,3 +164,62 @@ def capsule_values(problems: list[tuple[str, str]], capsule: Capsule | None) -> 
     if "turn" in values and not 1 <= values["turn"] <= MAX_TURN:
         problems.append(("capsule.turn", f"must be between 1 and {MAX_TURN}"))
     return values
+
+
+# AI operations (AIRequest, ToolCall, and the agent of a ConversationMessage). Wire names follow the
+# OpenTelemetry GenAI semantic conventions where one exists (README: "Costs and AI operations").
+MAX_AI_TEXT = {"provider": 100, "model": 200, "agent": 200, "tool": 200, "conversationId": 200,
+               "errorClass": 200}
+MAX_TOKENS = 1_000_000_000
+MAX_AI_MS = 3_600_000  # latency, time to first token and tool durations: at most an hour
+MAX_AI_COST = 1_000_000  # one request or call at most a million (a guard against unit mistakes)
+AI_STATUSES = ("ok", "error", "cancelled")
+AI_CURRENCIES = ("USD",)  # prices are in US dollars; a client cost in another currency is refused
+TOKEN_FIELDS = ("inputTokens", "outputTokens", "cacheReadTokens", "cacheWriteTokens", "reasoningTokens")
+MS_FIELDS = ("latencyMs", "timeToFirstTokenMs", "durationMs")
+
+
+class AIDetails(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """An AI request, a tool call or a conversation turn's agent (OTel GenAI names in comments)."""
+
+    provider: str | None = None  # gen_ai.provider.name
+    model: str | None = None  # gen_ai.request.model, as sent
+    agent: str | None = None  # gen_ai.agent.name
+    tool: str | None = None  # gen_ai.tool.name
+    conversation_id: str | None = None  # gen_ai.conversation.id
+    input_tokens: GraphQLInt | None = None  # gen_ai.usage.input_tokens (uncached)
+    output_tokens: GraphQLInt | None = None  # gen_ai.usage.output_tokens
+    cache_read_tokens: GraphQLInt | None = None  # gen_ai.usage.cache_read.input_tokens
+    cache_write_tokens: GraphQLInt | None = None  # gen_ai.usage.cache_creation.input_tokens
+    reasoning_tokens: GraphQLInt | None = None  # no OTel attribute yet; not included in outputTokens
+    latency_ms: GraphQLInt | None = None  # gen_ai.client.operation.duration, in ms
+    time_to_first_token_ms: GraphQLInt | None = None  # gen_ai.server.time_to_first_token, in ms
+    duration_ms: GraphQLInt | None = None  # a tool call's duration
+    status: str | None = None  # ok | error | cancelled (ok when left out)
+    error_class: str | None = None  # error.type
+    cost: float | None = None  # what the client knows the request or call cost
+    currency: str | None = None  # of cost; USD when left out
+
+
+def ai_values(problems: list[tuple[str, str]], ai: AIDetails | None) -> dict[str, Any] | None:
+    if ai is None:
+        return None
+    values = _given(ai)
+    for name, limit in MAX_AI_TEXT.items():
+        check_text(problems, f"ai.{name}", values.get(name), limit)
+    for name in TOKEN_FIELDS:
+        if name in values and not 0 <= values[name] <= MAX_TOKENS:
+            problems.append((f"ai.{name}", f"must be between 0 and {MAX_TOKENS}"))
+    for name in MS_FIELDS:
+        if name in values and not 0 <= values[name] <= MAX_AI_MS:
+            problems.append((f"ai.{name}", f"must be between 0 and {MAX_AI_MS} (one hour)"))
+    if "status" in values and values["status"] not in AI_STATUSES:
+        problems.append(("ai.status", f"must be {', '.join(AI_STATUSES[:-1])} or {AI_STATUSES[-1]}"))
+    if "cost" in values and not 0 <= values["cost"] <= MAX_AI_COST:
+        problems.append(("ai.cost", f"must be between 0 and {MAX_AI_COST}"))
+    if "currency" in values:
+        if "cost" not in values:
+            problems.append(("ai.currency", "is only for a cost"))
+        elif values["currency"] not in AI_CURRENCIES:
+            problems.append(("ai.currency", "must be USD (prices and costs are in US dollars)"))
+    return values

@@ -17,12 +17,14 @@ import msgspec
 import orjson
 
 from analytics.custom_events.rules import NO_RULES, EventRules
-from analytics.ingest.catalogue import CATALOGUE, CONTENT, CUSTOM, EVENT_TYPES, TOUR
+from analytics.ingest.catalogue import AI_DETAILED, CATALOGUE, CONTENT, CUSTOM, EVENT_TYPES, TOUR
 from analytics.ingest.details import (
+    AIDetails,
     Capsule,
     Engagement,
     EventContext,
     GraphQLInt,
+    ai_values,
     capsule_values,
     check_text,
     context_values,
@@ -61,6 +63,7 @@ class EventIn(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
     engagement: Engagement | None = None
     capsule: Capsule | None = None
     name: str | None = None  # a Custom event's own name
+    ai: AIDetails | None = None  # AIRequest, ToolCall, ConversationMessage (analytics.ai)
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ class FieldError:
 # Column order of a stored row: the event's own columns, then what its request adds.
 EVENT_COLUMNS = ("id", "occurred_at", "type", "user_id", "anonymous_id", "session_id", "tour_id",
                  "step_index", "step_id", "content_id", "selector", "url", "properties", "context",
-                 "engagement", "capsule", "name")
+                 "engagement", "capsule", "name", "ai")
 ROW_COLUMNS = EVENT_COLUMNS + ORIGIN_COLUMNS
 
 
@@ -215,7 +218,10 @@ def validate_event(
         problems.append(("engagement", f"is required for {kind.name}"))
     nested = {"context": context_values(problems, event.context, geo or {}),  # EVENT_COLUMNS' order
               "engagement": engagement_values(problems, event.engagement),
-              "capsule": capsule_values(problems, event.capsule)}
+              "capsule": capsule_values(problems, event.capsule),
+              "ai": ai_values(problems, event.ai)}
+    if event.ai is not None and event.type not in AI_DETAILED:
+        problems.append(("ai", "is only for " + ", ".join(sorted(AI_DETAILED)) + " events"))
     for path in kind.requires_details if kind is not None else ():
         holder, _, name = path.partition(".")  # "capsule.role": the capsule, then its role
         given = nested[holder]
@@ -233,8 +239,9 @@ def validate_event(
             _blank_to_none(event.anonymous_id), _blank_to_none(event.session_id),
             _blank_to_none(event.tour_id), event.step_index, _blank_to_none(event.step_id),
             _blank_to_none(event.content_id), event.selector, _blank_to_none(event.url),
-            properties, *(orjson.dumps(v).decode() if v else None for v in nested.values()),
-            event.name), []
+            properties, *(orjson.dumps(nested[k]).decode() if nested[k] else None
+                          for k in ("context", "engagement", "capsule")),
+            event.name, orjson.dumps(nested["ai"]).decode() if nested["ai"] else None), []
 
 
 def validate_batch(

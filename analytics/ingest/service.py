@@ -56,15 +56,15 @@ _INSERT = text(
             CAST(:properties AS jsonb[]), CAST(:context AS jsonb[]), CAST(:engagement AS jsonb[]),
             CAST(:capsule AS jsonb[]), CAST(:user_agent AS text[]), CAST(:ip_address AS inet[]),
             CAST(:visitor_id AS text[]), CAST(:visitor_prev AS text[]), CAST(:name AS text[]),
-            CAST(:server_source AS boolean[])
+            CAST(:server_source AS boolean[]), CAST(:ai AS jsonb[])
         ) AS t(id, occurred_at, type, user_id, anonymous_id, session_id, tour_id, step_index,
                step_id, content_id, selector, url, properties, context, engagement, capsule,
-               user_agent, ip_address, visitor_id, visitor_prev, name, server_source)
+               user_agent, ip_address, visitor_id, visitor_prev, name, server_source, ai)
     ), inserted AS (
         INSERT INTO events (tenant_id, id, occurred_at, type, user_id, anonymous_id, session_id,
                             tour_id, step_index, step_id, content_id, selector, url, properties,
                             context, engagement, capsule, user_agent, ip_address, visitor_id,
-                            visitor_prev, name, server_source)
+                            visitor_prev, name, server_source, ai)
         SELECT CAST(:tenant_id AS bigint), * FROM input ORDER BY occurred_at, id
         ON CONFLICT DO NOTHING
         RETURNING id, occurred_at

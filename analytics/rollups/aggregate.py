@@ -42,13 +42,15 @@ class RawEvent(NamedTuple):
     name: str | None = None  # a Custom event's own name
     properties: dict[str, Any] | None = None
     server_source: bool = False  # sent by a server or relay for its end user (analytics.ingest.origin)
+    ai: dict[str, Any] | None = None  # AIRequest / ToolCall / ConversationMessage details (analytics.ai)
 
 
 # The columns RawEvent is read from, in its field order: what counting needs, then the rest.
 COUNTED_COLUMNS = ("type", "occurred_at", "user_id", "anonymous_id", "tour_id", "step_index", "step_id",
                    "content_id", "selector", "url")
 _RAW_COLUMNS = (*COUNTED_COLUMNS, "id", "session_id", "visitor_id", "visitor_prev", "context", "engagement",
-                "capsule", "user_agent", "ip_address", "session_key", "name", "properties", "server_source")
+                "capsule", "user_agent", "ip_address", "session_key", "name", "properties", "server_source",
+                "ai")
 
 
 def raw_event_columns(table: str = "") -> str:

@@ -6,6 +6,7 @@ all take it up.
 
 from __future__ import annotations
 
+from analytics.ai.consumer import COSTS
 from analytics.custom_events.rollup import CUSTOM_EVENTS
 from analytics.features.upkeep import FEATURES
 from analytics.funnels.progress import FUNNELS
@@ -14,4 +15,4 @@ from analytics.rollups.counters import COUNTERS
 from analytics.segments.upkeep import SEGMENTS
 from analytics.users.activity import USER_DAYS
 
-CONSUMERS: tuple[Consumer, ...] = (COUNTERS, USER_DAYS, CUSTOM_EVENTS, SEGMENTS, FEATURES, FUNNELS)
+CONSUMERS: tuple[Consumer, ...] = (COUNTERS, USER_DAYS, CUSTOM_EVENTS, SEGMENTS, FEATURES, FUNNELS, COSTS)

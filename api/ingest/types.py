@@ -9,10 +9,16 @@ from strawberry.scalars import JSON
 
 from analytics.ingest.catalogue import CATALOGUE, CUSTOM
 from analytics.ingest.details import (
+    AI_STATUSES,
     CAPSULE_CHOICES,
+    MAX_AI_COST,
+    MAX_AI_MS,
+    MAX_AI_TEXT,
     MAX_CAPSULE_TEXT,
     MAX_CONTEXT_TEXT,
+    MAX_TOKENS,
     MAX_TURN,
+    AIDetails,
     Capsule,
     Engagement,
     EventContext,
@@ -114,6 +120,56 @@ class TrackCapsule:
         return Capsule(**{f: getattr(self, f) for f in Capsule.__struct_fields__})
 
 
+def _ai_text(name: str, doc: str) -> str:
+    return f"{doc} (at most {MAX_AI_TEXT[name]} characters)."
+
+
+def _tokens(doc: str) -> str:
+    return f"{doc}, 0 to {MAX_TOKENS}."
+
+
+@strawberry.input(description="An AI operation (AIRequest, ToolCall) or a conversation turn's agent "
+                              "(ConversationMessage). Names follow the OpenTelemetry GenAI semantic "
+                              "conventions (gen_ai.*) where one exists.")
+class TrackAI:
+    provider: str | None = strawberry.field(default=None, description=_ai_text(
+        "provider", "gen_ai.provider.name, such as anthropic or openai; required for AIRequest"))
+    model: str | None = strawberry.field(default=None, description=_ai_text(
+        "model", "gen_ai.request.model as sent, such as claude-sonnet-4-5-20250929; required for AIRequest"))
+    agent: str | None = strawberry.field(default=None, description=_ai_text("agent", "gen_ai.agent.name"))
+    tool: str | None = strawberry.field(default=None, description=_ai_text(
+        "tool", "gen_ai.tool.name; required for ToolCall"))
+    conversation_id: str | None = strawberry.field(default=None, description=_ai_text(
+        "conversationId", "gen_ai.conversation.id"))
+    input_tokens: int | None = strawberry.field(default=None, description=_tokens(
+        "gen_ai.usage.input_tokens: uncached input tokens"))
+    output_tokens: int | None = strawberry.field(default=None, description=_tokens(
+        "gen_ai.usage.output_tokens: output tokens, reasoning not included"))
+    cache_read_tokens: int | None = strawberry.field(default=None, description=_tokens(
+        "gen_ai.usage.cache_read.input_tokens"))
+    cache_write_tokens: int | None = strawberry.field(default=None, description=_tokens(
+        "gen_ai.usage.cache_creation.input_tokens"))
+    reasoning_tokens: int | None = strawberry.field(default=None, description=_tokens(
+        "Reasoning tokens, billed at the output price unless a reasoning price is set"))
+    latency_ms: int | None = strawberry.field(default=None, description=(
+        f"gen_ai.client.operation.duration in milliseconds, 0 to {MAX_AI_MS}."))
+    time_to_first_token_ms: int | None = strawberry.field(default=None, description=(
+        f"gen_ai.server.time_to_first_token in milliseconds, 0 to {MAX_AI_MS}."))
+    duration_ms: int | None = strawberry.field(default=None, description=(
+        f"A tool call's duration in milliseconds, 0 to {MAX_AI_MS}."))
+    status: str | None = strawberry.field(default=None, description=(
+        f"{', '.join(AI_STATUSES)}; ok when left out."))
+    error_class: str | None = strawberry.field(default=None, description=_ai_text(
+        "errorClass", "error.type, such as rate_limit or timeout"))
+    cost: float | None = strawberry.field(default=None, description=(
+        f"What the request or call cost, when the client knows it (0 to {MAX_AI_COST}); it wins over "
+        "the price table."))
+    currency: str | None = strawberry.field(default=None, description="Of cost: USD (the default).")
+
+    def to_ai(self) -> AIDetails:
+        return AIDetails(**{f: getattr(self, f) for f in AIDetails.__struct_fields__})
+
+
 @strawberry.input(description="One event. Retrying with the same id and timestamp counts once.")
 class TrackEvent:
     id: str = strawberry.field(description="Client-generated UUID of the event.")
@@ -151,6 +207,8 @@ class TrackEvent:
         default=None, description="Required for PageEngagement and ContentEngagement (timeOnPageMs).")
     capsule: TrackCapsule | None = strawberry.field(
         default=None, description="Conversation, asset or call-to-action details of content events.")
+    ai: TrackAI | None = strawberry.field(
+        default=None, description="AIRequest and ToolCall details; a ConversationMessage's agent.")
 
     def to_event(self) -> EventIn:
         return EventIn(
@@ -161,6 +219,7 @@ class TrackEvent:
             context=self.context.to_context() if self.context else None,
             engagement=self.engagement.to_engagement() if self.engagement else None,
             capsule=self.capsule.to_capsule() if self.capsule else None,
+            ai=self.ai.to_ai() if self.ai else None,
         )
 
 

@@ -6,6 +6,9 @@ import strawberry
 
 from analytics import persisted
 from analytics.tenants.service import tenant_name
+from api.ai import queries as ai_queries
+from api.ai.queries import Agent, Agents, Conversations, Costs, Requests, Tool, Tools
+from api.ai.types import ModelPrice
 from api.bots.rules import BotRule, bot_rules, scanner_exemptions
 from api.common import Compare, Granularity, IncludeBots, RangeInput
 from api.content import queries as content_queries
@@ -250,3 +253,38 @@ class Tenant:
     @strawberry.field(description="A person's access export (exportUser); null when unknown.")
     async def user_export(self, info: AppInfo, id: strawberry.ID) -> privacy.UserExport | None:
         return await privacy.user_export_by_id(info, id)
+
+    @strawberry.field(description="What AI requests and tool calls cost over a range (US dollars).")
+    def costs(self, info: AppInfo, range: RangeInput, include_bots: IncludeBots = False) -> Costs:
+        return ai_queries.costs(info, range, include_bots)
+
+    @strawberry.field(description="AI requests over a range: statistics, single requests, trends, models.")
+    def requests(self, info: AppInfo, range: RangeInput, include_bots: IncludeBots = False) -> Requests:
+        return ai_queries.requests(info, range, include_bots)
+
+    @strawberry.field(description="AI agents over a range.")
+    def agents(self, info: AppInfo, range: RangeInput, include_bots: IncludeBots = False) -> Agents:
+        return ai_queries.agents(info, range, include_bots)
+
+    @strawberry.field(description="One AI agent by name over a range (zeros when it has no events).")
+    def agent(self, info: AppInfo, name: str, range: RangeInput, include_bots: IncludeBots = False) -> Agent:
+        return ai_queries.agent(info, name, range, include_bots)
+
+    @strawberry.field(description="Tool calls over a range.")
+    def tools(self, info: AppInfo, range: RangeInput, include_bots: IncludeBots = False) -> Tools:
+        return ai_queries.tools(info, range, include_bots)
+
+    @strawberry.field(description="One tool by name over a range.")
+    def tool(self, info: AppInfo, name: str, range: RangeInput, include_bots: IncludeBots = False) -> Tool:
+        return ai_queries.tool(info, name, range, include_bots)
+
+    @strawberry.field(description="AI conversations over a range.")
+    def conversations(self, info: AppInfo, range: RangeInput,
+                      include_bots: IncludeBots = False) -> Conversations:
+        return ai_queries.conversations(info, range, include_bots)
+
+    @strawberry.field(description="The price table: library (genai-prices) rows of the models seen and your "
+                                  "own (setModelPrice), at most 1000 rows.")
+    async def model_prices(self, info: AppInfo, provider: str | None = None,
+                           model: str | None = None) -> list[ModelPrice]:
+        return await ai_queries.model_prices(info, provider, model)

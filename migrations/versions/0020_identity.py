@@ -5,7 +5,7 @@ unless the tenant excludes them), and ``identity_version`` (a worker job re-deri
 visitors whose events carry a userId or anonymousId under the new identity rule, then sets it to 1).
 
 Revision ID: 0020_identity
-Revises: 0018_features
+Revises: 0019_costs
 Create Date: 2026-12-03
 """
 
@@ -16,7 +16,7 @@ import os
 from alembic import op
 
 revision = "0020_identity"
-down_revision = "0018_features"
+down_revision = "0019_costs"
 branch_labels = None
 depends_on = None
 

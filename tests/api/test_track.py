@@ -144,6 +144,28 @@ async def test_keys_kinds_and_revocation(gql: GraphQLClient, make_tenant: Any,
     assert revoked["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
+AI_REQUEST = {"provider": "anthropic", "model": "claude-sonnet-4-5-20250929"}
+AI_BATCHES: list[list[dict[str, Any]]] = [
+    [event("AIRequest", "2025-05-01T10:00:00Z", "u1",
+           ai={**AI_REQUEST, "agent": "support", "tool": "search", "conversationId": "c1", "inputTokens": 10,
+               "outputTokens": 5, "cacheReadTokens": 1, "cacheWriteTokens": 2, "reasoningTokens": 3,
+               "latencyMs": 900, "timeToFirstTokenMs": 100, "status": "error", "errorClass": "timeout",
+               "cost": 0.25, "currency": "USD"}),
+     event("AIRequest", "2025-05-01T10:00:00Z", None, ai=AI_REQUEST),
+     event("ToolCall", "2025-05-01T10:00:00Z", "u1", ai={"tool": "search", "durationMs": 40, "cost": 0.01}),
+     event("ConversationMessage", "2025-05-01T10:00:00Z", "u1", contentId="c", ai={"agent": "support"},
+           capsule={"conversationId": "c1", "role": "assistant", "turn": 2}),
+     event("AIRequest", "2025-05-01T10:00:00Z", "u1"),
+     event("AIRequest", "2025-05-01T10:00:00Z", "u1", ai={"model": "m" * 201, "inputTokens": 10**9 + 1,
+                                                         "outputTokens": -1, "latencyMs": 3_600_001,
+                                                         "status": "failed", "cost": -1, "currency": "EUR"}),
+     event("ToolCall", "2025-05-01T10:00:00Z", "u1", ai={"agent": "a", "currency": "USD"}),
+     event("TourStarted", "2025-05-01T10:00:00Z", "u1", tourId="t1", ai={"agent": "a"})],
+    [event("AIRequest", "2025-05-01T10:00:00Z", "u1", ai={**AI_REQUEST, "inputTokens": 2**31})],
+    [event("AIRequest", "2025-05-01T10:00:00Z", "u1", ai={**AI_REQUEST, "temperature": 0.2})],
+    [event("AIRequest", "2025-05-01T10:00:00Z", "u1", ai={**AI_REQUEST, "cost": "cheap"})],
+]
+
 BATCHES: list[list[dict[str, Any]]] = [
     # valid and semantically invalid events: per-event results
     [event("TourStarted", "2025-05-01T10:00:00Z", "u1", tourId="t1"),
@@ -219,6 +241,8 @@ BATCHES: list[list[dict[str, Any]]] = [
      event("Custom", "2025-05-01T10:00:00Z", "u1", name="wide", properties={f"k{i}": i for i in range(51)}),
      event("Custom", "2025-05-01T10:00:00Z", "u1", name="list", properties={"a": [[[1]]]})],
     [event("Custom", "2025-05-01T10:00:00Z", "u1", name=7)],
+    # AI operations (AIRequest, ToolCall, a ConversationMessage's agent): valid, missing, out of range
+    *AI_BATCHES,
 ]
 
 
@@ -282,7 +306,7 @@ async def test_fast_and_generic_paths_agree_on_event_definitions(
 async def stored_details(engine: AsyncEngine, tenant_id: int) -> list[tuple[Any, ...]]:
     async with engine.connect() as conn:
         return [tuple(r) for r in await conn.execute(text(
-            "SELECT id, type, name, content_id, properties, context, engagement, capsule FROM events "
+            "SELECT id, type, name, content_id, properties, context, engagement, capsule, ai FROM events "
             "WHERE tenant_id = :t "
             "ORDER BY id"), {"t": tenant_id})]
 
@@ -420,3 +444,23 @@ async def test_visitors_are_cookieless_hashes_and_no_ip_is_stored(gql: GraphQLCl
     header = visitor_candidates(tenant.id, "203.0.113.9", header_agent, salts=salts)
     assert rows[2] == (header.today, header.yesterday, header_agent, None)
     assert "203.0.113.9" not in dump and "127.0.0.1" not in dump
+
+
+async def test_ai_details_are_checked_per_field(gql: GraphQLClient, make_tenant: Any) -> None:
+    tenant: TenantKeys = await make_tenant()
+    result = await gql.track(tenant.publishable, AI_BATCHES[0])
+    assert [r["status"] for r in result["results"]] == ["ACCEPTED"] * 4 + ["REJECTED"] * 4
+    assert [(r["index"], r["field"], r["reason"]) for r in result["rejections"]] == [
+        (4, "ai", "is required for AIRequest"),
+        (5, "ai.model", "is 201 characters; the limit is 200"),
+        (5, "ai.inputTokens", "must be between 0 and 1000000000"),
+        (5, "ai.outputTokens", "must be between 0 and 1000000000"),
+        (5, "ai.latencyMs", "must be between 0 and 3600000 (one hour)"),
+        (5, "ai.status", "must be ok, error or cancelled"),
+        (5, "ai.cost", "must be between 0 and 1000000"),
+        (5, "ai.currency", "must be USD (prices and costs are in US dollars)"),
+        (5, "ai.provider", "is required for AIRequest"),
+        (6, "ai.currency", "is only for a cost"),
+        (6, "ai.tool", "is required for ToolCall"),
+        (7, "ai", "is only for AIRequest, ConversationMessage, ToolCall events")]
+

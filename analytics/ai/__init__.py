@@ -1,0 +1,1 @@
+"""AI operations: requests, models, agents, tools, conversations and what they cost."""

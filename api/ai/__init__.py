@@ -1,0 +1,1 @@
+"""The AI operations graph: costs, requests, models, agents, tools, conversations and prices."""

@@ -1,0 +1,191 @@
+"""Costs benchmark: the worker's rollup rate on AIRequest events (pricing, usage, requests, sketches,
+spend per user and conversation in one transaction), then the costs summary and breakdown p95 over
+HTTP on what it rolled up. Checks its answers (the rollups equal the recomputation; the requests
+counted equal those sent) and prints figures with their conditions; asserts no speed.
+
+    python bench/costs.py --requests 1000000      # the full run (see bench/README.md)
+    python bench/costs.py --short                 # a few thousand, as tests/bench runs it
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+from sqlalchemy import text
+
+from analytics.db import create_engine, tenant_transaction
+from analytics.ingest.details import AIDetails
+from analytics.ingest.events import EventIn
+from analytics.ingest.service import PartitionCache, ingest_batch
+from analytics.rollups.recompute import verify_rollups
+from analytics.rollups.service import roll_up
+from bench.harness import conditions, percentile, print_section, running_stack
+
+MODELS = (
+    ("anthropic", "claude-sonnet-4-5-20250929"),
+    ("anthropic", "claude-haiku-4-5"),
+    ("openai", "gpt-4o"),
+    ("openai", "gpt-4o-mini"),
+    ("google", "gemini-2.5-flash"),
+    ("selfhosted", "internal-llm-v2"),
+)
+AGENTS = ("support-assistant", "code-reviewer", "sales-copilot", "")
+TOOLS = ("", "", "search_docs", "fetch_diff", "create_ticket")
+SUMMARY = """{ tenant { costs(range: {preset: LAST_30_DAYS}) { summary { total requests unpricedTokens
+  projectedMonth byUsageType { usageType tokens cost } unpriced { model usageType tokens } } } } }"""
+BREAKDOWN = """query($by: CostDimension!) { tenant { costs(range: {preset: LAST_30_DAYS}) {
+  breakdown(by: $by, limit: 10) { key cost tokens requests share } } } }"""
+
+
+def requests(count: int, seed: int = 5) -> list[EventIn]:
+    """``count`` AIRequest events over the last 30 days: 6 models (one unpriced), 4 agents, tools,
+    about 4 requests per conversation and 5,000 users."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC) - timedelta(minutes=5)
+    events = []
+    for i in range(count):
+        provider, model = MODELS[rng.randrange(len(MODELS))]
+        ai = AIDetails(
+            provider=provider,
+            model=model,
+            agent=AGENTS[rng.randrange(len(AGENTS))] or None,
+            tool=TOOLS[rng.randrange(len(TOOLS))] or None,
+            conversation_id=f"c{i // 4}",
+            input_tokens=rng.randrange(100, 5000),
+            output_tokens=rng.randrange(10, 1000),
+            cache_read_tokens=rng.randrange(0, 4000),
+            latency_ms=rng.randrange(80, 20_000),
+            time_to_first_token_ms=rng.randrange(50, 2000),
+            status="error" if rng.random() < 0.02 else "ok",
+        )
+        at = now - timedelta(seconds=rng.uniform(0, 29 * 86400))
+        events.append(
+            EventIn(
+                id=str(uuid.uuid4()),
+                type="AIRequest",
+                timestamp=at.isoformat(),
+                user_id=f"user-{rng.randrange(5000)}",
+                ai=ai,
+            )
+        )
+    return events
+
+
+async def load_and_roll_up(database_url: str, tenant_id: int, count: int, verify: bool) -> dict[str, Any]:
+    engine = create_engine(database_url, role=None, pool_size=2)  # the owner: ANALYZE before verify
+    partitions = PartitionCache()
+    try:
+        made = time.perf_counter()
+        events = requests(count)
+        started = time.perf_counter()
+        for start in range(0, count, 1000):
+            outcome = await ingest_batch(
+                engine,
+                partitions,
+                tenant_id=tenant_id,
+                events=events[start : start + 1000],
+                retention_days=90,
+                max_future_seconds=3600,
+            )
+            assert outcome.accepted == len(events[start : start + 1000]), outcome.errors[:3]
+        ingested = time.perf_counter()
+        rolled = 0
+        while True:  # roll_up drains at most 50 claims a call
+            step = await roll_up(engine, tenant_id, claim_batches=20, max_rounds=50)
+            rolled += step.events
+            if step.batches == 0:
+                break
+        done = time.perf_counter()
+        async with tenant_transaction(engine, tenant_id) as conn:
+            counted = (
+                await conn.execute(
+                    text("SELECT sum(requests) FROM ai_requests_hourly WHERE tenant_id = :t"),
+                    {"t": tenant_id},
+                )
+            ).scalar_one()
+            rows = {
+                t: (
+                    await conn.execute(
+                        text(f"SELECT count(*) FROM {t} WHERE tenant_id = :t"), {"t": tenant_id}
+                    )
+                ).scalar_one()
+                for t in ("ai_usage_hourly", "ai_requests_hourly", "ai_sketches_daily", "ai_spend_daily")
+            }
+            differences = await verify_rollups(conn, tenant_id) if verify else []
+        assert rolled == count and int(counted) == count, (rolled, counted, count)
+        assert differences == [], differences
+        return {
+            "generate_s": started - made,
+            "ingest_s": ingested - started,
+            "rollup_s": done - ingested,
+            "rows": rows,
+            "verified": verify,
+        }
+    finally:
+        await engine.dispose()
+
+
+def measure_reads(api: str, key: str, rounds: int) -> dict[str, list[float]]:
+    timings: dict[str, list[float]] = {"summary": [], "breakdown MODEL": [], "breakdown CONVERSATION": []}
+    bodies = {
+        "summary": {"query": SUMMARY},
+        "breakdown MODEL": {"query": BREAKDOWN, "variables": {"by": "MODEL"}},
+        "breakdown CONVERSATION": {"query": BREAKDOWN, "variables": {"by": "CONVERSATION"}},
+    }
+    with httpx.Client(timeout=60, headers={"authorization": f"Bearer {key}"}) as client:
+        for _ in range(rounds + 2):
+            for name, body in bodies.items():
+                started = time.perf_counter()
+                response = client.post(f"{api}/graphql", json=body)
+                elapsed = time.perf_counter() - started
+                assert response.status_code == 200 and "errors" not in response.json(), response.text[:500]
+                timings[name].append(elapsed * 1000)
+    return {name: values[2:] for name, values in timings.items()}  # the first two warm caches
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200_000, help="AIRequest events to load (200,000)")
+    parser.add_argument("--rounds", type=int, default=50, help="reads of each query measured (50)")
+    parser.add_argument("--short", action="store_true", help="3,000 requests and 5 rounds (tests/bench)")
+    parser.add_argument("--no-verify", action="store_true", help="skip the recomputation check")
+    args = parser.parse_args()
+    count, rounds = (3000, 5) if args.short else (args.requests, args.rounds)
+    with running_stack(worker=False, quiet=args.short) as stack:
+        loaded = asyncio.run(load_and_roll_up(stack.database_url, stack.tenant_id, count, not args.no_verify))
+        reads = measure_reads(stack.api_url, stack.secret_key, rounds)
+        print_section(
+            "conditions",
+            conditions(stack, ai_requests=f"{count:,}", read_rounds=rounds, rollup_rows=loaded["rows"]),
+        )
+        print_section(
+            "worker (rollup of AIRequest events, in process, claims of 20 batches of 1,000)",
+            [
+                ("events/s", f"{count / loaded['rollup_s']:,.0f}"),
+                ("rollup seconds", f"{loaded['rollup_s']:.1f}"),
+                ("ingest events/s (ingest_batch, no HTTP)", f"{count / loaded['ingest_s']:,.0f}"),
+                ("rollups equal the recomputation", "yes" if loaded["verified"] else "not checked"),
+            ],
+        )
+        print_section(
+            "costs reads over HTTP, LAST_30_DAYS (ms)",
+            [
+                (f"{name} p50 / p95", f"{percentile(v, 50):.1f} / {percentile(v, 95):.1f}")
+                for name, v in reads.items()
+            ],
+        )
+
+
+if __name__ == "__main__":
+    main()
