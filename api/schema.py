@@ -11,6 +11,8 @@ from strawberry.types import ExecutionContext
 
 from api.bots.rules import BotRuleMutation
 from api.context import AppInfo
+from api.experiments.mutations import ExperimentMutation
+from api.experiments.queries import Assignment, assignment
 from api.export_jobs import ExportMutation
 from api.ingest.mutations import IngestMutation
 from api.persisted.mutations import PersistedMutation
@@ -26,10 +28,17 @@ class Query:
         principal = info.context.require_secret()
         return Tenant(id=strawberry.ID(str(principal.tenant_id)), timezone=principal.timezone.key)
 
+    @strawberry.field(description="The variant of a running experiment an actor sees (null when it is not "
+                                  "running): the one read a publishable key may make. With track: true the "
+                                  "ExperimentExposure is recorded as by track, once per actor.")
+    async def assignment(self, info: AppInfo, experiment: str, user_id: str | None = None,
+                         anonymous_id: str | None = None, track: bool = False) -> Assignment:
+        return await assignment(info, experiment, user_id, anonymous_id, track)
+
 
 @strawberry.type
 class Mutation(IngestMutation, TourMutation, PersistedMutation, ExportMutation, BotRuleMutation,
-               TenantMutation):
+               TenantMutation, ExperimentMutation):
     pass
 
 

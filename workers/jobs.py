@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics.db import create_engine
+from analytics.experiments.backfill import backfill_experiment as rebuild_experiment
 from analytics.export_jobs import run_job
 from analytics.retention import enforce_retention
 from analytics.rollups.service import pending_tenants, roll_up
@@ -101,6 +102,11 @@ async def apply_bot_rule(ctx: dict[str, Any], tenant_id: int, rule_id: int) -> d
             return {"sessions_flagged": None}
         rule = await run_bot_rule(ctx["engine"], tenant_id, rule_id)
     return {"sessions_flagged": rule.sessions_flagged if rule else None}
+
+
+async def backfill_experiment(ctx: dict[str, Any], tenant_id: int, key: str) -> dict[str, Any]:
+    """Rebuild an experiment's aggregates from the retained raw events (a metric was added to it)."""
+    return {"rows": await rebuild_experiment(ctx["engine"], tenant_id, key)}
 
 
 async def run_export(ctx: dict[str, Any], tenant_id: int, job_id: str) -> dict[str, Any]:

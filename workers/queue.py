@@ -13,6 +13,7 @@ ROLLUP_JOB = "roll_up_tenant"
 EXPORT_JOB = "run_export"
 SESSIONS_JOB = "maintain_sessions"
 BOT_RULE_JOB = "apply_bot_rule"
+EXPERIMENT_BACKFILL_JOB = "backfill_experiment"
 log = logging.getLogger("analytics.queue")
 
 
@@ -61,6 +62,12 @@ async def enqueue_bot_rule(redis: ArqRedis, tenant_id: int, rule_id: int, *, swe
     """Queue a bot rule's retroactive run (``botrule:<tenant>:<id>``: asking again is a no-op)."""
     job_id = f"botrule:{tenant_id}:{rule_id}{_sweep_suffix(sweep)}"
     return await redis.enqueue_job(BOT_RULE_JOB, tenant_id, rule_id, _job_id=job_id) is not None
+
+
+async def enqueue_experiment_backfill(redis: ArqRedis, tenant_id: int, key: str) -> bool:
+    """Queue the rebuild of an experiment's aggregates from raw events (a metric was added to it)."""
+    job_id = f"experiment:{tenant_id}:{key}:{time.time_ns()}"
+    return await redis.enqueue_job(EXPERIMENT_BACKFILL_JOB, tenant_id, key, _job_id=job_id) is not None
 
 
 class RollupNotifier:

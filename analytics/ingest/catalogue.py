@@ -22,6 +22,8 @@ class EventKind:
     rolled_up: bool = True  # folded into the tour/content counters (page events feed sessions)
     # Needs userId or anonymousId: counters count people. Page events do not (cookieless visitors).
     counts_people: bool = True
+    # Keys its properties object must hold as short text ("experiment"), reported as "properties.<key>".
+    requires_properties: tuple[str, ...] = ()
 
 
 TOUR = "tour"
@@ -29,6 +31,8 @@ CONTENT = "content"
 PAGE = "page"
 PRODUCT = "product"
 CUSTOM = "Custom"  # the type of a product event; its own name is the event's ``name``
+EXPERIMENT = "experiment"
+EXPOSURE = "ExperimentExposure"
 
 CATALOGUE: dict[str, EventKind] = {
     kind.name: kind
@@ -72,6 +76,10 @@ CATALOGUE: dict[str, EventKind] = {
                   "A product event of your own: name it with name (letters, digits, _ . : - / and "
                   "spaces, at most 100 characters; not a name of this catalogue) and describe it with "
                   "properties", rolled_up=False),
+        EventKind(EXPOSURE, EXPERIMENT, "exposures",
+                  "The person saw a variant of an experiment: properties.experiment (its key) and "
+                  "properties.variant (the variant's key)", rolled_up=False,
+                  requires_properties=("experiment", "variant")),
     )
 }
 

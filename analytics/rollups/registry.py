@@ -6,8 +6,10 @@ all take it up.
 
 from __future__ import annotations
 
+from analytics.experiments.aggregates import EXPERIMENTS
 from analytics.rollups.consumers import Consumer
 from analytics.rollups.counters import COUNTERS
 from analytics.users.activity import USER_DAYS
 
-CONSUMERS: tuple[Consumer, ...] = (COUNTERS, USER_DAYS)
+CONSUMERS: tuple[Consumer, ...] = (COUNTERS, USER_DAYS,
+                                    EXPERIMENTS)

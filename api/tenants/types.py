@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from analytics import persisted
+from analytics.experiments.definitions import ExperimentStatus
 from analytics.tenants.service import tenant_name
 from api.bots.rules import BotRule, bot_rules, scanner_exemptions
 from api.common import Compare, Granularity, IncludeBots, RangeInput
@@ -12,6 +13,8 @@ from api.content import queries as content_queries
 from api.content.queries import ContentAnalytics
 from api.content.types import Capsule
 from api.context import AppInfo
+from api.experiments import queries as experiment_queries
+from api.experiments.types import Experiment, ExperimentMetric
 from api.export_jobs import ExportJob, export_job
 from api.persisted.mutations import PersistedDocument
 from api.sessions import queries as session_queries
@@ -156,3 +159,16 @@ class Tenant:
                                   "was ever counted.")
     async def capsule(self, info: AppInfo, id: str) -> Capsule | None:
         return await content_queries.capsule_by_id(info, id)
+
+    @strawberry.field(description="Experiments, newest first (first: at most 100), optionally by status.")
+    async def experiments(self, info: AppInfo, status: ExperimentStatus | None = None,
+                          first: int = 50) -> list[Experiment]:
+        return await experiment_queries.experiments_list(info, status, first)
+
+    @strawberry.field(description="One experiment by key; null when the tenant has none of that key.")
+    async def experiment(self, info: AppInfo, key: str) -> Experiment | None:
+        return await experiment_queries.experiment_by_key(info, key)
+
+    @strawberry.field(description="The metrics declared for experiments, by key (first: at most 200).")
+    async def metrics(self, info: AppInfo, first: int = 100) -> list[ExperimentMetric]:
+        return await experiment_queries.metrics_list(info, first)
