@@ -143,10 +143,12 @@ def _exposures(
 async def _consume(conn: AsyncConnection, claim: Claim) -> None:
     if claim.correcting:
         return
-    experiments = {e.key: e for e in await started_experiments(conn)}
+    experiments = {e.key: e for e in await started_experiments(conn, claim.tenant_id)}
     if not experiments:
         return
-    metrics = await load_metrics(conn, sorted({m for e in experiments.values() for m in e.metric_keys}))
+    metrics = await load_metrics(
+        conn, sorted({m for e in experiments.values() for m in e.metric_keys}), tenant_id=claim.tenant_id
+    )
     events = [
         (event, bot)
         for event, bot in claim.with_bot()

@@ -14,7 +14,7 @@ async def backfill_experiment(engine: AsyncEngine, tenant_id: int, key: str) -> 
     """Rebuild one experiment's aggregates; the number of aggregate rows, None when it is gone."""
     async with tenant_transaction(engine, tenant_id) as conn:
         await lock_tenant(conn, tenant_id)
-        experiment = await load_experiment(conn, key)
+        experiment = await load_experiment(conn, key, tenant_id=tenant_id)
         if experiment is None or experiment.started_at is None:
             return None
         return await rebuild_experiment(conn, tenant_id, experiment)

@@ -184,12 +184,24 @@ async def save_metric(conn: AsyncConnection, metric: Metric) -> Metric:
     return metric
 
 
-async def load_metrics(conn: AsyncConnection, keys: Sequence[str] | None = None) -> dict[str, Metric]:
-    sql = f"SELECT {_METRIC_COLUMNS} FROM experiment_metrics"
+# The tenant: the one given, else the transaction's (analytics.db.tenant_transaction); an owner connection
+# (verification) sees every tenant's rows and must give it.
+TENANT = (
+    "tenant_id = coalesce(CAST(:tenant AS bigint), "
+    "NULLIF(current_setting('analytics.tenant_id', true), '')::bigint)"
+)
+
+
+async def load_metrics(
+    conn: AsyncConnection, keys: Sequence[str] | None = None, *, tenant_id: int | None = None
+) -> dict[str, Metric]:
+    sql = f"SELECT {_METRIC_COLUMNS} FROM experiment_metrics WHERE {TENANT}"
     if keys is not None:
-        sql += " WHERE key = ANY(:keys)"
+        sql += " AND key = ANY(:keys)"
     sql += " ORDER BY key LIMIT :limit"
-    rows = (await conn.execute(text(sql), {"keys": list(keys or []), "limit": MAX_METRICS})).all()
+    rows = (
+        await conn.execute(text(sql), {"keys": list(keys or []), "limit": MAX_METRICS, "tenant": tenant_id})
+    ).all()
     return {row.key: _metric(row) for row in rows}
 
 
@@ -221,10 +233,13 @@ def _experiment(row: Any) -> Experiment:
     )
 
 
-async def load_experiment(conn: AsyncConnection, key: str) -> Experiment | None:
+async def load_experiment(
+    conn: AsyncConnection, key: str, *, tenant_id: int | None = None
+) -> Experiment | None:
     row = (
         await conn.execute(
-            text(f"SELECT {_EXPERIMENT_COLUMNS} FROM experiments WHERE key = :key"), {"key": key}
+            text(f"SELECT {_EXPERIMENT_COLUMNS} FROM experiments WHERE {TENANT} AND key = :key"),
+            {"key": key, "tenant": tenant_id},
         )
     ).one_or_none()
     return _experiment(row) if row is not None else None
@@ -233,24 +248,28 @@ async def load_experiment(conn: AsyncConnection, key: str) -> Experiment | None:
 async def load_experiments(
     conn: AsyncConnection, *, status: ExperimentStatus | None = None, limit: int = MAX_EXPERIMENTS
 ) -> list[Experiment]:
-    where = " WHERE status = :status" if status is not None else ""
+    where = f" WHERE {TENANT}" + (" AND status = :status" if status is not None else "")
     rows = (
         await conn.execute(
             text(
                 f"SELECT {_EXPERIMENT_COLUMNS} FROM experiments{where} "
                 "ORDER BY created_at DESC, key LIMIT :limit"
             ),
-            {"status": status.value if status else None, "limit": limit},
+            {"status": status.value if status else None, "limit": limit, "tenant": None},
         )
     ).all()
     return [_experiment(row) for row in rows]
 
 
-async def started_experiments(conn: AsyncConnection) -> list[Experiment]:
+async def started_experiments(conn: AsyncConnection, tenant_id: int) -> list[Experiment]:
     """Experiments that take exposures or took them (running or stopped): what the rollup folds."""
     rows = (
         await conn.execute(
-            text(f"SELECT {_EXPERIMENT_COLUMNS} FROM experiments WHERE started_at IS NOT NULL ORDER BY key")
+            text(
+                f"SELECT {_EXPERIMENT_COLUMNS} FROM experiments WHERE {TENANT} "
+                "AND started_at IS NOT NULL ORDER BY key"
+            ),
+            {"tenant": tenant_id},
         )
     ).all()
     return [_experiment(row) for row in rows]
@@ -325,10 +344,12 @@ async def define_experiment(conn: AsyncConnection, d: Definition, *, now: dateti
         raise InvalidArgument("input.status", "a started experiment cannot go back to draft")
     started = old.started_at if old is not None else None
     stopped = old.stopped_at if old is not None else None
+    # Exposures count from the planned start when it has passed, else from now.
+    first = d.planned_start if d.planned_start is not None and d.planned_start <= now else now
     if d.status is ExperimentStatus.RUNNING and started is None:
-        started = now
+        started = first
     if d.status is ExperimentStatus.STOPPED:
-        started = started or now
+        started = started or first
         stopped = stopped or now
     added = tuple(
         m for m in wanted if old is not None and old.started_at is not None and m not in old.metric_keys

@@ -69,7 +69,8 @@ def matcher_sql(matcher: Matcher, params: _Params) -> str:
 def _actors_sql(experiment: Experiment, params: _Params) -> str:
     key = params.add(experiment.key)
     return f"""
-        SELECT DISTINCT ON (actor) {key}::text AS experiment, actor, variant, occurred_at AS exposed_at,
+        SELECT DISTINCT ON (actor) CAST({key} AS text) AS experiment, actor, variant,
+            occurred_at AS exposed_at,
             (occurred_at AT TIME ZONE (SELECT timezone FROM kept))::date AS day, bot,
             min(variant) OVER (PARTITION BY actor) <> max(variant) OVER (PARTITION BY actor) AS multiple
         FROM (SELECT {_ACTOR} AS actor, e.properties ->> 'variant' AS variant, e.occurred_at,
@@ -100,7 +101,7 @@ def _values_sql(experiment_index: int, experiment: Experiment, metric: Metric, p
     else:
         value, only = "1.0::float8", ""
     return f"""
-        SELECT a.experiment, {params.add(metric.key)}::text AS metric, a.actor, {value} AS value
+        SELECT a.experiment, CAST({params.add(metric.key)} AS text) AS metric, a.actor, {value} AS value
         FROM a{experiment_index} a JOIN events e ON e.tenant_id = :tenant AND {_ACTOR} = a.actor
             AND e.occurred_at >= a.exposed_at {window} {only} AND {matcher_sql(metric.matcher, params)}
         GROUP BY a.experiment, a.actor HAVING {value} <> 0"""
@@ -166,8 +167,10 @@ _CHECKS = {
 
 
 async def verify_experiments(conn: AsyncConnection, tenant_id: int) -> list[Difference]:
-    experiments = await started_experiments(conn)
-    metrics = await load_metrics(conn, sorted({m for e in experiments for m in e.metric_keys}))
+    experiments = await started_experiments(conn, tenant_id)
+    metrics = await load_metrics(
+        conn, sorted({m for e in experiments for m in e.metric_keys}), tenant_id=tenant_id
+    )
     ctes, params = recomputation(experiments, metrics)
     params.update(tenant=tenant_id, keys=[e.key for e in experiments])
     found = []
@@ -186,7 +189,7 @@ async def verify_experiments(conn: AsyncConnection, tenant_id: int) -> list[Diff
 async def rebuild_experiment(conn: AsyncConnection, tenant_id: int, experiment: Experiment) -> int:
     """Replace one experiment's actors, values and aggregates by the recomputation from the retained raw
     events (a metric added to a running experiment). Call under the tenant's rollup lock. Returns actors."""
-    metrics = await load_metrics(conn, list(experiment.metric_keys))
+    metrics = await load_metrics(conn, list(experiment.metric_keys), tenant_id=tenant_id)
     ctes, params = recomputation([experiment], metrics)
     params.update(tenant=tenant_id, key=experiment.key)
     for table in ("experiment_variant_days", "experiment_actor_values", "experiment_actors"):

@@ -92,8 +92,8 @@ class ExperimentMutation:
         description=(
             "Create or update an experiment (secret key). RUNNING starts counting exposures, STOPPED ends "
             "it and keeps its results. The variants and weights of a running or stopped experiment cannot "
-            "change. A metric added to an experiment with exposures is backfilled from the retained raw events by a "
-            "worker job."
+            "change. A metric added to an experiment with exposures is backfilled from the retained raw "
+            "events by a worker job."
         )
     )
     async def define_experiment(self, info: AppInfo, input: DefineExperimentInput) -> Experiment:
