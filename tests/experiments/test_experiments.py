@@ -3,13 +3,16 @@ against a recomputation from raw events; key scopes and tenant isolation."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from analytics.db import tenant_transaction
 from analytics.experiments.assignment import assign
 from analytics.experiments.definitions import Experiment, ExperimentStatus, Variant
+from analytics.experiments.prometheus import experiment_families
 from analytics.rollups.recompute import verify_rollups
 from tests.conftest import GraphQLClient, TenantKeys, event
 
@@ -88,6 +91,15 @@ async def test_exposures_and_conversions_are_counted_once_and_verified(
                                 "WHERE tenant_id = :t AND metric = ''"), {"t": tenant.id})
         assert [d.table for d in await verify_rollups(conn, tenant.id)] == ["experiment_variant_days"]
         await conn.rollback()
+    async with tenant_transaction(owner_engine, tenant.id) as conn:
+        families = await experiment_families(conn, now=datetime.now(UTC))
+    assert [(s.family, s.labels.get("variant"), s.value) for s in families] == [
+        ("analytics_active_experiments", None, 1.0),
+        ("analytics_experiment_conversions", "control", 2.0),
+        ("analytics_experiment_conversion_rate", "control", 100.0),
+        ("analytics_experiment_conversions", "one-page", 2.0),
+        ("analytics_experiment_conversion_rate", "one-page", 100.0),
+        ("analytics_significant_results_total", None, 0.0)]
 
 
 async def test_a_metric_added_later_is_backfilled(gql: GraphQLClient, make_tenant: Any, run_worker: Any,
