@@ -118,6 +118,7 @@ async def _load_demo(s: Servers, settings: Settings, tenant_name: str) -> int:
     from analytics.db import create_engine, tenant_transaction
     from analytics.demo import DEMO_TOURS, demo_events, demo_traffic
     from analytics.demo_product import demo_product_events
+    from analytics.experiments.demo import define_demo_experiments
     from analytics.ingest.events import EventIn
     from analytics.ingest.origin import Origin, load_salts
     from analytics.ingest.service import PartitionCache, ingest_batch
@@ -140,6 +141,7 @@ async def _load_demo(s: Servers, settings: Settings, tenant_name: str) -> int:
         # day's visitor salts, as the API would have used them).
         batches: list[tuple[Origin | None, list[EventIn]]] = [
             (None, list(demo_events(days=42, tz=tz))), (None, list(demo_product_events(days=42, tz=tz)))]
+        batches.append((None, await define_demo_experiments(engine, tenant.id, tz=tz)))
         batches += [(Origin(tenant_id=tenant.id, ip="198.51.100.20", user_agent=None, store_ip=False,
                             salts=await load_salts(engine, at.astimezone(UTC).date())), events)
                     for at, events in demo_traffic(days=42, tz=tz)]
