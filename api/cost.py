@@ -35,6 +35,7 @@ from graphql import (
 from graphql.execution.values import get_argument_values, get_variable_values
 from graphql.type.definition import GraphQLNamedType, GraphQLOutputType, get_named_type
 
+from analytics.experiments.definitions import MAX_EXTRA_METRICS, MAX_VARIANTS
 from analytics.sessions.derive import MAX_BOT_REASONS
 from analytics.traffic.behaviour import BehaviourSignal
 from api.common import Granularity, RangeInput, check_granularity
@@ -50,6 +51,10 @@ DAY_LISTS = ("byDay",)  # one item per local day of the range above, whatever it
 BOUNDED_LISTS: dict[tuple[str, str], int] = {
     ("Session", "botReasons"): MAX_BOT_REASONS,
     ("Session", "behaviourSignals"): len(BehaviourSignal),
+    # An experiment: its variants, and its metrics (the primary and at most 10 more).
+    ("Experiment", "variants"): MAX_VARIANTS,
+    ("ExperimentResults", "metrics"): 1 + MAX_EXTRA_METRICS,
+    ("MetricResults", "variants"): MAX_VARIANTS,
 }
 # Below a field: the size of its lists when a range decides it, and the closest range given above
 # (a child's own granularity, e.g. content(range) { trends(granularity: HOUR) }, resizes it).

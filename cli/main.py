@@ -7,6 +7,7 @@ import typer
 from cli import admin, server_commands
 from cli.connection import login, logout
 from cli.content import content_app
+from cli.experiments import experiments_app
 from cli.persisted import persisted_app
 from cli.sessions import overview, sessions_app, traffic_app
 
@@ -25,6 +26,7 @@ app.command("overview")(overview)
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(traffic_app, name="traffic")
 app.add_typer(content_app, name="content")
+app.add_typer(experiments_app, name="experiments")
 
 
 def main() -> None:
