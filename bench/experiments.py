@@ -32,7 +32,8 @@ DEFINE = """mutation {
 }""".replace("KEY", KEY).replace(
     "VARIANTS", ", ".join(f'{{key: "{v}", control: {str(i == 0).lower()}}}'
                           for i, v in enumerate(VARIANTS)))
-RESULTS = """query { tenant { experiment(key: "KEY") { results(range: {from: "2025-01-01", to: "2025-01-31"}) {
+RESULTS = """query { tenant { experiment(key: "KEY") {
+  results(range: {from: "2025-01-01", to: "2025-01-31"}) {
   exposures sampleRatioMismatch recommendation winner
   metrics { metric { key } variants { variant exposures conversions mean lift liftLow liftHigh pValue
     adjustedPValue probabilityToBeatControl } }
