@@ -117,3 +117,44 @@ def test_aa_false_positive_rate_fixed_horizon() -> None:
 
 def test_aa_false_positive_rate_with_daily_peeking_when_sequential() -> None:
     assert _aa(14, 100, 0.1, seed=12, sequential=True) < 0.05
+
+
+def test_the_recommendation_rule() -> None:
+    from datetime import UTC, datetime
+
+    from analytics.experiments.definitions import Experiment, ExperimentStatus, Metric, MetricKind, Variant
+    from analytics.experiments.results import (
+        MetricResult,
+        MetricRole,
+        Recommendation,
+        VariantMetric,
+        _recommend,
+    )
+    from analytics.matchers import Matcher
+
+    experiment = Experiment("e", None, "s", (Variant("a", 1, True), Variant("b", 1)), "conv", (), ("latency",),
+                            ExperimentStatus.RUNNING, False, 100, 10, None, None, None, None)
+    conv = Metric("conv", MetricKind.CONVERSION, Matcher("buy"))
+    latency = Metric("latency", MetricKind.SUM, Matcher("load"), property="ms", higher_is_better=False)
+
+    def entries(metric: Metric, control: Sample, variant: Sample, *, significant: bool) -> MetricResult:
+        test = z_test(control, variant) if metric.kind is MetricKind.CONVERSION else welch_test(control, variant)
+        role = MetricRole.PRIMARY if metric is conv else MetricRole.GUARDRAIL
+        return MetricResult(metric, role, [
+            VariantMetric("a", True, control, int(control.total), None, None, False, None),
+            VariantMetric("b", False, variant, int(variant.total), test, test.p_value, significant, None)])
+
+    now = datetime.now(UTC)
+    winning = entries(conv, conversions(100, 1000), conversions(160, 1000), significant=True)
+    fine = entries(latency, values([100.0, 120.0] * 500), values([100.0, 121.0] * 500), significant=False)
+    worse = entries(latency, values([100.0, 120.0] * 500), values([150.0, 170.0] * 500), significant=True)
+    exposures = {"a": 1000, "b": 1000}
+    assert _recommend(experiment, exposures, 0.5, [winning, fine], now) == (Recommendation.SHIP_VARIANT, "b")
+    assert _recommend(experiment, exposures, 0.5, [winning, worse], now) == (Recommendation.GUARDRAIL_FAILED, "b")
+    assert _recommend(experiment, exposures, 0.0001, [winning, fine], now) == (Recommendation.INVESTIGATE_SRM, None)
+    small = entries(conv, conversions(5, 50), conversions(20, 50), significant=True)
+    assert _recommend(experiment, exposures, 0.5, [small], now) == (Recommendation.KEEP_RUNNING, None)
+    flat = entries(conv, conversions(100, 1000), conversions(101, 1000), significant=False)
+    assert _recommend(experiment, exposures, 0.5, [flat], now) == (Recommendation.KEEP_RUNNING, None)
+    stopped = Experiment(**{**experiment.__dict__, "status": ExperimentStatus.STOPPED})
+    assert _recommend(stopped, exposures, 0.5, [flat], now) == (Recommendation.NO_DIFFERENCE, None)
