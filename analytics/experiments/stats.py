@@ -25,7 +25,7 @@ from scipy import stats
 
 ALPHA = 0.05
 SRM_ALPHA = 0.001
-POSTERIOR_DRAWS = 40_000
+POSTERIOR_DRAWS = 10_000
 
 
 @dataclass(frozen=True)
