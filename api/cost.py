@@ -36,6 +36,7 @@ from graphql.execution.values import get_argument_values, get_variable_values
 from graphql.type.definition import GraphQLNamedType, GraphQLOutputType, get_named_type
 
 from analytics.custom_events.definitions import MAX_DIMENSIONS, MAX_PROPERTIES
+from analytics.experiments.definitions import MAX_EXTRA_METRICS, MAX_VARIANTS
 from analytics.features.service import MAX_FEATURES
 from analytics.funnels.definition import MAX_EXCLUSIONS, MAX_FUNNELS, MAX_STEPS
 from analytics.funnels.result import BREAKDOWN_LIMIT
@@ -64,6 +65,10 @@ BOUNDED_LISTS: dict[tuple[str, str], int] = {
     ("FunnelResult", "steps"): MAX_STEPS,
     ("FunnelResult", "breakdown"): BREAKDOWN_LIMIT + 1,
     ("FunnelFiguresResult", "steps"): MAX_STEPS,
+    # An experiment: its variants, and its metrics (the primary and at most 10 more).
+    ("Experiment", "variants"): MAX_VARIANTS,
+    ("ExperimentResults", "metrics"): 1 + MAX_EXTRA_METRICS,
+    ("MetricResults", "variants"): MAX_VARIANTS,
 }
 # Below a field: the size of its lists when a range decides it, and the closest range given above
 # (a child's own granularity, e.g. content(range) { trends(granularity: HOUR) }, resizes it).

@@ -13,6 +13,8 @@ from api.ai.mutations import PriceMutation
 from api.bots.rules import BotRuleMutation
 from api.context import AppInfo
 from api.custom_events.mutations import EventDefinitionMutation
+from api.experiments.mutations import ExperimentMutation
+from api.experiments.queries import Assignment, assignment
 from api.export_jobs import ExportMutation
 from api.ingest.mutations import IngestMutation
 from api.persisted.mutations import PersistedMutation
@@ -32,11 +34,19 @@ class Query:
         principal = info.context.require_secret()
         return Tenant(id=strawberry.ID(str(principal.tenant_id)), timezone=principal.timezone.key)
 
+    @strawberry.field(description="The variant of a running experiment an actor sees (null when it is not "
+                                  "running): the one read a publishable key may make. With track: true the "
+                                  "ExperimentExposure is recorded as by track, once per actor.")
+    async def assignment(self, info: AppInfo, experiment: str, user_id: str | None = None,
+                         anonymous_id: str | None = None, track: bool = False) -> Assignment:
+        return await assignment(info, experiment, user_id, anonymous_id, track)
+
 
 @strawberry.type
 class Mutation(IngestMutation, TourMutation, PersistedMutation, ExportMutation, BotRuleMutation,
                TenantMutation, SegmentMutation, FeatureMutation, EventDefinitionMutation,
-               FunnelMutation, PrivacyMutation, PriceMutation):
+               FunnelMutation, PrivacyMutation, PriceMutation,
+               ExperimentMutation):
     pass
 
 

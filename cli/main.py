@@ -10,6 +10,7 @@ from cli.bots import bots_app
 from cli.connection import login, logout
 from cli.content import content_app
 from cli.events import events_app
+from cli.experiments import experiments_app
 from cli.features import features_app, usage
 from cli.funnels import funnels_app
 from cli.persisted import persisted_app
@@ -45,6 +46,7 @@ app.add_typer(tools_app, name="tools")
 app.add_typer(requests_app, name="requests")
 app.add_typer(conversations_app, name="conversations")
 app.add_typer(prices_app, name="prices")
+app.add_typer(experiments_app, name="experiments")
 
 
 def main() -> None:

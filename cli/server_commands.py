@@ -120,6 +120,7 @@ async def _load_demo(s: Servers, settings: Settings, tenant_name: str) -> int:
     from analytics.db import create_engine, tenant_transaction
     from analytics.demo import DEMO_TOURS, demo_events, demo_traffic
     from analytics.demo_product import demo_product_events
+    from analytics.experiments.demo import define_demo_experiments
     from analytics.features.demo import define_demo_features
     from analytics.funnels.demo import define_demo_funnels
     from analytics.ingest.events import EventIn
@@ -150,6 +151,7 @@ async def _load_demo(s: Servers, settings: Settings, tenant_name: str) -> int:
         batches: list[tuple[Origin | None, list[EventIn]]] = [
             (None, list(demo_events(days=42, tz=tz))), (None, list(demo_product_events(days=42, tz=tz))),
             (None, list(demo_ai_events(days=30, tz=tz)))]
+        batches.append((None, await define_demo_experiments(engine, tenant.id, tz=tz)))
         batches += [(Origin(tenant_id=tenant.id, ip="198.51.100.20", user_agent=None, store_ip=False,
                             salts=await load_salts(engine, at.astimezone(UTC).date())), events)
                     for at, events in demo_traffic(days=42, tz=tz)]

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics.custom_events.backfill import backfill_tenant, tenants_with_backfills
 from analytics.db import create_engine
+from analytics.experiments.backfill import backfill_experiment as rebuild_experiment
 from analytics.export_jobs import run_job
 from analytics.features.backfill import pending_backfills, run_backfill
 from analytics.funnels import backfill as funnel_backfill
@@ -194,6 +195,11 @@ async def rederive_identity(ctx: dict[str, Any], tenant_id: int) -> dict[str, An
         log.info("identity tenant=%s events=%s sessions_written=%s removed=%s days=%s", tenant_id,
                  run.events_rekeyed, run.sessions_written, run.sessions_removed, run.days_marked)
     return {"events_rekeyed": run.events_rekeyed, "days_marked": run.days_marked}
+
+
+async def backfill_experiment(ctx: dict[str, Any], tenant_id: int, key: str) -> dict[str, Any]:
+    """Rebuild an experiment's aggregates from the retained raw events (a metric was added to it)."""
+    return {"rows": await rebuild_experiment(ctx["engine"], tenant_id, key)}
 
 
 async def run_export(ctx: dict[str, Any], tenant_id: int, job_id: str) -> dict[str, Any]:

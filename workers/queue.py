@@ -20,6 +20,7 @@ FUNNEL_JOB = "build_funnel"
 IDENTITY_JOB = "rederive_identity"
 ERASURE_JOB = "erase_user"
 USER_EXPORT_JOB = "export_user"
+EXPERIMENT_BACKFILL_JOB = "backfill_experiment"
 log = logging.getLogger("analytics.queue")
 
 
@@ -113,6 +114,12 @@ async def enqueue_user_export(redis: ArqRedis, tenant_id: int, export_id: str, *
     """Queue a person's access export (``userexport:<id>``)."""
     job_id = f"userexport:{export_id}{_sweep_suffix(sweep)}"
     return await redis.enqueue_job(USER_EXPORT_JOB, tenant_id, export_id, _job_id=job_id) is not None
+
+
+async def enqueue_experiment_backfill(redis: ArqRedis, tenant_id: int, key: str) -> bool:
+    """Queue the rebuild of an experiment's aggregates from raw events (a metric was added to it)."""
+    job_id = f"experiment:{tenant_id}:{key}:{time.time_ns()}"
+    return await redis.enqueue_job(EXPERIMENT_BACKFILL_JOB, tenant_id, key, _job_id=job_id) is not None
 
 
 class RollupNotifier:

@@ -29,7 +29,8 @@ def worker_options(settings: Settings, *, burst: bool = False) -> dict[str, Any]
                       func(jobs.run_export, keep_result=0, timeout=6 * 3600, max_tries=3),
                       func(jobs.backfill_feature, keep_result=0, timeout=6 * 3600, max_tries=3),
                       func(jobs.erase_user, keep_result=0, timeout=3600, max_tries=3),
-                      func(jobs.export_user, keep_result=0, timeout=3600, max_tries=3)],
+                      func(jobs.export_user, keep_result=0, timeout=3600, max_tries=3),
+                      func(jobs.backfill_experiment, keep_result=0, timeout=3600, max_tries=3)],
         "cron_jobs": [] if burst else [
             cron(jobs.sweep_outbox, second=set(range(0, 60, every)), run_at_startup=True,
                  keep_result=0, timeout=30),

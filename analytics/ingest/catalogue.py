@@ -22,6 +22,8 @@ class EventKind:
     rolled_up: bool = True  # folded into the tour/content counters (page events feed sessions)
     # Needs userId or anonymousId: counters count people. Page events do not (cookieless visitors).
     counts_people: bool = True
+    # Keys its properties object must hold as short text ("experiment"), reported as "properties.<key>".
+    requires_properties: tuple[str, ...] = ()
 
 
 TOUR = "tour"
@@ -32,6 +34,8 @@ CUSTOM = "Custom"  # the type of a product event; its own name is the event's ``
 AI = "ai"  # AI operations: costs, requests, agents, tools (analytics.ai)
 AI_REQUEST = "AIRequest"
 TOOL_CALL = "ToolCall"
+EXPERIMENT = "experiment"
+EXPOSURE = "ExperimentExposure"
 
 CATALOGUE: dict[str, EventKind] = {
     kind.name: kind
@@ -82,6 +86,10 @@ CATALOGUE: dict[str, EventKind] = {
         EventKind(TOOL_CALL, AI, "tool_calls",
                   "An agent's tool call: ai.tool required; agent, conversation, duration, status and an "
                   "optional cost in ai", requires_details=("ai.tool",), rolled_up=False, counts_people=False),
+        EventKind(EXPOSURE, EXPERIMENT, "exposures",
+                  "The person saw a variant of an experiment: properties.experiment (its key) and "
+                  "properties.variant (the variant's key)", rolled_up=False,
+                  requires_properties=("experiment", "variant")),
     )
 }
 # Events that may carry ``ai`` details: AI operations and a conversation turn's agent.

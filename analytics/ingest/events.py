@@ -164,6 +164,21 @@ def _check_name(problems: list[tuple[str, str]], event: EventIn, rules: EventRul
         problems.extend(rules.problems(event.name, event.properties))
 
 
+MAX_PROPERTY_KEY_TEXT = 100
+
+
+def _check_required_properties(problems: list[tuple[str, str]], type_name: str, keys: tuple[str, ...],
+                               properties: Any) -> None:
+    """Keys the event type needs in its properties, each short text (ExperimentExposure's experiment)."""
+    for key in keys:
+        value = properties.get(key) if isinstance(properties, dict) else None
+        if value is None or value == "":
+            problems.append((f"properties.{key}", f"is required for {type_name}"))
+        elif not isinstance(value, str) or len(value) > MAX_PROPERTY_KEY_TEXT:
+            problems.append((f"properties.{key}",
+                             f"must be text of at most {MAX_PROPERTY_KEY_TEXT} characters"))
+
+
 def validate_event(
     event: EventIn, *, now: datetime, oldest: datetime, newest: datetime,
     geo: Mapping[str, str] | None = None, rules: EventRules = NO_RULES,
@@ -233,6 +248,8 @@ def validate_event(
         properties, problem = _properties_json(event.properties)
         if problem:
             problems.append(("properties", problem))
+    if kind is not None and kind.requires_properties:
+        _check_required_properties(problems, kind.name, kind.requires_properties, event.properties)
     if problems or isinstance(occurred, str):
         return None, problems
     return (event_id, occurred, event.type, _blank_to_none(event.user_id),

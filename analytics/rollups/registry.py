@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from analytics.ai.consumer import COSTS
 from analytics.custom_events.rollup import CUSTOM_EVENTS
+from analytics.experiments.aggregates import EXPERIMENTS
 from analytics.features.upkeep import FEATURES
 from analytics.funnels.progress import FUNNELS
 from analytics.rollups.consumers import Consumer
@@ -15,4 +16,5 @@ from analytics.rollups.counters import COUNTERS
 from analytics.segments.upkeep import SEGMENTS
 from analytics.users.activity import USER_DAYS
 
-CONSUMERS: tuple[Consumer, ...] = (COUNTERS, USER_DAYS, CUSTOM_EVENTS, SEGMENTS, FEATURES, FUNNELS, COSTS)
+CONSUMERS: tuple[Consumer, ...] = (COUNTERS, USER_DAYS, CUSTOM_EVENTS, SEGMENTS, FEATURES, FUNNELS, COSTS,
+                                    EXPERIMENTS)

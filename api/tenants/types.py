@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from analytics import persisted
+from analytics.experiments.definitions import ExperimentStatus
 from analytics.tenants.service import tenant_name
 from api.ai import queries as ai_queries
 from api.ai.queries import Agent, Agents, Conversations, Costs, Requests, Tool, Tools
@@ -18,6 +19,8 @@ from api.context import AppInfo
 from api.custom_events import queries as event_queries
 from api.custom_events.queries import CustomEvent, EventSummary
 from api.custom_events.types import EventDefinition
+from api.experiments import queries as experiment_queries
+from api.experiments.types import Experiment, ExperimentMetric
 from api.export_jobs import ExportJob, export_job
 from api.persisted.mutations import PersistedDocument
 from api.product import features as feature_queries
@@ -288,3 +291,16 @@ class Tenant:
     async def model_prices(self, info: AppInfo, provider: str | None = None,
                            model: str | None = None) -> list[ModelPrice]:
         return await ai_queries.model_prices(info, provider, model)
+
+    @strawberry.field(description="Experiments, newest first (first: at most 100), optionally by status.")
+    async def experiments(self, info: AppInfo, status: ExperimentStatus | None = None,
+                          first: int = 50) -> list[Experiment]:
+        return await experiment_queries.experiments_list(info, status, first)
+
+    @strawberry.field(description="One experiment by key; null when the tenant has none of that key.")
+    async def experiment(self, info: AppInfo, key: str) -> Experiment | None:
+        return await experiment_queries.experiment_by_key(info, key)
+
+    @strawberry.field(description="The metrics declared for experiments, by key (first: at most 200).")
+    async def metrics(self, info: AppInfo, first: int = 100) -> list[ExperimentMetric]:
+        return await experiment_queries.metrics_list(info, first)

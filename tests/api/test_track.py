@@ -227,6 +227,11 @@ BATCHES: list[list[dict[str, Any]]] = [
     [event("PageViewed", "2025-05-01T10:00:00Z", "u1", url="/p", context={"privacySignal": True}),
      event("PageViewed", "2025-05-01T10:00:00Z", "u2", url="/p", context={"privacySignal": False, "locale": "fr"})],
     [event("PageViewed", "2025-05-01T10:00:00Z", "u1", url="/p", context={"privacySignal": "yes"})],
+    # experiment exposures: experiment and variant in the properties, each checked
+    [event("ExperimentExposure", "2025-05-01T10:00:00Z", "u1", properties={"experiment": "e1", "variant": "b"}),
+     event("ExperimentExposure", "2025-05-01T10:00:00Z", "u1", properties={"experiment": "e1"}),
+     event("ExperimentExposure", "2025-05-01T10:00:00Z", "u1"),
+     event("ExperimentExposure", "2025-05-01T10:00:00Z", "u1", properties={"experiment": 3, "variant": "v" * 101})],
     # product (Custom) events: a name of its own, properties within their limits
     [event("Custom", "2025-05-01T10:00:00Z", "u1", name="deploy", properties={"env": "prod", "n": 3}),
      event("Custom", "2025-05-01T10:00:00Z", None, anonymousId="a1", name="Run Pipeline: v2/ci-x.y",

@@ -1,0 +1,1 @@
+"""Experiments: definitions, deterministic assignment, exposure and metric aggregates, results."""

@@ -1,0 +1,225 @@
+"""The experiments' tables recomputed from the raw events in SQL, independently of the worker's fold
+(analytics.experiments.aggregates): ``analytics rollups verify`` compares them, and the backfill of a
+metric added to a running experiment writes them.
+
+The first exposure of an actor is its earliest (the worker's is the first it processes: the same when
+exposures arrive in order); its bot side is its session's side now.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from analytics.experiments.definitions import (
+    Experiment,
+    Metric,
+    MetricKind,
+    load_metrics,
+    started_experiments,
+)
+from analytics.ingest.catalogue import CUSTOM, EXPOSURE
+from analytics.matchers import _FIELDS, Matcher, Op
+from analytics.rollups.consumers import KEPT, Difference
+
+_ACTOR = "coalesce('u:' || e.user_id, 'a:' || e.anonymous_id)"
+_NUMERIC_SQL = {Op.GT: ">", Op.GTE: ">=", Op.LT: "<", Op.LTE: "<="}
+
+
+class _Params:
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def add(self, value: Any) -> str:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return f":{name}"
+
+
+def _json_at(path: str, params: _Params) -> str:
+    if path in _FIELDS:
+        return f"to_jsonb(e.{_FIELDS[path]})"
+    return f"(e.properties #> CAST({params.add(path.split('.'))} AS text[]))"
+
+
+def matcher_sql(matcher: Matcher, params: _Params) -> str:
+    """The matcher as a condition on ``events e`` (analytics.matchers says what each part means)."""
+    name = params.add(matcher.event)
+    parts = [f"(e.type = {name} OR (e.type = '{CUSTOM}' AND e.name = {name}))"]
+    for condition in matcher.conditions:
+        found = _json_at(condition.property, params)
+        value = params.add(orjson.dumps(condition.value).decode())
+        if condition.op is Op.EQ:
+            parts.append(f"{found} = CAST({value} AS jsonb)")
+        elif condition.op is Op.NEQ:
+            parts.append(f"({found} IS NULL OR {found} <> CAST({value} AS jsonb))")
+        elif condition.op is Op.IN:
+            parts.append(f"{found} IN (SELECT jsonb_array_elements(CAST({value} AS jsonb)))")
+        else:
+            parts.append(
+                f"(jsonb_typeof({found}) = 'number' AND ({found})::float8 "
+                f"{_NUMERIC_SQL[condition.op]} CAST({value} AS float8))"
+            )
+    return " AND ".join(parts)
+
+
+def _actors_sql(experiment: Experiment, params: _Params) -> str:
+    key = params.add(experiment.key)
+    return f"""
+        SELECT DISTINCT ON (actor) CAST({key} AS text) AS experiment, actor, variant,
+            occurred_at AS exposed_at,
+            (occurred_at AT TIME ZONE (SELECT timezone FROM kept))::date AS day, bot,
+            min(variant) OVER (PARTITION BY actor) <> max(variant) OVER (PARTITION BY actor) AS multiple
+        FROM (SELECT {_ACTOR} AS actor, e.properties ->> 'variant' AS variant, e.occurred_at,
+                     coalesce(s.excluded, false) AS bot
+              FROM events e LEFT JOIN sessions s ON s.tenant_id = e.tenant_id AND s.id = e.session_key
+              WHERE e.tenant_id = :tenant AND e.type = '{EXPOSURE}' AND e.properties ->> 'experiment' = {key}
+                AND e.properties ->> 'variant' = ANY(CAST({params.add([v.key for v in experiment.variants])}
+                                                         AS text[]))
+                AND e.occurred_at >= {params.add(experiment.started_at)}
+                AND e.occurred_at < coalesce(CAST({params.add(experiment.stopped_at)} AS timestamptz),
+                                             'infinity')
+                AND e.occurred_at >= (SELECT at FROM kept)
+                AND (e.user_id IS NOT NULL OR e.anonymous_id IS NOT NULL)) x
+        ORDER BY actor, occurred_at, variant"""
+
+
+def _values_sql(experiment_index: int, experiment: Experiment, metric: Metric, params: _Params) -> str:
+    """One metric's value per exposed actor: the matching events (each found once, then joined to the
+    exposures by actor: a hash join, not a scan of the events per actor)."""
+    window = ""
+    if metric.window_hours is not None:
+        hours = params.add(metric.window_hours)
+        window = f"AND m.occurred_at <= a.exposed_at + make_interval(hours => {hours})"
+    found, only = "1.0::float8", ""
+    if metric.kind is MetricKind.SUM:
+        at = f"(e.properties #> CAST({params.add((metric.property or '').split('.'))} AS text[]))"
+        found, only = f"({at})::float8", f"AND jsonb_typeof({at}) = 'number'"
+    value = {MetricKind.SUM: "sum(m.v)", MetricKind.COUNT: "count(*)::float8"}.get(metric.kind, "1.0::float8")
+    return f"""
+        SELECT a.experiment, CAST({params.add(metric.key)} AS text) AS metric, a.actor, {value} AS value
+        FROM a{experiment_index} a
+        JOIN (SELECT {_ACTOR} AS actor, e.occurred_at, {found} AS v FROM events e
+              WHERE e.tenant_id = :tenant AND (e.user_id IS NOT NULL OR e.anonymous_id IS NOT NULL) {only}
+                AND {matcher_sql(metric.matcher, params)}) m
+          ON m.actor = a.actor AND m.occurred_at >= a.exposed_at {window}
+        GROUP BY a.experiment, a.actor HAVING {value} <> 0"""
+
+
+def recomputation(experiments: list[Experiment], metrics: dict[str, Metric]) -> tuple[str, dict[str, Any]]:
+    """CTEs (after ``kept``) ending in ``want_actors``, ``want_values`` and ``want_days``, with parameters."""
+    params = _Params()
+    ctes = [f"a{i} AS ({_actors_sql(e, params)})" for i, e in enumerate(experiments)]
+    actors = " UNION ALL ".join(f"SELECT * FROM a{i}" for i in range(len(experiments))) or (
+        "SELECT NULL::text, NULL::text, NULL::text, NULL::timestamptz, NULL::date, NULL::boolean, "
+        "NULL::boolean WHERE false"
+    )
+    values = (
+        " UNION ALL ".join(
+            _values_sql(i, e, metrics[m], params)
+            for i, e in enumerate(experiments)
+            for m in e.metric_keys
+            if m in metrics
+        )
+        or "SELECT NULL::text, NULL::text, NULL::text, NULL::float8 WHERE false"
+    )
+    ctes.append(f"want_actors (experiment, actor, variant, exposed_at, day, bot, multiple) AS ({actors})")
+    ctes.append(f"want_values (experiment, metric, actor, value) AS ({values})")
+    ctes.append("""want_days AS (
+        SELECT experiment, '' AS metric, variant, day, bot, count(*) AS actors,
+               count(*) FILTER (WHERE multiple) AS multiple, 0::bigint AS conversions,
+               0::float8 AS total, 0::float8 AS total_sq
+        FROM want_actors GROUP BY 1, 2, 3, 4, 5
+        UNION ALL
+        SELECT a.experiment, v.metric, a.variant, a.day, a.bot, 0, 0, count(*), sum(v.value),
+               sum(v.value * v.value)
+        FROM want_values v JOIN want_actors a USING (experiment, actor) GROUP BY 1, 2, 3, 4, 5)""")
+    return f"WITH {KEPT}, " + ",\n".join(ctes), params.values
+
+
+_DAY_COLUMNS = (
+    "experiment, metric, variant, day, bot, actors, multiple, conversions, "
+    "round(total::numeric, 6), round(total_sq::numeric, 6)"
+)
+_CHECKS = {
+    "experiment_actors": (
+        "SELECT experiment, actor, variant, exposed_at, day, bot, multiple FROM want_actors",
+        "SELECT experiment, actor, variant, exposed_at, day, bot, multiple FROM "
+        "experiment_actors WHERE tenant_id = :tenant AND experiment = ANY(:keys) "
+        "AND exposed_at >= (SELECT at FROM kept)",
+    ),
+    "experiment_actor_values": (
+        "SELECT experiment, metric, actor, round(value::numeric, 6) FROM want_values",
+        "SELECT v.experiment, v.metric, v.actor, round(v.value::numeric, 6) "
+        "FROM experiment_actor_values v JOIN experiment_actors a USING "
+        "(tenant_id, experiment, actor) WHERE v.tenant_id = :tenant AND "
+        "v.experiment = ANY(:keys) AND v.value <> 0 "
+        "AND a.exposed_at >= (SELECT at FROM kept)",
+    ),
+    "experiment_variant_days": (
+        f"SELECT {_DAY_COLUMNS} FROM want_days",
+        f"SELECT {_DAY_COLUMNS} FROM experiment_variant_days WHERE tenant_id = :tenant "
+        "AND experiment = ANY(:keys) AND day >= (SELECT day FROM kept) "
+        "AND (actors <> 0 OR multiple <> 0 OR conversions <> 0 OR total <> 0)",
+    ),
+}
+
+
+async def verify_experiments(conn: AsyncConnection, tenant_id: int) -> list[Difference]:
+    experiments = await started_experiments(conn, tenant_id)
+    metrics = await load_metrics(
+        conn, sorted({m for e in experiments for m in e.metric_keys}), tenant_id=tenant_id
+    )
+    ctes, params = recomputation(experiments, metrics)
+    params.update(tenant=tenant_id, keys=[e.key for e in experiments])
+    found = []
+    for table, (want, have) in _CHECKS.items():
+        sql = (
+            f"{ctes}, want AS ({want}), have AS ({have}) SELECT "
+            "(SELECT count(*) FROM (SELECT * FROM want EXCEPT ALL SELECT * FROM have) m), "
+            "(SELECT count(*) FROM (SELECT * FROM have EXCEPT ALL SELECT * FROM want) x)"
+        )
+        missing, extra = (await conn.execute(text(sql), params)).one()
+        if missing or extra:
+            found.append(Difference(table, int(missing), int(extra)))
+    return found
+
+
+async def rebuild_experiment(conn: AsyncConnection, tenant_id: int, experiment: Experiment) -> int:
+    """Replace one experiment's actors, values and aggregates by the recomputation from the retained raw
+    events (a metric added to a running experiment). Call under the tenant's rollup lock. Returns actors."""
+    metrics = await load_metrics(conn, list(experiment.metric_keys), tenant_id=tenant_id)
+    ctes, params = recomputation([experiment], metrics)
+    params.update(tenant=tenant_id, key=experiment.key)
+    # A batch job over every exposure: joins by actor should hash, whatever the estimates say.
+    await conn.execute(text("SET LOCAL enable_nestloop = off"))
+    for table in ("experiment_variant_days", "experiment_actor_values", "experiment_actors"):
+        await conn.execute(
+            text(f"DELETE FROM {table} WHERE tenant_id = :tenant AND experiment = :key"),
+            {"tenant": tenant_id, "key": experiment.key},
+        )
+    await conn.execute(
+        text(
+            f"{ctes} INSERT INTO experiment_actors (tenant_id, experiment, actor, variant, "
+            "exposed_at, day, bot, multiple) SELECT :tenant, * FROM want_actors"
+        ),
+        params,
+    )
+    await conn.execute(
+        text(
+            f"{ctes} INSERT INTO experiment_actor_values (tenant_id, experiment, metric, "
+            "actor, value) SELECT :tenant, * FROM want_values"
+        ),
+        params,
+    )
+    result = await conn.execute(
+        text(
+            f"{ctes} INSERT INTO experiment_variant_days (tenant_id, experiment, metric, variant, day, bot, "
+            "actors, multiple, conversions, total, total_sq) SELECT :tenant, * FROM want_days"
+        ),
+        params,
+    )
+    return int(result.rowcount or 0)

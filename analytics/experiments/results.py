@@ -1,0 +1,310 @@
+"""An experiment's results from its per-variant aggregates (never the raw events): figures per variant
+and metric, the tests against the control, sample ratio mismatch, and the recommendation.
+
+The recommendation, in order:
+1. ``INVESTIGATE_SRM`` when the exposures' split departs from the weights (chi-square p < 0.001);
+2. ``KEEP_RUNNING`` while any variant has fewer actors than the minimum (default 100) or, for a
+   conversion primary metric, fewer conversions than the minimum (default 10);
+3. ``GUARDRAIL_FAILED`` when the best variant on the primary metric is significantly worse on a
+   guardrail metric (Holm-adjusted p < 0.05, in the metric's bad direction);
+4. ``SHIP_VARIANT`` (with the variant) when a variant beats the control on the primary metric with a
+   Holm-adjusted p < 0.05 across the variants (the best of them by lift);
+5. ``NO_DIFFERENCE`` when the experiment is stopped or past its planned stop without that;
+6. else ``KEEP_RUNNING``.
+Secondary metrics are adjusted with Holm across metrics and variants together; they inform, they do
+not decide. With ``sequential`` the verdict comes from the always-valid test.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import Enum
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from analytics.experiments.aggregates import EXPOSURES
+from analytics.experiments.definitions import Experiment, ExperimentStatus, Metric, MetricKind, load_metrics
+from analytics.experiments.stats import (
+    ALPHA,
+    SRM_ALPHA,
+    Bayesian,
+    Comparison,
+    Sample,
+    bayesian,
+    holm,
+    sample_ratio_p,
+    sequential_test,
+    welch_test,
+    z_test,
+)
+
+
+class Recommendation(Enum):
+    SHIP_VARIANT = "SHIP_VARIANT"
+    KEEP_RUNNING = "KEEP_RUNNING"
+    NO_DIFFERENCE = "NO_DIFFERENCE"
+    INVESTIGATE_SRM = "INVESTIGATE_SRM"
+    GUARDRAIL_FAILED = "GUARDRAIL_FAILED"
+
+
+class MetricRole(Enum):
+    PRIMARY = "PRIMARY"
+    SECONDARY = "SECONDARY"
+    GUARDRAIL = "GUARDRAIL"
+
+
+@dataclass(frozen=True)
+class VariantMetric:
+    variant: str
+    control: bool
+    sample: Sample
+    conversions: int  # actors with a non-zero value
+    comparison: Comparison | None  # None for the control or below 2 actors
+    adjusted_p: float | None
+    significant: bool
+    bayesian: Bayesian | None
+
+    @property
+    def rate(self) -> float | None:
+        """Conversion rate in percent (actors with a non-zero value per exposed actor)."""
+        return self.conversions / self.sample.n * 100 if self.sample.n else None
+
+    @property
+    def std(self) -> float:
+        return float(self.sample.variance**0.5)
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    metric: Metric
+    role: MetricRole
+    variants: list[VariantMetric]
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    day: date
+    variant: str
+    exposures: int
+    conversions: int
+    rate: float | None
+    lift: float | None  # relative to the control's cumulative rate, in percent
+
+
+@dataclass(frozen=True)
+class Results:
+    experiment: Experiment
+    exposures: dict[str, int]
+    multiple_exposures: int
+    srm_p: float
+    srm: bool
+    metrics: list[MetricResult]
+    recommendation: Recommendation
+    winner: str | None
+    method: str
+    correction: str
+    series: list[SeriesPoint]
+
+
+_READ = text(
+    """
+    SELECT metric, variant, day, sum(actors) AS actors, sum(multiple) AS multiple,
+        sum(conversions) AS conversions,        sum(total) AS total, sum(total_sq) AS total_sq
+    FROM experiment_variant_days
+    WHERE experiment = :key AND day BETWEEN :first AND :last AND (:bots OR NOT bot)
+    GROUP BY metric, variant, day ORDER BY day
+    """
+)
+
+
+def _compare(metric: Metric, control: Sample, variant: Sample, sequential: bool) -> Comparison | None:
+    if control.n < 2 or variant.n < 2:
+        return None
+    conversion = metric.kind is MetricKind.CONVERSION
+    if sequential:
+        return sequential_test(control, variant, conversion=conversion)
+    return z_test(control, variant) if conversion else welch_test(control, variant)
+
+
+def _better(metric: Metric, comparison: Comparison) -> bool:
+    return (comparison.difference > 0) == metric.higher_is_better and comparison.difference != 0
+
+
+async def experiment_results(
+    conn: AsyncConnection,
+    experiment: Experiment,
+    *,
+    first: date,
+    last: date,
+    include_bots: bool,
+    now: datetime,
+) -> Results:
+    rows = (
+        await conn.execute(_READ, {"key": experiment.key, "first": first, "last": last, "bots": include_bots})
+    ).all()
+    metrics = await load_metrics(conn, list(experiment.metric_keys))
+    variants = [v.key for v in experiment.variants]
+    control = experiment.control.key
+    exposures = dict.fromkeys(variants, 0)
+    multiple = 0
+    sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+    daily: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        if row.variant not in exposures:
+            continue
+        if row.metric == EXPOSURES:
+            exposures[row.variant] += int(row.actors)
+            multiple += int(row.multiple)
+            daily[(row.day, row.variant)][0] += int(row.actors)
+        else:
+            seen = sums[(row.metric, row.variant)]
+            seen[0] += int(row.conversions)
+            seen[1] += float(row.total)
+            seen[2] += float(row.total_sq)
+            if row.metric == experiment.primary_metric:
+                daily[(row.day, row.variant)][1] += int(row.conversions)
+    srm_p = sample_ratio_p([exposures[v] for v in variants], [v.weight for v in experiment.variants])
+    roles = [
+        (experiment.primary_metric, MetricRole.PRIMARY),
+        *((m, MetricRole.SECONDARY) for m in experiment.secondary_metrics),
+        *((m, MetricRole.GUARDRAIL) for m in experiment.guardrail_metrics),
+    ]
+    raw: list[
+        tuple[Metric, MetricRole, list[tuple[str, Sample, int, Comparison | None, Bayesian | None]]]
+    ] = []
+    for key, role in roles:
+        metric = metrics.get(key)
+        if metric is None:
+            continue
+        samples = {v: Sample(exposures[v], sums[(key, v)][1], sums[(key, v)][2]) for v in variants}
+        entries = []
+        for v in variants:
+            comparison = (
+                None
+                if v == control
+                else _compare(metric, samples[control], samples[v], experiment.sequential)
+            )
+            posterior = (
+                None
+                if comparison is None
+                else bayesian(
+                    samples[control],
+                    samples[v],
+                    conversion=metric.kind is MetricKind.CONVERSION,
+                    higher_is_better=metric.higher_is_better,
+                )
+            )
+            entries.append((v, samples[v], int(sums[(key, v)][0]), comparison, posterior))
+        raw.append((metric, role, entries))
+    # Holm within the primary metric's variants, and across the other metrics and variants together.
+    families: dict[bool, list[tuple[int, int]]] = {True: [], False: []}
+    for i, (_, role, entries) in enumerate(raw):
+        for j, entry in enumerate(entries):
+            if entry[3] is not None:
+                families[role is MetricRole.PRIMARY].append((i, j))
+    adjusted: dict[tuple[int, int], float] = {}
+    for members in families.values():
+        p_values = [c.p_value for i, j in members if (c := raw[i][2][j][3]) is not None]
+        adjusted.update(zip(members, holm(p_values), strict=True))
+    results = []
+    for i, (metric, role, entries) in enumerate(raw):
+        results.append(
+            MetricResult(
+                metric,
+                role,
+                [
+                    VariantMetric(
+                        v,
+                        v == control,
+                        sample,
+                        conv,
+                        comparison,
+                        adjusted.get((i, j)),
+                        adjusted.get((i, j), 1.0) < ALPHA,
+                        posterior,
+                    )
+                    for j, (v, sample, conv, comparison, posterior) in enumerate(entries)
+                ],
+            )
+        )
+    recommendation, winner = _recommend(experiment, exposures, srm_p, results, now)
+    return Results(
+        experiment,
+        exposures,
+        multiple,
+        srm_p,
+        srm_p < SRM_ALPHA,
+        results,
+        recommendation,
+        winner,
+        "mixture SPRT (always valid)" if experiment.sequential else "fixed horizon",
+        "Holm",
+        _series(daily, variants, control),
+    )
+
+
+def _recommend(
+    experiment: Experiment,
+    exposures: dict[str, int],
+    srm_p: float,
+    results: list[MetricResult],
+    now: datetime,
+) -> tuple[Recommendation, str | None]:
+    if srm_p < SRM_ALPHA:
+        return Recommendation.INVESTIGATE_SRM, None
+    primary = next((r for r in results if r.role is MetricRole.PRIMARY), None)
+    if primary is None:
+        return Recommendation.KEEP_RUNNING, None
+    for entry in primary.variants:
+        if entry.sample.n < experiment.min_actors or (
+            primary.metric.kind is MetricKind.CONVERSION and entry.conversions < experiment.min_conversions
+        ):
+            return Recommendation.KEEP_RUNNING, None
+    winners = [
+        e
+        for e in primary.variants
+        if e.significant and e.comparison is not None and _better(primary.metric, e.comparison)
+    ]
+    if winners:
+        best = max(
+            winners,
+            key=lambda e: (
+                (e.comparison.difference if e.comparison else 0)
+                * (1 if primary.metric.higher_is_better else -1)
+            ),
+        )
+        for guardrail in (r for r in results if r.role is MetricRole.GUARDRAIL):
+            for entry in guardrail.variants:
+                if (
+                    entry.variant == best.variant
+                    and entry.significant
+                    and entry.comparison is not None
+                    and not _better(guardrail.metric, entry.comparison)
+                ):
+                    return Recommendation.GUARDRAIL_FAILED, best.variant
+        return Recommendation.SHIP_VARIANT, best.variant
+    ended = experiment.status is ExperimentStatus.STOPPED or (
+        experiment.planned_stop is not None and now >= experiment.planned_stop
+    )
+    return (Recommendation.NO_DIFFERENCE if ended else Recommendation.KEEP_RUNNING), None
+
+
+def _series(daily: dict[tuple[date, str], list[int]], variants: list[str], control: str) -> list[SeriesPoint]:
+    """Cumulative exposures, conversions, rate and lift per exposure day (days with no exposure left out)."""
+    points = []
+    totals = {v: [0, 0] for v in variants}
+    for day in sorted({d for d, _ in daily}):
+        for v in variants:
+            seen = daily.get((day, v), [0, 0])
+            totals[v][0] += seen[0]
+            totals[v][1] += seen[1]
+        base = totals[control][1] / totals[control][0] if totals[control][0] else None
+        for v in variants:
+            n, c = totals[v]
+            rate = c / n if n else None
+            lift = None if v == control or rate is None or not base else (rate / base - 1) * 100
+            points.append(SeriesPoint(day, v, n, c, rate * 100 if rate is not None else None, lift))
+    return points

@@ -1,0 +1,164 @@
+"""Experiment results benchmark: the ``results`` query of one experiment (5 variants x 2 metrics = 10
+variant-metric pairs) at N exposures, read from the per-variant aggregates."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+
+from bench.harness import conditions, percentile, print_section, running_stack
+
+KEY = "bench-checkout"
+VARIANTS = ("control", "v1", "v2", "v3", "v4")
+START = datetime(2025, 1, 1, tzinfo=UTC)
+DAYS = 30
+DEFINE = """mutation {
+  a: defineMetric(input: {key: "bench-purchased", kind: CONVERSION,
+                          matcher: {event: "bench_purchase"}}) { key }
+  b: defineMetric(input: {key: "bench-revenue", kind: SUM, property: "amount",
+                          matcher: {event: "bench_purchase"}}) { key }
+  defineExperiment(input: {key: "KEY", status: RUNNING, plannedStart: "2024-12-31T00:00:00Z",
+    primaryMetric: "bench-purchased", secondaryMetrics: ["bench-revenue"], variants: [VARIANTS]}) { key }
+}""".replace("KEY", KEY).replace(
+    "VARIANTS", ", ".join(f'{{key: "{v}", control: {str(i == 0).lower()}}}'
+                          for i, v in enumerate(VARIANTS)))
+RESULTS = """query { tenant { experiment(key: "KEY") {
+  results(range: {from: "2025-01-01", to: "2025-01-31"}) {
+  exposures sampleRatioMismatch recommendation winner
+  metrics { metric { key } variants { variant exposures conversions mean lift liftLow liftHigh pValue
+    adjustedPValue probabilityToBeatControl } }
+  series { day variant exposures conversionRate lift } } } } }""".replace("KEY", KEY)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Load N exposures (and purchases by about 10 % of the exposed) as raw events with SQL, "
+                    "build the experiment's aggregates with the backfill job's code, then time the results "
+                    "query over HTTP. Prints figures; checks the answer.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--exposures", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=200, help="Timed results queries (after 10 warm-ups).")
+    parser.add_argument("--short", action="store_true", help="20,000 exposures and 20 queries (tests).")
+    return parser.parse_args()
+
+
+async def load_events(dsn: str, tenant_id: int, exposures: int) -> float:
+    """``exposures`` ExperimentExposure events over 30 days, the variant by user number g (g mod 5), and a
+    purchase an hour later by one in 10 of each variant (g div 5 divisible by 10), one in 50 more in v1."""
+    import asyncpg
+
+    connection = await asyncpg.connect(dsn)
+    try:
+        month = START.replace(day=1)
+        while month < START + timedelta(days=DAYS + 1):
+            await connection.execute("SELECT analytics_ensure_event_partition($1)", month)
+            month = (month + timedelta(days=32)).replace(day=1)
+        started = time.perf_counter()
+        await connection.execute(
+            """
+            INSERT INTO events (tenant_id, occurred_at, id, type, user_id, properties)
+            SELECT $1, $2::timestamptz + (g * $4::float8 / $3) * interval '1 day', gen_random_uuid(),
+                   'ExperimentExposure', 'bench-' || g,
+                   jsonb_build_object('experiment', $5::text, 'variant', ($6::text[])[g % 5 + 1])
+            FROM generate_series(0, $3 - 1) AS g
+            """, tenant_id, START, exposures, DAYS, KEY, list(VARIANTS))
+        await connection.execute(
+            """
+            INSERT INTO events (tenant_id, occurred_at, id, type, name, user_id, properties)
+            SELECT $1, $2::timestamptz + (g * $4::float8 / $3) * interval '1 day' + interval '1 hour',
+                   gen_random_uuid(), 'Custom', 'bench_purchase', 'bench-' || g,
+                   jsonb_build_object('amount', 10 + g % 90)
+            FROM generate_series(0, $3 - 1) AS g WHERE (g / 5) % 10 = 0 OR (g % 5 = 1 AND (g / 5) % 50 = 1)
+            """, tenant_id, START, exposures, DAYS)
+        await connection.execute("ANALYZE events")
+        return time.perf_counter() - started
+    finally:
+        await connection.close()
+
+
+async def build_aggregates(database_url: str, tenant_id: int) -> tuple[float, int]:
+    from analytics.db import create_engine
+    from analytics.experiments.backfill import backfill_experiment
+
+    engine = create_engine(database_url, role=None, pool_size=1)
+    try:
+        started = time.perf_counter()
+        rows = await backfill_experiment(engine, tenant_id, KEY)
+        return time.perf_counter() - started, rows or 0
+    finally:
+        await engine.dispose()
+
+
+@dataclass
+class Timing:
+    latencies_ms: list[float]
+    answer: dict[str, Any]
+
+
+async def time_results(url: str, key: str, queries: int) -> Timing:
+    headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
+    latencies = []
+    answer: dict[str, Any] = {}
+    async with httpx.AsyncClient(timeout=60) as client:
+        while len(latencies) < queries + 10:
+            started = time.perf_counter()
+            response = await client.post(url, json={"query": RESULTS}, headers=headers)
+            elapsed = (time.perf_counter() - started) * 1000
+            answer = response.json()
+            if answer.get("errors", [{}])[0].get("extensions", {}).get("code") == "RATE_LIMITED":
+                await asyncio.sleep(1.0)  # the key's read budget: wait, do not count
+                continue
+            if "errors" in answer:
+                raise RuntimeError(answer["errors"])
+            latencies.append(elapsed)
+        latencies = latencies[10:]
+    return Timing(latencies, answer["data"]["tenant"]["experiment"]["results"])
+
+
+def check(results: dict[str, Any], exposures: int) -> None:
+    """Every exposure counted once, in the variant its user number gives; conversions as loaded."""
+    assert results["exposures"] == exposures, results["exposures"]
+    purchased = results["metrics"][0]["variants"]
+    for i, variant in enumerate(purchased):
+        assert variant["exposures"] == len(range(i, exposures, 5)), variant
+        expected = sum(1 for g in range(i, exposures, 5)
+                       if (g // 5) % 10 == 0 or (g % 5 == 1 and (g // 5) % 50 == 1))
+        assert variant["conversions"] == expected, (variant, expected)
+
+
+def main() -> None:
+    args = parse_args()
+    exposures, queries = (20_000, 20) if args.short else (args.exposures, args.queries)
+    with running_stack(worker=False) as stack:
+        answer = httpx.post(stack.graphql_url, json={"query": DEFINE}, headers=stack.auth(stack.secret_key),
+                            timeout=30).json()
+        if "errors" in answer:
+            raise RuntimeError(answer["errors"])
+        load_seconds = asyncio.run(load_events(stack.asyncpg_dsn, stack.tenant_id, exposures))
+        build_seconds, rows = asyncio.run(build_aggregates(stack.database_url, stack.tenant_id))
+        print_section("conditions", conditions(stack, exposures=f"{exposures:,}", variants=len(VARIANTS),
+                                               metrics=2, variant_metric_pairs=2 * len(VARIANTS),
+                                               days=DAYS, aggregate_rows=rows))
+        print_section("loading", [("raw events by SQL", f"{load_seconds:.1f} s"),
+                                  ("aggregates from raw (backfill job)", f"{build_seconds:.1f} s")])
+        timing = asyncio.run(time_results(stack.graphql_url, stack.secret_key, queries))
+        check(timing.answer, exposures)
+        print_section(f"results query over HTTP ({queries} after 10 warm-ups, one connection)", [
+            ("p50", f"{percentile(timing.latencies_ms, 50):.1f} ms"),
+            ("p95", f"{percentile(timing.latencies_ms, 95):.1f} ms (target < 50 ms)"),
+            ("max", f"{max(timing.latencies_ms):.1f} ms"),
+            ("answer", f"{timing.answer['recommendation']} {timing.answer['winner'] or ''} (checked)")])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""The experiment statistics against SciPy / statsmodels computed by another route, and A/A simulations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
+
+from analytics.experiments.stats import (
+    Sample,
+    bayesian,
+    holm,
+    msprt,
+    sample_ratio_p,
+    sequential_test,
+    welch_test,
+    z_test,
+)
+
+
+def conversions(converted: int, n: int) -> Sample:
+    return Sample(n, converted, converted)
+
+
+def values(xs: list[float]) -> Sample:
+    return Sample(len(xs), sum(xs), sum(x * x for x in xs))
+
+
+def test_z_test_agrees_with_statsmodels() -> None:
+    control, variant = conversions(120, 1000), conversions(156, 1000)
+    result = z_test(control, variant)
+    _, p_value = proportions_ztest([156, 120], [1000, 1000])
+    assert result.p_value == pytest.approx(p_value, rel=1e-9)
+    low, high = confint_proportions_2indep(156, 1000, 120, 1000, method="wald", compare="diff")
+    assert (result.difference_low, result.difference_high) == (pytest.approx(low), pytest.approx(high))
+    assert result.difference == pytest.approx(0.036)
+    assert result.relative == pytest.approx(0.3)
+
+
+def test_welch_agrees_with_scipy() -> None:
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(10, 3, 80).tolist(), rng.normal(11, 5, 120).tolist()
+    result = welch_test(values(a), values(b))
+    reference = stats.ttest_ind(b, a, equal_var=False)
+    assert result.p_value == pytest.approx(reference.pvalue, rel=1e-7)
+    ci = reference.confidence_interval(0.95)
+    assert (result.difference_low, result.difference_high) == (pytest.approx(ci.low), pytest.approx(ci.high))
+
+
+def test_relative_lift_interval_is_the_delta_method() -> None:
+    # Delta method for a ratio of independent means: var(r) = r^2 (v1/m1^2 + v0/m0^2).
+    control, variant = conversions(200, 2000), conversions(250, 2000)
+    result = z_test(control, variant)
+    p0, p1 = 0.1, 0.125
+    se = (p1 / p0) * math.sqrt(p1 * (1 - p1) / 2000 / p1**2 + p0 * (1 - p0) / 2000 / p0**2)
+    assert result.relative_low == pytest.approx(0.25 - 1.959963984540054 * se)
+    assert result.relative_high == pytest.approx(0.25 + 1.959963984540054 * se)
+
+
+def test_sample_ratio_mismatch_is_scipys_chi_square() -> None:
+    assert sample_ratio_p([5000, 5000], [1, 1]) == 1.0
+    p_value = sample_ratio_p([5200, 4800], [50, 50])
+    assert p_value == pytest.approx(stats.chi2.sf((200**2 / 5000) * 2, 1))
+    assert p_value < 0.001
+
+
+def test_holm_agrees_with_statsmodels() -> None:
+    p_values = [0.01, 0.04, 0.03, 0.2, 0.005]
+    assert holm(p_values) == pytest.approx(list(multipletests(p_values, method="holm")[1]))
+
+
+def test_bayesian_probability_to_beat() -> None:
+    # Normal approximation: P(B > A) = Phi(diff / se).
+    a, b = values([1.0, 2.0, 3.0, 4.0] * 50), values([1.5, 2.5, 3.5, 4.5] * 50)
+    result = bayesian(a, b, conversion=False)
+    se = math.sqrt(a.variance / a.n + b.variance / b.n)
+    assert result.probability_to_beat == pytest.approx(stats.norm.cdf(0.5 / se))
+    # Beta-binomial: P(B > A) by numerical integration of the two posteriors.
+    post_a, post_b = stats.beta(1 + 100, 1 + 900), stats.beta(1 + 130, 1 + 870)
+    grid = np.linspace(0, 0.3, 30001)
+    exact = float(np.trapezoid(post_b.pdf(grid) * post_a.cdf(grid), grid))
+    assert bayesian(conversions(100, 1000), conversions(130, 1000), conversion=True
+                    ).probability_to_beat == pytest.approx(exact, abs=0.005)
+
+
+def test_confidence_sequence_contains_the_fixed_interval() -> None:
+    p_value, low, high = msprt(0.02, 0.0001, 0.0001)
+    assert low < 0.02 - 1.96 * 0.01 and high > 0.02 + 1.96 * 0.01
+    assert 0 < p_value <= 1
+
+
+def _aa(days: int, per_day: int, rate: float, seed: int, *, sequential: bool) -> float:
+    """Share of 2,000 A/A experiments called significant (every day looked at when sequential)."""
+    rng = np.random.default_rng(seed)
+    experiments = 2000
+    daily = rng.binomial(per_day, rate, size=(experiments, days, 2)).cumsum(axis=1)
+    positives = 0
+    for e in range(experiments):
+        looks = range(days) if sequential else (days - 1,)
+        for day in looks:
+            n = per_day * (day + 1)
+            control, variant = conversions(int(daily[e, day, 0]), n), conversions(int(daily[e, day, 1]), n)
+            test = sequential_test(control, variant, conversion=True) if sequential else z_test(control, variant)
+            if test.p_value < 0.05:
+                positives += 1
+                break
+    return positives / experiments
+
+
+def test_aa_false_positive_rate_fixed_horizon() -> None:
+    assert 0.035 <= _aa(1, 1000, 0.1, seed=11, sequential=False) <= 0.065
+
+
+def test_aa_false_positive_rate_with_daily_peeking_when_sequential() -> None:
+    assert _aa(14, 100, 0.1, seed=12, sequential=True) < 0.05
+
+
+def test_the_recommendation_rule() -> None:
+    from datetime import UTC, datetime
+
+    from analytics.experiments.definitions import Experiment, ExperimentStatus, Metric, MetricKind, Variant
+    from analytics.experiments.results import (
+        MetricResult,
+        MetricRole,
+        Recommendation,
+        VariantMetric,
+        _recommend,
+    )
+    from analytics.matchers import Matcher
+
+    experiment = Experiment("e", None, "s", (Variant("a", 1, True), Variant("b", 1)), "conv", (), ("latency",),
+                            ExperimentStatus.RUNNING, False, 100, 10, None, None, None, None)
+    conv = Metric("conv", MetricKind.CONVERSION, Matcher("buy"))
+    latency = Metric("latency", MetricKind.SUM, Matcher("load"), property="ms", higher_is_better=False)
+
+    def entries(metric: Metric, control: Sample, variant: Sample, *, significant: bool) -> MetricResult:
+        test = z_test(control, variant) if metric.kind is MetricKind.CONVERSION else welch_test(control, variant)
+        role = MetricRole.PRIMARY if metric is conv else MetricRole.GUARDRAIL
+        return MetricResult(metric, role, [
+            VariantMetric("a", True, control, int(control.total), None, None, False, None),
+            VariantMetric("b", False, variant, int(variant.total), test, test.p_value, significant, None)])
+
+    now = datetime.now(UTC)
+    winning = entries(conv, conversions(100, 1000), conversions(160, 1000), significant=True)
+    fine = entries(latency, values([100.0, 120.0] * 500), values([100.0, 121.0] * 500), significant=False)
+    worse = entries(latency, values([100.0, 120.0] * 500), values([150.0, 170.0] * 500), significant=True)
+    exposures = {"a": 1000, "b": 1000}
+    assert _recommend(experiment, exposures, 0.5, [winning, fine], now) == (Recommendation.SHIP_VARIANT, "b")
+    assert _recommend(experiment, exposures, 0.5, [winning, worse], now) == (Recommendation.GUARDRAIL_FAILED, "b")
+    assert _recommend(experiment, exposures, 0.0001, [winning, fine], now) == (Recommendation.INVESTIGATE_SRM, None)
+    small = entries(conv, conversions(5, 50), conversions(20, 50), significant=True)
+    assert _recommend(experiment, exposures, 0.5, [small], now) == (Recommendation.KEEP_RUNNING, None)
+    flat = entries(conv, conversions(100, 1000), conversions(101, 1000), significant=False)
+    assert _recommend(experiment, exposures, 0.5, [flat], now) == (Recommendation.KEEP_RUNNING, None)
+    stopped = Experiment(**{**experiment.__dict__, "status": ExperimentStatus.STOPPED})
+    assert _recommend(stopped, exposures, 0.5, [flat], now) == (Recommendation.NO_DIFFERENCE, None)
