@@ -2,7 +2,8 @@
 each a function that reads one tenant's figures (in its own transaction) and returns samples. The
 worker's refresher (workers.business_metrics) runs every producer for every such tenant and keeps
 the result in Redis; the API's /metrics shows it. Add a producer to PRODUCERS (segments, funnels...)
-and its gauges appear beside these, labelled with the tenant's name first.
+and its gauges appear beside these, labelled with the tenant's name first: usage, features, segments,
+funnels and experiments (reference 001's families).
 
 Every gauge covers the last 30 tenant-local days up to today (total users: all kept days), bots left
 out, with the definitions of the graph's ``usage`` and ``featureAdoption`` fields.
@@ -20,7 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from analytics import periods
 from analytics.db import tenant_transaction
+from analytics.experiments.prometheus import experiment_families
 from analytics.features.stats import feature_adoption
+from analytics.funnels.result import funnel_figures
+from analytics.funnels.store import list_funnels
+from analytics.segments.service import list_segments, segment_figures
 from analytics.sessions.stats import session_totals
 from analytics.usage.stats import user_activity
 
@@ -89,7 +94,61 @@ async def feature_samples(conn: AsyncConnection, scope: Scope) -> list[Sample]:
     return samples
 
 
-PRODUCERS: list[Producer] = [usage_samples, feature_samples]
+SEGMENT_SIZE = Gauge("analytics_segment_size", "Members of the segment now", ("segment_name",))
+SEGMENT_ENGAGEMENT = Gauge("analytics_segment_engagement", "Mean engagement score (0-10) of the segment's "
+                           "members now", ("segment_name",))
+FUNNEL_CONVERSION = Gauge("analytics_funnel_conversion_rate",
+                          "Actors at the last step / actors at the first * 100, attempts of the last 30 days",
+                          ("funnel_name",))
+FUNNEL_STEP_COMPLETION = Gauge("analytics_funnel_step_completion_rate",
+                               "Actors at the step / actors at the step before * 100, last 30 days",
+                               ("funnel_name", "step"))
+FUNNEL_DROP_OFF = Gauge("analytics_funnel_drop_off_rate",
+                        "Dropped at the step / actors at the step before * 100, last 30 days",
+                        ("funnel_name", "step"))
+ACTIVE_EXPERIMENTS = Gauge("analytics_active_experiments", "Running experiments")
+EXPERIMENT_CONVERSIONS = Gauge("analytics_experiment_conversions",
+                               "Converted actors on the primary metric", ("experiment_id", "variant"))
+EXPERIMENT_RATE = Gauge("analytics_experiment_conversion_rate",
+                        "Conversion rate on the primary metric, percent", ("experiment_id", "variant"))
+SIGNIFICANT_RESULTS = Gauge("analytics_significant_results_total",
+                            "Variant-metric pairs of running experiments with a significant difference")
+
+
+async def segment_samples(conn: AsyncConnection, scope: Scope) -> list[Sample]:
+    figures = await segment_figures(conn, scope.tenant_id, await list_segments(conn, scope.tenant_id),
+                                    scope.period.end)
+    return [sample for f in figures for sample in (
+        Sample(SEGMENT_SIZE, (f.segment.name,), f.size),
+        Sample(SEGMENT_ENGAGEMENT, (f.segment.name,), f.mean_engagement or 0.0))]
+
+
+async def funnel_samples(conn: AsyncConnection, scope: Scope) -> list[Sample]:
+    samples: list[Sample] = []
+    for funnel in await list_funnels(conn, scope.tenant_id):
+        name = funnel.definition.name
+        [whole] = await funnel_figures(conn, scope.tenant_id, funnel, scope.period)
+        samples.append(Sample(FUNNEL_CONVERSION, (name,), whole.overall_conversion or 0.0))
+        for step, title in zip(whole.steps[1:], [s.title for s in funnel.definition.steps][1:], strict=True):
+            completion = step.conversion_from_previous or 0.0
+            samples.append(Sample(FUNNEL_STEP_COMPLETION, (name, title), completion))
+            samples.append(Sample(FUNNEL_DROP_OFF, (name, title), step.drop_off_rate or 0.0))
+    return samples
+
+
+_EXPERIMENT_GAUGES = {g.name: g for g in (ACTIVE_EXPERIMENTS, EXPERIMENT_CONVERSIONS, EXPERIMENT_RATE,
+                                          SIGNIFICANT_RESULTS)}
+
+
+async def experiment_samples(conn: AsyncConnection, scope: Scope) -> list[Sample]:
+    families = await experiment_families(conn, now=scope.period.end)
+    gauges = [_EXPERIMENT_GAUGES[f.family] for f in families]
+    return [Sample(gauge, tuple(f.labels[n] for n in gauge.labels), f.value)
+            for gauge, f in zip(gauges, families, strict=True)]
+
+
+PRODUCERS: list[Producer] = [usage_samples, feature_samples, segment_samples, funnel_samples,
+                             experiment_samples]
 
 
 async def set_business_metrics(conn: AsyncConnection, tenant_id: int, on: bool) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from fractions import Fraction
 
 from sqlalchemy import text
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from analytics import metrics
 from analytics.db import CURRENT_TENANT, HUMANS_UNLESS_INCLUDE_BOTS
 from analytics.features.service import Feature, list_features
+from analytics.segments.service import member_of
 from analytics.usage.stats import active_users
 
 STABLE_BAND = Fraction(5, 100)  # a relative change of the rate within ±5 % is STABLE
@@ -69,25 +70,34 @@ class FeatureAdoption:
 _USE = f"""
     SELECT feature_id, coalesce(sum(events), 0) AS usage, count(DISTINCT user_key) AS users
     FROM feature_user_days WHERE {CURRENT_TENANT} AND {HUMANS_UNLESS_INCLUDE_BOTS}
-      AND day BETWEEN :first AND :last GROUP BY feature_id
+      AND day BETWEEN :first AND :last AND {member_of("user_key")} GROUP BY feature_id
 """
 
 
-async def feature_use(conn: AsyncConnection, *, first_day: date, last_day: date, include_bots: bool
+async def feature_use(conn: AsyncConnection, *, first_day: date, last_day: date, include_bots: bool,
+                      segment: str | None = None, segment_at: datetime | None = None
                       ) -> tuple[int, dict[int, FeatureUse]]:
-    """The days' active users, and each used feature's figures (features without use are absent)."""
-    active = await active_users(conn, first_day=first_day, last_day=last_day, include_bots=include_bots)
-    rows = await conn.execute(text(_USE), {"first": first_day, "last": last_day,
-                                           "include_bots": include_bots})
+    """The days' active users, and each used feature's figures (features without use are absent).
+    With a ``segment``, only its members as of ``segment_at`` count, in both."""
+    active = await active_users(conn, first_day=first_day, last_day=last_day, include_bots=include_bots,
+                                segment=segment, segment_at=segment_at)
+    rows = await conn.execute(text(_USE), {"first": first_day, "last": last_day, "include_bots": include_bots,
+                                           "segment": segment, "segment_at": segment_at})
     return active, {int(r.feature_id): FeatureUse(int(r.usage), int(r.users), active) for r in rows}
 
 
 async def feature_adoption(conn: AsyncConnection, *, days: tuple[date, date],
-                           previous_days: tuple[date, date], include_bots: bool) -> list[FeatureAdoption]:
-    """Every feature of the tenant (by name) over ``days``, against ``previous_days``."""
+                           previous_days: tuple[date, date], include_bots: bool,
+                           segment: str | None = None,
+                           segment_ats: tuple[datetime, datetime] | None = None) -> list[FeatureAdoption]:
+    """Every feature of the tenant (by name) over ``days``, against ``previous_days``; with a
+    ``segment``, among its members as of each period's end (``segment_ats``)."""
     features = await list_features(conn)
-    active, now = await feature_use(conn, first_day=days[0], last_day=days[1], include_bots=include_bots)
+    now_at, before_at = segment_ats if segment_ats is not None else (None, None)
+    active, now = await feature_use(conn, first_day=days[0], last_day=days[1], include_bots=include_bots,
+                                    segment=segment, segment_at=now_at)
     active_before, before = await feature_use(conn, first_day=previous_days[0], last_day=previous_days[1],
-                                              include_bots=include_bots)
+                                              include_bots=include_bots, segment=segment,
+                                              segment_at=before_at)
     return [FeatureAdoption(f, now.get(f.id, FeatureUse(0, 0, active)),
                             before.get(f.id, FeatureUse(0, 0, active_before))) for f in features]

@@ -41,6 +41,16 @@ _ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 # (a sub-select; the caller's transaction is scoped to the tenant).
 MEMBERS_AT_SQL = (f"SELECT user_key FROM segment_members WHERE {CURRENT_TENANT} AND segment_id = :segment "
                   "AND valid_from < :segment_at AND (valid_to IS NULL OR valid_to >= :segment_at)")
+
+
+
+def member_of(column: str) -> str:
+    """A condition keeping rows whose user key ``column`` is a member of ``:segment`` as of
+    ``:segment_at`` (true for every row when ``:segment`` is null): the segment filter of the
+    product fields (usage, feature adoption, funnels), as sessions apply it."""
+    return f"(CAST(:segment AS text) IS NULL OR {column} IN ({MEMBERS_AT_SQL}))"
+
+
 _MEMBERS_OF_ANY = (f"SELECT DISTINCT user_key FROM segment_members WHERE {CURRENT_TENANT} "
                    "AND segment_id = ANY(:builtins) AND valid_from < :segment_at "
                    "AND (valid_to IS NULL OR valid_to >= :segment_at)")

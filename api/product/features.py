@@ -117,13 +117,14 @@ async def list_features(info: AppInfo) -> list[Feature]:
 
 
 async def feature_adoption(info: AppInfo, range: RangeInput, compare: Compare | None,
-                           include_bots: bool) -> FeatureAdoption:
+                           include_bots: bool, segment: str | None = None) -> FeatureAdoption:
     period = range.resolve(info.context.require_secret().timezone)
     before = comparison(period, compare or DomainCompare.PREVIOUS_PERIOD)
     async with info.context.read() as conn:
         rows = await stats.feature_adoption(conn, days=(period.first_day, period.last_day),
                                             previous_days=(before.first_day, before.last_day),
-                                            include_bots=include_bots)
+                                            include_bots=include_bots, segment=segment,
+                                            segment_ats=(period.end, before.end))
     return FeatureAdoption(period=Period.of(period), comparison_period=Period.of(before),
                            include_bots=include_bots, features=[FeatureAdoptionRow.of(r) for r in rows])
 

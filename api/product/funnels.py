@@ -22,10 +22,12 @@ from analytics.funnels.definition import (
     parse_definition,
 )
 from analytics.funnels.result import Dimension, FunnelFigures, StepFigures
+from analytics.segments.service import MEMBERS_AT_SQL
 from api.common import Compare, IncludeBots, Period, RangeInput, check_limit
 from api.context import AppInfo
 from api.errors import BadInput
 from api.product.matchers import EventMatcher, MatcherInput
+from api.segments.types import MembersArgument
 from workers.queue import enqueue_funnel_backfill
 
 strawberry.enum(
@@ -258,8 +260,16 @@ class ProductFunnel:
         breakdown: FunnelBreakdownInput | None = None,
         limit: int = 20,
         include_bots: IncludeBots = False,
+        segment: MembersArgument = None,
     ) -> FunnelResult:
-        return await funnel_result_of(info, self.domain, range, compare, breakdown, limit, include_bots)
+        return await funnel_result_of(info, self.domain, range, compare, breakdown, limit, include_bots,
+                                      segment)
+
+
+def _members(segment: str | None, period: periods.Period) -> funnel_result.Restriction | None:
+    if segment is None:
+        return None
+    return funnel_result.Restriction(MEMBERS_AT_SQL, {"segment": segment, "segment_at": period.end})
 
 
 async def funnel_result_of(
@@ -270,15 +280,17 @@ async def funnel_result_of(
     breakdown: FunnelBreakdownInput | None,
     limit: int,
     include_bots: bool,
-    restriction: funnel_result.Restriction | None = None,
+    segment: str | None = None,
 ) -> FunnelResult:
-    """The result field's answer; ``restriction`` limits the persons (a segment filter)."""
+    """The result field's answer; a ``segment`` limits the persons to its members as of each period's
+    end."""
     principal = info.context.require_secret()
     check_limit("limit", limit, funnel_result.BREAKDOWN_LIMIT)
     if breakdown is not None and breakdown.by is Dimension.PROPERTY and not breakdown.property:
         raise BadInput("breakdown.property", "is required to break down by PROPERTY")
     period = range.resolve(principal.timezone)
     before = periods.comparison(period, compare)
+    restriction = _members(segment, period)
     titles = [s.title for s in funnel.definition.steps]
     async with info.context.read() as conn:
         whole = (
@@ -296,7 +308,7 @@ async def funnel_result_of(
                     funnel,
                     before,
                     include_bots=include_bots,
-                    restriction=restriction,
+                    restriction=_members(segment, before),
                 )
             )[0]
         )

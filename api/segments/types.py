@@ -30,6 +30,9 @@ SegmentArgument = Annotated[str | None, strawberry.argument(
     description="Only sessions of this segment's members as of the range's end: a session belongs when its "
                 "user id (u:) or its anonymous id (a:) is a member (a compared period's: as of its own "
                 "end).")]
+MembersArgument = Annotated[str | None, strawberry.argument(
+    description="Only this segment's members (a built-in id such as power, or a rule segment's id) as of the "
+                "range's end; a compared period's as of its own end.")]
 
 
 @strawberry.type(description="A segment with its figures as of the range's end. " + SCORE_DOC)

@@ -30,7 +30,7 @@ from api.product.funnels import ProductFunnel
 from api.product.usage import Usage, usage
 from api.segments import queries as segment_queries
 from api.segments.queries import Segment
-from api.segments.types import SegmentArgument, SegmentSummary, SegmentThresholds
+from api.segments.types import MembersArgument, SegmentArgument, SegmentSummary, SegmentThresholds
 from api.sessions import queries as session_queries
 from api.sessions.types import (
     ReadingPatterns,
@@ -200,8 +200,9 @@ class Tenant:
                                   "(UP / DOWN beyond ±5 % relative change of the rate against the "
                                   "comparison period, else STABLE), reference 001.")
     async def feature_adoption(self, info: AppInfo, range: RangeInput, compare: Compare | None = None,
-                               include_bots: IncludeBots = False) -> FeatureAdoption:
-        return await feature_queries.feature_adoption(info, range, compare, include_bots)
+                               include_bots: IncludeBots = False,
+                               segment: MembersArgument = None) -> FeatureAdoption:
+        return await feature_queries.feature_adoption(info, range, compare, include_bots, segment)
 
     @strawberry.field(description="Usage trends over the range: total and active users, DAU / WAU / MAU "
                                   "and stickiness, page views, unique visitors, mean session duration, "

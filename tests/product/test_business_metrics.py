@@ -44,6 +44,8 @@ async def test_business_gauges_after_the_refresh(gql: GraphQLClient, make_tenant
     for tenant in (shown, switched_off):
         await gql.data(tenant.secret, 'mutation { defineFeature(name: "Deploy Application", '
                                       'matcher: {event: "deploy"}) { id } }')
+        await gql.data(tenant.secret, 'mutation { defineFunnel(input: {name: "Deploy twice", steps: '
+                                      '[{matcher: {event: "deploy"}}, {matcher: {event: "deploy"}}]}) { id } }')
         page = "https://shop.example.com"
         events = [event("Custom", ago(50), "u1", name="deploy", sessionId="s1"),
                   event("Custom", ago(49), "u1", name="deploy", sessionId="s1"),
@@ -72,10 +74,26 @@ async def test_business_gauges_after_the_refresh(gql: GraphQLClient, make_tenant
     finally:
         await redis.aclose()
     gauges = await scrape(http, base_url, shown.name)
+    # Segments: the three people are new; their engagement is the segments' own figure.
+    engagement = {key: gauges.pop(key) for key in list(gauges) if key[0] == "analytics_segment_engagement"}
+    assert set(engagement) == {("analytics_segment_engagement", (name,))
+                               for name in ("Power users", "Regular users", "New users", "At risk")}
+    assert {key: gauges.pop(key) for key in list(gauges) if key[0] == "analytics_segment_size"} == {
+        ("analytics_segment_size", ("Power users",)): 0.0, ("analytics_segment_size", ("Regular users",)): 0.0,
+        ("analytics_segment_size", ("New users",)): 3.0, ("analytics_segment_size", ("At risk",)): 0.0}
+    # The funnel: u1 deployed twice (converted), u2 once (still inside the 14-day window: no drop-off).
+    assert {key: gauges.pop(key) for key in list(gauges) if "funnel" in key[0]} == {
+        ("analytics_funnel_conversion_rate", ("Deploy twice",)): 50.0,
+        ("analytics_funnel_step_completion_rate", ("Deploy twice", "deploy")): 50.0,
+        ("analytics_funnel_drop_off_rate", ("Deploy twice", "deploy")): 0.0}
+    assert {key: gauges.pop(key) for key in list(gauges) if key[0] in (
+        "analytics_active_experiments", "analytics_significant_results_total")} == {
+        ("analytics_active_experiments", ()): 0.0, ("analytics_significant_results_total", ()): 0.0}
     # Sessions: s1 (60 s), s2, s3 (0 s), pv1 (2 pages, 60 s), pv2 (a bounce): 120 s / 5, 1 bounce in 5.
+    # Visitors: u1, u2, u3 (their ids name them) and the cookieless page views' one.
     assert gauges == {
         ("analytics_total_users", ()): 3.0, ("analytics_active_users", ()): 3.0,
-        ("analytics_page_views_total", ()): 3.0, ("analytics_unique_visitors", ()): 1.0,
+        ("analytics_page_views_total", ()): 3.0, ("analytics_unique_visitors", ()): 4.0,
         ("analytics_avg_session_duration_seconds", ()): 24.0, ("analytics_bounce_rate_percentage", ()): 20.0,
         ("analytics_feature_adoption_rate", ("Deploy Application",)): 66.67,
         ("analytics_feature_usage_total", ("Deploy Application",)): 3.0,
