@@ -66,7 +66,8 @@ def demo_experiment_events(*, now: datetime) -> list[EventIn]:
                         CUSTOM,
                         seen + timedelta(seconds=later),
                         user,
-                        {"plan": "pro"},
+                        # What the demo's definitions of these names ask for (analytics.custom_events.demo).
+                        {"plan": "pro", "environment": "production", "durationMs": 60_000},
                         name=_CONVERSION[experiment],
                     )
                 )
@@ -74,7 +75,7 @@ def demo_experiment_events(*, now: datetime) -> list[EventIn]:
 
 
 def _event(
-    key: str, kind: str, at: datetime, user: str, properties: dict[str, str], name: str | None = None
+    key: str, kind: str, at: datetime, user: str, properties: dict[str, object], name: str | None = None
 ) -> EventIn:
     return EventIn(
         id=str(uuid.uuid5(_NAMESPACE, key)),

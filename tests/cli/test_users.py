@@ -25,20 +25,20 @@ async def test_users_export_then_erase(servers: Servers, gql: GraphQLClient, mak
                                        run_worker: Any, tmp_path: Path) -> None:
     person = f"cli-person-{uuid.uuid4().hex[:8]}"
     tenant: TenantKeys = await make_tenant()
-    assert (await gql.track(tenant.publishable, person_events(person) + other_events()))["accepted"] == 14
+    assert (await gql.track(tenant.publishable, person_events(person) + other_events()))["accepted"] == 13
     await run_worker()
     saved = tmp_path / "person.json"
     exported = await _with_worker(report(servers, gql.url, tenant.secret, "users", "export", person,
                                          "-o", str(saved)), run_worker)
     assert exported.returncode == 0, exported.stderr
     assert "userExport" in exported.stdout and "done" in exported.stdout
-    assert len(json.loads(saved.read_text())["events"]) == 9
+    assert len(json.loads(saved.read_text())["events"]) == 8
     erased = await _with_worker(report(servers, gql.url, tenant.secret, "users", "erase", person, "--json"),
                                 run_worker)
     assert erased.returncode == 0, erased.stderr
     job = json.loads(erased.stdout.strip().splitlines()[-1])
     assert job["status"] == "DONE"
-    assert {c["kind"]: c["rows"] for c in job["counts"]}["events"] == 9
+    assert {c["kind"]: c["rows"] for c in job["counts"]}["events"] == 8
     refused = await report(servers, gql.url, tenant.publishable, "users", "erase", person)
     assert refused.returncode == 4, refused.stderr
     both = await report(servers, gql.url, tenant.secret, "users", "erase", "", "--anonymous")

@@ -82,7 +82,7 @@ async def test_a_funnel_backfill_killed_mid_run_is_finished_by_the_sweeper_and_e
     async with http_client() as http, stack.owner() as engine:
         client = RetryingClient(http, stack.api_url, tenant.publishable, Tally())
         await client.send(tour_events(200, random.Random(32)))
-        await wait_for(lambda: _drained(engine, tenant.id), 60, "the rollup")
+        await wait_for(lambda: _idle(engine, tenant.id), 60, "the rollup and the segments job")
         headers = {"Authorization": f"Bearer {tenant.secret}"}
         stack.worker.pause()  # the backfill job is queued but not taken until the lock below is held
         funnel_id = await _define(http, stack, tenant.secret, FUNNEL)
@@ -120,6 +120,17 @@ async def _grew(engine: Any, tenant_id: int, before: int) -> bool:
 
 async def _drained(engine: Any, tenant_id: int) -> bool:
     return await outbox_rows(engine, tenant_id) == 0
+
+
+async def _idle(engine: Any, tenant_id: int) -> bool:
+    """The rollup and the jobs after it (segments) are done and nobody holds the tenant's lock: a worker
+    paused now holds nothing that defineFunnel would wait for."""
+    async with engine.connect() as conn:
+        return bool((await conn.execute(text(
+            "SELECT NOT EXISTS (SELECT 1 FROM outbox WHERE tenant_id = :t) "
+            "AND NOT EXISTS (SELECT 1 FROM segment_dirty_users WHERE tenant_id = :t) "
+            "AND NOT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 "
+            "AND objid = CAST(:t AS bigint) % 4294967296)"), {"t": tenant_id})).scalar_one())
 
 
 async def _exists(redis: Redis, key: str) -> bool:

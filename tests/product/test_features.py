@@ -116,7 +116,7 @@ async def test_a_late_feature_is_backfilled_and_bots_are_left_out(
     robot = await gql.http.post(f"{gql.url}/graphql", json={"query": """mutation($e: [TrackEvent!]!) {
         track(events: $e) { accepted } }""", "variables": {"e": [
         event("Custom", "2026-06-10T10:00:00Z", "bot1", name="deploy")]}}, headers={
-        "Authorization": f"Bearer {tenant.publishable}", "User-Agent": "Googlebot/2.1 (+http://www.google.com/bot.html)"})
+        "Authorization": f"Bearer {tenant.publishable}", "User-Agent": "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"})
     assert robot.json()["data"]["track"]["accepted"] == 1
     await run_worker()
     defined = await define(gql, tenant.secret, "Deploy Application", "deploy")
