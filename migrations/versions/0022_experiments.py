@@ -9,29 +9,17 @@ Create Date: 2026-12-03
 
 from __future__ import annotations
 
-import os
-
 from alembic import op
+
+from migrations.rls import tenant_table
 
 revision = "0022_experiments"
 down_revision = "0021_erasure"
 branch_labels = None
 depends_on = None
 
-APP_ROLE = os.environ.get("ANALYTICS_APP_ROLE") or "analytics_app"
-TENANT_CHECK = "NULLIF(current_setting('analytics.tenant_id', true), '')::bigint"
 TABLES = ("experiment_metrics", "experiments", "experiment_actors", "experiment_actor_values",
           "experiment_variant_days")
-
-
-def tenant_table(table: str) -> None:
-    """Grant the app role the table under row-level security (one tenant per transaction)."""
-    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE}")
-    op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-    op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
-    op.execute(f"CREATE POLICY tenant_isolation ON {table} TO {APP_ROLE} "
-               f"USING (tenant_id = {TENANT_CHECK}) WITH CHECK (tenant_id = {TENANT_CHECK})")
-    op.execute(f"CREATE POLICY maintenance ON {table} TO CURRENT_USER USING (true) WITH CHECK (true)")
 
 
 def upgrade() -> None:
