@@ -162,23 +162,30 @@ def export_routes(get_resources: Callable[[], Resources]) -> list[BaseRoute]:
             return _error(500, "Internal server error", "INTERNAL_SERVER_ERROR", requestId=request_id)
         return ExportResponse(stream, running, headers=headers, media_type=media_type)
 
+    async def finished(request: Request, noun: str, load: Callable[[Any, uuid.UUID], Any]
+                       ) -> tuple[Principal, Any]:
+        """The caller's finished job ``{id}`` of ``noun`` (its tenant's secret key), or a Problem:
+        404 unknown, 409 not done yet."""
+        resources = get_resources()
+        principal = await _secret_principal(request, resources)
+        try:
+            job_id = uuid.UUID(request.path_params["id"])
+        except ValueError:
+            raise Problem(404, f"no {noun} with this id", "NOT_FOUND") from None
+        async with tenant_transaction(resources.engine, principal.tenant_id) as conn:
+            job = await load(conn, job_id)
+        if job is None:
+            raise Problem(404, f"no {noun} with this id", "NOT_FOUND")
+        if job.status != "done":
+            raise Problem(409, f"the {noun} is {job.status}; download it once it is done",
+                          "EXPORT_NOT_READY", {"Retry-After": "5"})
+        return principal, job
+
     async def download(request: Request) -> Response:
         """``GET /export/jobs/{id}``: the file of a finished export job (secret key of its tenant)."""
-        resources = get_resources()
         try:
-            principal = await _secret_principal(request, resources)
-            try:
-                job_id = uuid.UUID(request.path_params["id"])
-            except ValueError:
-                raise Problem(404, "no export job with this id", "NOT_FOUND") from None
-            async with tenant_transaction(resources.engine, principal.tenant_id) as conn:
-                job = await export_jobs.get_job(conn, job_id)
-            if job is None:
-                raise Problem(404, "no export job with this id", "NOT_FOUND")
-            if job.status != "done":
-                raise Problem(409, f"the export job is {job.status}; download it once it is done",
-                              "EXPORT_NOT_READY", {"Retry-After": "5"})
-            path = export_jobs.job_file(resources.settings.data_dir, job)
+            _, job = await finished(request, "export job", export_jobs.get_job)
+            path = export_jobs.job_file(get_resources().settings.data_dir, job)
             if not path.exists():
                 raise Problem(410, "the export file is gone from this server's data directory", "GONE")
         except Problem as problem:
@@ -188,21 +195,9 @@ def export_routes(get_resources: Callable[[], Resources]) -> list[BaseRoute]:
 
     async def download_user(request: Request) -> Response:
         """``GET /export/users/{id}``: a person's access export (exportUser), until it expires."""
-        resources = get_resources()
         try:
-            principal = await _secret_principal(request, resources)
-            try:
-                job_id = uuid.UUID(request.path_params["id"])
-            except ValueError:
-                raise Problem(404, "no user export with this id", "NOT_FOUND") from None
-            async with tenant_transaction(resources.engine, principal.tenant_id) as conn:
-                job = await access.get_export(conn, job_id)
-            if job is None:
-                raise Problem(404, "no user export with this id", "NOT_FOUND")
-            if job.status != "done":
-                raise Problem(409, f"the user export is {job.status}; download it once it is done",
-                              "EXPORT_NOT_READY", {"Retry-After": "5"})
-            path = erasure.user_export_file(resources.settings.data_dir, principal.tenant_id, job.id)
+            principal, job = await finished(request, "user export", access.get_export)
+            path = erasure.user_export_file(get_resources().settings.data_dir, principal.tenant_id, job.id)
             if job.expired or not path.exists():
                 raise Problem(410, "the user export has expired", "GONE")
         except Problem as problem:
