@@ -14,8 +14,6 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse, print_ast
-
 
 @dataclass(frozen=True)
 class Document:
@@ -25,6 +23,8 @@ class Document:
     @property
     def operation_type(self) -> str:
         """query or mutation (definition commands send mutations)."""
+        from graphql import OperationDefinitionNode, parse  # graphql-core costs a third of the CLI's start
+
         return next(d.operation.value for d in parse(self.body).definitions
                     if isinstance(d, OperationDefinitionNode))
 
@@ -51,6 +51,8 @@ def _with_fragments(body: str, fragments: dict[str, str]) -> str:
 
 @cache
 def documents() -> dict[str, Document]:
+    from graphql import FragmentDefinitionNode, parse, print_ast
+
     folder = resources.files("cli") / "queries"
     shared = (folder / FRAGMENTS).read_text(encoding="utf-8")
     fragments = {d.name.value: print_ast(d) for d in parse(shared).definitions
