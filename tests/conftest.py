@@ -35,6 +35,15 @@ TRACK = """mutation Track($events: [TrackEvent!]!) { track(events: $events) {
 BROWSER_AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto`` (pyproject) gives each CPU a process with its own embedded servers; servers of
+    your own (TEST_DATABASE_URL / TEST_REDIS_URL) are shared, so then the suite runs in one process
+    (retention drops partitions, the sweeper and the queue see every test's rows)."""
+    if os.environ.get("TEST_DATABASE_URL") or os.environ.get("TEST_REDIS_URL"):
+        return 1
+    return None
+
+
 @dataclass(frozen=True)
 class Servers:
     database_url: str
