@@ -1,4 +1,5 @@
-"""The Starlette application: /graphql (GraphiQL in a browser), /sdk.js, /dashboard, /healthz, /readyz and /metrics."""
+"""The Starlette application: /graphql (GraphiQL in a browser), /sdk.js, /dashboard, /healthz, /readyz and
+/metrics."""
 
 from __future__ import annotations
 

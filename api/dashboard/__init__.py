@@ -85,19 +85,17 @@ def _page_template() -> Template:
 
 
 def _manifest(request: Request) -> str:
-    """What app.js needs: the endpoint, document ids by name and the modules' versioned URLs. A JSON
-    data block (never executed, so script-src 'self' holds); '<' escaped so it cannot close it."""
+    """What app.js needs: the endpoint and the document ids by name. A JSON data block (never
+    executed, so script-src 'self' holds); '<' escaped so it cannot close the element."""
     root = request.scope.get("root_path", "")
-    modules = {p.name: asset_url(request, p.name) for p in sorted(STATIC_DIR.glob("*.js"))}
     data = {"endpoint": f"{root}/graphql",
-            "documents": {name: document_id(text) for name, text in sorted(documents().items())},
-            "modules": modules}
+            "documents": {name: document_id(text) for name, text in sorted(documents().items())}}
     return json.dumps(data, separators=(",", ":")).replace("<", "\\u003c")
 
 
 async def dashboard_page(request: Request) -> Response:
-    html = _page_template().substitute({**{slot: asset_url(request, name) for slot, name in PAGE_ASSETS.items()},
-                                        "manifest": _manifest(request)})
+    slots = {slot: asset_url(request, name) for slot, name in PAGE_ASSETS.items()}
+    html = _page_template().substitute({**slots, "manifest": _manifest(request)})
     return HTMLResponse(html, headers={
         "Content-Security-Policy": CONTENT_SECURITY_POLICY,
         "Cache-Control": REVALIDATE,

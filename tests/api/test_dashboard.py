@@ -8,23 +8,35 @@ import hashlib
 import json
 import os
 import re
+import zlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from graphql import OperationDefinitionNode, OperationType, parse, validate
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics import persisted
 from analytics.ai.demo import demo_ai_events
+from analytics.custom_events.demo import define_demo_events
 from analytics.db import tenant_transaction
 from analytics.demo import DEMO_TOURS, demo_events, demo_traffic
+from analytics.demo_product import demo_product_events
+from analytics.experiments.demo import define_demo_experiments
+from analytics.features.demo import define_demo_features
+from analytics.funnels.demo import define_demo_funnels
 from analytics.ingest.events import EventIn
 from analytics.ingest.origin import Origin, load_salts
 from analytics.ingest.service import PartitionCache, ingest_batch
+from analytics.segments.demo import define_demo_segments
+from analytics.settings import ApiLimits
 from analytics.tours.service import StepDefinition, define_tour
+from api.cost import operation_cost
 from api.dashboard import document_id, documents, vendor
+from api.schema import schema
 from tests.browser import require_browser, run_browser_script
 from tests.conftest import GraphQLClient, TenantKeys
 
@@ -61,6 +73,18 @@ def test_vendored_files_match_their_recorded_sha256() -> None:
     assert vendor.check() == []
 
 
+def test_every_document_is_valid_and_within_the_cost_limit_over_90_days() -> None:
+    variables = {"range": {"preset": "LAST_90_DAYS"}, "compare": "PREVIOUS_PERIOD", "includeBots": True,
+                 "id": "x", "key": "x"}
+    for name, text in documents().items():
+        document = parse(text)
+        assert validate(schema._schema, document) == [], name
+        operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+        assert operation.operation is OperationType.QUERY and operation.name and operation.name.value == name
+        cost = operation_cost(schema._schema, document, operation, variables, ZoneInfo("UTC"))
+        assert cost <= ApiLimits().max_cost // 2, (name, cost)
+
+
 async def test_documents_run_by_id_over_get_in_allowlist_mode_and_revalidate(
         http: httpx.AsyncClient, base_url: str, make_tenant: Any, owner_engine: AsyncEngine) -> None:
     tenant: TenantKeys = await make_tenant()
@@ -82,15 +106,28 @@ async def test_documents_run_by_id_over_get_in_allowlist_mode_and_revalidate(
     assert anonymous.json()["errors"][0]["extensions"]["code"] in ("UNAUTHENTICATED", "FORBIDDEN")
 
 
+def one_in_four(events: Iterator[EventIn]) -> list[EventIn]:
+    """A quarter of the people (by user id), with all their events: the demo's shape, fewer events."""
+    return [e for e in events if zlib.crc32((e.user_id or "").encode()) % 4 == 0]
+
+
 async def load_small_demo(app_engine: AsyncEngine, tenant: TenantKeys, now: datetime) -> int:
-    """The demo's tours, traffic and AI requests of the last DAYS days (not the demo's six weeks)."""
+    """The demo's tours and AI requests of a quarter of its people and its site traffic (crawlers,
+    scanner and script included), over the last DAYS days instead of six weeks: about 10k events."""
     tz = ZoneInfo("UTC")
     async with tenant_transaction(app_engine, tenant.id) as conn:
+        await define_demo_events(conn, tenant.id)
         for tour in DEMO_TOURS:
             await define_tour(conn, tour_id=tour.id, title=tour.title, steps=[
                 StepDefinition(i, title, selector) for i, (title, selector) in enumerate(tour.steps)])
+        await define_demo_segments(conn, tenant.id)
+        await define_demo_features(conn, tenant.id)
+        await define_demo_funnels(conn, tenant.id)
     batches: list[tuple[Origin | None, list[EventIn]]] = [
-        (None, list(demo_events(days=DAYS, tz=tz, now=now))), (None, list(demo_ai_events(days=DAYS, tz=tz, now=now)))]
+        (None, one_in_four(demo_events(days=DAYS, tz=tz, now=now))),
+        (None, one_in_four(demo_ai_events(days=DAYS, tz=tz, now=now))),
+        (None, list(demo_product_events(days=DAYS, tz=tz, now=now))),
+        (None, one_in_four(iter(await define_demo_experiments(app_engine, tenant.id, tz=tz, now=now))))]
     batches += [(Origin(tenant_id=tenant.id, ip="198.51.100.20", user_agent=None, store_ip=False,
                         salts=await load_salts(app_engine, at.date())), events)
                 for at, events in demo_traffic(days=DAYS, tz=tz, now=now)]
@@ -217,11 +254,26 @@ async def test_every_page_renders_the_graphs_figures_in_headless_chromium(
         "total": "summary.total", "requests": "summary.requests", "unpricedTokens": "summary.unpricedTokens",
         "projectedMonth": "summary.projectedMonth"}))
     assert report["costs"]["models"] == [[r["key"] or "(none)", r["requests"]] for r in costs["models"]]
+    funnels = [(await graph("DashboardFunnel", week, id=f["id"]))["funnel"]
+               for f in (await gql.data(tenant.secret, documents()["DashboardFunnels"]))["tenant"]["funnels"]]
+    assert report["funnels"] == {f["id"]: [f["result"]["entered"], [s["actors"] for s in f["result"]["steps"]]]
+                                 for f in funnels}
+    assert any(entered > 0 for entered, _ in report["funnels"].values())
+    segments = await gql.data(tenant.secret, documents()["DashboardSegments"], {"range": week})
+    assert report["segments"] == [[s["name"], s["size"]] for s in segments["tenant"]["segments"]]
+    features = (await graph("DashboardFeatures", week))["featureAdoption"]["features"]
+    assert report["features"] == [[f["feature"]["name"], f["usageCount"], f["trend"]] for f in features]
+    assert any(uses > 0 for _, uses, _ in report["features"])
+    experiments = [(await gql.data(tenant.secret, documents()["DashboardExperiment"], {
+        "key": e["key"], "range": week, "includeBots": False}))["tenant"]["experiment"]
+        for e in (await gql.data(tenant.secret, documents()["DashboardExperiments"]))["tenant"]["experiments"]]
+    assert report["experiments"] == [e["results"]["recommendation"] for e in experiments]
+    assert report["experiments"]
     # Live sessions move with the clock: the page shows a count (or says why there is none).
     assert report["live"]["count"] >= 0
 
     for name in ("overview", "overview-compare", "overview-phone", "tours", "tour", "traffic", "content",
-                 "costs", "live"):
+                 "funnels", "segments", "features", "experiments", "costs", "live"):
         assert (shots / f"dashboard-{name}.png").stat().st_size > 5000, name
     # Reported, not asserted (CI machines differ): from navigation start to the overview's figures.
     print(f"\ndashboard overview first paint: {report['firstPaint']}")

@@ -26,7 +26,7 @@ const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 
 const report = { blocked: [], failed: [], consoleErrors: [], keyInUrl: false, keyStorage: null, unlabelled: [],
   overflowAtPhoneWidth: null, firstPaint: null, overview: {}, refresh: {}, tours: {}, tour: {}, traffic: {},
-  content: {}, costs: {}, live: {} };
+  content: {}, costs: {}, live: {}, funnels: {}, segments: [], features: [], experiments: [] };
 let step = "start";
 
 function fail(reason) {
@@ -196,6 +196,25 @@ async function drive(page) {
   await rendered(page, () => page.getByRole("link", { name: "Content", exact: true }).click());
   report.content.figures = await readFigures(page, "data-figure");
   await shoot(page, "content");
+  step = "funnels";
+  await rendered(page, () => page.getByRole("link", { name: "Funnels", exact: true }).click());
+  report.funnels = await page.evaluate(() => Object.fromEntries([...document.querySelectorAll("[data-funnel]")]
+    .map((n) => [n.dataset.funnel, [Number(n.dataset.value), [...n.parentElement.querySelectorAll(".bar-row")]
+      .map((r) => Number(r.dataset.value))]])));
+  await shoot(page, "funnels");
+  step = "segments";
+  await rendered(page, () => page.getByRole("link", { name: "Segments", exact: true }).click());
+  report.segments = await readTable(page, "segments", [0, 1]);
+  await shoot(page, "segments");
+  step = "features";
+  await rendered(page, () => page.getByRole("link", { name: "Features", exact: true }).click());
+  report.features = await page.evaluate(() => [...document.querySelectorAll("table[data-table=features] tbody tr")]
+    .map((tr) => [tr.children[0].textContent, Number(tr.children[1].dataset.value), tr.children[5].dataset.value]));
+  await shoot(page, "features");
+  step = "experiments";
+  await rendered(page, () => page.getByRole("link", { name: "Experiments", exact: true }).click());
+  report.experiments = await page.evaluate(() => [...document.querySelectorAll("[data-verdict]")].map((n) => n.dataset.verdict));
+  await shoot(page, "experiments");
   step = "costs";
   await rendered(page, () => page.getByRole("link", { name: "Costs", exact: true }).click());
   report.costs.figures = await readFigures(page, "data-figure");

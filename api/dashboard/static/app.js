@@ -11,7 +11,8 @@ const VIEW_NAME = "analytics.dashboard.view";
 
 const ROUTES = [
   ["overview", "Overview"], ["tours", "Tours"], ["traffic", "Traffic"],
-  ["content", "Content"], ["costs", "Costs"], ["live", "Live"],
+  ["content", "Content"], ["funnels", "Funnels"], ["segments", "Segments"], ["features", "Features"],
+  ["experiments", "Experiments"], ["costs", "Costs"], ["live", "Live"],
 ];
 
 const $ = (id) => document.getElementById(id);
@@ -133,6 +134,7 @@ async function render({ refresh = false, focus = false } = {}) {
     }
     main.replaceChildren(h("h1", {}, "Something went wrong"), h("p", { class: "error", role: "alert" }, error.message));
     main.dataset.page = "error";
+    window.dashboard.renders += 1;
   } finally {
     main.removeAttribute("aria-busy");
   }

@@ -147,7 +147,8 @@ export function table(caption, columns, rows, emptyWhy, name) {
     h("tbody", {}, rows.map((row) => h("tr", {}, columns.map(([, get, format], i) => {
       const value = get(row);
       const cell = format ? format(value) : fmt.text(value);
-      return i === 0 ? h("th", { scope: "row" }, cell) : h("td", { "data-value": value == null ? "" : String(value) }, cell);
+      const raw = value == null || typeof value === "object" ? "" : String(value);
+      return i === 0 ? h("th", { scope: "row" }, cell) : h("td", { "data-value": raw }, cell);
     })))));
 }
 

@@ -236,3 +236,92 @@ export async function live(view) {
     "Nobody is on the site right now (no event in the last 5 minutes).", "live")));
   return { title: "Live", node, changed };
 }
+
+const TREND = { UP: ["▲", "up", "up"], DOWN: ["▼", "down", "down"], STABLE: ["▬", "", "stable"] };
+
+export async function features(view) {
+  const { data, changed } = await run("DashboardFeatures", vars(view));
+  const fa = data.tenant.featureAdoption;
+  const node = h("div", {},
+    periodLine(fa.period),
+    h("p", { class: "period" }, `Trends compare with ${fa.comparisonPeriod.firstDay} – ${fa.comparisonPeriod.lastDay}.`),
+    panel("Feature adoption", table("features", [
+      ["Feature", (r) => r.feature.name],
+      ["Uses", (r) => r.usageCount, fmt.int],
+      ["Users", (r) => r.uniqueUsers, fmt.int],
+      ["Adoption", (r) => r.adoptionRate, fmt.pct],
+      ["Before", (r) => r.previous.adoptionRate, fmt.pct],
+      ["Trend", (r) => r.trend, (v) => h("span", { class: `delta ${TREND[v][1]}` },
+        h("span", { "aria-hidden": "true" }, `${TREND[v][0]} `), TREND[v][2])],
+    ], fa.features, "No feature is defined yet: define one with defineFeature (an event matcher).", "features")));
+  return { title: "Feature adoption", node, changed };
+}
+
+export async function funnels(view) {
+  const listed = await run("DashboardFunnels", {});
+  // One query per funnel: a funnel's result is costed per step and day, the whole list at once is not.
+  const answers = await Promise.all(listed.data.tenant.funnels.map((f) => run("DashboardFunnel", { ...vars(view), id: f.id })));
+  const changed = listed.changed || answers.some((a) => a.changed);
+  const list = answers.map((a) => a.data.tenant.funnel).filter(Boolean);
+  const node = h("div", {}, list.length ? list.map((f) => {
+    const r = f.result;
+    const worst = r.biggestDropOff?.index;
+    return panel(f.name,
+      h("p", { "data-funnel": f.id, "data-value": r.entered },
+        `${fmt.int(r.entered)} entered, ${fmt.int(r.converted)} converted (${fmt.pct(r.overallConversion)}` +
+        `${view.compare && r.overallConversionChange != null ? `, ${r.overallConversionChange > 0 ? "+" : ""}${r.overallConversionChange.toFixed(1)} points` : ""}); ` +
+        `${fmt.int(r.inProgress)} still in progress, ${fmt.int(r.dropped)} dropped.`),
+      r.entered > 0
+        ? bars(`funnel-${f.id}`, r.steps.map((s) => ({
+          label: `${s.index + 1}. ${s.title}`, value: s.actors, worst: s.index === worst,
+          text: `${fmt.int(s.actors)} · ${fmt.pct(s.conversionFromFirst)}` +
+            (s.index > 0 ? ` (−${fmt.int(s.dropped)} dropped, ${fmt.int(s.inProgress)} in progress)` : ""),
+        })), r.steps[0].actors)
+        : empty("Nobody entered this funnel in this period."));
+  }) : empty("No funnel is defined yet: define one with defineFunnel."));
+  return { title: "Funnels", node, changed };
+}
+
+export async function segments(view) {
+  const { data, changed } = await run("DashboardSegments", { range: view.range });
+  const list = data.tenant.segments;
+  const node = h("div", {},
+    h("p", { class: "period" }, "Membership as of the end of the period (segments count people, bots never join)."),
+    panel("Segments", table("segments", [["Segment", (r) => r.name], ["People", (r) => r.size, fmt.int],
+      ["Share", (r) => r.share, fmt.pct], ["Mean engagement", (r) => r.meanEngagement, (v) => (v == null ? "–" : v.toFixed(1))],
+      ["Kind", (r) => (r.builtIn ? "built in" : "rule")]], list, "No segment has members yet.", "segments")));
+  return { title: "Segments", node, changed };
+}
+
+const VERDICT = { SHIP_VARIANT: "Ship the variant", KEEP_RUNNING: "Keep running", NO_DIFFERENCE: "No difference",
+  INVESTIGATE_SRM: "Investigate the sample ratio mismatch", GUARDRAIL_FAILED: "A guardrail failed" };
+
+export async function experiments(view) {
+  const listed = await run("DashboardExperiments", {});
+  const answers = await Promise.all(listed.data.tenant.experiments.map((e) => run("DashboardExperiment",
+    { key: e.key, range: view.range, includeBots: view.includeBots })));
+  const changed = listed.changed || answers.some((a) => a.changed);
+  const list = listed.data.tenant.experiments.map((e, i) => ({ ...e, ...answers[i].data.tenant.experiment }));
+  const interval = (v) => (v.relativeLiftLow == null ? "–"
+    : `${v.relativeLiftLow.toFixed(1)} % to ${v.relativeLiftHigh.toFixed(1)} %`);
+  const node = h("div", {}, list.length ? list.map((e) => {
+    const r = e.results;
+    const primary = r.metrics.find((m) => m.role === "PRIMARY") || r.metrics[0];
+    return panel(`${e.key} (${e.status.toLowerCase()})`,
+      e.description ? h("p", {}, e.description) : null,
+      h("p", { class: r.recommendation === "SHIP_VARIANT" ? "" : "callout", "data-verdict": r.recommendation },
+        `Verdict: ${VERDICT[r.recommendation] || r.recommendation}${r.winner ? ` (${r.winner})` : ""} · ` +
+        `${fmt.int(r.exposures)} exposed · ${r.method}` + (r.sampleRatioMismatch ? " · sample ratio mismatch" : "")),
+      primary ? table(`experiment-${e.key}`, [
+        ["Variant", (v) => `${v.variant}${v.control ? " (control)" : ""}`],
+        ["Exposed", (v) => v.exposures, fmt.int], ["Conversions", (v) => v.conversions, fmt.int],
+        ["Rate", (v) => v.conversionRate, fmt.pct],
+        ["Lift", (v) => v.relativeLift, (x) => (x == null ? "–" : `${x > 0 ? "+" : ""}${x.toFixed(1)} %`)],
+        ["95 % interval", (v) => v, interval],
+        ["p", (v) => v.pValue, (x) => (x == null ? "–" : x < 0.001 ? "< 0.001" : x.toFixed(3))],
+        ["Significant", (v) => (v.control ? null : v.significant ? "yes" : "no")],
+      ], primary.variants, "No one was exposed in this period.", `experiment-${e.key}`)
+        : empty("This experiment has no metric results in this period."));
+  }) : empty("No experiment is defined yet: define one with defineExperiment."));
+  return { title: "Experiments", node, changed };
+}
