@@ -176,20 +176,14 @@ async def test_every_page_renders_the_graphs_figures_in_headless_chromium(
     await require_browser()
     tenant: TenantKeys = await make_tenant()
     now = datetime.now(UTC)
-    import time
-    t0 = time.monotonic()
     assert await load_small_demo(app_engine, tenant, now) > 1000
-    t1 = time.monotonic()
     await run_worker()
-    t2 = time.monotonic()
-    print("TIMING", t1 - t0, t2 - t1)
     shots = Path(os.environ.get("DASHBOARD_SCREENSHOTS") or tmp_path)
     custom = {"from": (now.date() - timedelta(days=3)).isoformat(),
               "to": (now.date() - timedelta(days=1)).isoformat()}
     report = await run_browser_script("dashboard.mjs", f"{base_url}/dashboard", env={
         "DASHBOARD_API_KEY": tenant.secret, "DASHBOARD_SCREENSHOTS": str(shots),
         "DASHBOARD_FROM": custom["from"], "DASHBOARD_TO": custom["to"]}, hint=f"screenshots: {shots}")
-    print("TIMING browser", time.monotonic() - t2)
     assert report["blocked"] == [], report["blocked"]
     assert report["failed"] == [] and report["consoleErrors"] == [], report
     assert report["keyInUrl"] is False and report["keyStorage"] == "session"

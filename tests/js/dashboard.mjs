@@ -77,6 +77,7 @@ async function rendered(page, action) {
 }
 
 async function shoot(page, name) {
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.waitForTimeout(50); // let uPlot draw in its animation frame
   await page.screenshot({ path: join(shots, `dashboard-${name}.png`), fullPage: true });
 }

@@ -28,6 +28,7 @@ function loadView() {
 let view = loadView();
 let timer = null;
 let rendering = 0;
+let timezone = "UTC"; // the tenant's, once the overview has said it
 window.dashboard = { net, renders: 0, firstPaintMs: null };
 
 function rangeOf(v) {
@@ -103,7 +104,7 @@ async function render({ refresh = false, focus = false } = {}) {
   const ticket = ++rendering;
   const { name, arg } = route();
   syncControls();
-  const v = { range: rangeOf(view), compare: view.compare, includeBots: view.includeBots };
+  const v = { range: rangeOf(view), compare: view.compare, includeBots: view.includeBots, timezone };
   const started = performance.now();
   main.setAttribute("aria-busy", "true");
   try {
@@ -112,12 +113,16 @@ async function render({ refresh = false, focus = false } = {}) {
     if (!refresh || page.changed) {
       main.replaceChildren(h("h1", {}, page.title), page.node);
       window.dashboard.renders += 1;
-      if (focus) main.focus();
+      if (focus) {
+        window.scrollTo(0, 0);
+        main.focus({ preventScroll: true });
+      }
     }
     document.title = `${page.title} · analytics`;
     if (page.tenant) {
       $("tenant-name").textContent = page.tenant.name;
       $("tz").textContent = `days in ${page.tenant.timezone}`;
+      timezone = page.tenant.timezone;
     }
     if (window.dashboard.firstPaintMs == null) {
       window.dashboard.firstPaintMs = performance.now();

@@ -171,7 +171,9 @@ export function bars(name, rows, max) {
 const PALETTE = ["#1f5fbf", "#c2410c", "#13703a", "#7c3aed"];
 
 /** A time series chart (uPlot) with a screen-reader table of the same points. */
-export function lineChart(name, title, points, series, timezone) {
+const DAY = 86400;
+
+export function lineChart(name, title, points, series, timezone, granularity = "DAY") {
   const holder = h("div", { class: "chart", "data-chart": name, role: "img", "aria-label": title });
   const xs = points.map((p) => Date.parse(p.start) / 1000);
   const data = [xs, ...series.map(([, get]) => points.map(get))];
@@ -188,7 +190,11 @@ export function lineChart(name, title, points, series, timezone) {
       legend: { live: false },
       cursor: { drag: { x: false, y: false } },
       scales: { y: { range: (u, min, max) => [0, Math.max(1, max)] } },
-      axes: [{ stroke: "#4a5360" }, { stroke: "#4a5360", size: 50 }],
+      axes: [granularity === "HOUR" ? { stroke: "#4a5360" } : {
+        stroke: "#4a5360", incrs: [DAY, 2 * DAY, 7 * DAY, 14 * DAY, 28 * DAY, 91 * DAY],
+        values: (u, splits) => splits.map((ts) => new Intl.DateTimeFormat("en", { month: "short", day: "numeric",
+          timeZone: timezone || "UTC" }).format(new Date(ts * 1000))),
+      }, { stroke: "#4a5360", size: 50 }],
       series: [{}, ...series.map(([label], i) => ({ label, stroke: PALETTE[i % PALETTE.length], width: 2,
         points: { show: points.length < 40 } }))],
     }, data, holder);

@@ -55,7 +55,7 @@ export async function overview(view) {
         `${fmt.int(s.botSessions)} bot sessions are left out of these figures (Traffic shows why).`) : null,
     panel("Visitors over time", anySessions
       ? lineChart("sessions", "Sessions and visitors per bucket", series,
-        [["Sessions", (p) => p.sessions], ["Visitors", (p) => p.visitors]], o.period.timezone)
+        [["Sessions", (p) => p.sessions], ["Visitors", (p) => p.visitors]], o.period.timezone, t.sessionSeries.granularity)
       : empty(emptyReason("sessions", { botSessions: s.botSessions, includeBots: view.includeBots }))),
     h("div", { class: "grid" },
       panel("Top sources", sourceRows(o.topSources, c, "top-sources")),
@@ -128,7 +128,7 @@ export async function tour(view, id) {
         { previous: s.previous?.targetFailures, change: s.change?.targetFailures, lowerIsBetter: true })),
     panel("Starts and completions", anyStarts
       ? lineChart("tour-series", `Starts and completions of ${t.title || t.id}`, t.series.points,
-        [["Starts", (p) => p.starts], ["Completions", (p) => p.completions]], null)
+        [["Starts", (p) => p.starts], ["Completions", (p) => p.completions]], view.timezone, t.series.granularity)
       : empty(why)),
     panel("Step funnel", steps.length && steps[0].users > 0
       ? bars("funnel", steps.map((step) => ({
@@ -319,7 +319,7 @@ export async function experiments(view) {
         ["Lift", (v) => v.relativeLift, (x) => (x == null ? "–" : `${x > 0 ? "+" : ""}${x.toFixed(1)} %`)],
         ["95 % interval", (v) => v, interval],
         ["p", (v) => v.pValue, (x) => (x == null ? "–" : x < 0.001 ? "< 0.001" : x.toFixed(3))],
-        ["Significant", (v) => (v.control ? null : v.significant ? "yes" : "no")],
+        ["Significant", (v) => (v.control ? null : v.significant ? "yes" : "no"), (x) => x ?? "–"],
       ], primary.variants, "No one was exposed in this period.", `experiment-${e.key}`)
         : empty("This experiment has no metric results in this period."));
   }) : empty("No experiment is defined yet: define one with defineExperiment."));
