@@ -104,6 +104,10 @@ async def test_documents_run_by_id_over_get_in_allowlist_mode_and_revalidate(
     assert refused.json()["errors"][0]["extensions"]["code"] == "QUERY_NOT_IN_SAFELIST"
     anonymous = await http.get(f"{base_url}/graphql", params=params, headers=JSON_ACCEPT)
     assert anonymous.json()["errors"][0]["extensions"]["code"] in ("UNAUTHENTICATED", "FORBIDDEN")
+    publishable = await http.get(f"{base_url}/graphql", params=params,
+                                 headers={**JSON_ACCEPT, "Authorization": f"Bearer {tenant.publishable}"})
+    assert publishable.json()["errors"][0]["extensions"]["code"] in ("UNAUTHENTICATED", "FORBIDDEN")
+    assert "data" not in publishable.json() or publishable.json()["data"] is None
 
 
 def one_in_four(events: Iterator[EventIn]) -> list[EventIn]:

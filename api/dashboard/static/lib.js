@@ -118,7 +118,7 @@ export function card(id, label, value, format, compare, { previous, change, lowe
   if (compare) {
     let cls = "delta";
     let arrow = "";
-    let words = "no change figure (nothing in the previous period)";
+    let words = "no change figure";
     if (change != null) {
       const good = lowerIsBetter ? change < 0 : change > 0;
       cls += change === 0 ? "" : good ? " up" : " down";
@@ -126,8 +126,8 @@ export function card(id, label, value, format, compare, { previous, change, lowe
       words = `${change > 0 ? "up" : change < 0 ? "down" : "unchanged"} ${decimal.format(Math.abs(change))} %`;
     }
     parts.push(h("div", { class: cls, "data-change": id, "data-value": change == null ? "" : String(change) },
-      h("span", { "aria-hidden": "true" }, change == null ? "" : `${arrow}${decimal.format(Math.abs(change))} % · `),
-      h("span", { class: change == null ? "" : "sr-only" }, `${words}; `),
+      h("span", { "aria-hidden": "true" }, change == null ? "– · " : `${arrow}${decimal.format(Math.abs(change))} % · `),
+      h("span", { class: "sr-only" }, `${words}; `),
       `was ${format(previous)}`));
   }
   return h("div", { class: "card", role: "group", "aria-labelledby": `label-${id}` }, parts);
