@@ -218,8 +218,7 @@ export async function costs(view) {
       h("p", {}, `${fmt.int(s.unpricedTokens)} tokens have no price, so the cost above leaves them out:`),
       table("unpriced", [["Model", (r) => `${r.provider} / ${r.model}`], ["Usage", (r) => r.usageType],
         ["Tokens", (r) => r.tokens, fmt.int]], s.unpriced, "", "unpriced")) : null,
-    h("div", { class: "grid" },
-      breakdown("models", "Model", k.models), breakdown("agents", "Agent", k.agents), breakdown("tools", "Tool", k.tools)));
+    breakdown("models", "Model", k.models), breakdown("agents", "Agent", k.agents), breakdown("tools", "Tool", k.tools));
   return { title: "Costs", node, changed };
 }
 
@@ -275,7 +274,7 @@ export async function funnels(view) {
         ? bars(`funnel-${f.id}`, r.steps.map((s) => ({
           label: `${s.index + 1}. ${s.title}`, value: s.actors, worst: s.index === worst,
           text: `${fmt.int(s.actors)} · ${fmt.pct(s.conversionFromFirst)}` +
-            (s.index > 0 ? ` (−${fmt.int(s.dropped)} dropped, ${fmt.int(s.inProgress)} in progress)` : ""),
+            (s.index > 0 ? ` · ${fmt.int(s.dropped)} dropped, ${fmt.int(s.inProgress)} in progress` : ""),
         })), r.steps[0].actors)
         : empty("Nobody entered this funnel in this period."));
   }) : empty("No funnel is defined yet: define one with defineFunnel."));
