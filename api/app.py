@@ -1,4 +1,5 @@
-"""The Starlette application: /graphql (GraphiQL in a browser), /sdk.js, /healthz, /readyz and /metrics."""
+"""The Starlette application: /graphql (GraphiQL in a browser), /sdk.js, /dashboard, /healthz, /readyz and
+/metrics."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from starlette.routing import Route
 from analytics.db import create_engine
 from analytics.settings import Settings, load_settings
 from api.context import Resources
+from api.dashboard import dashboard_routes, server_documents
 from api.documents import Documents
 from api.export import export_routes
 from api.graphiql import graphiql_routes
@@ -65,7 +67,8 @@ def create_app(settings: Settings | None = None, *, fast_track: bool = True) -> 
             settings=settings, engine=engine, redis=redis, rollups=RollupNotifier(redis),
             documents=Documents(schema._schema, limits),
             persisted=PersistedQueries(redis, engine, ttl_seconds=limits.apq_ttl_seconds,
-                                       server_allowlist=limits.persisted_only),
+                                       server_allowlist=limits.persisted_only,
+                                       server_documents=server_documents()),
             limiter=RateLimiter(redis, read=(limits.read_rate, limits.read_burst),
                                 ingest=(limits.ingest_rate, limits.ingest_burst)),
         )
@@ -86,6 +89,7 @@ def create_app(settings: Settings | None = None, *, fast_track: bool = True) -> 
             Route("/readyz", readyz),
             *graphiql_routes(),
             *sdk_routes(),
+            *dashboard_routes(),
             *export_routes(lambda: holder["resources"]),
             metrics_route(lambda: holder["resources"]),
         ],

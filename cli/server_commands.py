@@ -218,6 +218,7 @@ def dev(data_dir: Path | None = DataDir,
             console.print(f"""
 [bold green]analytics is running[/bold green]
   GraphiQL        {url}
+  Dashboard       {url.removesuffix('/graphql')}/dashboard   (sign in with the secret key)
   tenant          {keys['tenant']}
   publishable key {keys['publishableKey']}   (track events)
   secret key      {keys['secretKey']}   (read analytics; add header Authorization: Bearer <key>)

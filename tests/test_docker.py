@@ -101,7 +101,10 @@ def test_the_wheel_holds_every_module_migration_and_graphiql_file(wheel: Path) -
     assert sorted(packed - sources) == []  # nothing that is not in the source tree (a stale migration)
     static = {p.relative_to(ROOT).as_posix() for p in (ROOT / "api" / "graphiql" / "static").iterdir()}
     assert len(static) >= 8 and sorted(static - names) == []
-    assert {"api/graphiql/page.html", "api/sdk/sdk.js", "migrations/script.py.mako"} <= names
+    dashboard = {p.relative_to(ROOT).as_posix() for folder in ("static", "queries")
+                 for p in (ROOT / "api" / "dashboard" / folder).iterdir()}
+    assert len(dashboard) >= 15 and sorted(dashboard - names) == []
+    assert {"api/graphiql/page.html", "api/sdk/sdk.js", "api/dashboard/page.html", "migrations/script.py.mako"} <= names
     queries = {p.relative_to(ROOT).as_posix() for p in (ROOT / "cli" / "queries").glob("*.graphql")}
     assert len(queries) >= 10 and sorted(queries - names) == []
     assert not any(n.startswith(("tests/", "bench/", "docker/")) for n in names)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,8 +56,11 @@ def not_found() -> RequestRefused:
 
 
 class PersistedQueries:
-    def __init__(self, redis: Any, engine: AsyncEngine, *, ttl_seconds: int, server_allowlist: bool) -> None:
+    def __init__(self, redis: Any, engine: AsyncEngine, *, ttl_seconds: int, server_allowlist: bool,
+                 server_documents: Mapping[str, str] | None = None) -> None:
         self.redis, self.engine = redis, engine
+        # Trusted for every tenant, registered by the server itself at startup (the dashboard's).
+        self.server_documents = dict(server_documents or {})
         self.ttl = ttl_seconds or None
         self.server_allowlist = server_allowlist
         self._trusted_cache: OrderedDict[tuple[int, str], tuple[float, str]] = OrderedDict()
@@ -102,6 +106,8 @@ class PersistedQueries:
         if digest is None:
             raise RequestRefused(coded("query: a query, a persisted-query hash or a documentId is "
                                        "required", "BAD_REQUEST"), malformed=True)
+        if document_id is not None and document_id in self.server_documents:
+            return Resolved(self.server_documents[document_id])
         if principal is not None:
             text = await self._trusted(principal, digest)
             if text is not None:
