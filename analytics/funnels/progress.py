@@ -4,8 +4,10 @@ replaces the person's rows; ``verify`` derives every attempt again from all raw 
 
 Re-deriving a person whole (not appending) is what makes late and out-of-order events land in the
 right attempt exactly once and a re-run write the same rows. Rows carry the first step's session
-key: reads join ``sessions`` for the bot flag and the breakdown dimensions, so a session changing
-side needs no correction here (``day_clears`` stays empty).
+key: attempt reads join ``sessions`` for the bot flag and the breakdown dimensions. The day
+aggregates beside them (analytics.funnels.daily: what a whole-funnel result reads) lose the replaced
+attempts and gain the new ones in the same transaction; they are split by bot side, so a session
+changing side has the correction job rebuild their day from the attempts (``day_clears``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from analytics.funnels import daily
 from analytics.funnels.derive import Attempt, derive_attempts, person_of, relevant
 from analytics.funnels.store import Funnel, list_funnels
 from analytics.rollups.aggregate import RAW_EVENT_COLUMNS, RawEvent
@@ -55,6 +58,10 @@ _INSERT = text(
                 CAST(:properties AS text[])) AS k(f, p, e, a, s, st, en, v, sk, pr)
     """
 )
+
+# The attempts rederive replaces (what the day aggregates lose before they gain the new ones).
+_THEIRS = ("(a.funnel_id, a.person) IN (SELECT * FROM unnest(CAST(:funnel AS bigint[]), "
+           "CAST(:person AS text[]))) AND a.started_at >= :kept")
 
 
 def _array_literal(instants: Iterable[datetime]) -> str:
@@ -97,15 +104,11 @@ async def rederive(
                 for a in derive_attempts(funnel.definition, person, events[person])
                 if a.started_at >= kept
             )
-    await conn.execute(
-        _DELETE,
-        {
-            "tenant": tenant_id,
-            "kept": kept,
-            "funnel": [f for f, _ in cleared],
-            "person": [p for _, p in cleared],
-        },
-    )
+    keys = {"tenant": tenant_id, "kept": kept, "funnel": [f for f, _ in cleared],
+            "person": [p for _, p in cleared]}
+    delta = daily.Contributions()
+    await daily.contributions(conn, _THEIRS, keys, delta, -1)
+    await conn.execute(_DELETE, keys)
     written.sort(key=lambda item: (item[0], item[1].person, str(item[1].first_event)))
     if written:
         await conn.execute(
@@ -126,6 +129,8 @@ async def rederive(
                 ],
             },
         )
+        await daily.contributions(conn, _THEIRS, keys, delta, +1)
+    await daily.apply(conn, tenant_id, delta)
     return len(written)
 
 
@@ -208,6 +213,10 @@ async def recompute_attempts(conn: AsyncConnection, tenant_id: int) -> Counter[t
 
 
 async def _verify(conn: AsyncConnection, tenant_id: int) -> list[Difference]:
+    return await _verify_attempts(conn, tenant_id) + await daily.verify(conn, tenant_id)
+
+
+async def _verify_attempts(conn: AsyncConnection, tenant_id: int) -> list[Difference]:
     want = await recompute_attempts(conn, tenant_id)
     kept = await _kept(conn, tenant_id)
     have: Counter[tuple[Any, ...]] = Counter(
@@ -234,10 +243,12 @@ FUNNELS = Consumer(
     "funnels",
     _consume,
     _verify,
+    day_clears=daily.DAY_CLEARS,
     expiry={
         "funnel_attempts": "DELETE FROM funnel_attempts WHERE tenant_id = :tenant "
-        "AND started_at < (SELECT at FROM kept)"
+        "AND started_at < (SELECT at FROM kept)",
+        **daily.EXPIRY,
     },
-    tables=("funnel_attempts",),
-    erase=("DELETE FROM funnel_attempts WHERE tenant_id = :tenant AND person = :user_key",),
+    tables=("funnel_attempts", "funnel_days", "funnel_day_times"),
+    erase=(*daily.ERASE, "DELETE FROM funnel_attempts WHERE tenant_id = :tenant AND person = :user_key"),
 )
