@@ -105,7 +105,8 @@ async def contributions(conn: AsyncConnection, where: str, params: Mapping[str, 
 
 async def apply(conn: AsyncConnection, tenant_id: int, delta: Contributions) -> None:
     """Write the non-zero deltas, in key order (one MERGE per table)."""
-    for statement, keys, rows in ((_MERGE_DAYS, DAY_KEYS, delta.days), (_MERGE_TIMES, TIME_KEYS, delta.times)):
+    tables = ((_MERGE_DAYS, DAY_KEYS, delta.days), (_MERGE_TIMES, TIME_KEYS, delta.times))
+    for statement, keys, rows in tables:
         changed = sorted((k, n) for k, n in rows.items() if n)
         if not changed:
             continue
@@ -132,11 +133,10 @@ _NEGATED_DAYS = f"SELECT {_DAY_COLUMNS}, -attempts AS attempts FROM ({days_selec
 _NEGATED_TIMES = (f"SELECT {_TIME_COLUMNS}, -attempts AS attempts "
                   f"FROM ({times_select('a.person = :user_key')}) x")
 # Before the person's attempts go (analytics.funnels.progress FUNNELS.erase): take them out.
-ERASE = (_merge("funnel_days", DAY_KEYS, _NEGATED_DAYS), _merge("funnel_day_times", TIME_KEYS, _NEGATED_TIMES))
-EXPIRY = {
-    "funnel_days": "DELETE FROM funnel_days WHERE tenant_id = :tenant AND day < (SELECT day FROM kept)",
-    "funnel_day_times": "DELETE FROM funnel_day_times WHERE tenant_id = :tenant AND day < (SELECT day FROM kept)",
-}
+ERASE = (_merge("funnel_days", DAY_KEYS, _NEGATED_DAYS),
+         _merge("funnel_day_times", TIME_KEYS, _NEGATED_TIMES))
+EXPIRY = {table: f"DELETE FROM {table} WHERE tenant_id = :tenant AND day < (SELECT day FROM kept)"
+          for table in ("funnel_days", "funnel_day_times")}
 CLEAR_FUNNEL = (
     text("DELETE FROM funnel_days WHERE tenant_id = :tenant AND funnel_id = :id"),
     text("DELETE FROM funnel_day_times WHERE tenant_id = :tenant AND funnel_id = :id"),
