@@ -211,7 +211,7 @@ def _from_tally(tally: daily.Tally, count: int) -> tuple[StepFigures, ...]:
         previous = actors[k - 2] if k > 1 else actors[0]
         opened = tally.states.get((k - 1, True), 0) if k > 1 else 0
         dropped = tally.states.get((k - 1, False), 0) if k > 1 else 0
-        times = tally.times.get(k, {}) if k > 1 else {}
+        times: Mapping[int, int] = tally.times.get(k, {}) if k > 1 else {}
         figures.append(StepFigures(
             index=k - 1, actors=actors[k - 1],
             conversion_from_first=metrics.rate(actors[k - 1], actors[0]),
