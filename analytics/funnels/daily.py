@@ -168,8 +168,11 @@ _READ_TIMES = text(
     "WHERE tenant_id = :tenant AND funnel_id = :funnel AND day >= :first AND day <= :last "
     "AND (CAST(:include_bots AS boolean) OR NOT bot) AND voided_hour > :h GROUP BY 1, 2"
 )
-# The attempts whose class does not tell their state at :as_of, judged one by one.
-_READ_UNSETTLED = text(
+# The attempts whose class does not tell their state at :as_of, judged one by one: those that ended
+# within hour :h (one index range), and those that end later but reached their furthest step at or
+# after :h. For a range ending now the latter are the few active this hour (the last_at index); for
+# a range that ended earlier they started within one window before its end (the started_at index).
+_UNSETTLED = (
     "SELECT a.started_at < :as_of AND NOT (a.voided AND a.ended_at < :as_of) AS counts, "
     "(SELECT count(*) FROM unnest(a.step_ats) t WHERE t < :as_of)::int AS reached, "
     "cardinality(a.step_ats) AS furthest, a.ended_at >= :as_of AS running, "
@@ -177,9 +180,14 @@ _READ_UNSETTLED = text(
     f"ARRAY(SELECT {BUCKET} FROM generate_series(2, cardinality(a.step_ats)) AS k ORDER BY k) AS buckets "
     f"{_FROM} WHERE a.tenant_id = :tenant AND a.funnel_id = :funnel "
     "AND a.started_at >= :start AND a.started_at < :end "
-    "AND (CAST(:include_bots AS boolean) OR NOT coalesce(s.excluded, false)) "
-    "AND ((a.ended_at >= :h AND a.ended_at < :h1) OR (a.last_at >= :h AND a.ended_at >= :h1))"
+    "AND (CAST(:include_bots AS boolean) OR NOT coalesce(s.excluded, false)) AND "
 )
+_ENDED_THIS_HOUR = "a.ended_at >= :h AND a.ended_at < :h1"
+_READ_UNSETTLED_NOW = text(
+    f"{_UNSETTLED} {_ENDED_THIS_HOUR} UNION ALL {_UNSETTLED} a.last_at >= :h AND a.ended_at >= :h1")
+_READ_UNSETTLED_BEFORE = text(
+    f"{_UNSETTLED} {_ENDED_THIS_HOUR} UNION ALL {_UNSETTLED} a.started_at >= :alive_from "
+    "AND a.last_at >= :h AND a.ended_at >= :h1")
 
 
 @dataclass
@@ -228,10 +236,13 @@ def percentile(buckets: Mapping[int, int], fraction: float) -> float | None:
 
 
 async def read(conn: AsyncConnection, tenant_id: int, funnel_id: int, steps: int, days: tuple[date, date],
-               start: datetime, end: datetime, as_of: datetime, include_bots: bool) -> Tally:
+               start: datetime, end: datetime, as_of: datetime, include_bots: bool, *, window_seconds: int,
+               now: datetime) -> Tally:
     """The funnel's attempts that started on ``days`` (whole local days, [start, end)) at ``as_of``."""
     h = as_of.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    params = {"tenant": tenant_id, "funnel": funnel_id, "first": days[0], "last": days[1], "h": h,
+    recent = as_of >= now - timedelta(hours=1)
+    params = {"alive_from": max(start, h - timedelta(seconds=window_seconds)),
+              "tenant": tenant_id, "funnel": funnel_id, "first": days[0], "last": days[1], "h": h,
               "h1": h + timedelta(hours=1), "include_bots": include_bots, "start": start, "end": end,
               "as_of": as_of}
     tally = Tally()
@@ -242,7 +253,7 @@ async def read(conn: AsyncConnection, tenant_id: int, funnel_id: int, steps: int
         tally.states[(reached, not row.settled and reached < steps)] += int(row.n)
     for row in await conn.execute(_READ_TIMES, params):
         tally.times.setdefault(int(row.step), Counter())[int(row.bucket)] += int(row.n)
-    for row in await conn.execute(_READ_UNSETTLED, params):
+    for row in await conn.execute(_READ_UNSETTLED_NOW if recent else _READ_UNSETTLED_BEFORE, params):
         buckets = [int(b) for b in row.buckets]
         if row.in_times:
             tally.add_times(buckets, int(row.furthest), -1)

@@ -162,11 +162,13 @@ async def funnel_figures(
     top 20 by actors at the first step, then ``(other)``), ordered by first-step actors. The whole
     funnel over whole local days comes from the day aggregates when at least ``exact_below``
     attempts entered; a breakdown or a restriction reads the attempt rows."""
-    as_of = min(period.end, now or datetime.now(UTC))
+    now = now or datetime.now(UTC)
+    as_of = min(period.end, now)
     steps = len(funnel.definition.steps)
     if dimension is None and restriction is None and period.days is not None:
         tally = await daily.read(conn, tenant_id, funnel.id, steps, period.days, period.start, period.end,
-                                 as_of, include_bots)
+                                 as_of, include_bots, window_seconds=funnel.definition.window_seconds,
+                                 now=now)
         if tally.entered >= exact_below:
             return [FunnelFigures(None, _from_tally(tally, steps))]
     params: dict[str, Any] = {
