@@ -38,8 +38,6 @@ from analytics.rollups.consumers import Difference, compare
 
 GAMMA = 1.02
 _DAY = "(a.started_at AT TIME ZONE (SELECT timezone FROM tenants WHERE id = :tenant))::date"
-_FROM = ("FROM funnel_attempts a "
-         "LEFT JOIN sessions s ON s.tenant_id = a.tenant_id AND s.id = a.session_key")
 _GAP = "extract(epoch FROM a.step_ats[k] - a.step_ats[k - 1])"
 BUCKET = f"CASE WHEN {_GAP} < 0.001 THEN 0 ELSE 1 + floor(ln({_GAP} * 1000) / ln({GAMMA}))::int END"
 
@@ -49,22 +47,37 @@ _DAY_TYPES = ("bigint", "date", "boolean", "smallint", "boolean", "timestamptz",
 _TIME_TYPES = ("bigint", "date", "boolean", "smallint", "timestamptz", "integer")
 
 
-def days_select(where: str) -> str:
-    """The funnel_days rows of the attempts matching ``where`` (over ``a``; uses :tenant)."""
+def _from(source: str) -> str:
+    return f"FROM {source} a LEFT JOIN sessions s ON s.tenant_id = a.tenant_id AND s.id = a.session_key"
+
+
+def days_select(where: str, source: str = "funnel_attempts") -> str:
+    """The funnel_days rows of the attempts of ``source`` matching ``where`` (over ``a``; :tenant)."""
     return (f"SELECT a.funnel_id, {_DAY} AS day, coalesce(s.excluded, false) AS bot, "
             "CAST(cardinality(a.step_ats) AS smallint) AS reached, a.voided, "
             "date_trunc('hour', a.ended_at, 'UTC') AS ends, date_trunc('hour', a.last_at, 'UTC') AS last, "
-            f"count(*) AS attempts {_FROM} WHERE a.tenant_id = :tenant AND {where} "
+            f"count(*) AS attempts {_from(source)} WHERE a.tenant_id = :tenant AND {where} "
             "GROUP BY 1, 2, 3, 4, 5, 6, 7")
 
 
-def times_select(where: str) -> str:
-    """The funnel_day_times rows of the attempts matching ``where``."""
+def times_select(where: str, source: str = "funnel_attempts") -> str:
+    """The funnel_day_times rows of the attempts of ``source`` matching ``where``."""
     return (f"SELECT a.funnel_id, {_DAY} AS day, coalesce(s.excluded, false) AS bot, "
             "CAST(k AS smallint) AS step, CASE WHEN a.voided THEN date_trunc('hour', a.ended_at, 'UTC') "
-            f"ELSE 'infinity' END AS voided_hour, {BUCKET} AS bucket, count(*) AS attempts {_FROM} "
+            f"ELSE 'infinity' END AS voided_hour, {BUCKET} AS bucket, count(*) AS attempts {_from(source)} "
             "CROSS JOIN LATERAL generate_series(2, cardinality(a.step_ats)) AS k "
             f"WHERE a.tenant_id = :tenant AND {where} GROUP BY 1, 2, 3, 4, 5, 6")
+
+
+def with_contributions(change: str) -> str:
+    """``change`` (a DELETE or INSERT ... RETURNING the attempts' columns) and the rows of both tables
+    of the attempts it returned, in one statement: kind 'd' with DAY_KEYS, 't' with TIME_KEYS."""
+    days = ", ".join(DAY_KEYS)
+    return (f"WITH changed AS ({change}) "
+            f"SELECT 'd' AS kind, {days}, NULL::smallint AS step, NULL::timestamptz AS voided_hour, "
+            f"NULL::integer AS bucket, attempts FROM ({days_select('true', 'changed')}) x UNION ALL "
+            f"SELECT 't', funnel_id, day, bot, NULL, NULL, NULL, NULL, step, voided_hour, bucket, attempts "
+            f"FROM ({times_select('true', 'changed')}) y")
 
 
 def _merge(table: str, keys: Sequence[str], source: str) -> str:
@@ -94,13 +107,14 @@ class Contributions:
     times: Counter[tuple[Any, ...]] = field(default_factory=Counter)
 
 
-async def contributions(conn: AsyncConnection, where: str, params: Mapping[str, Any],
-                        into: Contributions, sign: int) -> None:
-    """Add ``sign`` x the rows of the attempts matching ``where`` to ``into``."""
-    for row in await conn.execute(text(days_select(where)), params):
-        into.days[tuple(row[:-1])] += sign * int(row.attempts)
-    for row in await conn.execute(text(times_select(where)), params):
-        into.times[tuple(row[:-1])] += sign * int(row.attempts)
+async def change(conn: AsyncConnection, statement: Any, params: Mapping[str, Any],
+                 into: Contributions, sign: int) -> None:
+    """Run a :func:`with_contributions` statement and add ``sign`` x its rows to ``into``."""
+    for row in await conn.execute(statement, params):
+        if row.kind == "d":
+            into.days[tuple(getattr(row, k) for k in DAY_KEYS)] += sign * int(row.attempts)
+        else:
+            into.times[tuple(getattr(row, k) for k in TIME_KEYS)] += sign * int(row.attempts)
 
 
 async def apply(conn: AsyncConnection, tenant_id: int, delta: Contributions) -> None:
@@ -178,7 +192,7 @@ _UNSETTLED = (
     "cardinality(a.step_ats) AS furthest, a.ended_at >= :as_of AS running, "
     "(NOT a.voided OR date_trunc('hour', a.ended_at, 'UTC') > :h) AS in_times, "
     f"ARRAY(SELECT {BUCKET} FROM generate_series(2, cardinality(a.step_ats)) AS k ORDER BY k) AS buckets "
-    f"{_FROM} WHERE a.tenant_id = :tenant AND a.funnel_id = :funnel "
+    f"{_from('funnel_attempts')} WHERE a.tenant_id = :tenant AND a.funnel_id = :funnel "
     "AND a.started_at >= :start AND a.started_at < :end "
     "AND (CAST(:include_bots AS boolean) OR NOT coalesce(s.excluded, false)) AND "
 )

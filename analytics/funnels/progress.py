@@ -41,13 +41,14 @@ async def _kept(conn: AsyncConnection, tenant_id: int) -> datetime:
     """Where the tenant's retained raw events begin (retention deleted what came before)."""
     found = (await conn.execute(_KEPT, {"tenant": tenant_id})).scalar_one()
     return found if found is not None else _EVER
-_DELETE = text(
+_DELETE = text(daily.with_contributions(
     """
     DELETE FROM funnel_attempts a USING unnest(CAST(:funnel AS bigint[]), CAST(:person AS text[])) AS k(f, p)
     WHERE a.tenant_id = :tenant AND a.funnel_id = k.f AND a.person = k.p AND a.started_at >= :kept
+    RETURNING a.*
     """
-)
-_INSERT = text(
+))
+_INSERT = text(daily.with_contributions(
     """
     INSERT INTO funnel_attempts (tenant_id, funnel_id, person, first_event, actor, started_at, step_ats,
                                  ended_at, voided, session_key, properties)
@@ -56,12 +57,9 @@ _INSERT = text(
                 CAST(:actor AS text[]), CAST(:started_at AS timestamptz[]), CAST(:step_ats AS text[]),
                 CAST(:ended_at AS timestamptz[]), CAST(:voided AS boolean[]), CAST(:session_key AS uuid[]),
                 CAST(:properties AS text[])) AS k(f, p, e, a, s, st, en, v, sk, pr)
+    RETURNING *
     """
-)
-
-# The attempts rederive replaces (what the day aggregates lose before they gain the new ones).
-_THEIRS = ("(a.funnel_id, a.person) IN (SELECT * FROM unnest(CAST(:funnel AS bigint[]), "
-           "CAST(:person AS text[]))) AND a.started_at >= :kept")
+))
 
 
 def _array_literal(instants: Iterable[datetime]) -> str:
@@ -106,12 +104,12 @@ async def rederive(
             )
     keys = {"tenant": tenant_id, "kept": kept, "funnel": [f for f, _ in cleared],
             "person": [p for _, p in cleared]}
-    delta = daily.Contributions()
-    await daily.contributions(conn, _THEIRS, keys, delta, -1)
-    await conn.execute(_DELETE, keys)
+    delta = daily.Contributions()  # what the replaced attempts counted goes, the new ones' comes
+    await daily.change(conn, _DELETE, keys, delta, -1)
     written.sort(key=lambda item: (item[0], item[1].person, str(item[1].first_event)))
     if written:
-        await conn.execute(
+        await daily.change(
+            conn,
             _INSERT,
             {
                 "tenant": tenant_id,
@@ -128,8 +126,9 @@ async def rederive(
                     None if a.properties is None else json.dumps(a.properties) for _, a in written
                 ],
             },
+            delta,
+            +1,
         )
-        await daily.contributions(conn, _THEIRS, keys, delta, +1)
     await daily.apply(conn, tenant_id, delta)
     return len(written)
 
