@@ -171,11 +171,16 @@ class CostItem:
 
 
 async def breakdown(
-    conn: AsyncConnection, period: Period, by: str, limit: int, include_bots: bool
+    conn: AsyncConnection,
+    period: Period,
+    by: str,
+    limit: int,
+    include_bots: bool,
+    keys: Sequence[str] | None = None,
 ) -> list[CostItem]:
-    """Cost by one dimension, the most expensive first (then by tokens, then key). ``requests``:
-    AI requests (tool calls for ``tool``)."""
-    params = {**window(period, include_bots), "limit": limit, "dimension": by}
+    """Cost by one dimension, the most expensive first (then by tokens, then key); only ``keys``
+    when given (a comparison's rows). ``requests``: AI requests (tool calls for ``tool``)."""
+    params = {**window(period, include_bots), "limit": limit, "dimension": by, "keys": keys}
     if by in ("user", "conversation"):
         sql = (
             "SELECT key, NULL, sum(cost) AS cost, sum(tokens) AS tokens, sum(unpriced_tokens), "
@@ -211,7 +216,11 @@ async def breakdown(
         if by == "agent":  # tool call costs belong to their agent too
             sql = sql.replace("AND usage_type <> 'tool' ", "")
     rows = await conn.execute(
-        text(f"SELECT * FROM ({sql}) b ORDER BY cost DESC, tokens DESC, key LIMIT :limit"), params
+        text(
+            f"SELECT * FROM ({sql}) b WHERE CAST(:keys AS text[]) IS NULL "
+            "OR key = ANY(CAST(:keys AS text[])) ORDER BY cost DESC, tokens DESC, key LIMIT :limit"
+        ),
+        params,
     )
     return [CostItem(r[0], r[1], r[2], int(r[3]), int(r[4]), int(r[5])) for r in rows]
 

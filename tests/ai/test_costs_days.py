@@ -110,3 +110,58 @@ async def test_whole_days_from_the_daily_tables_edges_from_the_hourly(
         ("11-02T05", 32.0, 1, 0),
         ("11-02T20", 64.0, 1, 0),
     ]
+
+
+COMPARED = """query($range: RangeInput!) { tenant {
+  costs(range: $range) {
+    breakdown(by: MODEL, compare: PREVIOUS_PERIOD) { key cost requests share
+      previous { cost requests share } change { cost requests share } }
+    trends(granularity: DAY, compare: PREVIOUS_PERIOD) { comparisonPeriod { firstDay lastDay }
+      points { cost requests toolCalls previous { cost requests toolCalls } change { cost requests } } } }
+  tools(range: $range) { stats(compare: PREVIOUS_PERIOD) { name calls previous { calls } change { calls } } }
+  requests(range: $range) { models(compare: PREVIOUS_PERIOD) { model stats { count }
+    previous { count } change { count } } } } }"""
+
+
+async def test_compare_matches_rows_by_key_and_points_by_position(
+    gql: GraphQLClient, make_tenant: Any, run_worker: Any
+) -> None:
+    tenant = await make_tenant(timezone="America/New_York")
+    assert (await gql.track(tenant.publishable, EVENTS))["accepted"] == len(EVENTS)
+    await run_worker()
+    # Nov 1-2 (124 in 5 requests, 1 tool call) against Oct 30-31 (3 in 2 requests, 2 tool calls).
+    data = (await gql.data(tenant.secret, COMPARED, {"range": WHOLE_DAYS}))["tenant"]
+    assert data["costs"]["breakdown"] == [
+        {
+            "key": "acme-1",
+            "cost": 124.0,
+            "requests": 5,
+            "share": 100.0,
+            "previous": {"cost": 3.0, "requests": 2, "share": 100.0},
+            "change": {"cost": 4033.33, "requests": 150.0, "share": 0.0},
+        }
+    ]
+    trends = data["costs"]["trends"]
+    assert trends["comparisonPeriod"] == {"firstDay": "2026-10-30", "lastDay": "2026-10-31"}
+    assert trends["points"] == [
+        {
+            "cost": 28.0,
+            "requests": 3,
+            "toolCalls": 1,
+            "previous": {"cost": 0.0, "requests": 0, "toolCalls": 0},
+            "change": {"cost": None, "requests": None},
+        },
+        {
+            "cost": 96.0,
+            "requests": 2,
+            "toolCalls": 0,
+            "previous": {"cost": 3.0, "requests": 2, "toolCalls": 2},
+            "change": {"cost": 3100.0, "requests": 0.0},
+        },
+    ]
+    assert data["tools"]["stats"] == [
+        {"name": "crm", "calls": 1, "previous": {"calls": 2}, "change": {"calls": -50.0}}
+    ]
+    assert data["requests"]["models"] == [
+        {"model": "acme-1", "stats": {"count": 5}, "previous": {"count": 2}, "change": {"count": 150.0}}
+    ]
