@@ -658,7 +658,8 @@ def conversations_list(
 
 
 prices_app = typer.Typer(
-    help="Model prices: list the price table, set your own price of a model.", no_args_is_help=True
+    help="Model prices: list the price table, set your own price of a model, sync the library's.",
+    no_args_is_help=True,
 )
 PRICE_OPTIONS = ("input", "output", "cache_read", "cache_write", "reasoning")
 
@@ -738,5 +739,29 @@ def prices_list(
         payload={"tenant": report.tenant, "prices": rows},
         as_json=as_json,
         export=export,
+        sections=[Section("prices", rows)],
+    )
+
+
+@prices_app.command("sync")
+def prices_sync(
+    as_json: bool = AsJson,
+    url: str | None = Url,
+    key: str | None = Key,
+    profile: str | None = Profile,
+    data_dir: Path | None = DataDir,
+) -> None:
+    """Bring the library's prices in your table up to the genai-prices release the server runs (your own
+    prices are kept and still win); the days a change covers are re-priced by the worker."""
+    report = open_report(Server(url, key, profile, data_dir))
+    result = {"tenant": report.tenant, **report.client.run("CliSyncModelPrices", {})["syncModelPrices"]}
+    rows = [{"figure": k, "value": v} for k, v in result.items() if k not in ("tenant", "daysRepriced")]
+    rows.append({"figure": "daysRepriced", "value": len(result["daysRepriced"])})
+    emit(
+        console,
+        heading=f"price sync for {report.tenant}",
+        payload=result,
+        as_json=as_json,
+        export=None,
         sections=[Section("prices", rows)],
     )

@@ -1,6 +1,7 @@
 """Costs: the daily twins of the hourly AI rollups (usage and cost, requests, tool calls per
 tenant-local day, the same keys with ``day`` for ``bucket``), read for the whole days of a period,
-filled from the hourly rows already rolled up.
+filled from the hourly rows already rolled up; and the tenants whose library prices the price sync
+job checks (``analytics_ai_tenants()``: row-level security hides the tenants from the worker's role).
 
 Revision ID: 0024_costs_daily
 Revises: 0022_experiments
@@ -43,6 +44,15 @@ def upgrade() -> None:
                    f"JOIN tenants t ON t.id = h.tenant_id GROUP BY {groups}")
 
 
+    op.execute("""
+        CREATE FUNCTION analytics_ai_tenants() RETURNS TABLE (tenant_id bigint, timezone text)
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+            SELECT t.id, t.timezone FROM tenants t
+            WHERE EXISTS (SELECT 1 FROM ai_models m WHERE m.tenant_id = t.id) ORDER BY t.id
+        $$""")
+
+
 def downgrade() -> None:
+    op.execute("DROP FUNCTION analytics_ai_tenants()")
     for table in reversed(TABLES):
         op.execute(f"DROP TABLE {table}")
