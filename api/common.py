@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import strawberry
@@ -87,6 +87,28 @@ def compared(figures: Callable[..., object], change: Callable[..., object], now:
             "change": change(**{k: metrics.percent_change(now[k], then[k]) for k in now})}
 
 
+T = TypeVar("T")
+CHANGE_NOTE = ("Relative change in percent against the comparison period (null when the previous value is 0 "
+               "or missing).")
+
+
+def change_of(figures: type) -> Callable[[type[T]], type[T]]:
+    """Declare the ``change`` type of a compared ``figures`` type: each numeric field of it as a
+    nullable percentage (metrics.percent_change), so the pair is written once::
+
+        @change_of(CostFigures)
+        class CostChange: ...
+    """
+    fields = [f.python_name for f in figures.__strawberry_definition__.fields  # type: ignore[attr-defined]
+              if f.type in (int, float, int | None, float | None)]
+
+    def declare(cls: type[T]) -> type[T]:
+        cls.__annotations__ = dict.fromkeys(fields, float | None)
+        return strawberry.type(cls, description=CHANGE_NOTE)
+
+    return declare
+
+
 def check_limit(field: str, value: int, maximum: int) -> int:
     if not 1 <= value <= maximum:
         raise BadInput(field, f"must be between 1 and {maximum}")
@@ -94,4 +116,4 @@ def check_limit(field: str, value: int, maximum: int) -> int:
 
 
 __all__ = ["Compare", "Granularity", "IncludeBots", "Period", "RangeInput", "RangePreset",
-           "check_granularity", "check_limit", "compared"]
+           "change_of", "check_granularity", "check_limit", "compared"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sys
 import time
@@ -46,6 +47,8 @@ SUMMARY = """{ tenant { costs(range: {preset: LAST_30_DAYS}) { summary { total r
   projectedMonth byUsageType { usageType tokens cost } unpriced { model usageType tokens } } } } }"""
 BREAKDOWN = """query($by: CostDimension!) { tenant { costs(range: {preset: LAST_30_DAYS}) {
   breakdown(by: $by, limit: 10) { key cost tokens requests share } } } }"""
+TRENDS = """{ tenant { costs(range: {preset: LAST_30_DAYS}) { trends(granularity: DAY) {
+  points { start cost tokens requests errors toolCalls } } } } }"""
 
 
 def requests(count: int, seed: int = 5) -> list[EventIn]:
@@ -120,7 +123,14 @@ async def load_and_roll_up(database_url: str, tenant_id: int, count: int, verify
                         text(f"SELECT count(*) FROM {t} WHERE tenant_id = :t"), {"t": tenant_id}
                     )
                 ).scalar_one()
-                for t in ("ai_usage_hourly", "ai_requests_hourly", "ai_sketches_daily", "ai_spend_daily")
+                for t in (
+                    "ai_usage_hourly",
+                    "ai_usage_daily",
+                    "ai_requests_hourly",
+                    "ai_requests_daily",
+                    "ai_sketches_daily",
+                    "ai_spend_daily",
+                )
             }
             differences = await verify_rollups(conn, tenant_id) if verify else []
         assert rolled == count and int(counted) == count, (rolled, counted, count)
@@ -136,13 +146,16 @@ async def load_and_roll_up(database_url: str, tenant_id: int, count: int, verify
         await engine.dispose()
 
 
-def measure_reads(api: str, key: str, rounds: int) -> dict[str, list[float]]:
-    timings: dict[str, list[float]] = {"summary": [], "breakdown MODEL": [], "breakdown CONVERSATION": []}
+def measure_reads(api: str, key: str, rounds: int, count: int) -> dict[str, list[float]]:
     bodies = {
         "summary": {"query": SUMMARY},
+        "summary since 36h (edge hours)": {"query": SUMMARY.replace("preset: LAST_30_DAYS", 'since: "36h"')},
         "breakdown MODEL": {"query": BREAKDOWN, "variables": {"by": "MODEL"}},
+        "breakdown AGENT": {"query": BREAKDOWN, "variables": {"by": "AGENT"}},
         "breakdown CONVERSATION": {"query": BREAKDOWN, "variables": {"by": "CONVERSATION"}},
+        "trends DAY": {"query": TRENDS},
     }
+    timings: dict[str, list[float]] = {name: [] for name in bodies}
     with httpx.Client(timeout=60, headers={"authorization": f"Bearer {key}"}) as client:
         for _ in range(rounds + 2):
             for name, body in bodies.items():
@@ -150,6 +163,9 @@ def measure_reads(api: str, key: str, rounds: int) -> dict[str, list[float]]:
                 response = client.post(f"{api}/graphql", json=body)
                 elapsed = time.perf_counter() - started
                 assert response.status_code == 200 and "errors" not in response.json(), response.text[:500]
+                if name == "summary":  # every request sent lies in the last 30 days
+                    counted = response.json()["data"]["tenant"]["costs"]["summary"]["requests"]
+                    assert counted == count, (counted, count)
                 timings[name].append(elapsed * 1000)
     return {name: values[2:] for name, values in timings.items()}  # the first two warm caches
 
@@ -164,10 +180,17 @@ def main() -> None:
     count, rounds = (3000, 5) if args.short else (args.requests, args.rounds)
     with running_stack(worker=False, quiet=args.short) as stack:
         loaded = asyncio.run(load_and_roll_up(stack.database_url, stack.tenant_id, count, not args.no_verify))
-        reads = measure_reads(stack.api_url, stack.secret_key, rounds)
+        reads = measure_reads(stack.api_url, stack.secret_key, rounds, count)
+        load_after_reads = " ".join(f"{x:.2f}" for x in os.getloadavg())
         print_section(
             "conditions",
-            conditions(stack, ai_requests=f"{count:,}", read_rounds=rounds, rollup_rows=loaded["rows"]),
+            conditions(
+                stack,
+                ai_requests=f"{count:,}",
+                read_rounds=rounds,
+                rollup_rows=loaded["rows"],
+                load_average_after_reads=load_after_reads,
+            ),
         )
         print_section(
             "worker (rollup of AIRequest events, in process, claims of 20 batches of 1,000)",

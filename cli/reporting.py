@@ -1,8 +1,11 @@
-"""What every reporting command shares: its options, --since/--until as a range in the tenant's time
-zone, and one step that opens the server (checks the key, reads the tenant) and runs a CLI operation."""
+"""What every reporting command shares: its options (one by one, or as the ``report_options`` bundle),
+--since/--until as a range in the tenant's time zone, and one step that opens the server (checks the
+key, reads the tenant) and runs a CLI operation."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,8 +20,8 @@ from analytics import periods
 from analytics.errors import InvalidArgument
 from analytics.periods import Granularity, Period
 from cli.client import GraphQLClient
-from cli.common import UNREACHABLE, USAGE, fail
-from cli.connection import resolve_target
+from cli.common import UNREACHABLE, USAGE, DataDir, fail
+from cli.connection import Key, Profile, Url, resolve_target
 
 RELATIVE = re.compile(r"^\s*\d+\s*[mhdw]\s*$")
 SINCE_FORMS = ("a duration back from --until or now (30m, 24h, 7d, 2w), an ISO date (2025-05-01) or an "
@@ -41,6 +44,7 @@ CompareWith = typer.Option("previous", "--compare",
                                 "earlier) or none.")
 GroupBy = typer.Option(None, "--group-by",
                        help="hour, day, week or month (default: from the range's length).")
+Days = typer.Option(None, "--days", min=1, max=3660, help="The last N days (instead of --since).")
 
 
 def resolve_range(since: str, until: str | None, tz: ZoneInfo, now: datetime | None = None) -> Period:
@@ -164,3 +168,63 @@ def open_report(server: Server, check: Callable[[], object] = lambda: None) -> R
 def check_range(since: str, until: str | None) -> Period:
     """The options as a period in UTC: a bad --since/--until fails before any request."""
     return resolve_range(since, until, ZoneInfo("UTC"))
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """The options a ``report_options`` command shares, as one value: --since (or --days), --until,
+    --compare, --group-by, --include-bots, --json, --export and the server's --url, --key, --profile,
+    --data-dir."""
+
+    since: str
+    until: str | None
+    include_bots: bool
+    as_json: bool
+    server: Server
+    export: Path | None = None
+    days: int | None = None
+    compare: str | None = None
+    group_by: str | None = None
+
+    @property
+    def range_start(self) -> str:
+        """--since, or the last --days days."""
+        return f"{self.days}d" if self.days is not None else self.since
+
+
+def report_options(*, since: Any = SinceWeek, days: bool = True, compare: bool = False,
+                   group_by: bool = False, export: bool = True
+                   ) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command the shared options as its first parameter ``options: ReportOptions``: Typer sees
+    each of them (after the command's own) in the signature, so every command declares them once::
+
+        @app.command("summary")
+        @report_options(compare=True)
+        def summary(options: ReportOptions, limit: int = Limit) -> None: ...
+    """
+    shared: list[tuple[str, Any, Any]] = [("since", str, since), ("until", str | None, Until)]
+    shared += [("days", int | None, Days)] if days else []
+    shared += [("compare", str, CompareWith)] if compare else []
+    shared += [("group_by", str | None, GroupBy)] if group_by else []
+    shared += [("include_bots", bool, IncludeBots), ("as_json", bool, AsJson)]
+    shared += [("export", Path | None, Export)] if export else []
+    shared += [("url", str | None, Url), ("key", str | None, Key), ("profile", str | None, Profile),
+               ("data_dir", Path | None, DataDir)]
+
+    def declare(command: Callable[..., None]) -> Callable[..., None]:
+        own = [p for p in inspect.signature(command).parameters.values() if p.name != "options"]
+
+        @functools.wraps(command)
+        def run(**values: Any) -> None:
+            taken = {name: values.pop(name) for name, _, _ in shared}
+            server = Server(taken.pop("url"), taken.pop("key"), taken.pop("profile"), taken.pop("data_dir"))
+            command(ReportOptions(server=server, **taken), **values)
+
+        run.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+            *own, *(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
+                    for name, kind, option in shared)])
+        run.__annotations__ = {**{k: v for k, v in command.__annotations__.items() if k != "options"},
+                               **{name: kind for name, kind, _ in shared}}
+        return run
+
+    return declare

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from analytics.ai.sync import sync_all_tenants
 from analytics.custom_events.backfill import backfill_tenant, tenants_with_backfills
 from analytics.db import create_engine
 from analytics.experiments.backfill import backfill_experiment as rebuild_experiment
@@ -117,6 +118,7 @@ async def single_run(engine: AsyncEngine, kind: int, key: int) -> AsyncIterator[
 # Lock kinds: two int4 keys never meet the tenant lock's bigint.
 SESSIONS_LOCK, BOT_RULE_LOCK, SEGMENTS_LOCK, FEATURE_LOCK, EVENT_BACKFILL_LOCK, FUNNEL_LOCK = 1, 2, 3, 4, 5, 6
 IDENTITY_LOCK, USER_JOB_LOCK = 7, 8
+PRICE_SYNC_LOCK = 10
 
 
 async def maintain_sessions(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
@@ -177,6 +179,20 @@ async def backfill_feature(ctx: dict[str, Any], tenant_id: int, feature_id: int)
         log.info("feature backfill tenant=%s feature=%s status=%s days=%s", tenant_id, feature_id,
                  feature.backfill.status, feature.backfill.processed_days)
     return {"status": feature.backfill.status if feature else None}
+
+
+async def sync_model_prices(ctx: dict[str, Any]) -> int:
+    """Bring every tenant's copy of the library's prices up to the installed genai-prices release
+    (analytics.ai.sync) and queue the correction of the days it re-prices; the tenants changed."""
+    async with single_run(ctx["engine"], PRICE_SYNC_LOCK, 0) as alone:
+        if not alone:
+            return 0
+        changed = await sync_all_tenants(ctx["engine"])
+    for tenant_id, run in changed.items():
+        log.info("prices tenant=%s added=%s changed=%s removed=%s days=%s", tenant_id, run.added, run.changed,
+                 run.removed, len(run.days))
+        await enqueue_session_work(ctx["redis"], tenant_id)
+    return len(changed)
 
 
 async def refresh_business_gauges(ctx: dict[str, Any]) -> int:

@@ -37,6 +37,8 @@ def worker_options(settings: Settings, *, burst: bool = False) -> dict[str, Any]
             cron(jobs.ensure_partitions, hour={3}, minute={7}, run_at_startup=True, keep_result=0),
             cron(jobs.segments_daily, minute={10}, run_at_startup=True, keep_result=0, timeout=60),
             cron(jobs.forget_salts, minute={5}, run_at_startup=True, keep_result=0),
+            cron(jobs.sync_model_prices, hour={4}, minute={27}, run_at_startup=True, keep_result=0,
+                 timeout=3600),
             cron(jobs.refresh_business_gauges, second={0, 30}, run_at_startup=True, keep_result=0,
                  timeout=60),
             cron(jobs.enforce_retention_now, hour={3}, minute={17}, run_at_startup=True, keep_result=0,

@@ -1,10 +1,17 @@
 """The costs consumer (analytics.rollups.consumers): prices the claimed AI events with the price in
 force at each event's instant and writes the AI rollups, split ``bot`` per tenant-local day; its
-``verify`` prices the raw events again in SQL, from the same price table, and compares."""
+``verify`` prices the raw events again in SQL, from the same price table, and compares.
+
+Usage, requests and tool calls are kept twice from the same fold: per local hour (``*_hourly``, read
+for hour series and the partial first and last day of a period) and per local day (``*_daily``, the
+same keys with ``day`` for ``bucket``, read for the whole days of a period: a month reads ~30 rows per
+key instead of ~720, and their count depends on the keys seen in a day, not on the requests)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -84,7 +91,23 @@ _TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...
         "last_at = greatest(t.last_at, EXCLUDED.last_at)",
     ),
 }
+HOURLY = ("ai_usage_hourly", "ai_requests_hourly", "ai_tools_hourly")
+
+
+def daily_of(table: str) -> str:
+    return table.replace("_hourly", "_daily")
+
+
+for _hourly in HOURLY:  # the daily twin: the same keys and merge, ``day`` for ``bucket``
+    _keys, _values, _merge = _TABLES[_hourly]
+    _TABLES[daily_of(_hourly)] = ((("day", "date"), *_keys[1:]), _values, _merge)
 TABLES = tuple(_TABLES)
+
+
+def columns(table: str) -> tuple[str, ...]:
+    """The columns of a costs rollup table after ``tenant_id``: keys, then values."""
+    keys, values, _ = _TABLES[table]
+    return tuple(c for c, _ in (*keys, *values))
 
 
 def _upsert(table: str) -> str:
@@ -101,19 +124,37 @@ def _upsert(table: str) -> str:
 _UPSERTS = {table: text(_upsert(table)) for table in _TABLES}
 
 
-def _rows(fold: CostFold) -> dict[str, list[tuple[object, ...]]]:
-    return {
+def _by_day(rows: list[tuple[Any, ...]], width: int, tz: ZoneInfo) -> list[tuple[Any, ...]]:
+    """Hourly rows (bucket first, ``width`` key columns) summed per local day, in key order."""
+    days: dict[tuple[Any, ...], list[Any]] = {}
+    for row in rows:
+        key = (row[0].astimezone(tz).date(), *row[1:width])
+        sums = days.get(key)
+        if sums is None:
+            days[key] = list(row[width:])
+        else:
+            for i, value in enumerate(row[width:]):
+                sums[i] += value
+    return [(*k, *v) for k, v in sorted(days.items())]
+
+
+def _rows(fold: CostFold, tz: ZoneInfo) -> dict[str, list[tuple[Any, ...]]]:
+    hourly: dict[str, list[tuple[Any, ...]]] = {
         "ai_usage_hourly": [(*k, *v) for k, v in sorted(fold.usage.items())],
         "ai_requests_hourly": [(*k, v) for k, v in sorted(fold.requests.items())],
         "ai_tools_hourly": [(*k, *v) for k, v in sorted(fold.tools.items())],
+    }
+    return {
+        **hourly,
+        **{daily_of(t): _by_day(rows, len(_TABLES[t][0]), tz) for t, rows in hourly.items()},
         "ai_sketches_daily": [(*k, v) for k, v in sorted(fold.sketches.items())],
         "ai_spend_daily": [(*k, *v) for k, v in sorted(fold.spend.items())],
     }
 
 
-async def write_fold(conn: AsyncConnection, tenant_id: int, fold: CostFold) -> None:
+async def write_fold(conn: AsyncConnection, tenant_id: int, fold: CostFold, tz: ZoneInfo) -> None:
     """One upsert per table, rows in key order (concurrent writers never deadlock)."""
-    for table, rows in _rows(fold).items():
+    for table, rows in _rows(fold, tz).items():
         if rows:
             keys, values, _ = _TABLES[table]
             names = [c for c, _ in (*keys, *values)]
@@ -129,7 +170,7 @@ async def _consume(conn: AsyncConnection, claim: Claim) -> None:
         return
     await ensure_models(conn, claim.tenant_id, seen)
     book = await price_book(conn, claim.tenant_id, seen)
-    await write_fold(conn, claim.tenant_id, fold_costs(claim.with_bot(), claim.tz, book))
+    await write_fold(conn, claim.tenant_id, fold_costs(claim.with_bot(), claim.tz, book), claim.tz)
 
 
 _USAGE_FIELDS = ", ".join(f"('{u}', '{f}')" for u, f in TOKEN_FIELD.items())
@@ -231,6 +272,16 @@ _CHECKS = {
 }
 
 
+for _hourly in HOURLY:  # the daily twins recomputed the same way, grouped by local day
+    _want, _have = _CHECKS[_hourly]
+    _CHECKS[daily_of(_hourly)] = (
+        _want.replace("SELECT bucket, ", "SELECT day, "),
+        _have.replace("SELECT bucket, ", "SELECT day, ")
+        .replace(_hourly, daily_of(_hourly))
+        .replace(_KEPT_HOUR, _KEPT_DAY),
+    )
+
+
 async def _verify(conn: AsyncConnection, tenant_id: int) -> list[Difference]:
     found = [
         await compare(conn, tenant_id, table, want, have, ctes=_EVENTS)
@@ -259,6 +310,7 @@ COSTS = Consumer(
     },
     tables=TABLES,
     # The person's spend rows; their requests stay in the other tables as anonymous counts.
-    erase=("DELETE FROM ai_spend_daily WHERE tenant_id = :tenant AND dimension = 'user' "
-           "AND key = :user_key",),
+    erase=(
+        "DELETE FROM ai_spend_daily WHERE tenant_id = :tenant AND dimension = 'user' AND key = :user_key",
+    ),
 )

@@ -63,27 +63,24 @@ async def set_model_price(
     await write_prices(
         conn, tenant_id, "tenant", sorted((provider, model, u, effective_from, p) for u, p in given.items())
     )
-    days = [
-        r[0]
-        for r in await conn.execute(
-            text(
-                "SELECT DISTINCT (bucket AT TIME ZONE :tz)::date FROM ai_usage_hourly WHERE tenant_id = "
-                ":tenant "
-                "AND provider = :provider AND model = :model AND bucket > CAST(:start AS timestamptz) - "
-                "interval "
-                "'1 hour'"
-            ),
-            {
-                "tenant": tenant_id,
-                "tz": tz.key,
-                "provider": provider,
-                "model": model,
-                "start": effective_from,
-            },
-        )
-    ]
+    days = await days_from(conn, tenant_id, tz, provider, model, effective_from)
     await mark_days(conn, tenant_id, days)
-    return sorted(days)
+    return days
+
+
+async def days_from(
+    conn: AsyncConnection, tenant_id: int, tz: ZoneInfo, provider: str, model: str, start: datetime
+) -> list[date]:
+    """The local days already rolled up with usage of the model from the day of ``start`` on (those
+    a price change from then re-prices), ascending."""
+    rows = await conn.execute(
+        text(
+            "SELECT DISTINCT day FROM ai_usage_daily WHERE tenant_id = :tenant AND provider = :provider "
+            "AND model = :model AND day >= (CAST(:start AS timestamptz) AT TIME ZONE :tz)::date"
+        ),
+        {"tenant": tenant_id, "tz": tz.key, "provider": provider, "model": model, "start": start},
+    )
+    return sorted(r[0] for r in rows)
 
 
 async def list_prices(

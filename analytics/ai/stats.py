@@ -1,6 +1,7 @@
 """AI analytics from the costs rollups: cost summary, series and breakdowns; request, model, agent,
-tool and conversation figures. Hourly tables cover the hours of the period; sketches and per-user /
-per-conversation spend are daily, so they cover the local days the period touches.
+tool and conversation figures. Usage, requests and tool calls are read from the daily tables for the
+period's whole local days and the hourly ones for its other hours (analytics.ai.spans); sketches and
+per-user / per-conversation spend are daily, so they cover the local days the period touches.
 
 Definitions (one each): error_rate = requests with status error / requests * 100 (cancelled ones
 are not errors); projected_month = cost / days of the period * days in the month of its last day;
@@ -22,30 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics import metrics
 from analytics.ai.sketch import quantile
-from analytics.db import CURRENT_TENANT, HUMANS_UNLESS_INCLUDE_BOTS
-from analytics.periods import Period, hour_floor
+from analytics.ai.spans import DAYS, SPANS, matching, source, window
+from analytics.periods import Period, hour_floor, local_midnight
 
-HOURS = f"{CURRENT_TENANT} AND bucket >= :start AND bucket < :end AND {HUMANS_UNLESS_INCLUDE_BOTS}"
-DAYS = f"{CURRENT_TENANT} AND day BETWEEN :first AND :last AND {HUMANS_UNLESS_INCLUDE_BOTS}"
 BREAKDOWNS = ("model", "provider", "agent", "tool", "user", "conversation")
-
-
-def window(period: Period, include_bots: bool, **filters: Any) -> dict[str, Any]:
-    return {
-        "start": hour_floor(period.start, period.tz),
-        "end": period.end,
-        "first": period.first_day,
-        "last": period.last_day,
-        "include_bots": include_bots,
-        "model": None,
-        "agent": None,
-        "tool": None,
-        **filters,
-    }
-
-
-def _filters(*columns: str) -> str:
-    return "".join(f" AND (CAST(:{c} AS text) IS NULL OR {c} = :{c})" for c in columns)
+USAGE, REQUESTS, TOOLS = SPANS["ai_usage_hourly"], SPANS["ai_requests_hourly"], SPANS["ai_tools_hourly"]
 
 
 def money(value: Decimal | None) -> float:
@@ -90,16 +72,13 @@ async def cost_summary(conn: AsyncConnection, period: Period, include_bots: bool
         await conn.execute(
             text(
                 "SELECT provider, model, usage_type, sum(tokens), sum(unpriced_tokens), sum(cost) FROM "
-                "ai_usage_hourly "
-                f"WHERE {HOURS} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+                f"{USAGE} AS s WHERE true GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
             ),
             params,
         )
     ).all()
     requests = (
-        await conn.execute(
-            text(f"SELECT coalesce(sum(requests), 0) FROM ai_requests_hourly WHERE {HOURS}"), params
-        )
+        await conn.execute(text(f"SELECT coalesce(sum(requests), 0) FROM {REQUESTS} AS s WHERE true"), params)
     ).scalar_one()
     by_usage: dict[str, tuple[int, Decimal]] = {}
     for _, _, usage_type, tokens, _, cost in usage:
@@ -135,14 +114,19 @@ async def series(
     params = window(period, include_bots, **filters)
     points = [Point(s) for s in starts]
     bounds = [hour_floor(s, period.tz) for s in starts]
+    # Daily rows fall whole into a bucket unless a bucket starts inside a day (hour series).
+    hourly = any(s != local_midnight(s.astimezone(period.tz).date(), period.tz) for s in starts)
+    usage, requests, tools = (
+        source(t, hourly) for t in ("ai_usage_hourly", "ai_requests_hourly", "ai_tools_hourly")
+    )
 
     def at(bucket: datetime) -> Point:
         return points[max(bisect_right(bounds, bucket) - 1, 0)]
 
     for bucket, tokens, unpriced, cost in await conn.execute(
         text(
-            "SELECT bucket, sum(tokens), sum(unpriced_tokens), sum(cost) FROM ai_usage_hourly "
-            f"WHERE {HOURS}{_filters('model', 'agent', 'tool')} GROUP BY 1"
+            "SELECT bucket, sum(tokens), sum(unpriced_tokens), sum(cost) FROM "
+            f"{usage}{matching('model', 'agent', 'tool')} GROUP BY 1"
         ),
         params,
     ):
@@ -151,21 +135,21 @@ async def series(
         point.unpriced_tokens += int(unpriced)
         point.cost += cost
     if filters.get("tool") is None:
-        for bucket, requests, errors in await conn.execute(
+        for bucket, count, errors in await conn.execute(
             text(
                 "SELECT bucket, sum(requests), sum(requests) FILTER (WHERE status = 'error') "
-                f"FROM ai_requests_hourly WHERE {HOURS}{_filters('model', 'agent')} GROUP BY 1"
+                f"FROM {requests}{matching('model', 'agent')} GROUP BY 1"
             ),
             params,
         ):
             point = at(bucket)
-            point.requests += int(requests)
+            point.requests += int(count)
             point.errors += int(errors or 0)
     if filters.get("model") is None:
         for bucket, calls, errors in await conn.execute(
             text(
-                "SELECT bucket, sum(calls), sum(calls) FILTER (WHERE status = 'error') FROM ai_tools_hourly "
-                f"WHERE {HOURS}{_filters('agent', 'tool')} GROUP BY 1"
+                "SELECT bucket, sum(calls), sum(calls) FILTER (WHERE status = 'error') FROM "
+                f"{tools}{matching('agent', 'tool')} GROUP BY 1"
             ),
             params,
         ):
@@ -187,11 +171,16 @@ class CostItem:
 
 
 async def breakdown(
-    conn: AsyncConnection, period: Period, by: str, limit: int, include_bots: bool
+    conn: AsyncConnection,
+    period: Period,
+    by: str,
+    limit: int,
+    include_bots: bool,
+    keys: Sequence[str] | None = None,
 ) -> list[CostItem]:
-    """Cost by one dimension, the most expensive first (then by tokens, then key). ``requests``:
-    AI requests (tool calls for ``tool``)."""
-    params = {**window(period, include_bots), "limit": limit, "dimension": by}
+    """Cost by one dimension, the most expensive first (then by tokens, then key); only ``keys``
+    when given (a comparison's rows). ``requests``: AI requests (tool calls for ``tool``)."""
+    params = {**window(period, include_bots), "limit": limit, "dimension": by, "keys": keys}
     if by in ("user", "conversation"):
         sql = (
             "SELECT key, NULL, sum(cost) AS cost, sum(tokens) AS tokens, sum(unpriced_tokens), "
@@ -201,9 +190,9 @@ async def breakdown(
     elif by == "tool":
         sql = (
             "WITH u AS (SELECT tool AS key, sum(cost) AS cost, sum(tokens) AS tokens, "
-            f"sum(unpriced_tokens) AS unpriced FROM ai_usage_hourly WHERE {HOURS} AND tool <> '' GROUP "
+            f"sum(unpriced_tokens) AS unpriced FROM {USAGE} AS s WHERE true AND tool <> '' GROUP "
             f"BY 1), "
-            f"c AS (SELECT tool AS key, sum(calls) AS calls FROM ai_tools_hourly WHERE {HOURS} GROUP BY "
+            f"c AS (SELECT tool AS key, sum(calls) AS calls FROM {TOOLS} AS s WHERE true GROUP BY "
             f"1) "
             "SELECT key, NULL, coalesce(u.cost, 0) AS cost, coalesce(u.tokens, 0) AS tokens, "
             "coalesce(u.unpriced, 0), coalesce(c.calls, 0) FROM u FULL JOIN c USING (key)"
@@ -215,11 +204,11 @@ async def breakdown(
         sql = (
             f"WITH u AS (SELECT {key} AS key, {provider} AS provider, sum(cost) AS cost, sum(tokens) AS "
             f"tokens, "
-            f"sum(unpriced_tokens) AS unpriced FROM ai_usage_hourly WHERE {HOURS} AND usage_type <> "
+            f"sum(unpriced_tokens) AS unpriced FROM {USAGE} AS s WHERE true AND usage_type <> "
             f"'tool' "
             f"GROUP BY {group}), "
             f"r AS (SELECT {key} AS key, {provider} AS provider, sum(requests) AS requests "
-            f"FROM ai_requests_hourly WHERE {HOURS} GROUP BY {group}) "
+            f"FROM {REQUESTS} AS s WHERE true GROUP BY {group}) "
             "SELECT key, NULLIF(provider, ''), coalesce(u.cost, 0) AS cost, coalesce(u.tokens, 0) AS "
             "tokens, "
             "coalesce(u.unpriced, 0), coalesce(r.requests, 0) FROM u FULL JOIN r USING (key, provider)"
@@ -227,7 +216,11 @@ async def breakdown(
         if by == "agent":  # tool call costs belong to their agent too
             sql = sql.replace("AND usage_type <> 'tool' ", "")
     rows = await conn.execute(
-        text(f"SELECT * FROM ({sql}) b ORDER BY cost DESC, tokens DESC, key LIMIT :limit"), params
+        text(
+            f"SELECT * FROM ({sql}) b WHERE CAST(:keys AS text[]) IS NULL "
+            "OR key = ANY(CAST(:keys AS text[])) ORDER BY cost DESC, tokens DESC, key LIMIT :limit"
+        ),
+        params,
     )
     return [CostItem(r[0], r[1], r[2], int(r[3]), int(r[4]), int(r[5])) for r in rows]
 
@@ -257,7 +250,7 @@ async def _sketch(
         text(
             f"SELECT bin, sum(count) FROM ai_sketches_daily WHERE {DAYS} AND measure = :measure "
             "AND (CAST(:subject AS text) IS NULL OR subject = :subject)"
-            f"{_filters('agent')} GROUP BY 1"
+            f"{matching('agent')} GROUP BY 1"
         ),
         {**params, "measure": measure, "subject": subject},
     )
@@ -278,8 +271,8 @@ async def request_stats(
             text(
                 "SELECT coalesce(sum(requests), 0), coalesce(sum(requests) FILTER (WHERE status = "
                 "'error'), 0), "
-                "coalesce(sum(requests) FILTER (WHERE status = 'cancelled'), 0) FROM ai_requests_hourly "
-                f"WHERE {HOURS}{_filters('model', 'agent')}"
+                "coalesce(sum(requests) FILTER (WHERE status = 'cancelled'), 0) FROM "
+                f"{REQUESTS} AS s WHERE true{matching('model', 'agent')}"
             ),
             params,
         )
@@ -288,7 +281,7 @@ async def request_stats(
         await conn.execute(
             text(
                 "SELECT coalesce(sum(tokens), 0), coalesce(sum(unpriced_tokens), 0), coalesce(sum(cost), 0) "
-                f"FROM ai_usage_hourly WHERE {HOURS} AND usage_type <> 'tool'{_filters('model', 'agent')}"
+                f"FROM {USAGE} AS s WHERE true AND usage_type <> 'tool'{matching('model', 'agent')}"
             ),
             params,
         )
@@ -324,8 +317,8 @@ async def models(conn: AsyncConnection, period: Period, include_bots: bool, limi
             text(
                 "SELECT provider, model, EXISTS (SELECT 1 FROM model_prices p WHERE p.tenant_id = "
                 "r.tenant_id "
-                "AND p.provider = r.provider AND p.model = r.model) FROM ai_requests_hourly r "
-                f"WHERE {HOURS} GROUP BY r.tenant_id, 1, 2 ORDER BY sum(requests) DESC, 1, 2 LIMIT :limit"
+                f"AND p.provider = r.provider AND p.model = r.model) FROM {REQUESTS} AS r "
+                "WHERE true GROUP BY r.tenant_id, 1, 2 ORDER BY sum(requests) DESC, 1, 2 LIMIT :limit"
             ),
             params,
         )
@@ -348,15 +341,14 @@ async def agent_names(
     conn: AsyncConnection, period: Period, include_bots: bool, limit: int, name: str | None = None
 ) -> list[str]:
     params = {**window(period, include_bots, agent=name), "limit": limit}
-    agent = f" AND agent <> ''{_filters('agent')}"
+    agent = f" AND agent <> ''{matching('agent')}"
     return [
         r[0]
         for r in await conn.execute(
             text(
-                f"SELECT agent FROM (SELECT agent, sum(cost) AS cost FROM ai_usage_hourly WHERE "
-                f"{HOURS}{agent} "
-                f"GROUP BY 1 UNION ALL SELECT agent, 0 FROM ai_tools_hourly WHERE {HOURS}{agent} "
-                f"UNION ALL SELECT agent, 0 FROM ai_requests_hourly WHERE {HOURS}{agent}) a "
+                f"SELECT agent FROM (SELECT agent, sum(cost) AS cost FROM {USAGE} AS s WHERE true{agent} "
+                f"GROUP BY 1 UNION ALL SELECT agent, 0 FROM {TOOLS} AS s WHERE true{agent} "
+                f"UNION ALL SELECT agent, 0 FROM {REQUESTS} AS s WHERE true{agent}) a "
                 "GROUP BY 1 ORDER BY sum(cost) DESC, 1 LIMIT :limit"
             ),
             params,
@@ -368,7 +360,7 @@ async def agent_usage(conn: AsyncConnection, period: Period, include_bots: bool,
     params = window(period, include_bots, agent=agent)
     calls = (
         await conn.execute(
-            text(f"SELECT coalesce(sum(calls), 0) FROM ai_tools_hourly WHERE {HOURS}{_filters('agent')}"),
+            text(f"SELECT coalesce(sum(calls), 0) FROM {TOOLS} AS s WHERE true{matching('agent')}"),
             params,
         )
     ).scalar_one()
@@ -376,7 +368,7 @@ async def agent_usage(conn: AsyncConnection, period: Period, include_bots: bool,
         await conn.execute(
             text(
                 f"SELECT count(DISTINCT key) FROM ai_spend_daily WHERE {DAYS} AND dimension = 'conversation'"
-                f"{_filters('agent')}"
+                f"{matching('agent')}"
             ),
             params,
         )
@@ -385,8 +377,8 @@ async def agent_usage(conn: AsyncConnection, period: Period, include_bots: bool,
     tool_cost = (
         await conn.execute(
             text(
-                f"SELECT coalesce(sum(cost), 0) FROM ai_usage_hourly WHERE {HOURS} AND usage_type = 'tool'"
-                f"{_filters('agent')}"
+                f"SELECT coalesce(sum(cost), 0) FROM {USAGE} AS s WHERE true AND usage_type = 'tool'"
+                f"{matching('agent')}"
             ),
             params,
         )
@@ -430,12 +422,11 @@ async def tools(
             text(
                 "WITH c AS (SELECT tool, sum(calls) AS calls, sum(calls) FILTER (WHERE status = 'error') "
                 "AS errors, "
-                f"sum(duration_ms) AS duration FROM ai_tools_hourly WHERE "
-                f"{HOURS}{_filters('tool', 'agent')} GROUP "
+                f"sum(duration_ms) AS duration FROM {TOOLS} AS s WHERE true{matching('tool', 'agent')} GROUP "
                 f"BY 1), "
-                f"u AS (SELECT tool, sum(cost) AS cost FROM ai_usage_hourly WHERE {HOURS} AND usage_type = "
+                f"u AS (SELECT tool, sum(cost) AS cost FROM {USAGE} AS s WHERE true AND usage_type = "
                 f"'tool'"
-                f"{_filters('tool', 'agent')} GROUP BY 1) "
+                f"{matching('tool', 'agent')} GROUP BY 1) "
                 "SELECT c.tool, c.calls, coalesce(c.errors, 0), c.duration, coalesce(u.cost, 0) FROM c "
                 "LEFT JOIN u "
                 "USING (tool) "
@@ -482,7 +473,7 @@ class Conversation:
 _CONVERSATIONS = (
     "SELECT key, max(agent), sum(turns), sum(requests), sum(tokens), sum(unpriced_tokens), sum(cost), "
     f"min(first_at), max(last_at) FROM ai_spend_daily WHERE {DAYS} AND dimension = 'conversation'"
-    f"{_filters('agent')} GROUP BY 1"
+    f"{matching('agent')} GROUP BY 1"
 )
 
 
@@ -551,7 +542,7 @@ async def conversation_series(
     for day, key, day_turns, cost in await conn.execute(
         text(
             "SELECT day, key, sum(turns), sum(cost) FROM ai_spend_daily "
-            f"WHERE {DAYS} AND dimension = 'conversation'{_filters('agent')} GROUP BY 1, 2"
+            f"WHERE {DAYS} AND dimension = 'conversation'{matching('agent')} GROUP BY 1, 2"
         ),
         params,
     ):

@@ -1,13 +1,15 @@
-"""``setModelPrice`` (secret key): a tenant's price of a model from an instant on."""
+"""``setModelPrice`` (secret key): a tenant's price of a model from an instant on; ``syncModelPrices``:
+the tenant's copy of the library's prices brought up to the installed genai-prices release."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 import strawberry
 
 from analytics.ai.service import PriceError, set_model_price
+from analytics.ai.sync import LIBRARY_VERSION, sync_library_prices
 from api.ai.queries import model_prices
 from api.ai.types import ModelPrice
 from api.context import AppInfo
@@ -54,6 +56,19 @@ def _decimal(field: str, raw: str | None) -> Decimal | None:
     return value
 
 
+@strawberry.type(description="What a price sync changed in your copy of the library's prices.")
+class PriceSyncResult:
+    library_version: str = strawberry.field(description="The genai-prices release installed on the server.")
+    models: int = strawberry.field(description="Models seen by your events, checked.")
+    added: int = strawberry.field(description="Price rows the release has that your copy lacked.")
+    changed: int = strawberry.field(description="Price rows of the same start the release corrects.")
+    removed: int = strawberry.field(description="Price rows the release no longer has.")
+    days_repriced: list[date] = strawberry.field(
+        description="Local days marked for re-pricing by the worker (those with usage of a changed "
+        "model from its earliest changed start on)."
+    )
+
+
 @strawberry.type
 class PriceMutation:
     @strawberry.mutation(
@@ -86,3 +101,24 @@ class PriceMutation:
             raise BadInput(f"input.{field}", exc.message) from None
         await enqueue_session_work(info.context.resources.redis, principal.tenant_id)
         return await model_prices(info, input.provider, input.model)
+
+    @strawberry.mutation(
+        description="Bring your copy of the library's prices (source library) up to the genai-prices "
+        "release installed on the server (secret key): prices it adds, corrects or drops, with their "
+        "effective dates; your own prices (source tenant) are kept and still win. The days a change "
+        "covers are re-priced by a worker job. The worker also runs this daily and at start."
+    )
+    async def sync_model_prices(self, info: AppInfo) -> PriceSyncResult:
+        principal = info.context.require_secret()
+        async with info.context.write() as conn:
+            run = await sync_library_prices(conn, principal.tenant_id, principal.timezone)
+        if run.days:
+            await enqueue_session_work(info.context.resources.redis, principal.tenant_id)
+        return PriceSyncResult(
+            library_version=LIBRARY_VERSION,
+            models=run.models,
+            added=run.added,
+            changed=run.changed,
+            removed=run.removed,
+            days_repriced=run.days,
+        )

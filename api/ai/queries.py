@@ -27,6 +27,8 @@ from api.ai.types import (
     ConversationSeries,
     ConversationStats,
     ConversationSummary,
+    CostBreakdownChange,
+    CostBreakdownFigures,
     CostBreakdownItem,
     CostChange,
     CostDimension,
@@ -80,13 +82,31 @@ async def _series(
     period: DomainPeriod,
     granularity: Granularity | None,
     include_bots: bool,
+    compare: Compare | None = None,
     **filters: str | None,
 ) -> AISeries:
+    """The series; with ``compare``, each point beside the comparison period's point at the same
+    position (its series has the same granularity; zeros past its end)."""
     chosen, starts = check_granularity(period, granularity)
+    before = comparison(period, compare)
     async with info.context.read() as conn:
         points = await stats.series(conn, period, starts, include_bots, **filters)
+        then: list[stats.Point] | None = None
+        if before is not None:
+            _, before_starts = check_granularity(before, chosen)
+            then = await stats.series(conn, before, before_starts, include_bots, **filters)
     tool = filters.get("tool") is not None
-    return AISeries(granularity=chosen, points=[AIPoint.of(p, tool) for p in points])
+
+    def previous(i: int) -> stats.Point | None:
+        if then is None:
+            return None
+        return then[i] if i < len(then) else stats.Point(points[i].start)
+
+    return AISeries(
+        granularity=chosen,
+        comparison_period=Period.of(before) if before else None,
+        points=[AIPoint.of(p, tool, previous(i)) for i, p in enumerate(points)],
+    )
 
 
 async def _request_stats(
@@ -138,30 +158,44 @@ class Costs:
         )
 
     @strawberry.field(description="Cost, tokens and requests per bucket, empty buckets as zeros.")
-    async def trends(self, info: AppInfo, granularity: Granularity | None = None) -> AISeries:
-        return await _series(info, self.domain_period, granularity, self.include_bots)
+    async def trends(
+        self, info: AppInfo, granularity: Granularity | None = None, compare: Compare | None = None
+    ) -> AISeries:
+        return await _series(info, self.domain_period, granularity, self.include_bots, compare)
 
     @strawberry.field(
         description="Cost by model, provider, agent, tool, user or conversation, the most "
         "expensive first (limit at most 500)."
     )
-    async def breakdown(self, info: AppInfo, by: CostDimension, limit: int = 10) -> list[CostBreakdownItem]:
+    async def breakdown(
+        self, info: AppInfo, by: CostDimension, limit: int = 10, compare: Compare | None = None
+    ) -> list[CostBreakdownItem]:
         check_limit("limit", limit, MAX_LIMIT)
+        before = comparison(self.domain_period, compare)
         async with info.context.read() as conn:
             rows = await stats.breakdown(conn, self.domain_period, by.value, limit, self.include_bots)
             total = (await stats.cost_summary(conn, self.domain_period, self.include_bots)).total
-        return [
-            CostBreakdownItem(
-                key=r.key,
-                provider=r.provider,
-                cost=stats.money(r.cost),
-                tokens=r.tokens,
-                unpriced_tokens=r.unpriced_tokens,
-                requests=r.requests,
-                share=round(float(r.cost / total * 100), 2) if total else None,
+            then: dict[tuple[str, str | None], stats.CostItem] | None = None
+            if before is not None:
+                keys = sorted({r.key for r in rows})
+                found = await stats.breakdown(conn, before, by.value, MAX_LIMIT, self.include_bots, keys)
+                then = {(r.key, r.provider): r for r in found}
+                then_total = (await stats.cost_summary(conn, before, self.include_bots)).total
+        items = []
+        for r in rows:
+            values = CostBreakdownFigures.values(r, total)
+            previous = None
+            if then is not None:
+                previous = CostBreakdownFigures.values(then.get((r.key, r.provider)), then_total)
+            items.append(
+                CostBreakdownItem(
+                    key=r.key,
+                    provider=r.provider,
+                    **values,
+                    **compared(CostBreakdownFigures, CostBreakdownChange, values, previous),  # type: ignore[arg-type]
+                )
             )
-            for r in rows
-        ]
+        return items
 
 
 @strawberry.type(description="AI requests over a range. Bots are excluded unless includeBots.")
@@ -231,41 +265,99 @@ class Requests:
         granularity: Granularity | None = None,
         model: str | None = None,
         agent: str | None = None,
+        compare: Compare | None = None,
     ) -> AISeries:
         return await _series(
-            info, self.domain_period, granularity, self.include_bots, model=model, agent=agent
+            info, self.domain_period, granularity, self.include_bots, compare, model=model, agent=agent
         )
 
     @strawberry.field(description="Models used in the range, the most requests first (limit at most 500).")
-    async def models(self, info: AppInfo, limit: int = 20) -> list[ModelUsage]:
+    async def models(
+        self, info: AppInfo, limit: int = 20, compare: Compare | None = None
+    ) -> list[ModelUsage]:
         check_limit("limit", limit, MAX_LIMIT)
+        before = comparison(self.domain_period, compare)
         async with info.context.read() as conn:
             rows = await stats.models(conn, self.domain_period, self.include_bots, limit)
-        return [
-            ModelUsage(
-                provider=m.provider,
-                model=m.model,
-                priced=m.priced,
-                stats=RequestFigures(**RequestFigures.values(m.stats)),
+            then = [
+                None
+                if before is None
+                else await stats.request_stats(conn, before, self.include_bots, model=m.model)
+                for m in rows
+            ]
+        found = []
+        for m, t in zip(rows, then, strict=True):
+            values = RequestFigures.values(m.stats)
+            found.append(
+                ModelUsage(
+                    provider=m.provider,
+                    model=m.model,
+                    priced=m.priced,
+                    stats=RequestFigures(**values),
+                    **compared(  # type: ignore[arg-type]
+                        RequestFigures, RequestChange, values, RequestFigures.values(t) if t else None
+                    ),
+                )
             )
-            for m in rows
-        ]
+        return found
 
 
 async def _agents(
-    info: AppInfo, period: DomainPeriod, include_bots: bool, limit: int, name: str | None = None
+    info: AppInfo,
+    period: DomainPeriod,
+    include_bots: bool,
+    limit: int,
+    name: str | None = None,
+    compare: Compare | None = None,
 ) -> list[AgentUsage]:
+    before = comparison(period, compare)
     async with info.context.read() as conn:
         names = await stats.agent_names(conn, period, include_bots, limit, name)
         found = [await stats.agent_usage(conn, period, include_bots, n) for n in names[:limit]]
-    return [
-        AgentUsage(
-            name=a.agent,
-            stats=RequestFigures(**RequestFigures.values(a.stats)),
-            tool_calls=a.tool_calls,
-            conversations=a.conversations,
+        then = [
+            None if before is None else await stats.agent_usage(conn, before, include_bots, n)
+            for n in names[:limit]
+        ]
+    agents = []
+    for a, t in zip(found, then, strict=True):
+        values = RequestFigures.values(a.stats)
+        agents.append(
+            AgentUsage(
+                name=a.agent,
+                stats=RequestFigures(**values),
+                tool_calls=a.tool_calls,
+                conversations=a.conversations,
+                **compared(  # type: ignore[arg-type]
+                    RequestFigures, RequestChange, values, RequestFigures.values(t.stats) if t else None
+                ),
+            )
         )
-        for a in found
+    return agents
+
+
+async def _tools(
+    info: AppInfo,
+    period: DomainPeriod,
+    include_bots: bool,
+    limit: int,
+    compare: Compare | None,
+    *,
+    tool: str | None = None,
+    agent: str | None = None,
+) -> list[ToolStats]:
+    """Tools by calls; with ``compare``, each beside the same tool's figures in the comparison period."""
+    before = comparison(period, compare)
+    async with info.context.read() as conn:
+        rows = await stats.tools(conn, period, include_bots, limit, tool=tool, agent=agent)
+        then = [
+            None
+            if before is None
+            else await stats.tools(conn, before, include_bots, 1, tool=t.tool, agent=agent)
+            for t in rows
+        ]
+    return [
+        ToolStats.of(t, p[0] if p else None, compare=before is not None)
+        for t, p in zip(rows, then, strict=True)
     ]
 
 
@@ -278,17 +370,19 @@ class Agents:
     @strawberry.field(
         name="list", description="Agents with their figures, the most expensive first (limit at most 500)."
     )
-    async def list_(self, info: AppInfo, limit: int = 20) -> list[AgentUsage]:
+    async def list_(self, info: AppInfo, limit: int = 20, compare: Compare | None = None) -> list[AgentUsage]:
         check_limit("limit", limit, MAX_LIMIT)
-        return await _agents(info, self.domain_period, self.include_bots, limit)
+        return await _agents(info, self.domain_period, self.include_bots, limit, compare=compare)
 
     @strawberry.field(description="All requests together (with or without an agent), optionally compared.")
     async def stats(self, info: AppInfo, compare: Compare | None = None) -> RequestStats:
         return await _request_stats(info, self.domain_period, compare, self.include_bots)
 
     @strawberry.field(description="Requests, cost and tool calls per bucket.")
-    async def trends(self, info: AppInfo, granularity: Granularity | None = None) -> AISeries:
-        return await _series(info, self.domain_period, granularity, self.include_bots)
+    async def trends(
+        self, info: AppInfo, granularity: Granularity | None = None, compare: Compare | None = None
+    ) -> AISeries:
+        return await _series(info, self.domain_period, granularity, self.include_bots, compare)
 
 
 @strawberry.type(description="One agent over a range.")
@@ -303,15 +397,17 @@ class Agent:
         return await _request_stats(info, self.domain_period, compare, self.include_bots, agent=self.name)
 
     @strawberry.field(description="The agent's requests, cost and tool calls per bucket.")
-    async def trends(self, info: AppInfo, granularity: Granularity | None = None) -> AISeries:
-        return await _series(info, self.domain_period, granularity, self.include_bots, agent=self.name)
+    async def trends(
+        self, info: AppInfo, granularity: Granularity | None = None, compare: Compare | None = None
+    ) -> AISeries:
+        return await _series(
+            info, self.domain_period, granularity, self.include_bots, compare, agent=self.name
+        )
 
     @strawberry.field(description="The tools the agent called, the most calls first.")
-    async def tools(self, info: AppInfo, limit: int = 20) -> list[ToolStats]:
+    async def tools(self, info: AppInfo, limit: int = 20, compare: Compare | None = None) -> list[ToolStats]:
         check_limit("limit", limit, MAX_LIMIT)
-        async with info.context.read() as conn:
-            rows = await stats.tools(conn, self.domain_period, self.include_bots, limit, agent=self.name)
-        return [ToolStats.of(t) for t in rows]
+        return await _tools(info, self.domain_period, self.include_bots, limit, compare, agent=self.name)
 
     @strawberry.field(description="The agent's conversations, the latest first.")
     async def conversations(self, info: AppInfo, limit: int = 20) -> list[ConversationSummary]:
@@ -330,15 +426,15 @@ class Tools:
     domain_period: strawberry.Private[DomainPeriod]
 
     @strawberry.field(description="Each tool's calls, errors, durations and cost, the most calls first.")
-    async def stats(self, info: AppInfo, limit: int = 20) -> list[ToolStats]:
+    async def stats(self, info: AppInfo, limit: int = 20, compare: Compare | None = None) -> list[ToolStats]:
         check_limit("limit", limit, MAX_LIMIT)
-        async with info.context.read() as conn:
-            rows = await stats.tools(conn, self.domain_period, self.include_bots, limit)
-        return [ToolStats.of(t) for t in rows]
+        return await _tools(info, self.domain_period, self.include_bots, limit, compare)
 
     @strawberry.field(description="Tool calls per bucket (toolCalls), empty buckets as zeros.")
-    async def trends(self, info: AppInfo, granularity: Granularity | None = None) -> AISeries:
-        return await _series(info, self.domain_period, granularity, self.include_bots)
+    async def trends(
+        self, info: AppInfo, granularity: Granularity | None = None, compare: Compare | None = None
+    ) -> AISeries:
+        return await _series(info, self.domain_period, granularity, self.include_bots, compare)
 
 
 @strawberry.type(description="One tool over a range.")
@@ -349,14 +445,17 @@ class Tool:
     domain_period: strawberry.Private[DomainPeriod]
 
     @strawberry.field(description="The tool's calls, errors, durations and cost (null without calls).")
-    async def stats(self, info: AppInfo) -> ToolStats | None:
-        async with info.context.read() as conn:
-            rows = await stats.tools(conn, self.domain_period, self.include_bots, 1, tool=self.name)
-        return ToolStats.of(rows[0]) if rows else None
+    async def stats(self, info: AppInfo, compare: Compare | None = None) -> ToolStats | None:
+        rows = await _tools(info, self.domain_period, self.include_bots, 1, compare, tool=self.name)
+        return rows[0] if rows else None
 
     @strawberry.field(description="The tool's calls (requests), errors and cost per bucket.")
-    async def trends(self, info: AppInfo, granularity: Granularity | None = None) -> AISeries:
-        return await _series(info, self.domain_period, granularity, self.include_bots, tool=self.name)
+    async def trends(
+        self, info: AppInfo, granularity: Granularity | None = None, compare: Compare | None = None
+    ) -> AISeries:
+        return await _series(
+            info, self.domain_period, granularity, self.include_bots, compare, tool=self.name
+        )
 
 
 @strawberry.type(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import strawberry
@@ -11,7 +12,7 @@ import strawberry
 from analytics.ai import stats
 from analytics.ai.requests import AIRequestRow
 from analytics.ai.sketch import RELATIVE_ACCURACY
-from api.common import Granularity
+from api.common import Granularity, Period, change_of, compared
 
 SKETCH_NOTE = (
     f"Percentiles come from a DDSketch kept per local day (relative error at most "
@@ -19,6 +20,7 @@ SKETCH_NOTE = (
     "days the range touches."
 )
 MONEY_NOTE = "US dollars, rounded to 6 decimals."
+PREVIOUS_NOTE = "With compare: the same row's figures in the comparison period (zeros when it had none)."
 
 
 @strawberry.enum(description="What a cost breakdown groups by.")
@@ -68,15 +70,8 @@ class CostFigures:
         }
 
 
-@strawberry.type(
-    description="Relative change in percent against the comparison period (null when the "
-    "previous value is 0)."
-)
-class CostChange:
-    total: float | None
-    unpriced_tokens: float | None
-    requests: float | None
-    projected_month: float | None
+@change_of(CostFigures)
+class CostChange: ...
 
 
 @strawberry.type(description="What AI cost in the range: the total, by usage type, the unpriced tokens.")
@@ -88,9 +83,8 @@ class CostSummary(CostFigures):
     change: CostChange | None
 
 
-@strawberry.type(description="One bucket of an AI series; empty buckets are zeros.")
-class AIPoint:
-    start: datetime = strawberry.field(description="Bucket start in the tenant's time zone.")
+@strawberry.type(description="The figures of one bucket of an AI series.")
+class AIFigures:
     cost: float = strawberry.field(description=MONEY_NOTE)
     tokens: int
     unpriced_tokens: int
@@ -99,39 +93,84 @@ class AIPoint:
     error_rate: float | None = strawberry.field(description="errors / requests * 100.")
     tool_calls: int
 
-    @classmethod
-    def of(cls, point: stats.Point, tool: bool = False) -> AIPoint:
+    @staticmethod
+    def values(point: stats.Point, tool: bool = False) -> dict[str, Any]:
         requests = point.tool_calls if tool else point.requests
-        return cls(
-            start=point.start,
-            cost=stats.money(point.cost),
-            tokens=point.tokens,
-            unpriced_tokens=point.unpriced_tokens,
-            requests=requests,
-            errors=point.errors,
-            error_rate=stats.error_rate(point.errors, requests),
-            tool_calls=point.tool_calls,
-        )
+        return {
+            "cost": stats.money(point.cost),
+            "tokens": point.tokens,
+            "unpriced_tokens": point.unpriced_tokens,
+            "requests": requests,
+            "errors": point.errors,
+            "error_rate": stats.error_rate(point.errors, requests),
+            "tool_calls": point.tool_calls,
+        }
+
+
+@change_of(AIFigures)
+class AIChange: ...
+
+
+@strawberry.type(description="One bucket of an AI series; empty buckets are zeros.")
+class AIPoint(AIFigures):
+    start: datetime = strawberry.field(description="Bucket start in the tenant's time zone.")
+    previous: AIFigures | None = strawberry.field(
+        description="With compare: the bucket at the same position in the comparison period (zeros "
+        "past its end)."
+    )
+    change: AIChange | None
+
+    @classmethod
+    def of(cls, point: stats.Point, tool: bool = False, before: stats.Point | None = None) -> AIPoint:
+        values = AIFigures.values(point, tool)
+        then = None if before is None else AIFigures.values(before, tool)
+        return cls(start=point.start, **values, **compared(AIFigures, AIChange, values, then))  # type: ignore[arg-type]
 
 
 @strawberry.type(description="An AI series over the range.")
 class AISeries:
     granularity: Granularity
     points: list[AIPoint]
-
-
-@strawberry.type(description="One row of a cost breakdown, the most expensive first.")
-class CostBreakdownItem:
-    key: str = strawberry.field(
-        description="The model, provider, agent, tool, user key (u:/a:) or "
-        "conversation id; '' for requests without one."
+    comparison_period: Period | None = strawberry.field(
+        default=None, description="The period the points' previous figures come from, when compare is given."
     )
-    provider: str | None = strawberry.field(description="The model's provider (MODEL only).")
+
+
+@strawberry.type(description="The compared figures of a cost breakdown row.")
+class CostBreakdownFigures:
     cost: float = strawberry.field(description=MONEY_NOTE)
     tokens: int
     unpriced_tokens: int
     requests: int = strawberry.field(description="AIRequest events (TOOL: tool calls).")
     share: float | None = strawberry.field(description="cost / the range's total cost * 100.")
+
+    @staticmethod
+    def values(item: stats.CostItem | None, total: Decimal) -> dict[str, Any]:
+        cost = item.cost if item else Decimal(0)
+        return {
+            "cost": stats.money(cost),
+            "tokens": item.tokens if item else 0,
+            "unpriced_tokens": item.unpriced_tokens if item else 0,
+            "requests": item.requests if item else 0,
+            "share": round(float(cost / total * 100), 2) if total else None,
+        }
+
+
+@change_of(CostBreakdownFigures)
+class CostBreakdownChange: ...
+
+
+@strawberry.type(description="One row of a cost breakdown, the most expensive first.")
+class CostBreakdownItem(CostBreakdownFigures):
+    key: str = strawberry.field(
+        description="The model, provider, agent, tool, user key (u:/a:) or "
+        "conversation id; '' for requests without one."
+    )
+    provider: str | None = strawberry.field(description="The model's provider (MODEL only).")
+    previous: CostBreakdownFigures | None = strawberry.field(
+        description="With compare: the same key's figures in the comparison period (zeros when it had none)."
+    )
+    change: CostBreakdownChange | None
 
 
 @strawberry.type(description="The compared figures of request statistics.")
@@ -167,19 +206,8 @@ class RequestFigures:
         }
 
 
-@strawberry.type(description="Relative change in percent against the comparison period.")
-class RequestChange:
-    count: float | None
-    errors: float | None
-    cancelled: float | None
-    error_rate: float | None
-    tokens: float | None
-    cost: float | None
-    unpriced_tokens: float | None
-    latency_p50: float | None
-    latency_p95: float | None
-    latency_p99: float | None
-    time_to_first_token_p50: float | None
+@change_of(RequestFigures)
+class RequestChange: ...
 
 
 @strawberry.type(description="AI request statistics over the range, optionally compared.")
@@ -232,6 +260,8 @@ class ModelUsage:
     model: str
     priced: bool = strawberry.field(description="The price table (library or yours) has a price for it.")
     stats: RequestFigures
+    previous: RequestFigures | None = strawberry.field(description=PREVIOUS_NOTE)
+    change: RequestChange | None
 
 
 @strawberry.type(description="One agent's figures in the range (cost includes its tool calls' costs).")
@@ -242,11 +272,12 @@ class AgentUsage:
     conversations: int = strawberry.field(
         description="Distinct conversations of the agent on the range's days."
     )
+    previous: RequestFigures | None = strawberry.field(description=PREVIOUS_NOTE)
+    change: RequestChange | None
 
 
-@strawberry.type(description="One tool's calls in the range.")
-class ToolStats:
-    name: str
+@strawberry.type(description="The compared figures of a tool's calls.")
+class ToolFigures:
     calls: int
     errors: int
     error_rate: float | None = strawberry.field(description="errors / calls * 100.")
@@ -256,19 +287,48 @@ class ToolStats:
     duration_p99: float | None
     cost: float = strawberry.field(description="Costs the tool calls carried, " + MONEY_NOTE)
 
+    @staticmethod
+    def values(t: stats.ToolUsage | None) -> dict[str, Any]:
+        if t is None:
+            return {
+                "calls": 0,
+                "errors": 0,
+                "error_rate": None,
+                "average_duration_ms": None,
+                "duration_p50": None,
+                "duration_p95": None,
+                "duration_p99": None,
+                "cost": 0.0,
+            }
+        return {
+            "calls": t.calls,
+            "errors": t.errors,
+            "error_rate": t.error_rate,
+            "average_duration_ms": t.average_duration_ms,
+            "duration_p50": t.duration_p50,
+            "duration_p95": t.duration_p95,
+            "duration_p99": t.duration_p99,
+            "cost": stats.money(t.cost),
+        }
+
+
+@change_of(ToolFigures)
+class ToolChange: ...
+
+
+@strawberry.type(description="One tool's calls in the range.")
+class ToolStats(ToolFigures):
+    name: str
+    previous: ToolFigures | None = strawberry.field(description=PREVIOUS_NOTE)
+    change: ToolChange | None
+
     @classmethod
-    def of(cls, t: stats.ToolUsage) -> ToolStats:
-        return cls(
-            name=t.tool,
-            calls=t.calls,
-            errors=t.errors,
-            error_rate=t.error_rate,
-            average_duration_ms=t.average_duration_ms,
-            duration_p50=t.duration_p50,
-            duration_p95=t.duration_p95,
-            duration_p99=t.duration_p99,
-            cost=stats.money(t.cost),
-        )
+    def of(
+        cls, t: stats.ToolUsage, before: stats.ToolUsage | None = None, compare: bool = False
+    ) -> ToolStats:
+        values = ToolFigures.values(t)
+        then = ToolFigures.values(before) if compare else None
+        return cls(name=t.tool, **values, **compared(ToolFigures, ToolChange, values, then))  # type: ignore[arg-type]
 
 
 @strawberry.type(
@@ -328,16 +388,8 @@ class ConversationFigures:
         }
 
 
-@strawberry.type(description="Relative change in percent against the comparison period.")
-class ConversationChange:
-    conversations: float | None
-    turns: float | None
-    requests: float | None
-    tokens: float | None
-    cost: float | None
-    average_turns: float | None
-    average_duration_seconds: float | None
-    average_cost: float | None
+@change_of(ConversationFigures)
+class ConversationChange: ...
 
 
 @strawberry.type(description="Conversation statistics, optionally compared.")

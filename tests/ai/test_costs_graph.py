@@ -130,6 +130,7 @@ async def test_costs_unpriced_then_priced_with_a_change_inside_the_range(
         assert [d.table for d in await verify_rollups(conn, tenant.id)] == [
             "ai_usage_hourly",
             "ai_spend_daily",
+            "ai_usage_daily",
         ]
     assert await correct_marked_days(owner_engine, tenant.id, max_days=10) != []
     async with tenant_transaction(owner_engine, tenant.id) as conn:

@@ -106,3 +106,6 @@ async def test_ai_commands_match_the_graph(
     }
     listed = await run(servers, gql.url, tenant.secret, "prices", "list", "--model", "acme-1")
     assert len(listed["prices"]) == 3 and {p["source"] for p in listed["prices"]} == {"tenant"}
+    # The library's prices synced: the test events' only model (acme-1) is unknown to it.
+    synced = await run(servers, gql.url, tenant.secret, "prices", "sync")
+    assert (synced["models"], synced["added"], synced["changed"], synced["removed"]) == (1, 0, 0, 0)

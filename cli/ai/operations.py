@@ -1,0 +1,150 @@
+"""``analytics requests stats|list|trends|models`` and ``analytics agents stats|trends|list|show``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import typer
+
+from cli.ai.reading import (
+    REQUEST_NAMES,
+    Agent,
+    Model,
+    Reading,
+    flat,
+    limit_option,
+    points,
+    stat_rows,
+    with_total,
+)
+from cli.common import fail
+from cli.output import Section
+from cli.reporting import ReportOptions, report_options
+
+agents_app = typer.Typer(help="AI agents: stats, trends, one agent, the list.", no_args_is_help=True)
+requests_app = typer.Typer(help="AI requests: stats, single requests, trends, models.", no_args_is_help=True)
+
+
+def stats_command(operation: str, root: str, what: str) -> Callable[..., None]:
+    @report_options(compare=True)
+    def command(options: ReportOptions) -> None:
+        reading = Reading(options)
+        data = reading.data(operation, root)
+        reading.show(
+            what, data, {"stats": data["stats"]}, [Section(what, stat_rows(data["stats"], REQUEST_NAMES))]
+        )
+
+    command.__doc__ = (
+        f"{what.capitalize()}: requests, errors and error rate, tokens, cost, latency "
+        "percentiles (ms), compared with the previous period."
+    )
+    return command
+
+
+def trends_command(operation: str, root: str, what: str) -> Callable[..., None]:
+    @report_options(group_by=True)
+    def command(options: ReportOptions) -> None:
+        reading = Reading(options)
+        data = reading.data(operation, root)
+        reading.show(
+            f"{what} per {data['trends']['granularity'].lower()}",
+            data,
+            {"trends": data["trends"]},
+            [Section(what, points(data["trends"]))],
+        )
+
+    command.__doc__ = (
+        f"{what.capitalize()} per hour, day, week or month: requests, errors, tokens, cost, tool calls."
+    )
+    return command
+
+
+requests_app.command("stats")(stats_command("CliRequestStats", "requests", "request stats"))
+requests_app.command("trends")(trends_command("CliRequestTrends", "requests", "requests"))
+agents_app.command("stats")(stats_command("CliAgentStats", "agents", "agent stats"))
+agents_app.command("trends")(trends_command("CliAgentTrends", "agents", "agents"))
+
+
+@requests_app.command("list")
+@report_options()
+def requests_list(
+    options: ReportOptions,
+    limit: int = limit_option(20),
+    model: str | None = Model,
+    agent: str | None = Agent,
+    status: str | None = typer.Option(None, "--status", help="ok, error or cancelled."),
+) -> None:
+    """Single AI requests, newest first, with tokens, latency and cost (blank: some tokens unpriced)."""
+    if status is not None and status not in ("ok", "error", "cancelled"):
+        raise fail("--status: must be ok, error or cancelled", 2)
+    reading = Reading(options)
+    data = reading.data("CliRequestList", "requests", first=limit, model=model, agent=agent, status=status)
+    found = data["list"]
+    rows = with_total(
+        [dict(r) for r in found["nodes"]],
+        "occurredAt",
+        ("inputTokens", "outputTokens", "cacheReadTokens", "cacheWriteTokens", "reasoningTokens", "cost"),
+    )
+    reading.show(
+        f"requests ({found['totalCount']} in all)", data, {"list": found}, [Section("requests", rows)]
+    )
+
+
+@requests_app.command("models")
+@report_options()
+def requests_models(options: ReportOptions, limit: int = limit_option(20)) -> None:
+    """Models used, the most requests first: priced or not, requests, errors, tokens, cost, latency."""
+    reading = Reading(options)
+    data = reading.data("CliRequestModels", "requests", limit=limit)
+    rows = [
+        flat(m["stats"], provider=m["provider"], model=m["model"], priced=m["priced"]) for m in data["models"]
+    ]
+    summed = ("count", "errors", "tokens", "cost", "unpricedTokens")
+    reading.show(
+        "models", data, {"models": data["models"]}, [Section("models", with_total(rows, "provider", summed))]
+    )
+
+
+@agents_app.command("list")
+@report_options()
+def agents_list(options: ReportOptions, limit: int = limit_option(20)) -> None:
+    """Agents, the most expensive first: requests, errors, tokens, cost, tool calls, conversations."""
+    reading = Reading(options)
+    data = reading.data("CliAgentList", "agents", limit=limit)
+    rows = [
+        flat(a["stats"], name=a["name"], toolCalls=a["toolCalls"], conversations=a["conversations"])
+        for a in data["list"]
+    ]
+    summed = ("count", "errors", "tokens", "cost", "toolCalls", "conversations")
+    reading.show(
+        "agents", data, {"agents": data["list"]}, [Section("agents", with_total(rows, "name", summed))]
+    )
+
+
+@agents_app.command("show")
+@report_options(compare=True)
+def agents_show(
+    options: ReportOptions,
+    name: str = typer.Argument(..., help="The agent's name (gen_ai.agent.name)."),
+    limit: int = limit_option(10),
+) -> None:
+    """One agent: its request stats compared, the tools it called and its latest conversations."""
+    reading = Reading(options)
+    data = reading.data("CliAgentShow", "agent", name=name, limit=limit)
+    if not data["stats"]["count"] and not data["tools"] and not data["conversations"]:
+        raise fail(f"no requests, tool calls or conversations of agent {name!r} in this range", 1)
+    conversations = [dict(c) for c in data["conversations"]]
+    reading.show(
+        f"agent {name}",
+        data,
+        {"agent": data},
+        [
+            Section("stats", stat_rows(data["stats"], REQUEST_NAMES)),
+            Section(
+                "tools", with_total([dict(t) for t in data["tools"]], "name", ("calls", "errors", "cost"))
+            ),
+            Section(
+                "conversations", with_total(conversations, "id", ("turns", "requests", "tokens", "cost"))
+            ),
+        ],
+    )

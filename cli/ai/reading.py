@@ -1,0 +1,147 @@
+"""What the AI commands share: one report read with the shared options (cli.reporting), the rows'
+totals and trend arrows, and the variables each CLI operation declares."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import typer
+
+from cli.common import console
+from cli.output import Section, emit, heading
+from cli.reporting import (
+    ReportOptions,
+    check_range,
+    checked,
+    compare_choice,
+    granularity_choice,
+    open_report,
+    range_input,
+)
+
+Model = typer.Option(
+    None,
+    "--model",
+    help="Only requests whose model contains this text (list) or is exactly this model (stats, trends).",
+)
+Agent = typer.Option(None, "--agent", help="Only this agent.")
+REQUEST_NAMES = (
+    "count",
+    "errors",
+    "cancelled",
+    "errorRate",
+    "tokens",
+    "cost",
+    "unpricedTokens",
+    "latencyP50",
+    "latencyP95",
+    "latencyP99",
+    "timeToFirstTokenP50",
+)
+POINT_TOTALS = ("cost", "tokens", "unpricedTokens", "requests", "errors", "toolCalls")
+
+
+def limit_option(default: int) -> Any:
+    return typer.Option(default, "--limit", min=1, max=500, help="Most rows shown (1-500).")
+
+
+def arrow(change: float | None) -> str:
+    """A change in percent as a trend arrow: ▲ up, ▼ down, ▶ flat, - no base to compare with."""
+    if change is None:
+        return "-"
+    return f"{'▲' if change > 0 else '▼' if change < 0 else '▶'} {change:+.1f}%"
+
+
+def stat_rows(figures: dict[str, Any], names: Sequence[str]) -> list[dict[str, Any]]:
+    previous, change = figures.get("previous") or {}, figures.get("change") or {}
+    return [
+        {
+            "metric": name,
+            "value": figures[name],
+            "previous": previous.get(name),
+            "trend": arrow(change.get(name)),
+        }
+        for name in names
+    ]
+
+
+def with_total(rows: list[dict[str, Any]], first: str, summed: Sequence[str]) -> list[dict[str, Any]]:
+    """The rows and a total row (sums of ``summed``; blanks elsewhere), when there are rows."""
+    if not rows:
+        return rows
+    total: dict[str, Any] = {k: None for k in rows[0]}
+    total[first] = "total"
+    for name in summed:
+        total[name] = round(sum(r[name] or 0 for r in rows), 6)
+    return [*rows, total]
+
+
+def points(series: dict[str, Any]) -> list[dict[str, Any]]:
+    return with_total([dict(p) for p in series["points"]], "start", POINT_TOTALS)
+
+
+def flat(stats: dict[str, Any], **first: Any) -> dict[str, Any]:
+    return {**first, **{k: v for k, v in stats.items() if k not in ("previous", "change")}}
+
+
+class Reading:
+    """One AI report: the shared options checked, the server opened, the variables they give."""
+
+    def __init__(self, options: ReportOptions) -> None:
+        since, until = options.range_start, options.until
+        compare, group_by = options.compare, options.group_by
+        self.options = options
+        self.report = open_report(
+            options.server,
+            lambda: (
+                compare_choice(compare) if compare else None,
+                granularity_choice(group_by, check_range(since, until)),
+            ),
+        )
+        self.period = self.report.period(since, until)
+        self.variables: dict[str, Any] = {
+            "range": range_input(self.period),
+            "includeBots": options.include_bots,
+        }
+        if compare is not None:
+            self.variables["compare"] = compare_choice(compare)
+        if group_by is not None or compare is None:
+            self.variables["granularity"] = checked(lambda: granularity_choice(group_by, self.period))
+
+    def data(self, operation: str, root: str, **variables: Any) -> dict[str, Any]:
+        wanted = {k: v for k, v in self.variables.items() if k in VARIABLES[operation]}
+        found: dict[str, Any] = self.report.tenant_data(operation, {**wanted, **variables})[root]
+        return found
+
+    def show(self, what: str, data: dict[str, Any], payload: dict[str, Any], sections: list[Section]) -> None:
+        result = {"tenant": self.report.tenant, "period": data["period"], **payload}
+        emit(
+            console,
+            heading=heading(what, result),
+            payload=result,
+            as_json=self.options.as_json,
+            export=self.options.export,
+            sections=sections,
+        )
+
+
+VARIABLES = {
+    "CliCostSummary": ("range", "compare", "includeBots"),
+    "CliCostTrends": ("range", "granularity", "includeBots"),
+    "CliCostBreakdown": ("range", "includeBots"),
+    "CliRequestStats": ("range", "compare", "includeBots"),
+    "CliRequestList": ("range", "includeBots"),
+    "CliRequestTrends": ("range", "granularity", "includeBots"),
+    "CliRequestModels": ("range", "includeBots"),
+    "CliAgentList": ("range", "includeBots"),
+    "CliAgentStats": ("range", "compare", "includeBots"),
+    "CliAgentTrends": ("range", "granularity", "includeBots"),
+    "CliAgentShow": ("range", "compare", "includeBots"),
+    "CliToolStats": ("range", "includeBots"),
+    "CliToolTrends": ("range", "granularity", "includeBots"),
+    "CliToolShow": ("range", "granularity", "includeBots"),
+    "CliConversationStats": ("range", "compare", "includeBots"),
+    "CliConversationTrends": ("range", "granularity", "includeBots"),
+    "CliConversationList": ("range", "includeBots"),
+}
