@@ -163,7 +163,7 @@ _CHECKS = {
         f"SELECT {_DAY_COLUMNS} FROM want_days",
         f"SELECT {_DAY_COLUMNS} FROM experiment_variant_days WHERE tenant_id = :tenant "
         "AND experiment = ANY(:keys) AND day >= (SELECT day FROM kept) "
-        "AND (actors <> 0 OR multiple <> 0 OR conversions <> 0 OR total <> 0)",
+        "AND (actors <> 0 OR multiple <> 0 OR conversions <> 0 OR round(total::numeric, 6) <> 0)",
     ),
 }
 
