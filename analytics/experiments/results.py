@@ -109,13 +109,16 @@ class Results:
     series: list[SeriesPoint]
 
 
+# Per-day rows only where the daily series needs them (exposures, the primary metric); the other
+# metrics' rows summed over the days.
 _READ = text(
     """
-    SELECT metric, variant, day, sum(actors) AS actors, sum(multiple) AS multiple,
-        sum(conversions) AS conversions,        sum(total) AS total, sum(total_sq) AS total_sq
+    SELECT metric, variant, CASE WHEN metric IN ('', :primary) THEN day END AS day,
+        sum(actors) AS actors, sum(multiple) AS multiple, sum(conversions) AS conversions,
+        sum(total) AS total, sum(total_sq) AS total_sq
     FROM experiment_variant_days
     WHERE experiment = :key AND day BETWEEN :first AND :last AND (:bots OR NOT bot)
-    GROUP BY metric, variant, day ORDER BY day
+    GROUP BY 1, 2, 3
     """
 )
 
@@ -143,7 +146,16 @@ async def experiment_results(
     now: datetime,
 ) -> Results:
     rows = (
-        await conn.execute(_READ, {"key": experiment.key, "first": first, "last": last, "bots": include_bots})
+        await conn.execute(
+            _READ,
+            {
+                "key": experiment.key,
+                "primary": experiment.primary_metric,
+                "first": first,
+                "last": last,
+                "bots": include_bots,
+            },
+        )
     ).all()
     metrics = await load_metrics(conn, list(experiment.metric_keys))
     variants = [v.key for v in experiment.variants]

@@ -48,12 +48,14 @@ async def metrics_list(info: AppInfo, first: int) -> list[ExperimentMetric]:
 
 
 async def experiment_results(
-    info: AppInfo, key: str, range: RangeInput, include_bots: bool
+    info: AppInfo, key: str, range: RangeInput, include_bots: bool, loaded: defs.Experiment | None = None
 ) -> ExperimentResults:
+    """One read transaction: the metrics and the aggregates (the experiment as ``experiment(key)`` loaded
+    it, else loaded here)."""
     principal = info.context.require_secret()
     period = range.resolve(principal.timezone).whole_days()
     async with info.context.read() as conn:
-        experiment = await defs.load_experiment(conn, key)
+        experiment = loaded if loaded is not None else await defs.load_experiment(conn, key)
         if experiment is None:
             raise BadInput("key", f"unknown experiment {key!r}")
         found = await compute_results(

@@ -188,10 +188,12 @@ class Experiment:
     started_at: datetime | None
     stopped_at: datetime | None
     segment: str | None = strawberry.field(description="Targeting segment (not applied yet).")
+    definition: strawberry.Private[defs.Experiment | None] = None  # what results reads (no second load)
 
     @classmethod
     def of(cls, e: defs.Experiment) -> Experiment:
         return cls(
+            definition=e,
             key=e.key,
             description=e.description,
             status=e.status,
@@ -219,4 +221,4 @@ class Experiment:
     ) -> ExperimentResults:
         from api.experiments.queries import experiment_results
 
-        return await experiment_results(info, self.key, range, include_bots)
+        return await experiment_results(info, self.key, range, include_bots, self.definition)
