@@ -90,19 +90,30 @@ def exposure_of(experiments: dict[str, Experiment], event: RawEvent) -> tuple[Ex
     return experiment, str(variant)
 
 
+Membership = list[tuple[datetime, datetime | None]]  # an actor's (valid_from, valid_to) in a segment
+
+
+def member_at(spans: Membership, at: datetime) -> bool:
+    """The segments' "as of" rule (analytics.segments.service.MEMBERS_AT_SQL)."""
+    return any(start < at and (end is None or end >= at) for start, end in spans)
+
+
 def derive(
     experiment: Experiment,
     metrics: dict[str, Metric],
     events: Iterable[tuple[RawEvent, bool]],
     tz: ZoneInfo,
+    membership: Membership | None = None,
 ) -> tuple[Actor | None, dict[str, float]]:
     """One actor's state in one experiment from all of its retained events: the first exposure (None
-    when it has none) and each metric's non-zero value."""
+    when it has none) and each metric's non-zero value. With a targeting segment (``membership``: the
+    actor's spans in it) only exposures while a member count."""
     events = list(events)
     seen = sorted(
         (event.occurred_at, found[1], bot)
         for event, bot in events
         if (found := exposure_of({experiment.key: experiment}, event)) is not None
+        and (experiment.segment is None or member_at(membership or [], event.occurred_at))
     )
     if not seen:
         return None, {}
@@ -154,6 +165,10 @@ _ACTOR_EVENTS = text(
     f"WHERE {_WHERE} AND e.user_id = ANY(:users) "
     f"UNION ALL SELECT {raw_event_columns('e')}, coalesce(s.excluded, false) FROM events e {_SIDE} "
     f"WHERE {_WHERE} AND e.user_id IS NULL AND e.anonymous_id = ANY(:anonymous)"
+)
+_MEMBERSHIPS = text(
+    "SELECT segment_id, user_key, valid_from, valid_to FROM segment_members WHERE tenant_id = :tenant "
+    "AND segment_id = ANY(:segments) AND user_key = ANY(:actors)"
 )
 _UPSERT_ACTORS = text(
     """
@@ -281,13 +296,19 @@ async def _consume(conn: AsyncConnection, claim: Claim) -> None:
     ):
         event = RawEvent(*row[:-1])
         by_actor[user_key(event.user_id, event.anonymous_id)].append((event, bool(row[-1])))
+    segments = sorted({e.segment for e in experiments.values() if e.segment is not None})
+    spans: dict[tuple[str, str], Membership] = defaultdict(list)
+    if segments:
+        for r in await conn.execute(_MEMBERSHIPS, {"tenant": tenant, "segments": segments, "actors": who}):
+            spans[(r.segment_id, r.user_key)].append((r.valid_from, r.valid_to))
     deltas: dict[DayKey, list[float]] = defaultdict(lambda: [0, 0, 0, 0.0, 0.0])
     actor_rows: list[tuple[Key, Actor]] = []
     value_rows: list[tuple[str, str, str, float]] = []
     gone: list[Key] = []
     for key in keys:
         experiment = experiments[key[0]]
-        actor, values = derive(experiment, metrics, by_actor.get(key[1], ()), claim.tz)
+        membership = spans.get((experiment.segment, key[1]), []) if experiment.segment else None
+        actor, values = derive(experiment, metrics, by_actor.get(key[1], ()), claim.tz, membership)
         before, before_values = stored.get(key), old_values.get(key, {})
         if actor == before and values == before_values:
             continue

@@ -68,6 +68,13 @@ def matcher_sql(matcher: Matcher, params: _Params) -> str:
 
 def _actors_sql(experiment: Experiment, params: _Params) -> str:
     key = params.add(experiment.key)
+    targeted = ""
+    if experiment.segment is not None:  # members at the exposure (the segments' "as of" rule)
+        targeted = (
+            "AND EXISTS (SELECT 1 FROM segment_members m WHERE m.tenant_id = e.tenant_id "
+            f"AND m.segment_id = {params.add(experiment.segment)} AND m.user_key = {_ACTOR} "
+            "AND m.valid_from < e.occurred_at AND (m.valid_to IS NULL OR m.valid_to >= e.occurred_at))"
+        )
     return f"""
         SELECT DISTINCT ON (actor) CAST({key} AS text) AS experiment, actor, variant,
             occurred_at AS exposed_at,
@@ -83,7 +90,7 @@ def _actors_sql(experiment: Experiment, params: _Params) -> str:
                 AND e.occurred_at < coalesce(CAST({params.add(experiment.stopped_at)} AS timestamptz),
                                              'infinity')
                 AND e.occurred_at >= (SELECT at FROM kept)
-                AND (e.user_id IS NOT NULL OR e.anonymous_id IS NOT NULL)) x
+                AND (e.user_id IS NOT NULL OR e.anonymous_id IS NOT NULL) {targeted}) x
         ORDER BY actor, occurred_at, variant"""
 
 

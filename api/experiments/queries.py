@@ -8,7 +8,7 @@ import strawberry
 
 from analytics.db import tenant_transaction
 from analytics.experiments import definitions as defs
-from analytics.experiments.assignment import assign, exposure_event
+from analytics.experiments.assignment import assign, exposure_event, segment_member
 from analytics.experiments.results import experiment_results as compute_results
 from analytics.ingest.service import ingest_batch
 from api.common import Period, RangeInput, check_limit
@@ -101,7 +101,9 @@ async def experiment_results(
 @strawberry.type(description="The variant an actor sees.")
 class Assignment:
     experiment: str
-    variant: str | None = strawberry.field(description="Null when the experiment is not running.")
+    variant: str | None = strawberry.field(
+        description="Null when the experiment is not running or the actor is not in its targeting segment."
+    )
     tracked: bool = strawberry.field(description="An ExperimentExposure was recorded (or had been already).")
 
 
@@ -117,11 +119,14 @@ async def assignment(
         resources.engine, principal.tenant_id, timeout_ms=resources.settings.statement_timeout_ms
     ) as conn:
         found = await defs.load_experiment(conn, experiment)
+        actor = f"u:{user_id}" if user_id else f"a:{anonymous_id}"
+        targeted = found is not None and (
+            found.segment is None or await segment_member(conn, found.segment, actor, datetime.now(UTC))
+        )
     if found is None:
         raise BadInput("experiment", f"unknown experiment {experiment!r}")
-    if found.status is not defs.ExperimentStatus.RUNNING:
+    if found.status is not defs.ExperimentStatus.RUNNING or not targeted:
         return Assignment(experiment=experiment, variant=None, tracked=False)
-    actor = f"u:{user_id}" if user_id else f"a:{anonymous_id}"
     variant = assign(found, actor)
     tracked = False
     if track:

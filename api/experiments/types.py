@@ -187,7 +187,9 @@ class Experiment:
     planned_stop: datetime | None
     started_at: datetime | None
     stopped_at: datetime | None
-    segment: str | None = strawberry.field(description="Targeting segment (not applied yet).")
+    segment: str | None = strawberry.field(
+        description="Targeting segment: only actors who were its members at their exposure are counted."
+    )
     definition: strawberry.Private[defs.Experiment | None] = None  # what results reads (no second load)
 
     @classmethod

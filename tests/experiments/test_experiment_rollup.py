@@ -4,7 +4,7 @@ its actor's rows, retention expires old exposures, erasure takes a person out.""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,7 +16,7 @@ from analytics.rollups.recompute import verify_rollups
 from analytics.sessions.correction import correct_days
 from analytics.users.erasure import erase_person
 from analytics.users.subjects import Identity
-from tests.conftest import GraphQLClient, TenantKeys
+from tests.conftest import GraphQLClient, TenantKeys, event
 from tests.experiments.test_experiments import define, exposure, purchase
 
 DAYS = ("SELECT experiment, metric, variant, day, bot, actors, multiple, conversions, total, total_sq "
@@ -148,3 +148,43 @@ async def test_experiment_rows_expire_with_the_rollup_retention(
         "experiment_actor_values": 2, "experiment_actors": 1, "experiment_variant_days": 3}
     assert [r[1] for r in await rows(owner_engine, tenant.id, ACTORS)] == ["u:u2"]
     assert {(r[2], r[3]) for r in await rows(owner_engine, tenant.id)} == {("one-page", date(2025, 5, 20))}
+
+
+SEGMENT = """mutation($input: DefineSegmentInput!) { defineSegment(input: $input) { id } }"""
+ASSIGN = """query($u: String!) { assignment(experiment: "checkout", userId: $u, track: true) { variant tracked } }"""
+EXPOSURES_READ = """{ tenant { experiment(key: "checkout") { segment results(range: {since: "7d"}) {
+  exposures } } } }"""
+
+
+async def test_a_targeting_segment_counts_and_assigns_its_members_only(
+        gql: GraphQLClient, make_tenant: Any, run_worker: Any, owner_engine: AsyncEngine) -> None:
+    tenant: TenantKeys = await make_tenant()
+    await gql.data(tenant.secret, SEGMENT, {"input": {"id": "deployers", "name": "Deployers", "rule": {
+        "conditions": [{"event": {"event": "deploy", "withinDays": 7, "atLeast": 1}}]}}})
+    now = datetime.now(UTC).replace(microsecond=0)
+    await gql.track(tenant.publishable, [event("Custom", (now - timedelta(hours=1)).isoformat(), "u1",
+                                               name="deploy"),
+                                         event("PageView", (now - timedelta(hours=1)).isoformat(), "u2",
+                                               url="https://example.com/")])
+    await run_worker()  # the rollup, then the segments job: u1 is a deployer, u2 is not
+    await define(gql, tenant, plannedStart=None, segment="deployers")
+    answer = await gql(tenant.secret, DEFINE_TARGETED, {"input": {**TARGETED, "segment": "nope"}})
+    assert answer["errors"][0]["message"] == "input.segment: unknown segment 'nope'"
+    member = (await gql.data(tenant.publishable, ASSIGN, {"u": "u1"}))["assignment"]
+    outsider = (await gql.data(tenant.publishable, ASSIGN, {"u": "u2"}))["assignment"]
+    assert member["variant"] in ("control", "one-page") and member["tracked"]
+    assert outsider == {"variant": None, "tracked": False}
+    # An exposure sent through track for the outsider is not counted either.
+    await gql.track(tenant.publishable, [exposure(datetime.now(UTC).isoformat(), "u2", "control")])
+    await run_worker()
+    found = (await gql.data(tenant.secret, EXPOSURES_READ))["tenant"]["experiment"]
+    assert found == {"segment": "deployers", "results": {"exposures": 1}}
+    async with owner_engine.connect() as conn:
+        assert await verify_rollups(conn, tenant.id) == []
+    changed = await gql(tenant.secret, DEFINE_TARGETED, {"input": {**TARGETED, "segment": None}})
+    assert "targeting segment cannot change" in changed["errors"][0]["message"]
+
+
+DEFINE_TARGETED = """mutation($input: DefineExperimentInput!) { defineExperiment(input: $input) { key } }"""
+TARGETED = {"key": "checkout", "variants": [{"key": "control", "control": True}, {"key": "one-page"}],
+            "primaryMetric": "purchased", "secondaryMetrics": ["revenue"], "status": "RUNNING"}
