@@ -39,7 +39,7 @@ from analytics.experiments.definitions import (
     load_metrics,
     started_experiments,
 )
-from analytics.experiments.recompute import verify_experiments
+from analytics.experiments.recompute import PRE_PERIOD_DAYS, verify_experiments
 from analytics.ingest.catalogue import CUSTOM, EXPOSURE
 from analytics.rollups.aggregate import RawEvent, raw_event_columns, user_key
 from analytics.rollups.consumers import Claim, Consumer
@@ -104,9 +104,10 @@ def derive(
     events: Iterable[tuple[RawEvent, bool]],
     tz: ZoneInfo,
     membership: Membership | None = None,
-) -> tuple[Actor | None, dict[str, float]]:
+) -> tuple[Actor | None, dict[str, tuple[float, float]]]:
     """One actor's state in one experiment from all of its retained events: the first exposure (None
-    when it has none) and each metric's non-zero value. With a targeting segment (``membership``: the
+    when it has none) and each metric's value after it and in the 14 days before it (CUPED's
+    covariate; kept when either is non-zero). With a targeting segment (``membership``: the
     actor's spans in it) only exposures while a member count."""
     events = list(events)
     seen = sorted(
@@ -119,22 +120,29 @@ def derive(
         return None, {}
     at, variant, bot = seen[0]
     actor = Actor(variant, at, at.astimezone(tz).date(), bot, len({v for _, v, _ in seen}) > 1)
-    values: dict[str, float] = {}
+    values: dict[str, tuple[float, float]] = {}
+    pre_from = at - timedelta(days=PRE_PERIOD_DAYS)
     for key in experiment.metric_keys:
         metric = metrics.get(key)
         if metric is None:
             continue
-        counted = [
-            added
-            for event, _ in events
-            if metric.matcher.matches(event)
-            and counts_after(metric, at, event.occurred_at)
-            and (added := metric_value(metric, event)) is not None
-        ]
-        value = (1.0 if counted else 0.0) if metric.kind is MetricKind.CONVERSION else float(sum(counted))
-        if value != 0:
-            values[key] = value
+        after: list[float] = []
+        before: list[float] = []
+        for event, _ in events:
+            if not metric.matcher.matches(event) or (added := metric_value(metric, event)) is None:
+                continue
+            if counts_after(metric, at, event.occurred_at):
+                after.append(added)
+            elif pre_from <= event.occurred_at < at:
+                before.append(added)
+        value, pre = _value(metric, after), _value(metric, before)
+        if value != 0 or pre != 0:
+            values[key] = (value, pre)
     return actor, values
+
+
+def _value(metric: Metric, added: list[float]) -> float:
+    return (1.0 if added else 0.0) if metric.kind is MetricKind.CONVERSION else float(sum(added))
 
 
 _LOAD_ACTORS = text(
@@ -146,7 +154,7 @@ _LOAD_ACTORS = text(
 )
 _LOAD_VALUES = text(
     """
-    SELECT v.experiment, v.metric, v.actor, v.value
+    SELECT v.experiment, v.metric, v.actor, v.value, v.pre
     FROM unnest(CAST(:experiments AS text[]), CAST(:actors AS text[])) AS k(experiment, actor)
     JOIN experiment_actor_values v ON v.tenant_id = :tenant AND v.experiment = k.experiment
         AND v.actor = k.actor
@@ -181,33 +189,39 @@ _UPSERT_ACTORS = text(
         exposed_at = EXCLUDED.exposed_at, day = EXCLUDED.day, bot = EXCLUDED.bot, multiple = EXCLUDED.multiple
     """
 )
-# A value of 0 deletes the row (only non-zero values are kept).
+# Values of 0 after and before delete the row (only rows with a non-zero one are kept).
 _WRITE_VALUES = text(
     """
     WITH k AS (SELECT * FROM unnest(CAST(:experiment AS text[]), CAST(:metric AS text[]),
-                                    CAST(:actor AS text[]), CAST(:value AS float8[])) AS k(e, m, a, v)),
+                                    CAST(:actor AS text[]), CAST(:value AS float8[]), CAST(:pre AS float8[]))
+                        AS k(e, m, a, v, p)),
     gone AS (DELETE FROM experiment_actor_values x USING k
-             WHERE k.v = 0 AND x.tenant_id = :tenant AND x.experiment = k.e AND x.metric = k.m
+             WHERE k.v = 0 AND k.p = 0 AND x.tenant_id = :tenant AND x.experiment = k.e AND x.metric = k.m
                  AND x.actor = k.a)
-    INSERT INTO experiment_actor_values (tenant_id, experiment, metric, actor, value)
-    SELECT :tenant, e, m, a, v FROM k WHERE v <> 0
-    ON CONFLICT (tenant_id, experiment, metric, actor) DO UPDATE SET value = EXCLUDED.value
+    INSERT INTO experiment_actor_values (tenant_id, experiment, metric, actor, value, pre)
+    SELECT :tenant, e, m, a, v, p FROM k WHERE v <> 0 OR p <> 0
+    ON CONFLICT (tenant_id, experiment, metric, actor) DO UPDATE SET value = EXCLUDED.value,
+        pre = EXCLUDED.pre
     """
 )
 _UPSERT_DAYS = text(
     """
     INSERT INTO experiment_variant_days (tenant_id, experiment, metric, variant, day, bot, actors, multiple,
-        conversions, total, total_sq)
+        conversions, total, total_sq, pre_total, pre_total_sq, cross_total)
     SELECT :tenant, * FROM unnest(
         CAST(:experiment AS text[]), CAST(:metric AS text[]), CAST(:variant AS text[]),
         CAST(:day AS date[]), CAST(:bot AS boolean[]), CAST(:actors AS bigint[]), CAST(:multiple AS bigint[]),
-        CAST(:conversions AS bigint[]), CAST(:total AS float8[]), CAST(:total_sq AS float8[]))
+        CAST(:conversions AS bigint[]), CAST(:total AS float8[]), CAST(:total_sq AS float8[]),
+        CAST(:pre_total AS float8[]), CAST(:pre_total_sq AS float8[]), CAST(:cross_total AS float8[]))
     ON CONFLICT (tenant_id, experiment, metric, variant, day, bot) DO UPDATE SET
         actors = experiment_variant_days.actors + EXCLUDED.actors,
         multiple = experiment_variant_days.multiple + EXCLUDED.multiple,
         conversions = experiment_variant_days.conversions + EXCLUDED.conversions,
         total = experiment_variant_days.total + EXCLUDED.total,
-        total_sq = experiment_variant_days.total_sq + EXCLUDED.total_sq
+        total_sq = experiment_variant_days.total_sq + EXCLUDED.total_sq,
+        pre_total = experiment_variant_days.pre_total + EXCLUDED.pre_total,
+        pre_total_sq = experiment_variant_days.pre_total_sq + EXCLUDED.pre_total_sq,
+        cross_total = experiment_variant_days.cross_total + EXCLUDED.cross_total
     """
 )
 
@@ -215,17 +229,22 @@ Key = tuple[str, str]  # (experiment, actor)
 DayKey = tuple[str, str, str, date, bool]  # (experiment, metric, variant, day, bot)
 
 
-def _contribute(
-    deltas: dict[DayKey, list[float]], experiment: str, actor: Actor, values: dict[str, float], sign: int
-) -> None:
+Values = dict[str, tuple[float, float]]  # metric -> (value after the exposure, value before)
+
+
+def _contribute(deltas: dict[DayKey, list[float]], experiment: str, actor: Actor, values: Values, sign: int
+                ) -> None:
     row = deltas[(experiment, EXPOSURES, actor.variant, actor.day, actor.bot)]
     row[0] += sign
     row[1] += sign * actor.multiple
-    for metric, value in values.items():
+    for metric, (value, pre) in values.items():
         row = deltas[(experiment, metric, actor.variant, actor.day, actor.bot)]
-        row[2] += sign
+        row[2] += sign * (value != 0)
         row[3] += sign * value
         row[4] += sign * value * value
+        row[5] += sign * pre
+        row[6] += sign * pre * pre
+        row[7] += sign * value * pre
 
 
 def _candidates(
@@ -275,12 +294,12 @@ async def _consume(conn: AsyncConnection, claim: Claim) -> None:
     keys = [k for k in keys if k in exposed or k in stored]
     if not keys:
         return
-    old_values: dict[Key, dict[str, float]] = defaultdict(dict)
+    old_values: dict[Key, Values] = defaultdict(dict)
     for r in await conn.execute(
         _LOAD_VALUES,
         {"tenant": tenant, "experiments": [k[0] for k in keys], "actors": [k[1] for k in keys]},
     ):
-        old_values[(r.experiment, r.actor)][r.metric] = float(r.value)
+        old_values[(r.experiment, r.actor)][r.metric] = (float(r.value), float(r.pre))
     who = sorted({k[1] for k in keys})
     names = sorted({EXPOSURE} | {m.matcher.event for m in metrics.values()})
     by_actor: dict[str, list[tuple[RawEvent, bool]]] = defaultdict(list)
@@ -301,9 +320,9 @@ async def _consume(conn: AsyncConnection, claim: Claim) -> None:
     if segments:
         for r in await conn.execute(_MEMBERSHIPS, {"tenant": tenant, "segments": segments, "actors": who}):
             spans[(r.segment_id, r.user_key)].append((r.valid_from, r.valid_to))
-    deltas: dict[DayKey, list[float]] = defaultdict(lambda: [0, 0, 0, 0.0, 0.0])
+    deltas: dict[DayKey, list[float]] = defaultdict(lambda: [0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0])
     actor_rows: list[tuple[Key, Actor]] = []
-    value_rows: list[tuple[str, str, str, float]] = []
+    value_rows: list[tuple[str, str, str, float, float]] = []
     gone: list[Key] = []
     for key in keys:
         experiment = experiments[key[0]]
@@ -321,8 +340,8 @@ async def _consume(conn: AsyncConnection, claim: Claim) -> None:
         elif before is not None:
             gone.append(key)
         for metric in sorted(set(values) | set(before_values)):
-            if values.get(metric, 0.0) != before_values.get(metric, 0.0):
-                value_rows.append((key[0], metric, key[1], values.get(metric, 0.0)))
+            if values.get(metric) != before_values.get(metric):
+                value_rows.append((key[0], metric, key[1], *values.get(metric, (0.0, 0.0))))
     if actor_rows:
         await conn.execute(
             _UPSERT_ACTORS,
@@ -356,6 +375,7 @@ async def _consume(conn: AsyncConnection, claim: Claim) -> None:
                 "metric": [r[1] for r in value_rows],
                 "actor": [r[2] for r in value_rows],
                 "value": [r[3] for r in value_rows],
+                "pre": [r[4] for r in value_rows],
             },
         )
     rows = sorted((k, v) for k, v in deltas.items() if any(v))
@@ -374,6 +394,9 @@ async def _consume(conn: AsyncConnection, claim: Claim) -> None:
                 "conversions": [int(v[2]) for _, v in rows],
                 "total": [v[3] for _, v in rows],
                 "total_sq": [v[4] for _, v in rows],
+                "pre_total": [v[5] for _, v in rows],
+                "pre_total_sq": [v[6] for _, v in rows],
+                "cross_total": [v[7] for _, v in rows],
             },
         )
 
@@ -385,14 +408,17 @@ _ERASE = (
     WITH a AS (SELECT experiment, variant, day, bot, multiple FROM experiment_actors
                WHERE tenant_id = :tenant AND actor = :user_key),
     d AS (SELECT experiment, '' AS metric, variant, day, bot, 1 AS actors, multiple::int AS multiple,
-                 0 AS conversions, 0::float8 AS total, 0::float8 AS total_sq FROM a
+                 0 AS conversions, 0::float8 AS total, 0::float8 AS total_sq, 0::float8 AS pre,
+                 0::float8 AS pre_sq, 0::float8 AS cross_total FROM a
           UNION ALL
-          SELECT a.experiment, v.metric, a.variant, a.day, a.bot, 0, 0, 1, v.value, v.value * v.value
+          SELECT a.experiment, v.metric, a.variant, a.day, a.bot, 0, 0, (v.value <> 0)::int, v.value,
+                 v.value * v.value, v.pre, v.pre * v.pre, v.value * v.pre
           FROM experiment_actor_values v JOIN a USING (experiment)
           WHERE v.tenant_id = :tenant AND v.actor = :user_key)
     UPDATE experiment_variant_days t SET actors = t.actors - d.actors, multiple = t.multiple - d.multiple,
         conversions = t.conversions - d.conversions, total = t.total - d.total,
-        total_sq = t.total_sq - d.total_sq
+        total_sq = t.total_sq - d.total_sq, pre_total = t.pre_total - d.pre,
+        pre_total_sq = t.pre_total_sq - d.pre_sq, cross_total = t.cross_total - d.cross_total
     FROM d WHERE t.tenant_id = :tenant AND t.experiment = d.experiment AND t.metric = d.metric
         AND t.variant = d.variant AND t.day = d.day AND t.bot = d.bot
     """,
@@ -409,7 +435,8 @@ EXPERIMENTS = Consumer(
     day_clears=(
         "DELETE FROM experiment_variant_days WHERE tenant_id = :tenant AND day = :day AND actors = 0 "
         "AND multiple = 0 AND conversions = 0 AND round(total::numeric, 6) = 0 "
-        "AND round(total_sq::numeric, 6) = 0",
+        "AND round(total_sq::numeric, 6) = 0 AND round(pre_total::numeric, 6) = 0 "
+        "AND round(pre_total_sq::numeric, 6) = 0 AND round(cross_total::numeric, 6) = 0",
     ),
     expiry={
         "experiment_actor_values": "DELETE FROM experiment_actor_values v USING experiment_actors a "

@@ -74,6 +74,7 @@ class Experiment:
     started_at: datetime | None
     stopped_at: datetime | None
     segment: str | None = None  # targeting segment: only its members (at their exposure) are counted
+    cuped: bool = False  # compare CUPED-adjusted values (covariate: the 14 days before the exposure)
 
     @property
     def control(self) -> Variant:
@@ -209,7 +210,7 @@ async def load_metrics(
 _EXPERIMENT_COLUMNS = (
     "key, description, salt, variants, primary_metric, secondary_metrics, guardrail_metrics, "
     "status, sequential, min_actors, min_conversions, planned_start, planned_stop, "
-    "started_at, stopped_at, segment"
+    "started_at, stopped_at, segment, cuped"
 )
 
 
@@ -231,6 +232,7 @@ def _experiment(row: Any) -> Experiment:
         row.started_at,
         row.stopped_at,
         row.segment,
+        row.cuped,
     )
 
 
@@ -291,6 +293,7 @@ class Definition:
     planned_start: datetime | None
     planned_stop: datetime | None
     segment: str | None = None
+    cuped: bool = False
 
 
 @dataclass(frozen=True)
@@ -371,17 +374,17 @@ async def define_experiment(conn: AsyncConnection, d: Definition, *, now: dateti
             """
         INSERT INTO experiments (tenant_id, key, description, salt, variants, primary_metric,
             secondary_metrics, guardrail_metrics, status, sequential, min_actors, min_conversions,
-            planned_start, planned_stop, started_at, stopped_at, segment)
+            planned_start, planned_stop, started_at, stopped_at, segment, cuped)
         VALUES (current_setting('analytics.tenant_id')::bigint, :key, :description, :salt,
             CAST(:variants AS jsonb), :primary, :secondary, :guardrail, :status, :sequential, :min_actors,
-            :min_conversions, :planned_start, :planned_stop, :started, :stopped, :segment)
+            :min_conversions, :planned_start, :planned_stop, :started, :stopped, :segment, :cuped)
         ON CONFLICT (tenant_id, key) DO UPDATE SET description = EXCLUDED.description,
             variants = EXCLUDED.variants, primary_metric = EXCLUDED.primary_metric,
             secondary_metrics = EXCLUDED.secondary_metrics, guardrail_metrics = EXCLUDED.guardrail_metrics,
             status = EXCLUDED.status, sequential = EXCLUDED.sequential, min_actors = EXCLUDED.min_actors,
             min_conversions = EXCLUDED.min_conversions, planned_start = EXCLUDED.planned_start,
             planned_stop = EXCLUDED.planned_stop, started_at = EXCLUDED.started_at,
-            stopped_at = EXCLUDED.stopped_at, segment = EXCLUDED.segment
+            stopped_at = EXCLUDED.stopped_at, segment = EXCLUDED.segment, cuped = EXCLUDED.cuped
         """
         ),
         {
@@ -403,6 +406,7 @@ async def define_experiment(conn: AsyncConnection, d: Definition, *, now: dateti
             "started": started,
             "stopped": stopped,
             "segment": d.segment,
+            "cuped": d.cuped,
         },
     )
     saved = await load_experiment(conn, d.key)

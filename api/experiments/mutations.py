@@ -65,6 +65,14 @@ class DefineExperimentInput:
     )
     planned_start: datetime | None = None
     planned_stop: datetime | None = None
+    cuped: bool = strawberry.field(
+        default=False,
+        description=(
+            "CUPED variance reduction: compare each metric's values adjusted by the same metric's value in "
+            "the 14 days before the exposure (Welch's t-test on the adjusted values, conversions included); "
+            "results report the variance reduction achieved."
+        ),
+    )
     segment: str | None = strawberry.field(
         default=None,
         description=(
@@ -120,6 +128,7 @@ class ExperimentMutation:
             planned_start=input.planned_start,
             planned_stop=input.planned_stop,
             segment=input.segment,
+            cuped=input.cuped,
         )
         if input.description is not None and len(input.description) > 1000:
             raise BadInput("input.description", "must be at most 1000 characters")

@@ -81,6 +81,7 @@ async def experiment_results(
                 metric=ExperimentMetric.of(m.metric),
                 role=m.role,
                 variants=[VariantResult.of(v) for v in m.variants],
+                variance_reduction=None if m.variance_reduction is None else m.variance_reduction * 100,
             )
             for m in found.metrics
         ],

@@ -134,6 +134,11 @@ class MetricResults:
     metric: ExperimentMetric
     role: MetricRole
     variants: list[VariantResult]
+    variance_reduction: float | None = strawberry.field(
+        default=None,
+        description="With CUPED: the variance reduction achieved, in percent "
+        "(1 - Var(adjusted) / Var(value)); null without CUPED.",
+    )
 
 
 @strawberry.type(description="Cumulative figures of the primary metric by exposure day.")
@@ -181,6 +186,7 @@ class Experiment:
     secondary_metrics: list[str]
     guardrail_metrics: list[str]
     sequential: bool
+    cuped: bool
     min_actors: int
     min_conversions: int
     planned_start: datetime | None
@@ -204,6 +210,7 @@ class Experiment:
             secondary_metrics=list(e.secondary_metrics),
             guardrail_metrics=list(e.guardrail_metrics),
             sequential=e.sequential,
+            cuped=e.cuped,
             min_actors=e.min_actors,
             min_conversions=e.min_conversions,
             planned_start=e.planned_start,

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -188,3 +189,41 @@ async def test_a_targeting_segment_counts_and_assigns_its_members_only(
 DEFINE_TARGETED = """mutation($input: DefineExperimentInput!) { defineExperiment(input: $input) { key } }"""
 TARGETED = {"key": "checkout", "variants": [{"key": "control", "control": True}, {"key": "one-page"}],
             "primaryMetric": "purchased", "secondaryMetrics": ["revenue"], "status": "RUNNING"}
+
+
+CUPED_READ = """{ tenant { experiment(key: "checkout") { cuped results(range: {from: "2025-05-01", to: "2025-05-31"}) {
+  method metrics { metric { key } varianceReduction variants { variant mean lift } } } } } }"""
+
+
+async def test_cuped_uses_the_pre_period_and_reports_the_variance_reduction(
+        gql: GraphQLClient, make_tenant: Any, run_worker: Any, owner_engine: AsyncEngine) -> None:
+    import numpy as np
+
+    tenant: TenantKeys = await make_tenant()
+    await define(gql, tenant, cuped=True)
+    # (user, variant, spent in the 14 days before the exposure, spent after); u7's older purchase
+    # (20 days before) is outside the pre-period.
+    people = [("u1", "control", 10, 12), ("u2", "control", 20, 25), ("u3", "control", 30, 29),
+              ("u4", "one-page", 10, 15), ("u5", "one-page", 20, 26), ("u6", "one-page", 30, 36)]
+    events = [exposure("2025-05-20T10:00:00Z", "u7", "control"), purchase("2025-04-30T10:00:00Z", "u7", 99)]
+    for user, variant, before, after in people:
+        events += [exposure("2025-05-20T10:00:00Z", user, variant), purchase("2025-05-10T10:00:00Z", user, before),
+                   purchase("2025-05-21T10:00:00Z", user, after)]
+    await gql.track(tenant.publishable, events[::-1])  # out of order, too
+    await run_worker()
+    found = (await gql.data(tenant.secret, CUPED_READ))["tenant"]["experiment"]
+    assert found["cuped"] and found["results"]["method"] == "fixed horizon, CUPED-adjusted"
+    revenue = found["results"]["metrics"][1]
+    pre = [np.array([p[2] for p in people if p[1] == v] + ([0] if v == "control" else [])) for v in ("control", "one-page")]
+    post = [np.array([p[3] for p in people if p[1] == v] + ([0] if v == "control" else [])) for v in ("control", "one-page")]
+    within_x = np.concatenate([x - x.mean() for x in pre])
+    within_y = np.concatenate([y - y.mean() for y in post])
+    theta = (within_x @ within_y) / (within_x @ within_x)
+    assert revenue["varianceReduction"] == pytest.approx(100 * np.corrcoef(within_x, within_y)[0, 1] ** 2)
+    everyone = np.concatenate(pre).mean()
+    adjusted = [y.mean() - theta * (x.mean() - everyone) for x, y in zip(pre, post, strict=True)]
+    # Means stay the metric's; the lift (and its test) is the CUPED-adjusted difference.
+    assert [v["mean"] for v in revenue["variants"]] == pytest.approx([y.mean() for y in post])
+    assert revenue["variants"][1]["lift"] == pytest.approx(adjusted[1] - adjusted[0])
+    async with owner_engine.connect() as conn:
+        assert await verify_rollups(conn, tenant.id) == []
