@@ -52,7 +52,7 @@ async def _graph(http: Any, stack: Stack, secret: str, query: str, body: dict[st
 
 async def test_experiment_aggregates_after_the_worker_is_killed_equal_the_recomputation(
         stack: Stack) -> None:  # noqa: F811
-    kills, started = scale(2, 10), time.monotonic()
+    kills, started = scale(1, 10), time.monotonic()
     tenant, tally, rng = await make_tenant(stack), Tally(), random.Random(41)
     stop = asyncio.Event()
     async with http_client() as http, stack.owner() as engine:
@@ -65,7 +65,7 @@ async def test_experiment_aggregates_after_the_worker_is_killed_equal_the_recomp
             "plannedStart": "2025-05-01T00:00:00Z"})
         client = RetryingClient(http, stack.api_url, tenant.publishable, tally)
         await client.send(exposures(range(0, PEOPLE, 2), rng))
-        ingest = asyncio.create_task(sustained_ingest(client, rng, stop, max_batches=scale(200, 2000)))
+        ingest = asyncio.create_task(sustained_ingest(client, rng, stop, max_batches=scale(100, 2000)))
         try:
             for kill in range(kills):
                 before = await counted(engine, tenant.id)
