@@ -1,12 +1,23 @@
 """The experiments' rollup consumer: each actor's first exposure and metric values, and per variant,
 metric, exposure day and bot side the actors, conversions, sums and sums of squares the results read.
 
-Per claim: exposures first (``ExperimentExposure`` of a started experiment, between its start and stop,
-naming one of its variants; the first one processed for an actor wins and a second variant marks the
-actor ``multiple``), then every event matching an experiment's metric adds to an exposed actor's value
-when it happened at or after the exposure (within a conversion metric's window): a conversion before
-the exposure is ignored. A duplicate event never reaches the rollup twice (the ingest stores it once).
-The bot side of an actor is the side of its exposure's session when the exposure was rolled up.
+Per claim, every (experiment, actor) the claim can change is derived again whole from that actor's
+retained raw events (its exposures to the experiment and the events matching the experiment's
+metrics): an actor with an exposure in the claim, and an already exposed actor with a matching event.
+The derived state replaces the stored one and the aggregates move by the difference. Deriving whole
+(not appending) is what makes the order of arrival irrelevant: a conversion processed before its
+exposure is counted when the exposure arrives, an exposure arriving after a later one becomes the
+first, and a re-run writes the same rows. A conversion of an actor not exposed yet adds nothing until
+the exposure arrives (the derivation then finds it among the raw events).
+
+The first exposure is the earliest (ties: the smallest variant key); a second variant marks the actor
+``multiple``; a conversion before the exposure (or past a conversion metric's window) is ignored. The
+bot side of an actor is its first exposure's session side: when a session changes side, the day
+correction (analytics.sessions.correction) feeds the day's events back through ``consume`` and the
+actors exposed in them are derived again, their rows moving to the side they are on now (the day
+clear only drops the day's emptied aggregate rows). Retention expires actors exposed before the
+rollup retention with their values and exposure days; erasure removes a person's rows and takes their
+contributions out of the aggregates.
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,22 +39,21 @@ from analytics.experiments.definitions import (
     load_metrics,
     started_experiments,
 )
-from analytics.experiments.recompute import verify_experiments
-from analytics.ingest.catalogue import EXPOSURE
-from analytics.rollups.aggregate import RawEvent, user_key
+from analytics.experiments.recompute import PRE_PERIOD_DAYS, verify_experiments
+from analytics.ingest.catalogue import CUSTOM, EXPOSURE
+from analytics.rollups.aggregate import RawEvent, raw_event_columns, user_key
 from analytics.rollups.consumers import Claim, Consumer
 
 EXPOSURES = ""  # the metric column of a variant's exposure row in experiment_variant_days
 
 
-@dataclass
+@dataclass(frozen=True)
 class Actor:
     variant: str
     exposed_at: datetime
     day: date
     bot: bool
     multiple: bool
-    changed: bool = False
 
 
 def metric_value(metric: Metric, event: RawEvent) -> float | None:
@@ -63,6 +74,77 @@ def counts_after(metric: Metric, exposed_at: datetime, at: datetime) -> bool:
     return metric.window_hours is None or at <= exposed_at + timedelta(hours=metric.window_hours)
 
 
+def exposure_of(experiments: dict[str, Experiment], event: RawEvent) -> tuple[Experiment, str] | None:
+    """The experiment and variant of a counted exposure: a started experiment, live at the event's
+    time, naming one of its variants; else None."""
+    if event.type != EXPOSURE or not isinstance(event.properties, dict):
+        return None
+    experiment = experiments.get(str(event.properties.get("experiment")))
+    variant = event.properties.get("variant")
+    if (
+        experiment is None
+        or not experiment.live_at(event.occurred_at)
+        or variant not in {v.key for v in experiment.variants}
+    ):
+        return None
+    return experiment, str(variant)
+
+
+Membership = list[tuple[datetime, datetime | None]]  # an actor's (valid_from, valid_to) in a segment
+
+
+def member_at(spans: Membership, at: datetime) -> bool:
+    """The segments' "as of" rule (analytics.segments.service.MEMBERS_AT_SQL)."""
+    return any(start < at and (end is None or end >= at) for start, end in spans)
+
+
+def derive(
+    experiment: Experiment,
+    metrics: dict[str, Metric],
+    events: Iterable[tuple[RawEvent, bool]],
+    tz: ZoneInfo,
+    membership: Membership | None = None,
+) -> tuple[Actor | None, dict[str, tuple[float, float]]]:
+    """One actor's state in one experiment from all of its retained events: the first exposure (None
+    when it has none) and each metric's value after it and in the 14 days before it (CUPED's
+    covariate; kept when either is non-zero). With a targeting segment (``membership``: the
+    actor's spans in it) only exposures while a member count."""
+    events = list(events)
+    seen = sorted(
+        (event.occurred_at, found[1], bot)
+        for event, bot in events
+        if (found := exposure_of({experiment.key: experiment}, event)) is not None
+        and (experiment.segment is None or member_at(membership or [], event.occurred_at))
+    )
+    if not seen:
+        return None, {}
+    at, variant, bot = seen[0]
+    actor = Actor(variant, at, at.astimezone(tz).date(), bot, len({v for _, v, _ in seen}) > 1)
+    values: dict[str, tuple[float, float]] = {}
+    pre_from = at - timedelta(days=PRE_PERIOD_DAYS)
+    for key in experiment.metric_keys:
+        metric = metrics.get(key)
+        if metric is None:
+            continue
+        after: list[float] = []
+        before: list[float] = []
+        for event, _ in events:
+            if not metric.matcher.matches(event) or (added := metric_value(metric, event)) is None:
+                continue
+            if counts_after(metric, at, event.occurred_at):
+                after.append(added)
+            elif pre_from <= event.occurred_at < at:
+                before.append(added)
+        value, pre = _value(metric, after), _value(metric, before)
+        if value != 0 or pre != 0:
+            values[key] = (value, pre)
+    return actor, values
+
+
+def _value(metric: Metric, added: list[float]) -> float:
+    return (1.0 if added else 0.0) if metric.kind is MetricKind.CONVERSION else float(sum(added))
+
+
 _LOAD_ACTORS = text(
     """
     SELECT a.experiment, a.actor, a.variant, a.exposed_at, a.day, a.bot, a.multiple
@@ -72,12 +154,29 @@ _LOAD_ACTORS = text(
 )
 _LOAD_VALUES = text(
     """
-    SELECT v.experiment, v.metric, v.actor, v.value
-    FROM unnest(CAST(:experiments AS text[]), CAST(:metrics AS text[]), CAST(:actors AS text[]))
-        AS k(experiment, metric, actor)
+    SELECT v.experiment, v.metric, v.actor, v.value, v.pre
+    FROM unnest(CAST(:experiments AS text[]), CAST(:actors AS text[])) AS k(experiment, actor)
     JOIN experiment_actor_values v ON v.tenant_id = :tenant AND v.experiment = k.experiment
-        AND v.metric = k.metric AND v.actor = k.actor
+        AND v.actor = k.actor
     """
+)
+# The retained events of some actors that can count for an experiment (exposures and the metrics'
+# event names), each with its session's side now: by user id, else by anonymous id (two index scans).
+_WHERE = (
+    "e.tenant_id = :tenant AND e.occurred_at >= coalesce((SELECT raw_events_from FROM tenants "
+    "WHERE id = :tenant), '-infinity') "
+    "AND (e.type = ANY(:names) OR (e.type = :custom AND e.name = ANY(:names)))"
+)
+_SIDE = "LEFT JOIN sessions s ON s.tenant_id = e.tenant_id AND s.id = e.session_key"
+_ACTOR_EVENTS = text(
+    f"SELECT {raw_event_columns('e')}, coalesce(s.excluded, false) FROM events e {_SIDE} "
+    f"WHERE {_WHERE} AND e.user_id = ANY(:users) "
+    f"UNION ALL SELECT {raw_event_columns('e')}, coalesce(s.excluded, false) FROM events e {_SIDE} "
+    f"WHERE {_WHERE} AND e.user_id IS NULL AND e.anonymous_id = ANY(:anonymous)"
+)
+_MEMBERSHIPS = text(
+    "SELECT segment_id, user_key, valid_from, valid_to FROM segment_members WHERE tenant_id = :tenant "
+    "AND segment_id = ANY(:segments) AND user_key = ANY(:actors)"
 )
 _UPSERT_ACTORS = text(
     """
@@ -86,169 +185,200 @@ _UPSERT_ACTORS = text(
         CAST(:experiment AS text[]), CAST(:actor AS text[]), CAST(:variant AS text[]),
         CAST(:exposed_at AS timestamptz[]), CAST(:day AS date[]), CAST(:bot AS boolean[]),
         CAST(:multiple AS boolean[]))
-    ON CONFLICT (tenant_id, experiment, actor) DO UPDATE SET multiple = EXCLUDED.multiple
+    ON CONFLICT (tenant_id, experiment, actor) DO UPDATE SET variant = EXCLUDED.variant,
+        exposed_at = EXCLUDED.exposed_at, day = EXCLUDED.day, bot = EXCLUDED.bot, multiple = EXCLUDED.multiple
     """
 )
-_UPSERT_VALUES = text(
+# Values of 0 after and before delete the row (only rows with a non-zero one are kept).
+_WRITE_VALUES = text(
     """
-    INSERT INTO experiment_actor_values (tenant_id, experiment, metric, actor, value)
-    SELECT :tenant, * FROM unnest(
-        CAST(:experiment AS text[]), CAST(:metric AS text[]), CAST(:actor AS text[]),
-        CAST(:value AS float8[]))
-    ON CONFLICT (tenant_id, experiment, metric, actor) DO UPDATE SET value = EXCLUDED.value
+    WITH k AS (SELECT * FROM unnest(CAST(:experiment AS text[]), CAST(:metric AS text[]),
+                                    CAST(:actor AS text[]), CAST(:value AS float8[]), CAST(:pre AS float8[]))
+                        AS k(e, m, a, v, p)),
+    gone AS (DELETE FROM experiment_actor_values x USING k
+             WHERE k.v = 0 AND k.p = 0 AND x.tenant_id = :tenant AND x.experiment = k.e AND x.metric = k.m
+                 AND x.actor = k.a)
+    INSERT INTO experiment_actor_values (tenant_id, experiment, metric, actor, value, pre)
+    SELECT :tenant, e, m, a, v, p FROM k WHERE v <> 0 OR p <> 0
+    ON CONFLICT (tenant_id, experiment, metric, actor) DO UPDATE SET value = EXCLUDED.value,
+        pre = EXCLUDED.pre
     """
 )
 _UPSERT_DAYS = text(
     """
     INSERT INTO experiment_variant_days (tenant_id, experiment, metric, variant, day, bot, actors, multiple,
-        conversions, total, total_sq)
+        conversions, total, total_sq, pre_total, pre_total_sq, cross_total)
     SELECT :tenant, * FROM unnest(
         CAST(:experiment AS text[]), CAST(:metric AS text[]), CAST(:variant AS text[]),
         CAST(:day AS date[]), CAST(:bot AS boolean[]), CAST(:actors AS bigint[]), CAST(:multiple AS bigint[]),
-        CAST(:conversions AS bigint[]), CAST(:total AS float8[]), CAST(:total_sq AS float8[]))
+        CAST(:conversions AS bigint[]), CAST(:total AS float8[]), CAST(:total_sq AS float8[]),
+        CAST(:pre_total AS float8[]), CAST(:pre_total_sq AS float8[]), CAST(:cross_total AS float8[]))
     ON CONFLICT (tenant_id, experiment, metric, variant, day, bot) DO UPDATE SET
         actors = experiment_variant_days.actors + EXCLUDED.actors,
         multiple = experiment_variant_days.multiple + EXCLUDED.multiple,
         conversions = experiment_variant_days.conversions + EXCLUDED.conversions,
         total = experiment_variant_days.total + EXCLUDED.total,
-        total_sq = experiment_variant_days.total_sq + EXCLUDED.total_sq
+        total_sq = experiment_variant_days.total_sq + EXCLUDED.total_sq,
+        pre_total = experiment_variant_days.pre_total + EXCLUDED.pre_total,
+        pre_total_sq = experiment_variant_days.pre_total_sq + EXCLUDED.pre_total_sq,
+        cross_total = experiment_variant_days.cross_total + EXCLUDED.cross_total
     """
 )
 
+Key = tuple[str, str]  # (experiment, actor)
+DayKey = tuple[str, str, str, date, bool]  # (experiment, metric, variant, day, bot)
 
-def _exposures(
-    experiments: dict[str, Experiment], events: Iterable[tuple[RawEvent, bool]]
-) -> dict[tuple[str, str], list[tuple[datetime, str, bool]]]:
-    """(experiment, actor) -> its exposures in this claim, earliest first: (at, variant, bot)."""
-    found: dict[tuple[str, str], list[tuple[datetime, str, bool]]] = defaultdict(list)
-    for event, bot in events:
-        if event.type != EXPOSURE or not isinstance(event.properties, dict):
+
+Values = dict[str, tuple[float, float]]  # metric -> (value after the exposure, value before)
+
+
+def _contribute(deltas: dict[DayKey, list[float]], experiment: str, actor: Actor, values: Values, sign: int
+                ) -> None:
+    row = deltas[(experiment, EXPOSURES, actor.variant, actor.day, actor.bot)]
+    row[0] += sign
+    row[1] += sign * actor.multiple
+    for metric, (value, pre) in values.items():
+        row = deltas[(experiment, metric, actor.variant, actor.day, actor.bot)]
+        row[2] += sign * (value != 0)
+        row[3] += sign * value
+        row[4] += sign * value * value
+        row[5] += sign * pre
+        row[6] += sign * pre * pre
+        row[7] += sign * value * pre
+
+
+def _candidates(
+    experiments: dict[str, Experiment], metrics: dict[str, Metric], claim: Claim
+) -> tuple[set[Key], set[Key]]:
+    """(experiment, actor) pairs the claim exposes, and those with a matching event (which change only
+    when the actor is exposed already). A day correction only re-derives the exposed ones."""
+    exposed: set[Key] = set()
+    matched: set[Key] = set()
+    for event in claim.events:
+        if event.user_id is None and event.anonymous_id is None:
             continue
-        experiment = experiments.get(str(event.properties.get("experiment")))
-        variant = event.properties.get("variant")
-        if (
-            experiment is None
-            or not experiment.live_at(event.occurred_at)
-            or variant not in {v.key for v in experiment.variants}
-        ):
+        who = user_key(event.user_id, event.anonymous_id)
+        found = exposure_of(experiments, event)
+        if found is not None:
+            exposed.add((found[0].key, who))
+        if claim.correcting:
             continue
-        found[(experiment.key, user_key(event.user_id, event.anonymous_id))].append(
-            (event.occurred_at, str(variant), bot)
-        )
-    for seen in found.values():
-        seen.sort()
-    return found
+        for experiment in experiments.values():
+            if (experiment.key, who) not in matched and any(
+                (m := metrics.get(key)) is not None and m.matcher.matches(event)
+                for key in experiment.metric_keys
+            ):
+                matched.add((experiment.key, who))
+    return exposed, matched - exposed
 
 
 async def _consume(conn: AsyncConnection, claim: Claim) -> None:
-    if claim.correcting:
-        return
     experiments = {e.key: e for e in await started_experiments(conn, claim.tenant_id)}
     if not experiments:
         return
     metrics = await load_metrics(
         conn, sorted({m for e in experiments.values() for m in e.metric_keys}), tenant_id=claim.tenant_id
     )
-    events = [
-        (event, bot)
-        for event, bot in claim.with_bot()
-        if event.user_id is not None or event.anonymous_id is not None
-    ]
-    exposures = _exposures(experiments, events)
-    # (experiment, metric key, actor) -> [(at, added value)] of the claim's matching events
-    matched: dict[tuple[str, str, str], list[tuple[datetime, float]]] = defaultdict(list)
-    for event, _ in events:
-        who = user_key(event.user_id, event.anonymous_id)
-        for experiment in experiments.values():
-            for key in experiment.metric_keys:
-                metric = metrics.get(key)
-                if metric is not None and metric.matcher.matches(event):
-                    added = metric_value(metric, event)
-                    if added is not None:
-                        matched[(experiment.key, key, who)].append((event.occurred_at, added))
-    keys = sorted(set(exposures) | {(e, a) for e, _, a in matched})
+    tenant = claim.tenant_id
+    exposed, matched = _candidates(experiments, metrics, claim)
+    keys = sorted(exposed | matched)
     if not keys:
         return
-    actors: dict[tuple[str, str], Actor] = {
+    stored: dict[Key, Actor] = {
         (r.experiment, r.actor): Actor(r.variant, r.exposed_at, r.day, r.bot, r.multiple)
         for r in await conn.execute(
             _LOAD_ACTORS,
-            {"tenant": claim.tenant_id, "experiments": [k[0] for k in keys], "actors": [k[1] for k in keys]},
+            {"tenant": tenant, "experiments": [k[0] for k in keys], "actors": [k[1] for k in keys]},
         )
     }
-    deltas: dict[tuple[str, str, str, date, bool], list[float]] = defaultdict(lambda: [0, 0, 0, 0.0, 0.0])
-    for actor_key, seen in sorted(exposures.items()):
-        actor = actors.get(actor_key)
-        if actor is None:
-            at, variant, bot = seen[0]
-            actor = actors[actor_key] = Actor(
-                variant, at, at.astimezone(claim.tz).date(), bot, False, changed=True
-            )
-            deltas[(actor_key[0], EXPOSURES, variant, actor.day, bot)][0] += 1
-        if not actor.multiple and any(v != actor.variant for _, v, _ in seen):
-            actor.multiple = actor.changed = True
-            deltas[(actor_key[0], EXPOSURES, actor.variant, actor.day, actor.bot)][1] += 1
-    value_keys = sorted(k for k in matched if (k[0], k[2]) in actors)
-    old_values = (
+    keys = [k for k in keys if k in exposed or k in stored]
+    if not keys:
+        return
+    old_values: dict[Key, Values] = defaultdict(dict)
+    for r in await conn.execute(
+        _LOAD_VALUES,
+        {"tenant": tenant, "experiments": [k[0] for k in keys], "actors": [k[1] for k in keys]},
+    ):
+        old_values[(r.experiment, r.actor)][r.metric] = (float(r.value), float(r.pre))
+    who = sorted({k[1] for k in keys})
+    names = sorted({EXPOSURE} | {m.matcher.event for m in metrics.values()})
+    by_actor: dict[str, list[tuple[RawEvent, bool]]] = defaultdict(list)
+    for row in await conn.execute(
+        _ACTOR_EVENTS,
         {
-            (r.experiment, r.metric, r.actor): float(r.value)
-            for r in await conn.execute(
-                _LOAD_VALUES,
-                {
-                    "tenant": claim.tenant_id,
-                    "experiments": [k[0] for k in value_keys],
-                    "metrics": [k[1] for k in value_keys],
-                    "actors": [k[2] for k in value_keys],
-                },
-            )
-        }
-        if value_keys
-        else {}
-    )
-    new_values: list[tuple[tuple[str, str, str], float]] = []
-    for value_key in value_keys:
-        experiment_key, metric_key, who = value_key
-        actor, metric = actors[(experiment_key, who)], metrics[metric_key]
-        counted = [added for at, added in matched[value_key] if counts_after(metric, actor.exposed_at, at)]
-        if not counted:
+            "tenant": tenant,
+            "names": names,
+            "custom": CUSTOM,
+            "users": [k[2:] for k in who if k.startswith("u:")],
+            "anonymous": [k[2:] for k in who if k.startswith("a:")],
+        },
+    ):
+        event = RawEvent(*row[:-1])
+        by_actor[user_key(event.user_id, event.anonymous_id)].append((event, bool(row[-1])))
+    segments = sorted({e.segment for e in experiments.values() if e.segment is not None})
+    spans: dict[tuple[str, str], Membership] = defaultdict(list)
+    if segments:
+        for r in await conn.execute(_MEMBERSHIPS, {"tenant": tenant, "segments": segments, "actors": who}):
+            spans[(r.segment_id, r.user_key)].append((r.valid_from, r.valid_to))
+    deltas: dict[DayKey, list[float]] = defaultdict(lambda: [0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    actor_rows: list[tuple[Key, Actor]] = []
+    value_rows: list[tuple[str, str, str, float, float]] = []
+    gone: list[Key] = []
+    for key in keys:
+        experiment = experiments[key[0]]
+        membership = spans.get((experiment.segment, key[1]), []) if experiment.segment else None
+        actor, values = derive(experiment, metrics, by_actor.get(key[1], ()), claim.tz, membership)
+        before, before_values = stored.get(key), old_values.get(key, {})
+        if actor == before and values == before_values:
             continue
-        old = old_values.get(value_key, 0.0)
-        new = 1.0 if metric.kind is MetricKind.CONVERSION else old + sum(counted)
-        if new == old:
-            continue
-        new_values.append((value_key, new))
-        delta = deltas[(experiment_key, metric_key, actor.variant, actor.day, actor.bot)]
-        delta[2] += (new != 0) - (old != 0)
-        delta[3] += new - old
-        delta[4] += new * new - old * old
-    changed = sorted((k, a) for k, a in actors.items() if a.changed)
-    tenant = claim.tenant_id
-    if changed:
+        if before is not None:
+            _contribute(deltas, key[0], before, before_values, -1)
+        if actor is not None:
+            _contribute(deltas, key[0], actor, values, 1)
+            if actor != before:
+                actor_rows.append((key, actor))
+        elif before is not None:
+            gone.append(key)
+        for metric in sorted(set(values) | set(before_values)):
+            if values.get(metric) != before_values.get(metric):
+                value_rows.append((key[0], metric, key[1], *values.get(metric, (0.0, 0.0))))
+    if actor_rows:
         await conn.execute(
             _UPSERT_ACTORS,
             {
                 "tenant": tenant,
-                "experiment": [k[0] for k, _ in changed],
-                "actor": [k[1] for k, _ in changed],
-                "variant": [a.variant for _, a in changed],
-                "exposed_at": [a.exposed_at for _, a in changed],
-                "day": [a.day for _, a in changed],
-                "bot": [a.bot for _, a in changed],
-                "multiple": [a.multiple for _, a in changed],
+                "experiment": [k[0] for k, _ in actor_rows],
+                "actor": [k[1] for k, _ in actor_rows],
+                "variant": [a.variant for _, a in actor_rows],
+                "exposed_at": [a.exposed_at for _, a in actor_rows],
+                "day": [a.day for _, a in actor_rows],
+                "bot": [a.bot for _, a in actor_rows],
+                "multiple": [a.multiple for _, a in actor_rows],
             },
         )
-    if new_values:
+    if gone:  # an actor whose exposures are no longer retained or counted
         await conn.execute(
-            _UPSERT_VALUES,
+            text(
+                "DELETE FROM experiment_actors a USING unnest(CAST(:experiments AS text[]), "
+                "CAST(:actors AS text[])) AS k(e, x) WHERE a.tenant_id = :tenant AND a.experiment = k.e "
+                "AND a.actor = k.x"
+            ),
+            {"tenant": tenant, "experiments": [k[0] for k in gone], "actors": [k[1] for k in gone]},
+        )
+    value_rows.sort()
+    if value_rows:
+        await conn.execute(
+            _WRITE_VALUES,
             {
                 "tenant": tenant,
-                "experiment": [k[0] for k, _ in new_values],
-                "metric": [k[1] for k, _ in new_values],
-                "actor": [k[2] for k, _ in new_values],
-                "value": [v for _, v in new_values],
+                "experiment": [r[0] for r in value_rows],
+                "metric": [r[1] for r in value_rows],
+                "actor": [r[2] for r in value_rows],
+                "value": [r[3] for r in value_rows],
+                "pre": [r[4] for r in value_rows],
             },
         )
-    rows = sorted(deltas.items())
+    rows = sorted((k, v) for k, v in deltas.items() if any(v))
     if rows:
         await conn.execute(
             _UPSERT_DAYS,
@@ -264,13 +394,59 @@ async def _consume(conn: AsyncConnection, claim: Claim) -> None:
                 "conversions": [int(v[2]) for _, v in rows],
                 "total": [v[3] for _, v in rows],
                 "total_sq": [v[4] for _, v in rows],
+                "pre_total": [v[5] for _, v in rows],
+                "pre_total_sq": [v[6] for _, v in rows],
+                "cross_total": [v[7] for _, v in rows],
             },
         )
 
+
+# A person's contributions out of the aggregates, then their rows (the erasure runs these in order,
+# in one transaction: all or none).
+_ERASE = (
+    """
+    WITH a AS (SELECT experiment, variant, day, bot, multiple FROM experiment_actors
+               WHERE tenant_id = :tenant AND actor = :user_key),
+    d AS (SELECT experiment, '' AS metric, variant, day, bot, 1 AS actors, multiple::int AS multiple,
+                 0 AS conversions, 0::float8 AS total, 0::float8 AS total_sq, 0::float8 AS pre,
+                 0::float8 AS pre_sq, 0::float8 AS cross_total FROM a
+          UNION ALL
+          SELECT a.experiment, v.metric, a.variant, a.day, a.bot, 0, 0, (v.value <> 0)::int, v.value,
+                 v.value * v.value, v.pre, v.pre * v.pre, v.value * v.pre
+          FROM experiment_actor_values v JOIN a USING (experiment)
+          WHERE v.tenant_id = :tenant AND v.actor = :user_key)
+    UPDATE experiment_variant_days t SET actors = t.actors - d.actors, multiple = t.multiple - d.multiple,
+        conversions = t.conversions - d.conversions, total = t.total - d.total,
+        total_sq = t.total_sq - d.total_sq, pre_total = t.pre_total - d.pre,
+        pre_total_sq = t.pre_total_sq - d.pre_sq, cross_total = t.cross_total - d.cross_total
+    FROM d WHERE t.tenant_id = :tenant AND t.experiment = d.experiment AND t.metric = d.metric
+        AND t.variant = d.variant AND t.day = d.day AND t.bot = d.bot
+    """,
+    "DELETE FROM experiment_actor_values WHERE tenant_id = :tenant AND actor = :user_key",
+    "DELETE FROM experiment_actors WHERE tenant_id = :tenant AND actor = :user_key",
+)
 
 EXPERIMENTS = Consumer(
     "experiments",
     _consume,
     verify_experiments,
+    # Not a re-fold of the day's rows: the actors exposed that day are derived again (above); the
+    # clear only drops the day's aggregate rows left empty by earlier moves.
+    day_clears=(
+        "DELETE FROM experiment_variant_days WHERE tenant_id = :tenant AND day = :day AND actors = 0 "
+        "AND multiple = 0 AND conversions = 0 AND round(total::numeric, 6) = 0 "
+        "AND round(total_sq::numeric, 6) = 0 AND round(pre_total::numeric, 6) = 0 "
+        "AND round(pre_total_sq::numeric, 6) = 0 AND round(cross_total::numeric, 6) = 0",
+    ),
+    expiry={
+        "experiment_actor_values": "DELETE FROM experiment_actor_values v USING experiment_actors a "
+        "WHERE v.tenant_id = :tenant AND a.tenant_id = :tenant AND a.experiment = v.experiment "
+        "AND a.actor = v.actor AND a.exposed_at < (SELECT at FROM kept)",
+        "experiment_actors": "DELETE FROM experiment_actors WHERE tenant_id = :tenant "
+        "AND exposed_at < (SELECT at FROM kept)",
+        "experiment_variant_days": "DELETE FROM experiment_variant_days WHERE tenant_id = :tenant "
+        "AND day < (SELECT day FROM kept)",
+    },
     tables=("experiment_actors", "experiment_actor_values", "experiment_variant_days"),
+    erase=_ERASE,
 )

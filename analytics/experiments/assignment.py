@@ -7,11 +7,27 @@ import hashlib
 import uuid
 from datetime import datetime
 
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from analytics.experiments.definitions import Experiment, Variant
 from analytics.ingest.catalogue import EXPOSURE
 from analytics.ingest.events import EventIn
 
 _EXPOSURE_IDS = uuid.UUID("6d1c7c61-9a58-4b7e-8a3f-0e6c1b2f9a11")
+
+
+# Whether an actor was in a segment at an instant: the segments' own "as of" rule
+# (analytics.segments.service.MEMBERS_AT_SQL), also what the rollup and its recomputation apply.
+_MEMBER_AT = text(
+    "SELECT EXISTS (SELECT 1 FROM segment_members "
+    "WHERE tenant_id = current_setting('analytics.tenant_id')::bigint AND segment_id = :segment "
+    "AND user_key = :actor AND valid_from < :at AND (valid_to IS NULL OR valid_to >= :at))"
+)
+
+
+async def segment_member(conn: AsyncConnection, segment: str, actor: str, at: datetime) -> bool:
+    return bool((await conn.execute(_MEMBER_AT, {"segment": segment, "actor": actor, "at": at})).scalar_one())
 
 
 def bucket(experiment_key: str, salt: str, actor: str) -> float:

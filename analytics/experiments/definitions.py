@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics.errors import InvalidArgument
 from analytics.matchers import Matcher, parse_matcher
+from analytics.segments.service import get_segment
 
 KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}")
 MIN_VARIANTS, MAX_VARIANTS = 2, 10
@@ -72,7 +73,8 @@ class Experiment:
     planned_stop: datetime | None
     started_at: datetime | None
     stopped_at: datetime | None
-    segment: str | None = None  # targeting segment: wired when segments exist
+    segment: str | None = None  # targeting segment: only its members (at their exposure) are counted
+    cuped: bool = False  # compare CUPED-adjusted values (covariate: the 14 days before the exposure)
 
     @property
     def control(self) -> Variant:
@@ -208,7 +210,7 @@ async def load_metrics(
 _EXPERIMENT_COLUMNS = (
     "key, description, salt, variants, primary_metric, secondary_metrics, guardrail_metrics, "
     "status, sequential, min_actors, min_conversions, planned_start, planned_stop, "
-    "started_at, stopped_at, segment"
+    "started_at, stopped_at, segment, cuped"
 )
 
 
@@ -230,6 +232,7 @@ def _experiment(row: Any) -> Experiment:
         row.started_at,
         row.stopped_at,
         row.segment,
+        row.cuped,
     )
 
 
@@ -289,6 +292,8 @@ class Definition:
     min_conversions: int
     planned_start: datetime | None
     planned_stop: datetime | None
+    segment: str | None = None
+    cuped: bool = False
 
 
 @dataclass(frozen=True)
@@ -322,6 +327,10 @@ async def define_experiment(conn: AsyncConnection, d: Definition, *, now: dateti
         raise InvalidArgument("input.minActors", "minimum samples must be between 1 and 1,000,000")
     if d.planned_start and d.planned_stop and d.planned_stop <= d.planned_start:
         raise InvalidArgument("input.plannedStop", "must be after plannedStart")
+    if d.segment is not None:
+        tenant = await conn.execute(text("SELECT current_setting('analytics.tenant_id')::bigint"))
+        if await get_segment(conn, int(tenant.scalar_one()), d.segment) is None:
+            raise InvalidArgument("input.segment", f"unknown segment {d.segment!r}")
     old = await load_experiment(conn, d.key)
     if old is None:
         total = (await conn.execute(text("SELECT count(*) FROM experiments"))).scalar_one()
@@ -333,6 +342,12 @@ async def define_experiment(conn: AsyncConnection, d: Definition, *, now: dateti
             f"experiment {d.key!r} is {old.status.value.lower()}: its "
             "variants and weights cannot change (that would break "
             "the analysis); define a new experiment instead",
+        )
+    if old is not None and old.status is not ExperimentStatus.DRAFT and old.segment != d.segment:
+        raise InvalidArgument(
+            "input.segment",
+            f"experiment {d.key!r} is {old.status.value.lower()}: its targeting segment cannot change "
+            "(that would mix two populations in one analysis); define a new experiment instead",
         )
     if (
         old is not None
@@ -359,17 +374,17 @@ async def define_experiment(conn: AsyncConnection, d: Definition, *, now: dateti
             """
         INSERT INTO experiments (tenant_id, key, description, salt, variants, primary_metric,
             secondary_metrics, guardrail_metrics, status, sequential, min_actors, min_conversions,
-            planned_start, planned_stop, started_at, stopped_at)
+            planned_start, planned_stop, started_at, stopped_at, segment, cuped)
         VALUES (current_setting('analytics.tenant_id')::bigint, :key, :description, :salt,
             CAST(:variants AS jsonb), :primary, :secondary, :guardrail, :status, :sequential, :min_actors,
-            :min_conversions, :planned_start, :planned_stop, :started, :stopped)
+            :min_conversions, :planned_start, :planned_stop, :started, :stopped, :segment, :cuped)
         ON CONFLICT (tenant_id, key) DO UPDATE SET description = EXCLUDED.description,
             variants = EXCLUDED.variants, primary_metric = EXCLUDED.primary_metric,
             secondary_metrics = EXCLUDED.secondary_metrics, guardrail_metrics = EXCLUDED.guardrail_metrics,
             status = EXCLUDED.status, sequential = EXCLUDED.sequential, min_actors = EXCLUDED.min_actors,
             min_conversions = EXCLUDED.min_conversions, planned_start = EXCLUDED.planned_start,
             planned_stop = EXCLUDED.planned_stop, started_at = EXCLUDED.started_at,
-            stopped_at = EXCLUDED.stopped_at
+            stopped_at = EXCLUDED.stopped_at, segment = EXCLUDED.segment, cuped = EXCLUDED.cuped
         """
         ),
         {
@@ -390,6 +405,8 @@ async def define_experiment(conn: AsyncConnection, d: Definition, *, now: dateti
             "planned_stop": d.planned_stop,
             "started": started,
             "stopped": stopped,
+            "segment": d.segment,
+            "cuped": d.cuped,
         },
     )
     saved = await load_experiment(conn, d.key)

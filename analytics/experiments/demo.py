@@ -1,8 +1,17 @@
-"""Demo experiments: ``onboarding-checklist`` (a clear winner: 22 % -> 30 % of exposed people deploy)
-and ``pricing-page`` (a sample ratio mismatch: a redirect loses a fifth of the variant's exposures).
-Their people are their own (``exp-...`` user ids) and convert with the demo product's events
-(``deployment_succeeded``, ``sign_up``: analytics.demo_product). Ids and timestamps are the same on
-every run, like analytics.demo."""
+"""Demo experiments on the product demo's own people (analytics.demo_product), so that they change none
+of the demo's other figures (active users, funnels, feature adoption):
+
+- ``onboarding-checklist``, a clear winner: 20 % of the control's exposed people complete the
+  getting-started checklist, 45 % of the checklist variant's (``checklist_completed``, a name of its
+  own, in the session of the exposure); secondary metric: deployments per person (the product demo's
+  ``deployment_succeeded``, no difference built in);
+- ``pricing-page``, a sample ratio mismatch: a redirect loses 45 % of the ``annual-first`` variant's
+  exposures (conversion: ``plan_upgraded``, 10 % and 11 %).
+
+Everyone the product demo brings back in the last two weeks is exposed at their first product event
+there, to the variant the assignment gives them (the experiment's hash), in that event's session.
+Event ids are the same on every run; the variants follow the experiment's salt (new on each load).
+"""
 
 from __future__ import annotations
 
@@ -11,11 +20,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics.db import tenant_transaction
+from analytics.demo_product import demo_product_events
+from analytics.experiments.assignment import assign, exposure_event
 from analytics.experiments.definitions import (
     Definition,
+    Experiment,
     ExperimentStatus,
     MetricKind,
     Variant,
@@ -23,68 +36,54 @@ from analytics.experiments.definitions import (
     parse_metric,
     save_metric,
 )
-from analytics.ingest.catalogue import CUSTOM, EXPOSURE
+from analytics.ingest.catalogue import CUSTOM
 from analytics.ingest.events import EventIn
 
 _NAMESPACE = uuid.UUID("3c0b3e0e-7d59-4a8f-9a57-5f3b8f1d2c77")
 DAYS = 14
-# (experiment, variant, people, conversion rate, share of exposures lost: the SRM)
-_ARMS = (
-    ("onboarding-checklist", "control", 1500, 0.22, 0.0),
-    ("onboarding-checklist", "checklist", 1500, 0.30, 0.0),
-    ("pricing-page", "control", 1200, 0.10, 0.0),
-    ("pricing-page", "annual-first", 1200, 0.11, 0.2),
-)
-_CONVERSION = {"onboarding-checklist": "deployment_succeeded", "pricing-page": "sign_up"}
+PRODUCT_DAYS = 42  # what analytics dev --demo loads of the product demo
+# experiment -> (conversion event, {variant: conversion rate}, {variant: share of exposures lost})
+_ARMS: dict[str, tuple[str, dict[str, float], dict[str, float]]] = {
+    "onboarding-checklist": ("checklist_completed", {"control": 0.20, "checklist": 0.45}, {}),
+    "pricing-page": ("plan_upgraded", {"control": 0.10, "annual-first": 0.11}, {"annual-first": 0.45}),
+}
 
 
-def demo_experiment_events(*, now: datetime) -> list[EventIn]:
-    """Exposures over the last two weeks and the conversions that followed (before ``now``)."""
-    start = (now - timedelta(days=DAYS)).replace(minute=0, second=0, microsecond=0)
+def demo_experiment_events(
+    experiments: list[Experiment], *, now: datetime, tz: ZoneInfo, product_days: int = PRODUCT_DAYS
+) -> list[EventIn]:
+    """Exposures of the product demo's people active since the experiments' start, and the conversions
+    that followed (before ``now``)."""
+    start = now - timedelta(days=DAYS)
+    first: dict[str, tuple[datetime, str | None]] = {}  # person -> first product event since start
+    for event in demo_product_events(days=product_days, tz=tz, now=now):
+        at = datetime.fromisoformat(event.timestamp)
+        if at >= start and event.user_id is not None and event.user_id not in first:
+            first[event.user_id] = (at, event.session_id)
     events = []
-    for experiment, variant, people, rate, lost in _ARMS:
-        rng = random.Random(f"{experiment}:{variant}")
-        for i in range(people):
-            user = f"exp-{experiment[:4]}-{variant[:4]}-{i}"
-            seen = start + timedelta(seconds=rng.uniform(0, DAYS * 86400))
-            dropped, converts, later = rng.random() < lost, rng.random() < rate, rng.uniform(600, 172800)
-            if seen >= now or dropped:
+    for experiment in experiments:
+        conversion, rates, lost = _ARMS[experiment.key]
+        for user, (seen, session) in sorted(first.items()):
+            rng = random.Random(f"{experiment.key}:{user}")
+            variant = assign(experiment, f"u:{user}")
+            if rng.random() < lost.get(variant.key, 0.0):
                 continue
-            events.append(
-                _event(
-                    f"{experiment}:{user}:exposure",
-                    EXPOSURE,
-                    seen,
-                    user,
-                    {"experiment": experiment, "variant": variant},
-                )
-            )
-            if converts and seen + timedelta(seconds=later) < now:
+            exposure = exposure_event(experiment, variant, user_id=user, anonymous_id=None, at=seen)
+            events.append(msgspec.structs.replace(exposure, session_id=session))
+            converted = seen + timedelta(seconds=rng.uniform(30, 900))
+            if rng.random() < rates[variant.key] and converted <= now:
                 events.append(
-                    _event(
-                        f"{experiment}:{user}:conversion",
-                        CUSTOM,
-                        seen + timedelta(seconds=later),
-                        user,
-                        # What the demo's definitions of these names ask for (analytics.custom_events.demo).
-                        {"plan": "pro", "environment": "production", "durationMs": 60_000},
-                        name=_CONVERSION[experiment],
+                    EventIn(
+                        id=str(uuid.uuid5(_NAMESPACE, f"{experiment.key}:{user}:conversion")),
+                        type=CUSTOM,
+                        name=conversion,
+                        timestamp=converted.astimezone(UTC).isoformat(),
+                        user_id=user,
+                        session_id=session,
+                        properties={"experiment": experiment.key},
                     )
                 )
     return events
-
-
-def _event(
-    key: str, kind: str, at: datetime, user: str, properties: dict[str, object], name: str | None = None
-) -> EventIn:
-    return EventIn(
-        id=str(uuid.uuid5(_NAMESPACE, key)),
-        type=kind,
-        timestamp=at.astimezone(UTC).isoformat(),
-        user_id=user,
-        properties=properties,
-        name=name,
-    )
 
 
 async def define_demo_experiments(
@@ -93,11 +92,12 @@ async def define_demo_experiments(
     """Declare the demo metrics and experiments (running since two weeks ago); their events to send."""
     now = now or datetime.now(UTC)
     started = now - timedelta(days=DAYS, hours=1)
+    experiments = []
     async with tenant_transaction(engine, tenant_id) as conn:
         for key, event, kind in (
-            ("deployed", "deployment_succeeded", MetricKind.CONVERSION),
+            ("checklist_done", "checklist_completed", MetricKind.CONVERSION),
             ("deploys", "deployment_succeeded", MetricKind.COUNT),
-            ("signed_up", "sign_up", MetricKind.CONVERSION),
+            ("upgraded", "plan_upgraded", MetricKind.CONVERSION),
         ):
             await save_metric(
                 conn,
@@ -115,19 +115,19 @@ async def define_demo_experiments(
             (
                 "onboarding-checklist",
                 ("control", "checklist"),
-                "deployed",
+                "checklist_done",
                 ("deploys",),
                 "A getting-started checklist on the dashboard",
             ),
             (
                 "pricing-page",
                 ("control", "annual-first"),
-                "signed_up",
+                "upgraded",
                 (),
                 "Annual plans shown first on the pricing page",
             ),
         ):
-            await define_experiment(
+            saved = await define_experiment(
                 conn,
                 Definition(
                     key=key,
@@ -145,4 +145,5 @@ async def define_demo_experiments(
                 ),
                 now=now,
             )
-    return demo_experiment_events(now=now)
+            experiments.append(saved.experiment)
+    return demo_experiment_events(experiments, now=now, tz=tz)

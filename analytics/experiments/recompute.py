@@ -25,6 +25,7 @@ from analytics.ingest.catalogue import CUSTOM, EXPOSURE
 from analytics.matchers import _FIELDS, Matcher, Op
 from analytics.rollups.consumers import KEPT, Difference
 
+PRE_PERIOD_DAYS = 14  # CUPED's covariate window before the exposure (the consumer's, too)
 _ACTOR = "coalesce('u:' || e.user_id, 'a:' || e.anonymous_id)"
 _NUMERIC_SQL = {Op.GT: ">", Op.GTE: ">=", Op.LT: "<", Op.LTE: "<="}
 
@@ -68,6 +69,13 @@ def matcher_sql(matcher: Matcher, params: _Params) -> str:
 
 def _actors_sql(experiment: Experiment, params: _Params) -> str:
     key = params.add(experiment.key)
+    targeted = ""
+    if experiment.segment is not None:  # members at the exposure (the segments' "as of" rule)
+        targeted = (
+            "AND EXISTS (SELECT 1 FROM segment_members m WHERE m.tenant_id = e.tenant_id "
+            f"AND m.segment_id = {params.add(experiment.segment)} AND m.user_key = {_ACTOR} "
+            "AND m.valid_from < e.occurred_at AND (m.valid_to IS NULL OR m.valid_to >= e.occurred_at))"
+        )
     return f"""
         SELECT DISTINCT ON (actor) CAST({key} AS text) AS experiment, actor, variant,
             occurred_at AS exposed_at,
@@ -83,30 +91,41 @@ def _actors_sql(experiment: Experiment, params: _Params) -> str:
                 AND e.occurred_at < coalesce(CAST({params.add(experiment.stopped_at)} AS timestamptz),
                                              'infinity')
                 AND e.occurred_at >= (SELECT at FROM kept)
-                AND (e.user_id IS NOT NULL OR e.anonymous_id IS NOT NULL)) x
+                AND (e.user_id IS NOT NULL OR e.anonymous_id IS NOT NULL) {targeted}) x
         ORDER BY actor, occurred_at, variant"""
 
 
 def _values_sql(experiment_index: int, experiment: Experiment, metric: Metric, params: _Params) -> str:
-    """One metric's value per exposed actor: the matching events (each found once, then joined to the
-    exposures by actor: a hash join, not a scan of the events per actor)."""
-    window = ""
+    """One metric's value per exposed actor after the exposure and in the 14 days before it (the
+    matching events found once, then joined to the exposures by actor: a hash join, not a scan of the
+    events per actor); rows where either is non-zero."""
+    after = "m.occurred_at >= a.exposed_at"
     if metric.window_hours is not None:
         hours = params.add(metric.window_hours)
-        window = f"AND m.occurred_at <= a.exposed_at + make_interval(hours => {hours})"
+        after += f" AND m.occurred_at <= a.exposed_at + make_interval(hours => {hours})"
+    before = "m.occurred_at < a.exposed_at"
     found, only = "1.0::float8", ""
     if metric.kind is MetricKind.SUM:
         at = f"(e.properties #> CAST({params.add((metric.property or '').split('.'))} AS text[]))"
         found, only = f"({at})::float8", f"AND jsonb_typeof({at}) = 'number'"
-    value = {MetricKind.SUM: "sum(m.v)", MetricKind.COUNT: "count(*)::float8"}.get(metric.kind, "1.0::float8")
+
+    def value(where: str) -> str:
+        if metric.kind is MetricKind.SUM:
+            return f"coalesce(sum(m.v) FILTER (WHERE {where}), 0)::float8"
+        if metric.kind is MetricKind.COUNT:
+            return f"(count(*) FILTER (WHERE {where}))::float8"
+        return f"CASE WHEN count(*) FILTER (WHERE {where}) > 0 THEN 1.0 ELSE 0.0 END::float8"
+
     return f"""
-        SELECT a.experiment, CAST({params.add(metric.key)} AS text) AS metric, a.actor, {value} AS value
+        SELECT * FROM (
+        SELECT a.experiment, CAST({params.add(metric.key)} AS text) AS metric, a.actor,
+               {value(after)} AS value, {value(before)} AS pre
         FROM a{experiment_index} a
         JOIN (SELECT {_ACTOR} AS actor, e.occurred_at, {found} AS v FROM events e
               WHERE e.tenant_id = :tenant AND (e.user_id IS NOT NULL OR e.anonymous_id IS NOT NULL) {only}
                 AND {matcher_sql(metric.matcher, params)}) m
-          ON m.actor = a.actor AND m.occurred_at >= a.exposed_at {window}
-        GROUP BY a.experiment, a.actor HAVING {value} <> 0"""
+          ON m.actor = a.actor AND m.occurred_at >= a.exposed_at - make_interval(days => {PRE_PERIOD_DAYS})
+        GROUP BY a.experiment, a.actor) z WHERE value <> 0 OR pre <> 0"""
 
 
 def recomputation(experiments: list[Experiment], metrics: dict[str, Metric]) -> tuple[str, dict[str, Any]]:
@@ -124,25 +143,27 @@ def recomputation(experiments: list[Experiment], metrics: dict[str, Metric]) -> 
             for m in e.metric_keys
             if m in metrics
         )
-        or "SELECT NULL::text, NULL::text, NULL::text, NULL::float8 WHERE false"
+        or "SELECT NULL::text, NULL::text, NULL::text, NULL::float8, NULL::float8 WHERE false"
     )
     ctes.append(f"want_actors (experiment, actor, variant, exposed_at, day, bot, multiple) AS ({actors})")
-    ctes.append(f"want_values (experiment, metric, actor, value) AS ({values})")
+    ctes.append(f"want_values (experiment, metric, actor, value, pre) AS ({values})")
     ctes.append("""want_days AS (
         SELECT experiment, '' AS metric, variant, day, bot, count(*) AS actors,
                count(*) FILTER (WHERE multiple) AS multiple, 0::bigint AS conversions,
-               0::float8 AS total, 0::float8 AS total_sq
+               0::float8 AS total, 0::float8 AS total_sq, 0::float8 AS pre_total, 0::float8 AS pre_total_sq,
+               0::float8 AS cross_total
         FROM want_actors GROUP BY 1, 2, 3, 4, 5
         UNION ALL
-        SELECT a.experiment, v.metric, a.variant, a.day, a.bot, 0, 0, count(*), sum(v.value),
-               sum(v.value * v.value)
+        SELECT a.experiment, v.metric, a.variant, a.day, a.bot, 0, 0, count(*) FILTER (WHERE v.value <> 0),
+               sum(v.value), sum(v.value * v.value), sum(v.pre), sum(v.pre * v.pre), sum(v.value * v.pre)
         FROM want_values v JOIN want_actors a USING (experiment, actor) GROUP BY 1, 2, 3, 4, 5)""")
     return f"WITH {KEPT}, " + ",\n".join(ctes), params.values
 
 
 _DAY_COLUMNS = (
     "experiment, metric, variant, day, bot, actors, multiple, conversions, "
-    "round(total::numeric, 6), round(total_sq::numeric, 6)"
+    "round(total::numeric, 6), round(total_sq::numeric, 6), round(pre_total::numeric, 6), "
+    "round(pre_total_sq::numeric, 6), round(cross_total::numeric, 6)"
 )
 _CHECKS = {
     "experiment_actors": (
@@ -152,18 +173,19 @@ _CHECKS = {
         "AND exposed_at >= (SELECT at FROM kept)",
     ),
     "experiment_actor_values": (
-        "SELECT experiment, metric, actor, round(value::numeric, 6) FROM want_values",
-        "SELECT v.experiment, v.metric, v.actor, round(v.value::numeric, 6) "
+        "SELECT experiment, metric, actor, round(value::numeric, 6), round(pre::numeric, 6) FROM want_values",
+        "SELECT v.experiment, v.metric, v.actor, round(v.value::numeric, 6), round(v.pre::numeric, 6) "
         "FROM experiment_actor_values v JOIN experiment_actors a USING "
         "(tenant_id, experiment, actor) WHERE v.tenant_id = :tenant AND "
-        "v.experiment = ANY(:keys) AND v.value <> 0 "
+        "v.experiment = ANY(:keys) AND (v.value <> 0 OR v.pre <> 0) "
         "AND a.exposed_at >= (SELECT at FROM kept)",
     ),
     "experiment_variant_days": (
         f"SELECT {_DAY_COLUMNS} FROM want_days",
         f"SELECT {_DAY_COLUMNS} FROM experiment_variant_days WHERE tenant_id = :tenant "
         "AND experiment = ANY(:keys) AND day >= (SELECT day FROM kept) "
-        "AND (actors <> 0 OR multiple <> 0 OR conversions <> 0 OR total <> 0)",
+        "AND (actors <> 0 OR multiple <> 0 OR conversions <> 0 OR round(total::numeric, 6) <> 0 "
+        "OR round(pre_total::numeric, 6) <> 0 OR round(cross_total::numeric, 6) <> 0)",
     ),
 }
 
@@ -211,14 +233,15 @@ async def rebuild_experiment(conn: AsyncConnection, tenant_id: int, experiment: 
     await conn.execute(
         text(
             f"{ctes} INSERT INTO experiment_actor_values (tenant_id, experiment, metric, "
-            "actor, value) SELECT :tenant, * FROM want_values"
+            "actor, value, pre) SELECT :tenant, * FROM want_values"
         ),
         params,
     )
     result = await conn.execute(
         text(
             f"{ctes} INSERT INTO experiment_variant_days (tenant_id, experiment, metric, variant, day, bot, "
-            "actors, multiple, conversions, total, total_sq) SELECT :tenant, * FROM want_days"
+            "actors, multiple, conversions, total, total_sq, pre_total, pre_total_sq, cross_total) "
+            "SELECT :tenant, * FROM want_days"
         ),
         params,
     )

@@ -12,7 +12,9 @@ The recommendation, in order:
 5. ``NO_DIFFERENCE`` when the experiment is stopped or past its planned stop without that;
 6. else ``KEEP_RUNNING``.
 Secondary metrics are adjusted with Holm across metrics and variants together; they inform, they do
-not decide. With ``sequential`` the verdict comes from the always-valid test.
+not decide. With ``sequential`` the verdict comes from the always-valid test. With ``cuped`` every
+metric is compared on its CUPED-adjusted values (the covariate: the metric's value in the 14 days
+before the exposure; Welch's t-test, conversions included) and reports the variance reduction.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from enum import Enum
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from analytics.db import CURRENT_TENANT
 from analytics.experiments.aggregates import EXPOSURES
 from analytics.experiments.definitions import Experiment, ExperimentStatus, Metric, MetricKind, load_metrics
 from analytics.experiments.stats import (
@@ -32,8 +35,10 @@ from analytics.experiments.stats import (
     SRM_ALPHA,
     Bayesian,
     Comparison,
+    Covariate,
     Sample,
     bayesian,
+    cuped,
     holm,
     sample_ratio_p,
     sequential_test,
@@ -82,6 +87,7 @@ class MetricResult:
     metric: Metric
     role: MetricRole
     variants: list[VariantMetric]
+    variance_reduction: float | None = None  # CUPED: 1 - Var(adjusted) / Var(value), as a fraction
 
 
 @dataclass(frozen=True)
@@ -109,21 +115,26 @@ class Results:
     series: list[SeriesPoint]
 
 
+# The tenant explicitly, not only through row-level security: the business metrics may read with an
+# owner connection scoped to the tenant. Per-day rows only where the daily series needs them
+# (exposures, the primary metric); the other metrics' rows summed over the days.
 _READ = text(
-    """
-    SELECT metric, variant, day, sum(actors) AS actors, sum(multiple) AS multiple,
-        sum(conversions) AS conversions,        sum(total) AS total, sum(total_sq) AS total_sq
+    f"""
+    SELECT metric, variant, CASE WHEN metric IN ('', :primary) THEN day END AS day,
+        sum(actors) AS actors, sum(multiple) AS multiple, sum(conversions) AS conversions,
+        sum(total) AS total, sum(total_sq) AS total_sq, sum(pre_total) AS pre_total,
+        sum(pre_total_sq) AS pre_total_sq, sum(cross_total) AS cross_total
     FROM experiment_variant_days
-    WHERE experiment = :key AND day BETWEEN :first AND :last AND (:bots OR NOT bot)
-    GROUP BY metric, variant, day ORDER BY day
+    WHERE {CURRENT_TENANT} AND experiment = :key AND day BETWEEN :first AND :last AND (:bots OR NOT bot)
+    GROUP BY 1, 2, 3
     """
 )
 
 
-def _compare(metric: Metric, control: Sample, variant: Sample, sequential: bool) -> Comparison | None:
+def _compare(conversion: bool, control: Sample, variant: Sample, sequential: bool) -> Comparison | None:
+    """Conversions by the two-proportion z-test, means (and CUPED-adjusted conversions) by Welch's."""
     if control.n < 2 or variant.n < 2:
         return None
-    conversion = metric.kind is MetricKind.CONVERSION
     if sequential:
         return sequential_test(control, variant, conversion=conversion)
     return z_test(control, variant) if conversion else welch_test(control, variant)
@@ -143,14 +154,23 @@ async def experiment_results(
     now: datetime,
 ) -> Results:
     rows = (
-        await conn.execute(_READ, {"key": experiment.key, "first": first, "last": last, "bots": include_bots})
+        await conn.execute(
+            _READ,
+            {
+                "key": experiment.key,
+                "primary": experiment.primary_metric,
+                "first": first,
+                "last": last,
+                "bots": include_bots,
+            },
+        )
     ).all()
     metrics = await load_metrics(conn, list(experiment.metric_keys))
     variants = [v.key for v in experiment.variants]
     control = experiment.control.key
     exposures = dict.fromkeys(variants, 0)
     multiple = 0
-    sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+    sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0.0, 0.0, 0.0])
     daily: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0])
     for row in rows:
         if row.variant not in exposures:
@@ -164,6 +184,9 @@ async def experiment_results(
             seen[0] += int(row.conversions)
             seen[1] += float(row.total)
             seen[2] += float(row.total_sq)
+            seen[3] += float(row.pre_total)
+            seen[4] += float(row.pre_total_sq)
+            seen[5] += float(row.cross_total)
             if row.metric == experiment.primary_metric:
                 daily[(row.day, row.variant)][1] += int(row.conversions)
     srm_p = sample_ratio_p([exposures[v] for v in variants], [v.weight for v in experiment.variants])
@@ -173,35 +196,47 @@ async def experiment_results(
         *((m, MetricRole.GUARDRAIL) for m in experiment.guardrail_metrics),
     ]
     raw: list[
-        tuple[Metric, MetricRole, list[tuple[str, Sample, int, Comparison | None, Bayesian | None]]]
+        tuple[
+            Metric,
+            MetricRole,
+            list[tuple[str, Sample, int, Comparison | None, Bayesian | None]],
+            float | None,
+        ]
     ] = []
     for key, role in roles:
         metric = metrics.get(key)
         if metric is None:
             continue
         samples = {v: Sample(exposures[v], sums[(key, v)][1], sums[(key, v)][2]) for v in variants}
+        tested, reduction = samples, None
+        if experiment.cuped:
+            cuped_samples, reduction = cuped(
+                [(samples[v], Covariate(*sums[(key, v)][3:6])) for v in variants]
+            )
+            tested = dict(zip(variants, cuped_samples, strict=True))
+        as_conversion = metric.kind is MetricKind.CONVERSION and not experiment.cuped
         entries = []
         for v in variants:
             comparison = (
                 None
                 if v == control
-                else _compare(metric, samples[control], samples[v], experiment.sequential)
+                else _compare(as_conversion, tested[control], tested[v], experiment.sequential)
             )
             posterior = (
                 None
                 if comparison is None
                 else bayesian(
-                    samples[control],
-                    samples[v],
-                    conversion=metric.kind is MetricKind.CONVERSION,
+                    tested[control],
+                    tested[v],
+                    conversion=as_conversion,
                     higher_is_better=metric.higher_is_better,
                 )
             )
             entries.append((v, samples[v], int(sums[(key, v)][0]), comparison, posterior))
-        raw.append((metric, role, entries))
+        raw.append((metric, role, entries, reduction))
     # Holm within the primary metric's variants, and across the other metrics and variants together.
     families: dict[bool, list[tuple[int, int]]] = {True: [], False: []}
-    for i, (_, role, entries) in enumerate(raw):
+    for i, (_, role, entries, _) in enumerate(raw):
         for j, entry in enumerate(entries):
             if entry[3] is not None:
                 families[role is MetricRole.PRIMARY].append((i, j))
@@ -210,7 +245,7 @@ async def experiment_results(
         p_values = [c.p_value for i, j in members if (c := raw[i][2][j][3]) is not None]
         adjusted.update(zip(members, holm(p_values), strict=True))
     results = []
-    for i, (metric, role, entries) in enumerate(raw):
+    for i, (metric, role, entries, reduction) in enumerate(raw):
         results.append(
             MetricResult(
                 metric,
@@ -228,6 +263,7 @@ async def experiment_results(
                     )
                     for j, (v, sample, conv, comparison, posterior) in enumerate(entries)
                 ],
+                reduction,
             )
         )
     recommendation, winner = _recommend(experiment, exposures, srm_p, results, now)
@@ -240,7 +276,8 @@ async def experiment_results(
         results,
         recommendation,
         winner,
-        "mixture SPRT (always valid)" if experiment.sequential else "fixed horizon",
+        ("mixture SPRT (always valid)" if experiment.sequential else "fixed horizon")
+        + (", CUPED-adjusted" if experiment.cuped else ""),
         "Holm",
         _series(daily, variants, control),
     )

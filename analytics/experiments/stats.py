@@ -21,7 +21,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
+
+# SciPy's distribution functions as ufuncs (scipy.special: the same routines scipy.stats calls, without
+# its per-call argument handling, which cost about 0.1-2 ms a call and dominated the results query).
+# norm.sf(x) = ndtr(-x), norm.ppf(q) = ndtri(q), t.sf(x, df) = stdtr(df, -x), t.ppf(q, df) = stdtrit(df, q),
+# chi2.sf(x, df) = chdtrc(df, x), norm.pdf(x) = exp(-x^2/2)/sqrt(2 pi).
 
 ALPHA = 0.05
 SRM_ALPHA = 0.001
@@ -76,9 +81,9 @@ def z_test(control: Sample, variant: Sample, alpha: float = ALPHA) -> Comparison
     p0, p1 = control.total / n0, variant.total / n1
     pooled = (control.total + variant.total) / (n0 + n1)
     se_pooled = math.sqrt(pooled * (1 - pooled) * (1 / n0 + 1 / n1))
-    p_value = 1.0 if se_pooled == 0 else float(2 * stats.norm.sf(abs(p1 - p0) / se_pooled))
+    p_value = 1.0 if se_pooled == 0 else float(2 * special.ndtr(-abs(p1 - p0) / se_pooled))
     v0, v1 = p0 * (1 - p0) / n0, p1 * (1 - p1) / n1
-    z = float(stats.norm.ppf(1 - alpha / 2))
+    z = float(special.ndtri(1 - alpha / 2))
     se = math.sqrt(v0 + v1)
     rel, rel_low, rel_high = _relative(p1, v1, p0, v0, z)
     return Comparison(
@@ -95,9 +100,9 @@ def welch_test(control: Sample, variant: Sample, alpha: float = ALPHA) -> Compar
         p_value, df = (1.0 if difference == 0 else 0.0), float(control.n + variant.n - 2)
     else:
         df = (v0 + v1) ** 2 / (v0**2 / (control.n - 1) + v1**2 / (variant.n - 1))
-        p_value = float(2 * stats.t.sf(abs(difference) / se, df))
-    t = float(stats.t.ppf(1 - alpha / 2, df))
-    z = float(stats.norm.ppf(1 - alpha / 2))
+        p_value = float(2 * special.stdtr(df, -abs(difference) / se))
+    t = float(special.stdtrit(df, 1 - alpha / 2))
+    z = float(special.ndtri(1 - alpha / 2))
     rel, rel_low, rel_high = _relative(variant.mean, v1, control.mean, v0, z)
     return Comparison(
         difference,
@@ -176,8 +181,8 @@ def bayesian(
     if sd == 0:
         return Bayesian(1.0 if mean > 0 else 0.0 if mean < 0 else 0.5, max(-mean, 0.0))
     z = mean / sd
-    loss = sd * float(stats.norm.pdf(z)) - mean * float(stats.norm.cdf(-z))
-    return Bayesian(float(stats.norm.cdf(z)), loss)
+    loss = sd * math.exp(-z * z / 2) / math.sqrt(2 * math.pi) - mean * float(special.ndtr(-z))
+    return Bayesian(float(special.ndtr(z)), loss)
 
 
 def sample_ratio_p(exposures: Sequence[int], weights: Sequence[float]) -> float:
@@ -186,7 +191,8 @@ def sample_ratio_p(exposures: Sequence[int], weights: Sequence[float]) -> float:
     if total == 0:
         return 1.0
     expected = [total * w / sum(weights) for w in weights]
-    return float(stats.chisquare(exposures, expected).pvalue)
+    statistic = sum((o - e) ** 2 / e for o, e in zip(exposures, expected, strict=True))
+    return float(special.chdtrc(len(exposures) - 1, statistic))
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
@@ -199,3 +205,42 @@ def holm(p_values: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (m - rank) * p_values[i]))
         adjusted[i] = running
     return adjusted
+
+
+@dataclass(frozen=True)
+class Covariate:
+    """CUPED's figures beside a variant's Sample: the sum of the actors' pre-period values, of their
+    squares, and of the products of pre-period value and value."""
+
+    total: float
+    total_sq: float
+    cross: float
+
+
+def cuped(samples: Sequence[tuple[Sample, Covariate]]) -> tuple[list[Sample], float]:
+    """CUPED (Deng et al. 2013) with theta the pooled within-variant slope of value on pre-period value
+    (the ANCOVA / OLS slope of ``value ~ variant + pre``): each variant's values become
+    ``Y - theta (X - mean X)`` (mean X over all actors). Returns the adjusted samples (same actors) and
+    the variance reduction achieved, ``1 - Var(adjusted) / Var(Y)`` within variants (0 without a
+    usable covariate)."""
+    live = [(s, c) for s, c in samples if s.n]
+    sxx = sum(c.total_sq - c.total * c.total / s.n for s, c in live)
+    sxy = sum(c.cross - c.total * s.total / s.n for s, c in live)
+    syy = sum(s.total_sq - s.total * s.total / s.n for s, _ in live)
+    if sxx <= 1e-12 or syy <= 1e-12:
+        return [s for s, _ in samples], 0.0
+    theta = sxy / sxx
+    actors = sum(s.n for s, _ in live)
+    mean_x = sum(c.total for _, c in live) / actors
+    adjusted = []
+    for s, c in samples:
+        if not s.n:
+            adjusted.append(s)
+            continue
+        mean = s.mean - theta * (c.total / s.n - mean_x)
+        ss_y = s.total_sq - s.total * s.total / s.n
+        ss_x = c.total_sq - c.total * c.total / s.n
+        ss_xy = c.cross - c.total * s.total / s.n
+        squares = max(0.0, ss_y - 2 * theta * ss_xy + theta * theta * ss_x)
+        adjusted.append(Sample(s.n, mean * s.n, squares + s.n * mean * mean))
+    return adjusted, max(0.0, 1 - (syy - 2 * theta * sxy + theta * theta * sxx) / syy)

@@ -65,6 +65,22 @@ class DefineExperimentInput:
     )
     planned_start: datetime | None = None
     planned_stop: datetime | None = None
+    cuped: bool = strawberry.field(
+        default=False,
+        description=(
+            "CUPED variance reduction: compare each metric's values adjusted by the same metric's value in "
+            "the 14 days before the exposure (Welch's t-test on the adjusted values, conversions included); "
+            "results report the variance reduction achieved."
+        ),
+    )
+    segment: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Targeting segment (a built-in or rule segment id): assignment gives its current members a "
+            "variant and others none; only exposures of actors who were members at the exposure are "
+            "counted. Fixed once the experiment runs."
+        ),
+    )
 
 
 @strawberry.type
@@ -111,6 +127,8 @@ class ExperimentMutation:
             min_conversions=input.min_conversions,
             planned_start=input.planned_start,
             planned_stop=input.planned_stop,
+            segment=input.segment,
+            cuped=input.cuped,
         )
         if input.description is not None and len(input.description) > 1000:
             raise BadInput("input.description", "must be at most 1000 characters")

@@ -8,7 +8,7 @@ import strawberry
 
 from analytics.db import tenant_transaction
 from analytics.experiments import definitions as defs
-from analytics.experiments.assignment import assign, exposure_event
+from analytics.experiments.assignment import assign, exposure_event, segment_member
 from analytics.experiments.results import experiment_results as compute_results
 from analytics.ingest.service import ingest_batch
 from api.common import Period, RangeInput, check_limit
@@ -48,12 +48,14 @@ async def metrics_list(info: AppInfo, first: int) -> list[ExperimentMetric]:
 
 
 async def experiment_results(
-    info: AppInfo, key: str, range: RangeInput, include_bots: bool
+    info: AppInfo, key: str, range: RangeInput, include_bots: bool, loaded: defs.Experiment | None = None
 ) -> ExperimentResults:
+    """One read transaction: the metrics and the aggregates (the experiment as ``experiment(key)`` loaded
+    it, else loaded here)."""
     principal = info.context.require_secret()
     period = range.resolve(principal.timezone).whole_days()
     async with info.context.read() as conn:
-        experiment = await defs.load_experiment(conn, key)
+        experiment = loaded if loaded is not None else await defs.load_experiment(conn, key)
         if experiment is None:
             raise BadInput("key", f"unknown experiment {key!r}")
         found = await compute_results(
@@ -79,6 +81,7 @@ async def experiment_results(
                 metric=ExperimentMetric.of(m.metric),
                 role=m.role,
                 variants=[VariantResult.of(v) for v in m.variants],
+                variance_reduction=None if m.variance_reduction is None else m.variance_reduction * 100,
             )
             for m in found.metrics
         ],
@@ -99,7 +102,9 @@ async def experiment_results(
 @strawberry.type(description="The variant an actor sees.")
 class Assignment:
     experiment: str
-    variant: str | None = strawberry.field(description="Null when the experiment is not running.")
+    variant: str | None = strawberry.field(
+        description="Null when the experiment is not running or the actor is not in its targeting segment."
+    )
     tracked: bool = strawberry.field(description="An ExperimentExposure was recorded (or had been already).")
 
 
@@ -115,11 +120,14 @@ async def assignment(
         resources.engine, principal.tenant_id, timeout_ms=resources.settings.statement_timeout_ms
     ) as conn:
         found = await defs.load_experiment(conn, experiment)
+        actor = f"u:{user_id}" if user_id else f"a:{anonymous_id}"
+        targeted = found is not None and (
+            found.segment is None or await segment_member(conn, found.segment, actor, datetime.now(UTC))
+        )
     if found is None:
         raise BadInput("experiment", f"unknown experiment {experiment!r}")
-    if found.status is not defs.ExperimentStatus.RUNNING:
+    if found.status is not defs.ExperimentStatus.RUNNING or not targeted:
         return Assignment(experiment=experiment, variant=None, tracked=False)
-    actor = f"u:{user_id}" if user_id else f"a:{anonymous_id}"
     variant = assign(found, actor)
     tracked = False
     if track:

@@ -134,6 +134,11 @@ class MetricResults:
     metric: ExperimentMetric
     role: MetricRole
     variants: list[VariantResult]
+    variance_reduction: float | None = strawberry.field(
+        default=None,
+        description="With CUPED: the variance reduction achieved, in percent "
+        "(1 - Var(adjusted) / Var(value)); null without CUPED.",
+    )
 
 
 @strawberry.type(description="Cumulative figures of the primary metric by exposure day.")
@@ -181,17 +186,22 @@ class Experiment:
     secondary_metrics: list[str]
     guardrail_metrics: list[str]
     sequential: bool
+    cuped: bool
     min_actors: int
     min_conversions: int
     planned_start: datetime | None
     planned_stop: datetime | None
     started_at: datetime | None
     stopped_at: datetime | None
-    segment: str | None = strawberry.field(description="Targeting segment (not applied yet).")
+    segment: str | None = strawberry.field(
+        description="Targeting segment: only actors who were its members at their exposure are counted."
+    )
+    definition: strawberry.Private[defs.Experiment | None] = None  # what results reads (no second load)
 
     @classmethod
     def of(cls, e: defs.Experiment) -> Experiment:
         return cls(
+            definition=e,
             key=e.key,
             description=e.description,
             status=e.status,
@@ -200,6 +210,7 @@ class Experiment:
             secondary_metrics=list(e.secondary_metrics),
             guardrail_metrics=list(e.guardrail_metrics),
             sequential=e.sequential,
+            cuped=e.cuped,
             min_actors=e.min_actors,
             min_conversions=e.min_conversions,
             planned_start=e.planned_start,
@@ -219,4 +230,4 @@ class Experiment:
     ) -> ExperimentResults:
         from api.experiments.queries import experiment_results
 
-        return await experiment_results(info, self.key, range, include_bots)
+        return await experiment_results(info, self.key, range, include_bots, self.definition)

@@ -25,7 +25,7 @@ async def test_demo_experiments(gql: GraphQLClient, make_tenant: Any, run_worker
                                 owner_engine: AsyncEngine, servers: Servers, tmp_path: Path) -> None:
     tenant: TenantKeys = await make_tenant()
     events = await define_demo_experiments(app_engine, tenant.id, tz=ZoneInfo("UTC"), now=datetime.now(UTC))
-    assert len(events) > 4000
+    assert len(events) > 500
     partitions = PartitionCache()
     for start in range(0, len(events), 1000):
         outcome = await ingest_batch(app_engine, partitions, tenant_id=tenant.id, events=events[start:start + 1000],
