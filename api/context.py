@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -51,6 +52,11 @@ class Context:
     decoded_events: list[EventIn] | None = None
     document: DocumentNode | None = None  # parsed and validated by the HTTP layer
     loaders: dict[str, Any] = field(default_factory=dict)
+    # The request's one read transaction (see ``read``): opened by the first reader, ended by ``close``.
+    _reads: AbstractAsyncContextManager[AsyncConnection] | None = field(default=None, repr=False)
+    _read_conn: AsyncConnection | None = field(default=None, repr=False)
+    _read_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    _reader: asyncio.Task[Any] | None = field(default=None, repr=False)
 
     def require_key(self) -> Principal:
         if self.principal is None:
@@ -66,11 +72,45 @@ class Context:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A read transaction scoped to the caller's tenant, with the statement timeout."""
+        """The request's read transaction, scoped to the caller's tenant, with the statement timeout.
+
+        Every resolver of one request shares it: one ``BEGIN``, one ``SET LOCAL`` of the tenant and
+        one commit per request instead of per resolver. One connection runs one statement at a time,
+        so resolvers take turns (a lock; the task holding it may nest ``read``). A resolver that
+        fails inside it (a database error, a timeout, a cancellation) ends the transaction, so the
+        next reader starts a clean one rather than inheriting an aborted one. ``close`` ends it.
+        """
         principal = self.require_secret()
-        async with tenant_transaction(self.resources.engine, principal.tenant_id,
-                                      timeout_ms=self.resources.settings.statement_timeout_ms) as conn:
-            yield conn
+        task = asyncio.current_task()
+        if self._reader is not None and self._reader is task and self._read_conn is not None:
+            yield self._read_conn  # nested in the same resolver: it already holds the turn
+            return
+        async with self._read_lock:
+            if self._read_conn is None:
+                reads = tenant_transaction(self.resources.engine, principal.tenant_id,
+                                           timeout_ms=self.resources.settings.statement_timeout_ms)
+                self._read_conn = await reads.__aenter__()
+                self._reads = reads
+            self._reader = task
+            try:
+                yield self._read_conn
+            except BaseException as exc:
+                await self._end_read(exc)
+                raise
+            finally:
+                self._reader = None
+
+    async def close(self) -> None:
+        """End the request's read transaction, if a resolver opened one (after execution)."""
+        async with self._read_lock:
+            await self._end_read(None)
+
+    async def _end_read(self, failure: BaseException | None) -> None:
+        """Commit, or roll back when ``failure`` ended the reader."""
+        reads, self._reads, self._read_conn = self._reads, None, None
+        if reads is not None:
+            await reads.__aexit__(type(failure) if failure else None, failure,
+                                  failure.__traceback__ if failure else None)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:

@@ -228,8 +228,11 @@ class GraphQLEndpoint:
 
         context = Context(request=request, resources=resources, principal=principal, key_problem=key_problem,
                           decoded_events=params.events, document=document.node)
-        result = await schema.execute(resolved.text, variable_values=params.variables, context_value=context,
-                                      operation_name=params.operation_name)
+        try:
+            result = await schema.execute(resolved.text, variable_values=params.variables,
+                                          context_value=context, operation_name=params.operation_name)
+        finally:
+            await context.close()  # the resolvers' shared read transaction
         if any(e.original_error and storage_unavailable(e.original_error) for e in result.errors or ()):
             return self.unavailable(media, request_id)  # nothing was acknowledged: the client retries
         errors = [self.mask(error, request_id, resources) for error in result.errors or ()]
