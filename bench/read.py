@@ -88,6 +88,9 @@ def parse_args() -> argparse.Namespace:
                              "same database; windows alternate between it and this tree's API.")
     parser.add_argument("--rounds", type=int, default=1,
                         help="Windows per mode (and per API with --baseline), alternating.")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="Sample this tree's API with py-spy during its windows (collapsed stacks "
+                             "in DIR) and print the share per request phase; compare rates without it.")
     parser.add_argument("--short", action="store_true",
                         help="A few-second smoke run (tests/bench): 1 s windows, 2 days of events.")
     args = parser.parse_args()
@@ -320,6 +323,26 @@ def query_cost(tour: str) -> int:
     return operation_cost(schema._schema, document, operation, {"tour": tour}, ZoneInfo("UTC"))
 
 
+# Where a read's time goes in the API: (label, a substring of the shortened frame).
+READ_PHASES = (
+    ("uvicorn + middleware + endpoint (whole request)", "run_asgi ("),
+    ("  GraphQL endpoint", "GraphQLEndpoint.handle ("),
+    ("    API-key lookup", "authenticate (api/auth.py)"),
+    ("    persisted-query resolution", "PersistedQueries.resolve ("),
+    ("    cost", "operation_cost (api/cost.py)"),
+    ("    rate limit (Redis)", "RateLimiter.spend ("),
+    ("    execution (Strawberry + graphql-core + resolvers)", "Schema.execute ("),
+    ("      tenant transaction (checkout, BEGIN, scope)", "tenant_transaction (analytics/db.py)"),
+    ("      asyncpg statements", "AsyncAdapt_asyncpg_cursor._prepare_and_execute ("),
+    ("      tour_series (counter rows to buckets)", "tour_series (tours/stats.py)"),
+    ("        bucket_starts", "bucket_starts (analytics/periods.py)"),
+    ("        local_midnight", "local_midnight (analytics/periods.py)"),
+    ("      series points (GraphQL objects)", "series_of (tours/types.py)"),
+    ("      read transaction commit", "Context.close ("),
+    ("    ETag + encode (GET)", "GraphQLEndpoint.cacheable ("),
+    ("  telemetry middleware", "RequestTelemetry.__call__ ("),
+)
+
 LABELS = {
     "post": "(a) POST, query text + variables",
     "apq": "(b) APQ GET by sha256 hash",
@@ -363,8 +386,17 @@ def measure(stack: Stack, mode: str, request: Request, args: argparse.Namespace,
     marks: dict[str, tuple[float, dict[str, float], int]] = {}
     pids = dict(stack.pids)
 
+    sampler = None
+    if args.profile is not None and api == "api":
+        from bench.profiling import Sampler
+
+        taken = len(list(args.profile.glob("*"))) if args.profile.exists() else 0
+        sampler = Sampler(stack.pids["api"], args.profile / f"api-{mode}-{taken}.txt", args.seconds)
+
     def window_start() -> None:
         marks["start"] = (time.perf_counter(), cpu_seconds(pids), asyncio.run(_commits(stack)))
+        if sampler is not None:
+            sampler.start()
 
     def window_end() -> None:
         marks["end"] = (time.perf_counter(), cpu_seconds(pids), asyncio.run(_commits(stack)))
@@ -379,6 +411,8 @@ def measure(stack: Stack, mode: str, request: Request, args: argparse.Namespace,
         result: ReadResult = load.run(window_start, window_end)
     finally:
         load.close()
+        if sampler is not None:
+            sampler.wait()
     stack.check_alive()
     (t0, cpu0, commits0), (t1, cpu1, commits1) = marks["start"], marks["end"]
     ms = [x * 1000 for x in result.latencies]
@@ -403,6 +437,10 @@ def measure(stack: Stack, mode: str, request: Request, args: argparse.Namespace,
         ("API CPU per request", f"{cpu_ms:.2f} ms"),
         ("transactions per request", f"{transactions:.2f} (pg_stat_database commits, approx.)"),
     ]
+    if sampler is not None:
+        from bench.profiling import summarise
+
+        rows += summarise(sampler.output, READ_PHASES, top=15)
     return rows, window
 
 
