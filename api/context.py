@@ -24,6 +24,7 @@ from analytics.traffic.visitor import DailySalts
 from api.documents import Documents
 from api.errors import Forbidden, Unauthenticated
 from api.persisted.store import PersistedQueries
+from api.principals import PrincipalCache
 from api.ratelimit import RateLimiter
 from workers.queue import RollupNotifier
 
@@ -39,6 +40,7 @@ class Resources:
     documents: Documents
     persisted: PersistedQueries
     limiter: RateLimiter
+    principals: PrincipalCache
     partitions: PartitionCache = field(default_factory=PartitionCache)
     visitor_salts: tuple[date, DailySalts] | None = None  # (UTC day, salts): api.ingest.visitors
 

@@ -180,7 +180,7 @@ class GraphQLEndpoint:
 
     async def run(self, request: Request, resources: Resources, params: Params, media: str,
                   request_id: str) -> Response:
-        principal, key_problem = await authenticate(request, resources.engine)
+        principal, key_problem = await authenticate(request, resources.principals)
         try:
             resolved = await resources.persisted.resolve(params.query, params.extensions,
                                                          params.document_id, principal)
