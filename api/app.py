@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from analytics.db import create_engine
 from analytics.settings import Settings, load_settings
+from api.answers import Answers
 from api.context import Resources
 from api.documents import Documents
 from api.export import export_routes
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, *, fast_track: bool = True) -> 
                                 ingest=(limits.ingest_rate, limits.ingest_burst)),
             principals=PrincipalCache(engine, dsn=settings.database_url.replace("+asyncpg", "", 1),
                                       role=settings.app_role, ttl=settings.key_cache_seconds),
+            answers=Answers(redis),
         )
         await resources.principals.start()
         holder["resources"] = resources

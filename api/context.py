@@ -21,12 +21,13 @@ from analytics.ingest.service import PartitionCache
 from analytics.settings import Settings
 from analytics.tenants.service import KeyKind, Principal
 from analytics.traffic.visitor import DailySalts
+from api.answers import Answers
 from api.documents import Documents
 from api.errors import Forbidden, Unauthenticated
 from api.persisted.store import PersistedQueries
 from api.principals import PrincipalCache
 from api.ratelimit import RateLimiter
-from workers.queue import RollupNotifier
+from workers.queue import RollupNotifier, bump_data_version
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Resources:
     persisted: PersistedQueries
     limiter: RateLimiter
     principals: PrincipalCache
+    answers: Answers
     partitions: PartitionCache = field(default_factory=PartitionCache)
     visitor_salts: tuple[date, DailySalts] | None = None  # (UTC day, salts): api.ingest.visitors
 
@@ -116,9 +118,12 @@ class Context:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction of its own; once it commits, the tenant's GET answers run again
+        (api.answers)."""
         principal = self.require_secret()
         async with tenant_transaction(self.resources.engine, principal.tenant_id) as conn:
             yield conn
+        await bump_data_version(self.resources.redis, principal.tenant_id)
 
 
 AppInfo = Info[Context, None]
