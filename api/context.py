@@ -83,6 +83,8 @@ class Context:
         so resolvers take turns (a lock; the task holding it may nest ``read``). A resolver that
         fails inside it (a database error, a timeout, a cancellation) ends the transaction, so the
         next reader starts a clean one rather than inheriting an aborted one. ``close`` ends it.
+        Never await a DataLoader inside it: the loader's batch reads in another task, which would
+        wait for the turn this resolver holds (api.tours.loaders reads outside, then builds).
         """
         principal = self.require_secret()
         task = asyncio.current_task()
