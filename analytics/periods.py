@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -75,7 +76,9 @@ class Period:
         return day_period(self.first_day, self.last_day, self.tz)
 
 
+@functools.lru_cache(maxsize=8192)
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The UTC instant the local ``day`` starts (cached: every series point asks for one)."""
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
@@ -231,7 +234,13 @@ def default_granularity(period: Period) -> Granularity:
 
 
 def bucket_starts(period: Period, granularity: Granularity) -> list[datetime]:
-    """Local bucket starts covering the period, as UTC instants; the first may be clipped."""
+    """Local bucket starts covering the period, as UTC instants; the first may be clipped. Built once
+    per (period, time zone, granularity) and cached: a dashboard asks for the same ones all day."""
+    return list(_bucket_starts(period, granularity))
+
+
+@functools.lru_cache(maxsize=1024)
+def _bucket_starts(period: Period, granularity: Granularity) -> tuple[datetime, ...]:
     length = period.end - period.start
     if granularity is Granularity.HOUR:
         if length < timedelta(hours=1):
@@ -267,7 +276,7 @@ def bucket_starts(period: Period, granularity: Granularity) -> list[datetime]:
     if len(starts) > MAX_BUCKETS:
         raise PeriodError("granularity", f"{granularity.value} gives more than {MAX_BUCKETS} "
                                          "buckets for this range; choose a coarser one")
-    return starts
+    return tuple(starts)
 
 
 def bucket_day(day: date, granularity: Granularity) -> date:

@@ -15,12 +15,14 @@ from starlette.routing import Route
 
 from analytics.db import create_engine
 from analytics.settings import Settings, load_settings
+from api.answers import Answers
 from api.context import Resources
 from api.dashboard import dashboard_routes, server_documents
 from api.documents import Documents
 from api.export import export_routes
 from api.graphiql import graphiql_routes
 from api.persisted.store import PersistedQueries
+from api.principals import PrincipalCache
 from api.ratelimit import RateLimiter
 from api.schema import schema
 from api.sdk import sdk_routes
@@ -71,12 +73,17 @@ def create_app(settings: Settings | None = None, *, fast_track: bool = True) -> 
                                        server_documents=server_documents()),
             limiter=RateLimiter(redis, read=(limits.read_rate, limits.read_burst),
                                 ingest=(limits.ingest_rate, limits.ingest_burst)),
+            principals=PrincipalCache(engine, dsn=settings.database_url.replace("+asyncpg", "", 1),
+                                      role=settings.app_role, ttl=settings.key_cache_seconds),
+            answers=Answers(redis),
         )
+        await resources.principals.start()
         holder["resources"] = resources
         graphql.resources = resources
         try:
             yield
         finally:
+            await resources.principals.close()
             await resources.rollups.drain()
             await redis.aclose()
             await engine.dispose()

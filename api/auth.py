@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 
 from analytics import observability
-from analytics.tenants.service import KeyKind, Principal, resolve_key
+from analytics.tenants.service import KeyKind, Principal
+from api.principals import PrincipalCache
 
 
 def header_key(request: Request) -> str | None:
@@ -26,14 +26,14 @@ def api_key_from(request: Request) -> str | None:
     return header_key(request) or beacon_key(request)
 
 
-async def authenticate(request: Request, engine: AsyncEngine) -> tuple[Principal | None, str | None]:
+async def authenticate(request: Request, principals: PrincipalCache) -> tuple[Principal | None, str | None]:
     """The caller's principal, or why there is none (no key; unknown or revoked). Binds the tenant
     to the request's state (metrics) and log context."""
     raw_key = api_key_from(request)
     request.state.principal = None  # looked up (api.cors reads it)
     if not raw_key:
         return None, "an API key is required: send Authorization: Bearer <key> or X-API-Key"
-    principal = request.state.principal = await resolve_key(engine, raw_key)
+    principal = request.state.principal = await principals.resolve(raw_key)
     if principal is None:
         return None, "the API key is unknown or revoked"
     if principal.kind is not KeyKind.PUBLISHABLE and not header_key(request):

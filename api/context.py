@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -20,11 +21,13 @@ from analytics.ingest.service import PartitionCache
 from analytics.settings import Settings
 from analytics.tenants.service import KeyKind, Principal
 from analytics.traffic.visitor import DailySalts
+from api.answers import Answers
 from api.documents import Documents
 from api.errors import Forbidden, Unauthenticated
 from api.persisted.store import PersistedQueries
+from api.principals import PrincipalCache
 from api.ratelimit import RateLimiter
-from workers.queue import RollupNotifier
+from workers.queue import RollupNotifier, bump_data_version
 
 
 @dataclass
@@ -38,6 +41,8 @@ class Resources:
     documents: Documents
     persisted: PersistedQueries
     limiter: RateLimiter
+    principals: PrincipalCache
+    answers: Answers
     partitions: PartitionCache = field(default_factory=PartitionCache)
     visitor_salts: tuple[date, DailySalts] | None = None  # (UTC day, salts): api.ingest.visitors
 
@@ -51,6 +56,11 @@ class Context:
     decoded_events: list[EventIn] | None = None
     document: DocumentNode | None = None  # parsed and validated by the HTTP layer
     loaders: dict[str, Any] = field(default_factory=dict)
+    # The request's one read transaction (see ``read``): opened by the first reader, ended by ``close``.
+    _reads: AbstractAsyncContextManager[AsyncConnection] | None = field(default=None, repr=False)
+    _read_conn: AsyncConnection | None = field(default=None, repr=False)
+    _read_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    _reader: asyncio.Task[Any] | None = field(default=None, repr=False)
 
     def require_key(self) -> Principal:
         if self.principal is None:
@@ -66,17 +76,56 @@ class Context:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A read transaction scoped to the caller's tenant, with the statement timeout."""
+        """The request's read transaction, scoped to the caller's tenant, with the statement timeout.
+
+        Every resolver of one request shares it: one ``BEGIN``, one ``SET LOCAL`` of the tenant and
+        one commit per request instead of per resolver. One connection runs one statement at a time,
+        so resolvers take turns (a lock; the task holding it may nest ``read``). A resolver that
+        fails inside it (a database error, a timeout, a cancellation) ends the transaction, so the
+        next reader starts a clean one rather than inheriting an aborted one. ``close`` ends it.
+        Never await a DataLoader inside it: the loader's batch reads in another task, which would
+        wait for the turn this resolver holds (api.tours.loaders reads outside, then builds).
+        """
         principal = self.require_secret()
-        async with tenant_transaction(self.resources.engine, principal.tenant_id,
-                                      timeout_ms=self.resources.settings.statement_timeout_ms) as conn:
-            yield conn
+        task = asyncio.current_task()
+        if self._reader is not None and self._reader is task and self._read_conn is not None:
+            yield self._read_conn  # nested in the same resolver: it already holds the turn
+            return
+        async with self._read_lock:
+            if self._read_conn is None:
+                reads = tenant_transaction(self.resources.engine, principal.tenant_id,
+                                           timeout_ms=self.resources.settings.statement_timeout_ms)
+                self._read_conn = await reads.__aenter__()
+                self._reads = reads
+            self._reader = task
+            try:
+                yield self._read_conn
+            except BaseException as exc:
+                await self._end_read(exc)
+                raise
+            finally:
+                self._reader = None
+
+    async def close(self) -> None:
+        """End the request's read transaction, if a resolver opened one (after execution)."""
+        async with self._read_lock:
+            await self._end_read(None)
+
+    async def _end_read(self, failure: BaseException | None) -> None:
+        """Commit, or roll back when ``failure`` ended the reader."""
+        reads, self._reads, self._read_conn = self._reads, None, None
+        if reads is not None:
+            await reads.__aexit__(type(failure) if failure else None, failure,
+                                  failure.__traceback__ if failure else None)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction of its own; once it commits, the tenant's GET answers run again
+        (api.answers)."""
         principal = self.require_secret()
         async with tenant_transaction(self.resources.engine, principal.tenant_id) as conn:
             yield conn
+        await bump_data_version(self.resources.redis, principal.tenant_id)
 
 
 AppInfo = Info[Context, None]

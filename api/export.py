@@ -66,7 +66,7 @@ def _error(status: int, message: str, code: str, headers: dict[str, str] | None 
 
 
 async def _secret_principal(request: Request, resources: Resources) -> Principal:
-    principal, problem = await authenticate(request, resources.engine)
+    principal, problem = await authenticate(request, resources.principals)
     if principal is None:
         raise Problem(401, problem or "", "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"})
     if principal.kind is not KeyKind.SECRET:

@@ -55,6 +55,7 @@ from starlette.responses import Response
 from analytics import observability
 from analytics.db import storage_unavailable
 from api import cors
+from api.answers import Remembered
 from api.auth import api_key_from, authenticate, beacon_key, header_key
 from api.context import Context, Resources
 from api.cost import operation_cost
@@ -180,7 +181,7 @@ class GraphQLEndpoint:
 
     async def run(self, request: Request, resources: Resources, params: Params, media: str,
                   request_id: str) -> Response:
-        principal, key_problem = await authenticate(request, resources.engine)
+        principal, key_problem = await authenticate(request, resources.principals)
         try:
             resolved = await resources.persisted.resolve(params.query, params.extensions,
                                                          params.document_id, principal)
@@ -226,10 +227,19 @@ class GraphQLEndpoint:
                                f"{verdict.retry_after} s", "RATE_LIMITED",
                           {"Retry-After": str(verdict.retry_after)})
 
+        remembered = None
+        if request.method == "GET" and principal is not None:
+            remembered = await resources.answers.recall(principal, media, resolved.text,
+                                                        params.operation_name, params.variables)
+            if remembered and remembered.etag is not None and remembered.etag in _if_none_match(request):
+                return self.not_modified(remembered.etag, resources)  # unchanged data: nothing runs
         context = Context(request=request, resources=resources, principal=principal, key_problem=key_problem,
                           decoded_events=params.events, document=document.node)
-        result = await schema.execute(resolved.text, variable_values=params.variables, context_value=context,
-                                      operation_name=params.operation_name)
+        try:
+            result = await schema.execute(resolved.text, variable_values=params.variables,
+                                          context_value=context, operation_name=params.operation_name)
+        finally:
+            await context.close()  # the resolvers' shared read transaction
         if any(e.original_error and storage_unavailable(e.original_error) for e in result.errors or ()):
             return self.unavailable(media, request_id)  # nothing was acknowledged: the client retries
         errors = [self.mask(error, request_id, resources) for error in result.errors or ()]
@@ -239,7 +249,7 @@ class GraphQLEndpoint:
         if errors:
             body = {"errors": [e.formatted for e in errors], "data": result.data}
         if request.method == "GET":
-            return self.cacheable(request, body, media, resources)
+            return await self.cacheable(request, body, media, resources, remembered)
         return self.respond(body, 200, media)
 
     def unavailable(self, media: str, request_id: str) -> Response:
@@ -279,17 +289,30 @@ class GraphQLEndpoint:
         return Response(msgspec.json.encode(body), status_code=status, headers=headers,
                         media_type=f"{media}; charset=utf-8")
 
-    def cacheable(self, request: Request, body: dict[str, Any], media: str, resources: Resources) -> Response:
-        """GET answers: an ETag over the exact body (it changes when the numbers change), and 304."""
+    async def cacheable(self, request: Request, body: dict[str, Any], media: str, resources: Resources,
+                        remembered: Remembered | None) -> Response:
+        """GET answers: an ETag over the exact body (it changes when the numbers change), and 304.
+        An answer without errors is remembered under the data version read before it ran (api.answers)."""
         content = msgspec.json.encode(body)
         etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
-        headers = {"ETag": etag, "Cache-Control": resources.settings.limits.cache_control,
-                   "Vary": "Accept, Authorization, X-API-Key"}
-        matches = [tag.strip().removeprefix("W/")
-                   for tag in request.headers.get("if-none-match", "").split(",")]
+        if remembered is not None and "errors" not in body:
+            await resources.answers.remember(remembered, etag)
+        matches = _if_none_match(request)
         if etag in matches or "*" in matches:
-            return Response(status_code=304, headers=headers)
-        return Response(content, status_code=200, headers=headers, media_type=f"{media}; charset=utf-8")
+            return self.not_modified(etag, resources)
+        return Response(content, status_code=200, headers=self.cache_headers(etag, resources),
+                        media_type=f"{media}; charset=utf-8")
+
+    def not_modified(self, etag: str, resources: Resources) -> Response:
+        return Response(status_code=304, headers=self.cache_headers(etag, resources))
+
+    def cache_headers(self, etag: str, resources: Resources) -> dict[str, str]:
+        return {"ETag": etag, "Cache-Control": resources.settings.limits.cache_control,
+                "Vary": "Accept, Authorization, X-API-Key"}
+
+
+def _if_none_match(request: Request) -> list[str]:
+    return [tag.strip().removeprefix("W/") for tag in request.headers.get("if-none-match", "").split(",")]
 
 
 def ingest_weight(document: DocumentNode, operation: OperationDefinitionNode, params: Params) -> int:

@@ -1,4 +1,8 @@
-"""Freshness benchmark: time from a ``track`` acknowledgement until the counters show the events."""
+"""Freshness benchmark: time from a ``track`` acknowledgement until the counters show the events.
+
+The probes' events come as a server SDK relays people's events (bench.harness.make_events: each user its
+own browser agent and address in ``context``), so they count as people, not as the relay's bot traffic;
+a probe that never shows exactly what it sent fails the run."""
 
 from __future__ import annotations
 
@@ -174,7 +178,11 @@ def main() -> None:
             load = outcome[0]
             rows.append(("background load", f"{load.accepted / load.window:,.0f} events/s "
                                             f"accepted, {load.bad} bad responses"))
+        rows.append(("check", "every probe showed exactly the events it sent" if latencies and not timeouts
+                      else "FAILED: a probe never showed its events"))
         print_section("ack -> visible in counters", rows)
+        if timeouts or not latencies:
+            raise SystemExit(f"{timeouts} probe(s) never became visible")
 
 
 if __name__ == "__main__":

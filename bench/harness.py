@@ -229,21 +229,43 @@ def iso_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# Browser agents the benches' people use (a relay forwards them in ``context.userAgent``).
+PEOPLE_AGENTS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/{n}.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.{n} Safari/605.1.15",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.4 Mobile/15E{n} Safari/604.1",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0.{n}",
+)
+
+
+def person_context() -> dict[str, str]:
+    """One person's browser agent and address, as a server SDK relays them (``context``): the product
+    files each user as its own human visitor rather than the relay's library agent."""
+    n = secrets.randbelow(1 << 24)
+    return {"userAgent": PEOPLE_AGENTS[n % len(PEOPLE_AGENTS)].format(n=100 + n % 400),
+            "ip": f"198.{18 + (n >> 16) % 2}.{(n >> 8) & 255}.{n & 255}"}
+
+
 def make_events(count: int, *, tour_id: str | None = None, kinds: Sequence[str] = _KINDS,
                 timestamp: str | None = None, tours: int = 20) -> list[dict[str, Any]]:
     """``count`` fresh valid events with unique UUIDs: by default each user takes a tour (start,
-    three step views, completion), one user after another, over ``tours`` tours."""
+    three step views, completion), one user after another, over ``tours`` tours. Each user is its
+    own visitor with a browser agent and address in ``context`` (``person_context``)."""
     stamp = timestamp or iso_now()
     events: list[dict[str, Any]] = []
-    user, tour = "", ""
+    user, tour, context = "", "", person_context()
     for i in range(count):
         position = i % len(kinds)
         if position == 0:
             user = f"user-{secrets.token_hex(6)}"
             tour = tour_id or f"bench-tour-{(i // len(kinds)) % tours}"
+            context = person_context()
         kind = kinds[position]
         event: dict[str, Any] = {"id": str(uuid.uuid4()), "type": kind, "timestamp": stamp,
-                                 "tourId": tour, "userId": user}
+                                 "tourId": tour, "userId": user, "context": context}
         if kind == "StepViewed":
             event["stepIndex"] = kinds[:position].count("StepViewed")
         events.append(event)

@@ -1,9 +1,19 @@
-"""Read benchmark: one tour report (stats + series) as a POST, an APQ GET by hash, and a 304 GET."""
+"""Read benchmark: one tour report (stats + series) as a POST, an APQ GET by hash, and a 304 GET.
+
+The events go through ``track`` the way a server SDK relays people's events: each demo user is its
+own visitor with a browser's ``context.userAgent`` and address (``context.ip``), so none of it is
+filed as a bot. The report read back is checked against what was sent before timing, and every
+timed 200 answer must equal that checked answer. ``--baseline DIR`` also starts the API from
+another checkout (e.g. the main branch) on the same database, and the windows alternate between
+the two so that both see the same machine load.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -31,6 +41,7 @@ from bench.harness import (
     running_stack,
 )
 from bench.loadgen import ClientKind, LoadProcess, closed_loop, run_loop
+from bench.user_agents import real_looking_agents
 
 REPORT_QUERY = """query TourReport($tour: String!) {
   tenant {
@@ -72,7 +83,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--drain-timeout", type=float, default=300,
                         help="Seconds to wait for the worker to empty the outbox after loading.")
-    return parser.parse_args()
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="Another checkout (e.g. /work/main) whose API is started as well, on the "
+                             "same database; windows alternate between it and this tree's API.")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="Windows per mode (and per API with --baseline), alternating.")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="Sample this tree's API with py-spy during its windows (collapsed stacks "
+                             "in DIR) and print the share per request phase; compare rates without it.")
+    parser.add_argument("--short", action="store_true",
+                        help="A few-second smoke run (tests/bench): 1 s windows, 2 days of events.")
+    args = parser.parse_args()
+    if args.short:
+        args.seconds, args.warmup, args.days = 1.0, 0.5, 2
+    return args
 
 
 # --- load generator (its own process) ----------------------------------------------------------
@@ -85,6 +109,7 @@ class Request:
     headers: tuple[tuple[str, str], ...]
     body: bytes = b""
     expect: int = 200  # status every response must have
+    answer: Any = None  # the checked report every 200 must carry (decoded JSON)
 
 
 @dataclass(frozen=True)
@@ -119,6 +144,8 @@ def _problem(request: Request, status: int, payload: bytes) -> str | None:
             return f"unexpected body: {payload[:300]!r}"
         if document.get("errors") or not (document.get("data") or {}).get("tenant", {}).get("tour"):
             return f"unexpected body: {payload[:300]!r}"
+        if request.answer is not None and document["data"]["tenant"]["tour"] != request.answer:
+            return f"answer differs from the checked report: {payload[:300]!r}"
     return None
 
 
@@ -154,20 +181,67 @@ def _child(spec: ReadSpec, conn: Connection) -> None:
 # --- setup: events, roll-up, the requests --------------------------------------------------------
 
 
-def load_demo_events(stack: Stack, days: int, tour: str) -> tuple[int, int, float]:
-    """Send ``days`` of analytics.demo events through ``track`` (publishable key, 500 a request).
-    Returns (events accepted, TourStarted events of ``tour`` in the last 30 days, seconds)."""
+# What each demo event type adds to the report (stats field, series field or None).
+COUNTED = {"TourStarted": ("starts", "starts"), "TourCompleted": ("completions", "completions"),
+           "TourDismissed": ("dismissals", "dismissals"), "TourRestarted": ("restarts", None),
+           "StepViewed": ("stepViews", "stepViews"), "StepCompleted": ("stepCompletions", None)}
+
+
+@dataclass
+class Expected:
+    """The report's counters computed from the events sent (UTC tenant, last 30 days)."""
+
+    stats: Counter[str] = field(default_factory=Counter)
+    days: dict[str, Counter[str]] = field(default_factory=dict)  # ISO date -> series counters
+
+    def problems(self, report: dict[str, Any]) -> list[str]:
+        found = [f"stats.{name} {report['stats'][name]} (sent {self.stats[name]})"
+                 for name, _ in COUNTED.values() if report["stats"][name] != self.stats[name]]
+        for point in report["series"]["points"]:
+            sent = self.days.get(point["date"], Counter())
+            found += [f"series {point['date']} {name} {point[name]} (sent {sent[name]})"
+                      for _, name in COUNTED.values() if name and point[name] != sent[name]]
+        return found
+
+
+def human_agents(count: int) -> list[str]:
+    """Browser agents (the crawler and library templates of bench/user_agents.py left out)."""
+    markers = ("bot", "curl", "python", "ahrefs")
+    return [a for a in real_looking_agents(count * 2) if not any(m in a.lower() for m in markers)][:count]
+
+
+def load_demo_events(stack: Stack, days: int, tour: str) -> tuple[int, Expected, int, float]:
+    """Send ``days`` of analytics.demo events through ``track`` (publishable key, 500 a request) as a
+    server SDK relays them: each user its own browser agent and address in the event's context.
+    Returns (events accepted, the report they should give for ``tour``, visitors, seconds)."""
     from datetime import UTC, datetime, timedelta
     from zoneinfo import ZoneInfo
 
     from analytics.demo import demo_events
 
     now = datetime.now(UTC)
-    events = [{k: v for k, v in msgspec.to_builtins(e).items() if v is not None}
-              for e in demo_events(days=days, tz=ZoneInfo("UTC"), now=now)]
+    agents = human_agents(2000)
+    visitors: dict[str, dict[str, str]] = {}
+    events = []
+    for demo in demo_events(days=days, tz=ZoneInfo("UTC"), now=now):
+        event = {k: v for k, v in msgspec.to_builtins(demo).items() if v is not None}
+        user = event["userId"]
+        if user not in visitors:
+            n = len(visitors)
+            visitors[user] = {"userAgent": agents[n % len(agents)],
+                              "ip": f"203.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"}
+        event["context"] = {**event.get("context", {}), **visitors[user]}
+        events.append(event)
     since = datetime.combine(now.date() - timedelta(days=29), datetime.min.time(), UTC)
-    starts = sum(1 for e in events if e["tourId"] == tour and e["type"] == "TourStarted"
-                 and datetime.fromisoformat(e["timestamp"]) >= since)
+    expected = Expected()
+    for e in events:
+        at = datetime.fromisoformat(e["timestamp"])
+        if e["tourId"] != tour or e["type"] not in COUNTED or at < since:
+            continue
+        stat, point = COUNTED[e["type"]]
+        expected.stats[stat] += 1
+        if point:
+            expected.days.setdefault(at.astimezone(UTC).date().isoformat(), Counter())[point] += 1
     from bench.harness import TRACK_MUTATION
 
     accepted = 0
@@ -182,12 +256,12 @@ def load_demo_events(stack: Stack, days: int, tour: str) -> tuple[int, int, floa
             if track["accepted"] + track["duplicates"] != len(chunk):
                 raise RuntimeError(f"track refused events: {track}")
             accepted += track["accepted"]
-    return accepted, starts, time.perf_counter() - started
+    return accepted, expected, len(visitors), time.perf_counter() - started
 
 
 def build_requests(stack: Stack, tour: str) -> tuple[dict[str, Request], dict[str, Any]]:
     """The three requests; registers the APQ hash and reads the ETag on the way."""
-    from api.documents import sha256_hex
+    from analytics.persisted import sha256_hex
 
     variables = {"tour": tour}
     digest = sha256_hex(REPORT_QUERY)
@@ -228,8 +302,8 @@ def build_requests(stack: Stack, tour: str) -> tuple[dict[str, Request], dict[st
     info.update(etag=etag, cache_control=hit.headers.get("cache-control"), report=report,
                 get_length=len(target))
     requests = {
-        "post": post,
-        "apq": Request("GET", target, (auth, accept)),
+        "post": Request(post.method, post.target, post.headers, post.body, answer=report),
+        "apq": Request("GET", target, (auth, accept), answer=report),
         "304": Request("GET", target, (auth, accept, ("if-none-match", etag)), expect=304),
     }
     return requests, info
@@ -249,6 +323,26 @@ def query_cost(tour: str) -> int:
     return operation_cost(schema._schema, document, operation, {"tour": tour}, ZoneInfo("UTC"))
 
 
+# Where a read's time goes in the API: (label, a substring of the shortened frame).
+READ_PHASES = (
+    ("uvicorn + middleware + endpoint (whole request)", "run_asgi ("),
+    ("  GraphQL endpoint", "GraphQLEndpoint.handle ("),
+    ("    API-key lookup", "authenticate (api/auth.py)"),
+    ("    persisted-query resolution", "PersistedQueries.resolve ("),
+    ("    cost", "operation_cost (api/cost.py)"),
+    ("    rate limit (Redis)", "RateLimiter.spend ("),
+    ("    execution (Strawberry + graphql-core + resolvers)", "Schema.execute ("),
+    ("      tenant transaction (checkout, BEGIN, scope)", "tenant_transaction (analytics/db.py)"),
+    ("      asyncpg statements", "AsyncAdapt_asyncpg_cursor._prepare_and_execute ("),
+    ("      tour_series (counter rows to buckets)", "tour_series (tours/stats.py)"),
+    ("        bucket_starts", "bucket_starts (analytics/periods.py)"),
+    ("        local_midnight", "local_midnight (analytics/periods.py)"),
+    ("      series points (GraphQL objects)", "series_of (tours/types.py)"),
+    ("      read transaction commit", "Context.close ("),
+    ("    ETag + encode (GET)", "GraphQLEndpoint.cacheable ("),
+    ("  telemetry middleware", "RequestTelemetry.__call__ ("),
+)
+
 LABELS = {
     "post": "(a) POST, query text + variables",
     "apq": "(b) APQ GET by sha256 hash",
@@ -256,20 +350,58 @@ LABELS = {
 }
 
 
-def measure(stack: Stack, mode: str, request: Request,
-            args: argparse.Namespace) -> tuple[list[tuple[str, object]], str]:
-    spec = ReadSpec(url=stack.api_url, request=request, concurrency=args.concurrency,
+async def _commits(stack: Stack) -> int:
+    """Transactions committed in the database so far (pg_stat_database; flushed by each backend at
+    most once a second, so a window's figure is approximate at its edges)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(stack.asyncpg_dsn)
+    try:
+        value = await conn.fetchval(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+    finally:
+        await conn.close()
+    return int(value)
+
+
+@dataclass
+class Window:
+    """One measured window's figures (for the summary table)."""
+
+    api: str
+    mode: str
+    rate: float
+    p50: float
+    p95: float
+    p99: float
+    cpu_ms: float  # API CPU per request
+    transactions: float  # commits per request (approx.)
+    bad: int
+
+
+def measure(stack: Stack, mode: str, request: Request, args: argparse.Namespace, *,
+            api: str = "api", url: str | None = None) -> tuple[list[tuple[str, object]], Window]:
+    spec = ReadSpec(url=url or stack.api_url, request=request, concurrency=args.concurrency,
                     seconds=args.seconds, warmup=args.warmup, client=args.client)
-    marks: dict[str, tuple[float, dict[str, float]]] = {}
+    marks: dict[str, tuple[float, dict[str, float], int]] = {}
     pids = dict(stack.pids)
 
+    sampler = None
+    if args.profile is not None and api == "api":
+        from bench.profiling import Sampler
+
+        taken = len(list(args.profile.glob("*"))) if args.profile.exists() else 0
+        sampler = Sampler(stack.pids["api"], args.profile / f"api-{mode}-{taken}.txt", args.seconds)
+
     def window_start() -> None:
-        marks["start"] = (time.perf_counter(), cpu_seconds(pids))
+        marks["start"] = (time.perf_counter(), cpu_seconds(pids), asyncio.run(_commits(stack)))
+        if sampler is not None:
+            sampler.start()
 
     def window_end() -> None:
-        marks["end"] = (time.perf_counter(), cpu_seconds(pids))
+        marks["end"] = (time.perf_counter(), cpu_seconds(pids), asyncio.run(_commits(stack)))
 
-    print(f"[{mode}] {args.warmup:g} s warm-up, {args.seconds:g} s measured", file=sys.stderr,
+    print(f"[{api} {mode}] {args.warmup:g} s warm-up, {args.seconds:g} s measured", file=sys.stderr,
           flush=True)
     load = LoadProcess(spec, child=_child)
     try:
@@ -279,14 +411,22 @@ def measure(stack: Stack, mode: str, request: Request,
         result: ReadResult = load.run(window_start, window_end)
     finally:
         load.close()
+        if sampler is not None:
+            sampler.wait()
     stack.check_alive()
-    (t0, cpu0), (t1, cpu1) = marks["start"], marks["end"]
+    (t0, cpu0, commits0), (t1, cpu1, commits1) = marks["start"], marks["end"]
     ms = [x * 1000 for x in result.latencies]
     rate = len(ms) / result.window
+    # Requests that ended inside the CPU/commit marks (the marks bracket the measured window).
+    served = max(1, len(ms))
+    cpu_ms = (cpu1.get(api, 0.0) - cpu0.get(api, 0.0)) * 1000 / served
+    transactions = (commits1 - commits0 - 2) / served  # less the two probes' own commits
+    window = Window(api, mode, rate, percentile(ms, 50), percentile(ms, 95), percentile(ms, 99), cpu_ms,
+                    transactions, result.bad)
     rows: list[tuple[str, object]] = [
         ("requests/s", f"{rate:,.1f}"),
-        ("latency p50 / p99 / max", f"{percentile(ms, 50):.1f} / {percentile(ms, 99):.1f} / "
-                                    f"{max(ms, default=float('nan')):.1f} ms"),
+        ("latency p50 / p95 / p99 / max", f"{window.p50:.1f} / {window.p95:.1f} / {window.p99:.1f} / "
+                                          f"{max(ms, default=float('nan')):.1f} ms"),
         ("requests measured", f"{len(ms):,} ({result.warmup_requests:,} in warm-up, "
                               f"{result.total_requests:,} sent in all)"),
         ("statuses (all requests)", ", ".join(f"{s}: {n:,}" for s, n in sorted(result.statuses.items()))),
@@ -294,10 +434,54 @@ def measure(stack: Stack, mode: str, request: Request,
                                                     if result.first_bad else "")),
         ("response body", f"{result.response_bytes:,} bytes"),
         ("CPU in window", cpu_share(cpu0, cpu1, t1 - t0)),
+        ("API CPU per request", f"{cpu_ms:.2f} ms"),
+        ("transactions per request", f"{transactions:.2f} (pg_stat_database commits, approx.)"),
     ]
-    summary = (f"{rate:,.0f} req/s, p50 {percentile(ms, 50):.1f} ms, p99 {percentile(ms, 99):.1f} ms"
-               + (f", {result.bad} unexpected" if result.bad else ""))
-    return rows, summary
+    if sampler is not None:
+        from bench.profiling import summarise
+
+        rows += summarise(sampler.output, READ_PHASES, top=15)
+    return rows, window
+
+
+def start_baseline(stack: Stack, tree: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``python -m cli serve`` from another checkout, on the same database and Redis."""
+    from bench.harness import _api_port, _wait_healthy
+
+    port = _api_port()
+    assert stack.log_dir is not None
+    log = stack.log_dir / "baseline-api.log"
+    env = {**os.environ, "DATABASE_URL": stack.database_url, "REDIS_URL": stack.redis_url,
+           "ANALYTICS_DATA_DIR": str(stack.log_dir), "PYTHONPATH": str(tree.resolve())}
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(port)], env=env,
+                                   cwd=tree, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    _wait_healthy(f"{url}/healthz", process, log)
+    return process, url
+
+
+def summary_table(windows: list[Window]) -> list[tuple[str, object]]:
+    """Per API and mode: the median window and the spread over the rounds."""
+    import statistics
+
+    rows: list[tuple[str, object]] = []
+    for api in dict.fromkeys(w.api for w in windows):
+        for mode in dict.fromkeys(w.mode for w in windows):
+            got = [w for w in windows if w.api == api and w.mode == mode]
+            if not got:
+                continue
+            rates = [w.rate for w in got]
+
+            def med(name: str, got: list[Window] = got) -> float:
+                return float(statistics.median(getattr(w, name) for w in got))
+
+            rows.append((f"{api} {mode}", (
+                f"{med('rate'):,.0f} req/s (windows {min(rates):,.0f}-{max(rates):,.0f}), "
+                f"p50 {med('p50'):.1f} p95 {med('p95'):.1f} p99 {med('p99'):.1f} ms, "
+                f"API CPU {med('cpu_ms'):.2f} ms/req, {med('transactions'):.2f} transactions/req"
+                + (f", {sum(w.bad for w in got)} unexpected" if any(w.bad for w in got) else ""))))
+    return rows
 
 
 def main() -> None:
@@ -312,21 +496,23 @@ def main() -> None:
     from bench.ingest import wait_drained
 
     with running_stack() as stack:
-        accepted, starts, load_seconds = load_demo_events(stack, args.days, args.tour)
+        accepted, expected, visitors, load_seconds = load_demo_events(stack, args.days, args.tour)
         drained = wait_drained(stack, args.drain_timeout)
         requests, info = build_requests(stack, args.tour)
         report = info["report"]
-        shown = report["stats"]["starts"]
+        problems = expected.problems(report)
         print_section("conditions", conditions(
             stack,
-            data=f"{accepted:,} analytics.demo events ({args.days + 1} days, 4 tours) sent through "
-                 f"track in 500-event requests in {load_seconds:.1f} s, then the outbox emptied: "
+            data=f"{accepted:,} analytics.demo events ({args.days + 1} days, 4 tours, {visitors:,} "
+                 f"visitors, each with a browser's context.userAgent and its own context.ip) sent "
+                 f"through track in 500-event requests in {load_seconds:.1f} s, then the outbox emptied: "
                  + "; ".join(f"{name} {value}" for name, value in drained),
             query=f"tenant.tour(id: {args.tour!r}) stats + series (LAST_30_DAYS, "
                   f"{report['series']['granularity']}, {len(report['series']['points'])} points), "
                   f"cost {query_cost(args.tour)}, secret key",
-            check=f"stats.starts {shown} (expected {starts}"
-                  + (")" if shown == starts else ", MISMATCH)"),
+            check=(f"the report equals what was sent (stats.starts {report['stats']['starts']}, "
+                   f"{len(expected.days)} days with events); every timed 200 must equal it"
+                   if not problems else "MISMATCH: " + "; ".join(problems[:5])),
             rate_limit="read bucket raised so it never refuses: ANALYTICS_RATE_READ_PER_SECOND="
                        f"{os.environ['ANALYTICS_RATE_READ_PER_SECOND']}, ANALYTICS_RATE_READ_BURST="
                        f"{os.environ['ANALYTICS_RATE_READ_BURST']}"
@@ -336,20 +522,41 @@ def main() -> None:
                 f"{info['first GET by hash']} before; GET URL {info['get_length']} characters",
             ETag=f"{info['etag']}, Cache-Control: {info['cache_control']}",
             concurrency=f"{args.concurrency} connections, closed loop, the same request repeated",
-            duration=f"{args.seconds:g} s measured after {args.warmup:g} s warm-up, per mode",
+            duration=f"{args.seconds:g} s measured after {args.warmup:g} s warm-up, per window; "
+                     f"{args.rounds} round(s)",
             load_generator=f"1 separate process, {args.client} client",
-            API="python -m cli serve (1 uvicorn process)"))
-        summary: list[tuple[str, object]] = []
-        for mode in args.modes:
-            rows, line = measure(stack, mode, requests[mode], args)
-            print_section(f"{LABELS[mode]}, {args.concurrency} connections", rows)
-            summary.append((LABELS[mode], line))
+            API="python -m cli serve (1 uvicorn process)" + (
+                f"; baseline: the same from {args.baseline} on the same database, windows alternate"
+                if args.baseline else "")))
+        if problems:
+            raise SystemExit("the report does not equal what was sent: " + "; ".join(problems[:10]))
+        targets = [("api", stack.api_url)]
+        baseline = None
+        if args.baseline is not None:
+            baseline, url = start_baseline(stack, args.baseline)
+            stack.pids["baseline"] = baseline.pid
+            targets.insert(0, ("baseline", url))
+        windows: list[Window] = []
+        try:
+            for round_ in range(args.rounds):
+                for mode in args.modes:
+                    for api, url in targets if round_ % 2 == 0 else targets[::-1]:
+                        rows, window = measure(stack, mode, requests[mode], args, api=api, url=url)
+                        print_section(f"{LABELS[mode]}, {api}, round {round_ + 1}", rows)
+                        windows.append(window)
+        finally:
+            if baseline is not None:
+                baseline.terminate()
+                baseline.wait(15)
         memory = []
-        if (api := stack.pids.get("api")) and (now := rss_mb(api)) is not None:
-            memory.append(("API", f"{now:.0f} MB resident at the end, {rss_mb(api, peak=True):.0f} MB peak"))
+        if (api_pid := stack.pids.get("api")) and (now := rss_mb(api_pid)) is not None:
+            memory.append(("API", f"{now:.0f} MB resident at the end, "
+                                  f"{rss_mb(api_pid, peak=True):.0f} MB peak"))
         print_section("memory", memory)
-        print_section("summary (same run)", summary)
-
+        print_section("summary (same run; median window, range of req/s over the rounds)",
+                      summary_table(windows))
+        if any(w.bad for w in windows):
+            raise SystemExit("some timed answers were not the checked report")
 
 if __name__ == "__main__":
     main()

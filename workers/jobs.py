@@ -3,12 +3,13 @@ exports, the sweeper, the partition keeper and retention."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -31,6 +32,8 @@ from analytics.settings import load_settings
 from analytics.users import access, erasure
 from workers.business_metrics import refresh_business_metrics
 from workers.queue import (
+    EVERY_TENANT,
+    bump_data_version,
     enqueue_bot_rule,
     enqueue_erasure,
     enqueue_event_backfill,
@@ -45,6 +48,20 @@ from workers.queue import (
 from workers.telemetry import record_retention
 
 log = logging.getLogger("analytics.worker")
+Job = TypeVar("Job", bound=Callable[..., Awaitable[Any]])
+
+
+def changes_answers(job: Job) -> Job:
+    """A job ``(ctx, tenant_id, ...)`` that writes what reads answer: bump the tenant's data version
+    once it has committed (whatever its outcome), so no GET is answered 304 from before it."""
+    @functools.wraps(job)
+    async def run(ctx: dict[str, Any], tenant_id: int, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await job(ctx, tenant_id, *args, **kwargs)
+        finally:
+            await bump_data_version(ctx["redis"], tenant_id)
+
+    return cast(Job, run)
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -65,6 +82,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     await ctx["engine"].dispose()
 
 
+@changes_answers
 async def roll_up_tenant(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
     """Fold the tenant's outbox into its counters (each claim is one all-or-nothing transaction)."""
     result = await roll_up(ctx["engine"], tenant_id,
@@ -121,6 +139,7 @@ IDENTITY_LOCK, USER_JOB_LOCK = 7, 8
 PRICE_SYNC_LOCK = 10
 
 
+@changes_answers
 async def maintain_sessions(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
     """Tier 3: score the sessions the rollup changed; then correct days whose counts changed side."""
     async with single_run(ctx["engine"], SESSIONS_LOCK, tenant_id) as alone:
@@ -138,6 +157,7 @@ def correction_delay(ctx: dict[str, Any]) -> timedelta:
     return timedelta(seconds=ctx["settings"].correction_delay_seconds)
 
 
+@changes_answers
 async def apply_bot_rule(ctx: dict[str, Any], tenant_id: int, rule_id: int) -> dict[str, Any]:
     """Flag existing sessions by a tenant bot rule and correct the affected days' counters."""
     async with single_run(ctx["engine"], BOT_RULE_LOCK, rule_id) as alone:
@@ -147,6 +167,7 @@ async def apply_bot_rule(ctx: dict[str, Any], tenant_id: int, rule_id: int) -> d
     return {"sessions_flagged": rule.sessions_flagged if rule else None}
 
 
+@changes_answers
 async def assign_segments(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
     """Re-evaluate the users the rollup marked (and, once a local day, every known user) and move
     their segment memberships (analytics.segments.assign)."""
@@ -169,6 +190,7 @@ async def segments_daily(ctx: dict[str, Any]) -> int:
     return len(due)
 
 
+@changes_answers
 async def backfill_feature(ctx: dict[str, Any], tenant_id: int, feature_id: int) -> dict[str, Any]:
     """Fold a new or changed feature's retained raw events (analytics.features.backfill)."""
     async with single_run(ctx["engine"], FEATURE_LOCK, feature_id) as alone:
@@ -200,6 +222,7 @@ async def refresh_business_gauges(ctx: dict[str, Any]) -> int:
     return await refresh_business_metrics(ctx)
 
 
+@changes_answers
 async def backfill_event_dimensions(ctx: dict[str, Any], tenant_id: int) -> dict[str, Any]:
     """Count newly declared event dimensions over the retained raw events (analytics.custom_events)."""
     async with single_run(ctx["engine"], EVENT_BACKFILL_LOCK, tenant_id) as alone:
@@ -211,6 +234,7 @@ async def backfill_event_dimensions(ctx: dict[str, Any], tenant_id: int) -> dict
     return {"dimensions": run.dimensions, "events": run.events}
 
 
+@changes_answers
 async def build_funnel(ctx: dict[str, Any], tenant_id: int, funnel_id: int) -> dict[str, Any]:
     """Build a new or changed funnel's progress from the retained raw events (analytics.funnels.backfill)."""
     async with single_run(ctx["engine"], FUNNEL_LOCK, funnel_id) as alone:
@@ -221,6 +245,7 @@ async def build_funnel(ctx: dict[str, Any], tenant_id: int, funnel_id: int) -> d
     return {"persons": run.persons, "finished": run.finished}
 
 
+@changes_answers
 async def rederive_identity(ctx: dict[str, Any], tenant_id: int) -> dict[str, Any]:
     """Re-derive sessions stored before the identity rule (migration 0020) and correct their days."""
     async with single_run(ctx["engine"], IDENTITY_LOCK, tenant_id) as alone:
@@ -233,6 +258,7 @@ async def rederive_identity(ctx: dict[str, Any], tenant_id: int) -> dict[str, An
     return {"events_rekeyed": run.events_rekeyed, "days_marked": run.days_marked}
 
 
+@changes_answers
 async def backfill_experiment(ctx: dict[str, Any], tenant_id: int, key: str) -> dict[str, Any]:
     """Rebuild an experiment's aggregates from the retained raw events (a metric was added to it)."""
     return {"rows": await rebuild_experiment(ctx["engine"], tenant_id, key)}
@@ -244,6 +270,7 @@ async def run_export(ctx: dict[str, Any], tenant_id: int, job_id: str) -> dict[s
     return {"status": job.status if job else "failed", "rows": job.rows if job else None}
 
 
+@changes_answers
 async def erase_user(ctx: dict[str, Any], tenant_id: int, erasure_id: str) -> dict[str, Any]:
     """Erase a person (analytics.users.erasure); the erasure row holds the status and the counts."""
     job_id = uuid.UUID(erasure_id)
@@ -336,4 +363,5 @@ async def enforce_retention_now(ctx: dict[str, Any]) -> dict[str, int]:
                      " ".join(f"{table}={rows}" for table, rows in sorted(tenant.rollup_rows.items())) or "0")
     removed = run.removed_rows()
     await record_retention(ctx["redis"], removed, partitions=len(run.partitions_dropped))
+    await bump_data_version(ctx["redis"], EVERY_TENANT)
     return {"partitions_dropped": len(run.partitions_dropped), **removed}

@@ -155,3 +155,21 @@ class RollupNotifier:
         """Wait for queued notifications (at shutdown)."""
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+# --- data versions: what a GET's answer may be reused under (api/answers.py) -----------------------
+
+EVERY_TENANT = 0  # the version that jobs over all tenants (retention, daily segments) bump
+
+
+def data_version_key(tenant_id: int) -> str:
+    return f"analytics:data-version:{tenant_id}"
+
+
+async def bump_data_version(redis: ArqRedis, tenant_id: int) -> None:
+    """After a commit that may change the tenant's answers (``EVERY_TENANT``: every tenant's): GET
+    answers remembered under the old version are no longer answered 304 without running."""
+    try:
+        await redis.incr(data_version_key(tenant_id))
+    except (OSError, RedisError) as exc:  # the remembered answers also expire within a minute
+        log.warning("could not bump the data version of tenant %s: %s", tenant_id, exc)

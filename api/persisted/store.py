@@ -108,6 +108,12 @@ class PersistedQueries:
                                        "required", "BAD_REQUEST"), malformed=True)
         if document_id is not None and document_id in self.server_documents:
             return Resolved(self.server_documents[document_id])
+        if principal is not None and persisted is not None and not allowlist:
+            # An APQ hash is the sha256 of its text, so Redis and the trusted documents cannot disagree
+            # on it: Redis first, which spares the GET by hash a PostgreSQL transaction.
+            text = await self._recall(principal, digest)
+            if text is not None:
+                return Resolved(text)
         if principal is not None:
             text = await self._trusted(principal, digest)
             if text is not None:

@@ -1,0 +1,120 @@
+"""Resolved API keys kept in the process for a few seconds, dropped the moment they change.
+
+Every request used to look its key up in PostgreSQL (one round trip and one transaction). Here a
+live key's principal is kept for ``ttl`` seconds, and migration 0028 announces every change of an
+API key or of its tenant's row on the channel ``analytics_principals`` (payload: the tenant id) at
+the commit that makes it, whoever makes it (the API, the command line, plain SQL). One listening
+connection per process receives those and drops the tenant's entries, so a revoked key stops on the
+next request in every API process, not ``ttl`` seconds later.
+
+Only a process that is listening caches: while the listening connection is down (PostgreSQL
+restarting), every request looks its key up as before, and the connection is opened again at most
+every ``RECONNECT_SECONDS``. A lookup that overlapped an announcement is not kept (``generation``).
+Unknown and revoked keys are never kept, so guessing keys cannot fill the cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from typing import Any
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from analytics.tenants.service import Principal, hash_key, resolve_key
+
+log = logging.getLogger(__name__)
+CHANNEL = "analytics_principals"  # migrations/versions/0028_principal_changes.py
+RECONNECT_SECONDS = 5.0
+MAX_ENTRIES = 10_000
+
+
+class PrincipalCache:
+    def __init__(self, engine: AsyncEngine, *, dsn: str, role: str | None, ttl: float) -> None:
+        self.engine, self.dsn, self.role, self.ttl = engine, dsn, role, ttl
+        self._entries: OrderedDict[bytes, tuple[float, Principal]] = OrderedDict()
+        self._listener: asyncpg.Connection | None = None
+        self._next_attempt = 0.0
+        self._connecting: asyncio.Task[None] | None = None
+        self.generation = 0  # bumped by every announcement and every loss of the listener
+
+    @property
+    def listening(self) -> bool:
+        return self._listener is not None and not self._listener.is_closed()
+
+    async def start(self) -> None:
+        if self.ttl > 0:
+            await self._listen()
+
+    async def close(self) -> None:
+        if self._connecting is not None:
+            self._connecting.cancel()
+        listener, self._listener = self._listener, None
+        if listener is not None and not listener.is_closed():
+            await listener.close()
+
+    async def resolve(self, raw_key: str) -> Principal | None:
+        """The key's principal (None for an unknown or revoked key), from the cache when it may."""
+        if self.ttl <= 0:
+            return await resolve_key(self.engine, raw_key)
+        if not self.listening:
+            self._reconnect_later()
+            return await resolve_key(self.engine, raw_key)
+        digest = hash_key(raw_key)
+        entry = self._entries.get(digest)
+        if entry is not None and entry[0] > time.monotonic():
+            # Let an announcement already on the listener's socket be handled before trusting it.
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            entry = self._entries.get(digest)
+            if entry is not None and self.listening:
+                return entry[1]
+        generation = self.generation
+        principal = await resolve_key(self.engine, raw_key)
+        if principal is not None and generation == self.generation and self.listening:
+            self._entries[digest] = (time.monotonic() + self.ttl, principal)
+            self._entries.move_to_end(digest)
+            if len(self._entries) > MAX_ENTRIES:
+                self._entries.popitem(last=False)
+        return principal
+
+    def forget_tenant(self, tenant_id: int) -> None:
+        self.generation += 1
+        for digest in [d for d, (_, p) in self._entries.items() if p.tenant_id == tenant_id]:
+            del self._entries[digest]
+
+    def forget_all(self) -> None:
+        self.generation += 1
+        self._entries.clear()
+
+    def _announced(self, connection: Any, pid: int, channel: str, payload: str) -> None:
+        try:
+            self.forget_tenant(int(payload))
+        except ValueError:
+            self.forget_all()
+
+    def _lost(self, connection: Any) -> None:
+        log.warning("the key-change listener lost its connection; looking keys up every request")
+        self._listener = None
+        self.forget_all()
+
+    async def _listen(self) -> None:
+        self._next_attempt = time.monotonic() + RECONNECT_SECONDS
+        settings = {"role": self.role} if self.role else None
+        try:
+            listener = await asyncpg.connect(self.dsn, server_settings=settings)
+            await listener.add_listener(CHANNEL, self._announced)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("no key-change listener (%s); looking keys up every request", exc)
+            return
+        listener.add_termination_listener(self._lost)
+        self.forget_all()  # anything cached before was not covered by this connection
+        self._listener = listener
+
+    def _reconnect_later(self) -> None:
+        if time.monotonic() < self._next_attempt or (self._connecting and not self._connecting.done()):
+            return
+        self._connecting = asyncio.create_task(self._listen())
