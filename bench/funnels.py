@@ -1,7 +1,7 @@
 """Funnel query p95 over progress rows built by the real backfill from raw events.
 
 ```
-python bench/funnels.py [--actors 100000] [--events-per-actor 10] [--runs 30] [--batch 500] [--copies 1]
+python bench/funnels.py [--actors 100000] [--events-per-actor 10] [--runs 30] [--batch 500]
 ```
 
 Loads ``--actors`` people with about ``--events-per-actor`` Custom events each straight into
@@ -9,11 +9,8 @@ Loads ``--actors`` people with about ``--events-per-actor`` Custom events each s
 ``user_days`` from them in SQL (what the rollup would have written: the backfill walks persons from
 it), defines a 4-step funnel and runs the real backfill (analytics.funnels.backfill, the same
 re-derivation the rollup's consumer runs), then times the funnel query (analytics.funnels.result, the
-SQL the graph's ``result`` field runs) for the last 30 whole days: plain and the previous period
-(compare), each from the day aggregates and from the attempt rows (the data path before them), and
-broken down by a property of the first step (attempt rows). ``--copies N`` copies the derived
-attempts to N times the actors in SQL before timing (the reads at a scale the backfill cannot reach
-in minutes here). Every answer is checked against the counts the
+SQL the graph's ``result`` field runs) for the last 30 days: plain, broken down by a property of the
+first step, and the previous period (compare). Every answer is checked against the counts the
 generator knows. Prints the figures and the conditions.
 """
 
@@ -29,25 +26,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics.db import tenant_transaction
 from analytics.funnels.backfill import run_backfill
-from analytics.funnels.daily import days_select, times_select
 from analytics.funnels.definition import parse_definition
 from analytics.funnels.result import Dimension, funnel_figures
 from analytics.funnels.store import define_funnel, get_funnel
-from analytics.periods import Period, day_period
+from analytics.periods import Period
 
 STEPS = ("signed_up", "profile_done", "first_deploy", "upgraded")
 NOISE = ("page_opened", "search", "settings_viewed")
 PLANS = ("free", "pro", "team")
 REACH = (1.0, 0.6, 0.5, 0.4)  # chance of taking each step after the previous one
 WINDOW = timedelta(days=14)
-NEVER = 10**12  # exact_below: always read the attempt rows (the data path before the day aggregates)
 COLUMNS = ("tenant_id", "occurred_at", "id", "type", "user_id", "name", "properties")
 
 
@@ -58,10 +52,6 @@ class Expected:
     steps: dict[str, list[int]] = field(default_factory=dict)  # key -> actors per step
     open_at: dict[str, list[int]] = field(default_factory=dict)  # key -> actors stopped at k still open
 
-    def times(self, copies: int) -> Expected:
-        return Expected({k: [n * copies for n in v] for k, v in self.steps.items()},
-                        {k: [n * copies for n in v] for k, v in self.open_at.items()})
-
     def add(self, key: str, reached: int, still_open: bool) -> None:
         steps = self.steps.setdefault(key, [0] * len(STEPS))
         opened = self.open_at.setdefault(key, [0] * len(STEPS))
@@ -69,14 +59,6 @@ class Expected:
             steps[k] += 1
         if reached < len(STEPS) and still_open:
             opened[reached - 1] += 1
-
-
-def periods(now: datetime) -> tuple[Period, Period]:
-    """The 30 whole UTC days ending today (as the graph's ranges resolve) and the 30 before."""
-    today = now.date()
-    utc = ZoneInfo("UTC")
-    return (day_period(today - timedelta(days=29), today, utc),
-            day_period(today - timedelta(days=59), today - timedelta(days=30), utc))
 
 
 def journeys(
@@ -90,7 +72,7 @@ def journeys(
     for n in range(actors):
         user = f"bench-{n:07d}"
         # clear of the two periods' edges: no attempt straddles the previous period's end
-        start = now - timedelta(days=rng.choice((rng.uniform(1, 29), rng.uniform(31, 59))))
+        start = now - timedelta(days=rng.choice((rng.uniform(1, 29.5), rng.uniform(30.5, 59))))
         plan = PLANS[n % len(PLANS)]
         reached, at = 0, start
         for k, name in enumerate(STEPS):
@@ -113,7 +95,7 @@ def journeys(
                 )
             )
         period = "now" if start >= now - timedelta(days=30) else "before"
-        still_open = start + WINDOW >= (now if period == "now" else periods(now)[1].end)  # at its end
+        still_open = start + WINDOW >= (now if period == "now" else now - timedelta(days=30))  # at its end
         expected.add(period, reached, still_open)
         if period == "now":
             expected.add(f"now:{plan}", reached, still_open)
@@ -142,12 +124,8 @@ async def load(owner: AsyncEngine, tenant_id: int, rows: Sequence[tuple[Any, ...
         await conn.commit()
 
 
-async def build(app: AsyncEngine, owner: AsyncEngine, tenant_id: int, batch: int,
-                copies: int = 1) -> tuple[int, float]:
-    """Define the funnel and run its backfill; (funnel id, seconds). ``copies`` > 1 then copies every
-    attempt the backfill derived to that many actors in SQL and re-aggregates the day tables from
-    them (what the rollup would hold for that many actors: a read at a scale the backfill cannot
-    reach in minutes on this machine)."""
+async def build(app: AsyncEngine, owner: AsyncEngine, tenant_id: int, batch: int) -> tuple[int, float]:
+    """Define the funnel and run its backfill; (funnel id, seconds)."""
     definition = parse_definition({"name": "bench", "steps": [{"matcher": {"event": s}} for s in STEPS]})
     async with tenant_transaction(app, tenant_id) as conn:
         funnel = await define_funnel(conn, tenant_id, funnel_id=None, definition=definition)
@@ -155,29 +133,9 @@ async def build(app: AsyncEngine, owner: AsyncEngine, tenant_id: int, batch: int
     await run_backfill(app, tenant_id, funnel.id, batch=batch)
     seconds = time.perf_counter() - started
     async with owner.connect() as conn:
-        if copies > 1:
-            await copy_attempts(conn, tenant_id, funnel.id, copies)
         await conn.execute(text("ANALYZE funnel_attempts"))
-        await conn.execute(text("ANALYZE funnel_days"))
-        await conn.execute(text("ANALYZE funnel_day_times"))
         await conn.commit()
     return funnel.id, seconds
-
-
-async def copy_attempts(conn: Any, tenant_id: int, funnel_id: int, copies: int) -> None:
-    await conn.execute(text(
-        "INSERT INTO funnel_attempts (tenant_id, funnel_id, person, first_event, actor, started_at, "
-        "step_ats, ended_at, voided, session_key, properties) "
-        "SELECT tenant_id, funnel_id, person || '#' || c, "
-        "gen_random_uuid(), actor || '#' || c, started_at, step_ats, ended_at, voided, session_key, "
-        "properties "
-        "FROM funnel_attempts, generate_series(1, :n - 1) AS c WHERE tenant_id = :tenant AND funnel_id = :f"),
-        {"tenant": tenant_id, "f": funnel_id, "n": copies})
-    params = {"tenant": tenant_id, "f": funnel_id}
-    for table, select in (("funnel_days", days_select("a.funnel_id = :f")),
-                          ("funnel_day_times", times_select("a.funnel_id = :f"))):
-        await conn.execute(text(f"DELETE FROM {table} WHERE tenant_id = :tenant AND funnel_id = :f"), params)
-        await conn.execute(text(f"INSERT INTO {table} SELECT :tenant, * FROM ({select}) x"), params)
 
 
 def _check(found: Any, steps: list[int], opened: list[int], what: str) -> None:
@@ -191,13 +149,12 @@ async def measure(
     app: AsyncEngine, tenant_id: int, funnel_id: int, expected: Expected, now: datetime, runs: int
 ) -> dict[str, list[float]]:
     """Time each query ``runs`` times (ms) and check every answer."""
-    period, before = periods(now)
+    period = Period(now - timedelta(days=30), now, UTC, None)
+    before = Period(now - timedelta(days=60), now - timedelta(days=30), UTC, None)
     times: dict[str, list[float]] = {
         "plain": [],
-        "plain from attempt rows": [],
         "breakdown by property": [],
         "compare (previous period)": [],
-        "compare from attempt rows": [],
     }
     async with tenant_transaction(app, tenant_id) as conn:
         funnel = await get_funnel(conn, tenant_id, funnel_id)
@@ -205,25 +162,17 @@ async def measure(
     for _ in range(runs):
         async with tenant_transaction(app, tenant_id) as conn:
             started = time.perf_counter()
-            whole = await funnel_figures(conn, tenant_id, funnel, period, now=now, exact_below=0)
+            whole = await funnel_figures(conn, tenant_id, funnel, period, now=now)
             times["plain"].append((time.perf_counter() - started) * 1000)
-            started = time.perf_counter()
-            rows = await funnel_figures(conn, tenant_id, funnel, period, now=now, exact_below=NEVER)
-            times["plain from attempt rows"].append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
             split = await funnel_figures(
                 conn, tenant_id, funnel, period, dimension=Dimension.PROPERTY, prop="plan", now=now
             )
             times["breakdown by property"].append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
-            then = await funnel_figures(conn, tenant_id, funnel, before, now=now, exact_below=0)
+            then = await funnel_figures(conn, tenant_id, funnel, before, now=now)
             times["compare (previous period)"].append((time.perf_counter() - started) * 1000)
-            started = time.perf_counter()
-            then_rows = await funnel_figures(conn, tenant_id, funnel, before, now=now, exact_below=NEVER)
-            times["compare from attempt rows"].append((time.perf_counter() - started) * 1000)
         _check(whole[0], expected.steps["now"], expected.open_at["now"], "plain")
-        _check(rows[0], expected.steps["now"], expected.open_at["now"], "plain from attempt rows")
-        _check(then_rows[0], expected.steps["before"], expected.open_at["before"], "attempt rows before")
         for row in split:
             key = f"now:{row.value}"
             _check(row, expected.steps[key], expected.open_at[key], f"plan {row.value}")
@@ -246,26 +195,16 @@ async def run(
     runs: int,
     batch: int,
     quiet: bool = False,
-    copies: int = 1,
 ) -> dict[str, Any]:
     now = datetime.now(UTC).replace(microsecond=0)
     started = time.perf_counter()
     rows, expected = journeys(tenant_id, actors, per_actor, now)
     await load(owner, tenant_id, rows)
     loaded = time.perf_counter() - started
-    funnel_id, backfill_seconds = await build(app, owner, tenant_id, batch, copies)
-    times = await measure(app, tenant_id, funnel_id, expected.times(copies), now, runs)
-    async with owner.connect() as conn:
-        day_rows = (await conn.execute(text(
-            "SELECT (SELECT count(*) FROM funnel_days WHERE tenant_id = :t), "
-            "(SELECT count(*) FROM funnel_day_times WHERE tenant_id = :t), "
-            "(SELECT count(*) FROM funnel_attempts WHERE tenant_id = :t)"), {"t": tenant_id})).one()
+    funnel_id, backfill_seconds = await build(app, owner, tenant_id, batch)
+    times = await measure(app, tenant_id, funnel_id, expected, now, runs)
     figures = {
-        "actors": actors * copies,
-        "actors_from_backfill": actors,
-        "attempt_rows": day_rows[2],
-        "funnel_days_rows": day_rows[0],
-        "funnel_day_times_rows": day_rows[1],
+        "actors": actors,
         "events": len(rows),
         "load_seconds": round(loaded, 1),
         "backfill_seconds": round(backfill_seconds, 1),
@@ -286,8 +225,6 @@ def main() -> None:
     parser.add_argument("--events-per-actor", type=int, default=10)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--copies", type=int, default=1,
-                        help="copy each derived attempt to this many actors before timing the reads")
     args = parser.parse_args()
     from analytics.db import create_engine
     from bench.harness import conditions, print_section, running_stack
@@ -311,7 +248,6 @@ def main() -> None:
                     per_actor=args.events_per_actor,
                     runs=args.runs,
                     batch=args.batch,
-                    copies=args.copies,
                 )
             finally:
                 await app.dispose()

@@ -4,10 +4,8 @@ replaces the person's rows; ``verify`` derives every attempt again from all raw 
 
 Re-deriving a person whole (not appending) is what makes late and out-of-order events land in the
 right attempt exactly once and a re-run write the same rows. Rows carry the first step's session
-key: attempt reads join ``sessions`` for the bot flag and the breakdown dimensions. The day
-aggregates beside them (analytics.funnels.daily: what a whole-funnel result reads) lose the replaced
-attempts and gain the new ones in the same transaction; they are split by bot side, so a session
-changing side has the correction job rebuild their day from the attempts (``day_clears``).
+key: reads join ``sessions`` for the bot flag and the breakdown dimensions, so a session changing
+side needs no correction here (``day_clears`` stays empty).
 """
 
 from __future__ import annotations
@@ -21,7 +19,6 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from analytics.funnels import daily
 from analytics.funnels.derive import Attempt, derive_attempts, person_of, relevant
 from analytics.funnels.store import Funnel, list_funnels
 from analytics.rollups.aggregate import RAW_EVENT_COLUMNS, RawEvent
@@ -41,14 +38,13 @@ async def _kept(conn: AsyncConnection, tenant_id: int) -> datetime:
     """Where the tenant's retained raw events begin (retention deleted what came before)."""
     found = (await conn.execute(_KEPT, {"tenant": tenant_id})).scalar_one()
     return found if found is not None else _EVER
-_DELETE = text(daily.with_contributions(
+_DELETE = text(
     """
     DELETE FROM funnel_attempts a USING unnest(CAST(:funnel AS bigint[]), CAST(:person AS text[])) AS k(f, p)
     WHERE a.tenant_id = :tenant AND a.funnel_id = k.f AND a.person = k.p AND a.started_at >= :kept
-    RETURNING a.*
     """
-))
-_INSERT = text(daily.with_contributions(
+)
+_INSERT = text(
     """
     INSERT INTO funnel_attempts (tenant_id, funnel_id, person, first_event, actor, started_at, step_ats,
                                  ended_at, voided, session_key, properties)
@@ -57,9 +53,8 @@ _INSERT = text(daily.with_contributions(
                 CAST(:actor AS text[]), CAST(:started_at AS timestamptz[]), CAST(:step_ats AS text[]),
                 CAST(:ended_at AS timestamptz[]), CAST(:voided AS boolean[]), CAST(:session_key AS uuid[]),
                 CAST(:properties AS text[])) AS k(f, p, e, a, s, st, en, v, sk, pr)
-    RETURNING *
     """
-))
+)
 
 
 def _array_literal(instants: Iterable[datetime]) -> str:
@@ -102,14 +97,18 @@ async def rederive(
                 for a in derive_attempts(funnel.definition, person, events[person])
                 if a.started_at >= kept
             )
-    keys = {"tenant": tenant_id, "kept": kept, "funnel": [f for f, _ in cleared],
-            "person": [p for _, p in cleared]}
-    delta = daily.Contributions()  # what the replaced attempts counted goes, the new ones' comes
-    await daily.change(conn, _DELETE, keys, delta, -1)
+    await conn.execute(
+        _DELETE,
+        {
+            "tenant": tenant_id,
+            "kept": kept,
+            "funnel": [f for f, _ in cleared],
+            "person": [p for _, p in cleared],
+        },
+    )
     written.sort(key=lambda item: (item[0], item[1].person, str(item[1].first_event)))
     if written:
-        await daily.change(
-            conn,
+        await conn.execute(
             _INSERT,
             {
                 "tenant": tenant_id,
@@ -126,10 +125,7 @@ async def rederive(
                     None if a.properties is None else json.dumps(a.properties) for _, a in written
                 ],
             },
-            delta,
-            +1,
         )
-    await daily.apply(conn, tenant_id, delta)
     return len(written)
 
 
@@ -212,10 +208,6 @@ async def recompute_attempts(conn: AsyncConnection, tenant_id: int) -> Counter[t
 
 
 async def _verify(conn: AsyncConnection, tenant_id: int) -> list[Difference]:
-    return await _verify_attempts(conn, tenant_id) + await daily.verify(conn, tenant_id)
-
-
-async def _verify_attempts(conn: AsyncConnection, tenant_id: int) -> list[Difference]:
     want = await recompute_attempts(conn, tenant_id)
     kept = await _kept(conn, tenant_id)
     have: Counter[tuple[Any, ...]] = Counter(
@@ -242,12 +234,10 @@ FUNNELS = Consumer(
     "funnels",
     _consume,
     _verify,
-    day_clears=daily.DAY_CLEARS,
     expiry={
         "funnel_attempts": "DELETE FROM funnel_attempts WHERE tenant_id = :tenant "
-        "AND started_at < (SELECT at FROM kept)",
-        **daily.EXPIRY,
+        "AND started_at < (SELECT at FROM kept)"
     },
-    tables=("funnel_attempts", "funnel_days", "funnel_day_times"),
-    erase=(*daily.ERASE, "DELETE FROM funnel_attempts WHERE tenant_id = :tenant AND person = :user_key"),
+    tables=("funnel_attempts",),
+    erase=("DELETE FROM funnel_attempts WHERE tenant_id = :tenant AND person = :user_key",),
 )

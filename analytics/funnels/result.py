@@ -1,22 +1,16 @@
 """A funnel's result over a period, read from the progress rows (never raw events).
 
 Who counts: the attempts that started in the period, judged as they stood at ``as_of`` (the period's
-end, or now if sooner): a step counts when it was reached before ``as_of``. Every attempt counts
-(an actor has at most one open at a time, a new one starts only after the previous ended: completed,
-voided, broken off or out of time); this is what keeps the figures additive over days, so a result
-over whole local days reads the day aggregates (analytics.funnels.daily) instead of every attempt.
-An attempt voided by an exclusion before ``as_of`` does not count at all. Of the attempts at step
-*k-1* that have not reached step *k*, those that could still reach it at ``as_of`` are
-``in_progress``; the others ``dropped``.
+end, or now if sooner): a step counts when it was reached before ``as_of``. Each actor counts once,
+with its best attempt (furthest step, then the earliest). An attempt voided by an exclusion before
+``as_of`` does not count at all. Of the actors at step *k-1* that have not reached step *k*, those
+whose attempt could still reach it at ``as_of`` are ``in_progress``; the others ``dropped``.
 
 Definitions (percentages; None when the base is 0):
 conversion_from_first = actors(k) / actors(1) * 100; conversion_from_previous = actors(k) /
 actors(k-1) * 100; drop_off_rate = dropped(k) / actors(k-1) * 100; overall_conversion =
 actors(last) / actors(1) * 100. Times from the previous step are in seconds (median, 90th
-percentile, continuous): exact when the attempt rows are read (a breakdown, a segment filter, a
-range not made of whole local days, or fewer than ``EXACT_BELOW`` attempts entered), else from the
-day aggregates' log histogram (within 1 %). The biggest drop-off is the step with the highest
-drop_off_rate.
+percentile, continuous). The biggest drop-off is the step with the highest drop_off_rate.
 
 A ``Restriction`` (an SQL query returning user keys, ``u:<userId>`` / ``a:<anonymousId>``) limits
 the persons counted: what a segment filter plugs in.
@@ -34,14 +28,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics import metrics
-from analytics.custom_events.values import value_sql
-from analytics.funnels import daily
 from analytics.funnels.store import Funnel
 from analytics.periods import Period
-from analytics.segments.engagement import BUILT_IN
 
 BREAKDOWN_LIMIT = 20
-EXACT_BELOW = 1000  # fewer attempts entered: read the attempt rows (exact times; cheap at that size)
 OTHER = "(other)"
 NONE = "(none)"
 
@@ -51,8 +41,6 @@ class Dimension(enum.Enum):
     DEVICE = "DEVICE"  # the first step's session: device type
     COUNTRY = "COUNTRY"  # the first step's session: country
     PROPERTY = "PROPERTY"  # a property of the first step's event (dotted path)
-    DIMENSION = "DIMENSION"  # a declared dimension of the first step's event, valued as its counters
-    SEGMENT = "SEGMENT"  # the person's built-in segment at the range's end
 
 
 _DIMENSIONS = {
@@ -60,10 +48,6 @@ _DIMENSIONS = {
     Dimension.DEVICE: "s.device_type",
     Dimension.COUNTRY: "s.country",
     Dimension.PROPERTY: "a.properties #>> CAST(:path AS text[])",
-    Dimension.DIMENSION: value_sql("a.properties", "CAST(:dimension AS text)"),
-    Dimension.SEGMENT: "(SELECT min(m.segment_id) FROM segment_members m WHERE m.tenant_id = a.tenant_id "
-                       "AND m.user_key = a.person AND m.segment_id = ANY(CAST(:builtins AS text[])) "
-                       "AND m.valid_from < :end AND (m.valid_to IS NULL OR m.valid_to >= :end))",
 }
 
 
@@ -106,7 +90,7 @@ _REACHED = ("CASE WHEN a.step_ats[cardinality(a.step_ats)] < :as_of THEN cardina
             "ELSE (SELECT count(*) FROM unnest(a.step_ats) t WHERE t < :as_of)::int END")
 _BEST = f"""
 WITH attempts AS (
-    SELECT a.started_at, a.ended_at, a.step_ats, cardinality(a.step_ats) AS furthest,
+    SELECT a.actor, a.started_at, a.ended_at, a.step_ats, cardinality(a.step_ats) AS furthest,
            {_REACHED} AS reached, {{dimension}} AS dim
     FROM funnel_attempts a
     LEFT JOIN sessions s ON s.tenant_id = a.tenant_id AND s.id = a.session_key
@@ -114,9 +98,9 @@ WITH attempts AS (
       AND a.started_at < :as_of AND NOT (a.voided AND a.ended_at < :as_of)
       AND (CAST(:include_bots AS boolean) OR NOT coalesce(s.excluded, false)) {{restriction}}
 ), best AS (
-    SELECT coalesce(dim, '(none)') AS dim, step_ats, reached,
+    SELECT DISTINCT ON (actor COLLATE "C") coalesce(dim, '(none)') AS dim, step_ats, reached,
            reached < :steps AND (reached < furthest OR ended_at >= :as_of) AS open
-    FROM attempts
+    FROM attempts ORDER BY actor COLLATE "C", reached DESC, started_at
 )"""
 _SPLIT = """, top AS (
     SELECT dim FROM best GROUP BY dim ORDER BY count(*) DESC, dim LIMIT :limit
@@ -156,21 +140,11 @@ async def funnel_figures(
     restriction: Restriction | None = None,
     limit: int = BREAKDOWN_LIMIT,
     now: datetime | None = None,
-    exact_below: int = EXACT_BELOW,
 ) -> list[FunnelFigures]:
     """The funnel's figures over ``period``: one item without a dimension, else one per value (the
-    top 20 by actors at the first step, then ``(other)``), ordered by first-step actors. The whole
-    funnel over whole local days comes from the day aggregates when at least ``exact_below``
-    attempts entered; a breakdown or a restriction reads the attempt rows."""
-    now = now or datetime.now(UTC)
-    as_of = min(period.end, now)
+    top 20 by actors at the first step, then ``(other)``), ordered by first-step actors."""
+    as_of = min(period.end, now or datetime.now(UTC))
     steps = len(funnel.definition.steps)
-    if dimension is None and restriction is None and period.days is not None:
-        tally = await daily.read(conn, tenant_id, funnel.id, steps, period.days, period.start, period.end,
-                                 as_of, include_bots, window_seconds=funnel.definition.window_seconds,
-                                 now=now)
-        if tally.entered >= exact_below:
-            return [FunnelFigures(None, _from_tally(tally, steps))]
     params: dict[str, Any] = {
         "tenant": tenant_id,
         "funnel": funnel.id,
@@ -183,10 +157,6 @@ async def funnel_figures(
     }
     if dimension is Dimension.PROPERTY:
         params["path"] = (prop or "").split(".")
-    elif dimension is Dimension.DIMENSION:
-        params["dimension"] = prop or ""
-    elif dimension is Dimension.SEGMENT:
-        params["builtins"] = list(BUILT_IN)
     sql = _query(steps, _DIMENSIONS[dimension] if dimension else None,
                  f"AND a.person IN ({restriction.sql})" if restriction else "")
     if restriction:
@@ -216,26 +186,6 @@ def _steps(row: Any, count: int) -> tuple[StepFigures, ...]:
             median_seconds=_seconds(times[0] if times else None),
             p90_seconds=_seconds(times[1] if times else None)))
     return tuple(figures)
-
-def _from_tally(tally: daily.Tally, count: int) -> tuple[StepFigures, ...]:
-    """The same figures as the attempt query's, from the day aggregates' counts."""
-    actors = [sum(n for (reached, _), n in tally.states.items() if reached >= k) for k in range(1, count + 1)]
-    figures = []
-    for k in range(1, count + 1):
-        previous = actors[k - 2] if k > 1 else actors[0]
-        opened = tally.states.get((k - 1, True), 0) if k > 1 else 0
-        dropped = tally.states.get((k - 1, False), 0) if k > 1 else 0
-        times: Mapping[int, int] = tally.times.get(k, {}) if k > 1 else {}
-        figures.append(StepFigures(
-            index=k - 1, actors=actors[k - 1],
-            conversion_from_first=metrics.rate(actors[k - 1], actors[0]),
-            conversion_from_previous=metrics.rate(actors[k - 1], previous),
-            dropped=dropped, in_progress=opened,
-            drop_off_rate=metrics.rate(dropped, previous) if k > 1 else None,
-            median_seconds=_seconds(daily.percentile(times, 0.5)),
-            p90_seconds=_seconds(daily.percentile(times, 0.9))))
-    return tuple(figures)
-
 
 def _seconds(value: Any) -> float | None:
     return None if value is None else round(float(value), 3)

@@ -13,10 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics.db import lock_tenant
 from analytics.errors import InvalidArgument
-from analytics.funnels.daily import CLEAR_FUNNEL
 from analytics.funnels.definition import MAX_FUNNELS, FunnelDefinition, parse_definition
-
-_CLEAR_ATTEMPTS = text("DELETE FROM funnel_attempts WHERE tenant_id = :tenant AND funnel_id = :id")
 
 
 @dataclass(frozen=True)
@@ -121,8 +118,10 @@ async def define_funnel(
                 ).one_or_none()
                 if updated is None:
                     raise InvalidArgument("input.id", "names no funnel of this tenant")
-                for clear in (_CLEAR_ATTEMPTS, *CLEAR_FUNNEL):
-                    await conn.execute(clear, {"tenant": tenant_id, "id": funnel_id})
+                await conn.execute(
+                    text("DELETE FROM funnel_attempts WHERE tenant_id = :tenant AND funnel_id = :id"),
+                    {"tenant": tenant_id, "id": funnel_id},
+                )
     except IntegrityError:
         raise InvalidArgument("input.name", f"another funnel is named {definition.name!r}") from None
     # Nobody rolled up yet (a funnel defined before any event): the rollup's consumer builds it all,
@@ -140,8 +139,10 @@ async def define_funnel(
 
 async def remove_funnel(conn: AsyncConnection, tenant_id: int, funnel_id: int) -> bool:
     await lock_tenant(conn, tenant_id)
-    for clear in (_CLEAR_ATTEMPTS, *CLEAR_FUNNEL):
-        await conn.execute(clear, {"tenant": tenant_id, "id": funnel_id})
+    await conn.execute(
+        text("DELETE FROM funnel_attempts WHERE tenant_id = :tenant AND funnel_id = :id"),
+        {"tenant": tenant_id, "id": funnel_id},
+    )
     result = await conn.execute(
         text("DELETE FROM funnels WHERE tenant_id = :tenant AND id = :id"),
         {"tenant": tenant_id, "id": funnel_id},

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics import metrics
-from analytics.db import CURRENT_TENANT, lock_tenant
+from analytics.db import CURRENT_TENANT
 from analytics.errors import InvalidArgument
 from analytics.segments.assign import tenant_zone
 from analytics.segments.engagement import (
@@ -111,21 +111,6 @@ async def define_segment(conn: AsyncConnection, tenant_id: int, *, segment_id: s
     return Segment(segment_id, name.strip(), False, parsed)
 
 
-async def delete_segment(conn: AsyncConnection, tenant_id: int, segment_id: str) -> bool:
-    """Delete a rule segment with its memberships and their history; False when there was none.
-    Built-in segments cannot be deleted. Under the tenant's lock: the segments job (which holds it)
-    never writes memberships of a segment deleted meanwhile."""
-    if segment_id in BUILT_IN:
-        raise InvalidArgument("id", "a built-in segment cannot be deleted")
-    await lock_tenant(conn, tenant_id)
-    params = {"tenant": tenant_id, "id": segment_id}
-    await conn.execute(text("DELETE FROM segment_members WHERE tenant_id = :tenant AND segment_id = :id"),
-                       params)
-    deleted = await conn.execute(
-        text("DELETE FROM segment_definitions WHERE tenant_id = :tenant AND id = :id"), params)
-    return bool(getattr(deleted, "rowcount", 0))
-
-
 def _json(value: Any) -> str:
     import json
 
@@ -145,36 +130,21 @@ def _as_of_day(at: datetime, conn_tz: Any) -> date:
 
 
 async def segment_figures(conn: AsyncConnection, tenant_id: int, segments: Sequence[Segment],
-                          at: datetime, *, stored: bool | None = None) -> list[SegmentFigures]:
-    """Size, share and mean engagement score (as of ``at``'s local day) of each segment as of ``at``.
-
-    A range ending today or later reads the scores the worker stored at each member's last
-    evaluation (the rollup's segment job for users whose events changed, the daily job for everyone
-    else: today's scores once it ran); an earlier range recomputes each member's score as of its end
-    day. ``stored`` forces one or the other."""
+                          at: datetime) -> list[SegmentFigures]:
+    """Size, share and mean engagement score (as of ``at``'s local day) of each segment as of ``at``."""
     tz = await tenant_zone(conn, tenant_id)
-    day = _as_of_day(at, tz)
-    if stored is None:
-        today = (await conn.execute(NOW)).scalar_one().astimezone(tz).date()
-        stored = day >= today
-    params: dict[str, Any] = {"tenant": tenant_id, "segment_at": at, "ids": [s.id for s in segments],
-                              "builtins": list(BUILT_IN), "day": day}
+    thresholds = await load_thresholds(conn, tenant_id)
+    params = {"tenant": tenant_id, "segment_at": at, "ids": [s.id for s in segments],
+              "builtins": list(BUILT_IN), "day": _as_of_day(at, tz), **score_params(thresholds)}
     members = (f"SELECT segment_id, user_key FROM segment_members WHERE {CURRENT_TENANT} "
                "AND segment_id = ANY(:ids) AND valid_from < :segment_at "
                "AND (valid_to IS NULL OR valid_to >= :segment_at)")
-    if stored:
-        rows = await conn.execute(text(
-            f"SELECT m.segment_id, count(*) AS size, avg(u.score) AS mean FROM ({members}) m "
-            "LEFT JOIN segment_users u ON u.tenant_id = :tenant AND u.user_key = m.user_key "
-            "GROUP BY m.segment_id"), params)
-    else:
-        params.update(score_params(await load_thresholds(conn, tenant_id)))
-        features = FEATURES_SQL.format(keys="SELECT DISTINCT user_key FROM m")
-        rows = await conn.execute(text(
-            f"WITH m AS MATERIALIZED ({members}), f AS ({features}), "
-            f"scored AS (SELECT user_key, {SCORE_SQL.format(p='')} AS score FROM f) "
-            "SELECT m.segment_id, count(*) AS size, avg(scored.score) AS mean "
-            "FROM m JOIN scored USING (user_key) GROUP BY m.segment_id"), params)
+    features = FEATURES_SQL.format(keys="SELECT DISTINCT user_key FROM m")
+    rows = await conn.execute(text(
+        f"WITH m AS MATERIALIZED ({members}), f AS ({features}), "
+        f"scored AS (SELECT user_key, {SCORE_SQL.format(p='')} AS score FROM f) "
+        "SELECT m.segment_id, count(*) AS size, avg(scored.score) AS mean "
+        "FROM m JOIN scored USING (user_key) GROUP BY m.segment_id"), params)
     found = {r.segment_id: r for r in rows}
     base = int((await conn.execute(text(f"SELECT count(*) FROM ({_MEMBERS_OF_ANY}) b"), params)).scalar_one())
     result = []

@@ -121,7 +121,7 @@ _CONTENT_ROWS = text("SELECT " + " + ".join(
 _DELETE_EXPIRED_SESSIONS = text(
     "DELETE FROM sessions WHERE tenant_id = :tenant AND id = ANY(CAST(:sessions AS uuid[])) "
     "AND last_seen_at < (SELECT raw_events_from FROM tenants WHERE id = :tenant) RETURNING id")
-_TABLE = re.compile(r"^\s*(?:DELETE\s+FROM|MERGE\s+INTO)\s+(\w+)", re.IGNORECASE)
+_TABLE = re.compile(r"^\s*DELETE\s+FROM\s+(\w+)", re.IGNORECASE)
 # Each consumer's erase statements with the table each one names (the count's kind).
 ERASE_STATEMENTS = [(m.group(1) if (m := _TABLE.match(statement)) else consumer.name, text(statement))
                     for consumer in CONSUMERS for statement in consumer.erase]
@@ -148,8 +148,7 @@ async def erase_person(conn: AsyncConnection, tenant_id: int, identity: Identity
     for table, statement in ERASE_STATEMENTS:
         for key in identity.user_keys:
             removed = (await conn.execute(statement, {"tenant": tenant_id, "user_key": key})).rowcount
-            # MERGE (the day aggregates take the person's part out) reports no row count: -1
-            counts[table] = counts.get(table, 0) + max(0, int(removed or 0))
+            counts[table] = counts.get(table, 0) + int(removed or 0)
     days: set[date] = {e.occurred_at.astimezone(tz).date() for e in deleted} | set(upkeep.dirty_days)
     counts["days_corrected"] = len(await correct_days(conn, tenant_id, sorted(days), tz))
     return counts
