@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics import metrics
-from analytics.db import CURRENT_TENANT
+from analytics.db import CURRENT_TENANT, lock_tenant
 from analytics.errors import InvalidArgument
 from analytics.segments.assign import tenant_zone
 from analytics.segments.engagement import (
@@ -109,6 +109,21 @@ async def define_segment(conn: AsyncConnection, tenant_id: int, *, segment_id: s
         "SELECT DISTINCT CAST(:tenant AS bigint), user_key FROM user_days "
         "WHERE tenant_id = :tenant AND NOT bot ON CONFLICT DO NOTHING"), {"tenant": tenant_id})
     return Segment(segment_id, name.strip(), False, parsed)
+
+
+async def delete_segment(conn: AsyncConnection, tenant_id: int, segment_id: str) -> bool:
+    """Delete a rule segment with its memberships and their history; False when there was none.
+    Built-in segments cannot be deleted. Under the tenant's lock: the segments job (which holds it)
+    never writes memberships of a segment deleted meanwhile."""
+    if segment_id in BUILT_IN:
+        raise InvalidArgument("id", "a built-in segment cannot be deleted")
+    await lock_tenant(conn, tenant_id)
+    params = {"tenant": tenant_id, "id": segment_id}
+    await conn.execute(text("DELETE FROM segment_members WHERE tenant_id = :tenant AND segment_id = :id"),
+                       params)
+    deleted = await conn.execute(
+        text("DELETE FROM segment_definitions WHERE tenant_id = :tenant AND id = :id"), params)
+    return bool(getattr(deleted, "rowcount", 0))
 
 
 def _json(value: Any) -> str:

@@ -146,6 +146,16 @@ class SegmentMutation:
         await _enqueue(info, principal.tenant_id)
         return Segment.of(found)
 
+    @strawberry.mutation(description="Delete a rule segment and its memberships with their history (secret "
+                                     "key); false when there was none. Built-in segments cannot be deleted.")
+    async def delete_segment(self, info: AppInfo, id: str) -> bool:
+        principal = info.context.require_secret()
+        try:
+            async with info.context.write() as conn:
+                return await service.delete_segment(conn, principal.tenant_id, id)
+        except InvalidArgument as exc:
+            raise BadInput(exc.field, exc.message) from None
+
     @strawberry.mutation(description="Change the engagement window and built-in thresholds (secret key); the "
                                      "worker re-evaluates every user.")
     async def set_segment_thresholds(self, info: AppInfo, input: SegmentThresholdsInput) -> SegmentThresholds:

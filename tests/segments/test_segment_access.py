@@ -78,6 +78,7 @@ async def test_the_worker_assigns_after_the_rollup_and_thresholds_are_per_tenant
     'mutation { setSegmentThresholds(input: {powerMin: 8}) { powerMin } }',
     'mutation { defineSegment(input: {id: "x", name: "X", rule: {conditions: [{firstSeen: {withinDays: 3}}]}}) '
     '{ id } }',
+    'mutation { deleteSegment(id: "x") }',
 ])
 async def test_publishable_keys_cannot_read_or_define_segments(gql: GraphQLClient, make_tenant: Any,
                                                               operation: str) -> None:
@@ -117,3 +118,30 @@ async def test_ids_and_thresholds_are_checked(gql: GraphQLClient, make_tenant: A
     assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "input.powerMin"}
     body = await gql(tenant.secret, "mutation { setSegmentThresholds(input: {windowDays: 3}) { powerMin } }")
     assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "input.windowDays"}
+
+
+async def test_deleting_a_rule_segment_takes_its_memberships(gql: GraphQLClient, make_tenant: Any,
+                                                             run_worker: Any, app_engine: AsyncEngine) -> None:
+    a: TenantKeys = await make_tenant()
+    b: TenantKeys = await make_tenant()
+    assert (await gql.track(a.publishable, recent("alice", 3, 2)))["rejected"] == 0
+    for tenant in (a, b):
+        await gql.data(tenant.secret, """mutation { defineSegment(input: {id: "deployers", name: "Deployers",
+            rule: {conditions: [{event: {event: "deploy", withinDays: 7, atLeast: 3}}]}}) { id } }""")
+    await run_worker()
+    deployers = (await gql.data(a.secret, MEMBERS, {"id": "deployers"}))["tenant"]["segment"]
+    assert deployers["members"]["totalCount"] == 1
+    delete = 'mutation($id: String!) { deleteSegment(id: $id) }'
+    # another tenant's segment of the same id is its own: deleting b's leaves a's
+    assert await gql.data(b.secret, delete, {"id": "deployers"}) == {"deleteSegment": True}
+    assert (await gql.data(a.secret, MEMBERS, {"id": "deployers"}))["tenant"]["segment"]["members"][
+        "totalCount"] == 1
+    assert await gql.data(a.secret, delete, {"id": "deployers"}) == {"deleteSegment": True}
+    assert await gql.data(a.secret, delete, {"id": "deployers"}) == {"deleteSegment": False}
+    assert (await gql.data(a.secret, MEMBERS, {"id": "deployers"}))["tenant"]["segment"] is None
+    async with tenant_transaction(app_engine, a.id) as conn:
+        left = await conn.execute(text("SELECT count(*) FROM segment_members WHERE segment_id = 'deployers'"))
+        assert left.scalar_one() == 0
+    body = await gql(a.secret, delete, {"id": "power"})
+    assert body["errors"][0]["extensions"]["field"] == "id"
+    assert (await gql.data(a.secret, MEMBERS, {"id": "power"}))["tenant"]["segment"] is not None
