@@ -22,7 +22,8 @@ from analytics.export_jobs import run_job
 from analytics.features.backfill import pending_backfills, run_backfill
 from analytics.funnels import backfill as funnel_backfill
 from analytics.retention import enforce_retention
-from analytics.rollups.service import pending_tenants, roll_up
+from analytics.rollups.recompute import analyze_rollups
+from analytics.rollups.service import outbox_waiting, pending_tenants, roll_up
 from analytics.segments.assign import assign_marked, pending_segment_work, start_daily
 from analytics.sessions.identity import tenants_to_rederive
 from analytics.sessions.service import maintain_sessions as maintain
@@ -91,7 +92,26 @@ async def roll_up_tenant(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
         log.info("rolled up tenant=%s batches=%s events=%s", tenant_id, result.batches, result.events)
         await enqueue_session_work(ctx["redis"], tenant_id)
         await enqueue_segments(ctx["redis"], tenant_id)
+        await _analyze_after_bulk(ctx, tenant_id, result.events)
     return {"batches": result.batches, "events": result.events}
+
+
+ANALYZE_AFTER_EVENTS = 50_000
+
+
+async def _analyze_after_bulk(ctx: dict[str, Any], tenant_id: int, events: int) -> None:
+    """Once a bulk load (``analytics dev --demo``, an import) is folded, refresh the planner statistics
+    of the rollup tables: autovacuum's analyze comes a minute or more later, and until then plans
+    made for empty tables (nested loops over "one row") made reads such as segments(range) time out.
+    Counted per worker process: every ANALYZE_AFTER_EVENTS events folded for a tenant whose outbox is
+    then empty. Only the owner may ANALYZE: a second, short-lived owner engine does it."""
+    folded = ctx.setdefault("folded_since_analyze", {})
+    folded[tenant_id] = folded.get(tenant_id, 0) + events
+    if folded[tenant_id] < ANALYZE_AFTER_EVENTS or await outbox_waiting(ctx["engine"], tenant_id):
+        return
+    folded[tenant_id] = 0
+    await analyze_rollups(ctx["settings"].database_url)
+    log.info("analyzed the rollup tables after a bulk load tenant=%s", tenant_id)
 
 
 @asynccontextmanager

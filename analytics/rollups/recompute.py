@@ -9,10 +9,24 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from analytics.db import create_engine
 from analytics.rollups.consumers import Difference
 from analytics.rollups.registry import CONSUMERS
 
 ANALYZED = ("events", "sessions", *(t for c in CONSUMERS for t in c.tables))
+# What the worker analyses after a bulk load: the consumers' tables and what reads join them.
+AFTER_BULK = (*ANALYZED, "user_days", "segment_members", "segment_users")
+
+
+async def analyze_rollups(database_url: str) -> None:
+    """ANALYZE the rollup tables as the owner (a short-lived engine of the connecting user)."""
+    engine = create_engine(database_url, role=None, pool_size=1, max_overflow=0)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(f"ANALYZE {', '.join(dict.fromkeys(AFTER_BULK))}"))
+            await conn.commit()
+    finally:
+        await engine.dispose()
 
 
 async def verify_rollups(conn: AsyncConnection, tenant_id: int) -> list[Difference]:

@@ -94,3 +94,10 @@ async def pending_tenants(engine: AsyncEngine) -> list[tuple[int, int]]:
     async with engine.connect() as conn:
         rows = (await conn.execute(text("SELECT tenant_id, batches FROM analytics_pending_tenants()"))).all()
     return [(int(r[0]), int(r[1])) for r in rows]
+
+
+async def outbox_waiting(engine: AsyncEngine, tenant_id: int) -> bool:
+    """Whether the tenant has outbox rows not folded yet."""
+    async with tenant_transaction(engine, tenant_id) as conn:
+        return bool((await conn.execute(text("SELECT EXISTS (SELECT 1 FROM outbox WHERE tenant_id = :t)"),
+                                        {"t": tenant_id})).scalar_one())

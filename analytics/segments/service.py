@@ -145,21 +145,36 @@ def _as_of_day(at: datetime, conn_tz: Any) -> date:
 
 
 async def segment_figures(conn: AsyncConnection, tenant_id: int, segments: Sequence[Segment],
-                          at: datetime) -> list[SegmentFigures]:
-    """Size, share and mean engagement score (as of ``at``'s local day) of each segment as of ``at``."""
+                          at: datetime, *, stored: bool | None = None) -> list[SegmentFigures]:
+    """Size, share and mean engagement score (as of ``at``'s local day) of each segment as of ``at``.
+
+    A range ending today or later reads the scores the worker stored at each member's last
+    evaluation (the rollup's segment job for users whose events changed, the daily job for everyone
+    else: today's scores once it ran); an earlier range recomputes each member's score as of its end
+    day. ``stored`` forces one or the other."""
     tz = await tenant_zone(conn, tenant_id)
-    thresholds = await load_thresholds(conn, tenant_id)
-    params = {"tenant": tenant_id, "segment_at": at, "ids": [s.id for s in segments],
-              "builtins": list(BUILT_IN), "day": _as_of_day(at, tz), **score_params(thresholds)}
+    day = _as_of_day(at, tz)
+    if stored is None:
+        today = (await conn.execute(NOW)).scalar_one().astimezone(tz).date()
+        stored = day >= today
+    params: dict[str, Any] = {"tenant": tenant_id, "segment_at": at, "ids": [s.id for s in segments],
+                              "builtins": list(BUILT_IN), "day": day}
     members = (f"SELECT segment_id, user_key FROM segment_members WHERE {CURRENT_TENANT} "
                "AND segment_id = ANY(:ids) AND valid_from < :segment_at "
                "AND (valid_to IS NULL OR valid_to >= :segment_at)")
-    features = FEATURES_SQL.format(keys="SELECT DISTINCT user_key FROM m")
-    rows = await conn.execute(text(
-        f"WITH m AS MATERIALIZED ({members}), f AS ({features}), "
-        f"scored AS (SELECT user_key, {SCORE_SQL.format(p='')} AS score FROM f) "
-        "SELECT m.segment_id, count(*) AS size, avg(scored.score) AS mean "
-        "FROM m JOIN scored USING (user_key) GROUP BY m.segment_id"), params)
+    if stored:
+        rows = await conn.execute(text(
+            f"SELECT m.segment_id, count(*) AS size, avg(u.score) AS mean FROM ({members}) m "
+            "LEFT JOIN segment_users u ON u.tenant_id = :tenant AND u.user_key = m.user_key "
+            "GROUP BY m.segment_id"), params)
+    else:
+        params.update(score_params(await load_thresholds(conn, tenant_id)))
+        features = FEATURES_SQL.format(keys="SELECT DISTINCT user_key FROM m")
+        rows = await conn.execute(text(
+            f"WITH m AS MATERIALIZED ({members}), f AS ({features}), "
+            f"scored AS (SELECT user_key, {SCORE_SQL.format(p='')} AS score FROM f) "
+            "SELECT m.segment_id, count(*) AS size, avg(scored.score) AS mean "
+            "FROM m JOIN scored USING (user_key) GROUP BY m.segment_id"), params)
     found = {r.segment_id: r for r in rows}
     base = int((await conn.execute(text(f"SELECT count(*) FROM ({_MEMBERS_OF_ANY}) b"), params)).scalar_one())
     result = []

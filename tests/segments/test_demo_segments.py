@@ -36,9 +36,12 @@ async def test_the_demo_habits_give_reference_001s_shape(make_tenant: Any, app_e
         await define_demo_segments(conn, tenant.id)
     await assign_marked(app_engine, tenant.id, now=NOW)
     async with tenant_transaction(app_engine, tenant.id) as conn:
-        figures = await segment_figures(conn, tenant.id, await list_segments(conn, tenant.id),
-                                        NOW + timedelta(seconds=1))
+        segments = await list_segments(conn, tenant.id)
+        figures = await segment_figures(conn, tenant.id, segments, NOW + timedelta(seconds=1))
+        # the scores the job stored at NOW (a range ending the day they were evaluated) give the same
+        stored = await segment_figures(conn, tenant.id, segments, NOW + timedelta(seconds=1), stored=True)
     found = {f.segment.id: (f.size, f.share, f.mean_engagement) for f in figures}
+    assert {f.segment.id: (f.size, f.share, f.mean_engagement) for f in stored} == found
     # Reference 001: power 22.5 %, regular 52.5 %, new 17.7 %, at risk 7.3 %.
     assert found == {"power": (95, 21.06, 7.9), "regular": (230, 51.0, 5.9), "new": (73, 16.19, 5.7),
                      "at_risk": (53, 11.75, 2.4), "deployers": (38, 8.43, 7.6)}
