@@ -28,8 +28,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics import metrics
+from analytics.custom_events.values import value_sql
 from analytics.funnels.store import Funnel
 from analytics.periods import Period
+from analytics.segments.engagement import BUILT_IN
 
 BREAKDOWN_LIMIT = 20
 OTHER = "(other)"
@@ -41,6 +43,8 @@ class Dimension(enum.Enum):
     DEVICE = "DEVICE"  # the first step's session: device type
     COUNTRY = "COUNTRY"  # the first step's session: country
     PROPERTY = "PROPERTY"  # a property of the first step's event (dotted path)
+    DIMENSION = "DIMENSION"  # a declared dimension of the first step's event, valued as its counters
+    SEGMENT = "SEGMENT"  # the person's built-in segment at the range's end
 
 
 _DIMENSIONS = {
@@ -48,6 +52,10 @@ _DIMENSIONS = {
     Dimension.DEVICE: "s.device_type",
     Dimension.COUNTRY: "s.country",
     Dimension.PROPERTY: "a.properties #>> CAST(:path AS text[])",
+    Dimension.DIMENSION: value_sql("a.properties", "CAST(:dimension AS text)"),
+    Dimension.SEGMENT: "(SELECT min(m.segment_id) FROM segment_members m WHERE m.tenant_id = a.tenant_id "
+                       "AND m.user_key = a.person AND m.segment_id = ANY(CAST(:builtins AS text[])) "
+                       "AND m.valid_from < :end AND (m.valid_to IS NULL OR m.valid_to >= :end))",
 }
 
 
@@ -157,6 +165,10 @@ async def funnel_figures(
     }
     if dimension is Dimension.PROPERTY:
         params["path"] = (prop or "").split(".")
+    elif dimension is Dimension.DIMENSION:
+        params["dimension"] = prop or ""
+    elif dimension is Dimension.SEGMENT:
+        params["builtins"] = list(BUILT_IN)
     sql = _query(steps, _DIMENSIONS[dimension] if dimension else None,
                  f"AND a.person IN ({restriction.sql})" if restriction else "")
     if restriction:

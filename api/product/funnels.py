@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+from sqlalchemy import text
 
 from analytics import metrics, periods
 from analytics.errors import InvalidArgument
@@ -53,7 +54,10 @@ strawberry.enum(
     name="FunnelDimension",
     description=(
         "SOURCE, DEVICE, COUNTRY: of the session of the first step's event; PROPERTY: a property of the "
-        "first step's event (dotted path in breakdown.property)."
+        "first step's event (dotted path in breakdown.property); DIMENSION: a dimension declared "
+        "(defineEvent) on the event of the funnel's first step, named in breakdown.property, valued as "
+        "the event counters value it; SEGMENT: the person's built-in segment (power, regular, new, "
+        "at_risk) at the range's end, (none) when in none."
     ),
 )
 
@@ -99,7 +103,8 @@ class DefineFunnelInput:
 )
 class FunnelBreakdownInput:
     by: Dimension
-    property: str | None = strawberry.field(default=None, description="For PROPERTY: the property's path.")
+    property: str | None = strawberry.field(
+        default=None, description="For PROPERTY: the property's path; for DIMENSION: the declared dimension.")
 
 
 @strawberry.type
@@ -286,13 +291,22 @@ async def funnel_result_of(
     end."""
     principal = info.context.require_secret()
     check_limit("limit", limit, funnel_result.BREAKDOWN_LIMIT)
-    if breakdown is not None and breakdown.by is Dimension.PROPERTY and not breakdown.property:
-        raise BadInput("breakdown.property", "is required to break down by PROPERTY")
+    if (breakdown is not None and breakdown.by in (Dimension.PROPERTY, Dimension.DIMENSION)
+            and not breakdown.property):
+        raise BadInput("breakdown.property", f"is required to break down by {breakdown.by.value}")
     period = range.resolve(principal.timezone)
     before = periods.comparison(period, compare)
     restriction = _members(segment, period)
     titles = [s.title for s in funnel.definition.steps]
     async with info.context.read() as conn:
+        if breakdown is not None and breakdown.by is Dimension.DIMENSION:
+            first = funnel.definition.steps[0].matcher.event
+            declared = await conn.execute(text(
+                "SELECT 1 FROM event_dimensions WHERE tenant_id = :tenant AND name = :name "
+                "AND dimension = :dimension"), {"tenant": principal.tenant_id, "name": first,
+                                                "dimension": breakdown.property})
+            if declared.first() is None:
+                raise BadInput("breakdown.property", f"is not a declared dimension of {first!r}")
         whole = (
             await funnel_result.funnel_figures(
                 conn, principal.tenant_id, funnel, period, include_bots=include_bots, restriction=restriction

@@ -16,6 +16,8 @@ from tests.product.funnel_helpers import (
     DEFINE,
     GOOGLEBOT,
     IPHONE,
+    MAY,
+    SPLIT,
     actors,
     at,
     custom,
@@ -24,6 +26,7 @@ from tests.product.funnel_helpers import (
 )
 
 DAY = 86400
+
 # Journeys after T (2025-05-10 10:00 UTC); the funnel is a -> b -> c.
 JOURNEYS = [
     custom("a", 0, "u1"), custom("b", 3600, "u1"), custom("c", 7200, "u1"),            # converts
@@ -207,3 +210,31 @@ async def test_bad_definitions_name_the_field(gql: GraphQLClient, make_tenant: A
     for body, field in cases:
         answer = await gql(tenant.secret, DEFINE, {"input": body})
         assert answer["errors"][0]["extensions"]["field"] == field, answer
+
+
+async def test_breakdown_by_declared_dimension_and_segment(gql: GraphQLClient, make_tenant: Any,
+                                                           run_worker: Any, owner_engine: AsyncEngine) -> None:
+    journeys = [
+        custom("a", 0, "u1", properties={"plan": "pro"}), custom("b", 60, "u1"), custom("c", 120, "u1"),
+        custom("a", 0, "u2", properties={"plan": "free"}),
+        custom("a", 0, "u3", properties={"plan": "pro"}), custom("b", 60, "u3"),
+    ]
+    tenant = await _tenant_with_journeys(gql, make_tenant, run_worker, journeys)
+    funnel = await define(gql, tenant.secret, "split")
+    await run_worker()
+    by_plan = {"by": "DIMENSION", "property": "plan"}
+    undeclared = await gql(tenant.secret, SPLIT, {"id": funnel["id"], "range": MAY, "breakdown": by_plan})
+    assert undeclared["errors"][0]["extensions"]["field"] == "breakdown.property"
+    await gql.data(tenant.secret, 'mutation { defineEvent(input: {name: "a", dimensions: ["plan"]}) { name } }')
+    found = await result(gql, tenant.secret, funnel["id"], breakdown=by_plan)
+    assert [(r["value"], r["entered"], r["converted"]) for r in found["breakdown"]] == [
+        ("pro", 2, 1), ("free", 1, 0)]
+    # memberships as the segments job keeps them: u1 power and u3 regular through May, u2 in none
+    async with owner_engine.begin() as conn:
+        await conn.execute(text(
+            "INSERT INTO segment_members (tenant_id, segment_id, user_key, valid_from, valid_to) VALUES "
+            "(:t, 'power', 'u:u1', '2025-01-01Z', '2025-07-01Z'), (:t, 'regular', 'u:u3', '2025-01-01Z', "
+            "'2025-07-01Z'), (:t, 'power', 'u:u2', '2025-06-01Z', '2025-07-01Z')"), {"t": tenant.id})
+    found = await result(gql, tenant.secret, funnel["id"], breakdown={"by": "SEGMENT"})
+    assert [(r["value"], r["entered"], r["converted"]) for r in found["breakdown"]] == [
+        ("(none)", 1, 0), ("power", 1, 1), ("regular", 1, 0)]
