@@ -1,14 +1,19 @@
-"""Product-layer cost in the worker: the rollup's events/s on the demo product events with the product
-definitions active (reference 001's five features; funnels and segments where their branches add
-their demo definitions to DEFINITIONS) against the same run with none defined.
+"""Product-layer cost in the worker: events/s on the demo product and experiment events with the
+product layer active (every consumer registered; the demo's definitions: three funnels of reference
+001 and the capsule funnel, the four built-in segments with the demo thresholds and its rule
+segment, reference 001's five features, the two demo experiments; and the segments job that
+assigns the users the rollup marked) against the same events folded without it (``--baseline
+consumers``, the default: only the consumers that are not the product layer, no definitions;
+``--baseline definitions``: every consumer, no definitions).
 
-In process, the same ``roll_up`` the worker's job calls (claim, session upkeep, every consumer of
-analytics.rollups.registry, commit), over events already ingested through ``ingest_batch`` (not
-timed), each run on a fresh tenant; runs alternate between the two modes. Each product run is
-checked: the outbox is empty, every event was folded and ``verify_rollups`` finds no difference.
-Prints figures; asserts only those answers.
+In process, the same ``roll_up`` the worker's job calls (claim, session upkeep, the consumers of
+analytics.rollups.registry, commit) and, with the product layer, the segments job's
+``assign_marked``, over events already ingested through ``ingest_batch`` (not timed), each run on a
+fresh tenant; runs alternate between the two modes. Each product run is checked: the outbox is
+empty, every event was folded and ``verify_rollups`` finds no difference. Prints figures; asserts
+only those answers.
 
-    python bench/product_worker.py [--days 28] [--repeats 5] [--signups 48]
+    python bench/product_worker.py [--days 28] [--repeats 5] [--signups 48] [--baseline consumers]
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -32,20 +38,38 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from analytics.db import create_engine, tenant_transaction
 from analytics.demo_product import demo_product_events
+from analytics.experiments.demo import define_demo_experiments, demo_experiment_events
 from analytics.features.demo import define_demo_features
+from analytics.funnels.demo import define_demo_funnels
 from analytics.ingest.service import PartitionCache, ingest_batch
 from analytics.rollups import service as rollup_service
 from analytics.rollups.consumers import Claim, Consumer
 from analytics.rollups.recompute import verify_rollups
 from analytics.rollups.registry import CONSUMERS
 from analytics.rollups.service import roll_up
+from analytics.segments.assign import assign_marked
+from analytics.segments.demo import define_demo_segments
 from analytics.settings import Settings, load_settings
 from analytics.tenants import service as tenants
 
-Define = Callable[[AsyncConnection, int], Awaitable[None]]
-# What "the product layer active" means: each branch adds its demo definitions here (the integrator
-# adds three funnels and four segments beside the features after merging).
-DEFINITIONS: list[tuple[str, Define]] = [("five features (reference 001)", define_demo_features)]
+Define = Callable[[AsyncConnection, int], Awaitable[object]]
+
+
+async def _experiments(engine: AsyncEngine, tenant_id: int) -> None:
+    """The demo experiments and metrics (their events come with every run, in both modes)."""
+    await define_demo_experiments(engine, tenant_id, tz=ZoneInfo("UTC"), now=NOW)
+
+
+# What "the product layer active" means (besides every consumer registered and the segments job).
+DEFINITIONS: list[tuple[str, Define]] = [
+    ("five features (reference 001)", define_demo_features),
+    ("four funnels (reference 001's three, the capsule funnel)", define_demo_funnels),
+    ("four built-in segments with the demo thresholds, one rule segment", define_demo_segments),
+]
+AFTER: list[tuple[str, Callable[[AsyncEngine, int], Awaitable[None]]]] = [
+    ("two experiments, three metrics", _experiments)]  # they open their own transaction
+PRODUCT_CONSUMERS = ("custom_events", "segment_inputs", "features", "funnels", "experiments")
+NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 @dataclass(frozen=True)
@@ -101,13 +125,20 @@ async def _tenant(owner: AsyncEngine, settings: Settings) -> int:
 
 
 async def _one_run(owner: AsyncEngine, app: AsyncEngine, settings: Settings, *, product: bool,
-                   days: int, signups: int) -> Run:
+                   days: int, signups: int, baseline: str) -> Run:
     tenant_id = await _tenant(owner, settings)
+    everything = tuple(_timed(c) for c in CONSUMERS)
+    without = everything if baseline == "definitions" else tuple(
+        c for c in everything if c.name not in PRODUCT_CONSUMERS)
+    setattr(rollup_service, "CONSUMERS", everything if product else without)  # noqa: B010 (this process)
     if product:
         async with tenant_transaction(app, tenant_id) as conn:
             for _, define in DEFINITIONS:
                 await define(conn, tenant_id)
-    events = list(demo_product_events(days=days, tz=ZoneInfo("UTC"), daily_signups=signups))
+        for _, define_with in AFTER:
+            await define_with(app, tenant_id)
+    events = list(demo_product_events(days=days, tz=ZoneInfo("UTC"), daily_signups=signups, now=NOW))
+    events += demo_experiment_events(now=NOW)
     partitions = PartitionCache()
     for start in range(0, len(events), settings.max_batch_events):
         outcome = await ingest_batch(app, partitions, tenant_id=tenant_id,
@@ -123,6 +154,10 @@ async def _one_run(owner: AsyncEngine, app: AsyncEngine, settings: Settings, *, 
         if not done.batches:
             break
         folded += done.events
+    if product:  # the segments job the rollup queues: it assigns the users the rollup marked
+        assigning = time.perf_counter()
+        await assign_marked(app, tenant_id)
+        _spent["segments job (assign)"] = time.perf_counter() - assigning
     seconds = time.perf_counter() - started
     assert folded == len(events), (folded, len(events))
     if product:
@@ -135,13 +170,14 @@ async def _one_run(owner: AsyncEngine, app: AsyncEngine, settings: Settings, *, 
     return Run(product, folded, seconds, dict(_spent))
 
 
-async def measure(database_url: str, *, days: int, repeats: int, signups: int = 12) -> Result:
+async def measure(database_url: str, *, days: int, repeats: int, signups: int = 12,
+                  baseline: str = "consumers") -> Result:
     settings = load_settings()
-    setattr(rollup_service, "CONSUMERS", tuple(_timed(c) for c in CONSUMERS))  # noqa: B010 (this process)
     owner = create_engine(database_url, role=None, pool_size=2)
     app = create_engine(database_url, role=settings.app_role, pool_size=2)
     try:
-        runs = [await _one_run(owner, app, settings, product=product, days=days, signups=signups)
+        runs = [await _one_run(owner, app, settings, product=product, days=days, signups=signups,
+                               baseline=baseline)
                 for _ in range(repeats) for product in (False, True)]
     finally:
         await owner.dispose()
@@ -154,7 +190,7 @@ def _shares(result: Result, name: str) -> str:
     def share(runs: list[Run]) -> float:
         return statistics.median(r.consumer_seconds.get(name, 0.0) / r.seconds for r in runs)
 
-    return (f"{share(result.without):.1%} of the rollup without definitions, "
+    return (f"{share(result.without):.1%} of the run without the product layer, "
             f"{share(result.with_product):.1%} with")
 
 
@@ -167,11 +203,12 @@ def report(result: Result) -> None:
 
     print_section("product layer in the worker", [
         ("consumers registered", ", ".join(c.name for c in CONSUMERS)),
-        ("definitions when active", "; ".join(name for name, _ in DEFINITIONS)),
-        ("events a run (demo product events)", f"{result.events:,}"),
-        ("events/s without definitions", rates(result.without)),
-        ("events/s with definitions", rates(result.with_product)),
-        *((f"time in consumer {name}", _shares(result, name)) for name in (c.name for c in CONSUMERS)),
+        ("definitions when active", "; ".join(name for name, _ in (*DEFINITIONS, *AFTER))),
+        ("events a run (demo product and experiment events)", f"{result.events:,}"),
+        ("events/s without the product layer", rates(result.without)),
+        ("events/s with the product layer", rates(result.with_product)),
+        *((f"time in {name}", _shares(result, name))
+          for name in (*(c.name for c in CONSUMERS), "segments job (assign)")),
         ("cost per pair of runs", ", ".join(f"{c:.1%}" for c in result.costs)),
         ("cost of the product layer", f"{result.cost:.1%} of throughput, median of the pairs "
                                       "(target: at most 30 %)"),
@@ -185,6 +222,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="Runs per mode (alternating).")
     parser.add_argument("--signups", type=int, default=48,
                         help="People signing up a day (the demo has 12; more makes each run longer).")
+    parser.add_argument("--baseline", choices=("consumers", "definitions"), default="consumers",
+                        help="Without the product layer: its consumers unregistered too, or only no "
+                             "definitions.")
     args = parser.parse_args()
     from bench.harness import conditions, print_section, running_stack
 
@@ -193,7 +233,7 @@ def main() -> None:
             stack, days=args.days, repeats=args.repeats, signups=args.signups,
             measured="roll_up in this process (the worker's job body)"))
         report(asyncio.run(measure(stack.database_url, days=args.days, repeats=args.repeats,
-                                   signups=args.signups)))
+                                   signups=args.signups, baseline=args.baseline)))
 
 
 if __name__ == "__main__":
