@@ -3,7 +3,7 @@ beside its value after, and per variant, metric and day the sums of the pre-peri
 squares and of the products with the values after; an experiment option ``cuped``.
 
 Revision ID: 0025_experiment_cuped
-Revises: 0022_experiments
+Revises: 0024_costs_daily
 Create Date: 2026-12-03
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0025_experiment_cuped"
-down_revision = "0022_experiments"
+down_revision = "0024_costs_daily"
 branch_labels = None
 depends_on = None
 

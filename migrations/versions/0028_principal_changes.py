@@ -3,7 +3,7 @@ whenever an API key or its tenant's row changes, so the API processes drop the k
 for that tenant (api.principals) at the commit that revokes or changes them, whoever made it.
 
 Revision ID: 0028_principal_changes
-Revises: 0022_experiments
+Revises: 0025_experiment_cuped
 Create Date: 2026-12-03
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0028_principal_changes"
-down_revision = "0022_experiments"
+down_revision = "0025_experiment_cuped"
 branch_labels = None
 depends_on = None
 
