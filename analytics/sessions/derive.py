@@ -114,8 +114,12 @@ def split_sessions(visitor_events: Sequence[RawEvent]) -> dict[uuid.UUID, list[R
     sessions: dict[str, list[RawEvent]] = {}
     for key, event in zip(keys, visitor_events, strict=True):
         sessions.setdefault(key, []).append(event)
-    return {uuid.uuid5(SESSION_NAMESPACE, f"{events[0].visitor_id}|{key}"): events
-            for key, events in sessions.items()}
+    return {session_id_of(events[0], key): events for key, events in sessions.items()}
+
+
+def session_id_of(first: RawEvent, key: str) -> uuid.UUID:
+    """The id of the session that starts with ``first`` under the sessionization key ``key``."""
+    return uuid.uuid5(SESSION_NAMESPACE, f"{first.visitor_id}|{key}")
 
 
 # The most reasons a session can hold: one tier-1 verdict (the library's or, applied later, a tenant

@@ -192,9 +192,10 @@ class SessionFold:
         if len(self.paths) > MAX_FOLDED_PATHS:
             return None
         state = {f.name: getattr(self, f.name) for f in fields(self)}
-        state.update(version=FOLD_VERSION, closed_patterns=dict(self.closed_patterns), started_at=self.started_at.isoformat(),
-                     last_seen_at=self.last_seen_at.isoformat(), paths=list(self.paths.items()),
-                     gap_sum=str(self.gap_sum), gap_squares=str(self.gap_squares),
+        state.update(version=FOLD_VERSION, closed_patterns=dict(self.closed_patterns),
+                     started_at=self.started_at.isoformat(), last_seen_at=self.last_seen_at.isoformat(),
+                     paths=list(self.paths.items()), gap_sum=str(self.gap_sum),
+                     gap_squares=str(self.gap_squares),
                      recent_pages=[t.isoformat() for t in self.recent_pages])
         return state
 
