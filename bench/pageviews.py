@@ -584,6 +584,7 @@ class Instrument:
         import analytics.sessions.appends as appends
         import analytics.sessions.correction as correction
         import analytics.sessions.derive as derive
+        import analytics.sessions.fold as fold
         import analytics.sessions.rows as rows
         import analytics.sessions.scoring as scoring
         import analytics.sessions.service as session_service
@@ -622,7 +623,7 @@ class Instrument:
             self.wrap(upkeep, "_load_window", "_load_window (own Python: window rows)")
         self.wrap(upkeep, "folded_facts", "session_facts (own Python)")
         self.wrap(appends, "folded_facts", "session_facts (own Python, folded appends)")
-        self.wrap(derive.SessionFold, "of", "SessionFold.of (fold a session's events)")
+        self.wrap(fold.SessionFold, "of", "SessionFold.of (fold a session's events)")
         self.wrap(upkeep, "replace_content_facts", "replace_content_facts (own Python)")
         self.wrap(content_upkeep, "content_facts", "content_facts")
         self.wrap(derive, "describe_agent", "UA: describe_agent (ua-parser)")
