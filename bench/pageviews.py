@@ -628,7 +628,7 @@ class Instrument:
         self.wrap(content_upkeep, "content_facts", "content_facts")
         self.wrap(derive, "describe_agent", "UA: describe_agent (ua-parser)")
         self.wrap(derive, "is_bot", "UA: is_bot (crawlerdetect)")
-        self.wrap(derive, "is_scanner", "is_scanner (paths, agents)")
+        self.wrap(fold, "is_scanner", "is_scanner (paths, agents)")
         self.wrap(session_service, "maintain_sessions", "maintain_sessions (tier 3, own Python)")
         self.wrap(scoring, "score_session", "score_session (tier 3 signals)")
 
