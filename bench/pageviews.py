@@ -1141,12 +1141,15 @@ def heavy_shape(stack: Stack, args: argparse.Namespace, periods: Periods, shape:
     ys = [step["seconds"] * 1000 for step in steps]
     fit = ""
     if len(steps) > 2 and max(xs) > min(xs):
-        mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
-        covariance = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
-        slope = covariance / sum((x - mean_x) ** 2 for x in xs)
-        intercept = mean_y - slope * mean_x
+        intercept, slope = least_squares(xs, ys)
         fit = f"{intercept:.0f} ms + {slope * 1000:.1f} ms per 1,000 window events"
         table.append(("least-squares fit", f"rollup ms = {fit} (over {len(steps)} batches)"))
+    if len(steps) > 2:
+        # Against the visitor's history, whatever the upkeep reads: flat means the claim does not grow.
+        intercept, slope = least_squares([float(step["stored"]) for step in steps], ys)
+        history = f"{intercept:.0f} ms + {slope * 1000:.1f} ms per 1,000 stored events"
+        fit = f"{fit}; {history}" if fit else history
+        table.append(("fit against history", f"rollup ms = {history} (over {len(steps)} batches)"))
     total = sum(ys) / 1000
     if steps:
         table.append(("rollup time for all batches",
@@ -1163,6 +1166,14 @@ def heavy_shape(stack: Stack, args: argparse.Namespace, periods: Periods, shape:
         line = (f"'{shape}' ({upkeep}): first batch {ys[0]:.0f} ms, at {steps[-1]['stored']:,} stored events "
                 f"{ys[-1]:.0f} ms ({steps[-1]['counts']['window events loaded']:,} re-read); {fit}")
     return line, table
+
+
+def least_squares(xs: list[float], ys: list[float]) -> tuple[float, float]:
+    """(intercept, slope) of the least-squares line through the points."""
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    covariance = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
+    slope = covariance / sum((x - mean_x) ** 2 for x in xs)
+    return mean_y - slope * mean_x, slope
 
 
 # --- main -----------------------------------------------------------------------------------------------
