@@ -54,15 +54,17 @@ _RECENT = text(
     "WHERE tenant_id = :tenant AND visitor_id = ANY(:visitors) AND last_seen_at >= :lo "
     "AND started_at >= :started_lo"
 )
-# Which visitors (by group) have stored events after their bound other than the batch's.
+# Per group, the stored events after its bound, each counted once per id of the group it names (as
+# visitor or previous visitor): more than the batch's own means other events lie there. (Counting
+# instead of excluding the batch's ids: a 100-id filter made the generic plan costly enough to JIT.)
 _LATER = text(
     """
-    SELECT DISTINCT g.grp FROM unnest(CAST(:visitors AS text[]), CAST(:groups AS integer[]),
-                                      CAST(:afters AS timestamptz[])) AS g(visitor, grp, after)
-    WHERE EXISTS (SELECT FROM events e WHERE e.tenant_id = :tenant AND e.visitor_id = g.visitor
-                  AND e.occurred_at > g.after AND NOT e.id = ANY(CAST(:batch AS uuid[])))
-       OR EXISTS (SELECT FROM events e WHERE e.tenant_id = :tenant AND e.visitor_prev = g.visitor
-                  AND e.occurred_at > g.after AND NOT e.id = ANY(CAST(:batch AS uuid[])))
+    SELECT g.grp, count(*) AS events
+    FROM unnest(CAST(:visitors AS text[]), CAST(:groups AS integer[]), CAST(:afters AS timestamptz[]))
+        AS g(visitor, grp, after)
+    JOIN events e ON e.tenant_id = :tenant AND e.occurred_at > g.after
+        AND (e.visitor_id = g.visitor OR e.visitor_prev = g.visitor)
+    GROUP BY g.grp
     """
 )
 
@@ -74,6 +76,11 @@ class _Plan:
                  fold: SessionFold | None, after: datetime) -> None:
         self.events, self.visitors, self.open_row = events, visitors, open_row
         self.fold, self.after = fold, after
+
+    def own_count(self) -> int:
+        """What ``_LATER`` counts for the batch's own events (each one is after ``after``)."""
+        ids = set(self.visitors)
+        return sum((e.visitor_id in ids) + (e.visitor_prev in ids) for e in self.events)
 
 
 async def fold_appends(conn: AsyncConnection, tenant_id: int, batch: Sequence[RawEvent], tz: ZoneInfo,
@@ -93,12 +100,11 @@ async def fold_appends(conn: AsyncConnection, tenant_id: int, batch: Sequence[Ra
         by_visitor.setdefault(row.visitor_id, []).append(row)
     plans = {i: plan for i, g in enumerate(groups) if (plan := _plan(g, ids[i], by_visitor)) is not None}
     if plans:
-        later = (await conn.execute(_LATER, {
-            "tenant": tenant_id, "visitors": [v for i, p in plans.items() for v in p.visitors],
+        stored_after = {row.grp: row.events for row in await conn.execute(_LATER, {
+            "tenant": tenant_id, "visitors": [v for p in plans.values() for v in p.visitors],
             "groups": [i for i, p in plans.items() for _ in p.visitors],
-            "afters": [p.after for p in plans.values() for _ in p.visitors],
-            "batch": [e.id for e in batch if e.id]})).scalars().all()
-        for i in later:
+            "afters": [p.after for p in plans.values() for _ in p.visitors]})}
+        for i in [i for i, plan in plans.items() if stored_after.get(i, 0) != plan.own_count()]:
             del plans[i]
     if not plans:
         return NO_UPKEEP, list(batch)
