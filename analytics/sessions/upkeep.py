@@ -11,6 +11,9 @@ out-of-order events therefore land in the right session, exactly once, and a re-
 rows. When an already-counted event moves between a human and a bot session (a scanner path seen
 later, two sessions merged by a late event), its local day is marked in ``dirty_days`` and the
 correction job recomputes that day's counters (analytics.sessions.correction).
+
+A visitor whose new events only append to its history is not derived at all: the events are folded
+into its open session's stored fold (analytics.sessions.appends); this module derives the rest.
 """
 
 from __future__ import annotations
