@@ -57,14 +57,19 @@ _RECENT = text(
 # Per group, the stored events after its bound, each counted once per id of the group it names (as
 # visitor or previous visitor): more than the batch's own means other events lie there. (Counting
 # instead of excluding the batch's ids: a 100-id filter made the generic plan costly enough to JIT.)
+# Two joins, one per index (an OR of the two could plan as a scan of the events per visitor).
 _LATER = text(
     """
-    SELECT g.grp, count(*) AS events
-    FROM unnest(CAST(:visitors AS text[]), CAST(:groups AS integer[]), CAST(:afters AS timestamptz[]))
-        AS g(visitor, grp, after)
-    JOIN events e ON e.tenant_id = :tenant AND e.occurred_at > g.after
-        AND (e.visitor_id = g.visitor OR e.visitor_prev = g.visitor)
-    GROUP BY g.grp
+    WITH g AS MATERIALIZED (
+        SELECT * FROM unnest(CAST(:visitors AS text[]), CAST(:groups AS integer[]),
+                             CAST(:afters AS timestamptz[])) AS g(visitor, grp, after))
+    SELECT grp, sum(n) AS events FROM (
+        SELECT g.grp, count(*) AS n FROM g JOIN events e ON e.tenant_id = :tenant
+            AND e.visitor_id = g.visitor AND e.occurred_at > g.after GROUP BY g.grp
+        UNION ALL
+        SELECT g.grp, count(*) AS n FROM g JOIN events e ON e.tenant_id = :tenant
+            AND e.visitor_prev = g.visitor AND e.occurred_at > g.after GROUP BY g.grp) counted
+    GROUP BY grp
     """
 )
 
