@@ -72,6 +72,7 @@ from bench.pageview_traffic import (
 )
 from bench.profiling import Sampler, py_spy, summarise
 
+UPKEEPS = ("whole", "narrow", "fold")  # the heavy phase's session upkeeps (heavy_shape)
 PHASE_GAP = timedelta(days=3)  # each phase's traffic lies in its own period, 3 days before the last
 SPAN_LIMIT_HOURS = 20  # so periods never overlap (a visitor's sessions end within 40 h)
 
@@ -145,9 +146,10 @@ def parse_args() -> argparse.Namespace:
                        help="Other visitors' traffic loaded into the heavy visitor's hours first (0: none).")
     group.add_argument("--heavy-batch", type=int, default=100)
     group.add_argument("--heavy-shapes", nargs="+", choices=tuple(HEAVY_SHAPES), default=list(HEAVY_SHAPES))
-    group.add_argument("--heavy-upkeep", nargs="+", choices=("whole", "narrow"), default=["whole", "narrow"],
+    group.add_argument("--heavy-upkeep", nargs="+", choices=UPKEEPS, default=list(UPKEEPS),
                        help="Session upkeep to measure, in this order: 'whole' re-reads the visitor's +-24 h "
-                            "window on every claim (before issue 15), 'narrow' only its open sessions.")
+                            "window on every claim (before issue 15), 'narrow' only its open sessions "
+                            "(whole), 'fold' folds appended events into the open session's stored fold.")
     group.add_argument("--heavy-budget", type=float, default=90,
                        help="Stop a shape after this many seconds of rollups.")
     parser.add_argument("--drain-timeout", type=float, default=300)
@@ -579,13 +581,17 @@ class Instrument:
         import analytics.db as db
         import analytics.rollups.counters as counters
         import analytics.rollups.service as service
+        import analytics.sessions.appends as appends
         import analytics.sessions.correction as correction
         import analytics.sessions.derive as derive
+        import analytics.sessions.fold as fold
+        import analytics.sessions.rows as rows
         import analytics.sessions.scoring as scoring
         import analytics.sessions.service as session_service
         import analytics.sessions.upkeep as upkeep
 
-        for module in (service, upkeep, content_upkeep, counters, db, scoring, correction, session_service):
+        for module in (service, upkeep, appends, rows, content_upkeep, counters, db, scoring, correction,
+                       session_service):
             for attr, value in vars(module).items():
                 short = module.__name__.rsplit(".", 2)[-2] + "." + module.__name__.rsplit(".", 1)[-1]
                 values = value if isinstance(value, list | tuple) else [value]
@@ -615,12 +621,14 @@ class Instrument:
         self.wrap(upkeep, "split_sessions", "split_sessions")
         if hasattr(upkeep, "_load_window"):
             self.wrap(upkeep, "_load_window", "_load_window (own Python: window rows)")
-        self.wrap(upkeep, "session_facts", "session_facts (own Python)")
+        self.wrap(upkeep, "folded_facts", "session_facts (own Python)")
+        self.wrap(appends, "folded_facts", "session_facts (own Python, folded appends)")
+        self.wrap(fold.SessionFold, "of", "SessionFold.of (fold a session's events)")
         self.wrap(upkeep, "replace_content_facts", "replace_content_facts (own Python)")
         self.wrap(content_upkeep, "content_facts", "content_facts")
         self.wrap(derive, "describe_agent", "UA: describe_agent (ua-parser)")
         self.wrap(derive, "is_bot", "UA: is_bot (crawlerdetect)")
-        self.wrap(derive, "is_scanner", "is_scanner (paths, agents)")
+        self.wrap(fold, "is_scanner", "is_scanner (paths, agents)")
         self.wrap(session_service, "maintain_sessions", "maintain_sessions (tier 3, own Python)")
         self.wrap(scoring, "score_session", "score_session (tier 3 signals)")
 
@@ -1009,15 +1017,16 @@ async def _roll_up_all(stack: Stack) -> int:
 # The heavy-visitor table's columns: (name, prefixes of the Instrument names summed into it).
 HEAVY_COLUMNS = (
     ("window + stored-session SQL (incl. row decoding)",
-     ("SQL sessions.upkeep._WINDOW", "SQL sessions.upkeep._EXISTING", "SQL sessions.upkeep._LATEST")),
+     ("SQL sessions.upkeep._WINDOW", "SQL sessions.upkeep._EXISTING", "SQL sessions.upkeep._LATEST",
+      "SQL sessions.appends._RECENT", "SQL sessions.appends._LATER")),
     ("RawEvent rows", ("_load_window",)),
-    ("session_facts own", ("session_facts",)),
+    ("session_facts own", ("session_facts", "SessionFold")),
     ("is_scanner", ("is_scanner",)),
     ("UA parsing", ("UA:",)),
     ("link+split", ("link_visitors", "split_sessions")),
-    ("sessions upsert", ("SQL sessions.upkeep._UPSERT",)),
+    ("sessions upsert", ("SQL sessions.rows.UPSERT",)),
     ("content facts", ("replace_content_facts", "content_facts", "SQL content.upkeep")),
-    ("set session_key", ("SQL sessions.upkeep._SET_KEYS",)),
+    ("set session_key", ("SQL sessions.rows.SET_KEYS",)),
     ("counters", ("write_counters", "aggregate", "SQL rollups.counters")),
 )
 
@@ -1025,7 +1034,8 @@ HEAVY_COLUMNS = (
 def heavy_shape(stack: Stack, args: argparse.Namespace, periods: Periods, shape: str,
                 upkeep: str = "narrow") -> tuple[str, Rows]:
     """``upkeep``: ``whole`` re-reads the visitor's +-24 h window on every claim (the code before issue
-    15), ``narrow`` only its open sessions when a batch appends (analytics.sessions.upkeep)."""
+    15), ``narrow`` only its open sessions when a batch appends (analytics.sessions.upkeep), ``fold``
+    folds appended events into the open session's stored fold (analytics.sessions.appends)."""
     import analytics.sessions.upkeep as session_upkeep
     from analytics.db import create_engine
     from analytics.settings import load_settings
@@ -1089,12 +1099,12 @@ def heavy_shape(stack: Stack, args: argparse.Namespace, periods: Periods, shape:
             await engine.dispose()
 
     instrument.install()
-    narrow_before = session_upkeep.NARROW_APPENDS
-    session_upkeep.NARROW_APPENDS = upkeep == "narrow"
+    before = session_upkeep.NARROW_APPENDS, session_upkeep.FOLD_APPENDS
+    session_upkeep.NARROW_APPENDS, session_upkeep.FOLD_APPENDS = upkeep != "whole", upkeep == "fold"
     try:
         run(go())
     finally:
-        session_upkeep.NARROW_APPENDS = narrow_before
+        session_upkeep.NARROW_APPENDS, session_upkeep.FOLD_APPENDS = before
         instrument.uninstall()
     sent = steps[-1]["stored"] + steps[-1]["events"] if steps else 0
     last = events[sent - args.heavy_batch:sent] if sent else []
@@ -1131,12 +1141,15 @@ def heavy_shape(stack: Stack, args: argparse.Namespace, periods: Periods, shape:
     ys = [step["seconds"] * 1000 for step in steps]
     fit = ""
     if len(steps) > 2 and max(xs) > min(xs):
-        mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
-        covariance = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
-        slope = covariance / sum((x - mean_x) ** 2 for x in xs)
-        intercept = mean_y - slope * mean_x
+        intercept, slope = least_squares(xs, ys)
         fit = f"{intercept:.0f} ms + {slope * 1000:.1f} ms per 1,000 window events"
         table.append(("least-squares fit", f"rollup ms = {fit} (over {len(steps)} batches)"))
+    if len(steps) > 2:
+        # Against the visitor's history, whatever the upkeep reads: flat means the claim does not grow.
+        intercept, slope = least_squares([float(step["stored"]) for step in steps], ys)
+        history = f"{intercept:.0f} ms + {slope * 1000:.1f} ms per 1,000 stored events"
+        fit = f"{fit}; {history}" if fit else history
+        table.append(("fit against history", f"rollup ms = {history} (over {len(steps)} batches)"))
     total = sum(ys) / 1000
     if steps:
         table.append(("rollup time for all batches",
@@ -1153,6 +1166,14 @@ def heavy_shape(stack: Stack, args: argparse.Namespace, periods: Periods, shape:
         line = (f"'{shape}' ({upkeep}): first batch {ys[0]:.0f} ms, at {steps[-1]['stored']:,} stored events "
                 f"{ys[-1]:.0f} ms ({steps[-1]['counts']['window events loaded']:,} re-read); {fit}")
     return line, table
+
+
+def least_squares(xs: list[float], ys: list[float]) -> tuple[float, float]:
+    """(intercept, slope) of the least-squares line through the points."""
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    covariance = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
+    slope = covariance / sum((x - mean_x) ** 2 for x in xs)
+    return mean_y - slope * mean_x, slope
 
 
 # --- main -----------------------------------------------------------------------------------------------

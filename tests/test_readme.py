@@ -63,6 +63,8 @@ async def test_the_readme_examples_run_against_a_live_server(
         assert result.returncode == 0, (body[:80], result.stderr)
         if "track(events" in body:
             tracked = json.loads(result.stdout)["data"]["track"]
+            # Every example that sends events (the browser's, a server SDK's in Python and in curl) works.
+            assert tracked["accepted"] >= 1 and tracked.get("rejected", 0) == 0, (body[:80], tracked)
             await run_worker()
         ran["sh"] += 1
     assert (tracked["accepted"], tracked["rejected"]) == (3, 0) and tours_read == 1

@@ -74,7 +74,7 @@ class ContentFacts:
     items: list[SessionItem] = field(default_factory=list)
 
 
-def _is_content(event: RawEvent) -> bool:
+def is_content(event: RawEvent) -> bool:
     kind = CATALOGUE.get(event.type)
     return kind is not None and kind.entity_type == CONTENT and event.content_id is not None
 
@@ -96,7 +96,7 @@ def _item_key(event: RawEvent) -> tuple[str, str, str] | None:
 def content_facts(session_id: UUID, events: Sequence[RawEvent]) -> ContentFacts:
     """The content facts of one session's events (any order)."""
     by_content: dict[str, list[RawEvent]] = {}
-    for event in sorted((e for e in events if _is_content(e)), key=lambda e: (e.occurred_at, str(e.id))):
+    for event in sorted((e for e in events if is_content(e)), key=lambda e: (e.occurred_at, str(e.id))):
         assert event.content_id is not None
         by_content.setdefault(event.content_id, []).append(event)
     facts = ContentFacts()

@@ -68,7 +68,7 @@ async def roll_up_once(engine: AsyncEngine, tenant_id: int, *, claim_batches: in
         events = [RawEvent(*row) for row in result]
         upkeep = await keep_sessions(conn, tenant_id, events, tz, usable_patterns(tenant.patterns),
                                      usable_exemptions(tenant.scanner_exempt_rules),
-                                     exclude_unknown=tenant.exclude_unknown_agents)
+                                     exclude_unknown=tenant.exclude_unknown_agents, appended=True)
         claim = Claim(tenant_id, tz, events, upkeep.bot_events)
         for consumer in CONSUMERS:
             await consumer.consume(conn, claim)

@@ -11,14 +11,16 @@ out-of-order events therefore land in the right session, exactly once, and a re-
 rows. When an already-counted event moves between a human and a bot session (a scanner path seen
 later, two sessions merged by a late event), its local day is marked in ``dirty_days`` and the
 correction job recomputes that day's counters (analytics.sessions.correction).
+
+A visitor whose new events only append to its history is not derived at all: the events are folded
+into its open session's stored fold (analytics.sessions.appends); this module derives the rest.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -27,17 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics.content.upkeep import replace_content_facts
 from analytics.rollups.aggregate import RAW_EVENT_COLUMNS, RawEvent
+from analytics.sessions.appends import fold_appends
 from analytics.sessions.correction import mark_days
-from analytics.sessions.derive import DERIVATION, SessionFacts, link_visitors, session_facts, split_sessions
+from analytics.sessions.derive import DERIVATION, folded_facts, link_visitors, split_sessions
+from analytics.sessions.fold import SessionFold
+from analytics.sessions.rows import NO_UPKEEP, Upkeep, set_session_keys, write_sessions
 from analytics.traffic.sessions import IDLE_LIMIT, LENGTH_LIMIT
 
-FACT_COLUMNS = tuple(f.name for f in fields(SessionFacts))
-_SQL_TYPES = {"id": "uuid", "started_at": "timestamptz", "last_seen_at": "timestamptz",
-              "request_count": "integer", "page_views": "integer", "unique_pages": "integer",
-              "engagement_events": "integer", "engaged_ms": "bigint", "zero_dwell_page_views": "integer",
-              "interval_stddev_ms": "double precision", "is_bot": "boolean", "is_scanner": "boolean",
-              "agent_reasons": "jsonb", "reading_patterns": "jsonb", "ip_address": "inet",
-              "derivation": "smallint"}
+__all__ = ["Upkeep", "keep_sessions", "rederive_visitors"]
 
 # Stored sessions the re-derivation replaces: those of the visitors in the window, and those any
 # loaded event belongs to now (a visit across midnight is stored under the first day's id).
@@ -55,34 +54,19 @@ _EXISTING = text(
 _LATEST = text("SELECT max(last_seen_at) AS latest, bool_or(derivation <> :derivation) AS outdated "
                "FROM sessions WHERE tenant_id = :tenant AND visitor_id = ANY(:visitors) "
                "AND last_seen_at >= :lo")
-# A batch that only appends to its visitors' history re-reads only their open sessions (the heavy
-# visitor's cost stays flat as its day fills); bench/pageviews.py turns it off to measure the old way.
+# A batch that only appends to its visitors' history re-reads only their open sessions (the cost of a
+# visitor with many sessions stays flat as its day fills), and with FOLD_APPENDS not even those: it
+# folds the new events into the open session's stored fold (analytics.sessions.appends).
+# bench/pageviews.py turns them off to measure the older ways.
 NARROW_APPENDS = True
+FOLD_APPENDS = True
 WIDENINGS = 4  # the window grows to cover stored sessions it touches, at most this many times
 _WINDOW = text(
     f"SELECT {RAW_EVENT_COLUMNS} FROM events WHERE tenant_id = :tenant "
     "AND occurred_at >= :lo AND occurred_at <= :hi "
     "AND (visitor_id = ANY(:visitors) OR visitor_prev = ANY(:visitors))"
 )
-_UPSERT = text(
-    f"""
-    INSERT INTO sessions (tenant_id, {", ".join(FACT_COLUMNS)})
-    SELECT :tenant, * FROM unnest({", ".join(
-        f"CAST(:{c} AS {_SQL_TYPES.get(c, 'text')}[])" for c in FACT_COLUMNS)})
-    ON CONFLICT (tenant_id, id) DO UPDATE SET
-        {", ".join(f"{c} = EXCLUDED.{c}" for c in FACT_COLUMNS if c != "id")},
-        updated_at = clock_timestamp(), scored_at = NULL
-    """
-)
 _DELETE = text("DELETE FROM sessions WHERE tenant_id = :tenant AND id = ANY(:ids)")
-_SET_KEYS = text(
-    """
-    UPDATE events e SET session_key = k.key
-    FROM unnest(CAST(:ids AS uuid[]), CAST(:ats AS timestamptz[]), CAST(:keys AS uuid[]))
-        AS k(id, occurred_at, key)
-    WHERE e.tenant_id = :tenant AND e.occurred_at = k.occurred_at AND e.id = k.id
-    """
-)
 
 
 @dataclass(frozen=True)
@@ -101,30 +85,27 @@ class _Stored:
                 or (self.started_at, self.last_seen_at) != (events[0].occurred_at, events[-1].occurred_at))
 
 
-@dataclass(frozen=True)
-class Upkeep:
-    """What one batch did to sessions: the bot flag of each batch event, and the counts."""
-
-    bot_events: frozenset[uuid.UUID]
-    sessions_written: int
-    sessions_removed: int
-    dirty_days: tuple[date, ...]
-
-
 async def keep_sessions(conn: AsyncConnection, tenant_id: int, batch: Sequence[RawEvent], tz: ZoneInfo,
                         bot_patterns: Sequence[str], exempt_rules: Collection[str] = (),
-                        exclude_unknown: bool = False) -> Upkeep:
-    """Re-derive the sessions of the batch's visitors (the caller holds the tenant's lock)."""
+                        exclude_unknown: bool = False, appended: bool = False) -> Upkeep:
+    """Re-derive the sessions of the batch's visitors (the caller holds the tenant's lock).
+    ``appended``: the batch's events were just stored (the rollup's claim, not an erasure's
+    deleted events), so the visitors whose events only extend their history are folded in."""
+    folded = NO_UPKEEP
+    if appended and FOLD_APPENDS:
+        folded, batch = await fold_appends(conn, tenant_id, batch, tz, bot_patterns, exempt_rules,
+                                           exclude_unknown)
     visitors = sorted({v for e in batch for v in (e.visitor_id, e.visitor_prev) if v})
     if not visitors:
-        return Upkeep(frozenset(), 0, 0, ())
+        return folded
     first = min(e.occurred_at for e in batch)
     last = max(e.occurred_at for e in batch)
     lo, hi = first - LENGTH_LIMIT, last + LENGTH_LIMIT
     if NARROW_APPENDS and await _appends_only(conn, tenant_id, visitors, first):
         lo, hi = first - IDLE_LIMIT, last + IDLE_LIMIT
-    return await _rederive(conn, tenant_id, visitors, lo, hi, tz, frozenset(e.id for e in batch if e.id),
-                           bot_patterns, exempt_rules, exclude_unknown)
+    return folded | await _rederive(conn, tenant_id, visitors, lo, hi, tz,
+                                    frozenset(e.id for e in batch if e.id), bot_patterns, exempt_rules,
+                                    exclude_unknown)
 
 
 async def rederive_visitors(conn: AsyncConnection, tenant_id: int, visitors: Collection[str], lo: datetime,
@@ -133,7 +114,7 @@ async def rederive_visitors(conn: AsyncConnection, tenant_id: int, visitors: Col
     """Derive the sessions of ``visitors`` from ``lo`` to ``hi`` again, every event already counted
     (the identity re-derivation): days whose events change side are marked for correction."""
     if not visitors:
-        return Upkeep(frozenset(), 0, 0, ())
+        return NO_UPKEEP
     return await _rederive(conn, tenant_id, sorted(visitors), lo, hi, tz, frozenset(), bot_patterns,
                            exempt_rules, exclude_unknown)
 
@@ -155,18 +136,22 @@ async def _rederive(conn: AsyncConnection, tenant_id: int, visitors: Sequence[st
 
     session_events: dict[uuid.UUID, list[RawEvent]] = {}
     membership: dict[uuid.UUID, uuid.UUID] = {}  # event id -> session id
+    latest: set[uuid.UUID] = set()  # each visitor's latest session: the one a later batch may extend
     for visitor_events in link_visitors(window):
         for session_id, events in split_sessions(visitor_events).items():
             session_events[session_id] = events
             membership.update((e.id, session_id) for e in events if e.id is not None)
+            if events[-1] is visitor_events[-1]:
+                latest.add(session_id)
     moved = [e for e in window if e.id is not None and e.session_key != membership[e.id]]
     # Only sessions whose events changed are written (and so scored again): the others would get
     # the same facts, their stored rows stand (unless derived by older code or from other events).
     changed = ({membership[e.id] for e in moved if e.id is not None}
                | {e.session_key for e in moved if e.session_key in session_events}
                | {k for k, events in session_events.items() if k not in stored or stored[k].outdated(events)})
-    derived = {k: session_facts(k, session_events[k], bot_patterns, exempt_rules, exclude_unknown)
-               for k in changed}
+    folds = {k: SessionFold.of(session_events[k]) for k in changed}
+    derived = {k: folded_facts(k, fold, bot_patterns, exempt_rules, exclude_unknown)
+               for k, fold in folds.items()}
 
     def excluded(session_id: uuid.UUID) -> bool:
         facts, old = derived.get(session_id), stored.get(session_id)
@@ -184,22 +169,17 @@ async def _rederive(conn: AsyncConnection, tenant_id: int, visitors: Sequence[st
             if (old.excluded if old else False) != excluded(new_key):
                 dirty.add(event.occurred_at.astimezone(tz).date())
 
-    rows = [tuple(getattr(derived[k], name) for name in FACT_COLUMNS) for k in sorted(derived)]
-    if rows:
-        columns = {name: [_param(name, row[i]) for row in rows] for i, name in enumerate(FACT_COLUMNS)}
-        await conn.execute(_UPSERT, {"tenant": tenant_id, **columns})
+    await write_sessions(conn, tenant_id, [(facts, folds[k].dump() if k in latest else None)
+                                           for k, facts in derived.items()])
     removed = sorted(set(stored) - set(session_events))
     if removed:
         await conn.execute(_DELETE, {"tenant": tenant_id, "ids": removed})
     await replace_content_facts(conn, tenant_id, {k: session_events[k] for k in changed}, removed)
-    if moved:
-        await conn.execute(_SET_KEYS, {"tenant": tenant_id, "ids": [e.id for e in moved],
-                                       "ats": [e.occurred_at for e in moved],
-                                       "keys": [membership[e.id] for e in moved if e.id]})
+    await set_session_keys(conn, tenant_id, [(e, membership[e.id]) for e in moved if e.id])
     if dirty:
         await mark_days(conn, tenant_id, dirty)
     bots = frozenset(e for e in in_batch if e in membership and excluded(membership[e]))
-    return Upkeep(bots, len(rows), len(removed), tuple(sorted(dirty)))
+    return Upkeep(bots, len(derived), len(removed), tuple(sorted(dirty)))
 
 
 async def _load_window(conn: AsyncConnection, tenant_id: int, visitors: set[str], lo: datetime,
@@ -222,7 +202,3 @@ async def _load_window(conn: AsyncConnection, tenant_id: int, visitors: set[str]
             break
         lo, hi, visitors = wider_lo, wider_hi, linked
     return window, stored
-
-
-def _param(name: str, value: object) -> object:
-    return json.dumps(value) if _SQL_TYPES.get(name) == "jsonb" else value

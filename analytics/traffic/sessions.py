@@ -19,6 +19,7 @@ SDK session ids are respected within those limits:
 
 Keys are ``<first event's ISO timestamp>`` or ``<first event's ISO timestamp>/<SDK id>`` when the
 session starts with an SDK id: unique per visitor and the same on every run over the same events.
+Events that continue a visitor's known open session (``continuing``) get the key ``CONTINUED``.
 """
 
 from __future__ import annotations
@@ -32,9 +33,21 @@ IDLE_LIMIT = timedelta(minutes=30)
 LENGTH_LIMIT = timedelta(hours=24)
 
 
+CONTINUED = ""
+
+
 class VisitorEvent(NamedTuple):
     at: datetime
     sdk_session_id: str | None = None
+
+
+class OpenSession(NamedTuple):
+    """The visitor's latest session before the events: the only one that may still admit them
+    (every other one ended 30 minutes or more before the first event)."""
+
+    started: datetime
+    last: datetime
+    sdk_session_id: str | None
 
 
 @dataclass(slots=True)
@@ -48,13 +61,18 @@ class _OpenSession:
         return at - self.last < IDLE_LIMIT and at - self.started < LENGTH_LIMIT
 
 
-def assign_sessions(events: Sequence[VisitorEvent]) -> list[str]:
-    """One session key per event, in order; ``ValueError`` if the events are not sorted by time."""
+def assign_sessions(events: Sequence[VisitorEvent], continuing: OpenSession | None = None) -> list[str]:
+    """One session key per event, in order; ``ValueError`` if the events are not sorted by time (and
+    after ``continuing``'s last event, when given)."""
     by_sdk_id: dict[str, _OpenSession] = {}
     latest: _OpenSession | None = None
+    if continuing is not None:
+        latest = _OpenSession(CONTINUED, continuing.started, continuing.last, continuing.sdk_session_id)
+        if continuing.sdk_session_id:
+            by_sdk_id[continuing.sdk_session_id] = latest
     keys: list[str] = []
     for index, event in enumerate(events):
-        if index and event.at < events[index - 1].at:
+        if (index and event.at < events[index - 1].at) or (latest is not None and event.at < latest.last):
             raise ValueError(f"events must be sorted by time; event {index} is earlier than the one before")
         sdk_id = (event.sdk_session_id or "").strip() or None
         session = _session_for(event.at, sdk_id, by_sdk_id, latest)

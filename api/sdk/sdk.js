@@ -23,7 +23,8 @@ const DEFAULTS = {
   autoPageView: true, // send a page view when created
   trackEngagement: true, // time on page, scroll depth, focus and clicks, reported when the page is hidden
   userId: null,
-  anonymousId: null, // for tour and content events without a userId; else one per browser tab
+  anonymousId: null, // every event's without a userId; else one per browser tab (sessionStorage)
+  cookieless: false, // true: page views and engagement carry no id (the API counts them by address and agent)
 };
 function uuid(crypto) {
   if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
@@ -71,7 +72,6 @@ function createAnalytics(options, env = globalThis) {
     }
     return anonymousId;
   }
-
   function record(type, fields, people) {
     if (!enabled) return null;
     const event = { id: uuid(env.crypto), type, timestamp: new Date().toISOString(), ...fields };
@@ -107,7 +107,7 @@ function createAnalytics(options, env = globalThis) {
     const engagement = settings.trackEngagement ? engagementReport() : null;
     if (!engagement || engagement.timeOnPageMs === view.reportedMs) return;
     view.reportedMs = engagement.timeOnPageMs; // reports are cumulative: the API keeps the largest
-    record("PageEngagement", { url: view.url, engagement }, false);
+    record("PageEngagement", { url: view.url, engagement }, !settings.cookieless);
   }
 
   function measureScroll() {
@@ -125,7 +125,7 @@ function createAnalytics(options, env = globalThis) {
     view = { url: url || env.location.href, visibleMs: 0, visibleSince: visible ? now : null, focusedMs: 0,
       focusedSince: focused ? now : null, scrollDepth: 0, clicks: 0, reportedMs: null };
     measureScroll();
-    return record("PageViewed", { url: view.url, context: pageContext() }, false);
+    return record("PageViewed", { url: view.url, context: pageContext() }, !settings.cookieless);
   }
 
   async function post(batch) {
@@ -264,6 +264,7 @@ function createAnalytics(options, env = globalThis) {
     respectPrivacy: flag(data.respectPrivacy, false),
     autoPageView: flag(data.autoPageView, true),
     trackEngagement: flag(data.trackEngagement, true),
+    cookieless: flag(data.cookieless, false),
   };
   const init = (options) => (window.analytics = createAnalytics({ ...defaults, ...options }, window));
   if (data.key) init({ key: data.key });

@@ -27,7 +27,8 @@ export const DEFAULTS = {
   autoPageView: true, // send a page view when created
   trackEngagement: true, // time on page, scroll depth, focus and clicks, reported when the page is hidden
   userId: null,
-  anonymousId: null, // for tour and content events without a userId; else one per browser tab
+  anonymousId: null, // every event's without a userId; else one per browser tab (sessionStorage)
+  cookieless: false, // true: page views and engagement carry no id (the API counts them by address and agent)
 };
 
 /** A random UUID (version 4), with crypto.randomUUID where the page is a secure context. */
@@ -81,6 +82,8 @@ export function createAnalytics(options, env = globalThis) {
     return anonymousId;
   }
 
+  // `people`: the event carries the tab's anonymous id when there is no userId (tour and content
+  // events always: the API needs one; page events unless cookieless), so one tab is one visitor.
   function record(type, fields, people) {
     if (!enabled) return null;
     const event = { id: uuid(env.crypto), type, timestamp: new Date().toISOString(), ...fields };
@@ -116,7 +119,7 @@ export function createAnalytics(options, env = globalThis) {
     const engagement = settings.trackEngagement ? engagementReport() : null;
     if (!engagement || engagement.timeOnPageMs === view.reportedMs) return;
     view.reportedMs = engagement.timeOnPageMs; // reports are cumulative: the API keeps the largest
-    record("PageEngagement", { url: view.url, engagement }, false);
+    record("PageEngagement", { url: view.url, engagement }, !settings.cookieless);
   }
 
   function measureScroll() {
@@ -136,7 +139,7 @@ export function createAnalytics(options, env = globalThis) {
     view = { url: url || env.location.href, visibleMs: 0, visibleSince: visible ? now : null, focusedMs: 0,
       focusedSince: focused ? now : null, scrollDepth: 0, clicks: 0, reportedMs: null };
     measureScroll();
-    return record("PageViewed", { url: view.url, context: pageContext() }, false);
+    return record("PageViewed", { url: view.url, context: pageContext() }, !settings.cookieless);
   }
 
   async function post(batch) {

@@ -10,6 +10,7 @@
     respectPrivacy: flag(data.respectPrivacy, false),
     autoPageView: flag(data.autoPageView, true),
     trackEngagement: flag(data.trackEngagement, true),
+    cookieless: flag(data.cookieless, false),
   };
   const init = (options) => (window.analytics = createAnalytics({ ...defaults, ...options }, window));
   if (data.key) init({ key: data.key });

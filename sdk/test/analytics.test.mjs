@@ -154,7 +154,9 @@ test("a page view, then engagement and every waiting event go by beacon when the
   assert.deepEqual(view.context, { title: "Pricing", locale: "en-GB", referrer: "https://www.google.com/",
     screenWidth: 1280, screenHeight: 800 });
   assert.equal(view.url, PAGE);
-  assert.equal(view.anonymousId, undefined); // page events stay cookieless
+  // One tab is one visitor: its page views, engagement and tour events carry the same anonymous id.
+  assert.match(view.anonymousId, UUID);
+  assert.deepEqual([tour.anonymousId, engagement.anonymousId], [view.anonymousId, view.anonymousId]);
   assert.deepEqual(engagement.engagement, { timeOnPageMs: 6000, scrollDepth: 80, focusedMs: 5000, clicks: 2 });
   assert.equal(engagement.url, PAGE);
   assert.equal(analytics.pending, 0);
@@ -174,6 +176,34 @@ test("a page view, then engagement and every waiting event go by beacon when the
   assert.equal(again.type, "PageEngagement");
   assert.equal(again.engagement.timeOnPageMs, 7500); // cumulative: the API keeps the largest report
   assert.notEqual(again.id, engagement.id);
+});
+
+test("the tab's anonymous id outlives a page load; cookieless page events carry none", async () => {
+  const browser = fakeBrowser();
+  const first = tracker(browser, { autoPageView: true, batchSize: 1 });
+  await settle();
+  const [view] = browser.requests[0].body.variables.events;
+  assert.match(view.anonymousId, UUID);
+  // The next page of the same tab (same sessionStorage) is the same visitor.
+  tracker(browser, { autoPageView: true, batchSize: 1 });
+  await settle();
+  assert.equal(browser.requests[1].body.variables.events[0].anonymousId, view.anonymousId);
+  first.identify("u_42"); // signed in: the userId instead
+  first.page("https://shop.example/account");
+  await settle();
+  const signedIn = browser.requests[2].body.variables.events[0];
+  assert.deepEqual([signedIn.userId, signedIn.anonymousId], ["u_42", undefined]);
+
+  // The site owner asked for cookieless page events: no id on them; tour events still need one.
+  const other = fakeBrowser();
+  const cookieless = tracker(other, { cookieless: true, autoPageView: true });
+  cookieless.tour("TourStarted", "onboarding");
+  other.now = 4000;
+  other.hide();
+  const [page, tour, engagement] = other.beacons[0].body.variables.events;
+  assert.deepEqual([page.type, tour.type, engagement.type], ["PageViewed", "TourStarted", "PageEngagement"]);
+  assert.deepEqual([page.anonymousId, engagement.anonymousId], [undefined, undefined]);
+  assert.match(tour.anonymousId, UUID);
 });
 
 test("what a beacon could not take is sent with fetch, under the same ids", async () => {
@@ -215,6 +245,16 @@ test("the script tag reads its data attributes and exposes window.analytics", as
   assert.deepEqual(Object.keys(bare.env.analytics), ["init", "version"]);
   const configured = bare.env.analytics.init({ key: "pk_code" });
   assert.equal(configured.enabled, false); // data-respect-privacy kept, and Do Not Track is on
+
+  const plain = fakeBrowser();
+  plain.env.window = plain.env;
+  plain.env.URL = URL;
+  plain.env.document.currentScript = { src: "https://api.example.com/sdk.js",
+    dataset: { key: "pk_tag", cookieless: "true" } };
+  vm.runInNewContext(readFileSync(OUTPUT, "utf8"), plain.env);
+  await plain.runTimers();
+  const [view] = plain.requests[0].body.variables.events;
+  assert.deepEqual([view.type, view.anonymousId], ["PageViewed", undefined]); // data-cookieless
 });
 
 test("a key that is not publishable is refused before anything is sent", () => {

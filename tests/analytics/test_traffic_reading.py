@@ -11,7 +11,7 @@ import pytest
 
 from analytics.errors import InvalidArgument
 from analytics.rollups.aggregate import RawEvent
-from analytics.sessions.derive import page_readings, session_facts
+from analytics.sessions.derive import session_facts
 from analytics.traffic.reading import ReadingPattern, reading_pattern
 
 
@@ -92,7 +92,6 @@ def test_a_page_views_reports_combine_and_reports_without_a_time_say_nothing() -
         _report(60, "https://shop.example/b", timeOnPageMs=0),  # scroll missing: 0
         _report(70, None, timeOnPageMs=3_000, scrollDepth=10),  # no URL: stands alone
     ]
-    assert sorted(page_readings(events)) == [(0, 0.0), (3_000, 10.0), (41_000, 60.0)]
     facts = session_facts(uuid.uuid4(), [e._replace(visitor_id="v") for e in events])
     assert (facts.engagement_events, facts.engaged_ms, facts.zero_dwell_page_views) == (6, 44_000, 1)
     assert facts.reading_patterns == {"reader": 1, "bounce": 2}

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from analytics.traffic.sessions import VisitorEvent, assign_sessions
+from analytics.traffic.sessions import CONTINUED, OpenSession, VisitorEvent, assign_sessions
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -94,3 +94,24 @@ def test_events_must_be_sorted() -> None:
     assert assign_sessions([]) == []
     with pytest.raises(ValueError, match="event 1 is earlier than the one before"):
         assign_sessions([VisitorEvent(at(minutes=5)), VisitorEvent(at(minutes=1))])
+
+
+@pytest.mark.parametrize("sdk_id", [None, "tab-1"])
+def test_continuing_an_open_session_gives_the_keys_of_all_events_at_once(sdk_id: str | None) -> None:
+    """Events after a known open session: the same sessions as the whole history split at once, the
+    open one's events keyed ``CONTINUED`` (how the rollup folds appended batches)."""
+    history = [VisitorEvent(at(minutes=m), sdk_id) for m in (0, 20)]
+    appended = [VisitorEvent(at(minutes=45)), VisitorEvent(at(minutes=50), "tab-2"), VisitorEvent(at(hours=2)),
+                VisitorEvent(at(hours=2, minutes=1), sdk_id)]
+    whole = assign_sessions(history + appended)
+    keys = assign_sessions(appended, OpenSession(at(), at(minutes=20), sdk_id))
+    assert keys == [CONTINUED if k == whole[0] else k for k in whole[len(history):]]
+    assert keys[0] == CONTINUED and keys[2] == key(at(hours=2))
+
+
+def test_a_continued_session_keeps_its_24_hour_cap_and_order() -> None:
+    keys = assign_sessions([VisitorEvent(at(hours=23, minutes=59)), VisitorEvent(at(hours=24))],
+                           OpenSession(at(), at(hours=23, minutes=40), None))
+    assert keys == [CONTINUED, key(at(hours=24))]
+    with pytest.raises(ValueError, match="sorted"):
+        assign_sessions([VisitorEvent(at(minutes=5))], OpenSession(at(), at(minutes=10), None))
