@@ -4,7 +4,7 @@ filled from the hourly rows already rolled up; and the tenants whose library pri
 job checks (``analytics_ai_tenants()``: row-level security hides the tenants from the worker's role).
 
 Revision ID: 0024_costs_daily
-Revises: 0022_experiments
+Revises: 0023_session_folds
 Create Date: 2026-12-03
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from migrations.rls import tenant_table
 
 revision = "0024_costs_daily"
-down_revision = "0022_experiments"
+down_revision = "0023_session_folds"
 branch_labels = None
 depends_on = None
 
