@@ -38,9 +38,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from analytics.db import create_engine, tenant_transaction
 from analytics.demo_product import demo_product_events
-from analytics.experiments.demo import define_demo_experiments, demo_experiment_events
+from analytics.experiments.demo import define_demo_experiments
 from analytics.features.demo import define_demo_features
 from analytics.funnels.demo import define_demo_funnels
+from analytics.ingest.events import EventIn
 from analytics.ingest.service import PartitionCache, ingest_batch
 from analytics.rollups import service as rollup_service
 from analytics.rollups.consumers import Claim, Consumer
@@ -55,9 +56,11 @@ from analytics.tenants import service as tenants
 Define = Callable[[AsyncConnection, int], Awaitable[object]]
 
 
-async def _experiments(engine: AsyncEngine, tenant_id: int) -> None:
-    """The demo experiments and metrics (their events come with every run, in both modes)."""
-    await define_demo_experiments(engine, tenant_id, tz=ZoneInfo("UTC"), now=NOW)
+async def _experiments(engine: AsyncEngine, tenant_id: int) -> list[EventIn]:
+    """The demo experiments and metrics, defined in both modes (their exposures and conversions are
+    made from the definitions, so both modes send the same events); the baseline leaves their
+    consumer out."""
+    return await define_demo_experiments(engine, tenant_id, tz=ZoneInfo("UTC"), now=NOW)
 
 
 # What "the product layer active" means (besides every consumer registered and the segments job).
@@ -66,7 +69,7 @@ DEFINITIONS: list[tuple[str, Define]] = [
     ("four funnels (reference 001's three, the capsule funnel)", define_demo_funnels),
     ("four built-in segments with the demo thresholds, one rule segment", define_demo_segments),
 ]
-AFTER: list[tuple[str, Callable[[AsyncEngine, int], Awaitable[None]]]] = [
+AFTER: list[tuple[str, Callable[[AsyncEngine, int], Awaitable[list[EventIn]]]]] = [
     ("two experiments, three metrics", _experiments)]  # they open their own transaction
 PRODUCT_CONSUMERS = ("custom_events", "segment_inputs", "features", "funnels", "experiments")
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -135,10 +138,9 @@ async def _one_run(owner: AsyncEngine, app: AsyncEngine, settings: Settings, *, 
         async with tenant_transaction(app, tenant_id) as conn:
             for _, define in DEFINITIONS:
                 await define(conn, tenant_id)
-        for _, define_with in AFTER:
-            await define_with(app, tenant_id)
     events = list(demo_product_events(days=days, tz=ZoneInfo("UTC"), daily_signups=signups, now=NOW))
-    events += demo_experiment_events(now=NOW)
+    for _, define_with in AFTER:
+        events += await define_with(app, tenant_id)
     partitions = PartitionCache()
     for start in range(0, len(events), settings.max_batch_events):
         outcome = await ingest_batch(app, partitions, tenant_id=tenant_id,
@@ -175,11 +177,13 @@ async def measure(database_url: str, *, days: int, repeats: int, signups: int = 
     settings = load_settings()
     owner = create_engine(database_url, role=None, pool_size=2)
     app = create_engine(database_url, role=settings.app_role, pool_size=2)
+    registered = getattr(rollup_service, "CONSUMERS")  # noqa: B009 (restored below)
     try:
         runs = [await _one_run(owner, app, settings, product=product, days=days, signups=signups,
                                baseline=baseline)
                 for _ in range(repeats) for product in (False, True)]
     finally:
+        setattr(rollup_service, "CONSUMERS", registered)  # noqa: B010 (the test suite's process goes on)
         await owner.dispose()
         await app.dispose()
     return Result(runs[0].events, [r for r in runs if not r.product], [r for r in runs if r.product])
