@@ -76,13 +76,16 @@ def test_vendored_files_match_their_recorded_sha256() -> None:
 def test_every_document_is_valid_and_within_the_cost_limit_over_90_days() -> None:
     variables = {"range": {"preset": "LAST_90_DAYS"}, "compare": "PREVIOUS_PERIOD", "includeBots": True,
                  "id": "x", "key": "x"}
+    # Hourly buckets are offered for periods up to 7 days (api/dashboard/static/app.js HOUR_LIMIT_DAYS).
+    hourly = {**variables, "range": {"preset": "LAST_7_DAYS"}, "granularity": "HOUR"}
     for name, text in documents().items():
         document = parse(text)
         assert validate(schema._schema, document) == [], name
         operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
         assert operation.operation is OperationType.QUERY and operation.name and operation.name.value == name
-        cost = operation_cost(schema._schema, document, operation, variables, ZoneInfo("UTC"))
-        assert cost <= ApiLimits().max_cost // 2, (name, cost)
+        for values in (variables, hourly):
+            cost = operation_cost(schema._schema, document, operation, values, ZoneInfo("UTC"))
+            assert cost <= ApiLimits().max_cost // 2, (name, values, cost)
 
 
 async def test_documents_run_by_id_over_get_in_allowlist_mode_and_revalidate(
@@ -233,6 +236,19 @@ async def test_every_page_renders_the_graphs_figures_in_headless_chromium(
     assert report["tour"]["funnel"] == [s["users"] for s in tour["funnel"]["steps"]]
     assert report["tour"]["worstStep"] == tour["funnel"]["biggestDropOff"]["index"]
 
+    # Buckets: Hour on the tour and the overview (last 7 days), Day on the overview; Hour is not offered
+    # for 30 days.
+    assert report["granularity"]["hourOfferedForMonth"] is False
+    hourly_tour = (await graph("DashboardTour", week, id=tour_id, granularity="HOUR"))["tour"]["series"]
+    assert hourly_tour["granularity"] == "HOUR" and len(hourly_tour["points"]) >= 7 * 24
+    assert report["granularity"]["tourHour"] == {"granularity": "HOUR", "points": [
+        [p["start"], p["starts"], p["completions"]] for p in hourly_tour["points"]]}
+    for bucket in ("HOUR", "DAY"):
+        series = (await graph("DashboardOverview", week, granularity=bucket))["sessionSeries"]
+        assert series["granularity"] == bucket
+        assert report["granularity"][f"sessions{bucket.title()}"] == {"granularity": bucket, "points": [
+            [p["start"], p["sessions"], p["visitors"]] for p in series["points"]]}, bucket
+
     for bots in (False, True):
         traffic = (await graph("DashboardTraffic", week, bots=bots))["traffic"]
         seen = report["traffic"]["bots" if bots else "people"]
@@ -259,6 +275,17 @@ async def test_every_page_renders_the_graphs_figures_in_headless_chromium(
     assert any(entered > 0 for entered, _ in report["funnels"].values())
     segments = await gql.data(tenant.secret, documents()["DashboardSegments"], {"range": week})
     assert report["segments"] == [[s["name"], s["size"]] for s in segments["tenant"]["segments"]]
+    movements = {}
+    for s in segments["tenant"]["segments"]:
+        outside = "(no built-in segment)" if s["builtIn"] else "(outside the segment)"
+        moved = (await gql.data(tenant.secret, documents()["DashboardSegmentMovements"], {
+            "id": s["id"], "range": week}))["tenant"]["segment"]["movements"]
+        movements[s["id"]] = {"rows": [[f"{m['from'] or outside} → {m['to'] or outside}", m["users"]] for m in moved],
+                              "empty": None if moved else "Nobody joined or left this segment in this period: " + (
+                                  "everyone who was in it at the start stayed, and nobody new qualified." if s["builtIn"]
+                                  else "its rule matched the same people at the start and the end.")}
+    assert report["movements"] == movements
+    print(f"\nsegment movements (last 7 days): {movements}")
     features = (await graph("DashboardFeatures", week))["featureAdoption"]["features"]
     assert report["features"] == [[f["feature"]["name"], f["usageCount"], f["trend"]] for f in features]
     assert any(uses > 0 for _, uses, _ in report["features"])
@@ -270,7 +297,7 @@ async def test_every_page_renders_the_graphs_figures_in_headless_chromium(
     # Live sessions move with the clock: the page shows a count (or says why there is none).
     assert report["live"]["count"] >= 0
 
-    for name in ("overview", "overview-compare", "overview-phone", "tours", "tour", "traffic", "content",
+    for name in ("overview", "overview-compare", "overview-phone", "overview-hourly", "tours", "tour", "traffic", "content",
                  "funnels", "segments", "features", "experiments", "costs", "live"):
         assert (shots / f"dashboard-{name}.png").stat().st_size > 5000, name
     # Reported, not asserted (CI machines differ): from navigation start to the overview's figures.

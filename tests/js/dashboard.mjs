@@ -26,7 +26,8 @@ const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 
 const report = { blocked: [], failed: [], consoleErrors: [], keyInUrl: false, keyStorage: null, unlabelled: [],
   overflowAtPhoneWidth: null, firstPaint: null, overview: {}, refresh: {}, tours: {}, tour: {}, traffic: {},
-  content: {}, costs: {}, live: {}, funnels: {}, segments: [], features: [], experiments: [] };
+  content: {}, costs: {}, live: {}, funnels: {}, segments: [], movements: {}, features: [], experiments: [],
+  granularity: {} };
 let step = "start";
 
 function fail(reason) {
@@ -85,6 +86,13 @@ async function shoot(page, name) {
 const readFigures = (page, attribute) => page.evaluate((attr) => Object.fromEntries(
   [...document.querySelectorAll(`[${attr}]`)].map((n) => [n.getAttribute(attr), n.dataset.value])), attribute);
 
+/** A chart's screen-reader table: {granularity, points: [[start, ...values]]}. */
+const readSeries = (page, name) => page.evaluate((n) => {
+  const table = document.querySelector(`table[data-series="${n}"]`);
+  return table ? { granularity: table.dataset.granularity, points: [...table.querySelectorAll("tr[data-start]")]
+    .map((tr) => [tr.dataset.start, ...[...tr.querySelectorAll("td[data-value]")].map((td) => Number(td.dataset.value))]) } : null;
+}, name);
+
 const readTable = (page, name, columns) => page.evaluate(([n, cols]) => [...document.querySelectorAll(
   `table[data-table="${n}"] tbody tr`)].map((tr) => cols.map((c) => {
   const cell = tr.children[c];
@@ -142,6 +150,7 @@ async function drive(page) {
   step = "the period picker: a preset";
   await rendered(page, () => page.getByLabel("Period", { exact: true }).selectOption("LAST_30_DAYS"));
   report.overview.month = await overviewState(page);
+  report.granularity.hourOfferedForMonth = await page.evaluate(() => !document.querySelector("#granularity option[value=HOUR]").disabled);
 
   step = "the period picker: a custom range";
   await page.getByLabel("Period", { exact: true }).selectOption("CUSTOM");
@@ -192,6 +201,14 @@ async function drive(page) {
   report.tour.worstStep = await page.evaluate(() => [...document.querySelectorAll("[data-bars=funnel] .bar-row")]
     .findIndex((n) => n.classList.contains("worst")));
   await shoot(page, "tour");
+  step = "hourly buckets";
+  await rendered(page, () => page.getByLabel("Buckets").selectOption("HOUR"));
+  report.granularity.tourHour = await readSeries(page, "tour-series");
+  await rendered(page, () => page.getByRole("link", { name: "Overview", exact: true }).click());
+  report.granularity.sessionsHour = await readSeries(page, "sessions");
+  await shoot(page, "overview-hourly");
+  await rendered(page, () => page.getByLabel("Buckets").selectOption("DAY"));
+  report.granularity.sessionsDay = await readSeries(page, "sessions");
 
   step = "content";
   await rendered(page, () => page.getByRole("link", { name: "Content", exact: true }).click());
@@ -206,6 +223,10 @@ async function drive(page) {
   step = "segments";
   await rendered(page, () => page.getByRole("link", { name: "Segments", exact: true }).click());
   report.segments = await readTable(page, "segments", [0, 1]);
+  report.movements = await page.evaluate(() => Object.fromEntries([...document.querySelectorAll("[data-movements]")]
+    .map((n) => [n.dataset.movements, { rows: [...n.querySelectorAll("tbody tr")]
+      .map((tr) => [tr.children[0].textContent, Number(tr.children[1].dataset.value)]),
+    empty: n.querySelector("[data-empty]")?.textContent ?? null }])));
   await shoot(page, "segments");
   step = "features";
   await rendered(page, () => page.getByRole("link", { name: "Features", exact: true }).click());

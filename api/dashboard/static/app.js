@@ -8,6 +8,10 @@ import * as pages from "./pages.js";
 const REFRESH_MS = 30_000;
 const LIVE_MS = 5_000;
 const VIEW_NAME = "analytics.dashboard.view";
+// Hourly buckets only for short periods: the graph refuses more than 2000 buckets (about 83 days of
+// hours), and an hourly chart past a week is unreadable and costly; a week is the limit offered here.
+const HOUR_LIMIT_DAYS = 7;
+const PRESET_DAYS = { TODAY: 1, YESTERDAY: 1, LAST_24_HOURS: 2, LAST_7_DAYS: 7, LAST_30_DAYS: 30, LAST_90_DAYS: 90 };
 
 const ROUTES = [
   ["overview", "Overview"], ["tours", "Tours"], ["traffic", "Traffic"],
@@ -19,10 +23,22 @@ const $ = (id) => document.getElementById(id);
 const main = $("main");
 const status = $("status");
 
+/** Days the view's period spans (a custom range counts both ends). */
+function rangeDays(v) {
+  if (v.period === "CUSTOM" && v.from && v.to) return Math.round((Date.parse(v.to) - Date.parse(v.from)) / 86_400_000) + 1;
+  return PRESET_DAYS[v.period === "CUSTOM" ? "LAST_7_DAYS" : v.period] ?? 7;
+}
+
+/** Hour is dropped (back to Auto) when the period is longer than HOUR_LIMIT_DAYS. */
+function checkedGranularity(v) {
+  return v.granularity === "HOUR" && rangeDays(v) > HOUR_LIMIT_DAYS ? { ...v, granularity: "AUTO" } : v;
+}
+
 function loadView() {
   const saved = JSON.parse(localStorage.getItem(VIEW_NAME) || "{}");
-  return { period: saved.period || "LAST_7_DAYS", from: saved.from || "", to: saved.to || "",
-    compare: Boolean(saved.compare), includeBots: Boolean(saved.includeBots) };
+  return checkedGranularity({ period: saved.period || "LAST_7_DAYS", from: saved.from || "", to: saved.to || "",
+    compare: Boolean(saved.compare), includeBots: Boolean(saved.includeBots),
+    granularity: ["HOUR", "DAY"].includes(saved.granularity) ? saved.granularity : "AUTO" });
 }
 
 let view = loadView();
@@ -70,13 +86,17 @@ function syncControls() {
   $("to").value = view.to;
   $("compare").checked = view.compare;
   $("bots").checked = view.includeBots;
+  const hour = $("granularity").querySelector("option[value=HOUR]");
+  hour.disabled = rangeDays(view) > HOUR_LIMIT_DAYS;
+  hour.textContent = hour.disabled ? `Hour (periods up to ${HOUR_LIMIT_DAYS} days)` : "Hour";
+  $("granularity").value = view.granularity;
   const current = route().name;
   $("nav").replaceChildren(...ROUTES.map(([r, label]) => h("a", { href: `#/${r}`,
     "aria-current": r === current ? "page" : null }, label)));
 }
 
 function setView(change) {
-  view = { ...view, ...change };
+  view = checkedGranularity({ ...view, ...change });
   localStorage.setItem(VIEW_NAME, JSON.stringify(view));
   render({ focus: false });
 }
@@ -94,6 +114,7 @@ function wireControls() {
   });
   $("compare").addEventListener("change", (e) => setView({ compare: e.target.checked }));
   $("bots").addEventListener("change", (e) => setView({ includeBots: e.target.checked }));
+  $("granularity").addEventListener("change", (e) => setView({ granularity: e.target.value }));
   $("refresh").addEventListener("click", () => render({ refresh: true }));
   $("signout").addEventListener("click", () => { forgetKey(); showLogin("Signed out."); });
   window.addEventListener("hashchange", () => render({ focus: true }));
@@ -104,7 +125,8 @@ async function render({ refresh = false, focus = false } = {}) {
   const ticket = ++rendering;
   const { name, arg } = route();
   syncControls();
-  const v = { range: rangeOf(view), compare: view.compare, includeBots: view.includeBots, timezone };
+  const v = { range: rangeOf(view), compare: view.compare, includeBots: view.includeBots, timezone,
+    granularity: view.granularity === "AUTO" ? null : view.granularity };
   const started = performance.now();
   main.setAttribute("aria-busy", "true");
   try {

@@ -177,10 +177,14 @@ export function lineChart(name, title, points, series, timezone, granularity = "
   const holder = h("div", { class: "chart", "data-chart": name, role: "img", "aria-label": title });
   const xs = points.map((p) => Date.parse(p.start) / 1000);
   const data = [xs, ...series.map(([, get]) => points.map(get))];
-  const summary = h("table", { class: "sr-only" }, h("caption", {}, title),
-    h("tr", {}, h("th", {}, "Date"), series.map(([label]) => h("th", {}, label))),
-    points.map((p) => h("tr", {}, h("td", {}, p.date), series.map(([, get]) => h("td", {}, fmt.int(get(p)))))));
-  const wrapper = h("div", {}, holder, summary);
+  // The table sits in a clipped div: a table ignores `height`, so an sr-only table of many rows
+  // (hourly buckets) would stretch the page.
+  const summary = h("table", { "data-series": name, "data-granularity": granularity },
+    h("caption", {}, title),
+    h("tr", {}, h("th", {}, granularity === "HOUR" ? "Hour" : "Date"), series.map(([label]) => h("th", {}, label))),
+    points.map((p) => h("tr", { "data-start": p.start }, h("td", {}, granularity === "HOUR" ? p.start : p.date),
+      series.map(([, get]) => h("td", { "data-value": get(p) }, fmt.int(get(p)))))));
+  const wrapper = h("div", {}, holder, h("div", { class: "sr-only" }, summary));
   requestAnimationFrame(() => {
     if (!holder.isConnected) return;
     const width = Math.max(260, holder.clientWidth || 600);

@@ -22,7 +22,7 @@ function sourceRows(rows, compare, name) {
 }
 
 export async function overview(view) {
-  const { data, changed } = await run("DashboardOverview", vars(view));
+  const { data, changed } = await run("DashboardOverview", { ...vars(view), granularity: view.granularity });
   const t = data.tenant;
   const o = t.overview;
   const s = o.sessions;
@@ -104,7 +104,7 @@ export async function tours(view) {
 }
 
 export async function tour(view, id) {
-  const { data, changed } = await run("DashboardTour", { ...vars(view), id });
+  const { data, changed } = await run("DashboardTour", { ...vars(view), id, granularity: view.granularity });
   const t = data.tenant.tour;
   if (!t) return { title: "Tour", node: empty(`No tour with the id ${id}.`), changed };
   const s = t.stats;
@@ -282,13 +282,29 @@ export async function funnels(view) {
 }
 
 export async function segments(view) {
-  const { data, changed } = await run("DashboardSegments", { range: view.range });
+  const { data, changed: listChanged } = await run("DashboardSegments", { range: view.range });
   const list = data.tenant.segments;
+  // One query per segment: movements are per segment in the graph (segment(id) { movements }).
+  const moved = await Promise.all(list.map((s) => run("DashboardSegmentMovements", { id: s.id, range: view.range })));
+  const changed = listChanged || moved.some((a) => a.changed);
+  const side = (name, builtIn) => name ?? (builtIn ? "(no built-in segment)" : "(outside the segment)");
   const node = h("div", {},
     h("p", { class: "period" }, "Membership as of the end of the period (segments count people, bots never join)."),
     panel("Segments", table("segments", [["Segment", (r) => r.name], ["People", (r) => r.size, fmt.int],
       ["Share", (r) => r.share, fmt.pct], ["Mean engagement", (r) => r.meanEngagement, (v) => (v == null ? "–" : v.toFixed(1))],
-      ["Kind", (r) => (r.builtIn ? "built in" : "rule")]], list, "No segment has members yet.", "segments")));
+      ["Kind", (r) => (r.builtIn ? "built in" : "rule")]], list, "No segment has members yet.", "segments")),
+    list.length ? panel("Movements in the period", list.map((s, i) => {
+      const rows = moved[i].data.tenant.segment?.movements ?? [];
+      return h("div", { class: "movements", "data-movements": s.id },
+        h("h3", {}, s.name),
+        table(`Movements of ${s.name}`, [
+          ["From → to", (r) => `${side(r.from, s.builtIn)} → ${side(r.to, s.builtIn)}`],
+          ["Users", (r) => r.users, fmt.int]], rows,
+        s.builtIn
+          ? "Nobody joined or left this segment in this period: everyone who was in it at the start stayed, and nobody new qualified."
+          : "Nobody joined or left this segment in this period: its rule matched the same people at the start and the end.",
+        `movements-${s.id}`));
+    })) : null);
   return { title: "Segments", node, changed };
 }
 
