@@ -243,8 +243,10 @@ def bucket_starts(period: Period, granularity: Granularity) -> list[datetime]:
 def _bucket_starts(period: Period, granularity: Granularity) -> tuple[datetime, ...]:
     length = period.end - period.start
     if granularity is Granularity.HOUR:
-        if length < timedelta(hours=1):
-            raise PeriodError("granularity", "HOUR is longer than the range")
+        # HOUR is the finest bucket: a range under an hour gets one,
+        # clipped to the range, rather than an error the default granularity would walk into.
+        if length <= timedelta(0):
+            raise PeriodError("granularity", "HOUR needs a range that is not empty")
         starts, cursor = [], hour_floor(period.start, period.tz)
         while cursor < period.end:
             starts.append(max(cursor, period.start))

@@ -19,7 +19,8 @@ strawberry.enum(RangePreset, name="RangePreset", description="Relative ranges in
 strawberry.enum(
     Granularity,
     description="Bucket size of a series; the default follows the range (≤2 days HOUR, ≤92 days "
-                "DAY, ≤2 years WEEK, else MONTH). A granularity longer than the range is an error.",
+                "DAY, ≤2 years WEEK, else MONTH). A granularity longer than the range is an error, "
+                "except HOUR: a range under an hour has one hourly bucket.",
 )
 strawberry.enum(
     Compare,

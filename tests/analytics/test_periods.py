@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,6 +10,7 @@ import pytest
 from analytics.periods import (
     Compare,
     Granularity,
+    Period,
     PeriodError,
     Preset,
     RangeSpec,
@@ -91,6 +92,14 @@ def test_comparison_periods() -> None:
     assert before.end == hours.start and before.end - before.start == hours.end - hours.start
     feb29 = resolve(RangeSpec("2024-02-29T10:00:00Z", "2024-02-29T12:00:00Z"), BERLIN)
     assert comparison(feb29, Compare.YEAR_OVER_YEAR).start == datetime(2023, 2, 28, 10, tzinfo=UTC)
+
+
+def test_a_range_under_an_hour_has_one_hourly_bucket() -> None:
+    """An explicit 10-minute range (a client's own from/to): the default granularity (HOUR) answers
+    with one bucket, clipped to the range, instead of refusing HOUR as longer than the range."""
+    period = Period(NOW, NOW + timedelta(minutes=10), BERLIN, None)
+    assert default_granularity(period) is Granularity.HOUR
+    assert bucket_starts(period, Granularity.HOUR) == [NOW]
 
 
 def test_local_days_have_23_and_25_hours_at_dst_changes() -> None:
