@@ -61,6 +61,7 @@ class Context:
     _read_conn: AsyncConnection | None = field(default=None, repr=False)
     _read_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     _reader: asyncio.Task[Any] | None = field(default=None, repr=False)
+    _closed: bool = field(default=False, repr=False)
 
     def require_key(self) -> Principal:
         if self.principal is None:
@@ -92,23 +93,31 @@ class Context:
             yield self._read_conn  # nested in the same resolver: it already holds the turn
             return
         async with self._read_lock:
-            if self._read_conn is None:
-                reads = tenant_transaction(self.resources.engine, principal.tenant_id,
-                                           timeout_ms=self.resources.settings.statement_timeout_ms)
-                self._read_conn = await reads.__aenter__()
-                self._reads = reads
-            self._reader = task
-            try:
-                yield self._read_conn
-            except BaseException as exc:
-                await self._end_read(exc)
-                raise
-            finally:
-                self._reader = None
+            if not self._closed:
+                if self._read_conn is None:
+                    reads = tenant_transaction(self.resources.engine, principal.tenant_id,
+                                               timeout_ms=self.resources.settings.statement_timeout_ms)
+                    self._read_conn = await reads.__aenter__()
+                    self._reads = reads
+                self._reader = task
+                try:
+                    yield self._read_conn
+                except BaseException as exc:
+                    await self._end_read(exc)
+                    raise
+                finally:
+                    self._reader = None
+                return
+        # A resolver still running after execution returned (a sibling field failed first): its answer
+        # is discarded, and nothing would end a shared transaction opened now, so it reads in its own.
+        async with tenant_transaction(self.resources.engine, principal.tenant_id,
+                                      timeout_ms=self.resources.settings.statement_timeout_ms) as conn:
+            yield conn
 
     async def close(self) -> None:
         """End the request's read transaction, if a resolver opened one (after execution)."""
         async with self._read_lock:
+            self._closed = True
             await self._end_read(None)
 
     async def _end_read(self, failure: BaseException | None) -> None:

@@ -129,3 +129,17 @@ async def test_a_failing_resolver_does_not_poison_the_others(app_engine: AsyncEn
     assert after.tenant == str(tenant.id) and after.began > before.began
     await context.close()
     await context.close()  # nothing left to end
+
+
+async def test_a_resolver_still_running_after_close_reads_in_its_own_transaction(
+        app_engine: AsyncEngine, make_tenant: Any) -> None:
+    """graphql-core returns once a non-null field fails, while a sibling may still be running: the view
+    has closed the shared transaction, so a read after it must not open one nobody ends (a pooled
+    connection left checked out)."""
+    tenant = await make_tenant()
+    context = _context(app_engine, tenant.id)
+    await context.close()
+    checked_out = app_engine.pool.checkedout()  # type: ignore[attr-defined]
+    async with context.read() as conn:
+        assert (await conn.execute(STATE)).one().tenant == str(tenant.id)
+    assert app_engine.pool.checkedout() == checked_out  # type: ignore[attr-defined]
