@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -17,12 +18,24 @@ from tests.conftest import GraphQLClient, Servers, TenantKeys, _serve, cli
 WHO = "{ tenant { name } }"
 
 
-@pytest.fixture
-async def second_api(settings: Settings) -> AsyncIterator[str]:
-    """Another API process's worth of state: its own app, key cache and listening connection."""
+async def _api_with_key_cache(settings: Settings) -> AsyncIterator[str]:
+    """An API process's worth of state with the key cache on (it is off by default): its own app,
+    key cache and listening connection."""
     from api.app import create_app
 
-    async for url in _serve(create_app(settings)):
+    async for url in _serve(create_app(replace(settings, key_cache_seconds=10.0))):
+        yield url
+
+
+@pytest.fixture
+async def first_api(settings: Settings) -> AsyncIterator[str]:
+    async for url in _api_with_key_cache(settings):
+        yield url
+
+
+@pytest.fixture
+async def second_api(settings: Settings) -> AsyncIterator[str]:
+    async for url in _api_with_key_cache(settings):
         yield url
 
 
@@ -40,10 +53,10 @@ async def _key_id(owner_engine: AsyncEngine, tenant: TenantKeys) -> int:
 
 
 async def test_a_revoked_key_stops_on_the_next_request_in_every_api_process(
-        gql: GraphQLClient, second_api: str, make_tenant: Any, owner_engine: AsyncEngine,
+        gql: GraphQLClient, first_api: str, second_api: str, make_tenant: Any, owner_engine: AsyncEngine,
         servers: Servers) -> None:
     tenant, other = await make_tenant(), await make_tenant()
-    apis = (gql.url, second_api)
+    apis = (first_api, second_api)
     for url in apis:  # each process resolves (and keeps) both keys
         assert await _answers(gql, url, tenant.secret) == tenant.name
         assert await _answers(gql, url, other.secret) == other.name
@@ -66,12 +79,12 @@ async def test_a_revoked_key_stops_on_the_next_request_in_every_api_process(
 
 
 async def test_a_tenant_change_made_in_sql_reaches_the_next_request(
-        gql: GraphQLClient, second_api: str, make_tenant: Any, owner_engine: AsyncEngine) -> None:
+        gql: GraphQLClient, first_api: str, second_api: str, make_tenant: Any, owner_engine: AsyncEngine) -> None:
     tenant = await make_tenant()
-    for url in (gql.url, second_api):
+    for url in (first_api, second_api):
         assert await _answers(gql, url, tenant.secret) == tenant.name
     async with owner_engine.begin() as conn:  # what the principal carries: the tenant's allowlist mode
         await conn.execute(text("UPDATE tenants SET persisted_only = true WHERE id = :t"), {"t": tenant.id})
-    for url in (gql.url, second_api):
+    for url in (first_api, second_api):
         body = await GraphQLClient(gql.http, url)(tenant.secret, WHO)
         assert body["errors"][0]["extensions"]["code"] == "QUERY_NOT_IN_SAFELIST", body
