@@ -116,32 +116,22 @@ async def _ensure_demo_tenant(s: Servers, settings: Settings) -> dict[str, str]:
 
 async def _load_demo(s: Servers, settings: Settings, tenant_name: str) -> int:
     from analytics.ai.demo import demo_ai_events
-    from analytics.custom_events.demo import define_demo_events
     from analytics.db import create_engine, tenant_transaction
-    from analytics.demo import DEMO_TOURS, demo_events, demo_traffic
+    from analytics.demo import demo_events, demo_traffic
+    from analytics.demo_definitions import define_demo
     from analytics.demo_product import demo_product_events
     from analytics.experiments.demo import define_demo_experiments
-    from analytics.features.demo import define_demo_features
-    from analytics.funnels.demo import define_demo_funnels
     from analytics.ingest.events import EventIn
     from analytics.ingest.origin import Origin, load_salts
     from analytics.ingest.service import PartitionCache, ingest_batch
-    from analytics.segments.demo import define_demo_segments
     from analytics.tenants import service
-    from analytics.tours.service import StepDefinition, define_tour
 
     tenant = await with_owner(s, lambda conn: service.get_tenant(conn, tenant_name))
     engine = create_engine(s.database_url, role=settings.app_role, pool_size=2)
     accepted = 0
     try:
         async with tenant_transaction(engine, tenant.id) as conn:
-            await define_demo_events(conn, tenant.id)
-            for tour in DEMO_TOURS:
-                await define_tour(conn, tour_id=tour.id, title=tour.title, steps=[
-                    StepDefinition(i, title, selector) for i, (title, selector) in enumerate(tour.steps)])
-            await define_demo_segments(conn, tenant.id)
-            await define_demo_features(conn, tenant.id)
-            await define_demo_funnels(conn, tenant.id)
+            await define_demo(conn, tenant.id)
         from zoneinfo import ZoneInfo
 
         partitions = PartitionCache()

@@ -21,19 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics import persisted
 from analytics.ai.demo import demo_ai_events
-from analytics.custom_events.demo import define_demo_events
 from analytics.db import tenant_transaction
-from analytics.demo import DEMO_TOURS, demo_events, demo_traffic
+from analytics.demo import demo_events, demo_traffic
+from analytics.demo_definitions import define_demo
 from analytics.demo_product import demo_product_events
 from analytics.experiments.demo import define_demo_experiments
-from analytics.features.demo import define_demo_features
-from analytics.funnels.demo import define_demo_funnels
 from analytics.ingest.events import EventIn
 from analytics.ingest.origin import Origin, load_salts
 from analytics.ingest.service import PartitionCache, ingest_batch
-from analytics.segments.demo import define_demo_segments
 from analytics.settings import ApiLimits
-from analytics.tours.service import StepDefinition, define_tour
 from api.cost import operation_cost
 from api.dashboard import document_id, documents, vendor
 from api.schema import schema
@@ -123,13 +119,7 @@ async def load_small_demo(app_engine: AsyncEngine, tenant: TenantKeys, now: date
     scanner and script included), over the last DAYS days instead of six weeks: about 10k events."""
     tz = ZoneInfo("UTC")
     async with tenant_transaction(app_engine, tenant.id) as conn:
-        await define_demo_events(conn, tenant.id)
-        for tour in DEMO_TOURS:
-            await define_tour(conn, tour_id=tour.id, title=tour.title, steps=[
-                StepDefinition(i, title, selector) for i, (title, selector) in enumerate(tour.steps)])
-        await define_demo_segments(conn, tenant.id)
-        await define_demo_features(conn, tenant.id)
-        await define_demo_funnels(conn, tenant.id)
+        await define_demo(conn, tenant.id)
     batches: list[tuple[Origin | None, list[EventIn]]] = [
         (None, one_in_four(demo_events(days=DAYS, tz=tz, now=now))),
         (None, one_in_four(demo_ai_events(days=DAYS, tz=tz, now=now))),
