@@ -7,6 +7,13 @@ the commit that makes it, whoever makes it (the API, the command line, plain SQL
 connection per process receives those and drops the tenant's entries, so a revoked key stops on the
 next request in every API process, not ``ttl`` seconds later.
 
+An announcement travels on its own socket, so it can still be on its way when the next request
+arrives. A kept key is therefore trusted only after a round trip on the listening connection that
+began after the request arrived (``_caught_up``): PostgreSQL signals its listeners before the
+writer's commit returns and sends pending notifications ahead of any reply, so once that round
+trip is back every change committed before the request has been handled. Requests arriving
+together share one round trip, which costs far less than the lookup (pool, transaction, query).
+
 Only a process that is listening caches: while the listening connection is down (PostgreSQL
 restarting), every request looks its key up as before, and the connection is opened again at most
 every ``RECONNECT_SECONDS``. A lookup that overlapped an announcement is not kept (``generation``).
@@ -40,6 +47,8 @@ class PrincipalCache:
         self._next_attempt = 0.0
         self._connecting: asyncio.Task[None] | None = None
         self.generation = 0  # bumped by every announcement and every loss of the listener
+        self._next_round: asyncio.Future[bool] | None = None  # the round trip not yet begun
+        self._rounds: asyncio.Task[None] | None = None
 
     @property
     def listening(self) -> bool:
@@ -50,8 +59,11 @@ class PrincipalCache:
             await self._listen()
 
     async def close(self) -> None:
-        if self._connecting is not None:
-            self._connecting.cancel()
+        for task in (self._connecting, self._rounds):
+            if task is not None:
+                task.cancel()
+        if self._next_round is not None and not self._next_round.done():
+            self._next_round.set_result(False)
         listener, self._listener = self._listener, None
         if listener is not None and not listener.is_closed():
             await listener.close()
@@ -65,10 +77,7 @@ class PrincipalCache:
             return await resolve_key(self.engine, raw_key)
         digest = hash_key(raw_key)
         entry = self._entries.get(digest)
-        if entry is not None and entry[0] > time.monotonic():
-            # Let an announcement already on the listener's socket be handled before trusting it.
-            await asyncio.sleep(0)
-            await asyncio.sleep(0)
+        if entry is not None and entry[0] > time.monotonic() and await self._caught_up():
             entry = self._entries.get(digest)
             if entry is not None and self.listening:
                 return entry[1]
@@ -80,6 +89,29 @@ class PrincipalCache:
             if len(self._entries) > MAX_ENTRIES:
                 self._entries.popitem(last=False)
         return principal
+
+    async def _caught_up(self) -> bool:
+        """True once every announcement committed before the call has been handled."""
+        if self._next_round is None:
+            self._next_round = asyncio.get_running_loop().create_future()
+        waiting = self._next_round
+        if self._rounds is None or self._rounds.done():
+            self._rounds = asyncio.create_task(self._round_trips())
+        return await asyncio.shield(waiting)
+
+    async def _round_trips(self) -> None:
+        while (waiting := self._next_round) is not None:
+            self._next_round = None  # requests from now on wait for the next round trip
+            listener, done = self._listener, False
+            try:
+                if listener is not None and not listener.is_closed():
+                    await listener.fetchval("SELECT 1")
+                    await asyncio.sleep(0)  # the notifications that came before it are handled
+                    done = True
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("the key-change listener did not answer (%s)", exc)
+            finally:
+                waiting.set_result(done)  # False: the request looks its key up
 
     def forget_tenant(self, tenant_id: int) -> None:
         self.generation += 1
