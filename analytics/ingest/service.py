@@ -1,8 +1,11 @@
-"""Write a validated batch: raw events and their outbox row in one statement, one transaction."""
+"""Write a validated batch: raw events and their outbox row in one statement, one transaction;
+concurrent small batches of a tenant share that transaction (``GroupCommit``)."""
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics.custom_events.definitions import load_rules
 from analytics.custom_events.rules import NO_RULES, RULES
-from analytics.db import tenant_transaction
+from analytics.db import storage_unavailable, tenant_transaction
 from analytics.ingest.catalogue import CUSTOM
 from analytics.ingest.events import ROW_COLUMNS, EventIn, FieldError, validate_batch
 from analytics.ingest.origin import Origin
@@ -78,6 +81,110 @@ _INSERT = text(
 )
 
 
+Key = tuple[object, datetime]  # (id, occurred_at): the events primary key within a tenant
+log = logging.getLogger("analytics.ingest")
+
+
+async def _write(engine: AsyncEngine, tenant_id: int, rows: Sequence[tuple[object, ...]]) -> set[Key]:
+    """Insert ``rows`` (ROW_COLUMNS) and queue the new ones in one transaction; the keys inserted."""
+    columns = list(zip(*rows, strict=True))
+    params: dict[str, object] = {name: list(values)
+                                 for name, values in zip(ROW_COLUMNS, columns, strict=True)}
+    params["tenant_id"] = tenant_id
+    async with tenant_transaction(engine, tenant_id) as conn:
+        result = await conn.execute(_INSERT, params)
+        return {(row[0], row[1]) for row in result}
+
+
+@dataclass
+class _Group:
+    """Batches of one tenant waiting for the same transaction, in the order they joined."""
+
+    members: list[tuple[list[Key], list[tuple[object, ...]]]] = field(default_factory=list)
+    events: int = 0
+    done: asyncio.Future[list[set[Key] | Exception]] | None = None
+
+
+class GroupCommit:
+    """Concurrent small batches of one tenant written in one transaction with one outbox row.
+
+    A batch joins the tenant's open group, or opens one; a group is written as soon as one of the
+    tenant's ``IN_FLIGHT`` transaction slots is free, so batches arriving while earlier ones commit
+    are gathered (for about one commit's time, never longer) and an idle tenant waits for nothing.
+    Every batch is answered after its group committed, with the keys that it inserted: when two
+    batches of a group carry the same event, the one that joined first gets it. A batch of
+    ``max_events`` or more is written alone. If a group fails for another reason than the database
+    being unreachable, its batches are written one by one, so one batch cannot fail another.
+    """
+
+    IN_FLIGHT = 2  # transactions per tenant at once: one commits while the next group gathers
+
+    def __init__(self, engine: AsyncEngine, *, max_events: int) -> None:
+        self.engine, self.max_events = engine, max_events
+        self._open: dict[int, _Group] = {}
+        self._slots: dict[int, asyncio.Semaphore] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def write(self, tenant_id: int, keys: list[Key], rows: list[tuple[object, ...]]) -> set[Key]:
+        if len(rows) >= self.max_events:
+            return await _write(self.engine, tenant_id, rows)
+        group = self._open.get(tenant_id)
+        if group is None or group.events + len(rows) > self.max_events:
+            group = _Group(done=asyncio.get_running_loop().create_future())
+            self._open[tenant_id] = group
+            task = asyncio.create_task(self._commit(tenant_id, group))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        position = len(group.members)
+        group.members.append((keys, rows))
+        group.events += len(rows)
+        assert group.done is not None
+        answer = (await asyncio.shield(group.done))[position]  # a cancelled request leaves its group alone
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    async def _commit(self, tenant_id: int, group: _Group) -> None:
+        assert group.done is not None
+        slots = self._slots.setdefault(tenant_id, asyncio.Semaphore(self.IN_FLIGHT))
+        try:
+            async with slots:
+                if self._open.get(tenant_id) is group:
+                    del self._open[tenant_id]  # later batches gather in a new group
+                group.done.set_result(await self._write_group(tenant_id, group))
+        except Exception as exc:
+            group.done.set_exception(exc)
+        finally:
+            group.done.cancel()  # cancelled (shutdown) before an answer: the requests fail, unacknowledged
+
+    async def _write_group(self, tenant_id: int, group: _Group) -> list[set[Key] | Exception]:
+        rows = [row for _, member_rows in group.members for row in member_rows]
+        try:
+            inserted = await _write(self.engine, tenant_id, rows)
+        except Exception as exc:
+            if len(group.members) == 1 or storage_unavailable(exc):
+                raise
+            log.warning("a group of %d batches failed (%s); writing them one by one", len(group.members), exc)
+            return [await self._write_alone(tenant_id, member_rows) for _, member_rows in group.members]
+        answers: list[set[Key] | Exception] = []
+        for keys, _ in group.members:  # the first to join gets an event sent twice
+            mine = {key for key in keys if key in inserted}
+            inserted -= mine
+            answers.append(mine)
+        return answers
+
+    async def _write_alone(self, tenant_id: int, rows: list[tuple[object, ...]]) -> set[Key] | Exception:
+        try:
+            return await _write(self.engine, tenant_id, rows)
+        except Exception as exc:
+            return exc
+
+    async def drain(self) -> None:
+        """Wait for the groups being written (at shutdown)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
 class PartitionCache:
     """Months whose raw-event partition is known to exist in this process."""
 
@@ -108,30 +215,29 @@ async def ingest_batch(
     now: datetime | None = None,
     origin: Origin | None = None,
     honour_privacy: bool = False,
+    group: GroupCommit | None = None,
 ) -> IngestOutcome:
     """Validate ``events``, store the valid ones once, and say what happened to each.
     ``origin`` is the request that sent them (user agent, address, proxy geo, visitor ids). With
     ``honour_privacy`` (the tenant's setting), events whose request or own context carries the
     privacy signal are dropped unread and reported as OPTED_OUT. Custom events also meet the
-    tenant's event definitions (cached per process: analytics.custom_events.rules)."""
+    tenant's event definitions (cached per process: analytics.custom_events.rules). With ``group``
+    the batch may share its transaction with concurrent batches of the tenant; either way it is
+    answered once its events are committed."""
     opted = frozenset(opted_out(events, origin)) if honour_privacy else frozenset()
     rules = NO_RULES
     if any(event.type == CUSTOM for event in events):
         rules = await RULES.get(tenant_id, lambda tenant: load_rules(engine, tenant))
     batch = validate_batch(events, retention_days=retention_days, max_future_seconds=max_future_seconds,
                            now=now, origin=origin, skip=opted, rules=rules)
-    inserted: set[tuple[object, datetime]] = set()
+    inserted: set[Key] = set()
     if batch.valid:
         await partitions.ensure(engine, tenant_id, [v.occurred_at for v in batch.valid])
-        columns = list(zip(*(v.row for v in batch.valid), strict=True))
-        params: dict[str, object] = {
-            name: list(values)
-            for name, values in zip(ROW_COLUMNS, columns, strict=True)
-        }
-        params["tenant_id"] = tenant_id
-        async with tenant_transaction(engine, tenant_id) as conn:
-            result = await conn.execute(_INSERT, params)
-            inserted = {(row[0], row[1]) for row in result}
+        rows = [v.row for v in batch.valid]
+        if group is None:
+            inserted = await _write(engine, tenant_id, rows)
+        else:
+            inserted = await group.write(tenant_id, [(v.id, v.occurred_at) for v in batch.valid], rows)
     rejected_indexes = {error.index for error in batch.errors}
     outcomes: list[EventOutcome] = []
     valid_by_index = {v.index: v for v in batch.valid}

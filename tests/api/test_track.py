@@ -469,3 +469,64 @@ async def test_ai_details_are_checked_per_field(gql: GraphQLClient, make_tenant:
         (6, "ai.tool", "is required for ToolCall"),
         (7, "ai", "is only for AIRequest, ConversationMessage, ToolCall events")]
 
+
+
+# Documents the fast path answers without execution (api.ingest.fast_track), and what the generic path
+# must answer identically: aliases, __typename, user errors located on the field, a missing key.
+TYPENAMES = """mutation T($e: [TrackEvent!]!) { t: track(events: $e) { __typename n: accepted optedOut
+    results { __typename i: index status id } rejections { __typename field reason index } duplicates } }"""
+ONLY_COUNTS = "mutation ($events: [TrackEvent!]!) { track(events: $events) { rejected accepted } }"
+
+
+async def test_the_fast_track_answers_whole_responses_as_execution_does(
+        gql: GraphQLClient, generic_gql: GraphQLClient, make_tenant: Any, monkeypatch: Any) -> None:
+    import api.view
+
+    fast_answers = 0
+    answer_track = api.view.answer_track
+
+    async def counting(*args: Any) -> Any:
+        nonlocal fast_answers
+        fast_answers += 1
+        return await answer_track(*args)
+
+    monkeypatch.setattr(api.view, "answer_track", counting)
+    good = event("TourStarted", "2025-05-01T10:00:00Z", "u1", tourId="t1")
+    bad = event("StepViewed", "2025-05-01T10:00:00Z", "u1", tourId="t1")
+    cases: list[tuple[str, str, list[dict[str, Any]], str]] = [
+        (TYPENAMES, "e", [good, bad, good], "publishable"),
+        (ONLY_COUNTS, "events", [good], "secret"),
+        (TRACK, "events", [], "publishable"),  # BAD_USER_INPUT on the field
+        (TRACK, "events", [good] * 1001, "publishable"),  # BATCH_TOO_LARGE
+        (TRACK, "events", [good], "none"),  # UNAUTHENTICATED
+        (TRACK, "events", [good], "unknown"),
+    ]
+    for document, variable, batch, key in cases:
+        answers = []
+        for client in (gql, generic_gql):
+            tenant: TenantKeys = await make_tenant()
+            keys = {"publishable": tenant.publishable, "secret": tenant.secret, "none": None,
+                    "unknown": "pk_" + "0" * 40}
+            response = await client.post(keys[key], document, {variable: batch})
+            answers.append((response.status_code, response.json()))
+        assert answers[0] == answers[1], (document, key)
+    assert fast_answers == len(cases)  # every one of them took the fast path on the fast server
+    status, body = answers[0]
+    assert status == 200 and body["data"] is None
+    assert body["errors"][0]["path"] == ["track"] and body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_documents_the_fast_track_does_not_know_are_executed(
+        gql: GraphQLClient, make_tenant: Any, monkeypatch: Any) -> None:
+    import api.view
+
+    monkeypatch.setattr(api.view, "answer_track", None)  # would fail if called
+    tenant: TenantKeys = await make_tenant()
+    fragment = """mutation ($e: [TrackEvent!]!) { track(events: $e) { ...counts } }
+        fragment counts on TrackResult { accepted }"""
+    twice = "mutation ($e: [TrackEvent!]!) { track(events: $e) { accepted accepted } }"
+    skip = "mutation ($e: [TrackEvent!]!, $s: Boolean!) { track(events: $e) { accepted @skip(if: $s) rejected } }"
+    for document, extra, expected in ((fragment, {}, {"accepted": 1}), (twice, {}, {"accepted": 1}),
+                                      (skip, {"s": True}, {"rejected": 0})):
+        batch = [event("TourStarted", "2025-05-01T10:00:00Z", "u1", tourId="t1")]
+        assert await gql.data(tenant.publishable, document, {"e": batch, **extra}) == {"track": expected}
