@@ -21,6 +21,7 @@ from bench.harness import (
     RESERVED_PORTS,
     TRACK_MUTATION,
     Stack,
+    another_api,
     conditions,
     cpu_seconds,
     cpu_share,
@@ -64,7 +65,7 @@ def parse_args() -> argparse.Namespace:
                         help="Requests/s the pre-generated single-event bodies are sized for.")
     parser.add_argument("--no-worker", action="store_true", help="Do not run the worker.")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=("decode", "batched", "copy", "single", "ceiling"),
+                        choices=("decode", "batched", "copy", "single", "single-cached", "ceiling"),
                         help="Skip a phase (repeatable).")
     parser.add_argument("--drain-timeout", type=float, default=300,
                         help="Seconds to wait for the worker to empty the outbox after a phase.")
@@ -186,8 +187,8 @@ def run_http_phase(stack: Stack, spec: LoadSpec, label: str, profile_dir: Path |
     if load.pid is not None:
         pids["loadgen"] = load.pid
     marks: dict[str, tuple[float, dict[str, float]]] = {}
-    samplers = {role: Sampler(stack.pids[role], profile_dir / f"{role}-{label}.txt", spec.seconds)
-                for role in ("api", "worker") if profile_dir is not None and role in stack.pids}
+    samplers = {role: Sampler(pids[role], profile_dir / f"{role}-{label}.txt", spec.seconds)
+                for role in ("api", "worker") if profile_dir is not None and role in pids}
 
     db: dict[str, dict[str, int]] = {}
 
@@ -224,6 +225,9 @@ def run_http_phase(stack: Stack, spec: LoadSpec, label: str, profile_dir: Path |
         ("responses with accepted != batch", f"{result.bad}"
          + (f"  first: {result.first_bad}" if result.first_bad else "")),
         ("CPU in window", cpu_share(cpu0, cpu1, elapsed)),
+        ("CPU per request", ", ".join(f"{role} {(cpu1[role] - cpu0[role]) / requests * 1000:.2f} ms"
+                                      for role in ("api", "ceiling", "postgres", "redis")
+                                      if role in cpu0 and role in cpu1 and requests)),
         ("PostgreSQL in window (approx.)", ", ".join(  # less the probe's own session/commit
             f"{name} {db['end'][name] - db['start'][name] - 1:,}" for name in db["start"])),
         ("body size", f"{result.body_bytes:,} bytes"),
@@ -435,6 +439,18 @@ def main() -> None:
             single_rate = len(result.latencies) / result.window
             summary.append(("single-event track over HTTP",
                             f"{single_rate:,.0f} requests/s, {latency_text(result)}"))
+            settle(stack)
+        if "single-cached" not in skip:
+            with another_api(stack, "cached", ANALYTICS_KEY_CACHE_SECONDS="5") as (api_url, pid):
+                spec = LoadSpec(url=f"{api_url}/graphql", key=stack.publishable_key, batch=1,
+                                concurrency=args.single_concurrency, seconds=args.seconds,
+                                warmup=args.warmup, max_rate=args.single_max_rate, client=args.client)
+                result, rows = run_http_phase(stack, spec, "single-cached", args.profile, {"api": pid})
+            print_section(f"single-event track, keys cached (ANALYTICS_KEY_CACHE_SECONDS=5, a second API "
+                          f"process): 1 event a request, {args.single_concurrency} connections",
+                          rows + wait_drained(stack, args.drain_timeout))
+            summary.append(("single-event track, keys cached",
+                            f"{len(result.latencies) / result.window:,.0f} requests/s, {latency_text(result)}"))
             settle(stack)
         if "ceiling" not in skip:
             while (port := free_port()) in RESERVED_PORTS:

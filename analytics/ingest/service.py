@@ -19,6 +19,7 @@ from analytics.db import storage_unavailable, tenant_transaction
 from analytics.ingest.catalogue import CUSTOM
 from analytics.ingest.events import ROW_COLUMNS, EventIn, FieldError, validate_batch
 from analytics.ingest.origin import Origin
+from analytics.tenants.service import Principal, principal_of
 
 
 class EventStatus(enum.Enum):
@@ -82,25 +83,62 @@ _INSERT = text(
 
 
 Key = tuple[object, datetime]  # (id, occurred_at): the events primary key within a tenant
+Row = tuple[object, ...]  # the values of ROW_COLUMNS
 log = logging.getLogger("analytics.ingest")
 
 
-async def _write(engine: AsyncEngine, tenant_id: int, rows: Sequence[tuple[object, ...]]) -> set[Key]:
-    """Insert ``rows`` (ROW_COLUMNS) and queue the new ones in one transaction; the keys inserted."""
-    columns = list(zip(*rows, strict=True))
-    params: dict[str, object] = {name: list(values)
-                                 for name, values in zip(ROW_COLUMNS, columns, strict=True)}
-    params["tenant_id"] = tenant_id
+@dataclass(frozen=True)
+class Vouched:
+    """A principal the caller kept instead of looking its key up (api.principals): the write reads
+    the key again in its own transaction, so a key revoked or a tenant changed before that stops the
+    batch there, exactly, instead of a cache's lifetime later."""
+
+    key_hash: bytes
+    principal: Principal
+
+
+class StalePrincipal(Exception):
+    """The kept principal is not what the database says now; nothing of the batch was written:
+    look the key up again and send the batch again."""
+
+
+@dataclass(frozen=True)
+class _Batch:
+    keys: list[Key]
+    rows: list[Row]
+    vouched: Vouched | None = None
+
+
+async def _write(engine: AsyncEngine, tenant_id: int,
+                 batches: Sequence[_Batch]) -> list[set[Key] | Exception]:
+    """Insert the batches' rows and queue the new ones in one transaction; per batch, the keys it
+    inserted (an event sent by two batches goes to the first), or StalePrincipal."""
     async with tenant_transaction(engine, tenant_id) as conn:
-        result = await conn.execute(_INSERT, params)
-        return {(row[0], row[1]) for row in result}
+        current: dict[bytes, Principal | None] = {}
+        for vouched in {b.vouched for b in batches if b.vouched is not None}:
+            if vouched.key_hash not in current:
+                current[vouched.key_hash] = await principal_of(conn, vouched.key_hash)
+        live = [b.vouched is None or current[b.vouched.key_hash] == b.vouched.principal for b in batches]
+        rows = [row for batch, ok in zip(batches, live, strict=True) if ok for row in batch.rows]
+        inserted: set[Key] = set()
+        if rows:
+            params: dict[str, object] = {name: list(values) for name, values
+                                         in zip(ROW_COLUMNS, zip(*rows, strict=True), strict=True)}
+            params["tenant_id"] = tenant_id
+            inserted = {(row[0], row[1]) for row in await conn.execute(_INSERT, params)}
+    answers: list[set[Key] | Exception] = []
+    for batch, ok in zip(batches, live, strict=True):
+        mine = {key for key in batch.keys if key in inserted} if ok else set()
+        inserted -= mine
+        answers.append(mine if ok else StalePrincipal())
+    return answers
 
 
 @dataclass
 class _Group:
     """Batches of one tenant waiting for the same transaction, in the order they joined."""
 
-    members: list[tuple[list[Key], list[tuple[object, ...]]]] = field(default_factory=list)
+    batches: list[_Batch] = field(default_factory=list)
     events: int = 0
     done: asyncio.Future[list[set[Key] | Exception]] | None = None
 
@@ -125,24 +163,21 @@ class GroupCommit:
         self._slots: dict[int, asyncio.Semaphore] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def write(self, tenant_id: int, keys: list[Key], rows: list[tuple[object, ...]]) -> set[Key]:
-        if len(rows) >= self.max_events:
-            return await _write(self.engine, tenant_id, rows)
+    async def write(self, tenant_id: int, batch: _Batch) -> set[Key]:
+        if len(batch.rows) >= self.max_events:
+            return _answer((await _write(self.engine, tenant_id, [batch]))[0])
         group = self._open.get(tenant_id)
-        if group is None or group.events + len(rows) > self.max_events:
+        if group is None or group.events + len(batch.rows) > self.max_events:
             group = _Group(done=asyncio.get_running_loop().create_future())
             self._open[tenant_id] = group
             task = asyncio.create_task(self._commit(tenant_id, group))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        position = len(group.members)
-        group.members.append((keys, rows))
-        group.events += len(rows)
+        position = len(group.batches)
+        group.batches.append(batch)
+        group.events += len(batch.rows)
         assert group.done is not None
-        answer = (await asyncio.shield(group.done))[position]  # a cancelled request leaves its group alone
-        if isinstance(answer, BaseException):
-            raise answer
-        return answer
+        return _answer((await asyncio.shield(group.done))[position])  # a cancelled request leaves its group
 
     async def _commit(self, tenant_id: int, group: _Group) -> None:
         assert group.done is not None
@@ -158,24 +193,17 @@ class GroupCommit:
             group.done.cancel()  # cancelled (shutdown) before an answer: the requests fail, unacknowledged
 
     async def _write_group(self, tenant_id: int, group: _Group) -> list[set[Key] | Exception]:
-        rows = [row for _, member_rows in group.members for row in member_rows]
         try:
-            inserted = await _write(self.engine, tenant_id, rows)
+            return await _write(self.engine, tenant_id, group.batches)
         except Exception as exc:
-            if len(group.members) == 1 or storage_unavailable(exc):
+            if len(group.batches) == 1 or storage_unavailable(exc):
                 raise
-            log.warning("a group of %d batches failed (%s); writing them one by one", len(group.members), exc)
-            return [await self._write_alone(tenant_id, member_rows) for _, member_rows in group.members]
-        answers: list[set[Key] | Exception] = []
-        for keys, _ in group.members:  # the first to join gets an event sent twice
-            mine = {key for key in keys if key in inserted}
-            inserted -= mine
-            answers.append(mine)
-        return answers
+            log.warning("a group of %d batches failed (%s); writing them one by one", len(group.batches), exc)
+            return [await self._write_alone(tenant_id, batch) for batch in group.batches]
 
-    async def _write_alone(self, tenant_id: int, rows: list[tuple[object, ...]]) -> set[Key] | Exception:
+    async def _write_alone(self, tenant_id: int, batch: _Batch) -> set[Key] | Exception:
         try:
-            return await _write(self.engine, tenant_id, rows)
+            return (await _write(self.engine, tenant_id, [batch]))[0]
         except Exception as exc:
             return exc
 
@@ -183,6 +211,12 @@ class GroupCommit:
         """Wait for the groups being written (at shutdown)."""
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _answer(answer: set[Key] | Exception) -> set[Key]:
+    if isinstance(answer, Exception):
+        raise answer
+    return answer
 
 
 class PartitionCache:
@@ -216,6 +250,7 @@ async def ingest_batch(
     origin: Origin | None = None,
     honour_privacy: bool = False,
     group: GroupCommit | None = None,
+    vouched: Vouched | None = None,
 ) -> IngestOutcome:
     """Validate ``events``, store the valid ones once, and say what happened to each.
     ``origin`` is the request that sent them (user agent, address, proxy geo, visitor ids). With
@@ -223,7 +258,8 @@ async def ingest_batch(
     privacy signal are dropped unread and reported as OPTED_OUT. Custom events also meet the
     tenant's event definitions (cached per process: analytics.custom_events.rules). With ``group``
     the batch may share its transaction with concurrent batches of the tenant; either way it is
-    answered once its events are committed."""
+    answered once its events are committed. With ``vouched`` (a principal the caller kept) the
+    key is read again in that transaction: StalePrincipal when it changed, and nothing written."""
     opted = frozenset(opted_out(events, origin)) if honour_privacy else frozenset()
     rules = NO_RULES
     if any(event.type == CUSTOM for event in events):
@@ -233,11 +269,15 @@ async def ingest_batch(
     inserted: set[Key] = set()
     if batch.valid:
         await partitions.ensure(engine, tenant_id, [v.occurred_at for v in batch.valid])
-        rows = [v.row for v in batch.valid]
+        written = _Batch([(v.id, v.occurred_at) for v in batch.valid], [v.row for v in batch.valid], vouched)
         if group is None:
-            inserted = await _write(engine, tenant_id, rows)
+            inserted = _answer((await _write(engine, tenant_id, [written]))[0])
         else:
-            inserted = await group.write(tenant_id, [(v.id, v.occurred_at) for v in batch.valid], rows)
+            inserted = await group.write(tenant_id, written)
+    elif vouched is not None:  # nothing to write: the answer still needs a live key
+        async with tenant_transaction(engine, tenant_id) as conn:
+            if await principal_of(conn, vouched.key_hash) != vouched.principal:
+                raise StalePrincipal()
     rejected_indexes = {error.index for error in batch.errors}
     outcomes: list[EventOutcome] = []
     valid_by_index = {v.index: v for v in batch.valid}

@@ -68,10 +68,10 @@ async def test_a_group_the_database_refuses_answers_each_batch_on_its_own(
     poisoned = str(uuid.uuid4())
     write = service._write
 
-    async def refusing(engine: AsyncEngine, tenant_id: int, rows: Any) -> Any:
-        if any(str(row[0]) == poisoned for row in rows):  # a batch PostgreSQL would refuse
+    async def refusing(engine: AsyncEngine, tenant_id: int, batches: Any) -> Any:
+        if any(str(row[0]) == poisoned for batch in batches for row in batch.rows):  # PostgreSQL would refuse
             raise ValueError("refused")
-        return await write(engine, tenant_id, rows)
+        return await write(engine, tenant_id, batches)
 
     monkeypatch.setattr(service, "_write", refusing)
 
