@@ -55,6 +55,7 @@ from starlette.responses import Response
 
 from analytics import observability
 from analytics.db import storage_unavailable
+from analytics.ingest.service import StalePrincipal
 from api import cors
 from api.answers import Remembered
 from api.auth import api_key_from, authenticate, beacon_key, header_key
@@ -182,8 +183,9 @@ class GraphQLEndpoint:
         return b"".join(chunks)
 
     async def run(self, request: Request, resources: Resources, params: Params, media: str,
-                  request_id: str) -> Response:
-        principal, key_problem = await authenticate(request, resources.principals)
+                  request_id: str, *, kept_keys: bool = True) -> Response:
+        principal, key_problem = await authenticate(request, resources.principals,
+                                                    ingest=kept_keys and params.events is not None)
         try:
             resolved = await resources.persisted.resolve(params.query, params.extensions,
                                                          params.document_id, principal)
@@ -247,6 +249,10 @@ class GraphQLEndpoint:
                 data, raised = result.data, list(result.errors or ())
         finally:
             await context.close()  # the resolvers' shared read transaction
+        stale = next((e.original_error for e in raised if isinstance(e.original_error, StalePrincipal)), None)
+        if stale is not None:  # track's write found its kept key changed (api.principals): look it up
+            resources.principals.forget_for_ingest(request.state.vouched)
+            return await self.run(request, resources, params, media, request_id, kept_keys=False)
         if any(e.original_error and storage_unavailable(e.original_error) for e in raised):
             return self.unavailable(media, request_id)  # nothing was acknowledged: the client retries
         errors = [self.mask(error, request_id, resources) for error in raised]

@@ -48,7 +48,7 @@ async def record_track(context: Context, batch: list[EventIn]) -> TrackResult:
         max_future_seconds=settings.max_future_seconds,
         origin=request_origin(context.request, principal, settings, salts),
         honour_privacy=principal.honour_privacy_signals,
-        group=resources.group_commit,
+        group=resources.group_commit, vouched=getattr(context.request.state, "vouched", None),
     )
     count_ingest(accepted=outcome.accepted, duplicates=outcome.duplicates, rejected=outcome.rejected)
     if outcome.accepted:

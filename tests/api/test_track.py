@@ -530,3 +530,35 @@ async def test_documents_the_fast_track_does_not_know_are_executed(
                                       (skip, {"s": True}, {"rejected": 0})):
         batch = [event("TourStarted", "2025-05-01T10:00:00Z", "u1", tourId="t1")]
         assert await gql.data(tenant.publishable, document, {"e": batch, **extra}) == {"track": expected}
+
+
+async def test_track_keeps_keys_but_a_change_stops_the_next_request_exactly(
+        gql: GraphQLClient, make_tenant: Any, owner_engine: AsyncEngine) -> None:
+    """track uses a kept principal (api.principals.for_ingest) and its write reads the key again, so a
+    change made with every announcement off (session_replication_role = replica: no trigger, no
+    NOTIFY) still applies to the very next request, whether it has events to write or not."""
+    tenant: TenantKeys = await make_tenant()
+
+    async def silently(sql: str) -> None:
+        async with owner_engine.begin() as conn:
+            await conn.execute(text("SET LOCAL session_replication_role = replica"))
+            await conn.execute(text(sql), {"t": tenant.id})
+
+    async def send(*batch: dict[str, Any], **headers: str) -> dict[str, Any]:
+        response = await gql.post(tenant.publishable, TRACK, {"events": list(batch)}, **headers)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    first = await send(event("TourStarted", "2025-05-01T10:00:00Z", "u1", tourId="t1"))
+    assert first["data"]["track"]["accepted"] == 1  # the key is kept from here on
+    await silently("UPDATE tenants SET honour_privacy_signals = true WHERE id = :t")
+    opted = await send(event("TourStarted", "2025-05-01T10:00:00Z", "u2", tourId="t1"), DNT="1")
+    assert [r["status"] for r in opted["data"]["track"]["results"]] == ["OPTED_OUT"]  # nothing to write
+    second = await send(event("TourStarted", "2025-05-01T10:00:00Z", "u3", tourId="t1"))
+    assert second["data"]["track"]["accepted"] == 1
+    await silently("UPDATE api_keys SET revoked_at = now() WHERE tenant_id = :t")
+    for batch in ([event("TourStarted", "2025-05-01T10:00:00Z", "u4", tourId="t1")],
+                  [event("TourStarted", "not a time", "u5", tourId="t1")]):  # with and without a write
+        refused = await send(*batch)
+        assert refused["data"] is None and refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert await stored_events(owner_engine, tenant.id) == 2
