@@ -51,7 +51,6 @@ class Stack:
     load_at_start: tuple[float, float, float] = (0.0, 0.0, 0.0)  # before the servers started
     pids: dict[str, int] = field(default_factory=dict)  # api, worker, postgres (postmaster), redis
     log_dir: Path | None = None
-    env: dict[str, str] = field(default_factory=dict)  # what the API and worker processes run with
 
     @property
     def graphql_url(self) -> str:
@@ -210,7 +209,7 @@ def running_stack(*, worker: bool = True, quiet: bool = False) -> Iterator[Stack
         yield Stack(database_url=database_url, redis_url=redis_url, api_url=api_url,
                     tenant_id=tenant_id, publishable_key=pk, secret_key=sk, worker_running=worker,
                     postgres_version=version, embedded=bool(started), load_at_start=load_at_start,
-                    pids=pids, log_dir=data_dir, env=env)
+                    pids=pids, log_dir=data_dir)
     finally:
         say("stopping")
         for child in reversed(children):
@@ -218,24 +217,6 @@ def running_stack(*, worker: bool = True, quiet: bool = False) -> Iterator[Stack
         for server in reversed(started):
             server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def another_api(stack: Stack, name: str, **settings: str) -> Iterator[tuple[str, int]]:
-    """A second ``analytics serve`` on the same servers with other settings (environment variables),
-    for a phase that compares them in the same run; yields its URL and pid."""
-    port = _api_port()
-    log = (stack.log_dir or Path(tempfile.gettempdir())) / f"api-{name}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(port)],
-                                   env={**stack.env, **settings}, cwd=REPO_ROOT, stdout=out,
-                                   stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_healthy(f"{url}/healthz", process, log)
-        yield url, process.pid
-    finally:
-        _stop_process(process)
 
 
 # --- events -------------------------------------------------------------------------------------

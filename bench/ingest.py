@@ -21,7 +21,6 @@ from bench.harness import (
     RESERVED_PORTS,
     TRACK_MUTATION,
     Stack,
-    another_api,
     conditions,
     cpu_seconds,
     cpu_share,
@@ -65,7 +64,7 @@ def parse_args() -> argparse.Namespace:
                         help="Requests/s the pre-generated single-event bodies are sized for.")
     parser.add_argument("--no-worker", action="store_true", help="Do not run the worker.")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=("decode", "batched", "copy", "single", "single-cached", "ceiling"),
+                        choices=("decode", "batched", "copy", "single", "ceiling"),
                         help="Skip a phase (repeatable).")
     parser.add_argument("--drain-timeout", type=float, default=300,
                         help="Seconds to wait for the worker to empty the outbox after a phase.")
@@ -439,18 +438,6 @@ def main() -> None:
             single_rate = len(result.latencies) / result.window
             summary.append(("single-event track over HTTP",
                             f"{single_rate:,.0f} requests/s, {latency_text(result)}"))
-            settle(stack)
-        if "single-cached" not in skip:
-            with another_api(stack, "cached", ANALYTICS_KEY_CACHE_SECONDS="5") as (api_url, pid):
-                spec = LoadSpec(url=f"{api_url}/graphql", key=stack.publishable_key, batch=1,
-                                concurrency=args.single_concurrency, seconds=args.seconds,
-                                warmup=args.warmup, max_rate=args.single_max_rate, client=args.client)
-                result, rows = run_http_phase(stack, spec, "single-cached", args.profile, {"api": pid})
-            print_section(f"single-event track, keys cached (ANALYTICS_KEY_CACHE_SECONDS=5, a second API "
-                          f"process): 1 event a request, {args.single_concurrency} connections",
-                          rows + wait_drained(stack, args.drain_timeout))
-            summary.append(("single-event track, keys cached",
-                            f"{len(result.latencies) / result.window:,.0f} requests/s, {latency_text(result)}"))
             settle(stack)
         if "ceiling" not in skip:
             while (port := free_port()) in RESERVED_PORTS:
