@@ -32,6 +32,16 @@ from api.view import GraphQLEndpoint
 from workers.queue import RollupNotifier, connect
 
 
+def app_from_environment() -> Starlette:
+    """The app of one of several API processes (``analytics serve --workers N``): settings and
+    logging read from the environment, as the command read them."""
+    from analytics.observability import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings)
+    return create_app(settings)
+
+
 def create_app(settings: Settings | None = None, *, fast_track: bool = True) -> Starlette:
     settings = settings or load_settings()
     if not settings.database_url or not settings.redis_url:
