@@ -68,6 +68,8 @@ def parse_args() -> argparse.Namespace:
                         help="Skip a phase (repeatable).")
     parser.add_argument("--drain-timeout", type=float, default=300,
                         help="Seconds to wait for the worker to empty the outbox after a phase.")
+    parser.add_argument("--api-workers", type=int, default=1,
+                        help="API processes (analytics serve --workers N); CPU and profiles count them all.")
     parser.add_argument("--short", action="store_true",
                         help="A smoke run of every phase in seconds (CI): 1 s windows, small pools.")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
@@ -403,14 +405,14 @@ def main() -> None:
         print_section(f"decode cost of one {args.batch}-event body, in process (median)",
                       decode_benchmark(args.batch, 0.05 if args.short else 1.0))
 
-    with running_stack(worker=not args.no_worker) as stack:
+    with running_stack(worker=not args.no_worker, api_workers=args.api_workers) as stack:
         print_section("conditions", conditions(
             stack, batch_size=args.batch, batched_concurrency=args.concurrency,
             single_concurrency=args.single_concurrency,
             duration=f"{args.seconds:g} s measured after {args.warmup:g} s warm-up, per phase",
             load_generator=f"1 separate process, {args.client} client, closed loop "
                            "(bodies pre-serialised with orjson)",
-            API="python -m cli serve (1 uvicorn process)",
+            API=f"python -m cli serve --workers {args.api_workers}",
             between_phases="outbox drained, then CHECKPOINT; COPY runs last"))
         url = stack.graphql_url
         summary: list[tuple[str, object]] = []
