@@ -88,7 +88,8 @@ async def correct_dirty_days(conn: AsyncConnection, tenant_id: int, tz: ZoneInfo
                              delay: timedelta = timedelta(0)) -> list[date]:
     """Take up to ``limit`` days marked at least ``delay`` ago and correct them (same transaction:
     all or nothing). Returns the days taken; those before ``raw_events_from`` are only unmarked."""
-    days = [row.day for row in await conn.execute(_TAKE_DIRTY, {"tenant": tenant_id, "limit": limit,
-                                                                "delay": delay})]
+    # RETURNING has no order of its own: sorted, so callers and logs see the days in calendar order.
+    days = sorted(row.day for row in await conn.execute(_TAKE_DIRTY, {"tenant": tenant_id, "limit": limit,
+                                                                      "delay": delay}))
     await correct_days(conn, tenant_id, days, tz)
     return days

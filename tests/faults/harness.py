@@ -364,6 +364,23 @@ async def counted(engine: AsyncEngine, tenant_id: int) -> int:
                                 "AND step_index = -1", t=tenant_id)
 
 
+async def kill_working_worker(stack: Stack, engine: AsyncEngine, tenant_id: int, rng: random.Random) -> None:
+    """SIGKILL the worker once it is working: when it has folded something in since this was called,
+    after a random pause of up to 0.3 s so the kill lands anywhere in a claim. The caller starts the next one."""
+    before = await counted(engine, tenant_id)
+
+    async def grew() -> bool:
+        return await counted(engine, tenant_id) > before
+
+    await wait_for(grew, 60, "the worker to roll up")
+    await asyncio.sleep(rng.uniform(0, 0.3))
+    stack.worker.kill()
+
+
+async def outbox_drained(engine: AsyncEngine, tenant_id: int) -> bool:
+    return await outbox_rows(engine, tenant_id) == 0
+
+
 @dataclass(frozen=True)
 class Summary:
     fault: str

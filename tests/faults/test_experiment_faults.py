@@ -19,14 +19,13 @@ from tests.faults.harness import (
     RetryingClient,
     Stack,
     Tally,
-    counted,
     http_client,
+    kill_working_worker,
     make_tenant,
     scalar,
     scale,
     settle_and_check,
     sustained_ingest,
-    wait_for,
 )
 from tests.faults.test_faults import stack, worker_running  # noqa: F401  (the same stack fixtures)
 
@@ -68,10 +67,7 @@ async def test_experiment_aggregates_after_the_worker_is_killed_equal_the_recomp
         ingest = asyncio.create_task(sustained_ingest(client, rng, stop, max_batches=scale(100, 2000)))
         try:
             for kill in range(kills):
-                before = await counted(engine, tenant.id)
-                await wait_for(lambda before=before: _grew(engine, tenant.id, before), 60, "the worker to roll up")
-                await asyncio.sleep(rng.uniform(0, 0.3))
-                stack.worker.kill()
+                await kill_working_worker(stack, engine, tenant.id, rng)
                 stack.worker.start()
                 if kill == 0:  # the other half, after their conversions began to be folded
                     await client.send(exposures(range(1, PEOPLE, 2), rng))
@@ -88,7 +84,3 @@ async def test_experiment_aggregates_after_the_worker_is_killed_equal_the_recomp
     assert actors == exposed == PEOPLE
     assert converted > 0
     summary.assert_exactly_once()  # counters_equal covers the experiment tables against the recomputation
-
-
-async def _grew(engine: Any, tenant_id: int, before: int) -> bool:
-    return await counted(engine, tenant_id) > before

@@ -26,9 +26,10 @@ from tests.faults.harness import (
     RetryingClient,
     Stack,
     Tally,
-    counted,
     http_client,
+    kill_working_worker,
     make_tenant,
+    outbox_drained,
     outbox_rows,
     running_stack,
     scale,
@@ -73,11 +74,7 @@ async def test_the_worker_killed_again_and_again_during_ingest_loses_and_doubles
         ingest = asyncio.create_task(sustained_ingest(client, rng, stop, max_batches=scale(400, 4000)))
         try:
             for _ in range(kills):
-                before = await counted(engine, tenant.id)
-                # Kill a worker that is working: once it has folded something in since its start.
-                await wait_for(lambda before=before: _grew(engine, tenant.id, before), 60, "the worker to roll up")
-                await asyncio.sleep(rng.uniform(0, 0.3))
-                stack.worker.kill()
+                await kill_working_worker(stack, engine, tenant.id, rng)
                 killed_with_work.append(await outbox_rows(engine, tenant.id))
                 stack.worker.start()
                 assert not ingest.done() or ingest.exception() is None
@@ -139,10 +136,6 @@ async def _largest_commit(engine: Any, tenant_id: int) -> int:
         return int((await conn.execute(text(
             "SELECT coalesce(max(cardinality(event_ids)), 0) FROM outbox WHERE tenant_id = :t"),
             {"t": tenant_id})).scalar_one())
-
-
-async def _grew(engine: Any, tenant_id: int, before: int) -> bool:
-    return await counted(engine, tenant_id) > before
 
 
 async def test_postgresql_stopped_immediately_during_ingest_loses_nothing_acknowledged(stack: Stack) -> None:
@@ -313,7 +306,7 @@ async def test_a_bot_rule_job_killed_mid_run_is_run_again_by_the_sweeper(stack: 
     async with http_client() as http, stack.owner() as engine:
         client = RetryingClient(http, stack.api_url, tenant.publishable, Tally())
         await client.send(tour_events(20, random.Random(22)))
-        await wait_for(lambda: _drained(engine, tenant.id), 60, "the rollup")
+        await wait_for(lambda: outbox_drained(engine, tenant.id), 60, "the rollup")
         headers = {"Authorization": f"Bearer {tenant.secret}"}
         async with engine.connect() as holder:  # the tenant's lock: the rule's job waits for it, running
             await holder.execute(text("SELECT pg_advisory_lock(CAST(:t AS bigint))"), {"t": tenant.id})
@@ -337,10 +330,6 @@ async def test_a_bot_rule_job_killed_mid_run_is_run_again_by_the_sweeper(stack: 
             await wait_for(finished, 20, "the sweeper to run the killed rule job again", every=0.5)
         finally:
             await redis.aclose()
-
-
-async def _drained(engine: Any, tenant_id: int) -> bool:
-    return await outbox_rows(engine, tenant_id) == 0
 
 
 async def _exists(redis: Redis, key: str) -> bool:

@@ -19,10 +19,9 @@ from tests.faults.harness import (
     RetryingClient,
     Stack,
     Tally,
-    counted,
     http_client,
+    kill_working_worker,
     make_tenant,
-    outbox_rows,
     scale,
     settle_and_check,
     sustained_ingest,
@@ -58,10 +57,7 @@ async def test_funnel_progress_after_the_worker_is_killed_during_ingest_equals_t
         ingest = asyncio.create_task(sustained_ingest(client, rng, stop, max_batches=scale(200, 2000)))
         try:
             for _ in range(kills):
-                before = await counted(engine, tenant.id)
-                await wait_for(lambda before=before: _grew(engine, tenant.id, before), 60, "the worker to roll up")
-                await asyncio.sleep(rng.uniform(0, 0.3))
-                stack.worker.kill()
+                await kill_working_worker(stack, engine, tenant.id, rng)
                 stack.worker.start()
         finally:
             stop.set()
@@ -113,14 +109,6 @@ async def test_a_funnel_backfill_killed_mid_run_is_finished_by_the_sweeper_and_e
             attempts = (await conn.execute(text("SELECT count(*) FROM funnel_attempts WHERE tenant_id = :t"),
                                            {"t": tenant.id})).scalar_one()
     assert attempts > 0
-
-
-async def _grew(engine: Any, tenant_id: int, before: int) -> bool:
-    return await counted(engine, tenant_id) > before
-
-
-async def _drained(engine: Any, tenant_id: int) -> bool:
-    return await outbox_rows(engine, tenant_id) == 0
 
 
 async def _idle(engine: Any, tenant_id: int) -> bool:

@@ -10,20 +10,15 @@
 // env:   CHROMIUM (default /usr/bin/chromium), CORS_TIMEOUT_MS (default 60000)
 // exit:  0 with a JSON report on stdout; 1 with `cors.mjs: <step>: <reason>` on stderr.
 
-import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 
-const { chromium } = createRequire(import.meta.url)("playwright-core");
+import { finish, withChromium } from "./browser.mjs";
 
 const api = process.argv[2];
 const publishable = process.env.CORS_PUBLISHABLE_KEY || "";
 const secret = process.env.CORS_SECRET_KEY || "";
 const allowedOrigin = `http://127.0.0.1:${process.env.CORS_ALLOWED_PORT}`;
 const otherOrigin = `http://127.0.0.1:${process.env.CORS_OTHER_PORT}`;
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 const TIMEOUT_MS = Number(process.env.CORS_TIMEOUT_MS || 60_000);
 
 const PAGES = {
@@ -104,43 +99,30 @@ async function drive(page) {
 async function main() {
   if (!api || !publishable || !secret) fail("usage: CORS_PUBLISHABLE_KEY=... CORS_SECRET_KEY=... node cors.mjs <api>");
   const sites = [await serve(process.env.CORS_ALLOWED_PORT), await serve(process.env.CORS_OTHER_PORT)];
-  const profile = mkdtempSync(join(tmpdir(), "cors-chromium-"));
-  let context;
   try {
     step = "launch chromium";
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath, headless: true, timeout: TIMEOUT_MS,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    await withChromium({ name: "cors", timeout: TIMEOUT_MS, prepare: recordBeacons }, async (context, page) => {
+      page.on("console", (message) => message.type() === "error" && report.consoleErrors.push(message.text()));
+      page.on("pageerror", (error) => report.consoleErrors.push(`uncaught: ${error.message}`));
+      await drive(page);
     });
-    context.setDefaultTimeout(TIMEOUT_MS);
-    // Every sendBeacon call of a page, kept in its origin's storage (the page is gone right after).
-    await context.addInitScript(() => {
-      const send = navigator.sendBeacon.bind(navigator);
-      navigator.sendBeacon = (url, body) => {
-        const queued = send(url, body);
-        const calls = JSON.parse(localStorage.getItem("beacons") || "[]");
-        calls.push({ url, body: typeof body, queued, events: JSON.parse(body).variables.events.map((e) => e.type) });
-        localStorage.setItem("beacons", JSON.stringify(calls));
-        return queued;
-      };
-    });
-    const page = context.pages()[0] || (await context.newPage());
-    page.on("console", (message) => message.type() === "error" && report.consoleErrors.push(message.text()));
-    page.on("pageerror", (error) => report.consoleErrors.push(`uncaught: ${error.message}`));
-    await drive(page);
   } finally {
-    await context?.close().catch(() => {});
-    rmSync(profile, { recursive: true, force: true });
     for (const site of sites) site.close();
   }
 }
 
-try {
-  await main();
-  process.stdout.write(`${JSON.stringify(report)}\n`);
-} catch (error) {
-  process.stdout.write(`${JSON.stringify(report)}\n`);
-  process.stderr.write(`cors.mjs: ${error.step || step}: ${error.message}\n`);
-  process.exitCode = 1;
+/** Every sendBeacon call of a page, kept in its origin's storage (the page is gone right after). */
+function recordBeacons(context) {
+  return context.addInitScript(() => {
+    const send = navigator.sendBeacon.bind(navigator);
+    navigator.sendBeacon = (url, body) => {
+      const queued = send(url, body);
+      const calls = JSON.parse(localStorage.getItem("beacons") || "[]");
+      calls.push({ url, body: typeof body, queued, events: JSON.parse(body).variables.events.map((e) => e.type) });
+      localStorage.setItem("beacons", JSON.stringify(calls));
+      return queued;
+    };
+  });
 }
+
+await finish("cors.mjs", main, report, () => step);

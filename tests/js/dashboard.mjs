@@ -10,19 +10,14 @@
 //        DASHBOARD_FROM/_TO     the custom range to pick (YYYY-MM-DD)
 //        CHROMIUM               browser executable (default /usr/bin/chromium)
 
-import { mkdtempSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const { chromium } = createRequire(import.meta.url)("playwright-core");
+import { finish, isLocal, withChromium } from "./browser.mjs";
 
-const LOCAL_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 const TIMEOUT_MS = 30_000;
 const url = process.argv[2];
 const key = process.env.DASHBOARD_API_KEY || "";
 const shots = process.env.DASHBOARD_SCREENSHOTS || "";
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 
 const report = { blocked: [], failed: [], consoleErrors: [], keyInUrl: false, keyStorage: null, unlabelled: [],
   overflowAtPhoneWidth: null, firstPaint: null, overview: {}, refresh: {}, tours: {}, tour: {}, traffic: {},
@@ -34,12 +29,6 @@ function fail(reason) {
   const error = new Error(reason);
   error.step = step;
   throw error;
-}
-
-function isLocal(address) {
-  const { protocol, hostname } = new URL(address);
-  if (!["http:", "https:", "ws:", "wss:"].includes(protocol)) return true;
-  return LOCAL_HOSTS.has(hostname);
 }
 
 async function watch(context, page) {
@@ -253,35 +242,14 @@ async function drive(page) {
 
 async function main() {
   if (!url || !key || !shots) fail("usage: DASHBOARD_API_KEY=<key> DASHBOARD_SCREENSHOTS=<dir> node dashboard.mjs <url>");
-  const profile = mkdtempSync(join(tmpdir(), "dashboard-chromium-"));
-  let context;
-  try {
-    step = "launch chromium";
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath, headless: true, viewport: { width: 1280, height: 900 }, timeout: TIMEOUT_MS,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
-    context.setDefaultTimeout(TIMEOUT_MS);
-    const page = context.pages()[0] || (await context.newPage());
+  step = "launch chromium";
+  await withChromium({
+    name: "dashboard", timeout: TIMEOUT_MS, viewport: { width: 1280, height: 900 },
+    onFailure: (page) => page.screenshot({ path: join(shots, "dashboard-failure.png"), fullPage: true }),
+  }, async (context, page) => {
     await watch(context, page);
-    try {
-      await drive(page);
-    } catch (error) {
-      await page.screenshot({ path: join(shots, "dashboard-failure.png"), fullPage: true }).catch(() => {});
-      throw error;
-    }
-  } finally {
-    await context?.close().catch(() => {});
-    rmSync(profile, { recursive: true, force: true });
-  }
+    await drive(page);
+  });
 }
 
-try {
-  await main();
-  process.stdout.write(`${JSON.stringify(report)}\n`);
-} catch (error) {
-  process.stdout.write(`${JSON.stringify(report)}\n`);
-  process.stderr.write(`dashboard.mjs: ${error.step || step}: ${error.message}\n`);
-  process.exitCode = 1;
-}
+await finish("dashboard.mjs", main, report, () => step);

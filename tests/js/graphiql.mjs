@@ -12,15 +12,8 @@
 //        GRAPHIQL_TIMEOUT_MS how long each step may take (default 60000)
 // exit:  0 when everything held; 1 with `graphiql.mjs: <step>: <reason>` on stderr otherwise.
 
-import { mkdtempSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { finish, isLocal, withChromium } from "./browser.mjs";
 
-// require() rather than import: it also honours NODE_PATH, for a playwright-core installed elsewhere.
-const { chromium } = createRequire(import.meta.url)("playwright-core");
-
-const LOCAL_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 const TIMEOUT_MS = Number(process.env.GRAPHIQL_TIMEOUT_MS || 60_000);
 
 const url = process.argv[2];
@@ -28,7 +21,6 @@ const key = process.env.GRAPHIQL_API_KEY || "";
 const query = process.env.GRAPHIQL_QUERY || "{ tenant { id timezone } }";
 const expected = process.env.GRAPHIQL_EXPECT || '"data"';
 const screenshot = process.env.GRAPHIQL_SCREENSHOT || "";
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 
 const report = {
   url,
@@ -47,12 +39,6 @@ function fail(reason) {
   const error = new Error(reason);
   error.step = step;
   throw error;
-}
-
-function isLocal(address) {
-  const { protocol, hostname } = new URL(address);
-  if (!["http:", "https:", "ws:", "wss:"].includes(protocol)) return true; // data:, blob:, about:
-  return LOCAL_HOSTS.has(hostname);
 }
 
 async function watch(context, page) {
@@ -159,41 +145,15 @@ async function drive(page) {
 async function main() {
   if (!url) fail("usage: GRAPHIQL_API_KEY=<key> node graphiql.mjs <graphiql-url>");
   if (!key) fail("GRAPHIQL_API_KEY is not set");
-  const profile = mkdtempSync(join(tmpdir(), "graphiql-chromium-"));
-  let context;
-  try {
-    step = "launch chromium";
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath,
-      headless: true,
-      viewport: { width: 1400, height: 900 },
-      timeout: TIMEOUT_MS,
-      args: [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      ],
-    });
-    context.setDefaultTimeout(TIMEOUT_MS);
-    const page = context.pages()[0] || (await context.newPage());
+  step = "launch chromium";
+  await withChromium({
+    name: "graphiql", timeout: TIMEOUT_MS, viewport: { width: 1400, height: 900 },
+    onFailure: (page) => screenshot && page.screenshot({ path: screenshot }),
+  }, async (context, page) => {
     await watch(context, page);
-    try {
-      await drive(page);
-    } catch (error) {
-      if (screenshot) await page.screenshot({ path: screenshot }).catch(() => {});
-      throw error;
-    }
-  } finally {
-    await context?.close().catch(() => {});
-    rmSync(profile, { recursive: true, force: true });
-  }
+    await drive(page);
+  });
 }
 
-try {
-  await main();
-  process.stdout.write(`${JSON.stringify(report)}\n`);
-} catch (error) {
-  process.stdout.write(`${JSON.stringify(report)}\n`);
-  const blocked = report.blocked.length ? ` (blocked non-local requests: ${report.blocked.join(", ")})` : "";
-  process.stderr.write(`graphiql.mjs: ${error.step || step}: ${error.message}${blocked}\n`);
-  process.exitCode = 1;
-}
+await finish("graphiql.mjs", main, report, () => step,
+  () => (report.blocked.length ? ` (blocked non-local requests: ${report.blocked.join(", ")})` : ""));
