@@ -27,7 +27,7 @@ if str(REPO_ROOT) not in sys.path:
 import httpx  # noqa: E402
 import orjson  # noqa: E402
 
-from analytics.embedded import EmbeddedPostgres, EmbeddedRedis, free_port  # noqa: E402
+from analytics.embedded import EmbeddedPostgres, EmbeddedRedis, _pg_commands, free_port  # noqa: E402
 
 TRACK_MUTATION = ("mutation Track($events: [TrackEvent!]!) "
                   "{ track(events: $events) { accepted duplicates rejected } }")
@@ -216,6 +216,10 @@ def running_stack(*, worker: bool = True, quiet: bool = False, api_workers: int 
         for child in reversed(children):
             _stop_process(child)
         for server in reversed(started):
+            if isinstance(server, EmbeddedPostgres):  # its data is removed next: no shutdown checkpoint
+                with contextlib.suppress(subprocess.CalledProcessError):
+                    _pg_commands().pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=server.pgdata,
+                                          **server._run_as())
             server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
 
