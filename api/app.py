@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from analytics.db import create_engine
+from analytics.ingest.service import GroupCommit
 from analytics.settings import Settings, load_settings
 from api.answers import Answers
 from api.context import Resources
@@ -29,6 +30,16 @@ from api.sdk import sdk_routes
 from api.telemetry import RequestTelemetry, metrics_route, migration_status
 from api.view import GraphQLEndpoint
 from workers.queue import RollupNotifier, connect
+
+
+def app_from_environment() -> Starlette:
+    """The app of one of several API processes (``analytics serve --workers N``): settings and
+    logging read from the environment, as the command read them."""
+    from analytics.observability import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings)
+    return create_app(settings)
 
 
 def create_app(settings: Settings | None = None, *, fast_track: bool = True) -> Starlette:
@@ -76,6 +87,8 @@ def create_app(settings: Settings | None = None, *, fast_track: bool = True) -> 
             principals=PrincipalCache(engine, dsn=settings.database_url.replace("+asyncpg", "", 1),
                                       role=settings.app_role, ttl=settings.key_cache_seconds),
             answers=Answers(redis),
+            group_commit=(GroupCommit(engine, max_events=settings.group_commit_events)
+                          if settings.group_commit_events > 1 else None),
         )
         await resources.principals.start()
         holder["resources"] = resources
@@ -84,6 +97,8 @@ def create_app(settings: Settings | None = None, *, fast_track: bool = True) -> 
             yield
         finally:
             await resources.principals.close()
+            if resources.group_commit is not None:
+                await resources.group_commit.drain()
             await resources.rollups.drain()
             await redis.aclose()
             await engine.dispose()

@@ -26,14 +26,21 @@ def api_key_from(request: Request) -> str | None:
     return header_key(request) or beacon_key(request)
 
 
-async def authenticate(request: Request, principals: PrincipalCache) -> tuple[Principal | None, str | None]:
+async def authenticate(request: Request, principals: PrincipalCache, *, ingest: bool = False
+                       ) -> tuple[Principal | None, str | None]:
     """The caller's principal, or why there is none (no key; unknown or revoked). Binds the tenant
-    to the request's state (metrics) and log context."""
+    to the request's state (metrics) and log context. ``ingest``: a ``track`` request, which may use
+    a kept principal (``request.state.vouched``: its write checks it, api.principals)."""
     raw_key = api_key_from(request)
     request.state.principal = None  # looked up (api.cors reads it)
+    request.state.vouched = None
     if not raw_key:
         return None, "an API key is required: send Authorization: Bearer <key> or X-API-Key"
-    principal = request.state.principal = await principals.resolve(raw_key)
+    if ingest:
+        principal, request.state.vouched = await principals.for_ingest(raw_key)
+    else:
+        principal = await principals.resolve(raw_key)
+    request.state.principal = principal
     if principal is None:
         return None, "the API key is unknown or revoked"
     if principal.kind is not KeyKind.PUBLISHABLE and not header_key(request):

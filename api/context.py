@@ -17,7 +17,7 @@ from strawberry.types import Info
 
 from analytics.db import tenant_transaction
 from analytics.ingest.events import EventIn
-from analytics.ingest.service import PartitionCache
+from analytics.ingest.service import GroupCommit, PartitionCache
 from analytics.settings import Settings
 from analytics.tenants.service import KeyKind, Principal
 from analytics.traffic.visitor import DailySalts
@@ -45,6 +45,7 @@ class Resources:
     answers: Answers
     partitions: PartitionCache = field(default_factory=PartitionCache)
     visitor_salts: tuple[date, DailySalts] | None = None  # (UTC day, salts): api.ingest.visitors
+    group_commit: GroupCommit | None = None  # concurrent track batches of a tenant share a commit
 
 
 @dataclass

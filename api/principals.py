@@ -18,6 +18,12 @@ Only a process that is listening caches: while the listening connection is down 
 restarting), every request looks its key up as before, and the connection is opened again at most
 every ``RECONNECT_SECONDS``. A lookup that overlapped an announcement is not kept (``generation``).
 Unknown and revoked keys are never kept, so guessing keys cannot fill the cache.
+
+``track`` keeps keys apart from that (``for_ingest``, whatever ``ttl`` is): its write reads the
+key again in the transaction that stores the events (analytics.ingest.service.Vouched), so a key
+revoked or a tenant changed before it stops there exactly, with no race against an announcement,
+and the request is answered again with the key looked up. That costs one statement per commit
+(shared by a group of requests) instead of a lookup per request.
 """
 
 from __future__ import annotations
@@ -31,12 +37,14 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from analytics.ingest.service import Vouched
 from analytics.tenants.service import Principal, hash_key, resolve_key
 
 log = logging.getLogger(__name__)
 CHANNEL = "analytics_principals"  # migrations/versions/0028_principal_changes.py
 RECONNECT_SECONDS = 5.0
 MAX_ENTRIES = 10_000
+INGEST_SECONDS = 60.0  # how long track trusts a kept key before looking it up (it is checked anyway)
 
 
 class PrincipalCache:
@@ -49,6 +57,7 @@ class PrincipalCache:
         self.generation = 0  # bumped by every announcement and every loss of the listener
         self._next_round: asyncio.Future[bool] | None = None  # the round trip not yet begun
         self._rounds: asyncio.Task[None] | None = None
+        self._ingest: OrderedDict[bytes, tuple[float, Principal]] = OrderedDict()
 
     @property
     def listening(self) -> bool:
@@ -112,6 +121,26 @@ class PrincipalCache:
                 log.warning("the key-change listener did not answer (%s)", exc)
             finally:
                 waiting.set_result(done)  # False: the request looks its key up
+
+    async def for_ingest(self, raw_key: str) -> tuple[Principal | None, Vouched | None]:
+        """The key's principal for ``track``; kept ones come with the Vouched its write checks."""
+        digest = hash_key(raw_key)
+        entry = self._ingest.get(digest)
+        if entry is not None and entry[0] > time.monotonic():
+            return entry[1], Vouched(digest, entry[1])
+        principal = await resolve_key(self.engine, raw_key)
+        self._ingest.pop(digest, None)
+        if principal is not None:
+            self._ingest[digest] = (time.monotonic() + INGEST_SECONDS, principal)
+            if len(self._ingest) > MAX_ENTRIES:
+                self._ingest.popitem(last=False)
+        return principal, None
+
+    def forget_for_ingest(self, vouched: Vouched) -> None:
+        """Its write found the kept principal stale."""
+        entry = self._ingest.get(vouched.key_hash)
+        if entry is not None and entry[1] == vouched.principal:
+            del self._ingest[vouched.key_hash]
 
     def forget_tenant(self, tenant_id: int) -> None:
         self.generation += 1

@@ -14,7 +14,8 @@ One request, in order:
 5. The document is parsed and validated once per text with the depth, alias and token limits
    (api.documents); the operation is picked (a mutation over GET is 405); its cost is checked.
 6. The key's token bucket is charged: cost for reads, one token per event for ``track`` (429).
-7. Strawberry executes the prepared document. Internal errors are logged with the request id and
+7. Strawberry executes the prepared document (the known ``track`` mutation skips execution:
+   api.ingest.fast_track). Internal errors are logged with the request id and
    masked; user errors keep their message and code.
 8. Request errors of a well-formed request (nothing executed: a document that does not parse or
    validate, no such operation, a limit exceeded, variables that do not coerce (BAD_USER_INPUT),
@@ -54,6 +55,7 @@ from starlette.responses import Response
 
 from analytics import observability
 from analytics.db import storage_unavailable
+from analytics.ingest.service import StalePrincipal
 from api import cors
 from api.answers import Remembered
 from api.auth import api_key_from, authenticate, beacon_key, header_key
@@ -72,6 +74,7 @@ from api.http_request import (
     wants_graphiql,
 )
 from api.ingest.fast_path import ENVELOPE_DECODER, decode_variables
+from api.ingest.fast_track import answer_track, track_plan
 from api.persisted.store import RequestRefused
 from api.ratelimit import Bucket
 from api.schema import schema
@@ -180,8 +183,9 @@ class GraphQLEndpoint:
         return b"".join(chunks)
 
     async def run(self, request: Request, resources: Resources, params: Params, media: str,
-                  request_id: str) -> Response:
-        principal, key_problem = await authenticate(request, resources.principals)
+                  request_id: str, *, kept_keys: bool = True) -> Response:
+        principal, key_problem = await authenticate(request, resources.principals,
+                                                    ingest=kept_keys and params.events is not None)
         try:
             resolved = await resources.persisted.resolve(params.query, params.extensions,
                                                          params.document_id, principal)
@@ -235,19 +239,28 @@ class GraphQLEndpoint:
                 return self.not_modified(remembered.etag, resources)  # unchanged data: nothing runs
         context = Context(request=request, resources=resources, principal=principal, key_problem=key_problem,
                           decoded_events=params.events, document=document.node)
+        plan = track_plan(operation) if params.events is not None else None
         try:
-            result = await schema.execute(resolved.text, variable_values=params.variables,
-                                          context_value=context, operation_name=params.operation_name)
+            if plan is not None:  # the known track mutation: no execution machinery (api.ingest.fast_track)
+                data, raised = await answer_track(plan, context)
+            else:
+                result = await schema.execute(resolved.text, variable_values=params.variables,
+                                              context_value=context, operation_name=params.operation_name)
+                data, raised = result.data, list(result.errors or ())
         finally:
             await context.close()  # the resolvers' shared read transaction
-        if any(e.original_error and storage_unavailable(e.original_error) for e in result.errors or ()):
+        stale = next((e.original_error for e in raised if isinstance(e.original_error, StalePrincipal)), None)
+        if stale is not None:  # track's write found its kept key changed (api.principals): look it up
+            resources.principals.forget_for_ingest(request.state.vouched)
+            return await self.run(request, resources, params, media, request_id, kept_keys=False)
+        if any(e.original_error and storage_unavailable(e.original_error) for e in raised):
             return self.unavailable(media, request_id)  # nothing was acknowledged: the client retries
-        errors = [self.mask(error, request_id, resources) for error in result.errors or ()]
-        if is_request_error(result.data, result.errors):  # variables that do not coerce
+        errors = [self.mask(error, request_id, resources) for error in raised]
+        if is_request_error(data, raised):  # variables that do not coerce
             return self.request_error([with_code(e, "BAD_USER_INPUT") for e in errors], media)
-        body: dict[str, Any] = {"data": result.data}
+        body: dict[str, Any] = {"data": data}
         if errors:
-            body = {"errors": [e.formatted for e in errors], "data": result.data}
+            body = {"errors": [e.formatted for e in errors], "data": data}
         if request.method == "GET":
             return await self.cacheable(request, body, media, resources, remembered)
         return self.respond(body, 200, media)

@@ -27,7 +27,7 @@ if str(REPO_ROOT) not in sys.path:
 import httpx  # noqa: E402
 import orjson  # noqa: E402
 
-from analytics.embedded import EmbeddedPostgres, EmbeddedRedis, free_port  # noqa: E402
+from analytics.embedded import EmbeddedPostgres, EmbeddedRedis, _pg_commands, free_port  # noqa: E402
 
 TRACK_MUTATION = ("mutation Track($events: [TrackEvent!]!) "
                   "{ track(events: $events) { accepted duplicates rejected } }")
@@ -144,7 +144,7 @@ def _postmaster_pid(pg: EmbeddedPostgres) -> int | None:
 
 
 @contextlib.contextmanager
-def running_stack(*, worker: bool = True, quiet: bool = False) -> Iterator[Stack]:
+def running_stack(*, worker: bool = True, quiet: bool = False, api_workers: int = 1) -> Iterator[Stack]:
     """Start (or reuse, via DATABASE_URL / REDIS_URL) the servers, migrate, make a tenant, run
     ``analytics serve`` and ``analytics worker``; stop and remove everything on exit."""
     from analytics.db import migrate
@@ -192,7 +192,8 @@ def running_stack(*, worker: bool = True, quiet: bool = False) -> Iterator[Stack
         api_log = data_dir / "api.log"
         say(f"starting the API on port {port}")
         with api_log.open("wb") as out:
-            api = subprocess.Popen([*exe, "serve", "--port", str(port)], env=env, cwd=REPO_ROOT,
+            api = subprocess.Popen([*exe, "serve", "--port", str(port), "--workers", str(api_workers)],
+                                   env=env, cwd=REPO_ROOT,
                                    stdout=out, stderr=subprocess.STDOUT)
         children.append(api)
         pids["api"] = api.pid
@@ -215,6 +216,10 @@ def running_stack(*, worker: bool = True, quiet: bool = False) -> Iterator[Stack
         for child in reversed(children):
             _stop_process(child)
         for server in reversed(started):
+            if isinstance(server, EmbeddedPostgres):  # its data is removed next: no shutdown checkpoint
+                with contextlib.suppress(subprocess.CalledProcessError):
+                    _pg_commands().pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=server.pgdata,
+                                          **server._run_as())
             server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -342,10 +347,12 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
         stat = _proc_stat(pid)
         if stat is None:
             continue
-        if role == "postgres":
+        if role in ("postgres", "api"):  # the API has children with `serve --workers N`
             exited = stat[1] + stat[2]
             live = sum(child[1] for p in _children_of(pid) if (child := _proc_stat(p)))
-            totals[role], totals[PG_EXITED] = exited + live, exited
+            totals[role] = exited + live
+            if role == "postgres":
+                totals[PG_EXITED] = exited
         else:
             totals[role] = stat[1]
     totals[MACHINE] = _machine_busy_seconds()

@@ -15,7 +15,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from analytics.embedded import free_port
+from bench.ceiling import running_ceiling
 from bench.harness import (
+    RESERVED_PORTS,
     TRACK_MUTATION,
     Stack,
     conditions,
@@ -61,15 +64,23 @@ def parse_args() -> argparse.Namespace:
                         help="Requests/s the pre-generated single-event bodies are sized for.")
     parser.add_argument("--no-worker", action="store_true", help="Do not run the worker.")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=("decode", "batched", "copy", "single"),
+                        choices=("decode", "batched", "copy", "single", "ceiling"),
                         help="Skip a phase (repeatable).")
     parser.add_argument("--drain-timeout", type=float, default=300,
                         help="Seconds to wait for the worker to empty the outbox after a phase.")
+    parser.add_argument("--api-workers", type=int, default=1,
+                        help="API processes (analytics serve --workers N); CPU and profiles count them all.")
+    parser.add_argument("--short", action="store_true",
+                        help="A smoke run of every phase in seconds (CI): 1 s windows, small pools.")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
                         help="Sample the API and the worker with py-spy during each window; "
                              "write collapsed stacks to DIR and print where the time goes "
                              "(costs some CPU).")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.short:
+        args.seconds, args.warmup, args.max_rate, args.single_max_rate = 1.0, 0.5, 20_000, 2_000
+        args.batch, args.drain_timeout = min(args.batch, 100), 60
+    return args
 
 
 # --- decode cost, in process ---------------------------------------------------------------------
@@ -87,7 +98,7 @@ def _time_per_call(fn: Callable[[], object], min_seconds: float = 1.0) -> float:
     return statistics.median(samples)
 
 
-def decode_benchmark(batch: int) -> list[tuple[str, object]]:
+def decode_benchmark(batch: int, min_seconds: float = 1.0) -> list[tuple[str, object]]:
     """ms per ``batch``-event body: msgspec fast path versus graphql-core coercion + Strawberry."""
     from graphql import FieldNode, OperationDefinitionNode, parse
     from graphql.execution.values import get_argument_values, get_variable_values
@@ -141,12 +152,12 @@ def decode_benchmark(batch: int) -> list[tuple[str, object]]:
 
     assert fast() == generic(), "the two paths disagree"
     decoded = fast()
-    fast_s = _time_per_call(fast)
-    generic_s = _time_per_call(generic)
-    json_s, coerce_s, convert_s = (_time_per_call(plain_variables), _time_per_call(coerce),
-                                   _time_per_call(convert))
+    fast_s = _time_per_call(fast, min_seconds)
+    generic_s = _time_per_call(generic, min_seconds)
+    json_s, coerce_s, convert_s = (_time_per_call(plain_variables, min_seconds),
+                                   _time_per_call(coerce, min_seconds), _time_per_call(convert, min_seconds))
     validate_s = _time_per_call(lambda: validate_batch(decoded, retention_days=90,
-                                                       max_future_seconds=86_400))
+                                                       max_future_seconds=86_400), min_seconds)
     per = 1000.0
     return [
         ("body", f"{batch} events, {len(body) / 1024:.0f} KiB"),
@@ -163,21 +174,22 @@ def decode_benchmark(batch: int) -> list[tuple[str, object]]:
 # --- HTTP phases ---------------------------------------------------------------------------------
 
 
-def run_http_phase(stack: Stack, spec: LoadSpec, label: str,
-                   profile_dir: Path | None) -> tuple[LoadResult, list[tuple[str, object]]]:
-    """Run one load phase in a separate process and return its result and printable figures."""
+def run_http_phase(stack: Stack, spec: LoadSpec, label: str, profile_dir: Path | None,
+                   extra_pids: dict[str, int] | None = None) -> tuple[LoadResult, list[tuple[str, object]]]:
+    """Run one load phase in a separate process and return its result and printable figures
+    (``extra_pids``: more processes whose CPU is shown, such as the ceiling server)."""
     load = LoadProcess(spec)
     print(f"\n[{label}] generating {spec.body_count} request bodies...", file=sys.stderr,
           flush=True)
     generated = load.prepare()
     print(f"[{label}] {generated:.1f} s to generate; {spec.warmup:.0f} s warm-up, "
           f"{spec.seconds:.0f} s measured", file=sys.stderr, flush=True)
-    pids = dict(stack.pids)
+    pids = {**stack.pids, **(extra_pids or {})}
     if load.pid is not None:
         pids["loadgen"] = load.pid
     marks: dict[str, tuple[float, dict[str, float]]] = {}
-    samplers = {role: Sampler(stack.pids[role], profile_dir / f"{role}-{label}.txt", spec.seconds)
-                for role in ("api", "worker") if profile_dir is not None and role in stack.pids}
+    samplers = {role: Sampler(pids[role], profile_dir / f"{role}-{label}.txt", spec.seconds)
+                for role in ("api", "worker") if profile_dir is not None and role in pids}
 
     db: dict[str, dict[str, int]] = {}
 
@@ -214,6 +226,9 @@ def run_http_phase(stack: Stack, spec: LoadSpec, label: str,
         ("responses with accepted != batch", f"{result.bad}"
          + (f"  first: {result.first_bad}" if result.first_bad else "")),
         ("CPU in window", cpu_share(cpu0, cpu1, elapsed)),
+        ("CPU per request", ", ".join(f"{role} {(cpu1[role] - cpu0[role]) / requests * 1000:.2f} ms"
+                                      for role in ("api", "ceiling", "postgres", "redis")
+                                      if role in cpu0 and role in cpu1 and requests)),
         ("PostgreSQL in window (approx.)", ", ".join(  # less the probe's own session/commit
             f"{name} {db['end'][name] - db['start'][name] - 1:,}" for name in db["start"])),
         ("body size", f"{result.body_bytes:,} bytes"),
@@ -388,20 +403,20 @@ def main() -> None:
     print("track ingest benchmark (figures only; nothing is asserted)")
     if "decode" not in skip:
         print_section(f"decode cost of one {args.batch}-event body, in process (median)",
-                      decode_benchmark(args.batch))
+                      decode_benchmark(args.batch, 0.05 if args.short else 1.0))
 
-    with running_stack(worker=not args.no_worker) as stack:
+    with running_stack(worker=not args.no_worker, api_workers=args.api_workers) as stack:
         print_section("conditions", conditions(
             stack, batch_size=args.batch, batched_concurrency=args.concurrency,
             single_concurrency=args.single_concurrency,
             duration=f"{args.seconds:g} s measured after {args.warmup:g} s warm-up, per phase",
             load_generator=f"1 separate process, {args.client} client, closed loop "
                            "(bodies pre-serialised with orjson)",
-            API="python -m cli serve (1 uvicorn process)",
+            API=f"python -m cli serve --workers {args.api_workers}",
             between_phases="outbox drained, then CHECKPOINT; COPY runs last"))
         url = stack.graphql_url
         summary: list[tuple[str, object]] = []
-        batched_accepted = 0
+        batched_accepted, single_rate = 0, 0.0
         if "batched" not in skip:
             spec = LoadSpec(url=url, key=stack.publishable_key, batch=args.batch,
                             concurrency=args.concurrency, seconds=args.seconds, warmup=args.warmup,
@@ -422,10 +437,25 @@ def main() -> None:
             result, rows = run_http_phase(stack, spec, "single", args.profile)
             print_section(f"single-event track: 1 event a request, {args.single_concurrency} "
                           "connections", rows + wait_drained(stack, args.drain_timeout))
+            single_rate = len(result.latencies) / result.window
             summary.append(("single-event track over HTTP",
-                            f"{len(result.latencies) / result.window:,.0f} requests/s, "
-                            f"{latency_text(result)}"))
+                            f"{single_rate:,.0f} requests/s, {latency_text(result)}"))
             settle(stack)
+        if "ceiling" not in skip:
+            while (port := free_port()) in RESERVED_PORTS:
+                pass
+            with running_ceiling(port) as ceiling:
+                spec = LoadSpec(url=f"http://127.0.0.1:{port}/graphql", key=stack.publishable_key, batch=1,
+                                concurrency=args.single_concurrency, seconds=args.seconds,
+                                warmup=args.warmup, max_rate=args.single_max_rate * 4, client=args.client)
+                result, rows = run_http_phase(stack, spec, "ceiling", None, {"ceiling": ceiling.pid})
+            print_section("the HTTP stack's ceiling: a plain Starlette JSON endpoint (bench/ceiling.py), "
+                          f"the same single-event bodies, {args.single_concurrency} connections", rows)
+            rate = len(result.latencies) / result.window
+            share = (f"  (single-event track is {single_rate / rate:.2f} of it)"
+                     if single_rate and rate else "")
+            summary.append(("plain Starlette JSON endpoint (ceiling)",
+                            f"{rate:,.0f} requests/s, {latency_text(result)}{share}"))
         if "copy" not in skip:
             count = max(batched_accepted, args.batch * args.concurrency)
             rates = asyncio.run(copy_benchmark(stack, count, args.batch, args.concurrency))

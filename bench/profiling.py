@@ -22,7 +22,7 @@ class Sampler:
         self.output = output
         self._args = [py_spy() or "py-spy", "record", "--pid", str(pid),
                       "--duration", str(max(1, round(seconds))), "--rate", str(rate),
-                      "--format", "raw", "--output", str(output), "--nonblocking"]
+                      "--format", "raw", "--output", str(output), "--nonblocking", "--subprocesses"]
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:

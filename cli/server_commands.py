@@ -34,20 +34,28 @@ def migrate(data_dir: Path | None = DataDir) -> None:
 @app.command()
 def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
           port: int = typer.Option(8000, help="Port to listen on."),
-          log_level: str = typer.Option("warning", help="uvicorn log level.")) -> None:
+          log_level: str = typer.Option("warning", help="uvicorn log level."),
+          workers: int = typer.Option(1, min=1, help="API processes sharing the port (uvicorn's "
+                                                     "supervisor restarts one that dies); each has its "
+                                                     "own pool, group commits and kept keys.")) -> None:
     """Run the GraphQL API (needs DATABASE_URL and REDIS_URL)."""
     import uvicorn
 
     from analytics.observability import configure_logging
-    from api.app import create_app
+    from api.app import app_from_environment, create_app
 
     settings = settings_for()
     if not settings.database_url or not settings.redis_url:
         raise fail("DATABASE_URL and REDIS_URL must be set (or use `analytics dev`)")
     configure_logging(settings)  # uvicorn's loggers go through ours; one access line per request
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, log_config=None,
-                access_log=False, loop="uvloop" if _has("uvloop") else "asyncio",
-                http="httptools" if _has("httptools") else "h11")
+    options: dict[str, Any] = dict(host=host, port=port, log_level=log_level, log_config=None,
+                                   access_log=False, loop="uvloop" if _has("uvloop") else "asyncio",
+                                   http="httptools" if _has("httptools") else "h11")
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)
+    else:  # each process builds its app from the same environment
+        uvicorn.run(f"{app_from_environment.__module__}:{app_from_environment.__name__}", factory=True,
+                    workers=workers, **options)
 
 
 def _has(module: str) -> bool:

@@ -160,8 +160,13 @@ async def resolve_key(engine: AsyncEngine, raw_key: str) -> Principal | None:
     revoked key stops on its next request). Autocommit: one round trip, no BEGIN/ROLLBACK."""
     async with engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        row = (await conn.execute(text("SELECT * FROM analytics_resolve_key(:hash)"),
-                                  {"hash": hash_key(raw_key)})).one_or_none()
+        return await principal_of(conn, hash_key(raw_key))
+
+
+async def principal_of(conn: AsyncConnection, key_hash: bytes) -> Principal | None:
+    """The principal of the live key with ``key_hash`` as of now, in ``conn``'s transaction."""
+    row = (await conn.execute(text("SELECT * FROM analytics_resolve_key(:hash)"),
+                              {"hash": key_hash})).one_or_none()
     if row is None:
         return None
     return Principal(int(row.tenant_id), KeyKind(row.kind), ZoneInfo(row.timezone),

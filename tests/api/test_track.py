@@ -469,3 +469,96 @@ async def test_ai_details_are_checked_per_field(gql: GraphQLClient, make_tenant:
         (6, "ai.tool", "is required for ToolCall"),
         (7, "ai", "is only for AIRequest, ConversationMessage, ToolCall events")]
 
+
+
+# Documents the fast path answers without execution (api.ingest.fast_track), and what the generic path
+# must answer identically: aliases, __typename, user errors located on the field, a missing key.
+TYPENAMES = """mutation T($e: [TrackEvent!]!) { t: track(events: $e) { __typename n: accepted optedOut
+    results { __typename i: index status id } rejections { __typename field reason index } duplicates } }"""
+ONLY_COUNTS = "mutation ($events: [TrackEvent!]!) { track(events: $events) { rejected accepted } }"
+
+
+async def test_the_fast_track_answers_whole_responses_as_execution_does(
+        gql: GraphQLClient, generic_gql: GraphQLClient, make_tenant: Any, monkeypatch: Any) -> None:
+    import api.view
+
+    fast_answers = 0
+    answer_track = api.view.answer_track
+
+    async def counting(*args: Any) -> Any:
+        nonlocal fast_answers
+        fast_answers += 1
+        return await answer_track(*args)
+
+    monkeypatch.setattr(api.view, "answer_track", counting)
+    good = event("TourStarted", "2025-05-01T10:00:00Z", "u1", tourId="t1")
+    bad = event("StepViewed", "2025-05-01T10:00:00Z", "u1", tourId="t1")
+    cases: list[tuple[str, str, list[dict[str, Any]], str]] = [
+        (TYPENAMES, "e", [good, bad, good], "publishable"),
+        (ONLY_COUNTS, "events", [good], "secret"),
+        (TRACK, "events", [], "publishable"),  # BAD_USER_INPUT on the field
+        (TRACK, "events", [good] * 1001, "publishable"),  # BATCH_TOO_LARGE
+        (TRACK, "events", [good], "none"),  # UNAUTHENTICATED
+        (TRACK, "events", [good], "unknown"),
+    ]
+    for document, variable, batch, key in cases:
+        answers = []
+        for client in (gql, generic_gql):
+            tenant: TenantKeys = await make_tenant()
+            keys = {"publishable": tenant.publishable, "secret": tenant.secret, "none": None,
+                    "unknown": "pk_" + "0" * 40}
+            response = await client.post(keys[key], document, {variable: batch})
+            answers.append((response.status_code, response.json()))
+        assert answers[0] == answers[1], (document, key)
+    assert fast_answers == len(cases)  # every one of them took the fast path on the fast server
+    status, body = answers[0]
+    assert status == 200 and body["data"] is None
+    assert body["errors"][0]["path"] == ["track"] and body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_documents_the_fast_track_does_not_know_are_executed(
+        gql: GraphQLClient, make_tenant: Any, monkeypatch: Any) -> None:
+    import api.view
+
+    monkeypatch.setattr(api.view, "answer_track", None)  # would fail if called
+    tenant: TenantKeys = await make_tenant()
+    fragment = """mutation ($e: [TrackEvent!]!) { track(events: $e) { ...counts } }
+        fragment counts on TrackResult { accepted }"""
+    twice = "mutation ($e: [TrackEvent!]!) { track(events: $e) { accepted accepted } }"
+    skip = "mutation ($e: [TrackEvent!]!, $s: Boolean!) { track(events: $e) { accepted @skip(if: $s) rejected } }"
+    for document, extra, expected in ((fragment, {}, {"accepted": 1}), (twice, {}, {"accepted": 1}),
+                                      (skip, {"s": True}, {"rejected": 0})):
+        batch = [event("TourStarted", "2025-05-01T10:00:00Z", "u1", tourId="t1")]
+        assert await gql.data(tenant.publishable, document, {"e": batch, **extra}) == {"track": expected}
+
+
+async def test_track_keeps_keys_but_a_change_stops_the_next_request_exactly(
+        gql: GraphQLClient, make_tenant: Any, owner_engine: AsyncEngine) -> None:
+    """track uses a kept principal (api.principals.for_ingest) and its write reads the key again, so a
+    change made with every announcement off (session_replication_role = replica: no trigger, no
+    NOTIFY) still applies to the very next request, whether it has events to write or not."""
+    tenant: TenantKeys = await make_tenant()
+
+    async def silently(sql: str) -> None:
+        async with owner_engine.begin() as conn:
+            await conn.execute(text("SET LOCAL session_replication_role = replica"))
+            await conn.execute(text(sql), {"t": tenant.id})
+
+    async def send(*batch: dict[str, Any], **headers: str) -> dict[str, Any]:
+        response = await gql.post(tenant.publishable, TRACK, {"events": list(batch)}, **headers)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    first = await send(event("TourStarted", "2025-05-01T10:00:00Z", "u1", tourId="t1"))
+    assert first["data"]["track"]["accepted"] == 1  # the key is kept from here on
+    await silently("UPDATE tenants SET honour_privacy_signals = true WHERE id = :t")
+    opted = await send(event("TourStarted", "2025-05-01T10:00:00Z", "u2", tourId="t1"), DNT="1")
+    assert [r["status"] for r in opted["data"]["track"]["results"]] == ["OPTED_OUT"]  # nothing to write
+    second = await send(event("TourStarted", "2025-05-01T10:00:00Z", "u3", tourId="t1"))
+    assert second["data"]["track"]["accepted"] == 1
+    await silently("UPDATE api_keys SET revoked_at = now() WHERE tenant_id = :t")
+    for batch in ([event("TourStarted", "2025-05-01T10:00:00Z", "u4", tourId="t1")],
+                  [event("TourStarted", "not a time", "u5", tourId="t1")]):  # with and without a write
+        refused = await send(*batch)
+        assert refused["data"] is None and refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert await stored_events(owner_engine, tenant.id) == 2

@@ -94,6 +94,46 @@ class Worker:
             self.process.wait(5)
 
 
+class Api:
+    """``analytics serve`` as a subprocess on a fixed port: started, SIGKILLed and stopped by the test."""
+
+    def __init__(self, env: dict[str, str], log: Path, port: int) -> None:
+        self.env, self.log, self.port = env, log, port
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start it and wait until it answers (the same port: clients reconnect to it)."""
+        assert self.process is None or self.process.poll() is not None
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(self.port)],
+                                            env=self.env, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT)
+        self.starts += 1
+        _wait_healthy(f"{self.url}/healthz", self.process, self.log)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+
 @dataclass
 class Stack:
     pg: EmbeddedPostgres
@@ -102,6 +142,7 @@ class Stack:
     api_url: str
     data_dir: Path
     worker: Worker
+    api: Api
 
     def stop_postgres_immediately(self) -> None:
         _pg_commands().pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=self.pg.pgdata, **self.pg._run_as())
@@ -142,7 +183,7 @@ def running_stack() -> Iterator[Stack]:
     data_dir.chmod(0o755)  # the embedded PostgreSQL runs as an unprivileged user when we are root
     pg = EmbeddedPostgres(data_dir, durable=True)
     redis = EmbeddedRedis(data_dir, durable=False)
-    api: subprocess.Popen[bytes] | None = None
+    api: Api | None = None
     worker: Worker | None = None
     try:
         database_url = pg.start()
@@ -157,26 +198,16 @@ def running_stack() -> Iterator[Stack]:
                "ANALYTICS_CORRECTION_DELAY_SECONDS": "0", "ANALYTICS_ROLLUP_CLAIM_BATCHES": "10",
                "ANALYTICS_DB_POOL_SIZE": "4", "ANALYTICS_LOG_LEVEL": "WARNING", "ANALYTICS_LOG_FORMAT": "text",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
-        port = free_port()
-        api_log = data_dir / "api.log"
-        with api_log.open("wb") as out:
-            api = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(port)], env=env,
-                                   cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT)
         worker = Worker(env, data_dir / "worker.log")
         worker.start()
-        api_url = f"http://127.0.0.1:{port}"
-        _wait_healthy(f"{api_url}/healthz", api, api_log)
-        yield Stack(pg, database_url, redis_url, api_url, data_dir, worker)
+        api = Api(env, data_dir / "api.log", free_port())
+        api.start()
+        yield Stack(pg, database_url, redis_url, api.url, data_dir, worker, api)
     finally:
         if worker is not None:
             worker.stop()
         if api is not None:
-            api.send_signal(signal.SIGINT)
-            try:
-                api.wait(15)
-            except subprocess.TimeoutExpired:
-                api.kill()
-                api.wait(5)
+            api.stop()
         redis.stop()
         pg.stop()
         shutil.rmtree(data_dir, ignore_errors=True)

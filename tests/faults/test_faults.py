@@ -55,9 +55,11 @@ def stack() -> Iterator[Stack]:
 
 @pytest.fixture(autouse=True)
 def worker_running(stack: Stack) -> Iterator[None]:
-    """Every test starts and ends with one live worker (a test may kill or pause it in between)."""
+    """Every test starts and ends with one live worker and API (a test may kill or pause them in between)."""
     if not stack.worker.alive():
         stack.worker.start()
+    if not stack.api.alive():
+        stack.api.start()
     yield
     stack.worker.resume()
 
@@ -84,6 +86,56 @@ async def test_the_worker_killed_again_and_again_during_ingest_loses_and_doubles
             notes=f"{sent} batches of 50, outbox rows at each kill {killed_with_work}")
     assert len(killed_with_work) == kills and tally.anomalies == []
     summary.assert_exactly_once()
+
+
+async def test_the_api_killed_during_group_commits_loses_and_doubles_nothing(stack: Stack) -> None:
+    """Sixteen clients send batches of one to three events back to back, so the API gathers them into
+    group commits (analytics.ingest.service.GroupCommit); the API is SIGKILLed while they commit and
+    started again, and every client retries what was not answered, as the SDK does."""
+    kills, started = scale(2, 10), time.monotonic()
+    tenant, tally, rng = await make_tenant(stack), Tally(), random.Random(23)
+    stop = asyncio.Event()
+    largest: list[int] = []
+
+    async def lane(client: RetryingClient) -> int:
+        sent = 0
+        while sent < scale(300, 3000) and not stop.is_set():
+            await client.send(tour_events(rng.randint(1, 3), rng))
+            sent += 1
+        return sent
+
+    async with http_client() as http, stack.owner() as engine:
+        stack.worker.pause()  # the outbox keeps every commit's row: the test sees what was grouped
+        lanes = [asyncio.create_task(lane(RetryingClient(http, stack.api_url, tenant.publishable, tally)))
+                 for _ in range(16)]
+        try:
+            for _ in range(kills):
+                first = tally.batches
+                await wait_for(lambda first=first: _more(tally, first + 10), 60, "ingest to run")
+                await asyncio.sleep(rng.uniform(0, 0.05))
+                stack.api.kill()
+                largest.append(await _largest_commit(engine, tenant.id))
+                await asyncio.to_thread(stack.api.start)
+        finally:
+            stop.set()
+            sent = sum(await asyncio.wait_for(asyncio.gather(*lanes), 180))
+            stack.worker.resume()
+        summary = await settle_and_check(
+            stack, tenant, tally, http, fault=f"API SIGKILLed {kills} times during group commits",
+            started=started, notes=f"{sent} batches of 1-3 events from 16 clients, most events in one "
+                                   f"commit before each kill {largest}, network errors {tally.network_errors}")
+    assert max(largest) > 3, "no commit held more than one batch: nothing was grouped"
+    assert tally.network_errors > 0, "no request was cut off by a kill"
+    assert tally.anomalies == [], tally.anomalies[:5]
+    summary.assert_exactly_once()
+
+
+async def _largest_commit(engine: Any, tenant_id: int) -> int:
+    """Events of the largest outbox row so far: one row per commit (the worker is paused)."""
+    async with engine.connect() as conn:
+        return int((await conn.execute(text(
+            "SELECT coalesce(max(cardinality(event_ids)), 0) FROM outbox WHERE tenant_id = :t"),
+            {"t": tenant_id})).scalar_one())
 
 
 async def test_postgresql_stopped_immediately_during_ingest_loses_nothing_acknowledged(stack: Stack) -> None:
