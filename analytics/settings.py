@@ -138,6 +138,7 @@ class Settings:
     log_format: str = "json"  # json | text (analytics dev: text)
     metrics_token: str | None = None  # bearer token /metrics requires; None: open
     geo_headers: str = "none"  # the proxy whose location headers ingest trusts (analytics.ingest.geo)
+    shared_reads: bool = True  # identical concurrent reads share one execution (api.shared_reads)
 
     @property
     def sync_database_url(self) -> str | None:
@@ -173,6 +174,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_format=_choice(env, "ANALYTICS_LOG_FORMAT", "json", ("json", "text")),
         metrics_token=env.get("ANALYTICS_METRICS_TOKEN") or None,
         geo_headers=_choice(env, "ANALYTICS_GEO_HEADERS", "none", ("none", *GEO_HEADERS)),
+        shared_reads=_bool(env, "ANALYTICS_SHARED_READS", True),
     )
     if settings.default_raw_retention_days > settings.rollup_retention_days:
         raise SettingsError(f"ANALYTICS_RAW_RETENTION_DAYS={settings.default_raw_retention_days} must be at "

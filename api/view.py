@@ -51,6 +51,7 @@ from graphql import (
 from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
 from starlette.responses import Response
+from strawberry.types import ExecutionResult
 
 from analytics import observability
 from analytics.db import storage_unavailable
@@ -75,6 +76,7 @@ from api.ingest.fast_path import ENVELOPE_DECODER, decode_variables
 from api.persisted.store import RequestRefused
 from api.ratelimit import Bucket
 from api.schema import schema
+from api.shared_reads import read_key
 from api.storable import unstorable_argument
 
 log = logging.getLogger("api.graphql")
@@ -235,11 +237,22 @@ class GraphQLEndpoint:
                 return self.not_modified(remembered.etag, resources)  # unchanged data: nothing runs
         context = Context(request=request, resources=resources, principal=principal, key_problem=key_problem,
                           decoded_events=params.events, document=document.node)
-        try:
-            result = await schema.execute(resolved.text, variable_values=params.variables,
-                                          context_value=context, operation_name=params.operation_name)
-        finally:
-            await context.close()  # the resolvers' shared read transaction
+
+        async def execute() -> ExecutionResult:
+            try:
+                return await schema.execute(resolved.text, variable_values=params.variables,
+                                            context_value=context, operation_name=params.operation_name)
+            finally:
+                await context.close()  # the resolvers' shared read transaction
+
+        shared = None
+        if (operation.operation is OperationType.QUERY and principal is not None
+                and resources.settings.shared_reads):
+            version = remembered.version if remembered else await resources.answers.version(
+                principal.tenant_id)
+            if version is not None:  # Redis cannot say: the read runs on its own
+                shared = read_key(principal, resolved.text, params.operation_name, params.variables, version)
+        result = await resources.shared.run(shared, execute)
         if any(e.original_error and storage_unavailable(e.original_error) for e in result.errors or ()):
             return self.unavailable(media, request_id)  # nothing was acknowledged: the client retries
         errors = [self.mask(error, request_id, resources) for error in result.errors or ()]
