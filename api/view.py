@@ -247,7 +247,7 @@ class GraphQLEndpoint:
 
         shared = None
         if (operation.operation is OperationType.QUERY and principal is not None
-                and resources.settings.shared_reads):
+                and resources.settings.shared_reads and not _meta_only(operation)):
             version = remembered.version if remembered else await resources.answers.version(
                 principal.tenant_id)
             if version is not None:  # Redis cannot say: the read runs on its own
@@ -322,6 +322,13 @@ class GraphQLEndpoint:
     def cache_headers(self, etag: str, resources: Resources) -> dict[str, str]:
         return {"ETag": etag, "Cache-Control": resources.settings.limits.cache_control,
                 "Vary": "Accept, Authorization, X-API-Key"}
+
+
+def _meta_only(operation: OperationDefinitionNode) -> bool:
+    """Whether the operation selects only ``__typename``/``__schema``/``__type`` at its root: it reads
+    no tenant data, so sharing its execution would save nothing but cost a Redis round trip."""
+    return all(isinstance(s, FieldNode) and s.name.value.startswith("__")
+               for s in operation.selection_set.selections)
 
 
 def _if_none_match(request: Request) -> list[str]:

@@ -37,7 +37,7 @@ RETURNS TABLE (day date, metric text, value bigint) LANGUAGE sql STABLE AS $$
     WHERE c.tenant_id = CAST(NULLIF(current_setting('analytics.tenant_id', true), '') AS bigint)
       AND c.entity_type = 'tour' AND c.entity_id = tour AND c.step_index = -1 AND NOT c.bot
       AND c.day BETWEEN first_day AND last_day
-    GROUP BY c.day, c.metric
+    GROUP BY c.day, c.metric ORDER BY c.day, c.metric
 $$;
 GRANT USAGE ON SCHEMA {PEER_SCHEMA} TO {{role}};
 GRANT EXECUTE ON FUNCTION {PEER_SCHEMA}.tour_days(text, date, date) TO {{role}};

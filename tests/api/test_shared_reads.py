@@ -151,3 +151,19 @@ async def test_identical_requests_share_a_statement_and_a_bumped_version_runs_ag
         assert await asyncio.gather(first, *same, other, after) == [2] * 6
     finally:
         await redis.aclose()
+
+
+@pytest.mark.parametrize(("document", "meta"), [
+    ("{ __typename }", True),
+    ("{ __schema { queryType { name } } __typename }", True),
+    ("{ tenant { __typename } }", False),
+    ("{ __typename ... on Query { tenant { id } } }", False),  # a fragment may read anything
+])
+def test_only_documents_that_read_no_tenant_data_skip_sharing(document: str, meta: bool) -> None:
+    from graphql import OperationDefinitionNode, parse
+
+    from api.view import _meta_only
+
+    operation = parse(document).definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    assert _meta_only(operation) is meta
