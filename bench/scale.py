@@ -48,11 +48,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=20, help="Timed requests per document.")
     parser.add_argument("--drain-timeout", type=float, default=3600,
                         help="Seconds to wait for the worker to roll everything up.")
-    parser.add_argument("--short", action="store_true", help="Smoke run: 20,000 events over 3 days, 3 "
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="Another checkout (e.g. /work/main) whose API is started on the same database "
+                             "and timed on the same documents, alternating with this tree's.")
+    parser.add_argument("--short", action="store_true", help="Smoke run: 5,000 events over 2 days, 2 "
                                                              "requests per document.")
     args = parser.parse_args()
     if args.short:
-        args.events, args.days, args.repeat = 20_000, 3, 3
+        args.events, args.days, args.repeat = 5_000, 2, 2
     return args
 
 
@@ -307,16 +310,28 @@ def main() -> None:
                    f"NOT rolled up after {roll_seconds:.0f} s: the figures below read partial rollups",
             reads=f"each document POSTed {args.repeat} times in a row after one untimed request, one "
                   "connection, secret key, LAST_30_DAYS, compare PREVIOUS_PERIOD, bots excluded"))
+        targets = [("", stack.api_url)]
+        baseline = None
+        if args.baseline is not None:
+            from bench.read import start_baseline
+
+            baseline, url = start_baseline(stack, args.baseline)
+            targets.append(("baseline ", url))
         rows: list[tuple[str, object]] = []
         panel_rows: list[tuple[str, object]] = []
-        with httpx.Client(base_url=stack.api_url, timeout=120) as client:
-            for name, text in sorted(documents().items()):
-                times, problem = timed(client, stack.secret_key, text, args.repeat)
-                rows.append((name, problem or figures(times)))
-                if name == "DashboardOverview":
-                    for panel, panel_text in panels(text).items():
-                        times, problem = timed(client, stack.secret_key, panel_text, args.repeat)
-                        panel_rows.append((panel, problem or figures(times)))
+        work = [(name, text, rows) for name, text in sorted(documents().items())]
+        overview = documents()["DashboardOverview"]
+        work += [(panel, text, panel_rows) for panel, text in panels(overview).items()]
+        try:
+            for name, text, into in work:
+                for label, url in targets:  # the same document on each API in turn
+                    with httpx.Client(base_url=url, timeout=120) as client:
+                        times, problem = timed(client, stack.secret_key, text, args.repeat)
+                    into.append((f"{label}{name}", problem or figures(times)))
+        finally:
+            if baseline is not None:
+                baseline.terminate()
+                baseline.wait(15)
         print_section("dashboard documents (whole; targets: overview p95 < 300 ms)", rows)
         print_section("overview panels alone (target: p95 < 50 ms each)", panel_rows)
         if (api_pid := stack.pids.get("api")) and (rss := rss_mb(api_pid, peak=True)) is not None:
