@@ -139,6 +139,7 @@ class Settings:
     metrics_token: str | None = None  # bearer token /metrics requires; None: open
     geo_headers: str = "none"  # the proxy whose location headers ingest trusts (analytics.ingest.geo)
     group_commit_events: int = 20  # track batches of a tenant sharing one commit, in events (ingest.service)
+    shared_reads: bool = True  # identical concurrent reads share one execution (api.shared_reads)
 
     @property
     def sync_database_url(self) -> str | None:
@@ -175,6 +176,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         metrics_token=env.get("ANALYTICS_METRICS_TOKEN") or None,
         geo_headers=_choice(env, "ANALYTICS_GEO_HEADERS", "none", ("none", *GEO_HEADERS)),
         group_commit_events=_int(env, "ANALYTICS_GROUP_COMMIT_EVENTS", 20),
+        shared_reads=_bool(env, "ANALYTICS_SHARED_READS", True),
     )
     if settings.default_raw_retention_days > settings.rollup_retention_days:
         raise SettingsError(f"ANALYTICS_RAW_RETENTION_DAYS={settings.default_raw_retention_days} must be at "

@@ -69,6 +69,16 @@ class Answers:
             etag = stored_etag if stored_version == version else None
         return Remembered(key, version, etag)
 
+    async def version(self, tenant_id: int) -> str | None:
+        """The tenant's data versions as ``recall`` reads them; None when Redis cannot say."""
+        try:
+            tenant, everyone = await self.redis.mget(data_version_key(tenant_id),
+                                                     data_version_key(EVERY_TENANT))
+        except (OSError, RedisError) as exc:
+            log.warning("could not read the data version: %s", exc)
+            return None
+        return f"{_text(tenant) or 0}.{_text(everyone) or 0}"
+
     async def remember(self, remembered: Remembered, etag: str) -> None:
         try:
             await self.redis.set(remembered.key, f"{remembered.version} {etag}", ex=KEEP_SECONDS)

@@ -110,6 +110,24 @@ def change_of(figures: type) -> Callable[[type[T]], type[T]]:
     return declare
 
 
+def selected_names(info: Any, *, nested: bool = True) -> set[str]:
+    """The field names selected under the resolving field (fragments included): at any depth, or with
+    ``nested=False`` its own fields only. What a resolver may leave uncomputed when an answer nobody
+    asked for costs a statement."""
+    from strawberry.types.nodes import SelectedField
+
+    names: set[str] = set()
+    pending = [selection for field in info.selected_fields for selection in field.selections]
+    while pending:
+        selection = pending.pop()
+        if isinstance(selection, SelectedField):  # not a fragment spread, whose name is the fragment's
+            names.add(selection.name)
+            if not nested:
+                continue
+        pending.extend(selection.selections)
+    return names
+
+
 def check_limit(field: str, value: int, maximum: int) -> int:
     if not 1 <= value <= maximum:
         raise BadInput(field, f"must be between 1 and {maximum}")

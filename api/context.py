@@ -27,6 +27,7 @@ from api.errors import Forbidden, Unauthenticated
 from api.persisted.store import PersistedQueries
 from api.principals import PrincipalCache
 from api.ratelimit import RateLimiter
+from api.shared_reads import SharedReads
 from workers.queue import RollupNotifier, bump_data_version
 
 
@@ -44,6 +45,7 @@ class Resources:
     principals: PrincipalCache
     answers: Answers
     partitions: PartitionCache = field(default_factory=PartitionCache)
+    shared: SharedReads = field(default_factory=SharedReads)  # identical reads running now
     visitor_salts: tuple[date, DailySalts] | None = None  # (UTC day, salts): api.ingest.visitors
     group_commit: GroupCommit | None = None  # concurrent track batches of a tenant share a commit
 

@@ -78,6 +78,7 @@ from api.ingest.fast_track import answer_track, track_plan
 from api.persisted.store import RequestRefused
 from api.ratelimit import Bucket
 from api.schema import schema
+from api.shared_reads import read_key
 from api.storable import unstorable_argument
 
 log = logging.getLogger("api.graphql")
@@ -240,15 +241,25 @@ class GraphQLEndpoint:
         context = Context(request=request, resources=resources, principal=principal, key_problem=key_problem,
                           decoded_events=params.events, document=document.node)
         plan = track_plan(operation) if params.events is not None else None
-        try:
-            if plan is not None:  # the known track mutation: no execution machinery (api.ingest.fast_track)
-                data, raised = await answer_track(plan, context)
-            else:
+
+        async def execute() -> tuple[dict[str, Any] | None, list[GraphQLError]]:
+            try:
+                if plan is not None:  # the known track mutation, no executor (api.ingest.fast_track)
+                    return await answer_track(plan, context)
                 result = await schema.execute(resolved.text, variable_values=params.variables,
                                               context_value=context, operation_name=params.operation_name)
-                data, raised = result.data, list(result.errors or ())
-        finally:
-            await context.close()  # the resolvers' shared read transaction
+                return result.data, list(result.errors or ())
+            finally:
+                await context.close()  # the resolvers' shared read transaction
+
+        shared = None
+        if (operation.operation is OperationType.QUERY and principal is not None
+                and resources.settings.shared_reads and not _meta_only(operation)):
+            version = remembered.version if remembered else await resources.answers.version(
+                principal.tenant_id)
+            if version is not None:  # Redis cannot say: the read runs on its own
+                shared = read_key(principal, resolved.text, params.operation_name, params.variables, version)
+        data, raised = await resources.shared.run(shared, execute)
         stale = next((e.original_error for e in raised if isinstance(e.original_error, StalePrincipal)), None)
         if stale is not None:  # track's write found its kept key changed (api.principals): look it up
             resources.principals.forget_for_ingest(request.state.vouched)
@@ -322,6 +333,13 @@ class GraphQLEndpoint:
     def cache_headers(self, etag: str, resources: Resources) -> dict[str, str]:
         return {"ETag": etag, "Cache-Control": resources.settings.limits.cache_control,
                 "Vary": "Accept, Authorization, X-API-Key"}
+
+
+def _meta_only(operation: OperationDefinitionNode) -> bool:
+    """Whether the operation selects only ``__typename``/``__schema``/``__type`` at its root: it reads
+    no tenant data, so sharing its execution would save nothing but cost a Redis round trip."""
+    return all(isinstance(s, FieldNode) and s.name.value.startswith("__")
+               for s in operation.selection_set.selections)
 
 
 def _if_none_match(request: Request) -> list[str]:

@@ -1,11 +1,13 @@
-"""Read benchmark: one tour report (stats + series) as a POST, an APQ GET by hash, and a 304 GET.
+"""Read benchmark: one tour report (stats + series) as a POST, an APQ GET by hash, and a 304 GET;
+``{ __typename }`` with a key; and with ``--peer`` the same report and ``{ __typename }`` from
+PostGraphile 5 on the same tables (bench/postgraphile.py), with the ratio of the two.
 
 The events go through ``track`` the way a server SDK relays people's events: each demo user is its
 own visitor with a browser's ``context.userAgent`` and address (``context.ip``), so none of it is
 filed as a bot. The report read back is checked against what was sent before timing, and every
 timed 200 answer must equal that checked answer. ``--baseline DIR`` also starts the API from
 another checkout (e.g. the main branch) on the same database, and the windows alternate between
-the two so that both see the same machine load.
+the two so that both see the same machine load; ``--peer`` does the same with PostGraphile.
 """
 
 from __future__ import annotations
@@ -58,7 +60,9 @@ REPORT_QUERY = """query TourReport($tour: String!) {
   }
 }"""
 OPERATION = "TourReport"
-MODES = ("post", "apq", "304")
+TYPENAME_QUERY = "{ __typename }"
+MODES = ("post", "apq", "304", "typename")
+PEER_MODES = ("post", "typename")  # what PostGraphile is timed on beside the API
 # High enough that the read bucket never refuses during the benchmark (set before the API starts).
 UNTHROTTLED = "1000000000"
 
@@ -86,6 +90,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--baseline", type=Path, default=None,
                         help="Another checkout (e.g. /work/main) whose API is started as well, on the "
                              "same database; windows alternate between it and this tree's API.")
+    parser.add_argument("--peer", action="store_true",
+                        help="Also time PostGraphile 5 (npm, bench/peer) on the same rollup table: the "
+                             "report (its rows per day and metric, checked equal to ours) and "
+                             "{ __typename } with a key; prints our rate over its rate. Skipped with a "
+                             "message when node or npm is missing.")
     parser.add_argument("--rounds", type=int, default=1,
                         help="Windows per mode (and per API with --baseline), alternating.")
     parser.add_argument("--profile", type=Path, default=None,
@@ -110,6 +119,7 @@ class Request:
     body: bytes = b""
     expect: int = 200  # status every response must have
     answer: Any = None  # the checked report every 200 must carry (decoded JSON)
+    shape: str = "report"  # report (ours: data.tenant.tour), peer (data.tourDays), typename
 
 
 @dataclass(frozen=True)
@@ -142,9 +152,13 @@ def _problem(request: Request, status: int, payload: bytes) -> str | None:
             document = orjson.loads(payload)
         except orjson.JSONDecodeError:
             return f"unexpected body: {payload[:300]!r}"
-        if document.get("errors") or not (document.get("data") or {}).get("tenant", {}).get("tour"):
+        data = document.get("data") or {}
+        got = {"report": lambda: (data.get("tenant") or {}).get("tour"),
+               "peer": lambda: (data.get("tourDays") or {}).get("nodes"),
+               "typename": lambda: data.get("__typename")}[request.shape]()
+        if document.get("errors") or not got:
             return f"unexpected body: {payload[:300]!r}"
-        if request.answer is not None and document["data"]["tenant"]["tour"] != request.answer:
+        if request.answer is not None and got != request.answer:
             return f"answer differs from the checked report: {payload[:300]!r}"
     return None
 
@@ -305,8 +319,66 @@ def build_requests(stack: Stack, tour: str) -> tuple[dict[str, Request], dict[st
         "post": Request(post.method, post.target, post.headers, post.body, answer=report),
         "apq": Request("GET", target, (auth, accept), answer=report),
         "304": Request("GET", target, (auth, accept, ("if-none-match", etag)), expect=304),
+        "typename": typename_request(stack.secret_key),
     }
     return requests, info
+
+
+def typename_request(key: str) -> Request:
+    """``{ __typename }`` POSTed with a key: the framework's floor (no resolver, no database)."""
+    headers = (("authorization", f"Bearer {key}"), ("content-type", "application/json"),
+               ("accept", "application/json"))
+    return Request("POST", "/graphql", headers, orjson.dumps({"query": TYPENAME_QUERY}), answer="Query",
+                   shape="typename")
+
+
+# The report's camelCase fields and the rollups' metric names (bench/postgraphile.py answers in the latter).
+METRIC_OF = {"starts": "starts", "completions": "completions", "dismissals": "dismissals",
+             "restarts": "restarts", "stepViews": "step_views", "stepCompletions": "step_completions",
+             "targetFailures": "target_failures"}
+
+
+def peer_problems(report: dict[str, Any], nodes: list[dict[str, Any]]) -> list[str]:
+    """Where our report and PostGraphile's rows per day and metric disagree (empty: the same numbers)."""
+    from bench.postgraphile import report_from_days
+
+    totals, days = report_from_days(nodes)
+    found = [f"stats.{name} {report['stats'][name]} (peer {totals[metric]})"
+             for name, metric in METRIC_OF.items() if report["stats"][name] != totals[metric]]
+    dated = {point["date"] for point in report["series"]["points"]}
+    found += [f"peer day {day} outside our series" for day in days if day not in dated]
+    for point in report["series"]["points"]:
+        peer = days.get(point["date"], Counter())
+        found += [f"series {point['date']} {name} {point[name]} (peer {peer[metric]})"
+                  for name, metric in METRIC_OF.items() if name in point and point[name] != peer[metric]]
+    return found
+
+
+def peer_requests(stack: Stack, tour: str, report: dict[str, Any]) -> tuple[Any, dict[str, Request], str]:
+    """Start PostGraphile, check its rows give our report, and build its two timed requests."""
+    from datetime import date
+
+    from bench import postgraphile
+
+    installed = postgraphile.install()
+    peer = postgraphile.start(stack)
+    try:
+        days = [date.fromisoformat(p["date"][:10]) for p in report["series"]["points"]]
+        nodes = postgraphile.fetch(peer, stack.secret_key, tour, days[0], days[-1])
+        problems = peer_problems(report, nodes)
+        if problems:
+            raise SystemExit("PostGraphile's rows do not give our report: " + "; ".join(problems[:10]))
+        body = orjson.dumps({"query": postgraphile.PEER_QUERY,
+                             "variables": postgraphile.variables(tour, days[0], days[-1])})
+        headers = (("authorization", f"Bearer {stack.secret_key}"), ("content-type", "application/json"),
+                   ("accept", "application/json"))
+        requests = {"post": Request("POST", "/graphql", headers, body, answer=nodes, shape="peer"),
+                    "typename": typename_request(stack.secret_key)}
+    except BaseException:
+        peer.stop()
+        raise
+    return peer, requests, (f"{installed}; its rows ({len(nodes)} day x metric sums, one statement) give "
+                            f"our report exactly (every stats counter, every day of the series)")
 
 
 def query_cost(tour: str) -> int:
@@ -347,6 +419,7 @@ LABELS = {
     "post": "(a) POST, query text + variables",
     "apq": "(b) APQ GET by sha256 hash",
     "304": "(c) APQ GET + If-None-Match (304)",
+    "typename": "(d) POST { __typename } with a key",
 }
 
 
@@ -484,6 +557,20 @@ def summary_table(windows: list[Window]) -> list[tuple[str, object]]:
     return rows
 
 
+def peer_ratios(windows: list[Window]) -> list[tuple[str, object]]:
+    import statistics
+
+    rows: list[tuple[str, object]] = []
+    for mode in PEER_MODES:
+        ours = [w.rate for w in windows if w.api == "api" and w.mode == mode]
+        theirs = [w.rate for w in windows if w.api == "peer" and w.mode == mode]
+        if ours and theirs:
+            a, b = statistics.median(ours), statistics.median(theirs)
+            rows.append((f"{mode} ({LABELS[mode][4:]})",
+                         f"{a / b:.2f}x  ({a:,.0f} against {b:,.0f} req/s)"))
+    return rows
+
+
 def main() -> None:
     args = parse_args()
     raised = {}
@@ -531,23 +618,45 @@ def main() -> None:
         if problems:
             raise SystemExit("the report does not equal what was sent: " + "; ".join(problems[:10]))
         targets = [("api", stack.api_url)]
-        baseline = None
+        per_target = {"api": requests}
+        baseline = peer = None
         if args.baseline is not None:
             baseline, url = start_baseline(stack, args.baseline)
             stack.pids["baseline"] = baseline.pid
             targets.insert(0, ("baseline", url))
+            per_target["baseline"] = requests
+        if args.peer:
+            from bench.postgraphile import unavailable
+
+            if (missing := unavailable()) is not None:
+                print_section("peer", [("PostGraphile", f"skipped: {missing} (it installs from npm and "
+                                                        "runs on node)")])
+            else:
+                peer, per_target["peer"], checked = peer_requests(stack, args.tour, report)
+                stack.pids["peer"] = peer.process.pid
+                targets.append(("peer", peer.url))
+                print_section("peer", [
+                    ("PostGraphile", checked),
+                    ("its query", "tourDays(tour, firstDay, lastDay) { nodes { day metric value } }: "
+                                  "sum(value) GROUP BY day, metric over counters_daily, the same rows "
+                                  "and role as ours, analytics.tenant_id set per request from the key"),
+                    ("its process", "node server.mjs (grafserv on node:http, 1 process, pool of 8)")])
         windows: list[Window] = []
         try:
             for round_ in range(args.rounds):
                 for mode in args.modes:
                     for api, url in targets if round_ % 2 == 0 else targets[::-1]:
-                        rows, window = measure(stack, mode, requests[mode], args, api=api, url=url)
+                        if mode not in per_target[api]:
+                            continue
+                        rows, window = measure(stack, mode, per_target[api][mode], args, api=api, url=url)
                         print_section(f"{LABELS[mode]}, {api}, round {round_ + 1}", rows)
                         windows.append(window)
         finally:
             if baseline is not None:
                 baseline.terminate()
                 baseline.wait(15)
+            if peer is not None:
+                peer.stop()
         memory = []
         if (api_pid := stack.pids.get("api")) and (now := rss_mb(api_pid)) is not None:
             memory.append(("API", f"{now:.0f} MB resident at the end, "
@@ -555,6 +664,9 @@ def main() -> None:
         print_section("memory", memory)
         print_section("summary (same run; median window, range of req/s over the rounds)",
                       summary_table(windows))
+        if peer is not None:
+            print_section("against PostGraphile (same run, same tables; our median req/s over its median)",
+                          peer_ratios(windows))
         if any(w.bad for w in windows):
             raise SystemExit("some timed answers were not the checked report")
 

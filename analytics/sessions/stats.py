@@ -107,11 +107,13 @@ class SessionTotals(SessionCounts):
     """A period's session figures, including those that are not additive across buckets."""
 
     median_duration_seconds: float | None = None
-    returning_visitors: int = 0
+    returning_visitors: int | None = 0  # None: not computed (session_totals(returning=False))
     bot_sessions: int = 0  # excluded sessions of the period, reported whatever include_bots says
 
     @property
     def return_visit_rate(self) -> float | None:
+        if self.returning_visitors is None:
+            return None
         return metrics.return_visit_rate(self.returning_visitors, self.visitors)
 
 
@@ -122,25 +124,29 @@ def _range(period: Period, content_id: str | None = None, segment: str | None = 
 
 
 async def session_totals(conn: AsyncConnection, *, period: Period, include_bots: bool,
-                         content_id: str | None = None, segment: str | None = None) -> SessionTotals:
+                         content_id: str | None = None, segment: str | None = None,
+                         returning: bool = True) -> SessionTotals:
     """The period's figures in one statement (of the sessions that used ``content_id`` when given);
-    earlier sessions count for returning visitors only when ``include_bots`` admits them."""
+    earlier sessions count for returning visitors only when ``include_bots`` admits them.
+    ``returning=False`` leaves returning visitors uncomputed (None): the only figure that reads the
+    tenant's sessions of all time, not just the period's."""
     scope = _scope(include_bots)
-    firsts = ", ".join(_FIRST_SEEN.format(name=name, key=key, tenant=CURRENT_TENANT, scope=scope)
-                       for name, key in (("by_visitor", "visitor_id"), ("by_user", "user_id"),
-                                         ("by_anonymous", "anonymous_id")))
+    firsts = "".join(", " + _FIRST_SEEN.format(name=name, key=key, tenant=CURRENT_TENANT, scope=scope)
+                     for name, key in (("by_visitor", "visitor_id"), ("by_user", "user_id"),
+                                       ("by_anonymous", "anonymous_id")) if returning)
     sql = f"""
-        WITH s AS MATERIALIZED (SELECT * FROM sessions WHERE {_in_period()}{scope}), {firsts}
+        WITH s AS MATERIALIZED (SELECT * FROM sessions WHERE {_in_period()}{scope}){firsts}
         SELECT {_AGGREGATE_SQL},
                percentile_cont(0.5) WITHIN GROUP (ORDER BY {DURATION}) AS median,
-               ({_RETURNING}) AS returning,
+               ({_RETURNING if returning else "NULL"}) AS returning,
                (SELECT count(*) FROM sessions WHERE {_in_period()} AND excluded) AS bots
         FROM s"""
     row = (await conn.execute(text(sql), _range(period, content_id, segment))).one()
     counts = SessionCounts.of(row)
     median = None if row.median is None else metrics.seconds(float(row.median))
     return SessionTotals(**counts.__dict__, median_duration_seconds=median,
-                         returning_visitors=int(row.returning), bot_sessions=int(row.bots))
+                         returning_visitors=None if row.returning is None else int(row.returning),
+                         bot_sessions=int(row.bots))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from analytics.periods import Period as DomainPeriod
 from analytics.periods import comparison
 from analytics.sessions import stats as session_stats
 from analytics.usage import stats
-from api.common import Compare, Granularity, Period, RangeInput, check_granularity, compared
+from api.common import Compare, Granularity, Period, RangeInput, check_granularity, compared, selected_names
 from api.context import AppInfo
 from api.errors import BadInput
 from api.traffic.types import TrafficRow, breakdown_rows
@@ -103,6 +103,11 @@ class Usage(UsageFigures):
         return [TrafficRow.of(r, before) for r in rows]
 
 
+# Fields of Usage that need none of its figures (a selection of only these computes none of them).
+WITHOUT_FIGURES = frozenset({"__typename", "period", "granularity", "includeBots", "comparisonPeriod",
+                             "topPages", "topSources"})
+
+
 def _day_buckets(period: DomainPeriod, starts: list[datetime]) -> list[tuple[date, date]]:
     """Each bucket's first and last local day, clipped to the period's days."""
     firsts = [max(start.astimezone(period.tz).date(), period.first_day) for start in starts]
@@ -119,11 +124,22 @@ async def usage(info: AppInfo, range: RangeInput, granularity: Granularity | Non
     if chosen is DomainGranularity.HOUR:  # the default of a short range
         chosen, starts = check_granularity(period.whole_days(), DomainGranularity.DAY)
     before = comparison(period, compare)
+    if not selected_names(info, nested=False) - WITHOUT_FIGURES:
+        # Only the breakdowns (the overview's topPages): the figures and the series are not computed.
+        # They are never resolved either, since GraphQL answers only what is selected.
+        none: dict[str, Any] = UsageFigures.values(
+            stats.UserActivity(period.first_day, period.last_day, 0, 0, 0, 0, 0),
+            session_stats.SessionCounts())
+        return Usage(period=Period.of(period), granularity=chosen, include_bots=include_bots,
+                     comparison_period=Period.of(before) if before else None, series=[], domain_period=period,
+                     compared_period=before, previous=None, change=None, **none)
     async with info.context.read() as conn:
         users = await stats.user_activity_series(
             conn, buckets=[(period.first_day, period.last_day), *_day_buckets(period, starts)],
             include_bots=include_bots)
-        sessions = await session_stats.session_totals(conn, period=period, include_bots=include_bots)
+        # Usage shows no returning visitors: the statement leaves them out.
+        sessions = await session_stats.session_totals(conn, period=period, include_bots=include_bots,
+                                                      returning=False)
         points = await session_stats.session_series(conn, period=period, granularity=chosen,
                                                     bucket_starts=starts, include_bots=include_bots)
         previous = None
@@ -131,7 +147,8 @@ async def usage(info: AppInfo, range: RangeInput, granularity: Granularity | Non
             previous = UsageFigures.values(
                 await stats.user_activity(conn, first_day=before.first_day, last_day=before.last_day,
                                           include_bots=include_bots),
-                await session_stats.session_totals(conn, period=before, include_bots=include_bots))
+                await session_stats.session_totals(conn, period=before, include_bots=include_bots,
+                                                   returning=False))
     values = UsageFigures.values(users[0], sessions)
     series = []
     for u, p in zip(users[1:], points, strict=True):

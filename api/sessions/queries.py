@@ -13,7 +13,15 @@ from analytics.periods import comparison
 from analytics.sessions import stats
 from analytics.traffic.agents import DeviceType
 from analytics.traffic.referrers import TrafficSource
-from api.common import Compare, Granularity, Period, RangeInput, check_granularity, check_limit
+from api.common import (
+    Compare,
+    Granularity,
+    Period,
+    RangeInput,
+    check_granularity,
+    check_limit,
+    selected_names,
+)
 from api.context import AppInfo
 from api.errors import BadInput
 from api.sessions.types import (
@@ -89,15 +97,18 @@ async def stats_with_comparison(info: AppInfo, period: DomainPeriod, compare: Do
                                 include_bots: bool, content_id: str | None = None,
                                 segment: str | None = None) -> SessionStats:
     """Session totals of the period and, with ``compare``, of the comparison period (of the sessions
-    that used ``content_id`` when given)."""
+    that used ``content_id`` when given). Returning visitors, which read every earlier session of the
+    tenant, are computed only when the selection asks for them (at any depth)."""
+    returning = bool({"returningVisitors", "returnVisitRate"} & selected_names(info))
     async with info.context.read() as conn:
         totals = await stats.session_totals(conn, period=period, include_bots=include_bots,
-                                            content_id=content_id, segment=segment)
+                                            content_id=content_id, segment=segment, returning=returning)
         previous = None
         if compare is not None:
             before = comparison(period, compare)
             previous = (before, await stats.session_totals(conn, period=before, include_bots=include_bots,
-                                                           content_id=content_id, segment=segment))
+                                                           content_id=content_id, segment=segment,
+                                                           returning=returning))
     return SessionStats.build(period, totals, previous)
 
 

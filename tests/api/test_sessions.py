@@ -113,6 +113,29 @@ async def test_session_stats_are_exact(gql: GraphQLClient, shop: TenantKeys) -> 
     assert data["tenant"]["everyone"] == {"sessions": 10, "visitors": 7, "botSessions": 4}
 
 
+async def test_returning_visitors_are_computed_only_when_asked_and_the_rest_is_the_same(
+        gql: GraphQLClient, shop: TenantKeys) -> None:
+    # The overview asks for no returning visitors: its statement leaves them out; the figures it asks
+    # for are those of the full selection. Asked for anywhere (in change only, or in a fragment), they
+    # are computed.
+    answer = await gql.data(shop.secret, f"""query($r: RangeInput!, $day: RangeInput!) {{ tenant {{
+        all: sessionStats(range: $r) {{ {STATS} }}
+        some: sessionStats(range: $r) {{ sessions visitors bounceRate }}
+        spread: sessionStats(range: $r) {{ ...Returning }}
+        overview(range: $r) {{ sessions {{ sessions visitors pageViews bounceRate }} }}
+        changed: sessionStats(range: $day, compare: PREVIOUS_PERIOD) {{ change {{ returningVisitors }} }}
+        }} }}
+        fragment Returning on SessionStats {{ returningVisitors }}""",
+                            {"r": RANGE, "day": {"from": "2025-05-11", "to": "2025-05-11"}})
+    data = answer["tenant"]
+    assert data["some"] == {"sessions": 6, "visitors": 4, "bounceRate": 33.33} == {
+        k: data["all"][k] for k in ("sessions", "visitors", "bounceRate")}
+    assert data["all"]["returningVisitors"] == 2 and data["spread"] == {"returningVisitors": 2}
+    assert data["overview"]["sessions"] == {"sessions": 6, "visitors": 4, "pageViews": 11, "bounceRate": 33.33}
+    # One returning visitor on each day (test_compare_with_the_previous_day): a change of 0 %, not null.
+    assert data["changed"] == {"change": {"returningVisitors": 0.0}}
+
+
 async def test_compare_with_the_previous_day(gql: GraphQLClient, shop: TenantKeys) -> None:
     data = await gql.data(shop.secret, """{ tenant { sessionStats(range: {from: "2025-05-11", to: "2025-05-11"},
         compare: PREVIOUS_PERIOD) { sessions visitors bounceRate returningVisitors

@@ -33,3 +33,25 @@ def test_read_bench_short_run_checks_its_answers() -> None:
 def test_freshness_bench_short_run_sees_every_probe() -> None:
     out = _run(str(ROOT / "bench" / "freshness.py"), "--seconds", "1", "--timeout", "20")
     assert "every probe showed exactly the events it sent" in out, out
+
+
+def test_the_peer_check_finds_every_difference() -> None:
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from bench.read import peer_problems
+
+    report = {"stats": {"starts": 3, "completions": 1, "dismissals": 0, "restarts": 0, "stepViews": 5,
+                        "stepCompletions": 0, "targetFailures": 0},
+              "series": {"points": [{"date": "2026-01-01", "starts": 1, "completions": 0, "stepViews": 5},
+                                    {"date": "2026-01-02", "starts": 2, "completions": 1, "stepViews": 0}]}}
+    nodes = [{"day": "2026-01-01", "metric": "starts", "value": "1"},
+             {"day": "2026-01-01", "metric": "step_views", "value": "5"},
+             {"day": "2026-01-02", "metric": "starts", "value": "2"},
+             {"day": "2026-01-02", "metric": "completions", "value": "1"}]
+    assert peer_problems(report, nodes) == []
+    nodes[1]["value"] = "4"
+    nodes.append({"day": "2025-12-31", "metric": "starts", "value": "1"})
+    assert peer_problems(report, nodes) == [
+        "stats.starts 3 (peer 4)", "stats.stepViews 5 (peer 4)", "peer day 2025-12-31 outside our series",
+        "series 2026-01-01 stepViews 5 (peer 4)"]

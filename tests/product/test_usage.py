@@ -88,3 +88,26 @@ async def test_usage_is_counted_per_day(gql: GraphQLClient, make_tenant: Any) ->
                                                   "compare": None})
     assert short["tenant"]["usage"]["granularity"] == "DAY"
     assert all(p["activeUsers"] == 0 for p in short["tenant"]["usage"]["series"])
+
+
+async def test_breakdowns_alone_compute_no_figures_and_answer_the_same(
+        gql: GraphQLClient, make_tenant: Any, run_worker: Any) -> None:
+    tenant: TenantKeys = await make_tenant()
+    events = _journeys()
+    assert (await gql.track(tenant.publishable, events))["accepted"] == len(events)
+    await run_worker()
+    variables = {"range": {"from": "2026-06-08", "to": "2026-06-14"}, "granularity": "DAY",
+                 "compare": "PREVIOUS_PERIOD"}
+    full = (await gql.data(tenant.secret, USAGE, variables))["tenant"]["usage"]
+    # What the overview asks: top pages alone (no figure is computed); then with one figure through a
+    # fragment (every figure is computed again).
+    alone = (await gql.data(tenant.secret, """query($range: RangeInput!, $compare: Compare) { tenant {
+        usage(range: $range, compare: $compare) { period { firstDay } topPages(limit: 5) { key sessions }
+            topSources { key sessions } } } }""", {k: variables[k] for k in ("range", "compare")}))
+    assert alone["tenant"]["usage"] == {"period": {"firstDay": "2026-06-08"}, "topPages": full["topPages"],
+                                        "topSources": full["topSources"]}
+    spread = (await gql.data(tenant.secret, """query($range: RangeInput!, $compare: Compare) { tenant {
+        usage(range: $range, compare: $compare) { topPages(limit: 5) { key sessions } ...F } } }
+        fragment F on Usage { mau previous { totalUsers } }""", {k: variables[k] for k in ("range", "compare")}))
+    assert spread["tenant"]["usage"] == {"topPages": full["topPages"], "mau": 4,
+                                         "previous": {"totalUsers": full["previous"]["totalUsers"]}}
