@@ -31,7 +31,8 @@ NPM_SOURCES = ("isbot", "top-user-agents", "user-agents", "top-crawler-agents", 
 WOOTHEE_BOTS = {"crawler": "crawler", "HTTP Library": "http library"}  # by woothee category / name
 WOOTHEE_PEOPLE = ("pc", "smartphone", "mobilephone", "appliance")
 UAP_CASES = "@financial-times/useragent_parser/test/ua.test.js"
-_UAP_CASE = re.compile(r'const results = uaParser\((".*?")\);\n\s*assert\.strictEqual\(results\.family, (".*?")')
+_UAP_CASE = re.compile(r'const results = uaParser\((".*?")\);\n\s*'
+                       r'assert\.strictEqual\(results\.family, (".*?")')
 # Matomo files these under client type `library`, but they run on people's devices (media playback,
 # in-app browser, an app's analytics SDK): a category of their own inside dd-libraries.
 ON_A_DEVICE = re.compile(r"AppleCoreMedia|SafariViewService|MatomoTrackerSDK|KaiOS Downloader")
@@ -150,7 +151,8 @@ def _woothee_sets(js: Path, source: str) -> list[LabelledSet]:
     people: list[tuple[str, str]] = []
     for path in sorted((js / "woothee/woothee/testsets").glob("*.yaml")):
         for case in yaml.safe_load(path.read_text()) or ():
-            agent, category, name = str(case.get("target") or "").strip(), case.get("category"), case.get("name")
+            agent = str(case.get("target") or "").strip()
+            category, name = case.get("category"), case.get("name")
             if not agent:
                 continue
             if kind := WOOTHEE_BOTS.get(category) or WOOTHEE_BOTS.get(name):
@@ -177,7 +179,8 @@ def _uap_sets(js: Path, source: str) -> list[LabelledSet]:
         if device is not None and device.family == "Spider":
             bots.append((agent, "spider"))
         elif family != "Other":
-            people.append((agent, "device" if device is not None and device.family != "Other" else "no device"))
+            known = device is not None and device.family != "Other"
+            people.append((agent, "device" if known else "no device"))
     return [LabelledSet("uap-spiders", BOT, source, tuple(bots)),
             LabelledSet("uap-browsers", HUMAN, source, tuple(people))]
 

@@ -21,7 +21,10 @@ The allow side, applied only to an agent some list matched, in this order:
 list knows alone, ``bench/bots.py --held-out``): a contact e-mail address, the crawler convention
 of a ``+http://`` contact link (not beside a phone or Apple platform: podcast apps carry one too),
 or a word only automated clients call themselves (``scanner``, ``uptime``, ``unfurl``...), unless a
-known real client carries it.
+known real client carries it. ``GENERIC_OFF_DEVICE`` words (``audit``, ``diagnostics``, ``api client``,
+``user agent``...) count only away from a phone or Apple platform; a name inside the engine's
+``(KHTML, like Gecko; ...)`` and a bare ``Mozilla/5.0 (compatible; Name/1.0)`` shell
+(``MOZILLA_SHELL``, when the device parser finds no OS or device in it) count too.
 """
 
 from __future__ import annotations
@@ -157,7 +160,37 @@ GENERIC: tuple[tuple[BotReason, str], ...] = (
     (BotReason.CRAWLER, r"\b(?:crawler|spider|scraper|fetcher|harvester|indexer)\b|"
                         r"[a-z0-9._-]+@[a-z0-9-]+\.[a-z]{2,}|\+ ?https?://|\+ ?www\."),
 )
+# Words automated clients call themselves that an app on a phone or a Mac could also carry in its
+# name (a document scanner, a fitness tracker): a sign only away from a phone or Apple platform.
+# Read from the agents the maintained lists know and each other list misses (bench/bots.py
+# --held-out on crawler-user-agents' and device-detector's sets), checked on sets no rule was read
+# from (woothee's and uap-core's test agents).
+GENERIC_OFF_DEVICE: tuple[tuple[BotReason, str], ...] = (
+    (BotReason.SECURITY_SCANNER, r"\bscans?\b|(?-i:[a-z]Scans?)\b|\brecon\b|exploit|phish|fingerprint|"
+                                 r"\bsec-?txt\b|security[.-]dot[.-]txt|\bdcv\b|<\?"),
+    (BotReason.MONITOR, r"diagnostics?\b|healthz|watch(?:er|dog|agent)\b|\bwebmon\b|loadtime|speed-?test|"
+                        r"\bping\b|pingping"),
+    (BotReason.SEO_TOOL, r"audit"),
+    (BotReason.SERVICE_AGENT, r"api[ -]client|\bconnector\b|webhook|\bhook\b|gitops|import(?:er|manager)\b|"
+                              r"verif(?:y|ier|ication)\b|lookup"),
+    # A script's HTTP client, or its default or unfilled agent.
+    (BotReason.HTTP_LIBRARY, r"http-?client|http request|request object|user[ -]?agent|\{\{|placeholder|"
+                             r"\bdummy\b"),
+    (BotReason.CRAWLER, r"research|measurement|finder|searcher|indexinfo|searchengine|"
+                        r"lead ?(?:gen|radar|discovery)|prospect|import ?domains"),
+)
+# Forms no person's client sends: a Mozilla token with no platform and no engine, only a product
+# name (``Mozilla/5.0 (compatible; Dormouse/1.0)``, ``Mozilla/5.0 xtate/2.12``), for an agent in
+# which the device parser finds no OS or device either (``agents``); and a name put inside the
+# engine's own ``(KHTML, like Gecko; ...)`` (Google's special-purpose fetchers).
+_NAME = r"[a-z][\w.-]*(?:/v?[\w.-]+)?"
+MOZILLA_SHELL = re2.compile(
+    rf"^mozilla/\d[\d.]* (?:\(compatible; ?{_NAME}"
+    r"(?:; ?(?:\+ ?)?(?:https?://|www\.|visit |[\w.-]+@|[\w.-]+\[at\])[^;()]*)?\)"
+    rf"|\({_NAME}\)|{_NAME})$", re2_options())
+NAME_IN_ENGINE = re2.compile(r"\(khtml, like gecko; [^)]+\)", re2_options())
 _GENERIC_EXPRESSIONS = tuple(re2.compile(pattern, re2_options()) for _, pattern in GENERIC)
+_OFF_DEVICE_EXPRESSIONS = tuple(re2.compile(pattern, re2_options()) for _, pattern in GENERIC_OFF_DEVICE)
 
 
 def generic_hit(agent: str) -> tuple[BotReason, str] | None:
@@ -166,7 +199,19 @@ def generic_hit(agent: str) -> tuple[BotReason, str] | None:
         found = expression.search(agent)
         if found and not (_LINK.search(found.group(0)) and _DEVICE_PLATFORM.search(agent)):
             return reason, str(found.group(0))
+    if not _DEVICE_PLATFORM.search(agent):
+        for (reason, _), expression in zip(GENERIC_OFF_DEVICE, _OFF_DEVICE_EXPRESSIONS, strict=True):
+            if found := expression.search(agent):
+                return reason, str(found.group(0))
+    if found := NAME_IN_ENGINE.search(agent):
+        return BotReason.CRAWLER, str(found.group(0))
     return None
+
+
+def mozilla_shell(agent: str) -> bool:
+    """A Mozilla token and a product name, nothing a browser sends (``MOZILLA_SHELL``); the caller
+    checks that the device parser finds no OS or device in it."""
+    return bool(MOZILLA_SHELL.search(agent))
 
 
 _OWN_SET: Any = re2.Set.SearchSet(re2_options())
