@@ -10,7 +10,8 @@ The allow side, applied only to an agent some list matched, in this order:
 1. Harmless text is removed and the lists are searched again (``HARMLESS``): Chrome's network stack
    ``Cronet`` (crawlerdetect's ``cron``), and the device part of an Android platform segment
    ``(Linux; Android 14; <model> Build/...)``, where models such as "XBot Junior", "C Bot Tab 70"
-   or "Panasonic" ("sonic") live. No crawler names itself there.
+   or "Panasonic" ("sonic") live, and a TV's ``HbbTV/1.6.1 (...)`` brand and model (the BOTECH
+   brand). No crawler names itself there.
 2. An agent that still carries an explicit crawler token (``EXPLICIT_CRAWLER``: ``...bot``,
    ``crawler``, ``spider``, a ``+http://`` link unless beside a phone or Apple platform, or a hit in
    the project's own lists) is a bot: no allow rule rescues it.
@@ -118,8 +119,10 @@ _DEVICE_PLATFORM = re2.compile(r"android|iphone|ipad|\bios\b|darwin", re2_option
 # Removed before the lists are searched a second time (allow step 1).
 HARMLESS = re.compile(
     r"\bCronet\w*(?:/[\d.]+)?"
-    r"|(?<=Android)( [\d.]+;(?: [a-z]{2}[-_][a-z]{2};)?)[^;)]*"
-    r"|\bDevice/[\w.-]+",
+    r"|(?<=Android)( [\d.]+;(?: ?[a-z]{2}[-_][a-z]{2};)?)[^;)]*"
+    r"|\bDevice/[\w.-]+"
+    # A TV's HbbTV or FVC segment names its brand and model: (+DRM; LGE/KTC/BOTECH; 58BSE9503; ...)
+    r"|\b(?:HbbTV|FVC)/[\d.]+ \([^)]*\)",
     re.IGNORECASE)
 EXPLICIT_CRAWLER = re2.compile(r"[a-z0-9_.-]*(?:bot|crawler|spider)\b|\+https?://", re2_options())
 
