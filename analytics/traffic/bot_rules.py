@@ -150,7 +150,11 @@ REAL_CLIENTS = re2.compile(
     re2_options())
 BROWSER_TOKEN = re2.compile(
     r"^mozilla/|^opera/|applewebkit/|gecko/|trident/|presto/|chrome/|safari/|firefox/|edg/|"
-    r"\bcfnetwork/|dalvik/|\bdarwin/|okhttp|android|iphone|ipad|windows nt|macintosh",
+    r"\bcfnetwork/|dalvik/|\bdarwin/|okhttp|android|iphone|ipad|windows nt|macintosh|"
+    # Platforms and device stacks apps name without a browser token (TVs, watches, speakers,
+    # media players), read from device-detector's app fixtures.
+    r"\b(?:i|mac|watch|tv|ipad|vision)os\b|\bwin(?:7|8|10|11|64)\b|\bx64\)|roku|vizios|airplay/|dlnadoc/|upnp/|"
+    r"qtwebkit|garmin|^amazon;|\bkepler/|player\b",
     re2_options())
 
 # Kinds of the generic signs, in order: the first whose words match names the kind.

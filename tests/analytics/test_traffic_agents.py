@@ -283,6 +283,10 @@ def test_each_maintained_list_is_a_source_of_its_own() -> None:
     # Devices the parser knows although they send no browser token: a feature phone, a speaker.
     ("Nokia2700c-2/2.0 (07.15) Profile/MIDP-2.1 Configuration/CLDC-1.1", False),
     ("Linux UPnP/1.0 Sonos/53.2-70100 (ZPS9)", False),
+    # Apps that name their platform or device stack instead of a browser.
+    ("Procast (iOS)", False),
+    ("Garmin Forerunner 945/13.0", False),
+    ("GOGGalaxyClient/2.0.20.39 (GOG Galaxy) 83b6745cff679691b69876bc7ee33e05e5d90bda (win10 x64)", False),
     ("Quorbit/2.0", True),
 ])
 def test_bare_product_names_are_a_tier_three_suspicion(agent: str, bare: bool) -> None:
