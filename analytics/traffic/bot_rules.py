@@ -195,13 +195,19 @@ MOZILLA_SHELL = re2.compile(
     rf"^mozilla/\d[\d.]* (?:\(compatible; ?{_NAME}"
     r"(?:; ?(?:\+ ?)?(?:https?://|www\.|visit |[\w.-]+@|[\w.-]+\[at\])[^;()]*)?\)"
     rf"|\({_NAME}\)|{_NAME})$", re2_options())
-NAME_IN_ENGINE = re2.compile(r"\(khtml, like gecko; [^)]+\)", re2_options())
+NAME_IN_ENGINE_PATTERN = r"\(khtml, like gecko; [^)]+\)"
+NAME_IN_ENGINE = re2.compile(NAME_IN_ENGINE_PATTERN, re2_options())
 _GENERIC_EXPRESSIONS = tuple(re2.compile(pattern, re2_options()) for _, pattern in GENERIC)
 _OFF_DEVICE_EXPRESSIONS = tuple(re2.compile(pattern, re2_options()) for _, pattern in GENERIC_OFF_DEVICE)
+# One pass over an ordinary browser's agent answers "no sign" (most agents no list names are people).
+_ANY_SIGN: Any = re2.compile("|".join(f"(?:{pattern})" for _, pattern in (*GENERIC, *GENERIC_OFF_DEVICE))
+                             + f"|{NAME_IN_ENGINE_PATTERN}", re2_options())
 
 
 def generic_hit(agent: str) -> tuple[BotReason, str] | None:
     """The generic sign of automation in an agent no list names, and the text that shows it."""
+    if not _ANY_SIGN.search(agent):
+        return None
     for (reason, _), expression in zip(GENERIC, _GENERIC_EXPRESSIONS, strict=True):
         found = expression.search(agent)
         if found and not (_LINK.search(found.group(0)) and _DEVICE_PLATFORM.search(agent)):
