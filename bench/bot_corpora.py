@@ -124,8 +124,8 @@ def load_corpus(cache: Path, versions: dict[str, str]) -> Corpus:
                     tuple(row for row in dd_fixtures
                           if not row[1].startswith(("bot: ", "library"))),
                     in_distribution_for=("device-detector",)),
-        *_woothee_sets(js, f"woothee {versions['woothee']} (npm), woothee/testsets/*.yaml"),
-        *_uap_sets(js, f"uap-core's test cases as shipped in @financial-times/useragent_parser "
+        *woothee_sets(js, f"woothee {versions['woothee']} (npm), woothee/testsets/*.yaml"),
+        *uap_sets(js, f"uap-core's test cases as shipped in @financial-times/useragent_parser "
                        f"{versions['@financial-times/useragent_parser']} (npm), test/ua.test.js; "
                        f"labelled by ua-parser-builtins {_installed('ua-parser-builtins')}"),
     ]
@@ -141,7 +141,7 @@ def _installed(distribution: str) -> str:
         return "?"
 
 
-def _woothee_sets(js: Path, source: str) -> list[LabelledSet]:
+def woothee_sets(js: Path, source: str) -> list[LabelledSet]:
     """Held out: woothee's testsets. Its crawlers and HTTP libraries are bots; PCs, smartphones,
     feature phones and appliances (consoles, TVs) are people; its RSS readers and blank agents are
     left out (a feed reader may be a person's app or a server)."""
@@ -163,7 +163,7 @@ def _woothee_sets(js: Path, source: str) -> list[LabelledSet]:
             LabelledSet("woothee-clients", HUMAN, source, tuple(people))]
 
 
-def _uap_sets(js: Path, source: str) -> list[LabelledSet]:
+def uap_sets(js: Path, source: str) -> list[LabelledSet]:
     """Held out: uap-core's test agents. uap-core's own device rules decide the label (device family
     ``Spider`` is a bot); of the rest only agents its tests give a named browser family are people
     (``Other`` holds site rippers and junk such as "IE test"), a device or not as the category."""
