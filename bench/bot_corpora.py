@@ -22,7 +22,17 @@ from bench.bot_handmade import HAND_BOTS, HAND_HUMANS
 
 BOT, HUMAN = "bot", "human"
 PIP_SOURCES = ("crawler-user-agents", "device-detector")
-NPM_SOURCES = ("isbot", "top-user-agents", "user-agents", "top-crawler-agents")
+NPM_SOURCES = ("isbot", "top-user-agents", "user-agents", "top-crawler-agents", "woothee",
+               "@financial-times/useragent_parser")
+# The npm packages whose data only the held-out sets read: no list the product adopts (nor isbot, as
+# far as its README says) was built from them. Woothee's YAML testsets ship with its npm package;
+# uap-core's own test cases (tests/test_ua.yaml and the older browser lists) are not published on
+# npm or PyPI, but the Financial Times' port ships them, compiled into its mocha test.
+WOOTHEE_BOTS = {"crawler": "crawler", "HTTP Library": "http library"}  # by woothee category / name
+WOOTHEE_PEOPLE = ("pc", "smartphone", "mobilephone", "appliance")
+UAP_CASES = "@financial-times/useragent_parser/test/ua.test.js"
+_UAP_CASE = re.compile(r'const results = uaParser\((".*?")\);\n\s*'
+                       r'assert\.strictEqual\(results\.family, (".*?")')
 # Matomo files these under client type `library`, but they run on people's devices (media playback,
 # in-app browser, an app's analytics SDK): a category of their own inside dd-libraries.
 ON_A_DEVICE = re.compile(r"AppleCoreMedia|SafariViewService|MatomoTrackerSDK|KaiOS Downloader")
@@ -56,7 +66,8 @@ def install_sources(cache: Path, *, refresh: bool = False) -> dict[str, str]:
                         "--target", str(py), *PIP_SOURCES], check=True)
     if refresh or not all(_npm_version(js, name) for name in NPM_SOURCES):
         js.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(js),
+        subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", "--ignore-scripts",
+                        "--prefix", str(js),
                         *(f"{name}@latest" for name in NPM_SOURCES)], check=True)
     versions = {name: _pip_version(py, name) for name in PIP_SOURCES}
     versions |= {name: _npm_version(js, name) for name in NPM_SOURCES}
@@ -113,8 +124,65 @@ def load_corpus(cache: Path, versions: dict[str, str]) -> Corpus:
                     tuple(row for row in dd_fixtures
                           if not row[1].startswith(("bot: ", "library"))),
                     in_distribution_for=("device-detector",)),
+        *woothee_sets(js, f"woothee {versions['woothee']} (npm), woothee/testsets/*.yaml"),
+        *uap_sets(js, f"uap-core's test cases as shipped in @financial-times/useragent_parser "
+                       f"{versions['@financial-times/useragent_parser']} (npm), test/ua.test.js; "
+                       f"labelled by ua-parser-builtins {_installed('ua-parser-builtins')}"),
     ]
     return make_disjoint(sets)
+
+
+def _installed(distribution: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "?"
+
+
+def woothee_sets(js: Path, source: str) -> list[LabelledSet]:
+    """Held out: woothee's testsets. Its crawlers and HTTP libraries are bots; PCs, smartphones,
+    feature phones and appliances (consoles, TVs) are people; its RSS readers and blank agents are
+    left out (a feed reader may be a person's app or a server)."""
+    import yaml
+
+    bots: list[tuple[str, str]] = []
+    people: list[tuple[str, str]] = []
+    for path in sorted((js / "woothee/woothee/testsets").glob("*.yaml")):
+        for case in yaml.safe_load(path.read_text()) or ():
+            agent = str(case.get("target") or "").strip()
+            category, name = case.get("category"), case.get("name")
+            if not agent:
+                continue
+            if kind := WOOTHEE_BOTS.get(category) or WOOTHEE_BOTS.get(name):
+                bots.append((agent, kind))
+            elif category in WOOTHEE_PEOPLE:
+                people.append((agent, category))
+    return [LabelledSet("woothee-bots", BOT, source, tuple(bots)),
+            LabelledSet("woothee-clients", HUMAN, source, tuple(people))]
+
+
+def uap_sets(js: Path, source: str) -> list[LabelledSet]:
+    """Held out: uap-core's test agents. uap-core's own device rules decide the label (device family
+    ``Spider`` is a bot); of the rest only agents its tests give a named browser family are people
+    (``Other`` holds site rippers and junk such as "IE test"), a device or not as the category."""
+    import ua_parser
+
+    bots: list[tuple[str, str]] = []
+    people: list[tuple[str, str]] = []
+    for quoted_agent, quoted_family in _UAP_CASE.findall((js / UAP_CASES).read_text()):
+        agent, family = json.loads(quoted_agent).strip(), json.loads(quoted_family)
+        if not agent:
+            continue
+        device = ua_parser.parse(agent).device
+        if device is not None and device.family == "Spider":
+            bots.append((agent, "spider"))
+        elif family != "Other":
+            known = device is not None and device.family != "Other"
+            people.append((agent, "device" if known else "no device"))
+    return [LabelledSet("uap-spiders", BOT, source, tuple(bots)),
+            LabelledSet("uap-browsers", HUMAN, source, tuple(people))]
 
 
 def _period(addition_date: str | None) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analytics.traffic.agents import clear_agent_caches, is_bot
+from analytics.traffic.agents import clear_agent_caches, is_bot, lacks_browser_token
 from analytics.traffic.bot_lists import SOURCES, holding_out
 from bench.bot_corpora import BOT, HUMAN, Corpus, LabelledSet, install_sources, load_corpus, sample
 
@@ -59,7 +59,16 @@ def product_classifier(agents: Sequence[str]) -> list[Verdict]:
     return [(v.is_bot, None if v.reason_code is None else str(v.reason_code)) for v in verdicts]
 
 
-def held_out_classifier(sets: Sequence[LabelledSet]) -> Classifier:
+def with_bare_classifier(agents: Sequence[str]) -> list[Verdict]:
+    """Tier 1, and an agent it lets through that is a bare product name counted as flagged too
+    (tier 3's ``no_browser_token`` suspicion, which alone does not flag a session: an upper bound
+    of what tier 3 can add, and the false positives that suspicion carries)."""
+    return [(True, "no_browser_token") if not flagged and lacks_browser_token(agent) else (flagged, why)
+            for agent, (flagged, why) in zip(agents, product_classifier(agents), strict=True)]
+
+
+def held_out_classifier(sets: Sequence[LabelledSet], classify_one: Classifier = product_classifier
+                        ) -> Classifier:
     """The product with the maintained lists a set is in distribution for left out, set by set: how
     the other lists and the project's own rules do on agents they were not written from."""
     held_out = {agent: tuple(s for s in labelled.in_distribution_for if s in SOURCES)
@@ -71,7 +80,7 @@ def held_out_classifier(sets: Sequence[LabelledSet]) -> Classifier:
             group = [agent for agent in agents if held_out.get(agent, ()) == sources]
             clear_agent_caches()
             with holding_out(sources):
-                verdicts.update(zip(group, product_classifier(group), strict=True))
+                verdicts.update(zip(group, classify_one(group), strict=True))
         clear_agent_caches()
         return [verdicts[agent] for agent in agents]
 
@@ -251,8 +260,9 @@ def main() -> None:
     parser.add_argument("--show", type=int, default=20, help="misses and false positives listed per set")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead")
     parser.add_argument("--held-out", action="store_true",
-                        help="add a column: the product without the maintained lists each set is in "
-                             "distribution for (how the rest generalise)")
+                        help="add two columns: the product without the maintained lists each set is in "
+                             "distribution for (how the rest generalise), and the same with tier 3's "
+                             "bare-name suspicion counted as flagged (+bare)")
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -263,6 +273,7 @@ def main() -> None:
     classifiers = {"product": product_classifier, "isbot": isbot_classifier(args.cache)}
     if args.held_out:
         classifiers["held-out"] = held_out_classifier(corpus.sets)
+        classifiers["+bare"] = held_out_classifier(corpus.sets, with_bare_classifier)
     results, verdicts, seconds = evaluate(corpus.sets, classifiers)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parent).stdout.strip()

@@ -16,8 +16,10 @@ The order, also in README "Bots":
 5. the kind is the project's own list's, else the first list hit that says more than ``ua_crawler``
    (sources in ``bot_lists.SOURCES`` order), else ``ua_crawler``; ``matched`` is "source: token";
 6. an agent no list names is still a bot when it shows a generic sign of automation (a contact
-   e-mail, a ``+http://`` link, a word such as ``scanner`` or ``uptime``: ``bot_rules.GENERIC``)
-   and is not a known real client; ``matched`` is "analytics (generic): text".
+   e-mail, a ``+http://`` link, a word such as ``scanner`` or ``uptime``: ``bot_rules.GENERIC``;
+   a name inside ``(KHTML, like Gecko; ...)``; a Mozilla token with only a product name, in which
+   the device parser finds no OS or device: ``bot_rules.MOZILLA_SHELL``) and is not a known real
+   client; ``matched`` is "analytics (generic): text".
 
 Tenant patterns: plain text is a case-insensitive substring; text wrapped in slashes
 (``/^AcmeMonitor\\/\\d+/``) is a case-insensitive RE2 expression. RE2 matches in linear time, so a
@@ -48,6 +50,7 @@ from analytics.traffic.bot_rules import (
     explicit_crawler,
     generic_hit,
     has_browser_token,
+    mozilla_shell,
     own_list_hit,
     without_harmless,
 )
@@ -158,6 +161,7 @@ def clear_agent_caches() -> None:
     """Forget cached parses and verdicts (benchmarks measure cold parsing with it)."""
     _library_verdict.cache_clear()
     _profile.cache_clear()
+    _known_platform.cache_clear()
 
 
 def validate_bot_patterns(patterns: Sequence[str]) -> tuple[str, ...]:
@@ -188,6 +192,8 @@ def _generic_verdict(agent: str) -> BotVerdict:
     """Step 6: no list names the agent; a generic sign of automation still makes it a bot, unless
     a known real client carries it."""
     generic = generic_hit(agent)
+    if generic is None and mozilla_shell(agent) and not _known_platform(agent):
+        generic = (BotReason.CRAWLER, agent)
     if generic is None or REAL_CLIENTS.search(agent):
         return HUMAN
     return BotVerdict(is_bot=True, reason_code=generic[0], matched=f"{OWN_SOURCE} (generic): {generic[1]}")
@@ -198,10 +204,26 @@ def _telling_hit(hits: list[ListHit]) -> ListHit:
 
 
 def lacks_browser_token(user_agent: str | None) -> bool:
-    """A non-empty agent tier 1 let through that names no browser, platform, app or library:
-    a bare product name (``AcmeSync/2.1``), the tier-3 signal ``no_browser_token``."""
+    """A non-empty agent tier 1 let through that names no browser, platform, app or library, and in
+    which the device parser finds no OS or device either: a bare product name (``AcmeSync/2.1``),
+    the tier-3 signal ``no_browser_token``. Feature phones, TVs, speakers and watches that send
+    no browser token (``Nokia2700c-2/2.0 ... Profile/MIDP-2.1``, ``Linux UPnP/1.0 Sonos/53.2``)
+    are devices the parser knows."""
     agent = _clean(user_agent)
-    return bool(agent) and not _library_verdict(agent).is_bot and not has_browser_token(agent)
+    return (bool(agent) and not _library_verdict(agent).is_bot and not has_browser_token(agent)
+            and not _known_platform(agent))
+
+
+@lru_cache(maxsize=AGENT_CACHE_SIZE)
+def _known_platform(agent: str) -> bool:
+    """ua-parser (uap-core's rules) finds an operating system, a device or a browser in the agent
+    (and does not call it a ``Spider``)."""
+    result = _PARSER.parse(agent)
+    device = result.device.family if result.device else "Other"
+    if device == "Spider":
+        return False
+    return bool(device != "Other" or (result.os and result.os.family != "Other")
+                or (result.user_agent and result.user_agent.family != "Other"))
 
 
 @lru_cache(maxsize=AGENT_CACHE_SIZE)

@@ -10,7 +10,8 @@ The allow side, applied only to an agent some list matched, in this order:
 1. Harmless text is removed and the lists are searched again (``HARMLESS``): Chrome's network stack
    ``Cronet`` (crawlerdetect's ``cron``), and the device part of an Android platform segment
    ``(Linux; Android 14; <model> Build/...)``, where models such as "XBot Junior", "C Bot Tab 70"
-   or "Panasonic" ("sonic") live. No crawler names itself there.
+   or "Panasonic" ("sonic") live, and a TV's ``HbbTV/1.6.1 (...)`` brand and model (the BOTECH
+   brand). No crawler names itself there.
 2. An agent that still carries an explicit crawler token (``EXPLICIT_CRAWLER``: ``...bot``,
    ``crawler``, ``spider``, a ``+http://`` link unless beside a phone or Apple platform, or a hit in
    the project's own lists) is a bot: no allow rule rescues it.
@@ -21,7 +22,10 @@ The allow side, applied only to an agent some list matched, in this order:
 list knows alone, ``bench/bots.py --held-out``): a contact e-mail address, the crawler convention
 of a ``+http://`` contact link (not beside a phone or Apple platform: podcast apps carry one too),
 or a word only automated clients call themselves (``scanner``, ``uptime``, ``unfurl``...), unless a
-known real client carries it.
+known real client carries it. ``GENERIC_OFF_DEVICE`` words (``audit``, ``diagnostics``, ``api client``,
+``user agent``...) count only away from a phone or Apple platform; a name inside the engine's
+``(KHTML, like Gecko; ...)`` and a bare ``Mozilla/5.0 (compatible; Name/1.0)`` shell
+(``MOZILLA_SHELL``, when the device parser finds no OS or device in it) count too.
 """
 
 from __future__ import annotations
@@ -115,8 +119,10 @@ _DEVICE_PLATFORM = re2.compile(r"android|iphone|ipad|\bios\b|darwin", re2_option
 # Removed before the lists are searched a second time (allow step 1).
 HARMLESS = re.compile(
     r"\bCronet\w*(?:/[\d.]+)?"
-    r"|(?<=Android)( [\d.]+;(?: [a-z]{2}[-_][a-z]{2};)?)[^;)]*"
-    r"|\bDevice/[\w.-]+",
+    r"|(?<=Android)( [\d.]+;(?: ?[a-z]{2}[-_][a-z]{2};)?)[^;)]*"
+    r"|\bDevice/[\w.-]+"
+    # A TV's HbbTV or FVC segment names its brand and model: (+DRM; LGE/KTC/BOTECH; 58BSE9503; ...)
+    r"|\b(?:HbbTV|FVC)/[\d.]+ \([^)]*\)",
     re.IGNORECASE)
 EXPLICIT_CRAWLER = re2.compile(r"[a-z0-9_.-]*(?:bot|crawler|spider)\b|\+https?://", re2_options())
 
@@ -144,7 +150,11 @@ REAL_CLIENTS = re2.compile(
     re2_options())
 BROWSER_TOKEN = re2.compile(
     r"^mozilla/|^opera/|applewebkit/|gecko/|trident/|presto/|chrome/|safari/|firefox/|edg/|"
-    r"\bcfnetwork/|dalvik/|\bdarwin/|okhttp|android|iphone|ipad|windows nt|macintosh",
+    r"\bcfnetwork/|dalvik/|\bdarwin/|okhttp|android|iphone|ipad|windows nt|macintosh|"
+    # Platforms and device stacks apps name without a browser token (TVs, watches, speakers,
+    # media players), read from device-detector's app fixtures.
+    r"\b(?:i|mac|watch|tv|ipad|vision)os\b|\bwin(?:7|8|10|11|64)\b|\bx64\)|roku|vizios|airplay/|dlnadoc/|upnp/|"
+    r"qtwebkit|garmin|^amazon;|\bkepler/|player\b",
     re2_options())
 
 # Kinds of the generic signs, in order: the first whose words match names the kind.
@@ -157,16 +167,64 @@ GENERIC: tuple[tuple[BotReason, str], ...] = (
     (BotReason.CRAWLER, r"\b(?:crawler|spider|scraper|fetcher|harvester|indexer)\b|"
                         r"[a-z0-9._-]+@[a-z0-9-]+\.[a-z]{2,}|\+ ?https?://|\+ ?www\."),
 )
+# Words automated clients call themselves that an app on a phone or a Mac could also carry in its
+# name (a document scanner, a fitness tracker): a sign only away from a phone or Apple platform.
+# Read from the agents the maintained lists know and each other list misses (bench/bots.py
+# --held-out on crawler-user-agents' and device-detector's sets), checked on sets no rule was read
+# from (woothee's and uap-core's test agents).
+GENERIC_OFF_DEVICE: tuple[tuple[BotReason, str], ...] = (
+    (BotReason.SECURITY_SCANNER, r"\bscans?\b|(?-i:[a-z]Scans?)\b|\brecon\b|exploit|phish|fingerprint|"
+                                 r"\bsec-?txt\b|security[.-]dot[.-]txt|\bdcv\b|<\?"),
+    (BotReason.MONITOR, r"diagnostics?\b|healthz|watch(?:er|dog|agent)\b|\bwebmon\b|loadtime|speed-?test|"
+                        r"\bping\b|pingping"),
+    (BotReason.SEO_TOOL, r"audit"),
+    (BotReason.SERVICE_AGENT, r"api[ -]client|\bconnector\b|webhook|\bhook\b|gitops|import(?:er|manager)\b|"
+                              r"verif(?:y|ier|ication)\b|lookup"),
+    # A script's HTTP client, or its default or unfilled agent.
+    (BotReason.HTTP_LIBRARY, r"http-?client|http request|request object|user[ -]?agent|\{\{|placeholder|"
+                             r"\bdummy\b"),
+    (BotReason.CRAWLER, r"research|measurement|finder|searcher|indexinfo|searchengine|"
+                        r"lead ?(?:gen|radar|discovery)|prospect|import ?domains"),
+)
+# Forms no person's client sends: a Mozilla token with no platform and no engine, only a product
+# name (``Mozilla/5.0 (compatible; Dormouse/1.0)``, ``Mozilla/5.0 xtate/2.12``), for an agent in
+# which the device parser finds no OS or device either (``agents``); and a name put inside the
+# engine's own ``(KHTML, like Gecko; ...)`` (Google's special-purpose fetchers).
+_NAME = r"[a-z][\w.-]*(?:/v?[\w.-]+)?"
+MOZILLA_SHELL = re2.compile(
+    rf"^mozilla/\d[\d.]* (?:\(compatible; ?{_NAME}"
+    r"(?:; ?(?:\+ ?)?(?:https?://|www\.|visit |[\w.-]+@|[\w.-]+\[at\])[^;()]*)?\)"
+    rf"|\({_NAME}\)|{_NAME})$", re2_options())
+NAME_IN_ENGINE_PATTERN = r"\(khtml, like gecko; [^)]+\)"
+NAME_IN_ENGINE = re2.compile(NAME_IN_ENGINE_PATTERN, re2_options())
 _GENERIC_EXPRESSIONS = tuple(re2.compile(pattern, re2_options()) for _, pattern in GENERIC)
+_OFF_DEVICE_EXPRESSIONS = tuple(re2.compile(pattern, re2_options()) for _, pattern in GENERIC_OFF_DEVICE)
+# One pass over an ordinary browser's agent answers "no sign" (most agents no list names are people).
+_ANY_SIGN: Any = re2.compile("|".join(f"(?:{pattern})" for _, pattern in (*GENERIC, *GENERIC_OFF_DEVICE))
+                             + f"|{NAME_IN_ENGINE_PATTERN}", re2_options())
 
 
 def generic_hit(agent: str) -> tuple[BotReason, str] | None:
     """The generic sign of automation in an agent no list names, and the text that shows it."""
+    if not _ANY_SIGN.search(agent):
+        return None
     for (reason, _), expression in zip(GENERIC, _GENERIC_EXPRESSIONS, strict=True):
         found = expression.search(agent)
         if found and not (_LINK.search(found.group(0)) and _DEVICE_PLATFORM.search(agent)):
             return reason, str(found.group(0))
+    if not _DEVICE_PLATFORM.search(agent):
+        for (reason, _), expression in zip(GENERIC_OFF_DEVICE, _OFF_DEVICE_EXPRESSIONS, strict=True):
+            if found := expression.search(agent):
+                return reason, str(found.group(0))
+    if found := NAME_IN_ENGINE.search(agent):
+        return BotReason.CRAWLER, str(found.group(0))
     return None
+
+
+def mozilla_shell(agent: str) -> bool:
+    """A Mozilla token and a product name, nothing a browser sends (``MOZILLA_SHELL``); the caller
+    checks that the device parser finds no OS or device in it."""
+    return bool(MOZILLA_SHELL.search(agent))
 
 
 _OWN_SET: Any = re2.Set.SearchSet(re2_options())

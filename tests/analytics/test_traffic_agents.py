@@ -213,6 +213,11 @@ REAL_CLIENTS = [
     "Chrome/89.0.4389.105 Mobile Safari/537.36",
     "Mozilla/5.0 (Linux; Android 10; ZTE A2020 SP Build/QKQ1.200913.002; wv) AppleWebKit/537.36 (KHTML, like "
     "Gecko) Version/4.0 Chrome/68.0.3440.106 Mobile Safari/537.36 SogouMSE,SogouMobileBrowser/5.28.2",
+    # A TV's HbbTV segment names its brand (BOTECH); an Android locale written without its space.
+    "Mozilla/5.0 (Web0S; Linux/SmartTV) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/87.0.4280.88 "
+    "Safari/537.36 HbbTV/1.6.1 (+DRM; LGE/KTC/BOTECH; 58BSE9503; WEBOS22 04.42.26; W22_K8LP; DTV_C22P;)",
+    "Mozilla/5.0 (Linux; U; Android 2.3;en-us; ViewSonic-ViewPad7e build/ERE27) AppleWebKit/533.1 "
+    "(KHTML, like Gecko) Version/4.0 Mobile Safari/533.1",
     # An Electron app that names itself is an app; a bare Electron shell is ua_headless (MISSED_KINDS).
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) GitHubDesktop/3.4.9 "
     "Chrome/128.0.6613.186 Electron/32.2.6 Safari/537.36",
@@ -275,6 +280,14 @@ def test_each_maintained_list_is_a_source_of_its_own() -> None:
     ("Dalvik/2.1.0 (Linux; U; Android 14; SM-S921B Build/UP1A.231005.007)", False),
     ("curl/8.7.1", False),  # tier 1 already names it
     ("", False),
+    # Devices the parser knows although they send no browser token: a feature phone, a speaker.
+    ("Nokia2700c-2/2.0 (07.15) Profile/MIDP-2.1 Configuration/CLDC-1.1", False),
+    ("Linux UPnP/1.0 Sonos/53.2-70100 (ZPS9)", False),
+    # Apps that name their platform or device stack instead of a browser.
+    ("Procast (iOS)", False),
+    ("Garmin Forerunner 945/13.0", False),
+    ("GOGGalaxyClient/2.0.20.39 (GOG Galaxy) 83b6745cff679691b69876bc7ee33e05e5d90bda (win10 x64)", False),
+    ("Quorbit/2.0", True),
 ])
 def test_bare_product_names_are_a_tier_three_suspicion(agent: str, bare: bool) -> None:
     assert lacks_browser_token(agent) is bare
@@ -294,7 +307,8 @@ def test_every_agent_crawlerdetect_flags_is_still_flagged_but_its_false_positive
     assert [is_bot(agent).is_bot for agent in agents if CrawlerDetect().is_crawler(agent)] == [
         True for agent in agents if CrawlerDetect().is_crawler(agent)]
     assert not any(CrawlerDetect().is_crawler(agent) for agent in ORDINARY_BROWSERS)
-    assert CrawlerDetect().is_crawler(REAL_CLIENTS[-8]) and is_bot(REAL_CLIENTS[-8]) == HUMAN  # C Bot Tab
+    c_bot_tab = next(agent for agent in REAL_CLIENTS if "C Bot Tab" in agent)
+    assert CrawlerDetect().is_crawler(c_bot_tab) and is_bot(c_bot_tab) == HUMAN
     # The one pattern RE2 cannot express ("Yandex(?!Search)") still decides both ways.
     assert is_bot("Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)").is_bot
     assert is_bot("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -387,6 +401,34 @@ def test_agents_no_list_names_are_judged_by_generic_signs(agent: str, reason: Bo
     assert is_bot(agent) == BotVerdict(is_bot=True, reason_code=reason, matched=f"analytics (generic): {shown}")
 
 
+@pytest.mark.parametrize(("agent", "reason", "shown"), [
+    # Words away from a phone or Apple platform (GENERIC_OFF_DEVICE), one per kind; names no list knows.
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+     "Safari/537.36 ZorblatScan/3.0", BotReason.SECURITY_SCANNER, "tScan"),
+    ("Plinkwell DCV/1.1", BotReason.SECURITY_SCANNER, "DCV"),
+    ("Quorbit-diagnostics", BotReason.MONITOR, "diagnostics"),
+    ("Grobnik Image Audit", BotReason.SEO_TOOL, "Audit"),
+    ("Plonk API Client/2.0.1", BotReason.SERVICE_AGENT, "API Client"),
+    ("Quux Hostname Verification", BotReason.SERVICE_AGENT, "Verification"),
+    ("Blorp HttpClient/Native", BotReason.HTTP_LIBRARY, "HttpClient"),
+    ("{{.grobnik_agent}}", BotReason.HTTP_LIBRARY, "{{"),
+    ("Zorblat Measurement/0.4", BotReason.CRAWLER, "Measurement"),
+    # A name inside the engine's parenthesis (Google's special fetchers do this).
+    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko; Quux-Thumbnails) "
+     "Chrome/120.0.6099.71 Safari/537.36", BotReason.CRAWLER, "(KHTML, like Gecko; Quux-Thumbnails)"),
+    # A Mozilla token and a product name, nothing the device parser knows.
+    ("Mozilla/5.0 (compatible; Plinkwell/1.0)", BotReason.CRAWLER, "Mozilla/5.0 (compatible; Plinkwell/1.0)"),
+    ("Mozilla/5.0 grobnik/2.12.4", BotReason.CRAWLER, "Mozilla/5.0 grobnik/2.12.4"),
+    ("Mozilla/5.0 (Quorbit/1.0)", BotReason.CRAWLER, "Mozilla/5.0 (Quorbit/1.0)"),
+    ("Mozilla/5.0 (compatible; Zorblat/1.0.0; https://zorblat.example)", BotReason.CRAWLER,
+     "Mozilla/5.0 (compatible; Zorblat/1.0.0; https://zorblat.example)"),
+])
+def test_automation_forms_no_list_names(agent: str, reason: BotReason, shown: str) -> None:
+    verdict = is_bot(agent)
+    assert (verdict.is_bot, verdict.reason_code) == (True, reason)
+    assert verdict.matched is not None and verdict.matched.lower() == f"analytics (generic): {shown}".lower()
+
+
 @pytest.mark.parametrize("agent", [
     # A contact link beside a phone or Apple platform is an app's (podcast players), not a crawler's.
     "Krazz/1.0 (Android 14; +https://krazz.app)",
@@ -397,6 +439,21 @@ def test_agents_no_list_names_are_judged_by_generic_signs(agent: str, reason: Bo
     "Safari/537.36",
 ])
 def test_generic_signs_spare_apps_on_devices(agent: str) -> None:
+    assert is_bot(agent) == HUMAN
+
+
+@pytest.mark.parametrize("agent", [
+    # The words away from devices only: an app on a phone or a Mac may be called so.
+    "Genius Scan/7.1.2 CFNetwork/1498.700.2 Darwin/23.6.0",
+    "HealthWatcher/3.0 (Android 14; Pixel 8)",
+    # Browsers the device parser knows although their agent is a bare Mozilla shell.
+    "Mozilla/5.0 (compatible; Konqueror/3.1)",
+    "Mozilla/5.0 (PLAYSTATION 3; 1.00)",
+    # A word inside another word is no sign; nor a comma inside the engine's parenthesis.
+    "Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.0; Franciscans Australia; .NET CLR 1.1.4322)",
+    "Mozilla/5.0 (PlayStation 4 PRO) AppleWebKit/531.3 (KHTML, like Gecko, HEVC, HDR, UHD) SCEE/1.0 Nuanti/2.0",
+])
+def test_automation_forms_spare_devices_and_browsers(agent: str) -> None:
     assert is_bot(agent) == HUMAN
 
 

@@ -3,9 +3,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
-from bench.bot_corpora import BOT, HUMAN, LabelledSet, make_disjoint, sample
+from bench.bot_corpora import (
+    BOT,
+    HUMAN,
+    UAP_CASES,
+    LabelledSet,
+    make_disjoint,
+    sample,
+    uap_sets,
+    woothee_sets,
+)
 from bench.bots import Verdict, evaluate, product_classifier, recent_mainstream, report_json
 
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
@@ -91,3 +102,30 @@ def _verdicts(sets: list[LabelledSet]) -> dict[str, dict[str, Verdict]]:
     agents = [agent for labelled in sets for agent, _ in labelled.agents]
     return {"product": dict(zip(agents, product_classifier(agents), strict=True)),
             "naive": dict(zip(agents, naive_peer(agents), strict=True))}
+
+
+def test_woothee_and_uap_core_sets_are_read_from_their_packages(tmp_path: Path) -> None:
+    """The two test-only corpora, read from files laid out as their npm packages ship them."""
+    testsets = tmp_path / "woothee/woothee/testsets"
+    testsets.mkdir(parents=True)
+    (testsets / "crawler.yaml").write_text(
+        f"- target: '{GOOGLEBOT}'\n  name: Googlebot\n  category: crawler\n")
+    (testsets / "misc.yaml").write_text(
+        "- target: 'Wget/1.12 (linux-gnu)'\n  name: HTTP Library\n  category: misc\n"
+        "- target: 'MagpieRSS/0.61'\n  name: RSSReader\n  category: misc\n")
+    (testsets / "pc_windows.yaml").write_text(f"- target: '{CHROME}'\n  name: Chrome\n  category: pc\n")
+    (testsets / "blank.yaml").write_text("- target: ''\n  name: UNKNOWN\n  category: UNKNOWN\n")
+    bots, people = woothee_sets(tmp_path, "woothee test")
+    assert bots.agents == ((GOOGLEBOT, "crawler"), ("Wget/1.12 (linux-gnu)", "http library"))
+    assert people.agents == ((CHROME, "pc"),)
+
+    cases = tmp_path / UAP_CASES
+    cases.parent.mkdir(parents=True)
+    cases.write_text("".join(
+        f'\tit("parses", function() {{\n\t\tconst results = uaParser({json.dumps(agent)});\n'
+        f'\t\tassert.strictEqual(results.family, {json.dumps(family)}, msg());\n'
+        for agent, family in ((GOOGLEBOT, "Googlebot"), (IPHONE, "Mobile Safari"), (FIREFOX, "Firefox"),
+                              ("IE test", "Other"))))
+    spiders, browsers = uap_sets(tmp_path, "uap test")
+    assert spiders.agents == ((GOOGLEBOT, "spider"),)
+    assert browsers.agents == ((IPHONE, "device"), (FIREFOX, "no device"))
