@@ -3,11 +3,12 @@ a claim touched with an event that can change them, from that person's retained 
 replaces the person's rows; ``verify`` derives every attempt again from all raw events.
 
 Re-deriving (not appending) is what makes late and out-of-order events land in the right attempt
-exactly once and a re-run write the same rows. The consumer re-derives a person's attempts only from
-the last stored attempt that began before the person's earliest new event (per-user counting): no
-attempt is open just before an attempt begins, so what came earlier cannot change, and a claim reads
-the person's recent events instead of their whole retained history. Per-session counting, a person
-whose sessions moved and the backfill re-derive the person whole. Rows carry the first step's session
+exactly once and a re-run write the same rows. The consumer re-derives a person's attempts (per-user
+counting) only from the last stored attempt that began before the person's earliest new event, or
+from that event when that attempt had ended before it: no attempt is open just before an attempt
+begins or after one ends, so what came earlier cannot change, and a claim reads the person's recent
+events instead of their whole retained history. Per-session counting, a person whose sessions moved
+and the backfill re-derive the person whole. Rows carry the first step's session
 key: reads join ``sessions`` for the bot flag and the breakdown dimensions, so a session changing
 side needs no correction here (``day_clears`` stays empty).
 """
@@ -44,7 +45,7 @@ _PERSON_EVENTS = text(
 # The latest stored attempt of each (funnel, person) that began before the given instant.
 _LAST_BEFORE = text(
     """
-    SELECT DISTINCT ON (a.funnel_id, a.person) a.funnel_id, a.person, a.started_at, a.first_event
+    SELECT DISTINCT ON (a.funnel_id, a.person) a.funnel_id, a.person, a.started_at, a.first_event, a.ended_at
     FROM unnest(CAST(:funnel AS bigint[]), CAST(:person AS text[]), CAST(:before AS timestamptz[]))
         AS k(f, p, b)
     JOIN funnel_attempts a
@@ -113,7 +114,9 @@ async def load_person_events(
 async def _starts(conn: AsyncConnection, tenant_id: int, pairs: Sequence[tuple[int, str]],
                   since: Mapping[tuple[int, str], datetime]) -> dict[tuple[int, str], Start]:
     """Where each (funnel, person) is re-derived from: the whole history, or (``since``: the earliest
-    new event) the last stored attempt that began before it, else that instant."""
+    new event) the last stored attempt that began before it if that one was still open then (a
+    completed, voided, broken or expired attempt cannot change, and no attempt was open after it),
+    else that instant."""
     starts: dict[tuple[int, str], Start] = {pair: (_EVER, _NIL) for pair in pairs}
     windowed = [pair for pair in pairs if pair in since]
     if not windowed:
@@ -124,7 +127,9 @@ async def _starts(conn: AsyncConnection, tenant_id: int, pairs: Sequence[tuple[i
         "tenant": tenant_id, "funnel": [f for f, _ in windowed], "person": [p for _, p in windowed],
         "before": [since[pair] for pair in windowed]})
     for row in rows:
-        starts[(int(row.funnel_id), row.person)] = (row.started_at, row.first_event)
+        pair = (int(row.funnel_id), row.person)
+        if row.ended_at >= since[pair]:
+            starts[pair] = (row.started_at, row.first_event)
     return starts
 
 
