@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -128,7 +128,7 @@ async def _tenant(owner: AsyncEngine, settings: Settings) -> int:
 
 
 async def _one_run(owner: AsyncEngine, app: AsyncEngine, settings: Settings, *, product: bool,
-                   days: int, signups: int, baseline: str) -> Run:
+                   days: int, signups: int, baseline: str, steady_days: int = 0) -> Run:
     tenant_id = await _tenant(owner, settings)
     everything = tuple(_timed(c) for c in CONSUMERS)
     without = everything if baseline == "definitions" else tuple(
@@ -142,25 +142,44 @@ async def _one_run(owner: AsyncEngine, app: AsyncEngine, settings: Settings, *, 
     for _, define_with in AFTER:
         events += await define_with(app, tenant_id)
     partitions = PartitionCache()
-    for start in range(0, len(events), settings.max_batch_events):
-        outcome = await ingest_batch(app, partitions, tenant_id=tenant_id,
-                                     events=events[start:start + settings.max_batch_events],
-                                     retention_days=settings.rollup_retention_days,
-                                     max_future_seconds=settings.max_future_seconds)
-        assert not outcome.errors, outcome.errors[0]
+
+    async def ingest(batch: list[EventIn]) -> None:
+        for start in range(0, len(batch), settings.max_batch_events):
+            outcome = await ingest_batch(app, partitions, tenant_id=tenant_id,
+                                         events=batch[start:start + settings.max_batch_events],
+                                         retention_days=settings.rollup_retention_days,
+                                         max_future_seconds=settings.max_future_seconds)
+            assert not outcome.errors, outcome.errors[0]
+
+    async def fold() -> int:
+        folded = 0
+        while True:
+            done = await roll_up(app, tenant_id, claim_batches=settings.rollup_claim_batches,
+                                 claim_events=settings.rollup_claim_events)
+            if not done.batches:
+                return folded
+            folded += done.events
+
+    # --steady-days: the history before the timed days is folded (and assigned) first, untimed, so the
+    # timed claims meet people with history, as a worker does once a tenant is live.
+    cut = NOW - timedelta(days=steady_days) if steady_days else None
+    history = [e for e in events if cut is not None and datetime.fromisoformat(e.timestamp) < cut]
+    timed = [e for e in events if cut is None or datetime.fromisoformat(e.timestamp) >= cut]
+    if history:
+        await ingest(history)
+        await fold()
+        if product:
+            await assign_marked(app, tenant_id)
+    await ingest(timed)
     _spent.clear()
-    folded, started = 0, time.perf_counter()
-    while True:
-        done = await roll_up(app, tenant_id, claim_batches=settings.rollup_claim_batches,
-                             claim_events=settings.rollup_claim_events)
-        if not done.batches:
-            break
-        folded += done.events
+    started = time.perf_counter()
+    folded = await fold()
     if product:  # the segments job the rollup queues: it assigns the users the rollup marked
         assigning = time.perf_counter()
         await assign_marked(app, tenant_id)
         _spent["segments job (assign)"] = time.perf_counter() - assigning
     seconds = time.perf_counter() - started
+    events = timed
     assert folded == len(events), (folded, len(events))
     if product:
         async with owner.connect() as conn:
@@ -173,14 +192,14 @@ async def _one_run(owner: AsyncEngine, app: AsyncEngine, settings: Settings, *, 
 
 
 async def measure(database_url: str, *, days: int, repeats: int, signups: int = 12,
-                  baseline: str = "consumers") -> Result:
+                  baseline: str = "consumers", steady_days: int = 0) -> Result:
     settings = load_settings()
     owner = create_engine(database_url, role=None, pool_size=2)
     app = create_engine(database_url, role=settings.app_role, pool_size=2)
     registered = getattr(rollup_service, "CONSUMERS")  # noqa: B009 (restored below)
     try:
         runs = [await _one_run(owner, app, settings, product=product, days=days, signups=signups,
-                               baseline=baseline)
+                               baseline=baseline, steady_days=steady_days)
                 for _ in range(repeats) for product in (False, True)]
     finally:
         setattr(rollup_service, "CONSUMERS", registered)  # noqa: B010 (the test suite's process goes on)
@@ -229,15 +248,19 @@ def main() -> None:
     parser.add_argument("--baseline", choices=("consumers", "definitions"), default="consumers",
                         help="Without the product layer: its consumers unregistered too, or only no "
                              "definitions.")
+    parser.add_argument("--steady-days", type=int, default=0,
+                        help="Time only the last N days' events, the days before folded first (0: fold "
+                             "everything from empty, timed).")
     args = parser.parse_args()
     from bench.harness import conditions, print_section, running_stack
 
     with running_stack(worker=False) as stack:
         print_section("conditions", conditions(
-            stack, days=args.days, repeats=args.repeats, signups=args.signups,
+            stack, days=args.days, repeats=args.repeats, signups=args.signups, steady_days=args.steady_days,
             measured="roll_up in this process (the worker's job body)"))
         report(asyncio.run(measure(stack.database_url, days=args.days, repeats=args.repeats,
-                                   signups=args.signups, baseline=args.baseline)))
+                                   signups=args.signups, baseline=args.baseline,
+                                   steady_days=args.steady_days)))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from analytics.errors import InvalidArgument
@@ -68,7 +69,8 @@ class FunnelDefinition:
     exclusions: tuple[Matcher, ...] = ()
     counting: Counting = Counting.USER
 
-    def event_names(self) -> frozenset[str]:
+    @cached_property
+    def event_names(self) -> frozenset[str]:  # asked once per claimed event by the consumer
         return frozenset(m.event for m in (*(s.matcher for s in self.steps), *self.exclusions))
 
     def to_json(self) -> dict[str, Any]:

@@ -70,7 +70,7 @@ def relevant(funnel: FunnelDefinition, event: RawEvent) -> bool:
         return True
     if funnel.order is OrderMode.STRICT:
         return event.type not in STRICT_IGNORED
-    return _named(event) in funnel.event_names()
+    return _named(event) in funnel.event_names
 
 
 def derive_attempts(funnel: FunnelDefinition, person: str, events: Sequence[RawEvent]) -> list[Attempt]:

@@ -2,8 +2,13 @@
 a claim touched with an event that can change them, from that person's retained raw events, and
 replaces the person's rows; ``verify`` derives every attempt again from all raw events.
 
-Re-deriving a person whole (not appending) is what makes late and out-of-order events land in the
-right attempt exactly once and a re-run write the same rows. Rows carry the first step's session
+Re-deriving (not appending) is what makes late and out-of-order events land in the right attempt
+exactly once and a re-run write the same rows. The consumer re-derives a person's attempts (per-user
+counting) only from the last stored attempt that began before the person's earliest new event, or
+from that event when that attempt had ended before it: no attempt is open just before an attempt
+begins or after one ends, so what came earlier cannot change, and a claim reads the person's recent
+events instead of their whole retained history. Per-session counting, a person whose sessions moved
+and the backfill re-derive the person whole. Rows carry the first step's session
 key: reads join ``sessions`` for the bot flag and the breakdown dimensions, so a session changing
 side needs no correction here (``day_clears`` stays empty).
 """
@@ -15,21 +20,40 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from analytics.funnels.definition import Counting
 from analytics.funnels.derive import Attempt, derive_attempts, person_of, relevant
 from analytics.funnels.store import Funnel, list_funnels
 from analytics.rollups.aggregate import RAW_EVENT_COLUMNS, RawEvent
 from analytics.rollups.consumers import Claim, Consumer, Difference
 
-# One person's events: by user id, else (no user id) by anonymous id; two index scans.
+# Persons' events from a point on each: by user id, else (no user id) by anonymous id; index range
+# scans (events_user, events_anonymous).
 _PERSON_EVENTS = text(
-    f"SELECT {RAW_EVENT_COLUMNS} FROM events WHERE tenant_id = :tenant AND user_id = ANY(:users) "
-    f"UNION ALL SELECT {RAW_EVENT_COLUMNS} FROM events WHERE tenant_id = :tenant AND user_id IS NULL "
-    "AND anonymous_id = ANY(:anonymous)"
+    f"SELECT {RAW_EVENT_COLUMNS} FROM unnest(CAST(:users AS text[]), CAST(:users_from AS timestamptz[])) "
+    "AS k(key_user, key_from) JOIN events e ON e.tenant_id = :tenant AND e.user_id = k.key_user "
+    "AND e.occurred_at >= k.key_from "
+    f"UNION ALL SELECT {RAW_EVENT_COLUMNS} FROM unnest(CAST(:anonymous AS text[]), "
+    "CAST(:anonymous_from AS timestamptz[])) AS k(key_anonymous, key_from) JOIN events e "
+    "ON e.tenant_id = :tenant AND e.user_id IS NULL AND e.anonymous_id = k.key_anonymous "
+    "AND e.occurred_at >= k.key_from"
 )
+# The latest stored attempt of each (funnel, person) that began before the given instant.
+_LAST_BEFORE = text(
+    """
+    SELECT DISTINCT ON (a.funnel_id, a.person) a.funnel_id, a.person, a.started_at, a.first_event, a.ended_at
+    FROM unnest(CAST(:funnel AS bigint[]), CAST(:person AS text[]), CAST(:before AS timestamptz[]))
+        AS k(f, p, b)
+    JOIN funnel_attempts a
+      ON a.tenant_id = :tenant AND a.funnel_id = k.f AND a.person = k.p AND a.started_at < k.b
+    ORDER BY a.funnel_id, a.person, a.started_at DESC, a.first_event DESC
+    """
+)
+_NIL = UUID(int=0)
 _KEPT = text("SELECT raw_events_from FROM tenants WHERE id = :tenant")
 _EVER = datetime.min.replace(tzinfo=UTC)
 
@@ -40,8 +64,10 @@ async def _kept(conn: AsyncConnection, tenant_id: int) -> datetime:
     return found if found is not None else _EVER
 _DELETE = text(
     """
-    DELETE FROM funnel_attempts a USING unnest(CAST(:funnel AS bigint[]), CAST(:person AS text[])) AS k(f, p)
+    DELETE FROM funnel_attempts a USING unnest(CAST(:funnel AS bigint[]), CAST(:person AS text[]),
+        CAST(:from_at AS timestamptz[]), CAST(:from_event AS uuid[])) AS k(f, p, fa, fe)
     WHERE a.tenant_id = :tenant AND a.funnel_id = k.f AND a.person = k.p AND a.started_at >= :kept
+      AND (a.started_at, a.first_event) >= (k.fa, k.fe)
     """
 )
 _INSERT = text(
@@ -61,13 +87,22 @@ def _array_literal(instants: Iterable[datetime]) -> str:
     return "{" + ",".join(f'"{at.isoformat()}"' for at in instants) + "}"
 
 
+Start = tuple[datetime, UUID]  # (occurred_at, id) of the first event a re-derivation reads
+
+
 async def load_person_events(
-    conn: AsyncConnection, tenant_id: int, persons: Sequence[str]
+    conn: AsyncConnection, tenant_id: int, persons: Sequence[str], since: Mapping[str, datetime] | None = None
 ) -> dict[str, list[RawEvent]]:
-    users = sorted(p[2:] for p in persons if p.startswith("u:"))
-    anonymous = sorted(p[2:] for p in persons if p.startswith("a:"))
+    """The persons' events (each from ``since[person]`` on, if given)."""
+    def start(person: str) -> datetime:
+        return since.get(person, _EVER) if since is not None else _EVER
+
+    users = sorted(p for p in persons if p.startswith("u:"))
+    anonymous = sorted(p for p in persons if p.startswith("a:"))
     found: dict[str, list[RawEvent]] = {p: [] for p in persons}
-    rows = await conn.execute(_PERSON_EVENTS, {"tenant": tenant_id, "users": users, "anonymous": anonymous})
+    rows = await conn.execute(_PERSON_EVENTS, {
+        "tenant": tenant_id, "users": [p[2:] for p in users], "users_from": [start(p) for p in users],
+        "anonymous": [p[2:] for p in anonymous], "anonymous_from": [start(p) for p in anonymous]})
     for row in rows:
         event = RawEvent(*row)
         person = person_of(event)
@@ -76,34 +111,73 @@ async def load_person_events(
     return found
 
 
+async def _starts(conn: AsyncConnection, tenant_id: int, pairs: Sequence[tuple[int, str]],
+                  since: Mapping[tuple[int, str], datetime]) -> dict[tuple[int, str], Start]:
+    """Where each (funnel, person) is re-derived from: the whole history, or (``since``: the earliest
+    new event) the last stored attempt that began before it if that one was still open then (a
+    completed, voided, broken or expired attempt cannot change, and no attempt was open after it),
+    else that instant."""
+    starts: dict[tuple[int, str], Start] = {pair: (_EVER, _NIL) for pair in pairs}
+    windowed = [pair for pair in pairs if pair in since]
+    if not windowed:
+        return starts
+    for pair in windowed:
+        starts[pair] = (since[pair], _NIL)
+    rows = await conn.execute(_LAST_BEFORE, {
+        "tenant": tenant_id, "funnel": [f for f, _ in windowed], "person": [p for _, p in windowed],
+        "before": [since[pair] for pair in windowed]})
+    for row in rows:
+        pair = (int(row.funnel_id), row.person)
+        if row.ended_at >= since[pair]:
+            starts[pair] = (row.started_at, row.first_event)
+    return starts
+
+
+def _from(start: Start, events: Sequence[RawEvent]) -> list[RawEvent]:
+    """The events at or after ``start`` in the order attempts are derived in."""
+    at, first = start
+    if at == _EVER:
+        return list(events)
+    key = (at, str(first))
+    return [e for e in events if e.id is not None and (e.occurred_at, str(e.id)) >= key]
+
+
 async def rederive(
-    conn: AsyncConnection, tenant_id: int, work: Mapping[int, tuple[Funnel, Sequence[str]]]
+    conn: AsyncConnection, tenant_id: int, work: Mapping[int, tuple[Funnel, Sequence[str]]],
+    since: Mapping[tuple[int, str], datetime] | None = None,
 ) -> int:
     """Replace the attempts of the given persons at the given funnels (funnel id -> (funnel,
-    persons)); the caller holds the tenant's lock. Returns the attempts written."""
-    persons = sorted({p for _, people in work.values() for p in people})
-    if not persons:
+    persons)); the caller holds the tenant's lock. ``since`` ((funnel, person) -> the earliest event
+    that is new to the stored attempts) limits a per-user funnel's re-derivation to what that event can
+    change; without it a person is re-derived whole. Returns the attempts written."""
+    pairs = [(f, p) for f in sorted(work) for p in sorted(set(work[f][1]))]
+    if not pairs:
         return 0
     kept = await _kept(conn, tenant_id)
-    events = await load_person_events(conn, tenant_id, persons)
-    cleared: list[tuple[int, str]] = []
+    starts = await _starts(conn, tenant_id, pairs, {
+        pair: at for pair, at in (since or {}).items()
+        if pair[0] in work and work[pair[0]][0].definition.counting is Counting.USER})
+    reads: dict[str, datetime] = {}
+    for (_, person), (at, _) in starts.items():
+        reads[person] = min(at, reads.get(person, at))
+    events = await load_person_events(conn, tenant_id, sorted(reads), reads)
     written: list[tuple[int, Attempt]] = []
-    for funnel_id in sorted(work):
-        funnel, people = work[funnel_id]
-        for person in sorted(set(people)):
-            cleared.append((funnel_id, person))
-            written.extend(
-                (funnel_id, a)
-                for a in derive_attempts(funnel.definition, person, events[person])
-                if a.started_at >= kept
-            )
+    for funnel_id, person in pairs:
+        written.extend(
+            (funnel_id, a)
+            for a in derive_attempts(work[funnel_id][0].definition, person,
+                                     _from(starts[(funnel_id, person)], events[person]))
+            if a.started_at >= kept
+        )
     await conn.execute(
         _DELETE,
         {
             "tenant": tenant_id,
             "kept": kept,
-            "funnel": [f for f, _ in cleared],
-            "person": [p for _, p in cleared],
+            "funnel": [f for f, _ in pairs],
+            "person": [p for _, p in pairs],
+            "from_at": [starts[pair][0] for pair in pairs],
+            "from_event": [starts[pair][1] for pair in pairs],
         },
     )
     written.sort(key=lambda item: (item[0], item[1].person, str(item[1].first_event)))
@@ -147,18 +221,26 @@ async def _consume(conn: AsyncConnection, claim: Claim) -> None:
     funnels = await list_funnels(conn, claim.tenant_id)
     if not funnels:
         return
+    persons = [(e, p) for e in claim.events if (p := person_of(e)) is not None]
     work: dict[int, tuple[Funnel, set[str]]] = {}
+    since: dict[tuple[int, str], datetime] = {}
     for funnel in funnels:
-        work[funnel.id] = (funnel, {p for e in claim.events
-                                    if (p := person_of(e)) is not None and relevant(funnel.definition, e)})
-    others = sorted({p for e in claim.events if (p := person_of(e)) is not None})
+        people: set[str] = set()
+        for event, person in persons:
+            if relevant(funnel.definition, event):
+                people.add(person)
+                pair = (funnel.id, person)
+                since[pair] = min(event.occurred_at, since.get(pair, event.occurred_at))
+        work[funnel.id] = (funnel, people)
+    others = sorted({p for _, p in persons})
     if others:
         moved = await conn.execute(_MOVED, {"tenant": claim.tenant_id, "funnels": sorted(work),
                                             "persons": others})
-        for funnel_id, person in moved:
+        for funnel_id, person in moved:  # the first step's session changed: re-derive the person whole
             work[int(funnel_id)][1].add(person)
+            since.pop((int(funnel_id), person), None)
     await rederive(conn, claim.tenant_id, {f: (funnel, sorted(people))
-                                           for f, (funnel, people) in work.items() if people})
+                                           for f, (funnel, people) in work.items() if people}, since)
 
 
 _ALL_EVENTS = text(

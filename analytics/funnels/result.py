@@ -125,7 +125,9 @@ def _query(steps: int, dimension: str | None, restriction: str) -> str:
     for k in range(1, steps + 1):
         figures.append(f"count(*) FILTER (WHERE reached >= {k}) AS actors_{k}")
         if k > 1:
-            gap = f"extract(epoch FROM step_ats[{k}] - step_ats[{k - 1}])"
+            # date_part is double precision; extract() is numeric, whose sort and interpolation cost
+            # about twice as much here (results are rounded to milliseconds either way)
+            gap = f"date_part('epoch', step_ats[{k}] - step_ats[{k - 1}])"
             figures += [f"count(*) FILTER (WHERE reached = {k - 1} AND open) AS open_{k}",
                         f"count(*) FILTER (WHERE reached = {k - 1} AND NOT open) AS dropped_{k}",
                         f"percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY {gap}) "

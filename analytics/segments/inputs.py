@@ -24,29 +24,29 @@ from analytics.ingest.catalogue import CUSTOM
 from analytics.rollups.aggregate import RawEvent, user_key
 from analytics.rollups.consumers import Claim, Consumer, Difference, compare
 
-_COUNTS = text(
+# The claim's three inputs in one statement (one round trip, one plan): per-day counts, the latest
+# property values (an older value never overwrites a newer one), and the users to re-evaluate.
+# Each list is folded by its key first, so no statement touches a row twice; empty lists insert nothing.
+_WRITE = text(
     """
-    INSERT INTO user_event_days (tenant_id, day, bot, user_key, name, events)
-    SELECT :tenant, * FROM unnest(CAST(:day AS date[]), CAST(:bot AS boolean[]), CAST(:user_key AS text[]),
-        CAST(:name AS text[]), CAST(:events AS integer[]))
-    ON CONFLICT (tenant_id, day, bot, user_key, name) DO UPDATE SET
-        events = user_event_days.events + EXCLUDED.events
+    WITH counts AS (
+        INSERT INTO user_event_days (tenant_id, day, bot, user_key, name, events)
+        SELECT :tenant, * FROM unnest(CAST(:day AS date[]), CAST(:bot AS boolean[]),
+            CAST(:user_key AS text[]), CAST(:name AS text[]), CAST(:events AS integer[]))
+        ON CONFLICT (tenant_id, day, bot, user_key, name) DO UPDATE SET
+            events = user_event_days.events + EXCLUDED.events
+    ), properties AS (
+        INSERT INTO user_properties AS p (tenant_id, user_key, property, value, at, event_id)
+        SELECT :tenant, k, prop, CAST(v AS jsonb), a, e FROM unnest(CAST(:prop_user AS text[]),
+            CAST(:property AS text[]), CAST(:value AS text[]), CAST(:at AS timestamptz[]),
+            CAST(:event AS uuid[])) AS x(k, prop, v, a, e)
+        ON CONFLICT (tenant_id, user_key, property) DO UPDATE SET
+            value = EXCLUDED.value, at = EXCLUDED.at, event_id = EXCLUDED.event_id
+        WHERE (EXCLUDED.at, EXCLUDED.event_id) > (p.at, p.event_id)
+    )
+    INSERT INTO segment_dirty_users (tenant_id, user_key) SELECT :tenant, unnest(CAST(:dirty AS text[]))
+    ON CONFLICT (tenant_id, user_key) DO NOTHING
     """
-)
-_PROPERTIES = text(
-    """
-    INSERT INTO user_properties AS p (tenant_id, user_key, property, value, at, event_id)
-    SELECT :tenant, k, prop, CAST(v AS jsonb), a, e FROM unnest(CAST(:user_key AS text[]),
-        CAST(:property AS text[]), CAST(:value AS text[]), CAST(:at AS timestamptz[]), CAST(:event AS uuid[]))
-        AS x(k, prop, v, a, e)
-    ON CONFLICT (tenant_id, user_key, property) DO UPDATE SET
-        value = EXCLUDED.value, at = EXCLUDED.at, event_id = EXCLUDED.event_id
-    WHERE (EXCLUDED.at, EXCLUDED.event_id) > (p.at, p.event_id)
-    """
-)
-_DIRTY = text(
-    "INSERT INTO segment_dirty_users (tenant_id, user_key) SELECT :tenant, unnest(CAST(:keys AS text[])) "
-    "ON CONFLICT (tenant_id, user_key) DO NOTHING"
 )
 
 
@@ -83,20 +83,17 @@ def fold_properties(events: Iterable[RawEvent]) -> dict[tuple[str, str], tuple[d
 
 async def _consume(conn: AsyncConnection, claim: Claim) -> None:
     counts = sorted(fold_event_days(claim.with_bot(), claim.tz).items())
-    if counts:
-        await conn.execute(_COUNTS, {
-            "tenant": claim.tenant_id, "day": [k[0] for k, _ in counts], "bot": [k[1] for k, _ in counts],
-            "user_key": [k[2] for k, _ in counts], "name": [k[3] for k, _ in counts],
-            "events": [v for _, v in counts]})
     props = sorted(fold_properties(claim.events).items())
-    if props:
-        await conn.execute(_PROPERTIES, {
-            "tenant": claim.tenant_id, "user_key": [k[0] for k, _ in props],
-            "property": [k[1] for k, _ in props], "value": [json.dumps(v[2]) for _, v in props],
-            "at": [v[0] for _, v in props], "event": [v[1] for _, v in props]})
-    users = sorted({k[2] for k, _ in counts})
-    if users:
-        await conn.execute(_DIRTY, {"tenant": claim.tenant_id, "keys": users})
+    if not counts and not props:
+        return
+    await conn.execute(_WRITE, {
+        "tenant": claim.tenant_id, "day": [k[0] for k, _ in counts], "bot": [k[1] for k, _ in counts],
+        "user_key": [k[2] for k, _ in counts], "name": [k[3] for k, _ in counts],
+        "events": [v for _, v in counts],
+        "prop_user": [k[0] for k, _ in props], "property": [k[1] for k, _ in props],
+        "value": [json.dumps(v[2]) for _, v in props], "at": [v[0] for _, v in props],
+        "event": [v[1] for _, v in props],
+        "dirty": sorted({k[2] for k, _ in counts})})
 
 
 _NAME = "coalesce(CASE WHEN e.type = 'Custom' THEN e.name END, e.type)"

@@ -15,3 +15,10 @@ async def test_product_worker_bench_checks_its_answers(settings: Settings) -> No
     assert len(result.without) == len(result.with_product) == 1
     assert all(r.events > 0.9 * result.events for r in result.with_product)
     report(result)
+
+
+async def test_product_worker_bench_steady_mode_times_only_the_last_days(settings: Settings) -> None:
+    whole = await measure(settings.database_url or "", days=3, repeats=1)
+    steady = await measure(settings.database_url or "", days=3, repeats=1, steady_days=1)
+    # The history is folded first and not counted; the product run still equals the recomputation.
+    assert 0 < steady.events < whole.events

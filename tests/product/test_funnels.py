@@ -4,6 +4,7 @@ recomputation from raw events."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from sqlalchemy import text
@@ -144,6 +145,35 @@ async def test_late_events_land_in_their_attempt(gql: GraphQLClient, make_tenant
                                    {"t": tenant.id})).scalar_one()
     assert rows == 1
     await _verified(owner_engine, tenant)
+
+
+async def test_events_one_claim_at_a_time_in_any_order_equal_one_claim(
+        gql: GraphQLClient, make_tenant: Any, run_worker: Any, owner_engine: AsyncEngine) -> None:
+    """The consumer re-derives a person only from the last attempt that began before their earliest new
+    event: events folded one claim at a time, late ones included, give the rows of one claim."""
+    journeys = [*JOURNEYS,
+                # u8: three attempts, the first expires at b, the second converts, the third is open
+                custom("a", 0, "u8"), custom("b", 60, "u8"), custom("a", 2 * DAY, "u8"),
+                custom("b", 2 * DAY + 60, "u8"), custom("c", 2 * DAY + 120, "u8"), custom("a", 3 * DAY, "u8"),
+                # u9: an x between steps (breaks STRICT), a cancel voiding one attempt, then another
+                custom("a", 0, "u9"), custom("x", 30, "u9"), custom("b", 60, "u9"), custom("cancel", 90, "u9"),
+                custom("a", 120, "u9"), custom("b", 180, "u9"), custom("c", 240, "u9")]
+    random.Random(3).shuffle(journeys)
+    options: list[dict[str, Any]] = [{"windowSeconds": DAY}, {"windowSeconds": DAY, "order": "STRICT"},
+                                     {"windowSeconds": DAY, "order": "UNORDERED"},
+                                     {"exclusions": [{"event": "cancel"}]}]
+    found: list[list[Any]] = []
+    for one_at_a_time in (True, False):
+        tenant: TenantKeys = await make_tenant()
+        funnels = [await define(gql, tenant.secret, f"f{i}", **o) for i, o in enumerate(options)]
+        batches = [[e] for e in journeys] if one_at_a_time else [journeys]
+        for batch in batches:
+            assert (await gql.track(tenant.publishable, batch))["accepted"] == len(batch)
+            await run_worker()
+        await _verified(owner_engine, tenant)
+        found.append([await result(gql, tenant.secret, f["id"]) for f in funnels])
+    assert found[0] == found[1]
+    assert [actors(r) for r in found[0]] == [[9, 7, 5], [9, 5, 4], [9, 7, 6], [9, 7, 6]]
 
 
 async def test_breakdown_compare_and_bots(gql: GraphQLClient, make_tenant: Any, run_worker: Any,
