@@ -25,10 +25,11 @@ contributions out of the aggregates.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
@@ -47,6 +48,7 @@ from analytics.experiments.definitions import (
     Experiment,
     Metric,
     MetricKind,
+    SessionFigure,
     load_metrics,
     started_experiments,
 )
@@ -54,6 +56,7 @@ from analytics.experiments.recompute import PRE_PERIOD_DAYS, verify_experiments
 from analytics.ingest.catalogue import CUSTOM, EXPOSURE
 from analytics.rollups.aggregate import RawEvent, raw_event_columns, user_key
 from analytics.rollups.consumers import Claim, Consumer
+from analytics.sessions.stats import DURATION as SESSION_DURATION
 
 EXPOSURES = ""  # the metric column of a variant's exposure row in experiment_variant_days
 
@@ -125,11 +128,14 @@ def derive(
     events: Iterable[tuple[RawEvent, Origin]],
     tz: ZoneInfo,
     membership: Membership | None = None,
+    sessions: Mapping[UUID, SessionFacts] | None = None,
 ) -> tuple[Actor | None, dict[str, tuple[float, float]]]:
     """One actor's state in one experiment from all of its retained events: the first exposure (None
     when it has none) and each metric's value after it and in the 14 days before it (CUPED's
     covariate; kept when either is non-zero). With a targeting segment (``membership``: the
-    actor's spans in it) only exposures while a member count."""
+    actor's spans in it) only exposures while a member count. A SESSION metric sums its figure over
+    the sessions (``sessions``: their facts by id) with a matching event after the exposure, and over
+    those with one only in the 14 days before it."""
     events = list(events)
     seen = sorted(
         (event.occurred_at, found[1], origin)
@@ -155,6 +161,11 @@ def derive(
         metric = metrics.get(key)
         if metric is None:
             continue
+        if metric.kind is MetricKind.SESSION:
+            value, pre = _session_value(metric, events, at, pre_from, sessions or {})
+            if value != 0 or pre != 0:
+                values[key] = (value, pre)
+            continue
         after: list[float] = []
         before: list[float] = []
         for event, _ in events:
@@ -168,6 +179,42 @@ def derive(
         if value != 0 or pre != 0:
             values[key] = (value, pre)
     return actor, values
+
+
+class SessionFacts(NamedTuple):
+    duration: float  # seconds from the session's first to its last event
+    page_views: int
+
+
+def _session_value(
+    metric: Metric,
+    events: list[tuple[RawEvent, Origin]],
+    at: datetime,
+    pre_from: datetime,
+    sessions: Mapping[UUID, SessionFacts],
+) -> tuple[float, float]:
+    after: set[UUID] = set()
+    before: set[UUID] = set()
+    for event, _ in events:
+        if (
+            event.session_key is None
+            or event.session_key not in sessions
+            or not metric.matcher.matches(event)
+        ):
+            continue
+        if event.occurred_at >= at:
+            after.add(event.session_key)
+        elif pre_from <= event.occurred_at:
+            before.add(event.session_key)
+
+    def figure(keys: set[UUID]) -> float:
+        if metric.session_figure is SessionFigure.SESSIONS:
+            return float(len(keys))
+        if metric.session_figure is SessionFigure.DURATION:
+            return float(sum(sessions[k].duration for k in sorted(keys)))
+        return float(sum(sessions[k].page_views for k in keys))
+
+    return figure(after), figure(before - after)
 
 
 def _value(metric: Metric, added: list[float]) -> float:
@@ -207,6 +254,11 @@ _ACTOR_EVENTS = text(
     f"WHERE {_WHERE} AND e.user_id = ANY(:users) "
     f"UNION ALL SELECT {raw_event_columns('e')}, {_ORIGIN} FROM events e {_SIDE} "
     f"WHERE {_WHERE} AND e.user_id IS NULL AND e.anonymous_id = ANY(:anonymous)"
+)
+# What a SESSION metric sums: the sessions' own duration (analytics.sessions.stats) and page views.
+_SESSION_FACTS = text(
+    f"SELECT id, ({SESSION_DURATION})::float8 AS duration, page_views FROM sessions "
+    "WHERE tenant_id = :tenant AND id = ANY(CAST(:ids AS uuid[]))"
 )
 _MEMBERSHIPS = text(
     "SELECT segment_id, user_key, valid_from, valid_to FROM segment_members WHERE tenant_id = :tenant "
@@ -307,8 +359,10 @@ def _candidates(
         if claim.correcting:
             continue
         for experiment in experiments.values():
+            # A session metric's sessions grow with any event of theirs: the actor is derived again.
             if (experiment.key, who) not in matched and any(
-                (m := metrics.get(key)) is not None and m.matcher.matches(event)
+                (m := metrics.get(key)) is not None
+                and (m.kind is MetricKind.SESSION or m.matcher.matches(event))
                 for key in experiment.metric_keys
             ):
                 matched.add((experiment.key, who))
@@ -359,6 +413,11 @@ async def _consume(conn: AsyncConnection, claim: Claim) -> None:
         event = RawEvent(*row[:-3])
         origin = Origin(bool(row[-3]), str(row[-2]), str(row[-1]))
         by_actor[user_key(event.user_id, event.anonymous_id)].append((event, origin))
+    facts: dict[UUID, SessionFacts] = {}
+    if any(m.kind is MetricKind.SESSION for m in metrics.values()):
+        ids = sorted({e.session_key for seen in by_actor.values() for e, _ in seen if e.session_key})
+        for r in await conn.execute(_SESSION_FACTS, {"tenant": tenant, "ids": ids}):
+            facts[r.id] = SessionFacts(float(r.duration), int(r.page_views))
     segments = sorted({e.segment for e in experiments.values() if e.segment is not None})
     spans: dict[tuple[str, str], Membership] = defaultdict(list)
     if segments:
@@ -372,7 +431,7 @@ async def _consume(conn: AsyncConnection, claim: Claim) -> None:
     for key in keys:
         experiment = experiments[key[0]]
         membership = spans.get((experiment.segment, key[1]), []) if experiment.segment else None
-        actor, values = derive(experiment, metrics, by_actor.get(key[1], ()), claim.tz, membership)
+        actor, values = derive(experiment, metrics, by_actor.get(key[1], ()), claim.tz, membership, facts)
         before, before_values = stored.get(key), old_values.get(key, {})
         if actor == before and values == before_values:
             continue

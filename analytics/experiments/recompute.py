@@ -20,12 +20,14 @@ from analytics.experiments.definitions import (
     Experiment,
     Metric,
     MetricKind,
+    SessionFigure,
     load_metrics,
     started_experiments,
 )
 from analytics.ingest.catalogue import CUSTOM, EXPOSURE
 from analytics.matchers import _FIELDS, Matcher, Op
 from analytics.rollups.consumers import KEPT, Difference
+from analytics.sessions.stats import DURATION as SESSION_DURATION
 
 PRE_PERIOD_DAYS = 14  # CUPED's covariate window before the exposure (the consumer's, too)
 _ACTOR = "coalesce('u:' || e.user_id, 'a:' || e.anonymous_id)"
@@ -100,10 +102,37 @@ def _actors_sql(experiment: Experiment, params: _Params) -> str:
         ORDER BY actor, occurred_at, variant COLLATE "C", bot, source COLLATE "C", device COLLATE "C\""""
 
 
+def _session_values_sql(experiment_index: int, metric: Metric, params: _Params) -> str:
+    """A SESSION metric: its figure summed over each actor's sessions with a matching event after the
+    exposure, and over those with one only in the 14 days before it."""
+    figure = {
+        SessionFigure.SESSIONS: "1.0::float8",
+        SessionFigure.DURATION: f"({SESSION_DURATION})::float8",
+        SessionFigure.PAGE_VIEWS: "s.page_views::float8",
+    }[metric.session_figure or SessionFigure.SESSIONS]
+    return f"""
+        SELECT * FROM (
+        SELECT x.experiment, CAST({params.add(metric.key)} AS text) AS metric, x.actor,
+               coalesce(sum({figure}) FILTER (WHERE x.after), 0)::float8 AS value,
+               coalesce(sum({figure}) FILTER (WHERE NOT x.after), 0)::float8 AS pre
+        FROM (SELECT a.experiment, a.actor, m.session_key, bool_or(m.occurred_at >= a.exposed_at) AS after
+              FROM a{experiment_index} a
+              JOIN (SELECT {_ACTOR} AS actor, e.occurred_at, e.session_key FROM events e
+                    WHERE e.tenant_id = :tenant AND (e.user_id IS NOT NULL OR e.anonymous_id IS NOT NULL)
+                      AND e.session_key IS NOT NULL AND {matcher_sql(metric.matcher, params)}) m
+                ON m.actor = a.actor
+                    AND m.occurred_at >= a.exposed_at - make_interval(days => {PRE_PERIOD_DAYS})
+              GROUP BY 1, 2, 3) x
+        JOIN sessions s ON s.tenant_id = :tenant AND s.id = x.session_key
+        GROUP BY x.experiment, x.actor) z WHERE value <> 0 OR pre <> 0"""
+
+
 def _values_sql(experiment_index: int, experiment: Experiment, metric: Metric, params: _Params) -> str:
     """One metric's value per exposed actor after the exposure and in the 14 days before it (the
     matching events found once, then joined to the exposures by actor: a hash join, not a scan of the
     events per actor); rows where either is non-zero."""
+    if metric.kind is MetricKind.SESSION:
+        return _session_values_sql(experiment_index, metric, params)
     after = "m.occurred_at >= a.exposed_at"
     if metric.window_hours is not None:
         hours = params.add(metric.window_hours)

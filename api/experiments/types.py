@@ -11,7 +11,7 @@ import strawberry
 from analytics.experiments import definitions as defs
 from analytics.experiments import results as res
 from analytics.experiments.breakdowns import BreakdownDimension
-from analytics.experiments.definitions import ExperimentStatus, MetricKind
+from analytics.experiments.definitions import ExperimentStatus, MetricKind, SessionFigure
 from analytics.experiments.results import MetricRole, Recommendation
 from api.common import IncludeBots, Period, RangeInput
 from api.context import AppInfo
@@ -21,7 +21,14 @@ strawberry.enum(
     MetricKind,
     description="CONVERSION: 1 per actor when a matching event followed the exposure "
     "(within windowHours); COUNT: matching events per actor after the "
-    "exposure; SUM: a numeric property of them, summed per actor.",
+    "exposure; SUM: a numeric property of them, summed per actor; SESSION: a figure (sessionFigure) "
+    "summed over the actor's sessions that have a matching event after the exposure.",
+)
+strawberry.enum(
+    SessionFigure,
+    name="ExperimentSessionFigure",
+    description="SESSIONS: the number of sessions; DURATION: their duration in seconds (first to last "
+    "event, as session statistics define it); PAGE_VIEWS: their page views.",
 )
 strawberry.enum(
     ExperimentStatus,
@@ -60,6 +67,9 @@ class ExperimentMetric:
         description="CONVERSION: counted only this long after the exposure."
     )
     higher_is_better: bool
+    session_figure: SessionFigure | None = strawberry.field(
+        default=None, description="SESSION: what is summed over the actor's sessions."
+    )
 
     @classmethod
     def of(cls, m: defs.Metric) -> ExperimentMetric:
@@ -71,6 +81,7 @@ class ExperimentMetric:
             property=m.property,
             window_hours=m.window_hours,
             higher_is_better=m.higher_is_better,
+            session_figure=m.session_figure,
         )
 
 

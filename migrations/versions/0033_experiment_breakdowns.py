@@ -1,7 +1,9 @@
-"""Experiments: breakdown by traffic source and device. Each exposed actor's source and device (its
-first exposure's session: referrer class and device type, ``unknown`` without a session), and per
-experiment, dimension, value, metric, variant, exposure day and bot side the actors, conversions, sums
-and sums of squares the results' breakdown reads (kept by the rollup like experiment_variant_days).
+"""Experiments: breakdown by traffic source and device, and session metrics. Each exposed actor's
+source and device (its first exposure's session: referrer class and device type, ``unknown`` without
+a session), and per experiment, dimension, value, metric, variant, exposure day and bot side the
+actors, conversions, sums and sums of squares the results' breakdown reads (kept by the rollup like
+experiment_variant_days). A metric kind ``SESSION`` with the figure it sums over the actor's sessions
+(``session_figure``: SESSIONS, DURATION or PAGE_VIEWS).
 
 Revision ID: 0033_experiment_breakdowns
 Revises: 0028_principal_changes
@@ -43,8 +45,19 @@ def upgrade() -> None:
         """
     )
     tenant_table("experiment_breakdown_days")
+    op.execute("ALTER TABLE experiment_metrics DROP CONSTRAINT experiment_metrics_kind_check, "
+               "ADD CONSTRAINT experiment_metrics_kind_check "
+               "CHECK (kind IN ('CONVERSION', 'COUNT', 'SUM', 'SESSION')), "
+               "ADD COLUMN session_figure text "
+               "CHECK (session_figure IN ('SESSIONS', 'DURATION', 'PAGE_VIEWS')), "
+               "ADD CONSTRAINT experiment_metrics_session_figure "
+               "CHECK ((kind = 'SESSION') = (session_figure IS NOT NULL))")
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM experiment_metrics WHERE kind = 'SESSION'")
+    op.execute("ALTER TABLE experiment_metrics DROP COLUMN session_figure, "
+               "DROP CONSTRAINT experiment_metrics_kind_check, ADD CONSTRAINT experiment_metrics_kind_check "
+               "CHECK (kind IN ('CONVERSION', 'COUNT', 'SUM'))")
     op.execute("DROP TABLE experiment_breakdown_days")
     op.execute("ALTER TABLE experiment_actors DROP COLUMN source, DROP COLUMN device")
