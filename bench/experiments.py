@@ -57,6 +57,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--exposures", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=200, help="Timed results queries (after 10 warm-ups).")
     parser.add_argument("--short", action="store_true", help="20,000 exposures and 20 queries (tests).")
+    parser.add_argument("--profile", action="store_true",
+                        help="Also print where the in-process results spend their time (cProfile, top 20).")
     return parser.parse_args()
 
 
@@ -208,6 +210,13 @@ def main() -> None:
               for name, ms in timings.items()),
             ("load average after", " ".join(f"{x:.2f}" for x in os.getloadavg())),
             ("answer", f"{verdict['recommendation']} {verdict['winner'] or ''} (checked)")])
+        if args.profile:
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            profiler.runcall(asyncio.run, time_in_process(stack.database_url, stack.tenant_id, queries))
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(20)
 
 
 if __name__ == "__main__":
