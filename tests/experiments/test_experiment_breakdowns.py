@@ -3,6 +3,7 @@ figures from events written as data, the breakdown aggregates equal to their rec
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from analytics.db import lock_tenant, tenant_transaction
 from analytics.rollups.recompute import verify_rollups
 from analytics.users.erasure import erase_person
 from analytics.users.subjects import Identity
-from tests.conftest import GraphQLClient, TenantKeys, event
+from tests.conftest import GraphQLClient, Servers, TenantKeys, event, report
 from tests.experiments.test_experiments import define, purchase
 
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
@@ -55,7 +56,7 @@ def figures(groups: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 
 
 async def test_breakdown_by_source_and_device_from_the_aggregates(
-        gql: GraphQLClient, make_tenant: Any, run_worker: Any, owner_engine: AsyncEngine) -> None:
+        gql: GraphQLClient, make_tenant: Any, run_worker: Any, owner_engine: AsyncEngine, servers: Servers) -> None:
     tenant: TenantKeys = await make_tenant()
     await define(gql, tenant)
     await gql.track(tenant.publishable, EVENTS)
@@ -73,6 +74,20 @@ async def test_breakdown_by_source_and_device_from_the_aggregates(
         ("organic_search", ("control", 1, 1, 30.0), ("one-page", 1, 1, 25.0))]
     # One group: the rest together as (other).
     assert await breakdown(by="SOURCE", limit=1) == [("(other)", ("control", 2, 1, 0.5), ("one-page", 3, 2, 2 / 3))]
+    # The command line prints the same breakdown (and refuses --by with --segment).
+    shown = await report(servers, gql.url, tenant.secret, "experiments", "show", "checkout", "--since",
+                         "2025-05-01", "--until", "2025-05-31", "--by", "device", "--metric", "revenue", "--json")
+    assert shown.returncode == 0, shown.stderr
+    body = json.loads(shown.stdout)["breakdown"]
+    assert (body["by"], body["metric"]) == ("device", "revenue")
+    assert figures(body["groups"]) == [("mobile", ("control", 1, 1, 30.0), ("one-page", 2, 1, 12.5)),
+                                       ("desktop", ("control", 1, 0, 0.0), ("one-page", 1, 1, 10.0))]
+    table = await report(servers, gql.url, tenant.secret, "experiments", "show", "checkout", "--since",
+                         "2025-05-01", "--until", "2025-05-31", "--by", "source")
+    assert table.returncode == 0 and "purchased by source" in table.stdout and "organic_search" in table.stdout
+    refused = await report(servers, gql.url, tenant.secret, "experiments", "show", "checkout", "--by", "device",
+                           "--segment", "new")
+    assert refused.returncode == 2 and "--by: not with --segment" in refused.stderr
     # The aggregates equal their recomputation from the raw events; erasing u3 takes it out of them.
     async with owner_engine.connect() as conn:
         assert await verify_rollups(conn, tenant.id) == []
