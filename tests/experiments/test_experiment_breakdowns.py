@@ -91,6 +91,13 @@ async def test_breakdown_by_source_and_device_from_the_aggregates(
     # The aggregates equal their recomputation from the raw events; erasing u3 takes it out of them.
     async with owner_engine.connect() as conn:
         assert await verify_rollups(conn, tenant.id) == []
+    # Another tenant's experiment of the same key sees none of it; a publishable key gets no breakdown.
+    other: TenantKeys = await make_tenant()
+    await define(gql, other)
+    data = await gql.data(other.secret, BREAKDOWN, {"by": "DEVICE"})
+    assert data["tenant"]["experiment"]["results"]["breakdown"] == []
+    refused = await gql(tenant.publishable, BREAKDOWN, {"by": "DEVICE"})
+    assert refused["errors"] and not (refused.get("data") or {}).get("tenant")
     async with tenant_transaction(owner_engine, tenant.id) as conn:
         await lock_tenant(conn, tenant.id)
         await erase_person(conn, tenant.id, Identity("u3", ()))
