@@ -69,6 +69,7 @@ BOUNDED_LISTS: dict[tuple[str, str], int] = {
     ("Experiment", "variants"): MAX_VARIANTS,
     ("ExperimentResults", "metrics"): 1 + MAX_EXTRA_METRICS,
     ("MetricResults", "variants"): MAX_VARIANTS,
+    ("ExperimentBreakdownGroup", "variants"): MAX_VARIANTS,
 }
 # Below a field: the size of its lists when a range decides it, and the closest range given above
 # (a child's own granularity, e.g. content(range) { trends(granularity: HOUR) }, resizes it).

@@ -1,10 +1,13 @@
 """Experiment results benchmark: the ``results`` query of one experiment (5 variants x 2 metrics = 10
-variant-metric pairs) at N exposures, read from the per-variant aggregates."""
+variant-metric pairs) at N exposures, read from the per-variant aggregates; beside it, in the same run,
+the same results computed in process (no HTTP, no GraphQL), a breakdown by device over HTTP, and an
+anchor: the smallest authenticated query (the experiment's key) over HTTP."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -38,6 +41,11 @@ RESULTS = """query { tenant { experiment(key: "KEY") {
   metrics { metric { key } variants { variant exposures conversions mean lift liftLow liftHigh pValue
     adjustedPValue probabilityToBeatControl } }
   series { day variant exposures conversionRate lift } } } } }""".replace("KEY", KEY)
+BREAKDOWN = """query { tenant { experiment(key: "KEY") {
+  results(range: {from: "2025-01-01", to: "2025-01-31"}) { breakdown(by: DEVICE, limit: 5) {
+    value variants { variant exposures conversions relativeLift adjustedPValue } } } } } }"""
+BREAKDOWN = BREAKDOWN.replace("KEY", KEY)
+ANCHOR = """query { tenant { experiment(key: "KEY") { key } } }""".replace("KEY", KEY)
 
 
 def parse_args() -> argparse.Namespace:
@@ -49,6 +57,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--exposures", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=200, help="Timed results queries (after 10 warm-ups).")
     parser.add_argument("--short", action="store_true", help="20,000 exposures and 20 queries (tests).")
+    parser.add_argument("--profile", action="store_true",
+                        help="Also print where the in-process results spend their time (cProfile, top 20).")
     return parser.parse_args()
 
 
@@ -105,14 +115,39 @@ class Timing:
     answer: dict[str, Any]
 
 
-async def time_results(url: str, key: str, queries: int) -> Timing:
-    headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
+async def time_in_process(database_url: str, tenant_id: int, queries: int) -> list[float]:
+    """The results as the resolver computes them (one read transaction: the experiment, its metrics,
+    the aggregates, the statistics), without HTTP and GraphQL."""
+    from analytics.db import create_engine, tenant_transaction
+    from analytics.experiments.definitions import load_experiment
+    from analytics.experiments.results import experiment_results
+
+    engine = create_engine(database_url, role=None, pool_size=1)
     latencies = []
+    try:
+        for i in range(queries + 10):
+            started = time.perf_counter()
+            async with tenant_transaction(engine, tenant_id) as conn:
+                experiment = await load_experiment(conn, KEY)
+                assert experiment is not None
+                await experiment_results(conn, experiment, first=START.date(),
+                                         last=(START + timedelta(days=DAYS)).date(), include_bots=False,
+                                         now=datetime.now(UTC))
+            if i >= 10:
+                latencies.append((time.perf_counter() - started) * 1000)
+    finally:
+        await engine.dispose()
+    return latencies
+
+
+async def time_results(url: str, key: str, queries: int, query: str = RESULTS) -> Timing:
+    headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
+    latencies: list[float] = []
     answer: dict[str, Any] = {}
     async with httpx.AsyncClient(timeout=60) as client:
         while len(latencies) < queries + 10:
             started = time.perf_counter()
-            response = await client.post(url, json={"query": RESULTS}, headers=headers)
+            response = await client.post(url, json={"query": query}, headers=headers)
             elapsed = (time.perf_counter() - started) * 1000
             answer = response.json()
             if answer.get("errors", [{}])[0].get("extensions", {}).get("code") == "RATE_LIMITED":
@@ -122,7 +157,8 @@ async def time_results(url: str, key: str, queries: int) -> Timing:
                 raise RuntimeError(answer["errors"])
             latencies.append(elapsed)
         latencies = latencies[10:]
-    return Timing(latencies, answer["data"]["tenant"]["experiment"]["results"])
+    found = answer["data"]["tenant"]["experiment"]
+    return Timing(latencies, found.get("results", found))
 
 
 def check(results: dict[str, Any], exposures: int) -> None:
@@ -151,13 +187,36 @@ def main() -> None:
                                                days=DAYS, aggregate_rows=rows))
         print_section("loading", [("raw events by SQL", f"{load_seconds:.1f} s"),
                                   ("aggregates from raw (backfill job)", f"{build_seconds:.1f} s")])
-        timing = asyncio.run(time_results(stack.graphql_url, stack.secret_key, queries))
-        check(timing.answer, exposures)
-        print_section(f"results query over HTTP ({queries} after 10 warm-ups, one connection)", [
-            ("p50", f"{percentile(timing.latencies_ms, 50):.1f} ms"),
-            ("p95", f"{percentile(timing.latencies_ms, 95):.1f} ms (target < 50 ms)"),
-            ("max", f"{max(timing.latencies_ms):.1f} ms"),
-            ("answer", f"{timing.answer['recommendation']} {timing.answer['winner'] or ''} (checked)")])
+        # Interleaved rounds, so that a change of machine load touches every figure alike.
+        timings: dict[str, list[float]] = {"anchor": [], "results": [], "breakdown": [], "in process": []}
+        verdict: dict[str, Any] = {}
+        rounds = 4
+        for _ in range(rounds):
+            each = queries // rounds
+            anchor = asyncio.run(time_results(stack.graphql_url, stack.secret_key, each, ANCHOR))
+            timing = asyncio.run(time_results(stack.graphql_url, stack.secret_key, each))
+            split = asyncio.run(time_results(stack.graphql_url, stack.secret_key, each, BREAKDOWN))
+            timings["anchor"] += anchor.latencies_ms
+            timings["results"] += timing.latencies_ms
+            timings["breakdown"] += split.latencies_ms
+            timings["in process"] += asyncio.run(time_in_process(stack.database_url, stack.tenant_id,
+                                                                 each))
+            verdict = timing.answer
+        check(verdict, exposures)
+        print_section(f"{queries} queries each after warm-ups, one connection, {rounds} interleaved rounds", [
+            *((f"{name} p50 / p95 / max",
+               f"{percentile(ms, 50):.1f} / {percentile(ms, 95):.1f} / {max(ms):.1f} ms"
+               + (" (target p95 < 50 ms)" if name == "results" else ""))
+              for name, ms in timings.items()),
+            ("load average after", " ".join(f"{x:.2f}" for x in os.getloadavg())),
+            ("answer", f"{verdict['recommendation']} {verdict['winner'] or ''} (checked)")])
+        if args.profile:
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            profiler.runcall(asyncio.run, time_in_process(stack.database_url, stack.tenant_id, queries))
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(20)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ experiments_app = typer.Typer(help="Experiments: the list, and one experiment's 
                               no_args_is_help=True)
 STATUSES = ("draft", "running", "stopped")
 SinceMonth = typer.Option("90d", "--since", help="Exposures from (a duration such as 30d, or a date).")
+DIMENSIONS = ("source", "device", "segment")
 
 
 @experiments_app.command("list")
@@ -44,15 +45,18 @@ def _percent(value: float | None) -> str | None:
     return None if value is None else f"{value:+.2f} %"
 
 
-def _variant_rows(metric: dict[str, Any]) -> list[dict[str, Any]]:
-    conversion = metric["metric"]["kind"] == "CONVERSION"
+def _variant_rows(metric: dict[str, Any], first: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """One row per variant; ``first``: the columns before the variant's (the metric, or a breakdown value).
+    Every row has the same columns (a table takes its columns from the first row): conversions and rate
+    (actors with a non-zero value, for any metric), mean and standard deviation."""
     rows = []
     for v in metric["variants"]:
         rows.append({
-            "metric": metric["metric"]["key"], "role": metric["role"].lower(),
+            **(first if first is not None
+               else {"metric": metric["metric"]["key"], "role": metric["role"].lower()}),
             "variant": v["variant"] + (" (control)" if v["control"] else ""), "exposures": v["exposures"],
-            ("conversions" if conversion else "mean"): v["conversions"] if conversion else v["mean"],
-            ("rate %" if conversion else "std"): v["conversionRate"] if conversion else v["std"],
+            "conversions": v["conversions"], "rate %": v["conversionRate"], "mean": v["mean"],
+            "std": v["std"],
             "lift": _percent(v["relativeLift"]),
             "95 % CI": None if v["relativeLiftLow"] is None else
             f"[{v['relativeLiftLow']:+.2f}, {v['relativeLiftHigh']:+.2f}] %",
@@ -61,17 +65,36 @@ def _variant_rows(metric: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _breakdown_rows(groups: list[dict[str, Any]], metric: dict[str, Any], by: str) -> list[dict[str, Any]]:
+    return [row for group in groups
+            for row in _variant_rows({**metric, "variants": group["variants"]}, {by: group["value"]})]
+
+
 @experiments_app.command("show")
 def experiments_show(experiment: str = typer.Argument(..., help="The experiment's key."),
                      since: str = SinceMonth, until: str | None = Until, include_bots: bool = IncludeBots,
+                     segment: str | None = typer.Option(
+                         None, "--segment", help="Only the members of this segment at their exposure."),
+                     by: str | None = typer.Option(
+                         None, "--by", help="Also a breakdown of the primary metric (or --metric) by source, "
+                                            "device or segment."),
+                     metric: str | None = typer.Option(None, "--metric", help="The metric --by breaks down."),
+                     limit: int = typer.Option(10, "--limit", min=1, max=20, help="--by: most values shown."),
                      as_json: bool = AsJson, export: Path | None = Export, url: str | None = Url,
                      key: str | None = Key, profile: str | None = Profile,
                      data_dir: Path | None = DataDir) -> None:
     """The variant table of every metric (figures, lift with its interval, p-values) and the verdict."""
+    if by is not None and by.lower() not in DIMENSIONS:
+        raise fail(f"--by: must be one of {', '.join(DIMENSIONS)}", USAGE)
+    if by is not None and segment is not None:
+        raise fail("--by: not with --segment (a breakdown reads every exposed actor)", USAGE)
+    if metric is not None and by is None:
+        raise fail("--metric: only with --by", USAGE)
     report = open_report(Server(url, key, profile, data_dir), lambda: check_range(since, until))
     period = report.period(since, until)
-    found = report.tenant_data("CliExperiment", {"key": experiment, "range": range_input(period),
-                                                 "includeBots": include_bots})["experiment"]
+    found = report.tenant_data("CliExperiment", {
+        "key": experiment, "range": range_input(period), "includeBots": include_bots,
+        "segment": segment})["experiment"]
     if found is None:
         raise fail(f"no experiment {experiment!r} for this tenant", 1)
     results = found["results"]
@@ -82,7 +105,17 @@ def experiments_show(experiment: str = typer.Argument(..., help="The experiment'
                 "SRM": "yes" if results["sampleRatioMismatch"] else "no", "method": results["method"],
                 "correction": results["correction"]}]
     rows = [row for metric in results["metrics"] for row in _variant_rows(metric)]
-    payload = {"tenant": report.tenant, "period": results["period"], **found}
+    payload = {"tenant": report.tenant, "period": results["period"], "segment": segment, **found}
+    sections = [Section("verdict", summary), Section("variants", rows)]
+    if by is not None:
+        wanted = metric or found["primaryMetric"]
+        shown = next((m for m in results["metrics"] if m["metric"]["key"] == wanted), None)
+        if shown is None:
+            raise fail(f"--metric: {wanted!r} is not a metric of experiment {experiment!r}", USAGE)
+        groups = report.tenant_data("CliExperimentBreakdown", {
+            "key": experiment, "range": range_input(period), "includeBots": include_bots, "by": by.upper(),
+            "metric": wanted, "limit": limit})["experiment"]["results"]["breakdown"]
+        payload["breakdown"] = {"by": by.lower(), "metric": wanted, "groups": groups}
+        sections.append(Section(f"{wanted} by {by.lower()}", _breakdown_rows(groups, shown, by.lower())))
     emit(console, heading=heading(f"experiment {experiment} ({found['status'].lower()})", payload),
-         payload=payload, as_json=as_json, export=export,
-         sections=[Section("verdict", summary), Section("variants", rows)])
+         payload=payload, as_json=as_json, export=export, sections=sections)

@@ -15,7 +15,9 @@ The first exposure is the earliest (ties: the smallest variant key); a second va
 bot side of an actor is its first exposure's session side: when a session changes side, the day
 correction (analytics.sessions.correction) feeds the day's events back through ``consume`` and the
 actors exposed in them are derived again, their rows moving to the side they are on now (the day
-clear only drops the day's emptied aggregate rows). Retention expires actors exposed before the
+clear only drops the day's emptied aggregate rows). The actor's traffic source and device are its
+first exposure's session's too, and its contributions are also kept per source and per device
+(analytics.experiments.breakdowns). Retention expires actors exposed before the
 rollup retention with their values and exposure days; erasure removes a person's rows and takes their
 contributions out of the aggregates.
 """
@@ -23,19 +25,30 @@ contributions out of the aggregates.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from analytics.experiments.breakdowns import (
+    BREAKDOWN_CLEAR,
+    BREAKDOWN_ERASE,
+    BREAKDOWN_EXPIRY,
+    UNKNOWN,
+    BreakdownDeltas,
+    breakdown_deltas,
+    write_breakdowns,
+)
 from analytics.experiments.definitions import (
     Experiment,
     Metric,
     MetricKind,
+    SessionFigure,
     load_metrics,
     started_experiments,
 )
@@ -43,6 +56,7 @@ from analytics.experiments.recompute import PRE_PERIOD_DAYS, verify_experiments
 from analytics.ingest.catalogue import CUSTOM, EXPOSURE
 from analytics.rollups.aggregate import RawEvent, raw_event_columns, user_key
 from analytics.rollups.consumers import Claim, Consumer
+from analytics.sessions.stats import DURATION as SESSION_DURATION
 
 EXPOSURES = ""  # the metric column of a variant's exposure row in experiment_variant_days
 
@@ -54,6 +68,16 @@ class Actor:
     day: date
     bot: bool
     multiple: bool
+    source: str = UNKNOWN  # the first exposure's session's referrer class
+    device: str = UNKNOWN  # and device type
+
+
+class Origin(NamedTuple):
+    """Where an event came from: its session's bot side, referrer class and device type now."""
+
+    bot: bool
+    source: str = UNKNOWN
+    device: str = UNKNOWN
 
 
 def metric_value(metric: Metric, event: RawEvent) -> float | None:
@@ -101,30 +125,46 @@ def member_at(spans: Membership, at: datetime) -> bool:
 def derive(
     experiment: Experiment,
     metrics: dict[str, Metric],
-    events: Iterable[tuple[RawEvent, bool]],
+    events: Iterable[tuple[RawEvent, Origin]],
     tz: ZoneInfo,
     membership: Membership | None = None,
+    sessions: Mapping[UUID, SessionFacts] | None = None,
 ) -> tuple[Actor | None, dict[str, tuple[float, float]]]:
     """One actor's state in one experiment from all of its retained events: the first exposure (None
     when it has none) and each metric's value after it and in the 14 days before it (CUPED's
     covariate; kept when either is non-zero). With a targeting segment (``membership``: the
-    actor's spans in it) only exposures while a member count."""
+    actor's spans in it) only exposures while a member count. A SESSION metric sums its figure over
+    the sessions (``sessions``: their facts by id) with a matching event after the exposure, and over
+    those with one only in the 14 days before it."""
     events = list(events)
     seen = sorted(
-        (event.occurred_at, found[1], bot)
-        for event, bot in events
+        (event.occurred_at, found[1], origin)
+        for event, origin in events
         if (found := exposure_of({experiment.key: experiment}, event)) is not None
         and (experiment.segment is None or member_at(membership or [], event.occurred_at))
     )
     if not seen:
         return None, {}
-    at, variant, bot = seen[0]
-    actor = Actor(variant, at, at.astimezone(tz).date(), bot, len({v for _, v, _ in seen}) > 1)
+    at, variant, origin = seen[0]
+    actor = Actor(
+        variant,
+        at,
+        at.astimezone(tz).date(),
+        origin.bot,
+        len({v for _, v, _ in seen}) > 1,
+        origin.source,
+        origin.device,
+    )
     values: dict[str, tuple[float, float]] = {}
     pre_from = at - timedelta(days=PRE_PERIOD_DAYS)
     for key in experiment.metric_keys:
         metric = metrics.get(key)
         if metric is None:
+            continue
+        if metric.kind is MetricKind.SESSION:
+            value, pre = _session_value(metric, events, at, pre_from, sessions or {})
+            if value != 0 or pre != 0:
+                values[key] = (value, pre)
             continue
         after: list[float] = []
         before: list[float] = []
@@ -141,13 +181,49 @@ def derive(
     return actor, values
 
 
+class SessionFacts(NamedTuple):
+    duration: float  # seconds from the session's first to its last event
+    page_views: int
+
+
+def _session_value(
+    metric: Metric,
+    events: list[tuple[RawEvent, Origin]],
+    at: datetime,
+    pre_from: datetime,
+    sessions: Mapping[UUID, SessionFacts],
+) -> tuple[float, float]:
+    after: set[UUID] = set()
+    before: set[UUID] = set()
+    for event, _ in events:
+        if (
+            event.session_key is None
+            or event.session_key not in sessions
+            or not metric.matcher.matches(event)
+        ):
+            continue
+        if event.occurred_at >= at:
+            after.add(event.session_key)
+        elif pre_from <= event.occurred_at:
+            before.add(event.session_key)
+
+    def figure(keys: set[UUID]) -> float:
+        if metric.session_figure is SessionFigure.SESSIONS:
+            return float(len(keys))
+        if metric.session_figure is SessionFigure.DURATION:
+            return float(sum(sessions[k].duration for k in sorted(keys)))
+        return float(sum(sessions[k].page_views for k in keys))
+
+    return figure(after), figure(before - after)
+
+
 def _value(metric: Metric, added: list[float]) -> float:
     return (1.0 if added else 0.0) if metric.kind is MetricKind.CONVERSION else float(sum(added))
 
 
 _LOAD_ACTORS = text(
     """
-    SELECT a.experiment, a.actor, a.variant, a.exposed_at, a.day, a.bot, a.multiple
+    SELECT a.experiment, a.actor, a.variant, a.exposed_at, a.day, a.bot, a.multiple, a.source, a.device
     FROM unnest(CAST(:experiments AS text[]), CAST(:actors AS text[])) AS k(experiment, actor)
     JOIN experiment_actors a ON a.tenant_id = :tenant AND a.experiment = k.experiment AND a.actor = k.actor
     """
@@ -161,18 +237,28 @@ _LOAD_VALUES = text(
     """
 )
 # The retained events of some actors that can count for an experiment (exposures and the metrics'
-# event names), each with its session's side now: by user id, else by anonymous id (two index scans).
+# event names), each with its session's side, source and device now: by user id, else by anonymous id
+# (two index scans).
 _WHERE = (
     "e.tenant_id = :tenant AND e.occurred_at >= coalesce((SELECT raw_events_from FROM tenants "
     "WHERE id = :tenant), '-infinity') "
     "AND (e.type = ANY(:names) OR (e.type = :custom AND e.name = ANY(:names)))"
 )
 _SIDE = "LEFT JOIN sessions s ON s.tenant_id = e.tenant_id AND s.id = e.session_key"
+_ORIGIN = (
+    f"coalesce(s.excluded, false), coalesce(s.referrer_source, '{UNKNOWN}'), "
+    f"coalesce(s.device_type, '{UNKNOWN}')"
+)
 _ACTOR_EVENTS = text(
-    f"SELECT {raw_event_columns('e')}, coalesce(s.excluded, false) FROM events e {_SIDE} "
+    f"SELECT {raw_event_columns('e')}, {_ORIGIN} FROM events e {_SIDE} "
     f"WHERE {_WHERE} AND e.user_id = ANY(:users) "
-    f"UNION ALL SELECT {raw_event_columns('e')}, coalesce(s.excluded, false) FROM events e {_SIDE} "
+    f"UNION ALL SELECT {raw_event_columns('e')}, {_ORIGIN} FROM events e {_SIDE} "
     f"WHERE {_WHERE} AND e.user_id IS NULL AND e.anonymous_id = ANY(:anonymous)"
+)
+# What a SESSION metric sums: the sessions' own duration (analytics.sessions.stats) and page views.
+_SESSION_FACTS = text(
+    f"SELECT id, ({SESSION_DURATION})::float8 AS duration, page_views FROM sessions "
+    "WHERE tenant_id = :tenant AND id = ANY(CAST(:ids AS uuid[]))"
 )
 _MEMBERSHIPS = text(
     "SELECT segment_id, user_key, valid_from, valid_to FROM segment_members WHERE tenant_id = :tenant "
@@ -180,13 +266,15 @@ _MEMBERSHIPS = text(
 )
 _UPSERT_ACTORS = text(
     """
-    INSERT INTO experiment_actors (tenant_id, experiment, actor, variant, exposed_at, day, bot, multiple)
+    INSERT INTO experiment_actors (tenant_id, experiment, actor, variant, exposed_at, day, bot, multiple,
+        source, device)
     SELECT :tenant, * FROM unnest(
         CAST(:experiment AS text[]), CAST(:actor AS text[]), CAST(:variant AS text[]),
         CAST(:exposed_at AS timestamptz[]), CAST(:day AS date[]), CAST(:bot AS boolean[]),
-        CAST(:multiple AS boolean[]))
+        CAST(:multiple AS boolean[]), CAST(:source AS text[]), CAST(:device AS text[]))
     ON CONFLICT (tenant_id, experiment, actor) DO UPDATE SET variant = EXCLUDED.variant,
-        exposed_at = EXCLUDED.exposed_at, day = EXCLUDED.day, bot = EXCLUDED.bot, multiple = EXCLUDED.multiple
+        exposed_at = EXCLUDED.exposed_at, day = EXCLUDED.day, bot = EXCLUDED.bot,
+        multiple = EXCLUDED.multiple, source = EXCLUDED.source, device = EXCLUDED.device
     """
 )
 # Values of 0 after and before delete the row (only rows with a non-zero one are kept).
@@ -232,8 +320,15 @@ DayKey = tuple[str, str, str, date, bool]  # (experiment, metric, variant, day, 
 Values = dict[str, tuple[float, float]]  # metric -> (value after the exposure, value before)
 
 
-def _contribute(deltas: dict[DayKey, list[float]], experiment: str, actor: Actor, values: Values, sign: int
-                ) -> None:
+def _contribute(
+    deltas: dict[DayKey, list[float]],
+    breakdowns: BreakdownDeltas,
+    experiment: str,
+    actor: Actor,
+    values: Values,
+    sign: int,
+) -> None:
+    breakdown_deltas(breakdowns, experiment, actor, {m: v for m, (v, _) in values.items()}, sign)
     row = deltas[(experiment, EXPOSURES, actor.variant, actor.day, actor.bot)]
     row[0] += sign
     row[1] += sign * actor.multiple
@@ -264,8 +359,10 @@ def _candidates(
         if claim.correcting:
             continue
         for experiment in experiments.values():
+            # A session metric's sessions grow with any event of theirs: the actor is derived again.
             if (experiment.key, who) not in matched and any(
-                (m := metrics.get(key)) is not None and m.matcher.matches(event)
+                (m := metrics.get(key)) is not None
+                and (m.kind is MetricKind.SESSION or m.matcher.matches(event))
                 for key in experiment.metric_keys
             ):
                 matched.add((experiment.key, who))
@@ -285,7 +382,7 @@ async def _consume(conn: AsyncConnection, claim: Claim) -> None:
     if not keys:
         return
     stored: dict[Key, Actor] = {
-        (r.experiment, r.actor): Actor(r.variant, r.exposed_at, r.day, r.bot, r.multiple)
+        (r.experiment, r.actor): Actor(r.variant, r.exposed_at, r.day, r.bot, r.multiple, r.source, r.device)
         for r in await conn.execute(
             _LOAD_ACTORS,
             {"tenant": tenant, "experiments": [k[0] for k in keys], "actors": [k[1] for k in keys]},
@@ -302,7 +399,7 @@ async def _consume(conn: AsyncConnection, claim: Claim) -> None:
         old_values[(r.experiment, r.actor)][r.metric] = (float(r.value), float(r.pre))
     who = sorted({k[1] for k in keys})
     names = sorted({EXPOSURE} | {m.matcher.event for m in metrics.values()})
-    by_actor: dict[str, list[tuple[RawEvent, bool]]] = defaultdict(list)
+    by_actor: dict[str, list[tuple[RawEvent, Origin]]] = defaultdict(list)
     for row in await conn.execute(
         _ACTOR_EVENTS,
         {
@@ -313,28 +410,35 @@ async def _consume(conn: AsyncConnection, claim: Claim) -> None:
             "anonymous": [k[2:] for k in who if k.startswith("a:")],
         },
     ):
-        event = RawEvent(*row[:-1])
-        by_actor[user_key(event.user_id, event.anonymous_id)].append((event, bool(row[-1])))
+        event = RawEvent(*row[:-3])
+        origin = Origin(bool(row[-3]), str(row[-2]), str(row[-1]))
+        by_actor[user_key(event.user_id, event.anonymous_id)].append((event, origin))
+    facts: dict[UUID, SessionFacts] = {}
+    if any(m.kind is MetricKind.SESSION for m in metrics.values()):
+        ids = sorted({e.session_key for seen in by_actor.values() for e, _ in seen if e.session_key})
+        for r in await conn.execute(_SESSION_FACTS, {"tenant": tenant, "ids": ids}):
+            facts[r.id] = SessionFacts(float(r.duration), int(r.page_views))
     segments = sorted({e.segment for e in experiments.values() if e.segment is not None})
     spans: dict[tuple[str, str], Membership] = defaultdict(list)
     if segments:
         for r in await conn.execute(_MEMBERSHIPS, {"tenant": tenant, "segments": segments, "actors": who}):
             spans[(r.segment_id, r.user_key)].append((r.valid_from, r.valid_to))
     deltas: dict[DayKey, list[float]] = defaultdict(lambda: [0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    breakdowns: BreakdownDeltas = defaultdict(lambda: [0, 0, 0.0, 0.0])
     actor_rows: list[tuple[Key, Actor]] = []
     value_rows: list[tuple[str, str, str, float, float]] = []
     gone: list[Key] = []
     for key in keys:
         experiment = experiments[key[0]]
         membership = spans.get((experiment.segment, key[1]), []) if experiment.segment else None
-        actor, values = derive(experiment, metrics, by_actor.get(key[1], ()), claim.tz, membership)
+        actor, values = derive(experiment, metrics, by_actor.get(key[1], ()), claim.tz, membership, facts)
         before, before_values = stored.get(key), old_values.get(key, {})
         if actor == before and values == before_values:
             continue
         if before is not None:
-            _contribute(deltas, key[0], before, before_values, -1)
+            _contribute(deltas, breakdowns, key[0], before, before_values, -1)
         if actor is not None:
-            _contribute(deltas, key[0], actor, values, 1)
+            _contribute(deltas, breakdowns, key[0], actor, values, 1)
             if actor != before:
                 actor_rows.append((key, actor))
         elif before is not None:
@@ -354,6 +458,8 @@ async def _consume(conn: AsyncConnection, claim: Claim) -> None:
                 "day": [a.day for _, a in actor_rows],
                 "bot": [a.bot for _, a in actor_rows],
                 "multiple": [a.multiple for _, a in actor_rows],
+                "source": [a.source for _, a in actor_rows],
+                "device": [a.device for _, a in actor_rows],
             },
         )
     if gone:  # an actor whose exposures are no longer retained or counted
@@ -399,6 +505,7 @@ async def _consume(conn: AsyncConnection, claim: Claim) -> None:
                 "cross_total": [v[7] for _, v in rows],
             },
         )
+    await write_breakdowns(conn, tenant, breakdowns)
 
 
 # A person's contributions out of the aggregates, then their rows (the erasure runs these in order,
@@ -422,6 +529,7 @@ _ERASE = (
     FROM d WHERE t.tenant_id = :tenant AND t.experiment = d.experiment AND t.metric = d.metric
         AND t.variant = d.variant AND t.day = d.day AND t.bot = d.bot
     """,
+    BREAKDOWN_ERASE,
     "DELETE FROM experiment_actor_values WHERE tenant_id = :tenant AND actor = :user_key",
     "DELETE FROM experiment_actors WHERE tenant_id = :tenant AND actor = :user_key",
 )
@@ -437,6 +545,7 @@ EXPERIMENTS = Consumer(
         "AND multiple = 0 AND conversions = 0 AND round(total::numeric, 6) = 0 "
         "AND round(total_sq::numeric, 6) = 0 AND round(pre_total::numeric, 6) = 0 "
         "AND round(pre_total_sq::numeric, 6) = 0 AND round(cross_total::numeric, 6) = 0",
+        BREAKDOWN_CLEAR,
     ),
     expiry={
         "experiment_actor_values": "DELETE FROM experiment_actor_values v USING experiment_actors a "
@@ -446,7 +555,13 @@ EXPERIMENTS = Consumer(
         "AND exposed_at < (SELECT at FROM kept)",
         "experiment_variant_days": "DELETE FROM experiment_variant_days WHERE tenant_id = :tenant "
         "AND day < (SELECT day FROM kept)",
+        **BREAKDOWN_EXPIRY,
     },
-    tables=("experiment_actors", "experiment_actor_values", "experiment_variant_days"),
+    tables=(
+        "experiment_actors",
+        "experiment_actor_values",
+        "experiment_variant_days",
+        "experiment_breakdown_days",
+    ),
     erase=_ERASE,
 )

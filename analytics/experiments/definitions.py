@@ -30,6 +30,15 @@ class MetricKind(Enum):
     CONVERSION = "CONVERSION"  # 1 when a matching event followed the exposure (within the window)
     COUNT = "COUNT"  # matching events after the exposure, per actor
     SUM = "SUM"  # a numeric property of the matching events after the exposure, summed per actor
+    SESSION = "SESSION"  # a figure of the actor's sessions with a matching event after the exposure
+
+
+class SessionFigure(Enum):
+    """What a SESSION metric sums over the counted sessions (their facts: analytics.sessions)."""
+
+    SESSIONS = "SESSIONS"  # the number of sessions
+    DURATION = "DURATION"  # seconds from each session's first to its last event
+    PAGE_VIEWS = "PAGE_VIEWS"  # the sessions' page views
 
 
 class ExperimentStatus(Enum):
@@ -47,6 +56,7 @@ class Metric:
     window_hours: int | None = None  # CONVERSION: counted only this long after the exposure
     higher_is_better: bool = True
     description: str | None = None
+    session_figure: SessionFigure | None = None  # SESSION: what is summed over the sessions
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,7 @@ def parse_metric(
     window_hours: int | None,
     higher_is_better: bool,
     description: str | None,
+    session_figure: SessionFigure | None = None,
 ) -> Metric:
     check_key("input.key", key)
     parsed = matcher if isinstance(matcher, Matcher) else parse_matcher(matcher, field="input.matcher")
@@ -117,11 +128,15 @@ def parse_metric(
         raise InvalidArgument("input.property", "is required for a SUM metric (the numeric property)")
     if kind is not MetricKind.SUM and property:
         raise InvalidArgument("input.property", "is only for SUM metrics")
+    if kind is MetricKind.SESSION and session_figure is None:
+        raise InvalidArgument("input.sessionFigure", "is required for a SESSION metric (what to sum)")
+    if kind is not MetricKind.SESSION and session_figure is not None:
+        raise InvalidArgument("input.sessionFigure", "is only for SESSION metrics")
     if window_hours is not None and (
         kind is not MetricKind.CONVERSION or not 1 <= window_hours <= MAX_WINDOW_HOURS
     ):
         raise InvalidArgument("input.windowHours", f"is for CONVERSION metrics, 1 to {MAX_WINDOW_HOURS}")
-    return Metric(key, kind, parsed, property, window_hours, higher_is_better, description)
+    return Metric(key, kind, parsed, property, window_hours, higher_is_better, description, session_figure)
 
 
 def check_variants(variants: Sequence[Variant]) -> tuple[Variant, ...]:
@@ -138,7 +153,7 @@ def check_variants(variants: Sequence[Variant]) -> tuple[Variant, ...]:
     return tuple(variants)
 
 
-_METRIC_COLUMNS = "key, kind, matcher, property, window_hours, higher_is_better, description"
+_METRIC_COLUMNS = "key, kind, matcher, property, window_hours, higher_is_better, description, session_figure"
 
 
 def _metric(row: Any) -> Metric:
@@ -150,6 +165,7 @@ def _metric(row: Any) -> Metric:
         row.window_hours,
         row.higher_is_better,
         row.description,
+        SessionFigure(row.session_figure) if row.session_figure else None,
     )
 
 
@@ -165,12 +181,13 @@ async def save_metric(conn: AsyncConnection, metric: Metric) -> Metric:
         text(
             """
         INSERT INTO experiment_metrics (tenant_id, key, kind, matcher, property, window_hours,
-            higher_is_better, description)
+            higher_is_better, description, session_figure)
         VALUES (current_setting('analytics.tenant_id')::bigint, :key, :kind, CAST(:matcher AS jsonb),
-            :property, :window, :better, :description)
+            :property, :window, :better, :description, :session_figure)
         ON CONFLICT (tenant_id, key) DO UPDATE SET kind = EXCLUDED.kind, matcher = EXCLUDED.matcher,
             property = EXCLUDED.property, window_hours = EXCLUDED.window_hours,
-            higher_is_better = EXCLUDED.higher_is_better, description = EXCLUDED.description
+            higher_is_better = EXCLUDED.higher_is_better, description = EXCLUDED.description,
+            session_figure = EXCLUDED.session_figure
         """
         ),
         {
@@ -181,6 +198,7 @@ async def save_metric(conn: AsyncConnection, metric: Metric) -> Metric:
             "window": metric.window_hours,
             "better": metric.higher_is_better,
             "description": metric.description,
+            "session_figure": metric.session_figure.value if metric.session_figure else None,
         },
     )
     return metric

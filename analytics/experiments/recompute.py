@@ -2,8 +2,9 @@
 (analytics.experiments.aggregates): ``analytics rollups verify`` compares them, and the backfill of a
 metric added to a running experiment writes them.
 
-The first exposure of an actor is its earliest (the worker's is the first it processes: the same when
-exposures arrive in order); its bot side is its session's side now.
+The first exposure of an actor is its earliest (ties: the smallest variant, then session side, source
+and device, as the worker's derivation sorts them); its bot side, traffic source and device are its
+session's now.
 """
 
 from __future__ import annotations
@@ -14,16 +15,19 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from analytics.experiments.breakdowns import NONZERO, UNKNOWN
 from analytics.experiments.definitions import (
     Experiment,
     Metric,
     MetricKind,
+    SessionFigure,
     load_metrics,
     started_experiments,
 )
 from analytics.ingest.catalogue import CUSTOM, EXPOSURE
 from analytics.matchers import _FIELDS, Matcher, Op
 from analytics.rollups.consumers import KEPT, Difference
+from analytics.sessions.stats import DURATION as SESSION_DURATION
 
 PRE_PERIOD_DAYS = 14  # CUPED's covariate window before the exposure (the consumer's, too)
 _ACTOR = "coalesce('u:' || e.user_id, 'a:' || e.anonymous_id)"
@@ -80,9 +84,12 @@ def _actors_sql(experiment: Experiment, params: _Params) -> str:
         SELECT DISTINCT ON (actor) CAST({key} AS text) AS experiment, actor, variant,
             occurred_at AS exposed_at,
             (occurred_at AT TIME ZONE (SELECT timezone FROM kept))::date AS day, bot,
-            min(variant) OVER (PARTITION BY actor) <> max(variant) OVER (PARTITION BY actor) AS multiple
+            min(variant) OVER (PARTITION BY actor) <> max(variant) OVER (PARTITION BY actor) AS multiple,
+            source, device
         FROM (SELECT {_ACTOR} AS actor, e.properties ->> 'variant' AS variant, e.occurred_at,
-                     coalesce(s.excluded, false) AS bot
+                     coalesce(s.excluded, false) AS bot,
+                     coalesce(s.referrer_source, '{UNKNOWN}') AS source,
+                     coalesce(s.device_type, '{UNKNOWN}') AS device
               FROM events e LEFT JOIN sessions s ON s.tenant_id = e.tenant_id AND s.id = e.session_key
               WHERE e.tenant_id = :tenant AND e.type = '{EXPOSURE}' AND e.properties ->> 'experiment' = {key}
                 AND e.properties ->> 'variant' = ANY(CAST({params.add([v.key for v in experiment.variants])}
@@ -92,13 +99,40 @@ def _actors_sql(experiment: Experiment, params: _Params) -> str:
                                              'infinity')
                 AND e.occurred_at >= (SELECT at FROM kept)
                 AND (e.user_id IS NOT NULL OR e.anonymous_id IS NOT NULL) {targeted}) x
-        ORDER BY actor, occurred_at, variant"""
+        ORDER BY actor, occurred_at, variant COLLATE "C", bot, source COLLATE "C", device COLLATE "C\""""
+
+
+def _session_values_sql(experiment_index: int, metric: Metric, params: _Params) -> str:
+    """A SESSION metric: its figure summed over each actor's sessions with a matching event after the
+    exposure, and over those with one only in the 14 days before it."""
+    figure = {
+        SessionFigure.SESSIONS: "1.0::float8",
+        SessionFigure.DURATION: f"({SESSION_DURATION})::float8",
+        SessionFigure.PAGE_VIEWS: "s.page_views::float8",
+    }[metric.session_figure or SessionFigure.SESSIONS]
+    return f"""
+        SELECT * FROM (
+        SELECT x.experiment, CAST({params.add(metric.key)} AS text) AS metric, x.actor,
+               coalesce(sum({figure}) FILTER (WHERE x.after), 0)::float8 AS value,
+               coalesce(sum({figure}) FILTER (WHERE NOT x.after), 0)::float8 AS pre
+        FROM (SELECT a.experiment, a.actor, m.session_key, bool_or(m.occurred_at >= a.exposed_at) AS after
+              FROM a{experiment_index} a
+              JOIN (SELECT {_ACTOR} AS actor, e.occurred_at, e.session_key FROM events e
+                    WHERE e.tenant_id = :tenant AND (e.user_id IS NOT NULL OR e.anonymous_id IS NOT NULL)
+                      AND e.session_key IS NOT NULL AND {matcher_sql(metric.matcher, params)}) m
+                ON m.actor = a.actor
+                    AND m.occurred_at >= a.exposed_at - make_interval(days => {PRE_PERIOD_DAYS})
+              GROUP BY 1, 2, 3) x
+        JOIN sessions s ON s.tenant_id = :tenant AND s.id = x.session_key
+        GROUP BY x.experiment, x.actor) z WHERE value <> 0 OR pre <> 0"""
 
 
 def _values_sql(experiment_index: int, experiment: Experiment, metric: Metric, params: _Params) -> str:
     """One metric's value per exposed actor after the exposure and in the 14 days before it (the
     matching events found once, then joined to the exposures by actor: a hash join, not a scan of the
     events per actor); rows where either is non-zero."""
+    if metric.kind is MetricKind.SESSION:
+        return _session_values_sql(experiment_index, metric, params)
     after = "m.occurred_at >= a.exposed_at"
     if metric.window_hours is not None:
         hours = params.add(metric.window_hours)
@@ -134,7 +168,7 @@ def recomputation(experiments: list[Experiment], metrics: dict[str, Metric]) -> 
     ctes = [f"a{i} AS ({_actors_sql(e, params)})" for i, e in enumerate(experiments)]
     actors = " UNION ALL ".join(f"SELECT * FROM a{i}" for i in range(len(experiments))) or (
         "SELECT NULL::text, NULL::text, NULL::text, NULL::timestamptz, NULL::date, NULL::boolean, "
-        "NULL::boolean WHERE false"
+        "NULL::boolean, NULL::text, NULL::text WHERE false"
     )
     values = (
         " UNION ALL ".join(
@@ -145,7 +179,10 @@ def recomputation(experiments: list[Experiment], metrics: dict[str, Metric]) -> 
         )
         or "SELECT NULL::text, NULL::text, NULL::text, NULL::float8, NULL::float8 WHERE false"
     )
-    ctes.append(f"want_actors (experiment, actor, variant, exposed_at, day, bot, multiple) AS ({actors})")
+    ctes.append(
+        "want_actors (experiment, actor, variant, exposed_at, day, bot, multiple, source, device) "
+        f"AS ({actors})"
+    )
     ctes.append(f"want_values (experiment, metric, actor, value, pre) AS ({values})")
     ctes.append("""want_days AS (
         SELECT experiment, '' AS metric, variant, day, bot, count(*) AS actors,
@@ -157,6 +194,16 @@ def recomputation(experiments: list[Experiment], metrics: dict[str, Metric]) -> 
         SELECT a.experiment, v.metric, a.variant, a.day, a.bot, 0, 0, count(*) FILTER (WHERE v.value <> 0),
                sum(v.value), sum(v.value * v.value), sum(v.pre), sum(v.pre * v.pre), sum(v.value * v.pre)
         FROM want_values v JOIN want_actors a USING (experiment, actor) GROUP BY 1, 2, 3, 4, 5)""")
+    dims = "CROSS JOIN LATERAL (VALUES ('SOURCE', a.source), ('DEVICE', a.device)) AS d(dimension, value)"
+    ctes.append(f"""want_breakdowns AS (SELECT * FROM (
+        SELECT a.experiment, d.dimension, '' AS metric, d.value, a.variant, a.day, a.bot, count(*) AS actors,
+               0::bigint AS conversions, 0::float8 AS total, 0::float8 AS total_sq
+        FROM want_actors a {dims} GROUP BY 1, 2, 3, 4, 5, 6, 7
+        UNION ALL
+        SELECT a.experiment, d.dimension, v.metric, d.value, a.variant, a.day, a.bot, 0,
+               count(*) FILTER (WHERE v.value <> 0), sum(v.value), sum(v.value * v.value)
+        FROM want_values v JOIN want_actors a USING (experiment, actor) {dims}
+        GROUP BY 1, 2, 3, 4, 5, 6, 7) z WHERE {NONZERO})""")
     return f"WITH {KEPT}, " + ",\n".join(ctes), params.values
 
 
@@ -165,10 +212,14 @@ _DAY_COLUMNS = (
     "round(total::numeric, 6), round(total_sq::numeric, 6), round(pre_total::numeric, 6), "
     "round(pre_total_sq::numeric, 6), round(cross_total::numeric, 6)"
 )
+_BREAKDOWN_COLUMNS = (
+    "experiment, dimension, metric, value, variant, day, bot, actors, conversions, "
+    "round(total::numeric, 6), round(total_sq::numeric, 6)"
+)
 _CHECKS = {
     "experiment_actors": (
-        "SELECT experiment, actor, variant, exposed_at, day, bot, multiple FROM want_actors",
-        "SELECT experiment, actor, variant, exposed_at, day, bot, multiple FROM "
+        "SELECT experiment, actor, variant, exposed_at, day, bot, multiple, source, device FROM want_actors",
+        "SELECT experiment, actor, variant, exposed_at, day, bot, multiple, source, device FROM "
         "experiment_actors WHERE tenant_id = :tenant AND experiment = ANY(:keys) "
         "AND exposed_at >= (SELECT at FROM kept)",
     ),
@@ -186,6 +237,11 @@ _CHECKS = {
         "AND experiment = ANY(:keys) AND day >= (SELECT day FROM kept) "
         "AND (actors <> 0 OR multiple <> 0 OR conversions <> 0 OR round(total::numeric, 6) <> 0 "
         "OR round(pre_total::numeric, 6) <> 0 OR round(cross_total::numeric, 6) <> 0)",
+    ),
+    "experiment_breakdown_days": (
+        f"SELECT {_BREAKDOWN_COLUMNS} FROM want_breakdowns",
+        f"SELECT {_BREAKDOWN_COLUMNS} FROM experiment_breakdown_days WHERE tenant_id = :tenant "
+        f"AND experiment = ANY(:keys) AND day >= (SELECT day FROM kept) AND {NONZERO}",
     ),
 }
 
@@ -218,7 +274,12 @@ async def rebuild_experiment(conn: AsyncConnection, tenant_id: int, experiment: 
     params.update(tenant=tenant_id, key=experiment.key)
     # A batch job over every exposure: joins by actor should hash, whatever the estimates say.
     await conn.execute(text("SET LOCAL enable_nestloop = off"))
-    for table in ("experiment_variant_days", "experiment_actor_values", "experiment_actors"):
+    for table in (
+        "experiment_breakdown_days",
+        "experiment_variant_days",
+        "experiment_actor_values",
+        "experiment_actors",
+    ):
         await conn.execute(
             text(f"DELETE FROM {table} WHERE tenant_id = :tenant AND experiment = :key"),
             {"tenant": tenant_id, "key": experiment.key},
@@ -226,7 +287,7 @@ async def rebuild_experiment(conn: AsyncConnection, tenant_id: int, experiment: 
     await conn.execute(
         text(
             f"{ctes} INSERT INTO experiment_actors (tenant_id, experiment, actor, variant, "
-            "exposed_at, day, bot, multiple) SELECT :tenant, * FROM want_actors"
+            "exposed_at, day, bot, multiple, source, device) SELECT :tenant, * FROM want_actors"
         ),
         params,
     )
@@ -242,6 +303,13 @@ async def rebuild_experiment(conn: AsyncConnection, tenant_id: int, experiment: 
             f"{ctes} INSERT INTO experiment_variant_days (tenant_id, experiment, metric, variant, day, bot, "
             "actors, multiple, conversions, total, total_sq, pre_total, pre_total_sq, cross_total) "
             "SELECT :tenant, * FROM want_days"
+        ),
+        params,
+    )
+    await conn.execute(
+        text(
+            f"{ctes} INSERT INTO experiment_breakdown_days (tenant_id, experiment, dimension, metric, value, "
+            "variant, day, bot, actors, conversions, total, total_sq) SELECT :tenant, * FROM want_breakdowns"
         ),
         params,
     )

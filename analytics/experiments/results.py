@@ -15,6 +15,10 @@ Secondary metrics are adjusted with Holm across metrics and variants together; t
 not decide. With ``sequential`` the verdict comes from the always-valid test. With ``cuped`` every
 metric is compared on its CUPED-adjusted values (the covariate: the metric's value in the 14 days
 before the exposure; Welch's t-test, conversions included) and reports the variance reduction.
+
+With a ``segment`` the results are those of the actors who were its members at their exposure (as a
+targeting segment counts them: membership before the treatment, which the variant cannot change),
+read from the per-actor rows instead of the per-day aggregates.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics.db import CURRENT_TENANT
 from analytics.experiments.aggregates import EXPOSURES
+from analytics.experiments.breakdowns import BreakdownDimension, breakdown_figures
 from analytics.experiments.definitions import Experiment, ExperimentStatus, Metric, MetricKind, load_metrics
 from analytics.experiments.stats import (
     ALPHA,
@@ -129,9 +134,32 @@ _READ = text(
     GROUP BY 1, 2, 3
     """
 )
+# The same figures for the members of a segment at their exposure, from the per-actor rows.
+_READ_SEGMENT = text(
+    f"""
+    WITH a AS (
+        SELECT a.actor, a.variant, a.day, a.multiple FROM experiment_actors a
+        WHERE a.{CURRENT_TENANT} AND a.experiment = :key AND a.day BETWEEN :first AND :last
+            AND (:bots OR NOT a.bot)
+            AND EXISTS (SELECT 1 FROM segment_members m WHERE m.tenant_id = a.tenant_id
+                        AND m.segment_id = :segment AND m.user_key = a.actor AND m.valid_from < a.exposed_at
+                        AND (m.valid_to IS NULL OR m.valid_to >= a.exposed_at)))
+    SELECT '' AS metric, variant, day, count(*) AS actors, count(*) FILTER (WHERE multiple) AS multiple,
+        0 AS conversions, 0.0 AS total, 0.0 AS total_sq, 0.0 AS pre_total, 0.0 AS pre_total_sq,
+        0.0 AS cross_total
+    FROM a GROUP BY 2, 3
+    UNION ALL
+    SELECT v.metric, a.variant, CASE WHEN v.metric = :primary THEN a.day END, 0, 0,
+        count(*) FILTER (WHERE v.value <> 0), sum(v.value), sum(v.value * v.value), sum(v.pre),
+        sum(v.pre * v.pre), sum(v.value * v.pre)
+    FROM experiment_actor_values v JOIN a USING (actor)
+    WHERE v.{CURRENT_TENANT} AND v.experiment = :key
+    GROUP BY 1, 2, 3
+    """
+)
 
 
-def _compare(conversion: bool, control: Sample, variant: Sample, sequential: bool) -> Comparison | None:
+def compare(conversion: bool, control: Sample, variant: Sample, sequential: bool) -> Comparison | None:
     """Conversions by the two-proportion z-test, means (and CUPED-adjusted conversions) by Welch's."""
     if control.n < 2 or variant.n < 2:
         return None
@@ -152,11 +180,13 @@ async def experiment_results(
     last: date,
     include_bots: bool,
     now: datetime,
+    segment: str | None = None,
 ) -> Results:
     rows = (
         await conn.execute(
-            _READ,
+            _READ if segment is None else _READ_SEGMENT,
             {
+                "segment": segment,
                 "key": experiment.key,
                 "primary": experiment.primary_metric,
                 "first": first,
@@ -220,7 +250,7 @@ async def experiment_results(
             comparison = (
                 None
                 if v == control
-                else _compare(as_conversion, tested[control], tested[v], experiment.sequential)
+                else compare(as_conversion, tested[control], tested[v], experiment.sequential)
             )
             posterior = (
                 None
@@ -345,3 +375,84 @@ def _series(daily: dict[tuple[date, str], list[int]], variants: list[str], contr
             lift = None if v == control or rate is None or not base else (rate / base - 1) * 100
             points.append(SeriesPoint(day, v, n, c, rate * 100 if rate is not None else None, lift))
     return points
+
+
+@dataclass(frozen=True)
+class BreakdownGroup:
+    value: str
+    variants: list[VariantMetric]
+
+
+async def experiment_breakdown(
+    conn: AsyncConnection,
+    experiment: Experiment,
+    metric: Metric,
+    *,
+    by: BreakdownDimension,
+    first: date,
+    last: date,
+    include_bots: bool,
+    limit: int,
+) -> list[BreakdownGroup]:
+    """One metric per value of a dimension (analytics.experiments.breakdowns): each variant against the
+    control within the value, by the metric's test, Holm-adjusted across the values and variants together
+    (a breakdown is many looks at one experiment); the values with the most actors first."""
+    found = await breakdown_figures(
+        conn,
+        experiment=experiment.key,
+        dimension=by,
+        metric=metric.key,
+        first=first,
+        last=last,
+        include_bots=include_bots,
+        limit=limit,
+    )
+    control = experiment.control.key
+    conversion = metric.kind is MetricKind.CONVERSION
+    raw: list[tuple[str, list[tuple[str, Sample, int, Comparison | None, Bayesian | None]]]] = []
+    for value, figures in found.items():
+        samples = {
+            v.key: Sample(f[0], f[2], f[3])
+            for v in experiment.variants
+            for f in [figures.get(v.key, (0, 0, 0.0, 0.0))]
+        }
+        conversions = {v: figures.get(v, (0, 0))[1] for v in samples}
+        entries = []
+        for v, sample in samples.items():
+            tested = (
+                None if v == control else compare(conversion, samples[control], sample, experiment.sequential)
+            )
+            posterior = (
+                None
+                if tested is None
+                else bayesian(
+                    samples[control], sample, conversion=conversion, higher_is_better=metric.higher_is_better
+                )
+            )
+            entries.append((v, sample, conversions[v], tested, posterior))
+        raw.append((value, entries))
+    members = [
+        (i, j) for i, (_, entries) in enumerate(raw) for j, e in enumerate(entries) if e[3] is not None
+    ]
+    adjusted = dict(
+        zip(members, holm([c.p_value for i, j in members if (c := raw[i][1][j][3]) is not None]), strict=True)
+    )
+    return [
+        BreakdownGroup(
+            value,
+            [
+                VariantMetric(
+                    v,
+                    v == control,
+                    sample,
+                    conv,
+                    comparison,
+                    adjusted.get((i, j)),
+                    adjusted.get((i, j), 1.0) < ALPHA,
+                    posterior,
+                )
+                for j, (v, sample, conv, comparison, posterior) in enumerate(entries)
+            ],
+        )
+        for i, (value, entries) in enumerate(raw)
+    ]

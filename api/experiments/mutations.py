@@ -8,7 +8,7 @@ import strawberry
 
 from analytics.errors import InvalidArgument
 from analytics.experiments import definitions as defs
-from analytics.experiments.definitions import ExperimentStatus, MetricKind
+from analytics.experiments.definitions import ExperimentStatus, MetricKind, SessionFigure
 from api.context import AppInfo
 from api.errors import BadInput
 from api.experiments.types import Experiment, ExperimentMetric
@@ -29,6 +29,9 @@ class DefineMetricInput:
     )
     higher_is_better: bool = True
     description: str | None = None
+    session_figure: SessionFigure | None = strawberry.field(
+        default=None, description="SESSION: what is summed over the actor's sessions."
+    )
 
 
 @strawberry.input
@@ -97,6 +100,7 @@ class ExperimentMutation:
                 window_hours=input.window_hours,
                 higher_is_better=input.higher_is_better,
                 description=input.description,
+                session_figure=input.session_figure,
             )
             async with info.context.write() as conn:
                 await defs.save_metric(conn, metric)

@@ -9,17 +9,22 @@ import strawberry
 from analytics.db import tenant_transaction
 from analytics.experiments import definitions as defs
 from analytics.experiments.assignment import assign, exposure_event, segment_member
+from analytics.experiments.breakdowns import BREAKDOWN_LIMIT, BreakdownDimension
+from analytics.experiments.results import experiment_breakdown as compute_breakdown
 from analytics.experiments.results import experiment_results as compute_results
 from analytics.ingest.service import ingest_batch
+from analytics.segments.service import get_segment
 from api.common import Period, RangeInput, check_limit
 from api.context import AppInfo
 from api.errors import BadInput
 from api.experiments.types import (
     Experiment,
+    ExperimentBreakdownGroup,
     ExperimentMetric,
     ExperimentResults,
     ExperimentSeriesPoint,
     MetricResults,
+    ResultsScope,
     VariantResult,
 )
 
@@ -48,7 +53,12 @@ async def metrics_list(info: AppInfo, first: int) -> list[ExperimentMetric]:
 
 
 async def experiment_results(
-    info: AppInfo, key: str, range: RangeInput, include_bots: bool, loaded: defs.Experiment | None = None
+    info: AppInfo,
+    key: str,
+    range: RangeInput,
+    include_bots: bool,
+    loaded: defs.Experiment | None = None,
+    segment: str | None = None,
 ) -> ExperimentResults:
     """One read transaction: the metrics and the aggregates (the experiment as ``experiment(key)`` loaded
     it, else loaded here)."""
@@ -58,6 +68,8 @@ async def experiment_results(
         experiment = loaded if loaded is not None else await defs.load_experiment(conn, key)
         if experiment is None:
             raise BadInput("key", f"unknown experiment {key!r}")
+        if segment is not None and await get_segment(conn, principal.tenant_id, segment) is None:
+            raise BadInput("segment", f"unknown segment {segment!r}")
         found = await compute_results(
             conn,
             experiment,
@@ -65,8 +77,10 @@ async def experiment_results(
             last=period.last_day,
             include_bots=include_bots,
             now=datetime.now(UTC),
+            segment=segment,
         )
     return ExperimentResults(
+        scope=ResultsScope(experiment, period.first_day, period.last_day, include_bots, segment),
         period=Period.of(period),
         exposures=sum(found.exposures.values()),
         multiple_exposures=found.multiple_exposures,
@@ -97,6 +111,35 @@ async def experiment_results(
             for p in found.series
         ],
     )
+
+
+async def experiment_breakdown(
+    info: AppInfo, scope: ResultsScope, by: BreakdownDimension, metric: str | None, limit: int
+) -> list[ExperimentBreakdownGroup]:
+    check_limit("limit", limit, BREAKDOWN_LIMIT)
+    if scope.segment is not None:
+        raise BadInput("breakdown", "a breakdown is not available on results filtered by a segment")
+    key = metric if metric is not None else scope.experiment.primary_metric
+    if key not in scope.experiment.metric_keys:
+        raise BadInput("metric", f"{key!r} is not a metric of experiment {scope.experiment.key!r}")
+    async with info.context.read() as conn:
+        found = (await defs.load_metrics(conn, [key])).get(key)
+        if found is None:
+            raise BadInput("metric", f"unknown metric {key!r}")
+        groups = await compute_breakdown(
+            conn,
+            scope.experiment,
+            found,
+            by=by,
+            first=scope.first,
+            last=scope.last,
+            include_bots=scope.include_bots,
+            limit=limit,
+        )
+    return [
+        ExperimentBreakdownGroup(value=g.value, variants=[VariantResult.of(v) for v in g.variants])
+        for g in groups
+    ]
 
 
 @strawberry.type(description="The variant an actor sees.")

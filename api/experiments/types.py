@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Annotated
 
 import strawberry
 
 from analytics.experiments import definitions as defs
 from analytics.experiments import results as res
-from analytics.experiments.definitions import ExperimentStatus, MetricKind
+from analytics.experiments.breakdowns import BreakdownDimension
+from analytics.experiments.definitions import ExperimentStatus, MetricKind, SessionFigure
 from analytics.experiments.results import MetricRole, Recommendation
 from api.common import IncludeBots, Period, RangeInput
 from api.context import AppInfo
@@ -18,7 +21,14 @@ strawberry.enum(
     MetricKind,
     description="CONVERSION: 1 per actor when a matching event followed the exposure "
     "(within windowHours); COUNT: matching events per actor after the "
-    "exposure; SUM: a numeric property of them, summed per actor.",
+    "exposure; SUM: a numeric property of them, summed per actor; SESSION: a figure (sessionFigure) "
+    "summed over the actor's sessions that have a matching event after the exposure.",
+)
+strawberry.enum(
+    SessionFigure,
+    name="ExperimentSessionFigure",
+    description="SESSIONS: the number of sessions; DURATION: their duration in seconds (first to last "
+    "event, as session statistics define it); PAGE_VIEWS: their page views.",
 )
 strawberry.enum(
     ExperimentStatus,
@@ -26,6 +36,13 @@ strawberry.enum(
     "counted; STOPPED: no new exposures, results kept.",
 )
 strawberry.enum(MetricRole)
+strawberry.enum(
+    BreakdownDimension,
+    name="ExperimentBreakdownDimension",
+    description="SOURCE: the referrer class of the session of the actor's first exposure (unknown without "
+    "a session); DEVICE: its device type; SEGMENT: the segments the actor was a member of at its exposure "
+    "(before the treatment; an actor in several counts in each).",
+)
 strawberry.enum(
     Recommendation,
     description=(
@@ -50,6 +67,9 @@ class ExperimentMetric:
         description="CONVERSION: counted only this long after the exposure."
     )
     higher_is_better: bool
+    session_figure: SessionFigure | None = strawberry.field(
+        default=None, description="SESSION: what is summed over the actor's sessions."
+    )
 
     @classmethod
     def of(cls, m: defs.Metric) -> ExperimentMetric:
@@ -61,6 +81,7 @@ class ExperimentMetric:
             property=m.property,
             window_hours=m.window_hours,
             higher_is_better=m.higher_is_better,
+            session_figure=m.session_figure,
         )
 
 
@@ -151,6 +172,26 @@ class ExperimentSeriesPoint:
     lift: float | None = strawberry.field(description="Relative to the control's cumulative rate, percent.")
 
 
+@strawberry.type(description="One value of a breakdown: the metric per variant among its actors.")
+class ExperimentBreakdownGroup:
+    value: str = strawberry.field(description="The source, device or segment id; (other): the rest together.")
+    variants: list[VariantResult] = strawberry.field(
+        description="Each variant against the control within the value; adjustedPValue is Holm across the "
+        "breakdown's values and variants."
+    )
+
+
+@dataclass(frozen=True)
+class ResultsScope:
+    """What a results field was asked for: its breakdown reads the same actors."""
+
+    experiment: defs.Experiment
+    first: date
+    last: date
+    include_bots: bool
+    segment: str | None
+
+
 @strawberry.type(
     description="Results of the actors first exposed in the range, from the per-variant aggregates."
 )
@@ -174,6 +215,21 @@ class ExperimentResults:
     )
     metrics: list[MetricResults]
     series: list[ExperimentSeriesPoint]
+    scope: strawberry.Private[ResultsScope | None] = None
+
+    @strawberry.field(
+        description="One metric (the primary by default) per source, device or segment, each variant "
+        "against the control within the value: at most limit groups (1 to 20), the values with the most "
+        "actors first, the rest together as (other). Exploratory: Holm-adjusted within the breakdown, no "
+        "part of the recommendation. Not with a segment filter on the results."
+    )
+    async def breakdown(
+        self, info: AppInfo, by: BreakdownDimension, metric: str | None = None, limit: int = 10
+    ) -> list[ExperimentBreakdownGroup]:
+        from api.experiments.queries import experiment_breakdown
+
+        assert self.scope is not None
+        return await experiment_breakdown(info, self.scope, by, metric, limit)
 
 
 @strawberry.type(description="An A/B (or A/B/n) experiment.")
@@ -226,8 +282,19 @@ class Experiment:
         "day). Bots are left out unless includeBots is true."
     )
     async def results(
-        self, info: AppInfo, range: RangeInput, include_bots: IncludeBots = False
+        self,
+        info: AppInfo,
+        range: RangeInput,
+        include_bots: IncludeBots = False,
+        segment: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Only the actors who were members of this segment (a built-in id such as power, "
+                "or a rule segment's id) at their exposure: membership before the treatment, which the "
+                "variant cannot change. Read from the per-actor rows."
+            ),
+        ] = None,
     ) -> ExperimentResults:
         from api.experiments.queries import experiment_results
 
-        return await experiment_results(info, self.key, range, include_bots, self.definition)
+        return await experiment_results(info, self.key, range, include_bots, self.definition, segment)

@@ -146,7 +146,8 @@ async def test_experiment_rows_expire_with_the_rollup_retention(
     run = await enforce_retention(app_engine, now=datetime(2025, 6, 1, 12, tzinfo=UTC), rollup_days=20)
     removed = next(t for t in run.tenants if t.tenant_id == tenant.id).rollup_rows
     assert {k: v for k, v in removed.items() if k.startswith("experiment")} == {
-        "experiment_actor_values": 2, "experiment_actors": 1, "experiment_variant_days": 3}
+        "experiment_actor_values": 2, "experiment_actors": 1, "experiment_variant_days": 3,
+        "experiment_breakdown_days": 6}  # exposure, purchased, revenue by source and by device
     assert [r[1] for r in await rows(owner_engine, tenant.id, ACTORS)] == ["u:u2"]
     assert {(r[2], r[3]) for r in await rows(owner_engine, tenant.id)} == {("one-page", date(2025, 5, 20))}
 
