@@ -257,3 +257,40 @@ async def test_a_publishable_key_sends_ai_requests_but_never_reads_costs(
     data = (await gql.data(other.secret, OPERATIONS, {"range": RANGE}))["tenant"]
     assert data["requests"]["list"]["totalCount"] == 0 and data["agents"]["list"] == []
     assert data["conversations"]["list"] == []
+
+
+BIG = """query($range: RangeInput!) { tenant {
+  costs(range: $range) { summary { unpricedTokens byUsageType { usageType tokens } unpriced { tokens } }
+    breakdown(by: CONVERSATION) { key tokens unpricedTokens }
+    trends(granularity: DAY) { points { tokens unpricedTokens } } }
+  requests(range: $range) { stats { tokens unpricedTokens } }
+  conversations(range: $range) { stats { tokens } list { tokens unpricedTokens } } } }"""
+
+
+async def test_token_sums_past_32_bits(gql: GraphQLClient, make_tenant: Any, run_worker: Any) -> None:
+    # Three requests of 900 million input tokens each (the per-field limit is 10^9): 2.7 billion, past
+    # GraphQL Int's 2,147,483,647, so the sums are BigInt.
+    tenant = await make_tenant()
+    sent = [
+        custom(f"2026-11-0{day}T09:00:00Z", inputTokens=900_000_000, conversationId="big") for day in (1, 2, 2)
+    ]
+    assert (await gql.track(tenant.publishable, sent))["accepted"] == 3
+    await run_worker()
+    data = (await gql.data(tenant.secret, BIG, {"range": RANGE}))["tenant"]
+    total = 2_700_000_000
+    assert data["costs"]["summary"] == {
+        "unpricedTokens": total,
+        "byUsageType": [{"usageType": "input", "tokens": total}],
+        "unpriced": [{"tokens": total}],
+    }
+    assert data["costs"]["breakdown"] == [{"key": "big", "tokens": total, "unpricedTokens": total}]
+    assert data["costs"]["trends"]["points"] == [
+        {"tokens": 900_000_000, "unpricedTokens": 900_000_000},
+        {"tokens": 1_800_000_000, "unpricedTokens": 1_800_000_000},
+        {"tokens": 0, "unpricedTokens": 0},
+    ]
+    assert data["requests"]["stats"] == {"tokens": total, "unpricedTokens": total}
+    assert data["conversations"] == {
+        "stats": {"tokens": total},
+        "list": [{"tokens": total, "unpricedTokens": total}],
+    }
