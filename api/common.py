@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from typing import Annotated, Any, NewType, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NewType, TypeVar
 from zoneinfo import ZoneInfo
 
 import strawberry
+from strawberry.types.scalar import ScalarDefinition
 
 from analytics import metrics, periods
 from analytics.periods import Compare, Granularity
@@ -31,7 +32,10 @@ strawberry.enum(
 
 # GraphQL's Int is 32-bit: a month of tokens (or any sum that can pass 2^31 - 1) is a BigInt, serialized as
 # a JSON number (exact up to 2^53 in JavaScript clients, beyond any token sum this API keeps).
-BigInt = NewType("BigInt", int)
+if TYPE_CHECKING:  # an int to the code that fills the fields
+    BigInt = int
+else:
+    BigInt = NewType("BigInt", int)
 
 
 def _parse_big_int(value: object) -> int:
@@ -46,7 +50,7 @@ BIG_INT = strawberry.scalar(
     serialize=int,
     parse_value=_parse_big_int,
 )
-SCALARS = {BigInt: BIG_INT}  # the schema's scalar_map
+SCALARS: dict[object, ScalarDefinition] = {BigInt: BIG_INT}  # the schema's scalar_map
 
 
 # Every analytic field takes this argument: sessions flagged as bots (any tier) are left out unless
@@ -136,5 +140,5 @@ def check_limit(field: str, value: int, maximum: int) -> int:
     return value
 
 
-__all__ = ["BIG_INT", "SCALARS", "BigInt", "Compare", "Granularity", "IncludeBots", "Period", "RangeInput", "RangePreset",
-           "change_of", "check_granularity", "check_limit", "compared"]
+__all__ = ["BIG_INT", "SCALARS", "BigInt", "Compare", "Granularity", "IncludeBots", "Period", "RangeInput",
+           "RangePreset", "change_of", "check_granularity", "check_limit", "compared"]

@@ -43,7 +43,15 @@ from api.ai.types import (
     UnpricedTokens,
     UsageTypeCost,
 )
-from api.common import Compare, Granularity, Period, RangeInput, check_granularity, check_limit, compared
+from api.common import (
+    Compare,
+    Granularity,
+    Period,
+    RangeInput,
+    check_granularity,
+    check_limit,
+    compared,
+)
 from api.context import AppInfo
 from api.errors import BadInput
 from api.tours.queries import PageInfo
@@ -570,6 +578,7 @@ async def model_prices(info: AppInfo, provider: str | None, model: str | None) -
             usage_type=r.usage_type,
             source=r.source,
             effective_from=r.effective_from,
+            above_input_tokens=r.above_input_tokens,
             usd_per_million_tokens=float(r.usd_per_mtok),
         )
         for r in rows

@@ -419,4 +419,8 @@ class ModelPrice:
     usage_type: str
     source: str = strawberry.field(description="library (genai-prices) or tenant (setModelPrice).")
     effective_from: datetime
+    above_input_tokens: BigInt = strawberry.field(
+        description="0, or a tier: the price of requests whose input (uncached + cache read + cache "
+        "write tokens) exceeds this many tokens, for all their tokens of the usage type."
+    )
     usd_per_million_tokens: float

@@ -272,7 +272,8 @@ async def test_token_sums_past_32_bits(gql: GraphQLClient, make_tenant: Any, run
     # GraphQL Int's 2,147,483,647, so the sums are BigInt.
     tenant = await make_tenant()
     sent = [
-        custom(f"2026-11-0{day}T09:00:00Z", inputTokens=900_000_000, conversationId="big") for day in (1, 2, 2)
+        custom(f"2026-11-0{day}T09:00:00Z", inputTokens=900_000_000, conversationId="big")
+        for day in (1, 2, 2)
     ]
     assert (await gql.track(tenant.publishable, sent))["accepted"] == 3
     await run_worker()
