@@ -15,7 +15,7 @@ Reasoning tokens take the output price (the library has no separate one), tiers 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -176,19 +176,25 @@ class PriceBook:
     """The price rows of some models, each (effective from, source is tenant, above input tokens, price)."""
 
     rows: Mapping[PriceKey, Sequence[tuple[datetime, bool, int, Decimal]]]
+    # Each key's rows in the rule's order of preference (tenant first, latest, highest threshold): a
+    # price is then the first row in force, in a loop the fold runs for every token of every request.
+    _ranked: dict[PriceKey, list[tuple[datetime, bool, int, Decimal]]] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        ranked = {
+            key: sorted(rows, key=lambda r: (r[1], r[0], r[2]), reverse=True)
+            for key, rows in self.rows.items()
+        }
+        object.__setattr__(self, "_ranked", ranked)
 
     def price(self, provider: str, model: str, usage: str, at: datetime, context: int = 0) -> Decimal | None:
         """The price at ``at`` of a request of ``context`` input tokens (request_context)."""
-        best: tuple[bool, datetime, int] | None = None
-        found: Decimal | None = None
-        for start, tenant, above, price in self.rows.get((provider, model, usage), ()):
-            if (
-                start <= at
-                and (above == 0 or context > above)
-                and (best is None or (tenant, start, above) > best)
-            ):
-                best, found = (tenant, start, above), price
-        return found
+        for start, _, above, price in self._ranked.get((provider, model, usage), ()):
+            if start <= at and (above == 0 or context > above):
+                return price
+        return None
 
 
 async def price_book(conn: AsyncConnection, tenant_id: int, pairs: Iterable[tuple[str, str]]) -> PriceBook:
