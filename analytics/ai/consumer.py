@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from analytics.ai.fold import CostFold, fold_costs, models_seen
 from analytics.ai.prices import CLIENT, PRICE_SQL, TOKEN_FIELD, TOOL, ensure_models, price_book
 from analytics.ai.sketch import bin_sql
-from analytics.rollups.consumers import Claim, Consumer, Difference, compare
+from analytics.rollups.consumers import KEPT, Claim, Consumer, Difference, compare
 
 # table: (key columns with their SQL types, value columns with types, how a conflict merges)
 _TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], str]] = {
@@ -151,9 +151,32 @@ def _daily(table: str) -> str:
     return _upsert(table, f"unnest({_arrays(columns)}) AS r({', '.join(c for c, _ in columns)})")
 
 
+# ai_spend_keys: an upper bound of each user's and conversation's cost with the days it was seen, only
+# ever added to (corrections add again, expiry leaves it), so it never falls below the daily rows'
+# sum: analytics.ai.breakdowns ranks keys by it. Filled from the spend rows in the same statement.
+KEYS_TABLE = "ai_spend_keys"
+_SPEND_KEYS = (
+    f"INSERT INTO {KEYS_TABLE} AS t (tenant_id, dimension, key, cost_bound, first_day, last_day) "
+    "SELECT :tenant, dimension, key, sum(cost), min(day), max(day) FROM rows GROUP BY dimension, key "
+    'ORDER BY dimension COLLATE "C", key COLLATE "C" ON CONFLICT (tenant_id, dimension, key) DO UPDATE SET '
+    "cost_bound = t.cost_bound + EXCLUDED.cost_bound, first_day = least(t.first_day, EXCLUDED.first_day), "
+    "last_day = greatest(t.last_day, EXCLUDED.last_day)"
+)
+
+
+def _spend_and_keys() -> str:
+    keys, values, _ = _TABLES["ai_spend_daily"]
+    columns = ", ".join(c for c, _ in (*keys, *values))
+    return (
+        f"WITH rows AS (SELECT * FROM unnest({_arrays((*keys, *values))}) AS r({columns})), "
+        f"spend AS ({_upsert('ai_spend_daily', 'rows')}) {_SPEND_KEYS}"
+    )
+
+
 _UPSERTS = {
     **{table: text(_hourly_and_daily(table)) for table in HOURLY},
-    **{table: text(_daily(table)) for table in ("ai_sketches_daily", "ai_spend_daily")},
+    "ai_sketches_daily": text(_daily("ai_sketches_daily")),
+    "ai_spend_daily": text(_spend_and_keys()),
 }
 
 
@@ -302,11 +325,22 @@ for _hourly in HOURLY:  # the daily twins recomputed the same way, grouped by lo
     )
 
 
+# The bounds hold: every key of the kept daily rows has one at or above its cost, spanning its days.
+_KEYS_CHECK = f"""WITH {KEPT}
+SELECT count(*) FROM (SELECT dimension, key, sum(cost) AS cost, min(day) AS first_day, max(day) AS last_day
+                      FROM ai_spend_daily {_KEPT_DAY} GROUP BY 1, 2) d
+LEFT JOIN {KEYS_TABLE} k ON k.tenant_id = :tenant AND k.dimension = d.dimension AND k.key = d.key
+WHERE k.key IS NULL OR k.cost_bound < d.cost OR k.first_day > d.first_day OR k.last_day < d.last_day"""
+
+
 async def _verify(conn: AsyncConnection, tenant_id: int) -> list[Difference]:
     found = [
         await compare(conn, tenant_id, table, want, have, ctes=_EVENTS)
         for table, (want, have) in _CHECKS.items()
     ]
+    below = (await conn.execute(text(_KEYS_CHECK), {"tenant": tenant_id})).scalar_one()
+    if below:
+        found.append(Difference(KEYS_TABLE, int(below), 0))
     return [d for d in found if d is not None]
 
 
@@ -324,13 +358,18 @@ COSTS = Consumer(
     _verify,
     day_clears=_clears(TABLES),
     expiry={
-        t: f"DELETE FROM {t} WHERE tenant_id = :tenant AND "
-        + ("bucket < (SELECT at FROM kept)" if t.endswith("hourly") else "day < (SELECT day FROM kept)")
-        for t in TABLES
+        **{
+            t: f"DELETE FROM {t} WHERE tenant_id = :tenant AND "
+            + ("bucket < (SELECT at FROM kept)" if t.endswith("hourly") else "day < (SELECT day FROM kept)")
+            for t in TABLES
+        },
+        KEYS_TABLE: f"DELETE FROM {KEYS_TABLE} WHERE tenant_id = :tenant "
+        "AND last_day < (SELECT day FROM kept)",
     },
-    tables=TABLES,
-    # The person's spend rows; their requests stay in the other tables as anonymous counts.
+    tables=(*TABLES, KEYS_TABLE),
+    # The person's spend rows and bound; their requests stay in the other tables as anonymous counts.
     erase=(
         "DELETE FROM ai_spend_daily WHERE tenant_id = :tenant AND dimension = 'user' AND key = :user_key",
+        f"DELETE FROM {KEYS_TABLE} WHERE tenant_id = :tenant AND dimension = 'user' AND key = :user_key",
     ),
 )
