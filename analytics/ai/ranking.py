@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics.db import CURRENT_TENANT
 
-CHUNK = 250  # keys a round reads
-ROUNDS = 4  # then the caller scans: past ~1,000 keys the scan of the period is as cheap
+CHUNK: float = 4  # keys the first round reads per row asked for; each round reads 4 times the one before
+ROUNDS = 4  # then the caller scans (limit 10: 40 + 160 + 640 + 2,560 keys walked by then)
 
 _CANDIDATES = text(
     f"SELECT key, cost_bound FROM ai_spend_keys WHERE {CURRENT_TENANT} AND dimension = :dimension "
@@ -54,6 +54,7 @@ async def top_by_bound(
     ``exact`` giving the figures of some keys; None when the bounds did not settle it in ROUNDS."""
     best: list[T] = []
     after: tuple[Decimal | None, str | None] = (None, None)
+    chunk = max(int(CHUNK * limit), 1)
     for _ in range(ROUNDS):
         rows = (
             await conn.execute(
@@ -64,15 +65,16 @@ async def top_by_bound(
                     "dimension": dimension,
                     "after_bound": after[0],
                     "after_key": after[1],
-                    "chunk": CHUNK,
+                    "chunk": chunk,
                 },
             )
         ).all()
         if rows:
             best = sorted([*best, *await exact([r[0] for r in rows])], key=rank)[:limit]
-        if len(rows) < CHUNK:  # every key seen in the period's days
+        if len(rows) < chunk:  # every key seen in the period's days
             return best
         after = (rows[-1][1], rows[-1][0])
         if len(best) == limit and best[-1].cost > rows[-1][1]:
             return best
+        chunk *= 4
     return None

@@ -50,14 +50,16 @@ async def breakdown(
     return [(i.key, i.cost, i.requests) for i in items]
 
 
-@pytest.mark.parametrize(("chunk", "rounds"), [(250, 4), (1, 5), (1, 2)])  # settled at once, walked, scanned
+@pytest.mark.parametrize(
+    ("chunk", "rounds"), [(4, 4), (0.1, 5), (0.1, 1)]
+)  # settled at once, walked, scanned
 async def test_the_bound_walk_answers_as_the_scan(
     gql: GraphQLClient,
     make_tenant: Any,
     run_worker: Any,
     owner_engine: AsyncEngine,
     monkeypatch: pytest.MonkeyPatch,
-    chunk: int,
+    chunk: float,
     rounds: int,
 ) -> None:
     tenant = await make_tenant()
