@@ -398,18 +398,39 @@ class ConversationStats(ConversationFigures):
     change: ConversationChange | None
 
 
-@strawberry.type(description="One bucket of the conversation series (conversations active in it).")
-class ConversationPoint:
-    start: datetime
-    conversations: int
+@strawberry.type(description="The figures of one bucket of the conversation series.")
+class ConversationPointFigures:
+    conversations: int = strawberry.field(description="Conversations active in the bucket.")
     turns: int
-    cost: float
+    cost: float = strawberry.field(description=MONEY_NOTE)
+
+    @staticmethod
+    def values(point: tuple[int, int, Decimal]) -> dict[str, Any]:
+        conversations, turns, cost = point
+        return {"conversations": conversations, "turns": turns, "cost": stats.money(cost)}
+
+
+@change_of(ConversationPointFigures)
+class ConversationPointChange: ...
+
+
+@strawberry.type(description="One bucket of the conversation series (conversations active in it).")
+class ConversationPoint(ConversationPointFigures):
+    start: datetime
+    previous: ConversationPointFigures | None = strawberry.field(
+        description="With compare: the bucket at the same position in the comparison period (zeros "
+        "past its end)."
+    )
+    change: ConversationPointChange | None
 
 
 @strawberry.type
 class ConversationSeries:
     granularity: Granularity
     points: list[ConversationPoint]
+    comparison_period: Period | None = strawberry.field(
+        default=None, description="The period the points' previous figures come from, when compare is given."
+    )
 
 
 @strawberry.type(description="A price row: USD per million tokens of one usage type from an instant on.")

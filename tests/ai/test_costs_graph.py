@@ -295,3 +295,54 @@ async def test_token_sums_past_32_bits(gql: GraphQLClient, make_tenant: Any, run
         "stats": {"tokens": total},
         "list": [{"tokens": total, "unpricedTokens": total}],
     }
+
+
+CONVERSATION_TRENDS = """{ tenant { conversations(range: {from: "2026-11-03", to: "2026-11-04"}) {
+  trends(granularity: DAY, compare: PREVIOUS_PERIOD) { comparisonPeriod { firstDay lastDay }
+    points { start conversations turns cost previous { conversations turns cost }
+             change { conversations turns cost } } } } } }"""
+
+
+def turn(at: str, conversation: str) -> dict[str, Any]:
+    return event(
+        "ConversationMessage",
+        at,
+        "u1",
+        contentId="chat",
+        capsule={"conversationId": conversation, "role": "user", "turn": 1},
+        ai={"agent": "support"},
+    )
+
+
+async def test_conversation_trends_compared_with_the_previous_period(
+    gql: GraphQLClient, make_tenant: Any, run_worker: Any
+) -> None:
+    tenant = await make_tenant()
+    sent = [
+        custom("2026-11-01T09:00:00Z", conversationId="c-a", cost=1.0),
+        turn("2026-11-01T08:59:00Z", "c-a"),
+        custom("2026-11-02T09:00:00Z", conversationId="c-b", cost=2.0),
+        custom("2026-11-03T09:00:00Z", conversationId="c-a", cost=0.5),
+        custom("2026-11-03T10:00:00Z", conversationId="c-c", cost=0.25),
+        turn("2026-11-03T09:59:00Z", "c-c"),
+    ]
+    assert (await gql.track(tenant.publishable, sent))["accepted"] == len(sent)
+    await run_worker()
+    trends = (await gql.data(tenant.secret, CONVERSATION_TRENDS))["tenant"]["conversations"]["trends"]
+    assert trends["comparisonPeriod"] == {"firstDay": "2026-11-01", "lastDay": "2026-11-02"}
+    assert [{k: v for k, v in p.items() if k != "start"} for p in trends["points"]] == [
+        {
+            "conversations": 2,
+            "turns": 1,
+            "cost": 0.75,
+            "previous": {"conversations": 1, "turns": 1, "cost": 1.0},
+            "change": {"conversations": 100.0, "turns": 0.0, "cost": -25.0},
+        },
+        {
+            "conversations": 0,
+            "turns": 0,
+            "cost": 0.0,
+            "previous": {"conversations": 1, "turns": 0, "cost": 2.0},
+            "change": {"conversations": -100.0, "turns": None, "cost": -100.0},
+        },
+    ]
