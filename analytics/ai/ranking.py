@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from analytics.db import CURRENT_TENANT
 
 CHUNK: float = 4  # keys the first round reads per row asked for; each round reads 4 times the one before
-ROUNDS = 4  # then the caller scans (limit 10: 40 + 160 + 640 + 2,560 keys walked by then)
+ROUNDS = 3  # then the caller scans (limit 10: 40 + 160 + 640 keys walked by then)
 
 _CANDIDATES = text(
     f"SELECT key, cost_bound FROM ai_spend_keys WHERE {CURRENT_TENANT} AND dimension = :dimension "
