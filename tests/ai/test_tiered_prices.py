@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics.ai.prices import library_prices
@@ -119,3 +120,26 @@ async def test_a_tier_threshold_is_checked(gql: GraphQLClient, make_tenant: Any)
         {"input": {**SONNET, "effectiveFrom": "2026-11-01", "input": "5", "aboveInputTokens": -1}},
     )
     assert body["errors"][0]["extensions"]["field"] == "input.aboveInputTokens", body
+
+
+async def test_the_price_sync_adds_the_tiers_to_a_copy_made_without_them(
+    gql: GraphQLClient, make_tenant: Any, run_worker: Any, owner_engine: AsyncEngine
+) -> None:
+    tenant = await make_tenant()
+    long_request = event(
+        "AIRequest", "2026-11-02T10:00:00Z", ai={**SONNET, "inputTokens": 300_000, "outputTokens": 1_000}
+    )
+    await gql.track(tenant.publishable, [long_request])
+    await run_worker()
+    async with owner_engine.begin() as conn:  # a copy made before migration 0034: base prices only
+        await conn.execute(
+            text("DELETE FROM model_prices WHERE tenant_id = :t AND above_input_tokens > 0"), {"t": tenant.id}
+        )
+    await correct_marked_days(owner_engine, tenant.id, max_days=10)
+    sync = (await gql.data(tenant.secret, "mutation { syncModelPrices { added daysRepriced } }"))[
+        "syncModelPrices"
+    ]
+    assert sync == {"added": 5, "daysRepriced": ["2026-11-02"]}  # input, output, cache read/write, reasoning
+    assert await correct_marked_days(owner_engine, tenant.id, max_days=10) != []
+    # 0.3 M input x $6 + 0.001 M output x $22.5
+    assert (await summary(gql, tenant.secret))["total"] == 1.8225
