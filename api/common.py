@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NewType, TypeVar
 from zoneinfo import ZoneInfo
 
 import strawberry
+from strawberry.types.scalar import ScalarDefinition
 
 from analytics import metrics, periods
 from analytics.periods import Compare, Granularity
@@ -27,6 +28,29 @@ strawberry.enum(
     description="PREVIOUS_PERIOD: the same length just before; YEAR_OVER_YEAR: the same dates a "
                 "year earlier.",
 )
+
+
+# GraphQL's Int is 32-bit: a month of tokens (or any sum that can pass 2^31 - 1) is a BigInt, serialized as
+# a JSON number (exact up to 2^53 in JavaScript clients, beyond any token sum this API keeps).
+if TYPE_CHECKING:  # an int to the code that fills the fields
+    BigInt = int
+else:
+    BigInt = NewType("BigInt", int)
+
+
+def _parse_big_int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"BigInt cannot represent {value!r}")
+    return int(value)
+
+
+BIG_INT = strawberry.scalar(
+    name="BigInt",
+    description="A whole number of 64 bits (GraphQL's Int has 32), as a JSON number: token sums.",
+    serialize=int,
+    parse_value=_parse_big_int,
+)
+SCALARS: dict[object, ScalarDefinition] = {BigInt: BIG_INT}  # the schema's scalar_map
 
 
 # Every analytic field takes this argument: sessions flagged as bots (any tier) are left out unless
@@ -101,7 +125,7 @@ def change_of(figures: type) -> Callable[[type[T]], type[T]]:
         class CostChange: ...
     """
     fields = [f.python_name for f in figures.__strawberry_definition__.fields  # type: ignore[attr-defined]
-              if f.type in (int, float, int | None, float | None)]
+              if f.type in (int, float, int | None, float | None, BigInt, BigInt | None)]
 
     def declare(cls: type[T]) -> type[T]:
         cls.__annotations__ = dict.fromkeys(fields, float | None)
@@ -134,5 +158,5 @@ def check_limit(field: str, value: int, maximum: int) -> int:
     return value
 
 
-__all__ = ["Compare", "Granularity", "IncludeBots", "Period", "RangeInput", "RangePreset",
-           "change_of", "check_granularity", "check_limit", "compared"]
+__all__ = ["BIG_INT", "SCALARS", "BigInt", "Compare", "Granularity", "IncludeBots", "Period", "RangeInput",
+           "RangePreset", "change_of", "check_granularity", "check_limit", "compared"]

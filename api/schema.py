@@ -7,10 +7,12 @@ from collections.abc import Iterator
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from api.ai.mutations import PriceMutation
 from api.bots.rules import BotRuleMutation
+from api.common import SCALARS
 from api.context import AppInfo
 from api.custom_events.mutations import EventDefinitionMutation
 from api.experiments.mutations import ExperimentMutation
@@ -69,7 +71,8 @@ class AnalyticsSchema(strawberry.Schema):
         answers, not log lines."""
 
 
-schema = AnalyticsSchema(query=Query, mutation=Mutation, extensions=[PreparedDocument])
+schema = AnalyticsSchema(query=Query, mutation=Mutation, extensions=[PreparedDocument],
+                         config=StrawberryConfig(scalar_map=SCALARS))
 
 
 def schema_sdl() -> str:

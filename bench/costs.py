@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import random
 import sys
@@ -19,18 +20,25 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from analytics.ai import ranking, stats
 from analytics.db import create_engine, tenant_transaction
 from analytics.ingest.details import AIDetails
 from analytics.ingest.events import EventIn
 from analytics.ingest.service import PartitionCache, ingest_batch
+from analytics.periods import Preset, RangeSpec, resolve
+from analytics.rollups import service as rollup_service
+from analytics.rollups.consumers import Claim, Consumer
 from analytics.rollups.recompute import verify_rollups
 from analytics.rollups.service import roll_up
+from analytics.tenants import service as tenants
 from bench.harness import conditions, percentile, print_section, running_stack
 
 MODELS = (
@@ -85,31 +93,78 @@ def requests(count: int, seed: int = 5) -> list[EventIn]:
     return events
 
 
-async def load_and_roll_up(database_url: str, tenant_id: int, count: int, verify: bool) -> dict[str, Any]:
-    engine = create_engine(database_url, role=None, pool_size=2)  # the owner: ANALYZE before verify
+_costs_seconds = [0.0]
+
+
+def _timed(consumer: Consumer) -> Consumer:
+    async def consume(conn: AsyncConnection, claim: Claim) -> None:
+        started = time.perf_counter()
+        try:
+            await consumer.consume(conn, claim)
+        finally:
+            _costs_seconds[0] += time.perf_counter() - started
+
+    return dataclasses.replace(consumer, consume=consume)
+
+
+async def _ingest(engine: AsyncEngine, tenant_id: int, events: list[EventIn]) -> None:
     partitions = PartitionCache()
+    for start in range(0, len(events), 1000):
+        outcome = await ingest_batch(
+            engine,
+            partitions,
+            tenant_id=tenant_id,
+            events=events[start : start + 1000],
+            retention_days=90,
+            max_future_seconds=3600,
+        )
+        assert outcome.accepted == len(events[start : start + 1000]), outcome.errors[:3]
+
+
+async def _roll_up_all(engine: AsyncEngine, tenant_id: int) -> int:
+    rolled = 0
+    while True:  # roll_up drains at most 50 claims a call
+        step = await roll_up(engine, tenant_id, claim_batches=20, max_rounds=50)
+        rolled += step.events
+        if step.batches == 0:
+            return rolled
+
+
+async def without_costs(engine: AsyncEngine, count: int) -> float:
+    """The anchor: events/s of the same rollup without the costs consumer, on a tenant of its own."""
+    async with engine.begin() as conn:
+        tenant = await tenants.create_tenant(
+            conn, name=f"bench-costs-anchor-{uuid.uuid4().hex[:8]}", timezone="UTC", raw_retention_days=90
+        )
+    await _ingest(engine, tenant.id, requests(count, seed=6))
+    registered = rollup_service.CONSUMERS
+    rollup_service.CONSUMERS = tuple(c for c in registered if c.name != "costs")
+    try:
+        started = time.perf_counter()
+        rolled = await _roll_up_all(engine, tenant.id)
+        return rolled / (time.perf_counter() - started)
+    finally:
+        rollup_service.CONSUMERS = registered
+
+
+async def load_and_roll_up(
+    database_url: str, tenant_id: int, count: int, verify: bool, anchor: int
+) -> dict[str, Any]:
+    engine = create_engine(database_url, role=None, pool_size=2)  # the owner: ANALYZE before verify
     try:
         made = time.perf_counter()
         events = requests(count)
         started = time.perf_counter()
-        for start in range(0, count, 1000):
-            outcome = await ingest_batch(
-                engine,
-                partitions,
-                tenant_id=tenant_id,
-                events=events[start : start + 1000],
-                retention_days=90,
-                max_future_seconds=3600,
-            )
-            assert outcome.accepted == len(events[start : start + 1000]), outcome.errors[:3]
+        await _ingest(engine, tenant_id, events)
         ingested = time.perf_counter()
-        rolled = 0
-        while True:  # roll_up drains at most 50 claims a call
-            step = await roll_up(engine, tenant_id, claim_batches=20, max_rounds=50)
-            rolled += step.events
-            if step.batches == 0:
-                break
+        registered = rollup_service.CONSUMERS
+        rollup_service.CONSUMERS = tuple(_timed(c) if c.name == "costs" else c for c in registered)
+        try:
+            rolled = await _roll_up_all(engine, tenant_id)
+        finally:
+            rollup_service.CONSUMERS = registered
         done = time.perf_counter()
+        anchor_rate = await without_costs(engine, anchor) if anchor else None
         async with tenant_transaction(engine, tenant_id) as conn:
             counted = (
                 await conn.execute(
@@ -135,7 +190,11 @@ async def load_and_roll_up(database_url: str, tenant_id: int, count: int, verify
             differences = await verify_rollups(conn, tenant_id) if verify else []
         assert rolled == count and int(counted) == count, (rolled, counted, count)
         assert differences == [], differences
+        ranked = await ranking_in_process(engine, tenant_id)
         return {
+            "anchor_rate": anchor_rate,
+            "costs_share": _costs_seconds[0] / (done - ingested),
+            "ranked": ranked,
             "generate_s": started - made,
             "ingest_s": ingested - started,
             "rollup_s": done - ingested,
@@ -146,13 +205,45 @@ async def load_and_roll_up(database_url: str, tenant_id: int, count: int, verify
         await engine.dispose()
 
 
+async def ranking_in_process(
+    engine: AsyncEngine, tenant_id: int, rounds: int = 7
+) -> dict[str, tuple[float, float]]:
+    """USER / CONVERSATION breakdowns (limit 10) in process: the full scan (ranking off) and the bound
+    walk, alternating, median ms of each; both must give the same rows."""
+    found: dict[str, tuple[float, float]] = {}
+    for preset in (Preset.LAST_30_DAYS, Preset.LAST_7_DAYS):
+        period = resolve(RangeSpec(preset=preset), ZoneInfo("UTC"))
+        for by in ("user", "conversation"):
+            times: dict[int, list[float]] = {0: [], ranking.ROUNDS: []}
+            answers: dict[int, list[stats.CostItem]] = {}
+            walk = ranking.ROUNDS
+            try:
+                for _ in range(rounds):
+                    for mode in times:
+                        ranking.ROUNDS = mode  # 0: the scan answers
+                        async with tenant_transaction(engine, tenant_id) as conn:
+                            began = time.perf_counter()
+                            answers[mode] = await stats.breakdown(conn, period, by, 10, include_bots=False)
+                            times[mode].append((time.perf_counter() - began) * 1000)
+            finally:
+                ranking.ROUNDS = walk
+            assert answers[0] == answers[walk], (by, preset)
+            found[f"{by.upper()} {preset.value}"] = (percentile(times[0], 50), percentile(times[walk], 50))
+    return found
+
+
 def measure_reads(api: str, key: str, rounds: int, count: int) -> dict[str, list[float]]:
     bodies = {
         "summary": {"query": SUMMARY},
         "summary since 36h (edge hours)": {"query": SUMMARY.replace("preset: LAST_30_DAYS", 'since: "36h"')},
         "breakdown MODEL": {"query": BREAKDOWN, "variables": {"by": "MODEL"}},
         "breakdown AGENT": {"query": BREAKDOWN, "variables": {"by": "AGENT"}},
+        "breakdown USER": {"query": BREAKDOWN, "variables": {"by": "USER"}},
         "breakdown CONVERSATION": {"query": BREAKDOWN, "variables": {"by": "CONVERSATION"}},
+        "breakdown CONVERSATION, 7 days": {
+            "query": BREAKDOWN.replace("LAST_30_DAYS", "LAST_7_DAYS"),
+            "variables": {"by": "CONVERSATION"},
+        },
         "trends DAY": {"query": TRENDS},
     }
     timings: dict[str, list[float]] = {name: [] for name in bodies}
@@ -176,10 +267,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=50, help="reads of each query measured (50)")
     parser.add_argument("--short", action="store_true", help="3,000 requests and 5 rounds (tests/bench)")
     parser.add_argument("--no-verify", action="store_true", help="skip the recomputation check")
+    parser.add_argument(
+        "--anchor",
+        type=int,
+        default=None,
+        help="requests rolled up without the costs consumer (default: --requests)",
+    )
     args = parser.parse_args()
     count, rounds = (3000, 5) if args.short else (args.requests, args.rounds)
     with running_stack(worker=False, quiet=args.short) as stack:
-        loaded = asyncio.run(load_and_roll_up(stack.database_url, stack.tenant_id, count, not args.no_verify))
+        anchor = count if args.anchor is None else args.anchor
+        loaded = asyncio.run(
+            load_and_roll_up(stack.database_url, stack.tenant_id, count, not args.no_verify, anchor)
+        )
         reads = measure_reads(stack.api_url, stack.secret_key, rounds, count)
         load_after_reads = " ".join(f"{x:.2f}" for x in os.getloadavg())
         print_section(
@@ -196,13 +296,22 @@ def main() -> None:
             "worker (rollup of AIRequest events, in process, claims of 20 batches of 1,000)",
             [
                 ("events/s", f"{count / loaded['rollup_s']:,.0f}"),
+                ("costs consumer's share of the rollup time", f"{loaded['costs_share']:.1%}"),
+                (
+                    f"anchor: events/s without the costs consumer ({anchor:,} requests)",
+                    "not run" if loaded["anchor_rate"] is None else f"{loaded['anchor_rate']:,.0f}",
+                ),
                 ("rollup seconds", f"{loaded['rollup_s']:.1f}"),
                 ("ingest events/s (ingest_batch, no HTTP)", f"{count / loaded['ingest_s']:,.0f}"),
                 ("rollups equal the recomputation", "yes" if loaded["verified"] else "not checked"),
             ],
         )
         print_section(
-            "costs reads over HTTP, LAST_30_DAYS (ms)",
+            "USER / CONVERSATION breakdown in process, median ms: full scan / bound walk (same rows)",
+            [(name, f"{scan:.1f} / {walk:.1f}") for name, (scan, walk) in loaded["ranked"].items()],
+        )
+        print_section(
+            "costs reads over HTTP, LAST_30_DAYS unless named (ms)",
             [
                 (f"{name} p50 / p95", f"{percentile(v, 50):.1f} / {percentile(v, 95):.1f}")
                 for name, v in reads.items()

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from analytics.ai.fold import CostFold, fold_costs, models_seen
 from analytics.ai.prices import CLIENT, PRICE_SQL, TOKEN_FIELD, TOOL, ensure_models, price_book
 from analytics.ai.sketch import bin_sql
-from analytics.rollups.consumers import Claim, Consumer, Difference, compare
+from analytics.rollups.consumers import KEPT, Claim, Consumer, Difference, compare
 
 # table: (key columns with their SQL types, value columns with types, how a conflict merges)
 _TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], str]] = {
@@ -110,57 +110,100 @@ def columns(table: str) -> tuple[str, ...]:
     return tuple(c for c, _ in (*keys, *values))
 
 
-def _upsert(table: str) -> str:
+def _arrays(columns: Sequence[tuple[str, str]]) -> str:
+    """The rows as parameter arrays, one per column, typed."""
+    return ", ".join(f"CAST(:{c} AS {t}[])" for c, t in columns)
+
+
+def _upsert(table: str, source: str) -> str:
+    """Upsert ``source``'s rows into ``table`` in key order (PostgreSQL sorts them: concurrent
+    writers never deadlock, and the fold sorts nothing)."""
     keys, values, merge = _TABLES[table]
-    columns = [*keys, *values]
-    names = ", ".join(c for c, _ in columns)
-    arrays = ", ".join(f"CAST(:{c} AS {t}[])" for c, t in columns)
+    names = ", ".join(c for c, _ in (*keys, *values))
+    order = ", ".join(c for c, _ in keys)
+    # Any total order will do: bytewise ("C") compares text faster than the database's collation.
+    ordered = ", ".join(f'{c} COLLATE "C"' if t == "text" else c for c, t in keys)
     return (
-        f"INSERT INTO {table} AS t (tenant_id, {names}) SELECT :tenant, * FROM unnest({arrays}) "
-        f"ON CONFLICT (tenant_id, {', '.join(c for c, _ in keys)}) DO UPDATE SET {merge}"
+        f"INSERT INTO {table} AS t (tenant_id, {names}) SELECT :tenant, {names} FROM {source} "
+        f"ORDER BY {ordered} ON CONFLICT (tenant_id, {order}) DO UPDATE SET {merge}"
     )
 
 
-_UPSERTS = {table: text(_upsert(table)) for table in _TABLES}
+def _hourly_and_daily(hourly: str) -> str:
+    """One statement for an hourly table and its daily twin: the hourly rows sent once, summed per
+    tenant-local day in SQL for the twin."""
+    keys, values, _ = _TABLES[hourly]
+    columns = ", ".join(c for c, _ in (*keys, *values))
+    rest = ", ".join(c for c, _ in keys[1:])
+    sums = ", ".join(f"sum({c}) AS {c}" for c, _ in values)
+    per_day = (
+        f"(SELECT (bucket AT TIME ZONE CAST(:tz AS text))::date AS day, {rest}, {sums} FROM rows "
+        f"GROUP BY 1, {rest}) AS d"
+    )
+    return (
+        f"WITH rows AS (SELECT * FROM unnest({_arrays((*keys, *values))}) AS r({columns})), "
+        f"hourly AS ({_upsert(hourly, 'rows')}) {_upsert(daily_of(hourly), per_day)}"
+    )
 
 
-def _by_day(rows: list[tuple[Any, ...]], width: int, tz: ZoneInfo) -> list[tuple[Any, ...]]:
-    """Hourly rows (bucket first, ``width`` key columns) summed per local day, in key order."""
-    days: dict[tuple[Any, ...], list[Any]] = {}
-    for row in rows:
-        key = (row[0].astimezone(tz).date(), *row[1:width])
-        sums = days.get(key)
-        if sums is None:
-            days[key] = list(row[width:])
-        else:
-            for i, value in enumerate(row[width:]):
-                sums[i] += value
-    return [(*k, *v) for k, v in sorted(days.items())]
+def _daily(table: str) -> str:
+    columns = (*_TABLES[table][0], *_TABLES[table][1])
+    return _upsert(table, f"unnest({_arrays(columns)}) AS r({', '.join(c for c, _ in columns)})")
 
 
-def _rows(fold: CostFold, tz: ZoneInfo) -> dict[str, list[tuple[Any, ...]]]:
-    hourly: dict[str, list[tuple[Any, ...]]] = {
-        "ai_usage_hourly": [(*k, *v) for k, v in sorted(fold.usage.items())],
-        "ai_requests_hourly": [(*k, v) for k, v in sorted(fold.requests.items())],
-        "ai_tools_hourly": [(*k, *v) for k, v in sorted(fold.tools.items())],
-    }
+# ai_spend_keys: an upper bound of each user's and conversation's cost with the days it was seen, only
+# ever added to (corrections add again, expiry leaves it), so it never falls below the daily rows'
+# sum: analytics.ai.breakdowns ranks keys by it. Filled from the spend rows in the same statement.
+KEYS_TABLE = "ai_spend_keys"
+_SPEND_KEYS = (
+    f"INSERT INTO {KEYS_TABLE} AS t (tenant_id, dimension, key, cost_bound, first_day, last_day) "
+    "SELECT :tenant, dimension, key, sum(cost), min(day), max(day) FROM rows GROUP BY dimension, key "
+    'ORDER BY dimension COLLATE "C", key COLLATE "C" ON CONFLICT (tenant_id, dimension, key) DO UPDATE SET '
+    "cost_bound = t.cost_bound + EXCLUDED.cost_bound, first_day = least(t.first_day, EXCLUDED.first_day), "
+    "last_day = greatest(t.last_day, EXCLUDED.last_day)"
+)
+
+
+def _spend_and_keys() -> str:
+    keys, values, _ = _TABLES["ai_spend_daily"]
+    columns = ", ".join(c for c, _ in (*keys, *values))
+    return (
+        f"WITH rows AS (SELECT * FROM unnest({_arrays((*keys, *values))}) AS r({columns})), "
+        f"spend AS ({_upsert('ai_spend_daily', 'rows')}) {_SPEND_KEYS}"
+    )
+
+
+_UPSERTS = {
+    **{table: text(_hourly_and_daily(table)) for table in HOURLY},
+    "ai_sketches_daily": text(_daily("ai_sketches_daily")),
+    "ai_spend_daily": text(_spend_and_keys()),
+}
+
+
+def _rows(fold: CostFold) -> dict[str, list[tuple[Any, ...]]]:
+    """Each upsert's rows (the hourly ones also fill their daily twins), unsorted."""
     return {
-        **hourly,
-        **{daily_of(t): _by_day(rows, len(_TABLES[t][0]), tz) for t, rows in hourly.items()},
-        "ai_sketches_daily": [(*k, v) for k, v in sorted(fold.sketches.items())],
-        "ai_spend_daily": [(*k, *v) for k, v in sorted(fold.spend.items())],
+        "ai_usage_hourly": [(*k, *v) for k, v in fold.usage.items()],
+        "ai_requests_hourly": [(*k, v) for k, v in fold.requests.items()],
+        "ai_tools_hourly": [(*k, *v) for k, v in fold.tools.items()],
+        "ai_sketches_daily": [(*k, v) for k, v in fold.sketches.items()],
+        "ai_spend_daily": [(*k, *v) for k, v in fold.spend.items()],
     }
 
 
 async def write_fold(conn: AsyncConnection, tenant_id: int, fold: CostFold, tz: ZoneInfo) -> None:
-    """One upsert per table, rows in key order (concurrent writers never deadlock)."""
-    for table, rows in _rows(fold, tz).items():
+    """One statement per table (an hourly table with its daily twin), rows in key order."""
+    for table, rows in _rows(fold).items():
         if rows:
             keys, values, _ = _TABLES[table]
             names = [c for c, _ in (*keys, *values)]
             await conn.execute(
                 _UPSERTS[table],
-                {"tenant": tenant_id, **{name: [row[i] for row in rows] for i, name in enumerate(names)}},
+                {
+                    "tenant": tenant_id,
+                    "tz": tz.key,
+                    **{name: [row[i] for row in rows] for i, name in enumerate(names)},
+                },
             )
 
 
@@ -282,11 +325,22 @@ for _hourly in HOURLY:  # the daily twins recomputed the same way, grouped by lo
     )
 
 
+# The bounds hold: every key of the kept daily rows has one at or above its cost, spanning its days.
+_KEYS_CHECK = f"""WITH {KEPT}
+SELECT count(*) FROM (SELECT dimension, key, sum(cost) AS cost, min(day) AS first_day, max(day) AS last_day
+                      FROM ai_spend_daily {_KEPT_DAY} GROUP BY 1, 2) d
+LEFT JOIN {KEYS_TABLE} k ON k.tenant_id = :tenant AND k.dimension = d.dimension AND k.key = d.key
+WHERE k.key IS NULL OR k.cost_bound < d.cost OR k.first_day > d.first_day OR k.last_day < d.last_day"""
+
+
 async def _verify(conn: AsyncConnection, tenant_id: int) -> list[Difference]:
     found = [
         await compare(conn, tenant_id, table, want, have, ctes=_EVENTS)
         for table, (want, have) in _CHECKS.items()
     ]
+    below = (await conn.execute(text(_KEYS_CHECK), {"tenant": tenant_id})).scalar_one()
+    if below:
+        found.append(Difference(KEYS_TABLE, int(below), 0))
     return [d for d in found if d is not None]
 
 
@@ -304,13 +358,18 @@ COSTS = Consumer(
     _verify,
     day_clears=_clears(TABLES),
     expiry={
-        t: f"DELETE FROM {t} WHERE tenant_id = :tenant AND "
-        + ("bucket < (SELECT at FROM kept)" if t.endswith("hourly") else "day < (SELECT day FROM kept)")
-        for t in TABLES
+        **{
+            t: f"DELETE FROM {t} WHERE tenant_id = :tenant AND "
+            + ("bucket < (SELECT at FROM kept)" if t.endswith("hourly") else "day < (SELECT day FROM kept)")
+            for t in TABLES
+        },
+        KEYS_TABLE: f"DELETE FROM {KEYS_TABLE} WHERE tenant_id = :tenant "
+        "AND last_day < (SELECT day FROM kept)",
     },
-    tables=TABLES,
-    # The person's spend rows; their requests stay in the other tables as anonymous counts.
+    tables=(*TABLES, KEYS_TABLE),
+    # The person's spend rows and bound; their requests stay in the other tables as anonymous counts.
     erase=(
         "DELETE FROM ai_spend_daily WHERE tenant_id = :tenant AND dimension = 'user' AND key = :user_key",
+        f"DELETE FROM {KEYS_TABLE} WHERE tenant_id = :tenant AND dimension = 'user' AND key = :user_key",
     ),
 )

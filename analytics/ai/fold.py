@@ -17,7 +17,7 @@ from decimal import Decimal, localcontext
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from analytics.ai.prices import CLIENT, TOKEN_FIELD, TOOL, USAGE_TYPES, PriceBook
+from analytics.ai.prices import CLIENT, TOKEN_FIELD, TOOL, USAGE_TYPES, PriceBook, request_context
 from analytics.ai.sketch import bin_of
 from analytics.ingest.catalogue import AI_REQUEST, TOOL_CALL
 from analytics.periods import hour_floor
@@ -142,6 +142,7 @@ def _request(
     given = client_cost(ai)
     tokens = unpriced = 0
     cost = Decimal(0)
+    context = request_context(ai)
     for usage in USAGE_TYPES:
         count = ai.get(TOKEN_FIELD[usage], 0)
         if count <= 0:
@@ -150,7 +151,7 @@ def _request(
         if given is not None:
             fold.add_usage((hour, bot, provider, model, agent, tool, usage), count, 0, Decimal(0))
             continue
-        price = book.price(provider, model, usage, at)
+        price = book.price(provider, model, usage, at, context)
         if price is None:
             unpriced += count
             fold.add_usage((hour, bot, provider, model, agent, tool, usage), count, count, Decimal(0))

@@ -16,6 +16,7 @@ from analytics.ai.prices import write_prices
 from analytics.sessions.correction import mark_days
 
 MAX_PRICE = Decimal(1_000_000)
+MAX_CONTEXT = 3_000_000_000  # three token fields of at most 10^9 each
 
 
 class PriceError(ValueError):
@@ -31,6 +32,7 @@ class ModelPriceRow:
     usage_type: str
     source: str
     effective_from: datetime
+    above_input_tokens: int
     usd_per_mtok: Decimal
 
 
@@ -43,15 +45,19 @@ async def set_model_price(
     effective_from: datetime,
     prices: Mapping[str, Decimal | None],
     tz: ZoneInfo,
+    above_input_tokens: int = 0,
 ) -> list[date]:
     """Set the tenant's price of a model (a custom model or an override of the library) from
-    ``effective_from`` on, per usage type given; reasoning follows output unless given. Marks the
+    ``effective_from`` on, per usage type given; reasoning follows output unless given. With
+    ``above_input_tokens``: a tier, the price of requests whose context exceeds it. Marks the
     local days already rolled up from then on for a correction (re-priced by the correction job).
     Returns those days."""
     if not provider or len(provider) > 100:
         raise PriceError("provider", "must be 1 to 100 characters")
     if not model or len(model) > 200:
         raise PriceError("model", "must be 1 to 200 characters")
+    if not 0 <= above_input_tokens <= MAX_CONTEXT:
+        raise PriceError("above_input_tokens", f"must be between 0 and {MAX_CONTEXT:,}")
     given = {u: p for u, p in prices.items() if p is not None}
     if not given:
         raise PriceError("input", "give at least one price")
@@ -61,7 +67,10 @@ async def set_model_price(
     if "output" in given and "reasoning" not in given:
         given["reasoning"] = given["output"]
     await write_prices(
-        conn, tenant_id, "tenant", sorted((provider, model, u, effective_from, p) for u, p in given.items())
+        conn,
+        tenant_id,
+        "tenant",
+        sorted((provider, model, u, effective_from, above_input_tokens, p) for u, p in given.items()),
     )
     days = await days_from(conn, tenant_id, tz, provider, model, effective_from)
     await mark_days(conn, tenant_id, days)
@@ -88,11 +97,12 @@ async def list_prices(
 ) -> list[ModelPriceRow]:
     rows = await conn.execute(
         text(
-            "SELECT provider, model, usage_type, source, effective_from, usd_per_mtok FROM model_prices "
+            "SELECT provider, model, usage_type, source, effective_from, above_input_tokens, usd_per_mtok "
+            "FROM model_prices "
             "WHERE tenant_id = NULLIF(current_setting('analytics.tenant_id', true), '')::bigint "
             "AND (CAST(:provider AS text) IS NULL OR provider = :provider) "
             "AND (CAST(:model AS text) IS NULL OR model = :model) "
-            "ORDER BY provider, model, usage_type, source, effective_from LIMIT 1000"
+            "ORDER BY provider, model, usage_type, source, effective_from, above_input_tokens LIMIT 1000"
         ),
         {"provider": provider, "model": model},
     )

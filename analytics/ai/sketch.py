@@ -8,6 +8,7 @@ same values (the value at rank floor(q * (n - 1)) of the sorted values).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from ddsketch.mapping import LogarithmicMapping
 
@@ -16,6 +17,7 @@ MAPPING = LogarithmicMapping(RELATIVE_ACCURACY)
 ZERO_BIN = -(2**31)  # values of 0 ms: below every logarithmic bin
 
 
+@lru_cache(maxsize=1 << 16)  # the worker bins whole milliseconds: most values repeat
 def bin_of(value: float) -> int:
     return ZERO_BIN if value <= 0 else MAPPING.key(value)
 

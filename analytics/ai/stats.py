@@ -22,6 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics import metrics
+from analytics.ai.ranking import top_by_bound
 from analytics.ai.sketch import quantile
 from analytics.ai.spans import DAYS, SPANS, matching, source, window
 from analytics.periods import Period, hour_floor, local_midnight
@@ -215,14 +216,26 @@ async def breakdown(
         )
         if by == "agent":  # tool call costs belong to their agent too
             sql = sql.replace("AND usage_type <> 'tool' ", "")
-    rows = await conn.execute(
-        text(
-            f"SELECT * FROM ({sql}) b WHERE CAST(:keys AS text[]) IS NULL "
-            "OR key = ANY(CAST(:keys AS text[])) ORDER BY cost DESC, tokens DESC, key LIMIT :limit"
-        ),
-        params,
+    order = 'ORDER BY cost DESC, tokens DESC, key COLLATE "C" LIMIT :limit'
+    keyed = by in ("user", "conversation")
+    scan = text(
+        f"SELECT * FROM ({sql}) b WHERE CAST(:keys AS text[]) IS NULL OR key = ANY(CAST(:keys AS text[])) "
+        + order
     )
-    return [CostItem(r[0], r[1], r[2], int(r[3]), int(r[4]), int(r[5])) for r in rows]
+    # Given keys' rows through the key index: a prepared statement's generic plan cannot use an index
+    # for "keys IS NULL OR key = ANY(keys)" and scans the whole period instead.
+    of_keys = text(sql.replace("GROUP BY 1", "AND key = ANY(CAST(:keys AS text[])) GROUP BY 1") + " " + order)
+
+    async def items(keys: Sequence[str] | None, limit: int) -> list[CostItem]:
+        statement = of_keys if keyed and keys is not None else scan
+        rows = await conn.execute(statement, {**params, "keys": keys, "limit": limit})
+        return [CostItem(r[0], r[1], r[2], int(r[3]), int(r[4]), int(r[5])) for r in rows]
+
+    if keyed and keys is None:  # rank by the bounds; the scan answers when they do not settle it
+        ranked = await top_by_bound(conn, params, by, limit, lambda chunk: items(chunk, len(chunk)))
+        if ranked is not None:
+            return ranked
+    return await items(keys, limit)
 
 
 @dataclass(frozen=True)

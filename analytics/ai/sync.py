@@ -22,7 +22,7 @@ from analytics.sessions.correction import mark_days
 
 LIBRARY_VERSION = version("genai-prices")
 
-PriceRow = tuple[str, datetime]  # usage type, effective from
+PriceKey = tuple[str, datetime, int]  # usage type, effective from, above input tokens
 
 
 @dataclass
@@ -42,12 +42,12 @@ class PriceSync:
 
 _MODELS = text("SELECT provider, model, library_model FROM ai_models WHERE tenant_id = :tenant ORDER BY 1, 2")
 _LIBRARY_ROWS = text(
-    "SELECT provider, model, usage_type, effective_from, usd_per_mtok FROM model_prices "
+    "SELECT provider, model, usage_type, effective_from, above_input_tokens, usd_per_mtok FROM model_prices "
     "WHERE tenant_id = :tenant AND source = 'library'"
 )
 _REMOVE = text(
     "DELETE FROM model_prices WHERE tenant_id = :tenant AND source = 'library' AND provider = :provider "
-    "AND model = :model AND usage_type = :usage AND effective_from = :start"
+    "AND model = :model AND usage_type = :usage AND effective_from = :start AND above_input_tokens = :above"
 )
 _LIBRARY_MODEL = text(
     "UPDATE ai_models SET library_model = :library WHERE tenant_id = :tenant AND provider = :provider "
@@ -57,15 +57,17 @@ _LIBRARY_MODEL = text(
 
 async def sync_library_prices(conn: AsyncConnection, tenant_id: int, tz: ZoneInfo) -> PriceSync:
     """Sync the tenant's library prices (in the caller's transaction); marks the days to re-price."""
-    copied: dict[tuple[str, str], dict[PriceRow, Decimal]] = {}
-    for provider, model, usage, start, price in await conn.execute(_LIBRARY_ROWS, {"tenant": tenant_id}):
-        copied.setdefault((provider, model), {})[(usage, start)] = price
+    copied: dict[tuple[str, str], dict[PriceKey, Decimal]] = {}
+    for provider, model, usage, start, above, price in await conn.execute(
+        _LIBRARY_ROWS, {"tenant": tenant_id}
+    ):
+        copied.setdefault((provider, model), {})[(usage, start, above)] = price
     run = PriceSync()
-    upserts: list[tuple[str, str, str, datetime, Decimal]] = []
+    upserts: list[tuple[str, str, str, datetime, int, Decimal]] = []
     for provider, model, library_model in (await conn.execute(_MODELS, {"tenant": tenant_id})).all():
         run.models += 1
         known, rows = library_prices(provider, model)
-        want = {(usage, start): price for start, usage, price in rows}
+        want = {(usage, start, above): price for start, usage, above, price in rows}
         have = copied.get((provider, model), {})
         new = [(k, p) for k, p in sorted(want.items()) if k not in have]
         changed = [(k, p) for k, p in sorted(want.items()) if k in have and have[k] != p]
@@ -81,15 +83,24 @@ async def sync_library_prices(conn: AsyncConnection, tenant_id: int, tz: ZoneInf
             run.changed + len(changed),
             run.removed + len(gone),
         )
-        upserts.extend((provider, model, usage, start, price) for (usage, start), price in (*new, *changed))
-        for usage, start in gone:
+        upserts.extend(
+            (provider, model, usage, start, above, price) for (usage, start, above), price in (*new, *changed)
+        )
+        for usage, start, above in gone:
             await conn.execute(
                 _REMOVE,
-                {"tenant": tenant_id, "provider": provider, "model": model, "usage": usage, "start": start},
+                {
+                    "tenant": tenant_id,
+                    "provider": provider,
+                    "model": model,
+                    "usage": usage,
+                    "start": start,
+                    "above": above,
+                },
             )
-        earliest = min(start for (_, start), _ in (*new, *changed)) if new or changed else None
+        earliest = min(start for (_, start, _), _ in (*new, *changed)) if new or changed else None
         if gone:
-            earliest = min([*(s for _, s in gone), *([earliest] if earliest else [])])
+            earliest = min([*(s for _, s, _ in gone), *([earliest] if earliest else [])])
         assert earliest is not None
         run.repriced[(provider, model)] = await days_from(conn, tenant_id, tz, provider, model, earliest)
     await write_prices(conn, tenant_id, "library", sorted(upserts))

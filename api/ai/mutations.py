@@ -12,6 +12,7 @@ from analytics.ai.service import PriceError, set_model_price
 from analytics.ai.sync import LIBRARY_VERSION, sync_library_prices
 from api.ai.queries import model_prices
 from api.ai.types import ModelPrice
+from api.common import BigInt
 from api.context import AppInfo
 from api.errors import BadInput
 from workers.queue import enqueue_session_work
@@ -30,6 +31,12 @@ class ModelPriceInput:
     cache_read: str | None = None
     cache_write: str | None = None
     reasoning: str | None = None
+    above_input_tokens: BigInt = strawberry.field(
+        default=0,
+        description="0 (the default): the price of every request. Above 0: a tier, the price of the "
+        "requests whose input (uncached + cache read + cache write tokens) exceeds it, for all their "
+        "tokens of each usage type given (long-context prices).",
+    )
 
 
 def _instant(raw: str) -> datetime:
@@ -95,9 +102,14 @@ class PriceMutation:
                     effective_from=_instant(input.effective_from),
                     prices=prices,
                     tz=principal.timezone,
+                    above_input_tokens=input.above_input_tokens,
                 )
         except PriceError as exc:
-            field = {"cache_read": "cacheRead", "cache_write": "cacheWrite"}.get(exc.field, exc.field)
+            field = {
+                "cache_read": "cacheRead",
+                "cache_write": "cacheWrite",
+                "above_input_tokens": "aboveInputTokens",
+            }.get(exc.field, exc.field)
             raise BadInput(f"input.{field}", exc.message) from None
         await enqueue_session_work(info.context.resources.redis, principal.tenant_id)
         return await model_prices(info, input.provider, input.model)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from uuid import UUID
 
 import strawberry
@@ -24,6 +25,8 @@ from api.ai.types import (
     ConversationChange,
     ConversationFigures,
     ConversationPoint,
+    ConversationPointChange,
+    ConversationPointFigures,
     ConversationSeries,
     ConversationStats,
     ConversationSummary,
@@ -43,7 +46,15 @@ from api.ai.types import (
     UnpricedTokens,
     UsageTypeCost,
 )
-from api.common import Compare, Granularity, Period, RangeInput, check_granularity, check_limit, compared
+from api.common import (
+    Compare,
+    Granularity,
+    Period,
+    RangeInput,
+    check_granularity,
+    check_limit,
+    compared,
+)
 from api.context import AppInfo
 from api.errors import BadInput
 from api.tours.queries import PageInfo
@@ -490,24 +501,47 @@ class Conversations:
             ),
         )
 
-    @strawberry.field(description="Conversations active, turns and cost per bucket (DAY or longer).")
+    @strawberry.field(
+        description="Conversations active, turns and cost per bucket (DAY or longer); with compare, "
+        "each point beside the comparison period's point at the same position."
+    )
     async def trends(
-        self, info: AppInfo, granularity: Granularity | None = None, agent: str | None = None
+        self,
+        info: AppInfo,
+        granularity: Granularity | None = None,
+        agent: str | None = None,
+        compare: Compare | None = None,
     ) -> ConversationSeries:
         chosen, starts = check_granularity(self.domain_period, granularity or Granularity.DAY)
         if chosen is Granularity.HOUR:
             raise BadInput("granularity", "conversations are kept per day: use DAY, WEEK or MONTH")
-        days = [s.astimezone(self.domain_period.tz).date() for s in starts]
+        before = comparison(self.domain_period, compare)
         async with info.context.read() as conn:
             points = await stats.conversation_series(
-                conn, self.domain_period, days, self.include_bots, agent=agent
+                conn, self.domain_period, _days(self.domain_period, starts), self.include_bots, agent=agent
             )
+            then = None
+            if before is not None:
+                _, before_starts = check_granularity(before, chosen)
+                then = await stats.conversation_series(
+                    conn, before, _days(before, before_starts), self.include_bots, agent=agent
+                )
+
+        def point(i: int, start: datetime) -> ConversationPoint:
+            values = ConversationPointFigures.values(points[i])
+            previous = None
+            if then is not None:
+                previous = ConversationPointFigures.values(then[i] if i < len(then) else (0, 0, Decimal(0)))
+            return ConversationPoint(
+                start=start,
+                **values,
+                **compared(ConversationPointFigures, ConversationPointChange, values, previous),  # type: ignore[arg-type]
+            )
+
         return ConversationSeries(
             granularity=chosen,
-            points=[
-                ConversationPoint(start=s, conversations=n, turns=t, cost=stats.money(c))
-                for s, (n, t, c) in zip(starts, points, strict=True)
-            ],
+            points=[point(i, s) for i, s in enumerate(starts)],
+            comparison_period=None if before is None else Period.of(before),
         )
 
     @strawberry.field(name="list", description="Conversations, the latest first (limit at most 500).")
@@ -518,6 +552,10 @@ class Conversations:
         async with info.context.read() as conn:
             rows = await stats.conversations(conn, self.domain_period, self.include_bots, limit, agent=agent)
         return [ConversationSummary.of(c) for c in rows]
+
+
+def _days(period: DomainPeriod, starts: list[datetime]) -> list[date]:
+    return [s.astimezone(period.tz).date() for s in starts]
 
 
 def _period(info: AppInfo, range: RangeInput) -> DomainPeriod:
@@ -570,6 +608,7 @@ async def model_prices(info: AppInfo, provider: str | None, model: str | None) -
             usage_type=r.usage_type,
             source=r.source,
             effective_from=r.effective_from,
+            above_input_tokens=r.above_input_tokens,
             usd_per_million_tokens=float(r.usd_per_mtok),
         )
         for r in rows

@@ -12,7 +12,7 @@ import strawberry
 from analytics.ai import stats
 from analytics.ai.requests import AIRequestRow
 from analytics.ai.sketch import RELATIVE_ACCURACY
-from api.common import Granularity, Period, change_of, compared
+from api.common import BigInt, Granularity, Period, change_of, compared
 
 SKETCH_NOTE = (
     f"Percentiles come from a DDSketch kept per local day (relative error at most "
@@ -39,7 +39,7 @@ class CostDimension(enum.Enum):
 )
 class UsageTypeCost:
     usage_type: str
-    tokens: int
+    tokens: BigInt
     cost: float = strawberry.field(description=MONEY_NOTE)
 
 
@@ -48,13 +48,13 @@ class UnpricedTokens:
     provider: str
     model: str
     usage_type: str
-    tokens: int
+    tokens: BigInt
 
 
 @strawberry.type(description="The compared figures of a cost summary.")
 class CostFigures:
     total: float = strawberry.field(description="Cost in the range, " + MONEY_NOTE)
-    unpriced_tokens: int = strawberry.field(description="Tokens without a price in the range.")
+    unpriced_tokens: BigInt = strawberry.field(description="Tokens without a price in the range.")
     requests: int = strawberry.field(description="AIRequest events in the range.")
     projected_month: float = strawberry.field(
         description=("total / days of the range * days in the month of the range's last day, " + MONEY_NOTE)
@@ -86,8 +86,8 @@ class CostSummary(CostFigures):
 @strawberry.type(description="The figures of one bucket of an AI series.")
 class AIFigures:
     cost: float = strawberry.field(description=MONEY_NOTE)
-    tokens: int
-    unpriced_tokens: int
+    tokens: BigInt
+    unpriced_tokens: BigInt
     requests: int = strawberry.field(description="AIRequest events (for a tool: its calls).")
     errors: int = strawberry.field(description="Requests (for a tool: calls) with status error.")
     error_rate: float | None = strawberry.field(description="errors / requests * 100.")
@@ -139,8 +139,8 @@ class AISeries:
 @strawberry.type(description="The compared figures of a cost breakdown row.")
 class CostBreakdownFigures:
     cost: float = strawberry.field(description=MONEY_NOTE)
-    tokens: int
-    unpriced_tokens: int
+    tokens: BigInt
+    unpriced_tokens: BigInt
     requests: int = strawberry.field(description="AIRequest events (TOOL: tool calls).")
     share: float | None = strawberry.field(description="cost / the range's total cost * 100.")
 
@@ -181,9 +181,9 @@ class RequestFigures:
     error_rate: float | None = strawberry.field(
         description="errors / count * 100 (cancelled are not errors)."
     )
-    tokens: int = strawberry.field(description="All token types together.")
+    tokens: BigInt = strawberry.field(description="All token types together.")
     cost: float = strawberry.field(description=MONEY_NOTE)
-    unpriced_tokens: int
+    unpriced_tokens: BigInt
     latency_p50: float | None = strawberry.field(description="Milliseconds. " + SKETCH_NOTE)
     latency_p95: float | None = strawberry.field(description="Milliseconds.")
     latency_p99: float | None = strawberry.field(description="Milliseconds.")
@@ -340,8 +340,8 @@ class ConversationSummary:
     agent: str
     turns: int
     requests: int
-    tokens: int
-    unpriced_tokens: int
+    tokens: BigInt
+    unpriced_tokens: BigInt
     cost: float = strawberry.field(description=MONEY_NOTE)
     first_at: datetime
     last_at: datetime
@@ -368,7 +368,7 @@ class ConversationFigures:
     conversations: int
     turns: int
     requests: int
-    tokens: int
+    tokens: BigInt
     cost: float = strawberry.field(description=MONEY_NOTE)
     average_turns: float | None = strawberry.field(description="turns / conversations.")
     average_duration_seconds: float | None = strawberry.field(description="Sum of durations / conversations.")
@@ -398,18 +398,39 @@ class ConversationStats(ConversationFigures):
     change: ConversationChange | None
 
 
-@strawberry.type(description="One bucket of the conversation series (conversations active in it).")
-class ConversationPoint:
-    start: datetime
-    conversations: int
+@strawberry.type(description="The figures of one bucket of the conversation series.")
+class ConversationPointFigures:
+    conversations: int = strawberry.field(description="Conversations active in the bucket.")
     turns: int
-    cost: float
+    cost: float = strawberry.field(description=MONEY_NOTE)
+
+    @staticmethod
+    def values(point: tuple[int, int, Decimal]) -> dict[str, Any]:
+        conversations, turns, cost = point
+        return {"conversations": conversations, "turns": turns, "cost": stats.money(cost)}
+
+
+@change_of(ConversationPointFigures)
+class ConversationPointChange: ...
+
+
+@strawberry.type(description="One bucket of the conversation series (conversations active in it).")
+class ConversationPoint(ConversationPointFigures):
+    start: datetime
+    previous: ConversationPointFigures | None = strawberry.field(
+        description="With compare: the bucket at the same position in the comparison period (zeros "
+        "past its end)."
+    )
+    change: ConversationPointChange | None
 
 
 @strawberry.type
 class ConversationSeries:
     granularity: Granularity
     points: list[ConversationPoint]
+    comparison_period: Period | None = strawberry.field(
+        default=None, description="The period the points' previous figures come from, when compare is given."
+    )
 
 
 @strawberry.type(description="A price row: USD per million tokens of one usage type from an instant on.")
@@ -419,4 +440,8 @@ class ModelPrice:
     usage_type: str
     source: str = strawberry.field(description="library (genai-prices) or tenant (setModelPrice).")
     effective_from: datetime
+    above_input_tokens: BigInt = strawberry.field(
+        description="0, or a tier: the price of requests whose input (uncached + cache read + cache "
+        "write tokens) exceeds this many tokens, for all their tokens of the usage type."
+    )
     usd_per_million_tokens: float

@@ -35,6 +35,11 @@ def prices_set(
     cache_read: str | None = _price("cache_read"),
     cache_write: str | None = _price("cache_write"),
     reasoning: str | None = _price("reasoning"),
+    above_input_tokens: int = typer.Option(
+        0,
+        "--above-input-tokens",
+        help="A tier: the price of requests whose input (uncached + cache read + write) exceeds this.",
+    ),
     as_json: bool = AsJson,
     url: str | None = Url,
     key: str | None = Key,
@@ -58,6 +63,7 @@ def prices_set(
                 "provider": provider,
                 "model": model,
                 "effectiveFrom": effective_from,
+                "aboveInputTokens": above_input_tokens,
                 **{k: v for k, v in given.items() if v is not None},
             }
         },

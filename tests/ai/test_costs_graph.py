@@ -257,3 +257,92 @@ async def test_a_publishable_key_sends_ai_requests_but_never_reads_costs(
     data = (await gql.data(other.secret, OPERATIONS, {"range": RANGE}))["tenant"]
     assert data["requests"]["list"]["totalCount"] == 0 and data["agents"]["list"] == []
     assert data["conversations"]["list"] == []
+
+
+BIG = """query($range: RangeInput!) { tenant {
+  costs(range: $range) { summary { unpricedTokens byUsageType { usageType tokens } unpriced { tokens } }
+    breakdown(by: CONVERSATION) { key tokens unpricedTokens }
+    trends(granularity: DAY) { points { tokens unpricedTokens } } }
+  requests(range: $range) { stats { tokens unpricedTokens } }
+  conversations(range: $range) { stats { tokens } list { tokens unpricedTokens } } } }"""
+
+
+async def test_token_sums_past_32_bits(gql: GraphQLClient, make_tenant: Any, run_worker: Any) -> None:
+    # Three requests of 900 million input tokens each (the per-field limit is 10^9): 2.7 billion, past
+    # GraphQL Int's 2,147,483,647, so the sums are BigInt.
+    tenant = await make_tenant()
+    sent = [
+        custom(f"2026-11-0{day}T09:00:00Z", inputTokens=900_000_000, conversationId="big")
+        for day in (1, 2, 2)
+    ]
+    assert (await gql.track(tenant.publishable, sent))["accepted"] == 3
+    await run_worker()
+    data = (await gql.data(tenant.secret, BIG, {"range": RANGE}))["tenant"]
+    total = 2_700_000_000
+    assert data["costs"]["summary"] == {
+        "unpricedTokens": total,
+        "byUsageType": [{"usageType": "input", "tokens": total}],
+        "unpriced": [{"tokens": total}],
+    }
+    assert data["costs"]["breakdown"] == [{"key": "big", "tokens": total, "unpricedTokens": total}]
+    assert data["costs"]["trends"]["points"] == [
+        {"tokens": 900_000_000, "unpricedTokens": 900_000_000},
+        {"tokens": 1_800_000_000, "unpricedTokens": 1_800_000_000},
+        {"tokens": 0, "unpricedTokens": 0},
+    ]
+    assert data["requests"]["stats"] == {"tokens": total, "unpricedTokens": total}
+    assert data["conversations"] == {
+        "stats": {"tokens": total},
+        "list": [{"tokens": total, "unpricedTokens": total}],
+    }
+
+
+CONVERSATION_TRENDS = """{ tenant { conversations(range: {from: "2026-11-03", to: "2026-11-04"}) {
+  trends(granularity: DAY, compare: PREVIOUS_PERIOD) { comparisonPeriod { firstDay lastDay }
+    points { start conversations turns cost previous { conversations turns cost }
+             change { conversations turns cost } } } } } }"""
+
+
+def turn(at: str, conversation: str) -> dict[str, Any]:
+    return event(
+        "ConversationMessage",
+        at,
+        "u1",
+        contentId="chat",
+        capsule={"conversationId": conversation, "role": "user", "turn": 1},
+        ai={"agent": "support"},
+    )
+
+
+async def test_conversation_trends_compared_with_the_previous_period(
+    gql: GraphQLClient, make_tenant: Any, run_worker: Any
+) -> None:
+    tenant = await make_tenant()
+    sent = [
+        custom("2026-11-01T09:00:00Z", conversationId="c-a", cost=1.0),
+        turn("2026-11-01T08:59:00Z", "c-a"),
+        custom("2026-11-02T09:00:00Z", conversationId="c-b", cost=2.0),
+        custom("2026-11-03T09:00:00Z", conversationId="c-a", cost=0.5),
+        custom("2026-11-03T10:00:00Z", conversationId="c-c", cost=0.25),
+        turn("2026-11-03T09:59:00Z", "c-c"),
+    ]
+    assert (await gql.track(tenant.publishable, sent))["accepted"] == len(sent)
+    await run_worker()
+    trends = (await gql.data(tenant.secret, CONVERSATION_TRENDS))["tenant"]["conversations"]["trends"]
+    assert trends["comparisonPeriod"] == {"firstDay": "2026-11-01", "lastDay": "2026-11-02"}
+    assert [{k: v for k, v in p.items() if k != "start"} for p in trends["points"]] == [
+        {
+            "conversations": 2,
+            "turns": 1,
+            "cost": 0.75,
+            "previous": {"conversations": 1, "turns": 1, "cost": 1.0},
+            "change": {"conversations": 100.0, "turns": 0.0, "cost": -25.0},
+        },
+        {
+            "conversations": 0,
+            "turns": 0,
+            "cost": 0.0,
+            "previous": {"conversations": 1, "turns": 0, "cost": 2.0},
+            "change": {"conversations": -100.0, "turns": None, "cost": -100.0},
+        },
+    ]

@@ -20,10 +20,11 @@ SONNET = {"provider": "anthropic", "model": "claude-sonnet-4-5-20250929"}  # lib
 SYNC = """mutation { syncModelPrices { libraryVersion models added changed removed daysRepriced } }"""
 TOTAL = """{ tenant { costs(range: {from: "2026-10-01", to: "2026-11-02"}) { summary { total } } } }"""
 SET_PRICE = """mutation($input: ModelPriceInput!) { setModelPrice(input: $input) { source } }"""
-OLD_RELEASE = [  # what an older release's copy might hold
+OLD_RELEASE = [  # what an older release's copy might hold (its base prices; the requests are short)
     "UPDATE model_prices SET usd_per_mtok = 1 WHERE tenant_id = :t AND source = 'library' "
-    "AND usage_type = 'input'",
-    "DELETE FROM model_prices WHERE tenant_id = :t AND source = 'library' AND usage_type = 'output'",
+    "AND usage_type = 'input' AND above_input_tokens = 0",
+    "DELETE FROM model_prices WHERE tenant_id = :t AND source = 'library' AND usage_type = 'output' "
+    "AND above_input_tokens = 0",
     "INSERT INTO model_prices VALUES (:t, 'anthropic', 'claude-sonnet-4-5-20250929', 'cache_read', "
     "'library', '2026-11-02T00:00:00Z', 99)",
 ]
@@ -34,7 +35,7 @@ def request(at: str) -> dict[str, Any]:
         "AIRequest",
         at,
         "u1",
-        ai={**SONNET, "inputTokens": 1_000_000, "outputTokens": 100_000, "cacheReadTokens": 1_000},
+        ai={**SONNET, "inputTokens": 100_000, "outputTokens": 10_000, "cacheReadTokens": 1_000},
     )
 
 
@@ -61,9 +62,9 @@ async def test_sync_upgrades_the_library_copy_keeps_overrides_and_reprices(
     assert (await gql.track(tenant.publishable, later))["accepted"] == 2
     await run_worker()
     await correct_marked_days(owner_engine, tenant.id, max_days=10)
-    # Oct 1 was rolled up before the copy aged: 3 + 1.5 + 0.0003. With the old copy: input $1, output
-    # unpriced on Nov 1 and your $10 on Nov 2, cache reads $0.3 then $99: 1.0003 + 2.099.
-    assert await total(gql, tenant.secret) == 7.5996
+    # Oct 1 was rolled up before the copy aged: 0.3 + 0.15 + 0.0003. With the old copy: input $1,
+    # output unpriced on Nov 1 and your $10 on Nov 2, cache reads $0.3 then $99: 0.1003 + 0.299.
+    assert await total(gql, tenant.secret) == 0.8496
 
     sync = (await gql.data(tenant.secret, SYNC))["syncModelPrices"]
     assert sync == {
@@ -81,7 +82,7 @@ async def test_sync_upgrades_the_library_copy_keeps_overrides_and_reprices(
             await conn.execute(
                 text(
                     "SELECT usage_type, source, usd_per_mtok FROM model_prices WHERE tenant_id = :t "
-                    "AND usage_type IN ('output', 'reasoning') ORDER BY 1, 2"
+                    "AND usage_type IN ('output', 'reasoning') AND above_input_tokens = 0 ORDER BY 1, 2"
                 ),
                 {"t": tenant.id},
             )
@@ -92,8 +93,8 @@ async def test_sync_upgrades_the_library_copy_keeps_overrides_and_reprices(
         ("reasoning", "library", 15.0),
         ("reasoning", "tenant", 10.0),
     ]
-    # input 3 x $3; output 100k at $15 on Oct 1 and Nov 1, at your $10 on Nov 2; cache reads 3 x 0.0003.
-    assert await total(gql, tenant.secret) == 9.0 + 1.5 + 1.5 + 1.0 + 0.0009
+    # input 3 x 0.3; output 10k at $15 on Oct 1 and Nov 1, at your $10 on Nov 2; cache reads 3 x 0.0003.
+    assert await total(gql, tenant.secret) == 1.3009  # 0.9 + 0.15 + 0.15 + 0.1 + 0.0009
 
     again = (await gql.data(tenant.secret, SYNC))["syncModelPrices"]
     assert (again["added"], again["changed"], again["removed"], again["daysRepriced"]) == (0, 0, 0, [])
