@@ -13,7 +13,7 @@ breakdown walks keys in bound order and stops once the next bound is below its k
 Filled here from the daily rows.
 
 Revision ID: 0034_costs_tiers_keys
-Revises: 0028_principal_changes
+Revises: 0033_experiment_breakdowns
 Create Date: 2026-12-04
 """
 
@@ -24,7 +24,7 @@ from alembic import op
 from migrations.rls import tenant_table
 
 revision = "0034_costs_tiers_keys"
-down_revision = "0028_principal_changes"
+down_revision = "0033_experiment_breakdowns"
 branch_labels = None
 depends_on = None
 
