@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import os
 import random
 import sys
@@ -26,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics.ai import ranking, stats
 from analytics.db import create_engine, tenant_transaction
@@ -35,11 +34,10 @@ from analytics.ingest.events import EventIn
 from analytics.ingest.service import PartitionCache, ingest_batch
 from analytics.periods import Preset, RangeSpec, resolve
 from analytics.rollups import service as rollup_service
-from analytics.rollups.consumers import Claim, Consumer
 from analytics.rollups.recompute import verify_rollups
 from analytics.rollups.service import roll_up
 from analytics.tenants import service as tenants
-from bench.harness import conditions, percentile, print_section, running_stack
+from bench.harness import conditions, percentile, print_section, running_stack, timed_consumer
 
 MODELS = (
     ("anthropic", "claude-sonnet-4-5-20250929"),
@@ -93,18 +91,7 @@ def requests(count: int, seed: int = 5) -> list[EventIn]:
     return events
 
 
-_costs_seconds = [0.0]
-
-
-def _timed(consumer: Consumer) -> Consumer:
-    async def consume(conn: AsyncConnection, claim: Claim) -> None:
-        started = time.perf_counter()
-        try:
-            await consumer.consume(conn, claim)
-        finally:
-            _costs_seconds[0] += time.perf_counter() - started
-
-    return dataclasses.replace(consumer, consume=consume)
+_spent: dict[str, float] = {}  # seconds per consumer
 
 
 async def _ingest(engine: AsyncEngine, tenant_id: int, events: list[EventIn]) -> None:
@@ -158,7 +145,8 @@ async def load_and_roll_up(
         await _ingest(engine, tenant_id, events)
         ingested = time.perf_counter()
         registered = rollup_service.CONSUMERS
-        rollup_service.CONSUMERS = tuple(_timed(c) if c.name == "costs" else c for c in registered)
+        rollup_service.CONSUMERS = tuple(
+            timed_consumer(c, _spent) if c.name == "costs" else c for c in registered)
         try:
             rolled = await _roll_up_all(engine, tenant_id)
         finally:
@@ -193,7 +181,7 @@ async def load_and_roll_up(
         ranked = await ranking_in_process(engine, tenant_id)
         return {
             "anchor_rate": anchor_rate,
-            "costs_share": _costs_seconds[0] / (done - ingested),
+            "costs_share": _spent.get("costs", 0.0) / (done - ingested),
             "ranked": ranked,
             "generate_s": started - made,
             "ingest_s": ingested - started,

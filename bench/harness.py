@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import platform
 import secrets
@@ -26,8 +27,10 @@ if str(REPO_ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 import orjson  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncConnection  # noqa: E402
 
 from analytics.embedded import EmbeddedPostgres, EmbeddedRedis, _pg_commands, free_port  # noqa: E402
+from analytics.rollups.consumers import Claim, Consumer  # noqa: E402
 
 TRACK_MUTATION = ("mutation Track($events: [TrackEvent!]!) "
                   "{ track(events: $events) { accepted duplicates rejected } }")
@@ -283,6 +286,18 @@ def track_body(events: Sequence[dict[str, Any]]) -> bytes:
 
 
 # --- figures ------------------------------------------------------------------------------------
+
+
+def timed_consumer(consumer: Consumer, spent: dict[str, float]) -> Consumer:
+    """The rollup consumer with the time it takes added up in ``spent`` under its name."""
+    async def consume(conn: AsyncConnection, claim: Claim) -> None:
+        started = time.perf_counter()
+        try:
+            await consumer.consume(conn, claim)
+        finally:
+            spent[consumer.name] = spent.get(consumer.name, 0.0) + time.perf_counter() - started
+
+    return dataclasses.replace(consumer, consume=consume)
 
 
 def percentile(values: Sequence[float], p: float) -> float:

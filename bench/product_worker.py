@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import secrets
 import statistics
 import sys
@@ -44,7 +43,6 @@ from analytics.funnels.demo import define_demo_funnels
 from analytics.ingest.events import EventIn
 from analytics.ingest.service import PartitionCache, ingest_batch
 from analytics.rollups import service as rollup_service
-from analytics.rollups.consumers import Claim, Consumer
 from analytics.rollups.recompute import verify_rollups
 from analytics.rollups.registry import CONSUMERS
 from analytics.rollups.service import roll_up
@@ -52,6 +50,7 @@ from analytics.segments.assign import assign_marked
 from analytics.segments.demo import define_demo_segments
 from analytics.settings import Settings, load_settings
 from analytics.tenants import service as tenants
+from bench.harness import timed_consumer
 
 Define = Callable[[AsyncConnection, int], Awaitable[object]]
 
@@ -108,17 +107,6 @@ class Result:
 _spent: dict[str, float] = {}
 
 
-def _timed(consumer: Consumer) -> Consumer:
-    async def consume(conn: AsyncConnection, claim: Claim) -> None:
-        started = time.perf_counter()
-        try:
-            await consumer.consume(conn, claim)
-        finally:
-            _spent[consumer.name] = _spent.get(consumer.name, 0.0) + time.perf_counter() - started
-
-    return dataclasses.replace(consumer, consume=consume)
-
-
 async def _tenant(owner: AsyncEngine, settings: Settings) -> int:
     async with owner.begin() as conn:
         tenant = await tenants.create_tenant(conn, name=f"bench-product-{secrets.token_hex(4)}",
@@ -130,7 +118,7 @@ async def _tenant(owner: AsyncEngine, settings: Settings) -> int:
 async def _one_run(owner: AsyncEngine, app: AsyncEngine, settings: Settings, *, product: bool,
                    days: int, signups: int, baseline: str, steady_days: int = 0) -> Run:
     tenant_id = await _tenant(owner, settings)
-    everything = tuple(_timed(c) for c in CONSUMERS)
+    everything = tuple(timed_consumer(c, _spent) for c in CONSUMERS)
     without = everything if baseline == "definitions" else tuple(
         c for c in everything if c.name not in PRODUCT_CONSUMERS)
     setattr(rollup_service, "CONSUMERS", everything if product else without)  # noqa: B010 (this process)

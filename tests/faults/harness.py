@@ -51,18 +51,18 @@ def scale(short: int, full: int) -> int:
     return full if FULL else short
 
 
-class Worker:
-    """``analytics worker`` as a subprocess: started, SIGKILLed, paused and stopped by the test."""
+class Subprocess:
+    """An ``analytics`` command as a subprocess: started, SIGKILLed, paused and stopped by the test."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log = env, log
+    def __init__(self, env: dict[str, str], log: Path, *args: str) -> None:
+        self.env, self.log, self.args = env, log, args
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
     def start(self) -> None:
         assert self.process is None or self.process.poll() is not None
         with self.log.open("ab") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "cli", "worker"], env=self.env,
+            self.process = subprocess.Popen([sys.executable, "-m", "cli", *self.args], env=self.env,
                                             cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT)
         self.starts += 1
 
@@ -94,44 +94,29 @@ class Worker:
             self.process.wait(5)
 
 
-class Api:
-    """``analytics serve`` as a subprocess on a fixed port: started, SIGKILLed and stopped by the test."""
+class Worker(Subprocess):
+    """``analytics worker``."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        super().__init__(env, log, "worker")
+
+
+class Api(Subprocess):
+    """``analytics serve`` on a fixed port, so clients reconnect to it after a restart."""
 
     def __init__(self, env: dict[str, str], log: Path, port: int) -> None:
-        self.env, self.log, self.port = env, log, port
-        self.process: subprocess.Popen[bytes] | None = None
-        self.starts = 0
+        super().__init__(env, log, "serve", "--port", str(port))
+        self.port = port
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        """Start it and wait until it answers (the same port: clients reconnect to it)."""
-        assert self.process is None or self.process.poll() is not None
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(self.port)],
-                                            env=self.env, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT)
-        self.starts += 1
-        _wait_healthy(f"{self.url}/healthz", self.process, self.log)
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill(self) -> None:
+        """Start it and wait until it answers."""
+        super().start()
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+        _wait_healthy(f"{self.url}/healthz", self.process, self.log)
 
 
 @dataclass
