@@ -167,7 +167,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sweep_interval_seconds=_float(env, "ANALYTICS_SWEEP_SECONDS", 1.0, minimum=0.1),
         correction_delay_seconds=_float(env, "ANALYTICS_CORRECTION_DELAY_SECONDS", 30.0),
         statement_timeout_ms=_int(env, "ANALYTICS_STATEMENT_TIMEOUT_MS", 5000, minimum=100),
-        key_cache_seconds=_float(env, "ANALYTICS_KEY_CACHE_SECONDS", 0.0),
+        key_cache_seconds=_float(env, "ANALYTICS_KEY_CACHE_SECONDS", 30.0),
         db_pool_size=_int(env, "ANALYTICS_DB_POOL_SIZE", 32, minimum=1),
         log_level=(env.get("ANALYTICS_LOG_LEVEL") or "INFO").upper(),
         debug=_bool(env, "ANALYTICS_DEBUG", False),

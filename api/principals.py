@@ -137,10 +137,13 @@ class PrincipalCache:
         return principal, None
 
     def forget_for_ingest(self, vouched: Vouched) -> None:
-        """Its write found the kept principal stale."""
+        """Its write found the kept principal stale, which no announcement may have said (a change made
+        with triggers off): the key leaves both caches, so the retry looks it up."""
         entry = self._ingest.get(vouched.key_hash)
         if entry is not None and entry[1] == vouched.principal:
             del self._ingest[vouched.key_hash]
+        self.generation += 1  # a lookup in flight may have read the old row: it is not kept
+        self._entries.pop(vouched.key_hash, None)
 
     def forget_tenant(self, tenant_id: int) -> None:
         self.generation += 1

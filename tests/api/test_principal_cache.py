@@ -19,7 +19,7 @@ WHO = "{ tenant { name } }"
 
 
 async def _api_with_key_cache(settings: Settings) -> AsyncIterator[str]:
-    """An API process's worth of state with the key cache on (it is off by default): its own app,
+    """An API process's worth of state with the key cache on (whatever the environment says): its own app,
     key cache and listening connection."""
     from api.app import create_app
 
