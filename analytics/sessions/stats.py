@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from analytics import metrics
 from analytics.db import CURRENT_TENANT
 from analytics.periods import MAX_BUCKETS, Granularity, Period, PeriodError, bucket_starts
+from analytics.sessions.measures import AGGREGATE_SQL, BOUNCED, DIMENSIONS, DURATION, Dimension
+from analytics.sessions.measures import SessionCounts as SessionCounts  # the graph's types read it here
 from analytics.traffic.reading import ReadingPattern
 
 # analytics.traffic.agents.DeviceType.UNKNOWN, spelled out: the API process never loads the parser.
@@ -27,19 +29,6 @@ UNKNOWN_DEVICE = "unknown"
 
 LIVE_WINDOW = timedelta(minutes=5)
 
-# A bounce: at most one page view and nothing but page views and their engagement reports.
-BOUNCED = "(page_views <= 1 AND request_count = page_views + engagement_events)"
-DURATION = "extract(epoch FROM last_seen_at - started_at)"
-# The registry of session metrics computed per group of sessions, each one SQL aggregate.
-AGGREGATES: dict[str, str] = {
-    "sessions": "count(*)",
-    "visitors": "count(DISTINCT visitor_id)",
-    "users": "count(DISTINCT user_id)",  # NULL user ids are not counted
-    "page_views": "coalesce(sum(page_views), 0)",
-    "bounced": f"count(*) FILTER (WHERE {BOUNCED})",
-    "duration_seconds": f"coalesce(sum({DURATION}), 0)",
-}
-_AGGREGATE_SQL = ", ".join(f"{sql} AS {name}" for name, sql in AGGREGATES.items())
 # A session is a return visit when an earlier session (at any time) has its visitor id, its user id or
 # its anonymous id: the first session start per id, over all the tenant's sessions, precedes it.
 # MATERIALIZED: each is computed once; inlined, a fresh table's one-row estimate made the planner run
@@ -70,36 +59,6 @@ def _in_period(alias: str = "") -> str:
             f"WHERE g.tenant_id = {table}.tenant_id AND g.segment_id = :segment "
             f"AND g.user_key IN ('u:' || {table}.user_id, 'a:' || {table}.anonymous_id) "
             f"AND g.valid_from < :segment_at AND (g.valid_to IS NULL OR g.valid_to >= :segment_at)))")
-
-
-@dataclass(frozen=True)
-class SessionCounts:
-    """The additive figures of a set of sessions, and the rates derived from them."""
-
-    sessions: int = 0
-    visitors: int = 0
-    users: int = 0
-    page_views: int = 0
-    bounced: int = 0
-    duration_seconds: float = 0.0
-
-    @classmethod
-    def of(cls, row: Any) -> SessionCounts:
-        return cls(sessions=int(row.sessions), visitors=int(row.visitors), users=int(row.users),
-                   page_views=int(row.page_views), bounced=int(row.bounced),
-                   duration_seconds=float(row.duration_seconds))
-
-    @property
-    def pages_per_session(self) -> float | None:
-        return metrics.pages_per_session(self.page_views, self.sessions)
-
-    @property
-    def bounce_rate(self) -> float | None:
-        return metrics.bounce_rate(self.bounced, self.sessions)
-
-    @property
-    def avg_session_duration_seconds(self) -> float | None:
-        return metrics.average_session_duration(self.duration_seconds, self.sessions)
 
 
 @dataclass(frozen=True)
@@ -136,7 +95,7 @@ async def session_totals(conn: AsyncConnection, *, period: Period, include_bots:
                                        ("by_anonymous", "anonymous_id")) if returning)
     sql = f"""
         WITH s AS MATERIALIZED (SELECT * FROM sessions WHERE {_in_period()}{scope}){firsts}
-        SELECT {_AGGREGATE_SQL},
+        SELECT {AGGREGATE_SQL},
                percentile_cont(0.5) WITHIN GROUP (ORDER BY {DURATION}) AS median,
                ({_RETURNING if returning else "NULL"}) AS returning,
                (SELECT count(*) FROM sessions WHERE {_in_period()} AND excluded) AS bots
@@ -160,7 +119,7 @@ async def session_series(conn: AsyncConnection, *, period: Period, granularity: 
     """One point per bucket start (zero-filled); sessions are counted in the bucket they started in."""
     span = period if granularity is Granularity.HOUR else period.whole_days()
     sql = f"""
-        SELECT date_trunc(:unit, started_at, :tz) AS bucket, {_AGGREGATE_SQL}
+        SELECT date_trunc(:unit, started_at, :tz) AS bucket, {AGGREGATE_SQL}
         FROM sessions WHERE {_in_period()}{_scope(include_bots)} GROUP BY 1"""
     rows = await conn.execute(text(sql), {**_range(span), "unit": granularity.value.lower(),
                                           "tz": period.tz.key})
@@ -279,34 +238,6 @@ async def live_sessions(conn: AsyncConnection, *, include_bots: bool, limit: int
     return [_session(r) for r in rows]
 
 
-# The referrer's host, lower case, without "www." (the tables in analytics.traffic.referrers).
-REFERRER_HOST = (r"regexp_replace(lower(substring(referrer_url FROM "
-                 r"'^(?:[A-Za-z][A-Za-z0-9+.-]*:)?//(?:[^@/?#]*@)?([^:/?#]+)')), '^(www|m)\.', '')")
-
-
-@dataclass(frozen=True)
-class Dimension:
-    """What a breakdown groups by, and which sessions have a value for it (``where``)."""
-
-    keys: tuple[str, ...]
-    where: str = "true"
-
-
-DIMENSIONS: dict[str, Dimension] = {
-    "sources": Dimension(("referrer_source",)),
-    # Self-referrals are classified direct, so a referrer counts only for other sources.
-    "referrers": Dimension((REFERRER_HOST,), f"referrer_source <> 'direct' AND {REFERRER_HOST} <> ''"),
-    "campaigns": Dimension(("utm_source", "utm_medium", "utm_campaign"),
-                           "coalesce(utm_source, utm_medium, utm_campaign) IS NOT NULL"),
-    "countries": Dimension(("country",)),
-    "regions": Dimension(("country", "region"), "region IS NOT NULL"),
-    "devices": Dimension(("device_type",)),
-    "browsers": Dimension(("browser",)),
-    "operating_systems": Dimension(("os",)),
-    "landing_pages": Dimension(("landing_page",), "landing_page IS NOT NULL"),
-}
-
-
 @dataclass(frozen=True)
 class BreakdownRow:
     keys: tuple[str | None, ...]
@@ -328,7 +259,7 @@ def _breakdown_sql(spec: Dimension, include_bots: bool, tail: str, only_keys: bo
                 + " AND ".join(f"s.{k} IS NOT DISTINCT FROM wanted.{k}" for k in names))
     return f"""
         WITH s AS (SELECT {keys}, * FROM sessions WHERE {where} AND {spec.where})
-        SELECT {", ".join(f"s.{k} AS {k}" for k in names)}, {_AGGREGATE_SQL},
+        SELECT {", ".join(f"s.{k} AS {k}" for k in names)}, {AGGREGATE_SQL},
                (SELECT count(*) FROM sessions WHERE {where}) AS total
         FROM s {join} GROUP BY {", ".join(f"s.{k}" for k in names)} {tail}"""
 
