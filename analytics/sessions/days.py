@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from analytics.db import CURRENT_TENANT
+from analytics.db import CURRENT_TENANT, HUMANS_UNLESS_INCLUDE_BOTS
 from analytics.periods import Period, local_midnight
 from analytics.rollups.consumers import Claim, Consumer, Difference, compare
 from analytics.sessions.measures import BOUNCED, DIMENSIONS, DURATION, Dimension
@@ -128,3 +128,62 @@ def people(kind: str) -> str:
           AND day BETWEEN :whole_first AND :whole_last
         UNION ALL
         SELECT excluded, {column}, started_at FROM sessions WHERE {_EDGES} AND {column} IS NOT NULL)"""
+
+
+_SUMS = ("coalesce(sum(sessions), 0) AS sessions, coalesce(sum(page_views), 0) AS page_views, "
+         "coalesce(sum(bounced), 0) AS bounced, coalesce(sum(duration_seconds), 0) AS duration_seconds")
+
+
+def _distinct(kind: str, bucket: str = "") -> str:
+    return (f"SELECT {bucket}count(DISTINCT person) AS n FROM {people(kind)} AS p "
+            f"WHERE {HUMANS_UNLESS_INCLUDE_BOTS}")
+
+
+# The period's totals (the columns of SessionCounts, and ``bots``: the excluded sessions whatever
+# include_bots says).
+TOTALS_SQL = f"""
+    SELECT coalesce(sum(sessions) FILTER (WHERE {HUMANS_UNLESS_INCLUDE_BOTS}), 0) AS sessions,
+           ({_distinct("visitors")}) AS visitors, ({_distinct("users")}) AS users,
+           coalesce(sum(page_views) FILTER (WHERE {HUMANS_UNLESS_INCLUDE_BOTS}), 0) AS page_views,
+           coalesce(sum(bounced) FILTER (WHERE {HUMANS_UNLESS_INCLUDE_BOTS}), 0) AS bounced,
+           coalesce(sum(duration_seconds) FILTER (WHERE {HUMANS_UNLESS_INCLUDE_BOTS}), 0) AS duration_seconds,
+           coalesce(sum(sessions) FILTER (WHERE bot), 0) AS bots
+    FROM {span(TOTALS)} AS r"""
+
+# Per bucket (``:unit`` of date_trunc in ``:tz``): the columns of SessionCounts.
+_BUCKET = "date_trunc(:unit, day_start, CAST(:tz AS text)) AS bucket, "
+SERIES_SQL = f"""
+    WITH c AS (SELECT {_BUCKET}{_SUMS} FROM {span(TOTALS)} AS r WHERE {HUMANS_UNLESS_INCLUDE_BOTS}
+               GROUP BY 1),
+         v AS ({_distinct("visitors", _BUCKET)} GROUP BY 1),
+         u AS ({_distinct("users", _BUCKET)} GROUP BY 1)
+    SELECT c.bucket, c.sessions, coalesce(v.n, 0) AS visitors, coalesce(u.n, 0) AS users, c.page_views,
+           c.bounced, c.duration_seconds
+    FROM c LEFT JOIN v USING (bucket) LEFT JOIN u USING (bucket)"""
+
+PERIOD_SESSIONS_SQL = (f"SELECT coalesce(sum(sessions), 0) FROM {span(TOTALS)} AS r "
+                       f"WHERE {HUMANS_UNLESS_INCLUDE_BOTS}")
+
+
+def breakdown_sql(dimension: str, tail: str, only_keys: bool = False) -> str:
+    """Like analytics.sessions.stats' breakdown statement (``k0``.. keys, the SessionCounts columns,
+    ``total``), from the rollup: visitors and users are not kept per key and are reported as 0."""
+    names = [f"k{i}" for i in range(len(spec(dimension).keys))]
+    # Byte order (collation "C") for ties, as the statement over the session rows.
+    keys = ", ".join(f'g.key[{i + 1}] COLLATE "C" AS {k}' for i, k in enumerate(names))
+    join = ""
+    if only_keys:
+        arrays = ", ".join(f"CAST(:{k} AS text[])" for k in names)
+        join = (f"JOIN unnest({arrays}) AS wanted({', '.join(names)}) ON "
+                + " AND ".join(f"g.key[{i + 1}] IS NOT DISTINCT FROM wanted.{k}"
+                               for i, k in enumerate(names)))
+    return f"""
+        WITH g AS (SELECT key, {_SUMS} FROM {span(dimension)} AS r WHERE {HUMANS_UNLESS_INCLUDE_BOTS}
+                   GROUP BY key)
+        SELECT {keys}, g.sessions, 0 AS visitors, 0 AS users, g.page_views, g.bounced, g.duration_seconds,
+               ({PERIOD_SESSIONS_SQL}) AS total
+        FROM g {join} {tail}"""
+
+
+def params(period: Period, include_bots: bool) -> dict[str, object]:
+    return {**Window.of(period).params(), "tz": period.tz.key, "include_bots": include_bots}

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from analytics import metrics
 from analytics.db import CURRENT_TENANT
 from analytics.periods import MAX_BUCKETS, Granularity, Period, PeriodError, bucket_starts
+from analytics.sessions import days
 from analytics.sessions.measures import AGGREGATE_SQL, BOUNCED, DIMENSIONS, DURATION, Dimension
 from analytics.sessions.measures import SessionCounts as SessionCounts  # the graph's types read it here
 from analytics.traffic.reading import ReadingPattern
@@ -84,11 +85,19 @@ def _range(period: Period, content_id: str | None = None, segment: str | None = 
 
 async def session_totals(conn: AsyncConnection, *, period: Period, include_bots: bool,
                          content_id: str | None = None, segment: str | None = None,
-                         returning: bool = True) -> SessionTotals:
-    """The period's figures in one statement (of the sessions that used ``content_id`` when given);
-    earlier sessions count for returning visitors only when ``include_bots`` admits them.
-    ``returning=False`` leaves returning visitors uncomputed (None): the only figure that reads the
-    tenant's sessions of all time, not just the period's."""
+                         returning: bool = True, median: bool = True) -> SessionTotals:
+    """The period's figures (of the sessions that used ``content_id`` when given); earlier sessions
+    count for returning visitors only when ``include_bots`` admits them. ``returning=False`` leaves
+    returning visitors uncomputed (None): the only figure that reads the tenant's sessions of all
+    time, not just the period's. ``median=False`` leaves the median uncomputed (None). Without a
+    content item or segment the figures come from the per-day rollup (analytics.sessions.days), and
+    the session rows are read only for the median and returning visitors."""
+    if content_id is None and segment is None:
+        row = (await conn.execute(text(days.TOTALS_SQL), days.params(period, include_bots))).one()
+        counts, bots = SessionCounts.of(row), int(row.bots)
+        if not (median or returning):
+            return SessionTotals(**counts.__dict__, median_duration_seconds=None, returning_visitors=None,
+                                 bot_sessions=bots)
     scope = _scope(include_bots)
     firsts = "".join(", " + _FIRST_SEEN.format(name=name, key=key, tenant=CURRENT_TENANT, scope=scope)
                      for name, key in (("by_visitor", "visitor_id"), ("by_user", "user_id"),
@@ -96,16 +105,17 @@ async def session_totals(conn: AsyncConnection, *, period: Period, include_bots:
     sql = f"""
         WITH s AS MATERIALIZED (SELECT * FROM sessions WHERE {_in_period()}{scope}){firsts}
         SELECT {AGGREGATE_SQL},
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY {DURATION}) AS median,
+               {f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {DURATION})" if median else "NULL"} AS median,
                ({_RETURNING if returning else "NULL"}) AS returning,
                (SELECT count(*) FROM sessions WHERE {_in_period()} AND excluded) AS bots
         FROM s"""
     row = (await conn.execute(text(sql), _range(period, content_id, segment))).one()
-    counts = SessionCounts.of(row)
-    median = None if row.median is None else metrics.seconds(float(row.median))
-    return SessionTotals(**counts.__dict__, median_duration_seconds=median,
+    if content_id is not None or segment is not None:
+        counts, bots = SessionCounts.of(row), int(row.bots)
+    middle = None if row.median is None else metrics.seconds(float(row.median))
+    return SessionTotals(**counts.__dict__, median_duration_seconds=middle,
                          returning_visitors=None if row.returning is None else int(row.returning),
-                         bot_sessions=int(row.bots))
+                         bot_sessions=bots)
 
 
 @dataclass(frozen=True)
@@ -117,12 +127,15 @@ class SeriesPoint:
 async def session_series(conn: AsyncConnection, *, period: Period, granularity: Granularity,
                          bucket_starts: Sequence[datetime], include_bots: bool) -> list[SeriesPoint]:
     """One point per bucket start (zero-filled); sessions are counted in the bucket they started in."""
-    span = period if granularity is Granularity.HOUR else period.whole_days()
-    sql = f"""
-        SELECT date_trunc(:unit, started_at, :tz) AS bucket, {AGGREGATE_SQL}
-        FROM sessions WHERE {_in_period()}{_scope(include_bots)} GROUP BY 1"""
-    rows = await conn.execute(text(sql), {**_range(span), "unit": granularity.value.lower(),
-                                          "tz": period.tz.key})
+    unit = granularity.value.lower()
+    if granularity is Granularity.HOUR:
+        sql = f"""
+            SELECT date_trunc(:unit, started_at, :tz) AS bucket, {AGGREGATE_SQL}
+            FROM sessions WHERE {_in_period()}{_scope(include_bots)} GROUP BY 1"""
+        rows = await conn.execute(text(sql), {**_range(period), "unit": unit, "tz": period.tz.key})
+    else:  # whole days: the per-day rollup
+        rows = await conn.execute(text(days.SERIES_SQL),
+                                  {**days.params(period.whole_days(), include_bots), "unit": unit})
     buckets: dict[datetime, SessionCounts] = {start: SessionCounts() for start in bucket_starts}
     for row in rows:
         # A week or month bucket may start before the range: its sessions belong to the first bucket.
@@ -269,31 +282,48 @@ def _breakdown_row(spec: Dimension, row: Any) -> BreakdownRow:
                         metrics.share(int(row.sessions), int(row.total)))
 
 
+def _from_days(people: bool, content_id: str | None) -> bool:
+    """Whether a breakdown reads the per-day rollup: it keeps no distinct people per key and no
+    content audiences."""
+    return not people and content_id is None
+
+
 async def breakdown(conn: AsyncConnection, *, dimension: str, period: Period, include_bots: bool,
-                    limit: int, content_id: str | None = None) -> list[BreakdownRow]:
-    """Sessions by one dimension, most sessions first (ties by key in byte order, unknown last)."""
+                    limit: int, content_id: str | None = None, people: bool = True) -> list[BreakdownRow]:
+    """Sessions by one dimension, most sessions first (ties by key in byte order, unknown last).
+    ``people=False``: visitors and users are not computed (0), and the rows come from the rollup."""
     spec = DIMENSIONS[dimension]
     order = ", ".join(f"k{i} NULLS LAST" for i in range(len(spec.keys)))
-    sql = _breakdown_sql(spec, include_bots, f"ORDER BY sessions DESC, {order} LIMIT :limit")
-    rows = await conn.execute(text(sql), {**_range(period, content_id), "limit": limit})
+    tail = f"ORDER BY sessions DESC, {order} LIMIT :limit"
+    if _from_days(people, content_id):
+        rows = await conn.execute(text(days.breakdown_sql(dimension, tail)),
+                                  {**days.params(period, include_bots), "limit": limit})
+    else:
+        rows = await conn.execute(text(_breakdown_sql(spec, include_bots, tail)),
+                                  {**_range(period, content_id), "limit": limit})
     return [_breakdown_row(spec, r) for r in rows]
 
 
 async def breakdown_of(conn: AsyncConnection, *, dimension: str, period: Period, include_bots: bool,
-                       keys: Sequence[tuple[str | None, ...]], content_id: str | None = None
-                       ) -> dict[tuple[str | None, ...], BreakdownRow]:
-    """The groups with these keys, every one: a key without sessions in the period gets zeros."""
+                       keys: Sequence[tuple[str | None, ...]], content_id: str | None = None,
+                       people: bool = True) -> dict[tuple[str | None, ...], BreakdownRow]:
+    """The groups with these keys, every one: a key without sessions in the period gets zeros
+    (``people`` as for :func:`breakdown`)."""
     spec = DIMENSIONS[dimension]
     arrays = {f"k{i}": [key[i] for key in keys] for i in range(len(spec.keys))}
+    rolled = _from_days(people, content_id)
     found: dict[tuple[str | None, ...], BreakdownRow] = {}
     if keys:
-        rows = await conn.execute(text(_breakdown_sql(spec, include_bots, "", only_keys=True)),
-                                  {**_range(period, content_id), **arrays})
+        sql, values = ((days.breakdown_sql(dimension, "", only_keys=True), days.params(period, include_bots))
+                       if rolled else
+                       (_breakdown_sql(spec, include_bots, "", only_keys=True), _range(period, content_id)))
+        rows = await conn.execute(text(sql), {**values, **arrays})
         found = {row.keys: row for row in (_breakdown_row(spec, r) for r in rows)}
     if len(found) < len(keys):
-        total = int((await conn.execute(text(f"SELECT count(*) FROM sessions WHERE {_in_period()}"
-                                             f"{_scope(include_bots)}"),
-                                        _range(period, content_id))).scalar_one())
+        sql, values = ((days.PERIOD_SESSIONS_SQL, days.params(period, include_bots)) if rolled else
+                       (f"SELECT count(*) FROM sessions WHERE {_in_period()}{_scope(include_bots)}",
+                        _range(period, content_id)))
+        total = int((await conn.execute(text(sql), values)).scalar_one())
         for key in keys:
             found.setdefault(key, BreakdownRow(key, SessionCounts(), metrics.share(0, total)))
     return found

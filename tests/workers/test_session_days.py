@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics.rollups.consumers import Difference
 from analytics.rollups.recompute import verify_rollups
-from tests.api.test_sessions import shop
-from tests.conftest import TenantKeys
+from tests.api.test_sessions import RANGE, shop
+from tests.conftest import GraphQLClient, TenantKeys
 
 __all__ = ["shop"]  # six human sessions, four bot sessions on 2025-05-10/11 (Europe/Berlin)
 
@@ -92,3 +92,50 @@ async def test_days_follow_flag_changes_and_deletions_and_the_check_finds_drift(
                            {"t": shop.id})
     assert await differences(owner_engine, shop.id) == [Difference("session_days", 1, 1),
                                                         Difference("session_people_days", 2, 0)]
+
+
+# From 11:00 local on May 10 (H3 at 11:00, H2 at 12:00, Googlebot at 13:00; H1 at 10:00 is before it)
+# to the end of May 11: the rest of May 10 is read from the session rows, May 11 from its day rows.
+CUT = {"from": "2025-05-10T11:00:00", "to": "2025-05-12T00:00:00"}
+FIGURES = "sessions visitors users pageViews bounceRate avgSessionDurationSeconds botSessions"
+
+
+async def test_a_range_that_cuts_a_day_reads_its_edge_hours_from_the_sessions(
+        gql: GraphQLClient, shop: TenantKeys) -> None:
+    data = await gql.data(shop.secret, f"""query($r: RangeInput!) {{ tenant {{
+        sessionStats(range: $r) {{ {FIGURES} }}
+        traffic(range: $r) {{ sources {{ key sessions share bounceRate }} }} }} }}""", {"r": CUT})
+    # H2, H3 (bounces of 0 and 30 s), H4 (600 s), H5 (1,200 s), H6 (240 s): visitors a1, u1, a5, a6.
+    assert data["tenant"]["sessionStats"] == {
+        "sessions": 5, "visitors": 4, "users": 1, "pageViews": 8, "bounceRate": 40.0,
+        "avgSessionDurationSeconds": 414.0, "botSessions": 4}
+    assert data["tenant"]["traffic"]["sources"] == [
+        {"key": "direct", "sessions": 2, "share": 40.0, "bounceRate": 0.0},
+        {"key": "organic_search", "sessions": 1, "share": 20.0, "bounceRate": 100.0},
+        {"key": "referral", "sessions": 1, "share": 20.0, "bounceRate": 0.0},
+        {"key": "social", "sessions": 1, "share": 20.0, "bounceRate": 100.0},
+    ]
+
+
+ROWS = "key sessions share bounceRate avgSessionDurationSeconds"
+
+
+async def test_rows_from_the_rollup_equal_rows_from_the_sessions(gql: GraphQLClient, shop: TenantKeys) -> None:
+    # Selecting visitors reads the session rows; without them the same rows come from the rollup.
+    for where in (RANGE, CUT):
+        for bots in (False, True):
+            answers = []
+            for extra in ("", "visitors"):
+                body = f"{ROWS} {extra} previous {{ sessions {extra} }} change {{ sessions }}"
+                data = await gql.data(shop.secret, f"""query($r: RangeInput!, $b: Boolean!) {{ tenant {{
+                    traffic(range: $r, includeBots: $b, compare: PREVIOUS_PERIOD) {{
+                    {" ".join(f"{d}(limit: 3) {{ {body} }}" for d in ("sources", "countries", "devices"))}
+                    campaigns {{ utmSource utmMedium utmCampaign sessions {extra} }}
+                    regions {{ country region sessions {extra} }} }} }} }}""", {"r": where, "b": bots})
+                answers.append(data)
+            for rows in answers[1]["tenant"]["traffic"].values():
+                for row in rows:
+                    row.pop("visitors")
+                    if row.get("previous"):
+                        row["previous"].pop("visitors")
+            assert answers[0] == answers[1], (where, bots)
