@@ -139,3 +139,18 @@ async def test_rows_from_the_rollup_equal_rows_from_the_sessions(gql: GraphQLCli
                     if row.get("previous"):
                         row["previous"].pop("visitors")
             assert answers[0] == answers[1], (where, bots)
+
+
+async def test_the_migrations_fill_from_stored_sessions_equals_the_recomputation(
+        owner_engine: AsyncEngine, shop: TenantKeys) -> None:
+    import importlib
+
+    fill = importlib.import_module("migrations.versions.0036_session_days")._fold(
+        f"SELECT 1 AS sign, * FROM sessions WHERE tenant_id = {shop.id}")
+    before = await rows(owner_engine, shop.id, "sources"), await people(owner_engine, shop.id)
+    async with owner_engine.begin() as conn:  # as if the sessions were stored before the migration
+        for table in ("session_days", "session_people_days"):
+            await conn.execute(text(f"DELETE FROM {table} WHERE tenant_id = :t"), {"t": shop.id})
+        await conn.execute(text(f"DO $$ DECLARE tenants bigint[]; BEGIN {fill} END $$"))
+    assert (await rows(owner_engine, shop.id, "sources"), await people(owner_engine, shop.id)) == before
+    assert before[0] and await differences(owner_engine, shop.id) == []
