@@ -1,4 +1,6 @@
-"""Session and traffic analytics read from the ``sessions`` rows: each metric's SQL defined once here.
+"""Session and traffic analytics over the ``sessions`` rows (each metric's SQL defined once, in
+analytics.sessions.measures): whole days from their per-day rollup (analytics.sessions.days) where it
+holds the figure, the rows themselves for the rest.
 
 A session belongs to a period by ``started_at``. ``include_bots=False`` (the default everywhere)
 keeps ``NOT excluded`` sessions only; the bot summary always reads every session, since its job is
