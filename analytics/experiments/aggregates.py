@@ -56,7 +56,7 @@ from analytics.experiments.recompute import PRE_PERIOD_DAYS, verify_experiments
 from analytics.ingest.catalogue import CUSTOM, EXPOSURE
 from analytics.rollups.aggregate import RawEvent, raw_event_columns, user_key
 from analytics.rollups.consumers import Claim, Consumer
-from analytics.sessions.measures import DURATION as SESSION_DURATION
+from analytics.sessions.stats import DURATION as SESSION_DURATION
 
 EXPOSURES = ""  # the metric column of a variant's exposure row in experiment_variant_days
 

@@ -27,7 +27,7 @@ from analytics.experiments.definitions import (
 from analytics.ingest.catalogue import CUSTOM, EXPOSURE
 from analytics.matchers import _FIELDS, Matcher, Op
 from analytics.rollups.consumers import KEPT, Difference
-from analytics.sessions.measures import DURATION as SESSION_DURATION
+from analytics.sessions.stats import DURATION as SESSION_DURATION
 
 PRE_PERIOD_DAYS = 14  # CUPED's covariate window before the exposure (the consumer's, too)
 _ACTOR = "coalesce('u:' || e.user_id, 'a:' || e.anonymous_id)"

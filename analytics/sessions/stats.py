@@ -23,8 +23,14 @@ from analytics import metrics
 from analytics.db import CURRENT_TENANT
 from analytics.periods import MAX_BUCKETS, Granularity, Period, PeriodError, bucket_starts
 from analytics.sessions import days
-from analytics.sessions.measures import AGGREGATE_SQL, BOUNCED, DIMENSIONS, DURATION, Dimension
-from analytics.sessions.measures import SessionCounts as SessionCounts  # the graph's types read it here
+from analytics.sessions.measures import AGGREGATE_SQL, Dimension
+
+# Defined in analytics.sessions.measures; still importable from here, where they were first defined.
+from analytics.sessions.measures import BOUNCED as BOUNCED
+from analytics.sessions.measures import DIMENSIONS as DIMENSIONS
+from analytics.sessions.measures import DURATION as DURATION
+from analytics.sessions.measures import REFERRER_HOST as REFERRER_HOST
+from analytics.sessions.measures import SessionCounts as SessionCounts
 from analytics.traffic.reading import ReadingPattern
 
 # analytics.traffic.agents.DeviceType.UNKNOWN, spelled out: the API process never loads the parser.
