@@ -259,27 +259,29 @@ def panels(text: str) -> dict[str, str]:
     return out
 
 
-def timed(client: httpx.Client, key: str, text: str, repeat: int) -> tuple[list[float], str | None]:
+def timed(client: httpx.Client, key: str, text: str, repeat: int) -> tuple[list[float], str | None, Any]:
+    """The times of ``repeat`` requests, the problem that stopped them (or None), and the last answer."""
     from graphql import OperationDefinitionNode, parse
 
     operation = parse(text).definitions[0]
     assert isinstance(operation, OperationDefinitionNode)
     wanted = {v.variable.name.value for v in operation.variable_definitions or ()}
     if missing := sorted(wanted - set(VARIABLES)):
-        return [], "skipped: needs " + ", ".join(f"${name}" for name in missing)
+        return [], "skipped: needs " + ", ".join(f"${name}" for name in missing), None
     body = orjson.dumps({"query": text, "variables": {k: v for k, v in VARIABLES.items() if k in wanted}})
     headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
     times: list[float] = []
+    answer: Any = None
     for i in range(repeat + 1):  # the first one warms the document cache; not counted
         t0 = time.perf_counter()
         response = client.post("/graphql", content=body, headers=headers)
         took = (time.perf_counter() - t0) * 1000
         answer = orjson.loads(response.content)
         if response.status_code != 200 or answer.get("errors"):
-            return times, f"HTTP {response.status_code}: {response.text[:200]}"
+            return times, f"HTTP {response.status_code}: {response.text[:200]}", None
         if i:
             times.append(took)
-    return times, None
+    return times, None, answer
 
 
 def figures(times: list[float]) -> str:
@@ -319,21 +321,30 @@ def main() -> None:
             targets.append(("baseline ", url))
         rows: list[tuple[str, object]] = []
         panel_rows: list[tuple[str, object]] = []
+        differing: list[str] = []
         work = [(name, text, rows) for name, text in sorted(documents().items())]
         overview = documents()["DashboardOverview"]
         work += [(panel, text, panel_rows) for panel, text in panels(overview).items()]
         try:
             for name, text, into in work:
+                answers = []
                 for label, url in targets:  # the same document on each API in turn
                     with httpx.Client(base_url=url, timeout=120) as client:
-                        times, problem = timed(client, stack.secret_key, text, args.repeat)
+                        times, problem, answer = timed(client, stack.secret_key, text, args.repeat)
                     into.append((f"{label}{name}", problem or figures(times)))
+                    answers.append(answer)
+                if len(answers) > 1 and answers[0] != answers[1]:
+                    differing.append(name)
         finally:
             if baseline is not None:
                 baseline.terminate()
                 baseline.wait(15)
         print_section("dashboard documents (whole; targets: overview p95 < 300 ms)", rows)
         print_section("overview panels alone (target: p95 < 50 ms each)", panel_rows)
+        if baseline is not None:  # the same database: any difference is a read path's
+            print_section("answers, this tree against the baseline", [
+                ("documents and panels", f"{len(work)}, of them different: "
+                                         f"{', '.join(differing) if differing else 'none'}")])
         if (api_pid := stack.pids.get("api")) and (rss := rss_mb(api_pid, peak=True)) is not None:
             print_section("memory", [("API peak", f"{rss:.0f} MB")])
 

@@ -14,7 +14,8 @@ from analytics.funnels.progress import FUNNELS
 from analytics.rollups.consumers import Consumer
 from analytics.rollups.counters import COUNTERS
 from analytics.segments.upkeep import SEGMENTS
+from analytics.sessions.days import SESSION_DAYS
 from analytics.users.activity import USER_DAYS
 
 CONSUMERS: tuple[Consumer, ...] = (COUNTERS, USER_DAYS, CUSTOM_EVENTS, SEGMENTS, FEATURES, FUNNELS, COSTS,
-                                    EXPERIMENTS)
+                                    EXPERIMENTS, SESSION_DAYS)

@@ -1,4 +1,6 @@
-"""Session and traffic analytics read from the ``sessions`` rows: each metric's SQL defined once here.
+"""Session and traffic analytics over the ``sessions`` rows (each metric's SQL defined once, in
+analytics.sessions.measures): whole days from their per-day rollup (analytics.sessions.days) where it
+holds the figure, the rows themselves for the rest.
 
 A session belongs to a period by ``started_at``. ``include_bots=False`` (the default everywhere)
 keeps ``NOT excluded`` sessions only; the bot summary always reads every session, since its job is
@@ -20,6 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from analytics import metrics
 from analytics.db import CURRENT_TENANT
 from analytics.periods import MAX_BUCKETS, Granularity, Period, PeriodError, bucket_starts
+from analytics.sessions import days
+from analytics.sessions.measures import AGGREGATE_SQL, Dimension
+
+# Defined in analytics.sessions.measures; still importable from here, where they were first defined.
+from analytics.sessions.measures import BOUNCED as BOUNCED
+from analytics.sessions.measures import DIMENSIONS as DIMENSIONS
+from analytics.sessions.measures import DURATION as DURATION
+from analytics.sessions.measures import REFERRER_HOST as REFERRER_HOST
+from analytics.sessions.measures import SessionCounts as SessionCounts
 from analytics.traffic.reading import ReadingPattern
 
 # analytics.traffic.agents.DeviceType.UNKNOWN, spelled out: the API process never loads the parser.
@@ -27,19 +38,6 @@ UNKNOWN_DEVICE = "unknown"
 
 LIVE_WINDOW = timedelta(minutes=5)
 
-# A bounce: at most one page view and nothing but page views and their engagement reports.
-BOUNCED = "(page_views <= 1 AND request_count = page_views + engagement_events)"
-DURATION = "extract(epoch FROM last_seen_at - started_at)"
-# The registry of session metrics computed per group of sessions, each one SQL aggregate.
-AGGREGATES: dict[str, str] = {
-    "sessions": "count(*)",
-    "visitors": "count(DISTINCT visitor_id)",
-    "users": "count(DISTINCT user_id)",  # NULL user ids are not counted
-    "page_views": "coalesce(sum(page_views), 0)",
-    "bounced": f"count(*) FILTER (WHERE {BOUNCED})",
-    "duration_seconds": f"coalesce(sum({DURATION}), 0)",
-}
-_AGGREGATE_SQL = ", ".join(f"{sql} AS {name}" for name, sql in AGGREGATES.items())
 # A session is a return visit when an earlier session (at any time) has its visitor id, its user id or
 # its anonymous id: the first session start per id, over all the tenant's sessions, precedes it.
 # MATERIALIZED: each is computed once; inlined, a fresh table's one-row estimate made the planner run
@@ -73,36 +71,6 @@ def _in_period(alias: str = "") -> str:
 
 
 @dataclass(frozen=True)
-class SessionCounts:
-    """The additive figures of a set of sessions, and the rates derived from them."""
-
-    sessions: int = 0
-    visitors: int = 0
-    users: int = 0
-    page_views: int = 0
-    bounced: int = 0
-    duration_seconds: float = 0.0
-
-    @classmethod
-    def of(cls, row: Any) -> SessionCounts:
-        return cls(sessions=int(row.sessions), visitors=int(row.visitors), users=int(row.users),
-                   page_views=int(row.page_views), bounced=int(row.bounced),
-                   duration_seconds=float(row.duration_seconds))
-
-    @property
-    def pages_per_session(self) -> float | None:
-        return metrics.pages_per_session(self.page_views, self.sessions)
-
-    @property
-    def bounce_rate(self) -> float | None:
-        return metrics.bounce_rate(self.bounced, self.sessions)
-
-    @property
-    def avg_session_duration_seconds(self) -> float | None:
-        return metrics.average_session_duration(self.duration_seconds, self.sessions)
-
-
-@dataclass(frozen=True)
 class SessionTotals(SessionCounts):
     """A period's session figures, including those that are not additive across buckets."""
 
@@ -125,28 +93,37 @@ def _range(period: Period, content_id: str | None = None, segment: str | None = 
 
 async def session_totals(conn: AsyncConnection, *, period: Period, include_bots: bool,
                          content_id: str | None = None, segment: str | None = None,
-                         returning: bool = True) -> SessionTotals:
-    """The period's figures in one statement (of the sessions that used ``content_id`` when given);
-    earlier sessions count for returning visitors only when ``include_bots`` admits them.
-    ``returning=False`` leaves returning visitors uncomputed (None): the only figure that reads the
-    tenant's sessions of all time, not just the period's."""
+                         returning: bool = True, median: bool = True) -> SessionTotals:
+    """The period's figures (of the sessions that used ``content_id`` when given); earlier sessions
+    count for returning visitors only when ``include_bots`` admits them. ``returning=False`` leaves
+    returning visitors uncomputed (None): the only figure that reads the tenant's sessions of all
+    time, not just the period's. ``median=False`` leaves the median uncomputed (None). Without a
+    content item or segment the figures come from the per-day rollup (analytics.sessions.days), and
+    the session rows are read only for the median and returning visitors."""
+    if content_id is None and segment is None:
+        row = (await conn.execute(text(days.TOTALS_SQL), days.params(period, include_bots))).one()
+        counts, bots = SessionCounts.of(row), int(row.bots)
+        if not (median or returning):
+            return SessionTotals(**counts.__dict__, median_duration_seconds=None, returning_visitors=None,
+                                 bot_sessions=bots)
     scope = _scope(include_bots)
     firsts = "".join(", " + _FIRST_SEEN.format(name=name, key=key, tenant=CURRENT_TENANT, scope=scope)
                      for name, key in (("by_visitor", "visitor_id"), ("by_user", "user_id"),
                                        ("by_anonymous", "anonymous_id")) if returning)
     sql = f"""
         WITH s AS MATERIALIZED (SELECT * FROM sessions WHERE {_in_period()}{scope}){firsts}
-        SELECT {_AGGREGATE_SQL},
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY {DURATION}) AS median,
+        SELECT {AGGREGATE_SQL},
+               {f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {DURATION})" if median else "NULL"} AS median,
                ({_RETURNING if returning else "NULL"}) AS returning,
                (SELECT count(*) FROM sessions WHERE {_in_period()} AND excluded) AS bots
         FROM s"""
     row = (await conn.execute(text(sql), _range(period, content_id, segment))).one()
-    counts = SessionCounts.of(row)
-    median = None if row.median is None else metrics.seconds(float(row.median))
-    return SessionTotals(**counts.__dict__, median_duration_seconds=median,
+    if content_id is not None or segment is not None:
+        counts, bots = SessionCounts.of(row), int(row.bots)
+    middle = None if row.median is None else metrics.seconds(float(row.median))
+    return SessionTotals(**counts.__dict__, median_duration_seconds=middle,
                          returning_visitors=None if row.returning is None else int(row.returning),
-                         bot_sessions=int(row.bots))
+                         bot_sessions=bots)
 
 
 @dataclass(frozen=True)
@@ -158,12 +135,15 @@ class SeriesPoint:
 async def session_series(conn: AsyncConnection, *, period: Period, granularity: Granularity,
                          bucket_starts: Sequence[datetime], include_bots: bool) -> list[SeriesPoint]:
     """One point per bucket start (zero-filled); sessions are counted in the bucket they started in."""
-    span = period if granularity is Granularity.HOUR else period.whole_days()
-    sql = f"""
-        SELECT date_trunc(:unit, started_at, :tz) AS bucket, {_AGGREGATE_SQL}
-        FROM sessions WHERE {_in_period()}{_scope(include_bots)} GROUP BY 1"""
-    rows = await conn.execute(text(sql), {**_range(span), "unit": granularity.value.lower(),
-                                          "tz": period.tz.key})
+    unit = granularity.value.lower()
+    if granularity is Granularity.HOUR:
+        sql = f"""
+            SELECT date_trunc(:unit, started_at, :tz) AS bucket, {AGGREGATE_SQL}
+            FROM sessions WHERE {_in_period()}{_scope(include_bots)} GROUP BY 1"""
+        rows = await conn.execute(text(sql), {**_range(period), "unit": unit, "tz": period.tz.key})
+    else:  # whole days: the per-day rollup
+        rows = await conn.execute(text(days.SERIES_SQL),
+                                  {**days.params(period.whole_days(), include_bots), "unit": unit})
     buckets: dict[datetime, SessionCounts] = {start: SessionCounts() for start in bucket_starts}
     for row in rows:
         # A week or month bucket may start before the range: its sessions belong to the first bucket.
@@ -279,34 +259,6 @@ async def live_sessions(conn: AsyncConnection, *, include_bots: bool, limit: int
     return [_session(r) for r in rows]
 
 
-# The referrer's host, lower case, without "www." (the tables in analytics.traffic.referrers).
-REFERRER_HOST = (r"regexp_replace(lower(substring(referrer_url FROM "
-                 r"'^(?:[A-Za-z][A-Za-z0-9+.-]*:)?//(?:[^@/?#]*@)?([^:/?#]+)')), '^(www|m)\.', '')")
-
-
-@dataclass(frozen=True)
-class Dimension:
-    """What a breakdown groups by, and which sessions have a value for it (``where``)."""
-
-    keys: tuple[str, ...]
-    where: str = "true"
-
-
-DIMENSIONS: dict[str, Dimension] = {
-    "sources": Dimension(("referrer_source",)),
-    # Self-referrals are classified direct, so a referrer counts only for other sources.
-    "referrers": Dimension((REFERRER_HOST,), f"referrer_source <> 'direct' AND {REFERRER_HOST} <> ''"),
-    "campaigns": Dimension(("utm_source", "utm_medium", "utm_campaign"),
-                           "coalesce(utm_source, utm_medium, utm_campaign) IS NOT NULL"),
-    "countries": Dimension(("country",)),
-    "regions": Dimension(("country", "region"), "region IS NOT NULL"),
-    "devices": Dimension(("device_type",)),
-    "browsers": Dimension(("browser",)),
-    "operating_systems": Dimension(("os",)),
-    "landing_pages": Dimension(("landing_page",), "landing_page IS NOT NULL"),
-}
-
-
 @dataclass(frozen=True)
 class BreakdownRow:
     keys: tuple[str | None, ...]
@@ -328,7 +280,7 @@ def _breakdown_sql(spec: Dimension, include_bots: bool, tail: str, only_keys: bo
                 + " AND ".join(f"s.{k} IS NOT DISTINCT FROM wanted.{k}" for k in names))
     return f"""
         WITH s AS (SELECT {keys}, * FROM sessions WHERE {where} AND {spec.where})
-        SELECT {", ".join(f"s.{k} AS {k}" for k in names)}, {_AGGREGATE_SQL},
+        SELECT {", ".join(f"s.{k} AS {k}" for k in names)}, {AGGREGATE_SQL},
                (SELECT count(*) FROM sessions WHERE {where}) AS total
         FROM s {join} GROUP BY {", ".join(f"s.{k}" for k in names)} {tail}"""
 
@@ -338,31 +290,48 @@ def _breakdown_row(spec: Dimension, row: Any) -> BreakdownRow:
                         metrics.share(int(row.sessions), int(row.total)))
 
 
+def _from_days(people: bool, content_id: str | None) -> bool:
+    """Whether a breakdown reads the per-day rollup: it keeps no distinct people per key and no
+    content audiences."""
+    return not people and content_id is None
+
+
 async def breakdown(conn: AsyncConnection, *, dimension: str, period: Period, include_bots: bool,
-                    limit: int, content_id: str | None = None) -> list[BreakdownRow]:
-    """Sessions by one dimension, most sessions first (ties by key in byte order, unknown last)."""
+                    limit: int, content_id: str | None = None, people: bool = True) -> list[BreakdownRow]:
+    """Sessions by one dimension, most sessions first (ties by key in byte order, unknown last).
+    ``people=False``: visitors and users are not computed (0), and the rows come from the rollup."""
     spec = DIMENSIONS[dimension]
     order = ", ".join(f"k{i} NULLS LAST" for i in range(len(spec.keys)))
-    sql = _breakdown_sql(spec, include_bots, f"ORDER BY sessions DESC, {order} LIMIT :limit")
-    rows = await conn.execute(text(sql), {**_range(period, content_id), "limit": limit})
+    tail = f"ORDER BY sessions DESC, {order} LIMIT :limit"
+    if _from_days(people, content_id):
+        rows = await conn.execute(text(days.breakdown_sql(dimension, tail)),
+                                  {**days.params(period, include_bots), "limit": limit})
+    else:
+        rows = await conn.execute(text(_breakdown_sql(spec, include_bots, tail)),
+                                  {**_range(period, content_id), "limit": limit})
     return [_breakdown_row(spec, r) for r in rows]
 
 
 async def breakdown_of(conn: AsyncConnection, *, dimension: str, period: Period, include_bots: bool,
-                       keys: Sequence[tuple[str | None, ...]], content_id: str | None = None
-                       ) -> dict[tuple[str | None, ...], BreakdownRow]:
-    """The groups with these keys, every one: a key without sessions in the period gets zeros."""
+                       keys: Sequence[tuple[str | None, ...]], content_id: str | None = None,
+                       people: bool = True) -> dict[tuple[str | None, ...], BreakdownRow]:
+    """The groups with these keys, every one: a key without sessions in the period gets zeros
+    (``people`` as for :func:`breakdown`)."""
     spec = DIMENSIONS[dimension]
     arrays = {f"k{i}": [key[i] for key in keys] for i in range(len(spec.keys))}
+    rolled = _from_days(people, content_id)
     found: dict[tuple[str | None, ...], BreakdownRow] = {}
     if keys:
-        rows = await conn.execute(text(_breakdown_sql(spec, include_bots, "", only_keys=True)),
-                                  {**_range(period, content_id), **arrays})
+        sql, values = ((days.breakdown_sql(dimension, "", only_keys=True), days.params(period, include_bots))
+                       if rolled else
+                       (_breakdown_sql(spec, include_bots, "", only_keys=True), _range(period, content_id)))
+        rows = await conn.execute(text(sql), {**values, **arrays})
         found = {row.keys: row for row in (_breakdown_row(spec, r) for r in rows)}
     if len(found) < len(keys):
-        total = int((await conn.execute(text(f"SELECT count(*) FROM sessions WHERE {_in_period()}"
-                                             f"{_scope(include_bots)}"),
-                                        _range(period, content_id))).scalar_one())
+        sql, values = ((days.PERIOD_SESSIONS_SQL, days.params(period, include_bots)) if rolled else
+                       (f"SELECT count(*) FROM sessions WHERE {_in_period()}{_scope(include_bots)}",
+                        _range(period, content_id)))
+        total = int((await conn.execute(text(sql), values)).scalar_one())
         for key in keys:
             found.setdefault(key, BreakdownRow(key, SessionCounts(), metrics.share(0, total)))
     return found

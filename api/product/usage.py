@@ -139,7 +139,7 @@ async def usage(info: AppInfo, range: RangeInput, granularity: Granularity | Non
             include_bots=include_bots)
         # Usage shows no returning visitors: the statement leaves them out.
         sessions = await session_stats.session_totals(conn, period=period, include_bots=include_bots,
-                                                      returning=False)
+                                                      returning=False, median=False)
         points = await session_stats.session_series(conn, period=period, granularity=chosen,
                                                     bucket_starts=starts, include_bots=include_bots)
         previous = None
@@ -148,7 +148,7 @@ async def usage(info: AppInfo, range: RangeInput, granularity: Granularity | Non
                 await stats.user_activity(conn, first_day=before.first_day, last_day=before.last_day,
                                           include_bots=include_bots),
                 await session_stats.session_totals(conn, period=before, include_bots=include_bots,
-                                                   returning=False))
+                                                   returning=False, median=False))
     values = UsageFigures.values(users[0], sessions)
     series = []
     for u, p in zip(users[1:], points, strict=True):

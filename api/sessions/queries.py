@@ -98,17 +98,21 @@ async def stats_with_comparison(info: AppInfo, period: DomainPeriod, compare: Do
                                 segment: str | None = None) -> SessionStats:
     """Session totals of the period and, with ``compare``, of the comparison period (of the sessions
     that used ``content_id`` when given). Returning visitors, which read every earlier session of the
-    tenant, are computed only when the selection asks for them (at any depth)."""
-    returning = bool({"returningVisitors", "returnVisitRate"} & selected_names(info))
+    tenant, and the median, which reads the period's session rows, are computed only when the
+    selection asks for them (at any depth)."""
+    selected = selected_names(info)
+    returning = bool({"returningVisitors", "returnVisitRate"} & selected)
+    median = "medianSessionDurationSeconds" in selected
     async with info.context.read() as conn:
         totals = await stats.session_totals(conn, period=period, include_bots=include_bots,
-                                            content_id=content_id, segment=segment, returning=returning)
+                                            content_id=content_id, segment=segment, returning=returning,
+                                            median=median)
         previous = None
         if compare is not None:
             before = comparison(period, compare)
             previous = (before, await stats.session_totals(conn, period=before, include_bots=include_bots,
                                                            content_id=content_id, segment=segment,
-                                                           returning=returning))
+                                                           returning=returning, median=median))
     return SessionStats.build(period, totals, previous)
 
 

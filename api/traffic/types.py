@@ -10,7 +10,7 @@ import strawberry
 from analytics.periods import MAX_BUCKETS, PeriodError
 from analytics.periods import Period as DomainPeriod
 from analytics.sessions import stats
-from api.common import Period, check_limit, compared
+from api.common import Period, check_limit, compared, selected_names
 from api.context import AppInfo
 from api.errors import BadInput
 
@@ -187,14 +187,17 @@ async def breakdown_rows(info: AppInfo, dimension: str, period: DomainPeriod, in
     """The period's top rows and, with ``compared``, the same keys' rows in that period (of the
     sessions that used ``content_id`` when given)."""
     check_limit("limit", limit, MAX_ROWS)
+    # Distinct visitors and users per key read the session rows; rows that show neither (the
+    # overview's top sources and pages) come from the per-day rollup.
+    people = bool({"visitors", "users"} & selected_names(info))
     async with info.context.read() as conn:
         rows = await stats.breakdown(conn, dimension=dimension, period=period, include_bots=include_bots,
-                                     limit=limit, content_id=content_id)
+                                     limit=limit, content_id=content_id, people=people)
         if compared is None:
             return rows, None
         return rows, await stats.breakdown_of(conn, dimension=dimension, period=compared,
                                               include_bots=include_bots, keys=[r.keys for r in rows],
-                                              content_id=content_id)
+                                              content_id=content_id, people=people)
 
 
 @strawberry.type(description="Where sessions came from and on what, ranked by sessions (ties by key). "

@@ -1,0 +1,189 @@
+"""Sessions per tenant-local day (``session_days``, ``session_people_days``): their check against a
+recomputation from the ``sessions`` rows, and the reads that take a period's whole days from them.
+
+Statement triggers on ``sessions`` (migration 0036) keep both tables: every writer of session rows
+(the rollup, scoring, bot rules, exemptions, identity re-derivation, erasure, retention) changes them
+in the same statement, subtracting the old rows and adding the new, so they always equal the
+grouping of the current session rows by the day each session started. ``session_days`` holds per
+(day, bot side, dimension, key) the additive figures (dimension ``all``: the day's totals);
+``session_people_days`` each day's visitors and signed-in users, so distinct counts over any run of
+days stay exact. A period that cuts days reads its edge hours from the session rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from analytics.db import CURRENT_TENANT, HUMANS_UNLESS_INCLUDE_BOTS
+from analytics.periods import Period, local_midnight
+from analytics.rollups.consumers import Claim, Consumer, Difference, compare
+from analytics.sessions.measures import BOUNCED, DIMENSIONS, DURATION, Dimension
+
+TOTALS = "all"  # the dimension of a day's totals (key: the empty array)
+_ALL = Dimension(())
+PEOPLE = {"visitors": ("visitor", "visitor_id"), "users": ("user", "user_id")}
+
+
+def spec(dimension: str) -> Dimension:
+    return _ALL if dimension == TOTALS else DIMENSIONS[dimension]
+
+
+def key_array(dimension: Dimension) -> str:
+    return f"CAST(ARRAY[{', '.join(dimension.keys)}] AS text[])"
+
+
+# --- the check -----------------------------------------------------------------------------------
+
+_DATED = ("dated AS (SELECT s.*, (s.started_at AT TIME ZONE kept.timezone)::date AS day "
+          "FROM sessions s, kept WHERE s.tenant_id = :tenant)")
+_WANT_DAYS = " UNION ALL ".join(
+    f"SELECT day, excluded AS bot, '{name}' AS dimension, {key_array(spec(name))} AS key, "
+    f"count(*) AS sessions, "
+    f"sum(page_views) AS page_views, count(*) FILTER (WHERE {BOUNCED}) AS bounced, "
+    f"sum({DURATION}) AS duration_seconds FROM dated WHERE {spec(name).where} GROUP BY 1, 2, 4"
+    for name in (TOTALS, *DIMENSIONS))
+_HAVE_DAYS = ("SELECT day, bot, dimension, key, sessions, page_views, bounced, duration_seconds "
+              "FROM session_days WHERE tenant_id = :tenant")
+_WANT_PEOPLE = " UNION ALL ".join(
+    f"SELECT day, excluded AS bot, '{kind}' AS kind, {column} AS person, count(*) AS sessions FROM dated "
+    f"WHERE {column} IS NOT NULL GROUP BY 1, 2, 4" for kind, column in PEOPLE.values())
+_HAVE_PEOPLE = "SELECT day, bot, kind, person, sessions FROM session_people_days WHERE tenant_id = :tenant"
+
+
+async def _verify(conn: AsyncConnection, tenant_id: int) -> list[Difference]:
+    found = [await compare(conn, tenant_id, "session_days", _WANT_DAYS, _HAVE_DAYS, ctes=", " + _DATED),
+             await compare(conn, tenant_id, "session_people_days", _WANT_PEOPLE, _HAVE_PEOPLE,
+                           ctes=", " + _DATED)]
+    return [d for d in found if d is not None]
+
+
+async def _kept_by_trigger(conn: AsyncConnection, claim: Claim) -> None:
+    """Nothing to do per claim: the session rows' own writes keep the tables."""
+
+
+SESSION_DAYS = Consumer("session_days", _kept_by_trigger, _verify,
+                        tables=("session_days", "session_people_days"))
+
+
+# --- the reads -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """A period split into its whole local days and the hours before and after them."""
+
+    start: datetime
+    end: datetime
+    whole_first: date  # after whole_last when the period holds no whole day
+    whole_last: date
+    whole_start: datetime  # = whole_end when there is no whole day
+    whole_end: datetime
+
+    @classmethod
+    def of(cls, period: Period) -> Window:
+        tz = period.tz
+        first = period.start.astimezone(tz).date()
+        if local_midnight(first, tz) < period.start:
+            first += timedelta(days=1)
+        last = period.end.astimezone(tz).date() - timedelta(days=1)  # the day holding the end is cut
+        if first > last:
+            return cls(period.start, period.end, first, last, period.end, period.end)
+        return cls(period.start, period.end, first, last, local_midnight(first, tz),
+                   local_midnight(last + timedelta(days=1), tz))
+
+    def params(self) -> dict[str, object]:
+        return {"start": self.start, "end": self.end, "whole_first": self.whole_first,
+                "whole_last": self.whole_last, "whole_start": self.whole_start, "whole_end": self.whole_end}
+
+
+_EDGES = (f"{CURRENT_TENANT} AND (started_at >= :start AND started_at < :whole_start "
+          "OR started_at >= :whole_end AND started_at < :end)")
+
+
+def span(dimension: str) -> str:
+    """A FROM item: the period's additive rows of ``dimension`` (``bot``, ``key``, ``day_start`` the
+    local midnight of a daily row or a session's start, and the four sums): whole days from
+    ``session_days``, edge hours from the session rows. Parameters: :meth:`Window.params`, ``tz``."""
+    of = spec(dimension)
+    return f"""(
+        SELECT bot, key, CAST(day AS timestamp) AT TIME ZONE CAST(:tz AS text) AS day_start, sessions,
+               page_views, bounced, duration_seconds
+        FROM session_days WHERE {CURRENT_TENANT} AND dimension = '{dimension}'
+          AND day BETWEEN :whole_first AND :whole_last
+        UNION ALL
+        SELECT excluded, {key_array(of)}, started_at, 1, page_views, CAST({BOUNCED} AS integer), {DURATION}
+        FROM sessions WHERE {_EDGES} AND {of.where})"""
+
+
+def people(kind: str) -> str:
+    """A FROM item: the period's (``bot``, ``person``, ``day_start``) of ``visitors`` or ``users``, whole
+    days from ``session_people_days``, edge hours from the session rows."""
+    name, column = PEOPLE[kind]
+    return f"""(
+        SELECT bot, person, CAST(day AS timestamp) AT TIME ZONE CAST(:tz AS text) AS day_start
+        FROM session_people_days WHERE {CURRENT_TENANT} AND kind = '{name}'
+          AND day BETWEEN :whole_first AND :whole_last
+        UNION ALL
+        SELECT excluded, {column}, started_at FROM sessions WHERE {_EDGES} AND {column} IS NOT NULL)"""
+
+
+_SUMS = ("coalesce(sum(sessions), 0) AS sessions, coalesce(sum(page_views), 0) AS page_views, "
+         "coalesce(sum(bounced), 0) AS bounced, coalesce(sum(duration_seconds), 0) AS duration_seconds")
+
+
+def _distinct(kind: str, bucket: str = "") -> str:
+    return (f"SELECT {bucket}count(DISTINCT person) AS n FROM {people(kind)} AS p "
+            f"WHERE {HUMANS_UNLESS_INCLUDE_BOTS}")
+
+
+# The period's totals (the columns of SessionCounts, and ``bots``: the excluded sessions whatever
+# include_bots says).
+TOTALS_SQL = f"""
+    SELECT coalesce(sum(sessions) FILTER (WHERE {HUMANS_UNLESS_INCLUDE_BOTS}), 0) AS sessions,
+           ({_distinct("visitors")}) AS visitors, ({_distinct("users")}) AS users,
+           coalesce(sum(page_views) FILTER (WHERE {HUMANS_UNLESS_INCLUDE_BOTS}), 0) AS page_views,
+           coalesce(sum(bounced) FILTER (WHERE {HUMANS_UNLESS_INCLUDE_BOTS}), 0) AS bounced,
+           coalesce(sum(duration_seconds) FILTER (WHERE {HUMANS_UNLESS_INCLUDE_BOTS}), 0) AS duration_seconds,
+           coalesce(sum(sessions) FILTER (WHERE bot), 0) AS bots
+    FROM {span(TOTALS)} AS r"""
+
+# Per bucket (``:unit`` of date_trunc in ``:tz``): the columns of SessionCounts.
+_BUCKET = "date_trunc(:unit, day_start, CAST(:tz AS text)) AS bucket, "
+SERIES_SQL = f"""
+    WITH c AS (SELECT {_BUCKET}{_SUMS} FROM {span(TOTALS)} AS r WHERE {HUMANS_UNLESS_INCLUDE_BOTS}
+               GROUP BY 1),
+         v AS ({_distinct("visitors", _BUCKET)} GROUP BY 1),
+         u AS ({_distinct("users", _BUCKET)} GROUP BY 1)
+    SELECT c.bucket, c.sessions, coalesce(v.n, 0) AS visitors, coalesce(u.n, 0) AS users, c.page_views,
+           c.bounced, c.duration_seconds
+    FROM c LEFT JOIN v USING (bucket) LEFT JOIN u USING (bucket)"""
+
+PERIOD_SESSIONS_SQL = (f"SELECT coalesce(sum(sessions), 0) FROM {span(TOTALS)} AS r "
+                       f"WHERE {HUMANS_UNLESS_INCLUDE_BOTS}")
+
+
+def breakdown_sql(dimension: str, tail: str, only_keys: bool = False) -> str:
+    """Like analytics.sessions.stats' breakdown statement (``k0``.. keys, the SessionCounts columns,
+    ``total``), from the rollup: visitors and users are not kept per key and are reported as 0."""
+    names = [f"k{i}" for i in range(len(spec(dimension).keys))]
+    # Byte order (collation "C") for ties, as the statement over the session rows.
+    keys = ", ".join(f'g.key[{i + 1}] COLLATE "C" AS {k}' for i, k in enumerate(names))
+    join = ""
+    if only_keys:
+        arrays = ", ".join(f"CAST(:{k} AS text[])" for k in names)
+        join = (f"JOIN unnest({arrays}) AS wanted({', '.join(names)}) ON "
+                + " AND ".join(f"g.key[{i + 1}] IS NOT DISTINCT FROM wanted.{k}"
+                               for i, k in enumerate(names)))
+    return f"""
+        WITH g AS (SELECT key, {_SUMS} FROM {span(dimension)} AS r WHERE {HUMANS_UNLESS_INCLUDE_BOTS}
+                   GROUP BY key)
+        SELECT {keys}, g.sessions, 0 AS visitors, 0 AS users, g.page_views, g.bounced, g.duration_seconds,
+               ({PERIOD_SESSIONS_SQL}) AS total
+        FROM g {join} {tail}"""
+
+
+def params(period: Period, include_bots: bool) -> dict[str, object]:
+    return {**Window.of(period).params(), "tz": period.tz.key, "include_bots": include_bots}

@@ -1,0 +1,156 @@
+"""The per-day session rollup (analytics.sessions.days): exact rows from the sessions of
+tests.api.test_sessions, kept through later changes of the session rows, and its recomputation."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from analytics.rollups.consumers import Difference
+from analytics.rollups.recompute import verify_rollups
+from tests.api.test_sessions import RANGE, shop
+from tests.conftest import GraphQLClient, TenantKeys
+
+__all__ = ["shop"]  # six human sessions, four bot sessions on 2025-05-10/11 (Europe/Berlin)
+
+
+async def rows(engine: AsyncEngine, tenant_id: int, dimension: str) -> list[tuple[Any, ...]]:
+    async with engine.connect() as conn:
+        return [tuple(r) for r in await conn.execute(text(
+            "SELECT CAST(day AS text), bot, key, sessions, page_views, bounced, duration_seconds "
+            "FROM session_days WHERE tenant_id = :t AND dimension = :d ORDER BY day, bot, key"),
+            {"t": tenant_id, "d": dimension})]
+
+
+async def people(engine: AsyncEngine, tenant_id: int) -> list[tuple[Any, ...]]:
+    async with engine.connect() as conn:
+        return [tuple(r) for r in await conn.execute(text(
+            "SELECT CAST(day AS text), bot, kind, count(*), sum(sessions) FROM session_people_days "
+            "WHERE tenant_id = :t GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"), {"t": tenant_id})]
+
+
+async def differences(engine: AsyncEngine, tenant_id: int) -> list[Difference]:
+    async with engine.connect() as conn:
+        return [d for d in await verify_rollups(conn, tenant_id) if d.table.startswith("session_")]
+
+
+async def test_days_hold_each_days_sessions_by_side_and_dimension(owner_engine: AsyncEngine,
+                                                                   shop: TenantKeys) -> None:
+    # Humans, May 10: H1 (3 page views, 300 s), H2 and H3 (bounces, 0 s and 30 s); May 11: H4 (600 s,
+    # a tour event: no bounce), H5 (3 pages, 1,200 s), H6 (2 pages, 240 s). Bots, May 10: Googlebot (2
+    # pages, 5 s); May 11: Googlebot and GPTBot (one page each: bounces), the scanner (2 pages, 1 s).
+    assert await rows(owner_engine, shop.id, "all") == [
+        ("2025-05-10", False, [], 3, 5, 2, Decimal(330)),
+        ("2025-05-10", True, [], 1, 2, 0, Decimal(5)),
+        ("2025-05-11", False, [], 3, 6, 0, Decimal(2040)),
+        ("2025-05-11", True, [], 3, 4, 2, Decimal(1)),
+    ]
+    assert await rows(owner_engine, shop.id, "sources") == [
+        ("2025-05-10", False, ["email"], 1, 3, 0, Decimal(300)),
+        ("2025-05-10", False, ["organic_search"], 1, 1, 1, Decimal(0)),
+        ("2025-05-10", False, ["social"], 1, 1, 1, Decimal(30)),
+        ("2025-05-10", True, ["direct"], 1, 2, 0, Decimal(5)),
+        ("2025-05-11", False, ["direct"], 2, 5, 0, Decimal(1440)),
+        ("2025-05-11", False, ["referral"], 1, 1, 0, Decimal(600)),
+        ("2025-05-11", True, ["direct"], 3, 4, 2, Decimal(1)),
+    ]
+    # Visitors: a1 (twice on May 10), u1 (May 10 and 11; its only user), a5, a6; bots g (both days),
+    # gpt, scan.
+    assert await people(owner_engine, shop.id) == [
+        ("2025-05-10", False, "user", 1, 1), ("2025-05-10", False, "visitor", 2, 3),
+        ("2025-05-10", True, "visitor", 1, 1),
+        ("2025-05-11", False, "user", 1, 1), ("2025-05-11", False, "visitor", 3, 3),
+        ("2025-05-11", True, "visitor", 3, 3),
+    ]
+    assert await differences(owner_engine, shop.id) == []
+
+
+async def test_days_follow_flag_changes_and_deletions_and_the_check_finds_drift(
+        owner_engine: AsyncEngine, shop: TenantKeys) -> None:
+    async with owner_engine.begin() as conn:  # flag H3 (Firefox) as a bot, then delete H6 (Edge)
+        await conn.execute(text("UPDATE sessions SET is_bot = true WHERE tenant_id = :t AND user_agent LIKE "
+                                "'%Firefox/125.0'"), {"t": shop.id})
+        await conn.execute(text("DELETE FROM sessions WHERE tenant_id = :t AND user_agent LIKE '%Edg/%'"),
+                           {"t": shop.id})
+    assert await rows(owner_engine, shop.id, "all") == [
+        ("2025-05-10", False, [], 2, 4, 1, Decimal(300)),
+        ("2025-05-10", True, [], 2, 3, 1, Decimal(35)),
+        ("2025-05-11", False, [], 2, 4, 0, Decimal(1800)),
+        ("2025-05-11", True, [], 3, 4, 2, Decimal(1)),
+    ]
+    # The emptied Edge rows are gone, not left at zero.
+    assert [r for r in await rows(owner_engine, shop.id, "browsers") if r[2] == ["Edge"]] == []
+    assert await differences(owner_engine, shop.id) == []
+
+    async with owner_engine.begin() as conn:  # drift no trigger made: the check reports it
+        await conn.execute(text("UPDATE session_days SET page_views = page_views + 1 WHERE tenant_id = :t "
+                                "AND dimension = 'devices' AND NOT bot AND day = '2025-05-10'"), {"t": shop.id})
+        await conn.execute(text("DELETE FROM session_people_days WHERE tenant_id = :t AND kind = 'user'"),
+                           {"t": shop.id})
+    assert await differences(owner_engine, shop.id) == [Difference("session_days", 1, 1),
+                                                        Difference("session_people_days", 2, 0)]
+
+
+# From 11:00 local on May 10 (H3 at 11:00, H2 at 12:00, Googlebot at 13:00; H1 at 10:00 is before it)
+# to the end of May 11: the rest of May 10 is read from the session rows, May 11 from its day rows.
+CUT = {"from": "2025-05-10T11:00:00", "to": "2025-05-12T00:00:00"}
+FIGURES = "sessions visitors users pageViews bounceRate avgSessionDurationSeconds botSessions"
+
+
+async def test_a_range_that_cuts_a_day_reads_its_edge_hours_from_the_sessions(
+        gql: GraphQLClient, shop: TenantKeys) -> None:
+    data = await gql.data(shop.secret, f"""query($r: RangeInput!) {{ tenant {{
+        sessionStats(range: $r) {{ {FIGURES} }}
+        traffic(range: $r) {{ sources {{ key sessions share bounceRate }} }} }} }}""", {"r": CUT})
+    # H2, H3 (bounces of 0 and 30 s), H4 (600 s), H5 (1,200 s), H6 (240 s): visitors a1, u1, a5, a6.
+    assert data["tenant"]["sessionStats"] == {
+        "sessions": 5, "visitors": 4, "users": 1, "pageViews": 8, "bounceRate": 40.0,
+        "avgSessionDurationSeconds": 414.0, "botSessions": 4}
+    assert data["tenant"]["traffic"]["sources"] == [
+        {"key": "direct", "sessions": 2, "share": 40.0, "bounceRate": 0.0},
+        {"key": "organic_search", "sessions": 1, "share": 20.0, "bounceRate": 100.0},
+        {"key": "referral", "sessions": 1, "share": 20.0, "bounceRate": 0.0},
+        {"key": "social", "sessions": 1, "share": 20.0, "bounceRate": 100.0},
+    ]
+
+
+ROWS = "key sessions share bounceRate avgSessionDurationSeconds"
+
+
+async def test_rows_from_the_rollup_equal_rows_from_the_sessions(gql: GraphQLClient, shop: TenantKeys) -> None:
+    # Selecting visitors reads the session rows; without them the same rows come from the rollup.
+    for where in (RANGE, CUT):
+        for bots in (False, True):
+            answers = []
+            for extra in ("", "visitors"):
+                body = f"{ROWS} {extra} previous {{ sessions {extra} }} change {{ sessions }}"
+                data = await gql.data(shop.secret, f"""query($r: RangeInput!, $b: Boolean!) {{ tenant {{
+                    traffic(range: $r, includeBots: $b, compare: PREVIOUS_PERIOD) {{
+                    {" ".join(f"{d}(limit: 3) {{ {body} }}" for d in ("sources", "countries", "devices"))}
+                    campaigns {{ utmSource utmMedium utmCampaign sessions {extra} }}
+                    regions {{ country region sessions {extra} }} }} }} }}""", {"r": where, "b": bots})
+                answers.append(data)
+            for rows in answers[1]["tenant"]["traffic"].values():
+                for row in rows:
+                    row.pop("visitors")
+                    if row.get("previous"):
+                        row["previous"].pop("visitors")
+            assert answers[0] == answers[1], (where, bots)
+
+
+async def test_the_migrations_fill_from_stored_sessions_equals_the_recomputation(
+        owner_engine: AsyncEngine, shop: TenantKeys) -> None:
+    import importlib
+
+    fill = importlib.import_module("migrations.versions.0036_session_days")._fold(
+        f"SELECT 1 AS sign, * FROM sessions WHERE tenant_id = {shop.id}")
+    before = await rows(owner_engine, shop.id, "sources"), await people(owner_engine, shop.id)
+    async with owner_engine.begin() as conn:  # as if the sessions were stored before the migration
+        for table in ("session_days", "session_people_days"):
+            await conn.execute(text(f"DELETE FROM {table} WHERE tenant_id = :t"), {"t": shop.id})
+        await conn.execute(text(f"DO $$ DECLARE tenants bigint[]; BEGIN {fill} END $$"))
+    assert (await rows(owner_engine, shop.id, "sources"), await people(owner_engine, shop.id)) == before
+    assert before[0] and await differences(owner_engine, shop.id) == []
