@@ -9,6 +9,8 @@ import typer
 from cli.ai.reading import (
     REQUEST_NAMES,
     Agent,
+    CompareRows,
+    ExactModel,
     Model,
     Reading,
     flat,
@@ -25,42 +27,76 @@ agents_app = typer.Typer(help="AI agents: stats, trends, one agent, the list.", 
 requests_app = typer.Typer(help="AI requests: stats, single requests, trends, models.", no_args_is_help=True)
 
 
+def show_stats(options: ReportOptions, operation: str, root: str, what: str, **narrowed: str | None) -> None:
+    reading = Reading(options)
+    data = reading.data(operation, root, **narrowed)
+    reading.show(
+        what, data, {"stats": data["stats"]}, [Section(what, stat_rows(data["stats"], REQUEST_NAMES))]
+    )
+
+
+def show_trends(
+    options: ReportOptions, compare: str, operation: str, root: str, what: str, **narrowed: str | None
+) -> None:
+    reading = Reading(options, compare=compare)
+    data = reading.data(operation, root, **narrowed)
+    reading.show(
+        f"{what} per {data['trends']['granularity'].lower()}",
+        data,
+        {"trends": data["trends"]},
+        [Section(what, points(data["trends"]))],
+    )
+
+
+STATS_HELP = (
+    "{}: requests, errors and error rate, tokens, cost, latency percentiles (ms), compared with the "
+    "previous period."
+)
+TRENDS_HELP = (
+    "{} per hour, day, week or month: requests, errors, tokens, cost, tool calls (--compare: each "
+    "point beside the comparison period's)."
+)
+
+
 def stats_command(operation: str, root: str, what: str) -> Callable[..., None]:
     @report_options(compare=True)
     def command(options: ReportOptions) -> None:
-        reading = Reading(options)
-        data = reading.data(operation, root)
-        reading.show(
-            what, data, {"stats": data["stats"]}, [Section(what, stat_rows(data["stats"], REQUEST_NAMES))]
-        )
+        show_stats(options, operation, root, what)
 
-    command.__doc__ = (
-        f"{what.capitalize()}: requests, errors and error rate, tokens, cost, latency "
-        "percentiles (ms), compared with the previous period."
-    )
+    command.__doc__ = STATS_HELP.format(what.capitalize())
     return command
 
 
 def trends_command(operation: str, root: str, what: str) -> Callable[..., None]:
     @report_options(group_by=True)
-    def command(options: ReportOptions) -> None:
-        reading = Reading(options)
-        data = reading.data(operation, root)
-        reading.show(
-            f"{what} per {data['trends']['granularity'].lower()}",
-            data,
-            {"trends": data["trends"]},
-            [Section(what, points(data["trends"]))],
-        )
+    def command(options: ReportOptions, compare: str = CompareRows) -> None:
+        show_trends(options, compare, operation, root, what)
 
-    command.__doc__ = (
-        f"{what.capitalize()} per hour, day, week or month: requests, errors, tokens, cost, tool calls."
-    )
+    command.__doc__ = TRENDS_HELP.format(what.capitalize())
     return command
 
 
-requests_app.command("stats")(stats_command("CliRequestStats", "requests", "request stats"))
-requests_app.command("trends")(trends_command("CliRequestTrends", "requests", "requests"))
+@requests_app.command("stats")
+@report_options(compare=True)
+def requests_stats(options: ReportOptions, model: str | None = ExactModel, agent: str | None = Agent) -> None:
+    """Request stats: requests, errors and error rate, tokens, cost, latency percentiles (ms), compared
+    with the previous period; --model and --agent narrow them."""
+    show_stats(options, "CliRequestStats", "requests", "request stats", model=model, agent=agent)
+
+
+@requests_app.command("trends")
+@report_options(group_by=True)
+def requests_trends(
+    options: ReportOptions,
+    compare: str = CompareRows,
+    model: str | None = ExactModel,
+    agent: str | None = Agent,
+) -> None:
+    """Requests per hour, day, week or month: requests, errors, tokens, cost, tool calls (--compare: each
+    point beside the comparison period's); --model and --agent narrow them."""
+    show_trends(options, compare, "CliRequestTrends", "requests", "requests", model=model, agent=agent)
+
+
 agents_app.command("stats")(stats_command("CliAgentStats", "agents", "agent stats"))
 agents_app.command("trends")(trends_command("CliAgentTrends", "agents", "agents"))
 

@@ -26,6 +26,14 @@ Model = typer.Option(
     help="Only requests whose model contains this text (list) or is exactly this model (stats, trends).",
 )
 Agent = typer.Option(None, "--agent", help="Only this agent.")
+ExactModel = typer.Option(None, "--model", help="Only requests of exactly this model (as sent).")
+# Trends and rankings compare only when asked (stats compare with the previous period by default).
+CompareRows = typer.Option(
+    "none",
+    "--compare",
+    help="Beside each point (row) the comparison period's figures and a trend arrow: previous (the "
+    "same length just before), year (a year earlier) or none.",
+)
 REQUEST_NAMES = (
     "count",
     "errors",
@@ -40,6 +48,7 @@ REQUEST_NAMES = (
     "timeToFirstTokenP50",
 )
 POINT_TOTALS = ("cost", "tokens", "unpricedTokens", "requests", "errors", "toolCalls")
+COMPARED = ("cost", "requests")  # a compared AI point's or cost row's figures shown beside it
 
 
 def limit_option(default: int) -> Any:
@@ -77,8 +86,26 @@ def with_total(rows: list[dict[str, Any]], first: str, summed: Sequence[str]) ->
     return [*rows, total]
 
 
-def points(series: dict[str, Any]) -> list[dict[str, Any]]:
-    return with_total([dict(p) for p in series["points"]], "start", POINT_TOTALS)
+def compared(row: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """A row without its ``previous``/``change`` objects; when compared, each of ``names`` followed by
+    its previous value and trend arrow (``previousCost``, ``costTrend``)."""
+    previous, change = row.get("previous"), row.get("change") or {}
+    flat = {k: v for k, v in row.items() if k not in ("previous", "change")}
+    if previous is None:
+        return flat
+    for name in names:
+        title = name[0].upper() + name[1:]
+        flat[f"previous{title}"] = previous[name]
+        flat[f"{name}Trend"] = arrow(change.get(name))
+    return flat
+
+
+def points(series: dict[str, Any], totals: Sequence[str] = POINT_TOTALS) -> list[dict[str, Any]]:
+    """A series' points as rows (compared ones with previous values and arrows) and a total row."""
+    names = COMPARED if "requests" in (series["points"] or [{}])[0] else ("conversations", "cost")
+    rows = [compared(dict(p), names) for p in series["points"]]
+    previous = [f"previous{n[0].upper()}{n[1:]}" for n in names if n in totals]
+    return with_total(rows, "start", [*totals, *(p for p in previous if rows and p in rows[0])])
 
 
 def flat(stats: dict[str, Any], **first: Any) -> dict[str, Any]:
@@ -88,9 +115,10 @@ def flat(stats: dict[str, Any], **first: Any) -> dict[str, Any]:
 class Reading:
     """One AI report: the shared options checked, the server opened, the variables they give."""
 
-    def __init__(self, options: ReportOptions) -> None:
+    def __init__(self, options: ReportOptions, compare: str | None = None) -> None:
+        """``compare``: the command's own --compare (trends, rankings) when the shared one is absent."""
         since, until = options.range_start, options.until
-        compare, group_by = options.compare, options.group_by
+        compare, group_by = compare if compare is not None else options.compare, options.group_by
         self.options = options
         self.report = open_report(
             options.server,
@@ -106,8 +134,7 @@ class Reading:
         }
         if compare is not None:
             self.variables["compare"] = compare_choice(compare)
-        if group_by is not None or compare is None:
-            self.variables["granularity"] = checked(lambda: granularity_choice(group_by, self.period))
+        self.variables["granularity"] = checked(lambda: granularity_choice(group_by, self.period))
 
     def data(self, operation: str, root: str, **variables: Any) -> dict[str, Any]:
         wanted = {k: v for k, v in self.variables.items() if k in VARIABLES[operation]}
@@ -128,20 +155,20 @@ class Reading:
 
 VARIABLES = {
     "CliCostSummary": ("range", "compare", "includeBots"),
-    "CliCostTrends": ("range", "granularity", "includeBots"),
-    "CliCostBreakdown": ("range", "includeBots"),
+    "CliCostTrends": ("range", "compare", "granularity", "includeBots"),
+    "CliCostBreakdown": ("range", "compare", "includeBots"),
     "CliRequestStats": ("range", "compare", "includeBots"),
     "CliRequestList": ("range", "includeBots"),
-    "CliRequestTrends": ("range", "granularity", "includeBots"),
+    "CliRequestTrends": ("range", "compare", "granularity", "includeBots"),
     "CliRequestModels": ("range", "includeBots"),
     "CliAgentList": ("range", "includeBots"),
     "CliAgentStats": ("range", "compare", "includeBots"),
-    "CliAgentTrends": ("range", "granularity", "includeBots"),
+    "CliAgentTrends": ("range", "compare", "granularity", "includeBots"),
     "CliAgentShow": ("range", "compare", "includeBots"),
     "CliToolStats": ("range", "includeBots"),
-    "CliToolTrends": ("range", "granularity", "includeBots"),
-    "CliToolShow": ("range", "granularity", "includeBots"),
+    "CliToolTrends": ("range", "compare", "granularity", "includeBots"),
+    "CliToolShow": ("range", "compare", "granularity", "includeBots"),
     "CliConversationStats": ("range", "compare", "includeBots"),
-    "CliConversationTrends": ("range", "granularity", "includeBots"),
+    "CliConversationTrends": ("range", "compare", "granularity", "includeBots"),
     "CliConversationList": ("range", "includeBots"),
 }

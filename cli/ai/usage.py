@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from cli.ai.operations import trends_command
-from cli.ai.reading import Agent, Reading, limit_option, points, stat_rows, with_total
+from cli.ai.reading import Agent, CompareRows, Reading, limit_option, points, stat_rows, with_total
 from cli.common import fail
 from cli.output import Section
 from cli.reporting import ReportOptions, report_options
@@ -28,10 +28,13 @@ def tools_stats(options: ReportOptions, limit: int = limit_option(20)) -> None:
 @tools_app.command("show")
 @report_options(group_by=True)
 def tools_show(
-    options: ReportOptions, name: str = typer.Argument(..., help="The tool's name (gen_ai.tool.name).")
+    options: ReportOptions,
+    name: str = typer.Argument(..., help="The tool's name (gen_ai.tool.name)."),
+    compare: str = CompareRows,
 ) -> None:
-    """One tool: its calls, errors, durations and cost, and its calls per bucket."""
-    reading = Reading(options)
+    """One tool: its calls, errors, durations and cost, and its calls per bucket (--compare: each
+    bucket beside the comparison period's)."""
+    reading = Reading(options, compare=compare)
     data = reading.data("CliToolShow", "tool", name=name)
     if data["stats"] is None:
         raise fail(f"no calls of tool {name!r} in this range", 1)
@@ -60,13 +63,16 @@ def conversations_stats(options: ReportOptions, agent: str | None = Agent) -> No
 
 @conversations_app.command("trends")
 @report_options(group_by=True)
-def conversations_trends(options: ReportOptions, agent: str | None = Agent) -> None:
-    """Conversations active, turns and cost per day, week or month."""
-    reading = Reading(options)
+def conversations_trends(
+    options: ReportOptions, agent: str | None = Agent, compare: str = CompareRows
+) -> None:
+    """Conversations active, turns and cost per day, week or month (--compare: each point beside the
+    comparison period's)."""
+    reading = Reading(options, compare=compare)
     if reading.variables.get("granularity") == "HOUR":
         raise fail("--group-by: conversations are kept per day: use day, week or month", 2)
     data = reading.data("CliConversationTrends", "conversations", agent=agent)
-    rows = with_total([dict(p) for p in data["trends"]["points"]], "start", ("turns", "cost"))
+    rows = points(data["trends"], ("turns", "cost"))
     reading.show(
         f"conversations per {data['trends']['granularity'].lower()}",
         data,
