@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import typer
 
 from cli.ai.reading import (
+    COMPARED,
     REQUEST_NAMES,
     Agent,
     CompareRows,
@@ -36,7 +37,13 @@ def show_stats(options: ReportOptions, operation: str, root: str, what: str, **n
 
 
 def show_trends(
-    options: ReportOptions, compare: str, operation: str, root: str, what: str, **narrowed: str | None
+    options: ReportOptions,
+    compare: str,
+    operation: str,
+    root: str,
+    what: str,
+    compared: Sequence[str] = COMPARED,
+    **narrowed: str | None,
 ) -> None:
     reading = Reading(options, compare=compare)
     data = reading.data(operation, root, **narrowed)
@@ -44,7 +51,7 @@ def show_trends(
         f"{what} per {data['trends']['granularity'].lower()}",
         data,
         {"trends": data["trends"]},
-        [Section(what, points(data["trends"]))],
+        [Section(what, points(data["trends"], names=compared))],
     )
 
 
@@ -67,10 +74,14 @@ def stats_command(operation: str, root: str, what: str) -> Callable[..., None]:
     return command
 
 
-def trends_command(operation: str, root: str, what: str) -> Callable[..., None]:
+def trends_command(
+    operation: str, root: str, what: str, compared: Sequence[str] = COMPARED
+) -> Callable[..., None]:
+    """``compared``: the figures shown beside the comparison period's with --compare."""
+
     @report_options(group_by=True)
     def command(options: ReportOptions, compare: str = CompareRows) -> None:
-        show_trends(options, compare, operation, root, what)
+        show_trends(options, compare, operation, root, what, compared)
 
     command.__doc__ = TRENDS_HELP.format(what.capitalize())
     return command

@@ -82,7 +82,7 @@ def with_total(rows: list[dict[str, Any]], first: str, summed: Sequence[str]) ->
     total: dict[str, Any] = {k: None for k in rows[0]}
     total[first] = "total"
     for name in summed:
-        total[name] = round(sum(r[name] or 0 for r in rows), 6)
+        total[name] = round(sum((r[name] for r in rows if r[name] is not None), 0), 6)
     return [*rows, total]
 
 
@@ -100,9 +100,11 @@ def compared(row: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
     return flat
 
 
-def points(series: dict[str, Any], totals: Sequence[str] = POINT_TOTALS) -> list[dict[str, Any]]:
-    """A series' points as rows (compared ones with previous values and arrows) and a total row."""
-    names = COMPARED if "requests" in (series["points"] or [{}])[0] else ("conversations", "cost")
+def points(
+    series: dict[str, Any], totals: Sequence[str] = POINT_TOTALS, names: Sequence[str] = COMPARED
+) -> list[dict[str, Any]]:
+    """A series' points as rows (compared ones with ``names``' previous values and arrows) and a total
+    row."""
     rows = [compared(dict(p), names) for p in series["points"]]
     previous = [f"previous{n[0].upper()}{n[1:]}" for n in names if n in totals]
     return with_total(rows, "start", [*totals, *(p for p in previous if rows and p in rows[0])])

@@ -12,7 +12,7 @@ from cli.reporting import ReportOptions, report_options
 
 tools_app = typer.Typer(help="Tool calls: stats, trends, one tool.", no_args_is_help=True)
 conversations_app = typer.Typer(help="AI conversations: stats, trends, the list.", no_args_is_help=True)
-tools_app.command("trends")(trends_command("CliToolTrends", "tools", "tool calls"))
+tools_app.command("trends")(trends_command("CliToolTrends", "tools", "tool calls", ("toolCalls", "cost")))
 
 
 @tools_app.command("stats")
@@ -72,7 +72,7 @@ def conversations_trends(
     if reading.variables.get("granularity") == "HOUR":
         raise fail("--group-by: conversations are kept per day: use day, week or month", 2)
     data = reading.data("CliConversationTrends", "conversations", agent=agent)
-    rows = points(data["trends"], ("turns", "cost"))
+    rows = points(data["trends"], ("turns", "cost"), ("conversations", "cost"))
     reading.show(
         f"conversations per {data['trends']['granularity'].lower()}",
         data,

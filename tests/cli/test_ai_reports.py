@@ -129,8 +129,18 @@ async def test_trends_and_breakdown_compare_and_requests_narrowed(
     costs = (await data("costs", "trends", *days, *compare))["trends"]
     assert costs["comparisonPeriod"]["from"] == "2026-10-31T00:00:00+00:00"
     assert [(p["requests"], p["cost"], p["previous"], p["change"]) for p in costs["points"]] == [
-        (1, 0.0, {"cost": 0.0, "requests": 0}, {"cost": None, "requests": None}),
-        (2, 1.3, {"cost": 0.0, "requests": 1}, {"cost": None, "requests": 100.0}),
+        (
+            1,
+            0.0,
+            {"cost": 0.0, "requests": 0, "toolCalls": 0},
+            {"cost": None, "requests": None, "toolCalls": None},
+        ),
+        (
+            2,
+            1.3,
+            {"cost": 0.0, "requests": 1, "toolCalls": 0},
+            {"cost": None, "requests": 100.0, "toolCalls": None},
+        ),
     ]
     plain = (await data("costs", "trends", *days))["trends"]  # not compared unless asked
     assert plain["comparisonPeriod"] is None and plain["points"][1]["previous"] is None
@@ -148,6 +158,15 @@ async def test_trends_and_breakdown_compare_and_requests_narrowed(
         points = await data(*command, *days, *compare)
         series = points["tool"]["trends"] if command[-1] == "crm" else points["trends"]
         assert [p["previous"] is not None for p in series["points"]] == [True, True], command
+    tools = await report(servers, gql.url, tenant.secret, "tools", "trends", *days, *compare)
+    assert tools.returncode == 0, tools.stderr
+    header = next(line for line in tools.stdout.splitlines() if "start" in line)
+    assert [c.strip() for c in header.strip("┃ ").split("┃")][-4:] == [
+        "previousToolCalls",
+        "toolCallsTrend",
+        "previousCost",
+        "costTrend",
+    ]
     breakdown = (await data("costs", "breakdown", "--by", "agent", *days[:4], *compare))["breakdown"]
     assert [(r["key"], r["cost"], r["requests"], r["previous"], r["change"]) for r in breakdown] == [
         ("sales", 1.3, 2, {"cost": 0.0, "requests": 0}, {"cost": None, "requests": None}),
