@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import typer
 
@@ -14,6 +15,7 @@ from cli.ai.reading import (
     ExactModel,
     Model,
     Reading,
+    compared,
     flat,
     limit_option,
     points,
@@ -112,6 +114,16 @@ agents_app.command("stats")(stats_command("CliAgentStats", "agents", "agent stat
 agents_app.command("trends")(trends_command("CliAgentTrends", "agents", "agents"))
 
 
+PREVIOUS_FIGURES = ("previousCount", "previousCost")
+
+
+def ranked(item: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    """A model's or agent's row; compared, its requests and cost beside the comparison period's."""
+    return compared(
+        {**row, "previous": item.get("previous"), "change": item.get("change")}, ("count", "cost")
+    )
+
+
 @requests_app.command("list")
 @report_options()
 def requests_list(
@@ -139,32 +151,49 @@ def requests_list(
 
 @requests_app.command("models")
 @report_options()
-def requests_models(options: ReportOptions, limit: int = limit_option(20)) -> None:
-    """Models used, the most requests first: priced or not, requests, errors, tokens, cost, latency."""
-    reading = Reading(options)
+def requests_models(
+    options: ReportOptions, limit: int = limit_option(20), compare: str = CompareRows
+) -> None:
+    """Models used, the most requests first: priced or not, requests, errors, tokens, cost, latency
+    (--compare: each beside the same model's requests and cost in the comparison period)."""
+    reading = Reading(options, compare=compare)
     data = reading.data("CliRequestModels", "requests", limit=limit)
     rows = [
-        flat(m["stats"], provider=m["provider"], model=m["model"], priced=m["priced"]) for m in data["models"]
+        ranked(m, flat(m["stats"], provider=m["provider"], model=m["model"], priced=m["priced"]))
+        for m in data["models"]
     ]
-    summed = ("count", "errors", "tokens", "cost", "unpricedTokens")
+    summed = ("count", "errors", "tokens", "cost", "unpricedTokens", *PREVIOUS_FIGURES)
     reading.show(
-        "models", data, {"models": data["models"]}, [Section("models", with_total(rows, "provider", summed))]
+        "models",
+        data,
+        {"models": data["models"]},
+        [
+            Section(
+                "models", with_total(rows, "provider", [s for s in summed if s in rows[0]] if rows else [])
+            )
+        ],
     )
 
 
 @agents_app.command("list")
 @report_options()
-def agents_list(options: ReportOptions, limit: int = limit_option(20)) -> None:
-    """Agents, the most expensive first: requests, errors, tokens, cost, tool calls, conversations."""
-    reading = Reading(options)
+def agents_list(options: ReportOptions, limit: int = limit_option(20), compare: str = CompareRows) -> None:
+    """Agents, the most expensive first: requests, errors, tokens, cost, tool calls, conversations
+    (--compare: each beside the same agent's requests and cost in the comparison period)."""
+    reading = Reading(options, compare=compare)
     data = reading.data("CliAgentList", "agents", limit=limit)
     rows = [
-        flat(a["stats"], name=a["name"], toolCalls=a["toolCalls"], conversations=a["conversations"])
+        ranked(
+            a, flat(a["stats"], name=a["name"], toolCalls=a["toolCalls"], conversations=a["conversations"])
+        )
         for a in data["list"]
     ]
-    summed = ("count", "errors", "tokens", "cost", "toolCalls", "conversations")
+    summed = ("count", "errors", "tokens", "cost", "toolCalls", "conversations", *PREVIOUS_FIGURES)
     reading.show(
-        "agents", data, {"agents": data["list"]}, [Section("agents", with_total(rows, "name", summed))]
+        "agents",
+        data,
+        {"agents": data["list"]},
+        [Section("agents", with_total(rows, "name", [s for s in summed if s in rows[0]] if rows else []))],
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from cli.ai.operations import trends_command
-from cli.ai.reading import Agent, CompareRows, Reading, limit_option, points, stat_rows, with_total
+from cli.ai.reading import Agent, CompareRows, Reading, compared, limit_option, points, stat_rows, with_total
 from cli.common import fail
 from cli.output import Section
 from cli.reporting import ReportOptions, report_options
@@ -17,11 +17,14 @@ tools_app.command("trends")(trends_command("CliToolTrends", "tools", "tool calls
 
 @tools_app.command("stats")
 @report_options()
-def tools_stats(options: ReportOptions, limit: int = limit_option(20)) -> None:
-    """Each tool's calls, errors and error rate, durations (ms) and cost, the most calls first."""
-    reading = Reading(options)
+def tools_stats(options: ReportOptions, limit: int = limit_option(20), compare: str = CompareRows) -> None:
+    """Each tool's calls, errors and error rate, durations (ms) and cost, the most calls first
+    (--compare: each beside the same tool's calls and cost in the comparison period)."""
+    reading = Reading(options, compare=compare)
     data = reading.data("CliToolStats", "tools", limit=limit)
-    rows = with_total([dict(t) for t in data["stats"]], "name", ("calls", "errors", "cost"))
+    found = [compared(dict(t), ("calls", "cost")) for t in data["stats"]]
+    summed = ("calls", "errors", "cost", "previousCalls", "previousCost")
+    rows = with_total(found, "name", [s for s in summed if s in found[0]] if found else [])
     reading.show("tools", data, {"tools": data["stats"]}, [Section("tools", rows)])
 
 

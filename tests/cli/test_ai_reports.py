@@ -178,6 +178,24 @@ async def test_trends_and_breakdown_compare_and_requests_narrowed(
     assert table.returncode == 0, table.stderr
     support = next(line for line in table.stdout.splitlines() if "support" in line)
     assert [c.strip() for c in support.strip("│ ").split("│")][-4:] == ["0.00", "-", "1", "▶ +0.0%"]
+    # Rankings compared: agents, models, tools.
+    agents = (await data("agents", "list", *days[:4], *compare))["agents"]
+    assert [(a["name"], a["stats"]["count"], a["previous"], a["change"]) for a in agents] == [
+        ("sales", 2, {"count": 0, "cost": 0.0}, {"count": None, "cost": None}),
+        ("support", 1, {"count": 1, "cost": 0.0}, {"count": 0.0, "cost": None}),
+    ]
+    models = (await data("requests", "models", *days[:4], *compare))["models"]
+    assert [
+        (m["model"], m["stats"]["count"], m["stats"]["cost"], m["previous"], m["change"]) for m in models
+    ] == [("acme-1", 3, 1.25, {"count": 1, "cost": 0.0}, {"count": 200.0, "cost": None})]
+    tools = (await data("tools", "stats", *days[:4], *compare))["tools"]
+    assert [(t["name"], t["calls"], t["cost"], t["previous"], t["change"]) for t in tools] == [
+        ("crm", 2, 0.05, {"calls": 0, "cost": 0.0}, {"calls": None, "cost": None})
+    ]
+    listed = await report(servers, gql.url, tenant.secret, "requests", "models", *days[:4], *compare)
+    assert listed.returncode == 0, listed.stderr
+    acme = next(line for line in listed.stdout.splitlines() if "acme-1" in line)
+    assert [c.strip() for c in acme.strip("│ ").split("│")][-4:] == ["1", "▲ +200.0%", "0.00", "-"]
     # Requests narrowed by exact model and agent (the whole of Nov 1-3).
     stats = (await data("requests", "stats", *RANGE, "--agent", "support"))["stats"]
     assert (stats["count"], stats["errors"], stats["errorRate"]) == (2, 1, 50.0)
