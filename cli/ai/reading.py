@@ -151,8 +151,30 @@ class Reading:
             payload=result,
             as_json=self.options.as_json,
             export=self.options.export,
-            sections=sections,
+            sections=[Section(s.title, [dollars(row) for row in s.rows]) for s in sections],
         )
+
+
+class Usd(float):
+    """A cost in US dollars: tables show it to 4 decimals (a request costs fractions of a cent, which
+    2 decimals show as 0.00); CSV and JSON keep the number as it came."""
+
+    def __format__(self, spec: str) -> str:
+        return format(float(self), spec.replace(".2f", ".4f"))
+
+
+MONEY = frozenset({"cost", "previousCost", "total", "projectedMonth", "averageCost"})
+
+
+def dollars(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with its costs (columns, or a stat row's value and previous value) as Usd."""
+    metric = row.get("metric") in MONEY
+
+    def money(key: str, value: Any) -> Any:
+        costly = key in MONEY or (metric and key in ("value", "previous"))
+        return Usd(value) if costly and isinstance(value, float) else value
+
+    return {k: money(k, v) for k, v in row.items()}
 
 
 VARIABLES = {

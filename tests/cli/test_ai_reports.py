@@ -61,6 +61,8 @@ async def test_ai_commands_match_the_graph(
     assert table.returncode == 0, table.stderr
     assert "unpriced tokens" in table.stdout and "acme-1" in table.stdout and "total" in table.stdout
     assert "- " in table.stdout  # no base to compare with
+    tool = next(line for line in table.stdout.splitlines() if line.startswith("│ tool "))
+    assert [c.strip() for c in tool.strip("│ ").split("│")] == ["tool", "0", "0.0500"]  # USD to 4 decimals
     breakdown = await report(
         servers,
         gql.url,
@@ -177,7 +179,7 @@ async def test_trends_and_breakdown_compare_and_requests_narrowed(
     )
     assert table.returncode == 0, table.stderr
     support = next(line for line in table.stdout.splitlines() if "support" in line)
-    assert [c.strip() for c in support.strip("│ ").split("│")][-4:] == ["0.00", "-", "1", "▶ +0.0%"]
+    assert [c.strip() for c in support.strip("│ ").split("│")][-4:] == ["0.0000", "-", "1", "▶ +0.0%"]
     # Rankings compared: agents, models, tools.
     agents = (await data("agents", "list", *days[:4], *compare))["agents"]
     assert [(a["name"], a["stats"]["count"], a["previous"], a["change"]) for a in agents] == [
@@ -195,7 +197,7 @@ async def test_trends_and_breakdown_compare_and_requests_narrowed(
     listed = await report(servers, gql.url, tenant.secret, "requests", "models", *days[:4], *compare)
     assert listed.returncode == 0, listed.stderr
     acme = next(line for line in listed.stdout.splitlines() if "acme-1" in line)
-    assert [c.strip() for c in acme.strip("│ ").split("│")][-4:] == ["1", "▲ +200.0%", "0.00", "-"]
+    assert [c.strip() for c in acme.strip("│ ").split("│")][-4:] == ["1", "▲ +200.0%", "0.0000", "-"]
     # Requests narrowed by exact model and agent (the whole of Nov 1-3).
     stats = (await data("requests", "stats", *RANGE, "--agent", "support"))["stats"]
     assert (stats["count"], stats["errors"], stats["errorRate"]) == (2, 1, 50.0)
