@@ -20,8 +20,8 @@ TABLES = ("events", "outbox", "tours", "tour_steps", "counters_hourly", "counter
           "event_definitions", "event_dimensions", "custom_events_hourly", "custom_events_daily",
           "custom_event_users", "custom_event_values", "custom_event_admitted",
           "model_prices", "ai_models", "ai_usage_hourly", "ai_requests_hourly", "ai_tools_hourly",
-          "ai_sketches_daily", "ai_spend_daily", "ai_spend_keys", "ai_usage_daily", "ai_requests_daily",
-          "ai_tools_daily")
+          "ai_sketches_daily", "ai_spend_daily", "ai_spend_keys", "ai_spend_weeks", "ai_usage_daily",
+          "ai_requests_daily", "ai_tools_daily")
 EMPTY_AFTER_WORK = {"outbox", "dirty_days"}  # drained by the worker: hidden either way
 
 

@@ -164,12 +164,34 @@ _SPEND_KEYS = (
 )
 
 
+# ai_spend_weeks: the same bound per key and fortnight (the ISO week ``week`` and the next), so a
+# range of at most two ISO weeks is ranked by two weeks of each key's cost (analytics.ai.ranking).
+# A day's cost goes to the two fortnights holding it: those starting on its week's Monday and the one
+# before.
+WEEKS_TABLE = "ai_spend_weeks"
+
+
+def fortnights(day: str) -> str:
+    """The Mondays of the two fortnights holding the local day ``day`` (an SQL date), as VALUES."""
+    monday = f"{day} - extract(isodow FROM {day})::int"
+    return f"(VALUES ({monday} + 1), ({monday} - 6))"
+
+
+_SPEND_WEEKS = (
+    f"INSERT INTO {WEEKS_TABLE} AS t (tenant_id, dimension, week, key, cost_bound) "
+    f"SELECT :tenant, dimension, w.week, key, sum(cost) FROM rows CROSS JOIN LATERAL {fortnights('day')} "
+    'AS w(week) GROUP BY dimension, w.week, key ORDER BY dimension COLLATE "C", w.week, key COLLATE "C" '
+    "ON CONFLICT (tenant_id, dimension, week, key) DO UPDATE SET cost_bound = t.cost_bound + "
+    "EXCLUDED.cost_bound"
+)
+
+
 def _spend_and_keys() -> str:
     keys, values, _ = _TABLES["ai_spend_daily"]
     columns = ", ".join(c for c, _ in (*keys, *values))
     return (
         f"WITH rows AS (SELECT * FROM unnest({_arrays((*keys, *values))}) AS r({columns})), "
-        f"spend AS ({_upsert('ai_spend_daily', 'rows')}) {_SPEND_KEYS}"
+        f"spend AS ({_upsert('ai_spend_daily', 'rows')}), weeks AS ({_SPEND_WEEKS}) {_SPEND_KEYS}"
     )
 
 
@@ -333,14 +355,24 @@ LEFT JOIN {KEYS_TABLE} k ON k.tenant_id = :tenant AND k.dimension = d.dimension 
 WHERE k.key IS NULL OR k.cost_bound < d.cost OR k.first_day > d.first_day OR k.last_day < d.last_day"""
 
 
+# And every key's fortnights: a bound at or above the key's cost on the kept days of those 14 days.
+_WEEKS_CHECK = f"""WITH {KEPT}
+SELECT count(*) FROM (SELECT dimension, w.week, key, sum(cost) AS cost FROM ai_spend_daily
+                      CROSS JOIN LATERAL {fortnights("day")} AS w(week) {_KEPT_DAY} GROUP BY 1, 2, 3) d
+LEFT JOIN {WEEKS_TABLE} k ON k.tenant_id = :tenant AND k.dimension = d.dimension AND k.week = d.week
+                         AND k.key = d.key
+WHERE k.key IS NULL OR k.cost_bound < d.cost"""
+
+
 async def _verify(conn: AsyncConnection, tenant_id: int) -> list[Difference]:
     found = [
         await compare(conn, tenant_id, table, want, have, ctes=_EVENTS)
         for table, (want, have) in _CHECKS.items()
     ]
-    below = (await conn.execute(text(_KEYS_CHECK), {"tenant": tenant_id})).scalar_one()
-    if below:
-        found.append(Difference(KEYS_TABLE, int(below), 0))
+    for table, check in ((KEYS_TABLE, _KEYS_CHECK), (WEEKS_TABLE, _WEEKS_CHECK)):
+        below = (await conn.execute(text(check), {"tenant": tenant_id})).scalar_one()
+        if below:
+            found.append(Difference(table, int(below), 0))
     return [d for d in found if d is not None]
 
 
@@ -365,11 +397,14 @@ COSTS = Consumer(
         },
         KEYS_TABLE: f"DELETE FROM {KEYS_TABLE} WHERE tenant_id = :tenant "
         "AND last_day < (SELECT day FROM kept)",
+        WEEKS_TABLE: f"DELETE FROM {WEEKS_TABLE} WHERE tenant_id = :tenant "
+        "AND week + 13 < (SELECT day FROM kept)",
     },
-    tables=(*TABLES, KEYS_TABLE),
+    tables=(*TABLES, KEYS_TABLE, WEEKS_TABLE),
     # The person's spend rows and bound; their requests stay in the other tables as anonymous counts.
     erase=(
         "DELETE FROM ai_spend_daily WHERE tenant_id = :tenant AND dimension = 'user' AND key = :user_key",
         f"DELETE FROM {KEYS_TABLE} WHERE tenant_id = :tenant AND dimension = 'user' AND key = :user_key",
+        f"DELETE FROM {WEEKS_TABLE} WHERE tenant_id = :tenant AND dimension = 'user' AND key = :user_key",
     ),
 )

@@ -1,12 +1,17 @@
 """The most expensive users or conversations of a period without summing every key's days: walk the
-keys by their cost bound (ai_spend_keys, never below a key's cost on any days), take each chunk's
-exact figures from the daily rows, and stop once the next bound is below the k-th exact cost; no key
-left can then enter the top k. The answer is the same as the full scan's; when the bounds do not
-separate the top (long-lived users over a short period, costs all 0) the caller scans instead."""
+keys by their cost bound, take each chunk's exact figures from the daily rows, and stop once the next
+bound is below the k-th exact cost; no key left can then enter the top k. The answer is the same as
+the full scan's; when the bounds do not separate the top (costs all 0, keys alike in the bound's
+span) the caller scans instead.
+
+Two kinds of bound, never below a key's cost on the days they span: a period within two ISO weeks
+(tenant-local days) walks the fortnight starting on its first Monday (ai_spend_weeks: that week and
+the next), a longer one the keys' whole lives (ai_spend_keys, with the first and last day seen)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
@@ -18,12 +23,25 @@ from analytics.db import CURRENT_TENANT
 CHUNK: float = 4  # keys the first round reads per row asked for; each round reads 4 times the one before
 ROUNDS = 3  # then the caller scans (limit 10: 40 + 160 + 640 keys walked by then)
 
+FORTNIGHTS = True  # off: every period walks the whole-life bounds (the bench's "before")
+_AFTER = (
+    "AND (CAST(:after_bound AS numeric) IS NULL OR cost_bound < :after_bound OR cost_bound = :after_bound "
+    "AND key > :after_key) ORDER BY cost_bound DESC, key LIMIT :chunk"
+)
 _CANDIDATES = text(
     f"SELECT key, cost_bound FROM ai_spend_keys WHERE {CURRENT_TENANT} AND dimension = :dimension "
-    "AND first_day <= :last AND last_day >= :first AND (CAST(:after_bound AS numeric) IS NULL "
-    "OR cost_bound < :after_bound OR cost_bound = :after_bound AND key > :after_key) "
-    "ORDER BY cost_bound DESC, key LIMIT :chunk"
+    f"AND first_day <= :last AND last_day >= :first {_AFTER}"
 )
+_FORTNIGHT_CANDIDATES = text(
+    f"SELECT key, cost_bound FROM ai_spend_weeks WHERE {CURRENT_TENANT} AND dimension = :dimension "
+    f"AND week = :week {_AFTER}"
+)
+
+
+def fortnight(first: date, last: date) -> date | None:
+    """The Monday of the fortnight (that ISO week and the next) holding the days first..last, if any."""
+    monday = first - timedelta(days=first.weekday())
+    return monday if (last - monday).days < 14 else None
 
 
 class Ranked(Protocol):
@@ -55,13 +73,16 @@ async def top_by_bound(
     best: list[T] = []
     after: tuple[Decimal | None, str | None] = (None, None)
     chunk = max(int(CHUNK * limit), 1)
+    week = fortnight(params["first"], params["last"]) if FORTNIGHTS else None
+    candidates = _CANDIDATES if week is None else _FORTNIGHT_CANDIDATES
     for _ in range(ROUNDS):
         rows = (
             await conn.execute(
-                _CANDIDATES,
+                candidates,
                 {
                     "first": params["first"],
                     "last": params["last"],
+                    "week": week,
                     "dimension": dimension,
                     "after_bound": after[0],
                     "after_key": after[1],

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from cli.ai.reading import Reading, limit_option, points, stat_rows, with_total
+from cli.ai.reading import (
+    COMPARED,
+    CompareRows,
+    Reading,
+    compared,
+    limit_option,
+    points,
+    stat_rows,
+    with_total,
+)
 from cli.common import fail
 from cli.output import Section
 from cli.reporting import ReportOptions, report_options
@@ -40,9 +49,10 @@ def costs_summary(options: ReportOptions) -> None:
 
 @costs_app.command("trends")
 @report_options(group_by=True)
-def costs_trends(options: ReportOptions) -> None:
-    """Cost, tokens, unpriced tokens and requests per hour, day, week or month (empty buckets as zeros)."""
-    reading = Reading(options)
+def costs_trends(options: ReportOptions, compare: str = CompareRows) -> None:
+    """Cost, tokens, unpriced tokens and requests per hour, day, week or month (empty buckets as zeros;
+    --compare: each point beside the comparison period's)."""
+    reading = Reading(options, compare=compare)
     data = reading.data("CliCostTrends", "costs")
     reading.show(
         f"costs per {data['trends']['granularity'].lower()}",
@@ -58,23 +68,28 @@ def costs_breakdown(
     options: ReportOptions,
     by: str = typer.Option("model", "--by", help="model, provider, agent, tool, user or conversation."),
     limit: int = limit_option(10),
+    compare: str = CompareRows,
 ) -> None:
-    """Cost by model, provider, agent, tool, user or conversation, the most expensive first."""
+    """Cost by model, provider, agent, tool, user or conversation, the most expensive first (--compare:
+    each row beside the same key's cost and requests in the comparison period)."""
     if by not in BY:
         raise fail("--by: must be " + ", ".join(BY), 2)
-    reading = Reading(options)
+    reading = Reading(options, compare=compare)
     data = reading.data("CliCostBreakdown", "costs", by=by.upper(), limit=limit)
     rows = [
-        {by: r["key"], **{k: v for k, v in r.items() if k != "key" and (by == "model" or k != "provider")}}
+        compared(
+            {
+                by: r["key"],
+                **{k: v for k, v in r.items() if k != "key" and (by == "model" or k != "provider")},
+            },
+            COMPARED,
+        )
         for r in data["breakdown"]
     ]
+    summed = ("cost", "tokens", "unpricedTokens", "requests", "share", "previousCost", "previousRequests")
     reading.show(
         f"costs by {by}",
         data,
         {"by": by, "breakdown": data["breakdown"]},
-        [
-            Section(
-                f"by {by}", with_total(rows, by, ("cost", "tokens", "unpricedTokens", "requests", "share"))
-            )
-        ],
+        [Section(f"by {by}", with_total(rows, by, [s for s in summed if not rows or s in rows[0]]))],
     )

@@ -26,6 +26,14 @@ Model = typer.Option(
     help="Only requests whose model contains this text (list) or is exactly this model (stats, trends).",
 )
 Agent = typer.Option(None, "--agent", help="Only this agent.")
+ExactModel = typer.Option(None, "--model", help="Only requests of exactly this model (as sent).")
+# Trends and rankings compare only when asked (stats compare with the previous period by default).
+CompareRows = typer.Option(
+    "none",
+    "--compare",
+    help="Beside each point (row) the comparison period's figures and a trend arrow: previous (the "
+    "same length just before), year (a year earlier) or none.",
+)
 REQUEST_NAMES = (
     "count",
     "errors",
@@ -40,6 +48,7 @@ REQUEST_NAMES = (
     "timeToFirstTokenP50",
 )
 POINT_TOTALS = ("cost", "tokens", "unpricedTokens", "requests", "errors", "toolCalls")
+COMPARED = ("cost", "requests")  # a compared AI point's or cost row's figures shown beside it
 
 
 def limit_option(default: int) -> Any:
@@ -73,12 +82,32 @@ def with_total(rows: list[dict[str, Any]], first: str, summed: Sequence[str]) ->
     total: dict[str, Any] = {k: None for k in rows[0]}
     total[first] = "total"
     for name in summed:
-        total[name] = round(sum(r[name] or 0 for r in rows), 6)
+        total[name] = round(sum((r[name] for r in rows if r[name] is not None), 0), 6)
     return [*rows, total]
 
 
-def points(series: dict[str, Any]) -> list[dict[str, Any]]:
-    return with_total([dict(p) for p in series["points"]], "start", POINT_TOTALS)
+def compared(row: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """A row without its ``previous``/``change`` objects; when compared, each of ``names`` followed by
+    its previous value and trend arrow (``previousCost``, ``costTrend``)."""
+    previous, change = row.get("previous"), row.get("change") or {}
+    flat = {k: v for k, v in row.items() if k not in ("previous", "change")}
+    if previous is None:
+        return flat
+    for name in names:
+        title = name[0].upper() + name[1:]
+        flat[f"previous{title}"] = previous[name]
+        flat[f"{name}Trend"] = arrow(change.get(name))
+    return flat
+
+
+def points(
+    series: dict[str, Any], totals: Sequence[str] = POINT_TOTALS, names: Sequence[str] = COMPARED
+) -> list[dict[str, Any]]:
+    """A series' points as rows (compared ones with ``names``' previous values and arrows) and a total
+    row."""
+    rows = [compared(dict(p), names) for p in series["points"]]
+    previous = [f"previous{n[0].upper()}{n[1:]}" for n in names if n in totals]
+    return with_total(rows, "start", [*totals, *(p for p in previous if rows and p in rows[0])])
 
 
 def flat(stats: dict[str, Any], **first: Any) -> dict[str, Any]:
@@ -88,9 +117,10 @@ def flat(stats: dict[str, Any], **first: Any) -> dict[str, Any]:
 class Reading:
     """One AI report: the shared options checked, the server opened, the variables they give."""
 
-    def __init__(self, options: ReportOptions) -> None:
+    def __init__(self, options: ReportOptions, compare: str | None = None) -> None:
+        """``compare``: the command's own --compare (trends, rankings) when the shared one is absent."""
         since, until = options.range_start, options.until
-        compare, group_by = options.compare, options.group_by
+        compare, group_by = compare if compare is not None else options.compare, options.group_by
         self.options = options
         self.report = open_report(
             options.server,
@@ -106,8 +136,7 @@ class Reading:
         }
         if compare is not None:
             self.variables["compare"] = compare_choice(compare)
-        if group_by is not None or compare is None:
-            self.variables["granularity"] = checked(lambda: granularity_choice(group_by, self.period))
+        self.variables["granularity"] = checked(lambda: granularity_choice(group_by, self.period))
 
     def data(self, operation: str, root: str, **variables: Any) -> dict[str, Any]:
         wanted = {k: v for k, v in self.variables.items() if k in VARIABLES[operation]}
@@ -122,26 +151,48 @@ class Reading:
             payload=result,
             as_json=self.options.as_json,
             export=self.options.export,
-            sections=sections,
+            sections=[Section(s.title, [dollars(row) for row in s.rows]) for s in sections],
         )
+
+
+class Usd(float):
+    """A cost in US dollars: tables show it to 4 decimals (a request costs fractions of a cent, which
+    2 decimals show as 0.00); CSV and JSON keep the number as it came."""
+
+    def __format__(self, spec: str) -> str:
+        return format(float(self), spec.replace(".2f", ".4f"))
+
+
+MONEY = frozenset({"cost", "previousCost", "total", "projectedMonth", "averageCost"})
+
+
+def dollars(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with its costs (columns, or a stat row's value and previous value) as Usd."""
+    metric = row.get("metric") in MONEY
+
+    def money(key: str, value: Any) -> Any:
+        costly = key in MONEY or (metric and key in ("value", "previous"))
+        return Usd(value) if costly and isinstance(value, float) else value
+
+    return {k: money(k, v) for k, v in row.items()}
 
 
 VARIABLES = {
     "CliCostSummary": ("range", "compare", "includeBots"),
-    "CliCostTrends": ("range", "granularity", "includeBots"),
-    "CliCostBreakdown": ("range", "includeBots"),
+    "CliCostTrends": ("range", "compare", "granularity", "includeBots"),
+    "CliCostBreakdown": ("range", "compare", "includeBots"),
     "CliRequestStats": ("range", "compare", "includeBots"),
     "CliRequestList": ("range", "includeBots"),
-    "CliRequestTrends": ("range", "granularity", "includeBots"),
-    "CliRequestModels": ("range", "includeBots"),
-    "CliAgentList": ("range", "includeBots"),
+    "CliRequestTrends": ("range", "compare", "granularity", "includeBots"),
+    "CliRequestModels": ("range", "compare", "includeBots"),
+    "CliAgentList": ("range", "compare", "includeBots"),
     "CliAgentStats": ("range", "compare", "includeBots"),
-    "CliAgentTrends": ("range", "granularity", "includeBots"),
+    "CliAgentTrends": ("range", "compare", "granularity", "includeBots"),
     "CliAgentShow": ("range", "compare", "includeBots"),
-    "CliToolStats": ("range", "includeBots"),
-    "CliToolTrends": ("range", "granularity", "includeBots"),
-    "CliToolShow": ("range", "granularity", "includeBots"),
+    "CliToolStats": ("range", "compare", "includeBots"),
+    "CliToolTrends": ("range", "compare", "granularity", "includeBots"),
+    "CliToolShow": ("range", "compare", "granularity", "includeBots"),
     "CliConversationStats": ("range", "compare", "includeBots"),
-    "CliConversationTrends": ("range", "granularity", "includeBots"),
+    "CliConversationTrends": ("range", "compare", "granularity", "includeBots"),
     "CliConversationList": ("range", "includeBots"),
 }
