@@ -12,7 +12,7 @@ the old rows and adding the new ones. The dimensions' key expressions are those 
 both tables with a recomputation from the live definitions. Filled here from the stored sessions.
 
 Revision ID: 0036_session_days
-Revises: 0034_costs_tiers_keys
+Revises: 0035_costs_week_bounds
 Create Date: 2026-12-04
 """
 
@@ -23,7 +23,7 @@ from alembic import op
 from migrations.rls import tenant_table
 
 revision = "0036_session_days"
-down_revision = "0034_costs_tiers_keys"
+down_revision = "0035_costs_week_bounds"
 branch_labels = None
 depends_on = None
 
