@@ -9,8 +9,11 @@ from that event when that attempt had ended before it: no attempt is open just b
 begins or after one ends, so what came earlier cannot change, and a claim reads the person's recent
 events instead of their whole retained history. Per-session counting, a person whose sessions moved
 and the backfill re-derive the person whole. Rows carry the first step's session
-key: reads join ``sessions`` for the bot flag and the breakdown dimensions, so a session changing
-side needs no correction here (``day_clears`` stays empty).
+key: reads join ``sessions`` for the breakdown dimensions. The rows also carry ``bot`` (that session
+excluded when written; a day correction sets it again: ``day_clears`` holds that UPDATE) and ``sole``
+(the attempt is its actor's only one; set after each re-derivation for the actors it touched). Triggers
+sum the sole attempts per local day into ``funnel_days`` and ``funnel_day_gaps`` (migration 0037) in
+the same statement, whoever writes, so the funnel query reads days (analytics.funnels.days).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from analytics.funnels.definition import Counting
 from analytics.funnels.derive import Attempt, derive_attempts, person_of, relevant
 from analytics.funnels.store import Funnel, list_funnels
 from analytics.rollups.aggregate import RAW_EVENT_COLUMNS, RawEvent
-from analytics.rollups.consumers import Claim, Consumer, Difference
+from analytics.rollups.consumers import Claim, Consumer, Difference, compare
 
 # Persons' events from a point on each: by user id, else (no user id) by anonymous id; index range
 # scans (events_user, events_anonymous).
@@ -68,18 +71,43 @@ _DELETE = text(
         CAST(:from_at AS timestamptz[]), CAST(:from_event AS uuid[])) AS k(f, p, fa, fe)
     WHERE a.tenant_id = :tenant AND a.funnel_id = k.f AND a.person = k.p AND a.started_at >= :kept
       AND (a.started_at, a.first_event) >= (k.fa, k.fe)
+    RETURNING a.funnel_id, a.actor
     """
 )
 _INSERT = text(
     """
     INSERT INTO funnel_attempts (tenant_id, funnel_id, person, first_event, actor, started_at, step_ats,
-                                 ended_at, voided, session_key, properties)
-    SELECT :tenant, f, p, e, a, s, CAST(st AS timestamptz[]), en, v, sk, CAST(pr AS jsonb)
+                                 ended_at, voided, session_key, properties, bot)
+    SELECT :tenant, f, p, e, a, s, CAST(st AS timestamptz[]), en, v, sk, CAST(pr AS jsonb),
+           coalesce((SELECT x.excluded FROM sessions x WHERE x.tenant_id = :tenant AND x.id = sk), false)
     FROM unnest(CAST(:funnel AS bigint[]), CAST(:person AS text[]), CAST(:first_event AS uuid[]),
                 CAST(:actor AS text[]), CAST(:started_at AS timestamptz[]), CAST(:step_ats AS text[]),
                 CAST(:ended_at AS timestamptz[]), CAST(:voided AS boolean[]), CAST(:session_key AS uuid[]),
                 CAST(:properties AS text[])) AS k(f, p, e, a, s, st, en, v, sk, pr)
     """
+)
+
+# Whether each attempt of the given actors is its actor's only one (the funnel_days triggers sum the
+# sole attempts); rows are written ``sole = false`` and set here once the actor's rows are all in.
+_SOLE = text(
+    """
+    WITH counted AS (
+        SELECT k.f, k.a, count(x.actor) AS n
+        FROM (SELECT DISTINCT f, a
+              FROM unnest(CAST(:funnel AS bigint[]), CAST(:actor AS text[])) AS u(f, a)) k
+        LEFT JOIN funnel_attempts x ON x.tenant_id = :tenant AND x.funnel_id = k.f AND x.actor = k.a
+        GROUP BY k.f, k.a
+    )
+    UPDATE funnel_attempts a SET sole = (c.n = 1) FROM counted c
+    WHERE a.tenant_id = :tenant AND a.funnel_id = c.f AND a.actor = c.a AND a.sole <> (c.n = 1)
+    """
+)
+# A day correction: the bot flag of the attempts that began that day, from their sessions as now.
+BOT_RESYNC = (
+    "UPDATE funnel_attempts a SET bot = NOT a.bot WHERE a.tenant_id = :tenant "
+    "AND a.funnel_id IN (SELECT id FROM funnels WHERE tenant_id = :tenant) "
+    "AND a.started_at >= :start AND a.started_at < :end AND a.bot <> coalesce((SELECT s.excluded "
+    "FROM sessions s WHERE s.tenant_id = a.tenant_id AND s.id = a.session_key), false)"
 )
 
 
@@ -169,7 +197,7 @@ async def rederive(
                                      _from(starts[(funnel_id, person)], events[person]))
             if a.started_at >= kept
         )
-    await conn.execute(
+    removed = await conn.execute(
         _DELETE,
         {
             "tenant": tenant_id,
@@ -180,6 +208,7 @@ async def rederive(
             "from_event": [starts[pair][1] for pair in pairs],
         },
     )
+    actors = {(int(f), a) for f, a in removed} | {(f, a.actor) for f, a in written}
     written.sort(key=lambda item: (item[0], item[1].person, str(item[1].first_event)))
     if written:
         await conn.execute(
@@ -200,6 +229,10 @@ async def rederive(
                 ],
             },
         )
+    if actors:
+        ordered = sorted(actors)
+        await conn.execute(_SOLE, {"tenant": tenant_id, "funnel": [f for f, _ in ordered],
+                                   "actor": [a for _, a in ordered]})
     return len(written)
 
 
@@ -309,7 +342,47 @@ async def _verify(conn: AsyncConnection, tenant_id: int) -> list[Difference]:
     )
     missing = sum((want - have).values())
     extra = sum((have - want).values())
-    return [Difference("funnel_attempts", missing, extra)] if missing or extra else []
+    found = [Difference("funnel_attempts", missing, extra)] if missing or extra else []
+    flags = (await conn.execute(_FLAGS, {"tenant": tenant_id})).scalar_one()
+    if flags:
+        found.append(Difference("funnel_attempts.sole/bot", int(flags), 0))
+    for table, want_sql, have_sql in _SUMS:
+        difference = await compare(conn, tenant_id, table, want_sql, have_sql, ctes=_ZONE)
+        if difference:
+            found.append(difference)
+    return found
+
+
+# Attempts whose ``sole`` or ``bot`` flag differs from their actor's attempts and their session.
+_FLAGS = text(
+    """
+    SELECT count(*) FROM (
+        SELECT a.sole, count(*) OVER (PARTITION BY a.funnel_id, a.actor) = 1 AS alone, a.bot,
+               coalesce(s.excluded, false) AS excluded
+        FROM funnel_attempts a LEFT JOIN sessions s ON s.tenant_id = a.tenant_id AND s.id = a.session_key
+        WHERE a.tenant_id = :tenant
+    ) f WHERE f.sole <> f.alone OR f.bot <> f.excluded
+    """
+)
+# The day sums the triggers keep, recomputed from the sole attempts (zero rows are left in place).
+_ZONE = ", zone AS (SELECT timezone AS tz FROM tenants WHERE id = :tenant)"
+_DAY_KEYS = ("a.funnel_id, (a.started_at AT TIME ZONE z.tz)::date, a.bot, a.voided, "
+             "(a.step_ats[cardinality(a.step_ats)] AT TIME ZONE z.tz)::date, "
+             "(a.ended_at AT TIME ZONE z.tz)::date")
+_SUMS = (
+    ("funnel_days",
+     f"SELECT {_DAY_KEYS}, cardinality(a.step_ats)::smallint, count(*) FROM funnel_attempts a, zone z "
+     "WHERE a.tenant_id = :tenant AND a.sole GROUP BY 1, 2, 3, 4, 5, 6, 7",
+     "SELECT funnel_id, day, bot, voided, last_day, ended_day, reached, attempts FROM funnel_days "
+     "WHERE tenant_id = :tenant AND attempts <> 0"),
+    ("funnel_day_gaps",
+     f"SELECT {_DAY_KEYS}, k::smallint, date_part('epoch', a.step_ats[k] - a.step_ats[k - 1]), count(*) "
+     "FROM funnel_attempts a CROSS JOIN zone z "
+     "CROSS JOIN LATERAL generate_series(2, cardinality(a.step_ats)) k "
+     "WHERE a.tenant_id = :tenant AND a.sole GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
+     "SELECT funnel_id, day, bot, voided, last_day, ended_day, step, gap, attempts FROM funnel_day_gaps "
+     "WHERE tenant_id = :tenant AND attempts <> 0"),
+)
 
 
 FUNNELS = Consumer(
@@ -320,6 +393,7 @@ FUNNELS = Consumer(
         "funnel_attempts": "DELETE FROM funnel_attempts WHERE tenant_id = :tenant "
         "AND started_at < (SELECT at FROM kept)"
     },
-    tables=("funnel_attempts",),
+    day_clears=(BOT_RESYNC,),
+    tables=("funnel_attempts", "funnel_days", "funnel_day_gaps"),
     erase=("DELETE FROM funnel_attempts WHERE tenant_id = :tenant AND person = :user_key",),
 )
