@@ -65,47 +65,52 @@ WITH b AS (
            reached < :steps AND (reached < furthest OR ended_at >= :as_of) AS open
     FROM attempts ORDER BY actor COLLATE "C", reached DESC, started_at
 ), counted AS (
-    SELECT reached, open, 1::bigint AS n FROM best
+    SELECT reached, open, 1 AS n FROM best
     UNION ALL
     SELECT d.reached, d.ended_day > b.as_of_day, sum(d.attempts)
     FROM funnel_days d CROSS JOIN b
     WHERE d.tenant_id = :tenant AND d.funnel_id = :funnel AND d.day BETWEEN b.first_day AND b.last_day
       AND (CAST(:include_bots AS boolean) OR NOT d.bot) AND {_SETTLED.format(x="d.")}
     GROUP BY 1, 2
+), totals AS (  -- the times to step k are as many as the actors who reached it
+    SELECT step, total, {{ranks}} FROM (
+        SELECT k AS step, sum(n) AS total FROM counted CROSS JOIN generate_series(2, :steps) AS k
+        WHERE reached >= k GROUP BY k HAVING sum(n) > 0) s
 ), gaps AS (
-    SELECT k AS step, date_part('epoch', step_ats[k] - step_ats[k - 1]) AS gap, 1::bigint AS n
+    SELECT k AS step, date_part('epoch', step_ats[k] - step_ats[k - 1]) AS gap, 1 AS n
     FROM best CROSS JOIN LATERAL generate_series(2, reached) AS k
     UNION ALL
-    SELECT g.step, g.gap, sum(g.attempts)
+    SELECT g.step, g.gap, g.attempts
     FROM funnel_day_gaps g CROSS JOIN b
     WHERE g.tenant_id = :tenant AND g.funnel_id = :funnel AND g.day BETWEEN b.first_day AND b.last_day
       AND (CAST(:include_bots AS boolean) OR NOT g.bot) AND {_SETTLED.format(x="g.")}
-    GROUP BY 1, 2
-), merged AS (
-    SELECT step, gap, sum(n) AS n FROM gaps GROUP BY step, gap HAVING sum(n) > 0  -- sums can reach 0
-), ranked AS (
-    SELECT step, gap, sum(n) OVER (PARTITION BY step ORDER BY gap) AS upto,
-           sum(n) OVER (PARTITION BY step) AS total
-    FROM merged
+), ranked AS (  -- equal times share their running count, so a time's rows need no grouping first
+    SELECT step, gap, sum(n) OVER (PARTITION BY step ORDER BY gap) AS upto FROM gaps
 )
 SELECT 'count' AS kind, reached AS step, open, sum(n) AS n, NULL::float8[] AS picked FROM counted
 GROUP BY reached, open HAVING sum(n) > 0
 UNION ALL
-SELECT 'gaps', step, NULL, total, ARRAY[{{picks}}] FROM ranked GROUP BY step, total
+SELECT 'gaps', r.step, NULL, t.total, ARRAY[{{picks}}] FROM ranked r JOIN totals t USING (step)
+GROUP BY r.step, t.total
 """
 
 
-def _picks() -> str:
-    """The values at the lower and upper rank of each percentile (0-based ranks, as percentile_cont)."""
-    picks = []
-    for p in PERCENTILES:
+def _ranks() -> str:
+    """The lower and upper rank of each percentile (0-based, in double precision as percentile_cont)."""
+    ranks = []
+    for i, p in enumerate(PERCENTILES):
         rank = f"(CAST({p!r} AS float8) * CAST(total - 1 AS float8))"
-        picks += [f"min(gap) FILTER (WHERE upto > floor({rank}))",
-                  f"min(gap) FILTER (WHERE upto > ceil({rank}))"]
-    return ", ".join(picks)
+        ranks += [f"floor({rank}) AS low_{i}", f"ceil({rank}) AS high_{i}"]
+    return ", ".join(ranks)
 
 
-_SQL = text(_QUERY.replace("{picks}", _picks()))
+def _picks() -> str:
+    """The values at those ranks: the first time whose running count passes the rank."""
+    return ", ".join(f"min(r.gap) FILTER (WHERE r.upto > t.{side}_{i})"
+                     for i in range(len(PERCENTILES)) for side in ("low", "high"))
+
+
+_SQL = text(_QUERY.replace("{ranks}", _ranks()).replace("{picks}", _picks()))
 
 
 def _interpolate(p: float, total: int, low: float, high: float) -> float:

@@ -92,7 +92,7 @@ def upgrade() -> None:
             last_day date NOT NULL,
             ended_day date NOT NULL,
             reached smallint NOT NULL,
-            attempts bigint NOT NULL,
+            attempts integer NOT NULL,
             PRIMARY KEY ({_KEYS}, reached)
         )
         """
@@ -110,7 +110,7 @@ def upgrade() -> None:
             ended_day date NOT NULL,
             step smallint NOT NULL,
             gap double precision NOT NULL,
-            attempts bigint NOT NULL,
+            attempts integer NOT NULL,
             PRIMARY KEY ({_KEYS}, step, gap)
         )
         """
