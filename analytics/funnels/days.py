@@ -11,14 +11,13 @@ sole attempt of a whole local day inside the range is settled by its day keys al
 Every other attempt of the range (an actor with several attempts, the range's partial first and last
 days, a last step or an end on ``as_of``'s day) is read and judged one by one exactly as
 :mod:`analytics.funnels.result` does, so the figures equal that module's scan (a test compares both).
-Percentiles come from the merged multiset of step times, one value per distinct time: the same
-interpolation as PostgreSQL's ``percentile_cont`` (so they cost in proportion to the distinct times
-of the range, where the counts cost in proportion to days).
+Percentiles run the scan's ``percentile_cont`` over the same multiset of step times (each summed time
+repeated for the attempts that took it), so they still cost in proportion to the actors of the range,
+where the counts cost in proportion to its days.
 """
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -38,6 +37,22 @@ _SETTLED = ("(({x}ended_day < b.as_of_day AND NOT {x}voided) "
             "OR ({x}last_day < b.as_of_day AND {x}ended_day > b.as_of_day))")
 _ATTEMPT_DAYS = ("(SELECT (a.ended_at AT TIME ZONE b.tz)::date AS ended_day, a.voided, "
                  "(a.step_ats[cardinality(a.step_ats)] AT TIME ZONE b.tz)::date AS last_day) x")
+# The attempts to read one by one, each found through an index: actors with several attempts, the
+# partial first and last days (with margins), and a last step or an end near :as_of; then judged
+# exactly by their day keys.
+_CANDIDATES = """
+    SELECT {columns} FROM funnel_attempts a WHERE {where} AND NOT a.sole
+    UNION SELECT {columns} FROM funnel_attempts a WHERE {where} AND a.started_at < :head
+    UNION SELECT {columns} FROM funnel_attempts a WHERE {where} AND a.started_at >= :tail
+    UNION SELECT {columns} FROM funnel_attempts a WHERE {where}
+        AND a.ended_at >= :near_from AND a.ended_at < :near_to
+    UNION SELECT {columns} FROM funnel_attempts a WHERE {where} AND a.last_at >= :near_from
+""".format(
+    columns="a.person, a.first_event, a.actor, a.started_at, a.ended_at, a.step_ats, a.voided, a.sole",
+    where="a.tenant_id = :tenant AND a.funnel_id = :funnel "
+          "AND a.started_at >= :start AND a.started_at < :end AND a.started_at < :as_of "
+          "AND NOT (a.voided AND a.ended_at < :as_of) "
+          "AND (CAST(:include_bots AS boolean) OR NOT a.bot)")
 _QUERY = f"""
 WITH b AS (
     SELECT t.timezone AS tz,
@@ -51,15 +66,9 @@ WITH b AS (
 ), attempts AS (
     SELECT a.actor, a.started_at, a.ended_at, a.step_ats, cardinality(a.step_ats) AS furthest,
            {REACHED} AS reached
-    FROM funnel_attempts a CROSS JOIN b
-    WHERE a.tenant_id = :tenant AND a.funnel_id = :funnel AND a.started_at >= :start AND a.started_at < :end
-      AND a.started_at < :as_of AND NOT (a.voided AND a.ended_at < :as_of)
-      AND (CAST(:include_bots AS boolean) OR NOT a.bot)
-      AND (NOT a.sole OR a.started_at < :head OR a.started_at >= :tail
-           OR (a.ended_at >= :near_from AND a.ended_at < :near_to)
-           OR a.step_ats[cardinality(a.step_ats)] >= :near_from)
-      AND (NOT a.sole OR (a.started_at AT TIME ZONE b.tz)::date NOT BETWEEN b.first_day AND b.last_day
-           OR NOT (SELECT {_SETTLED.format(x="x.")} FROM {_ATTEMPT_DAYS}))
+    FROM ({_CANDIDATES}) a CROSS JOIN b
+    WHERE NOT a.sole OR (a.started_at AT TIME ZONE b.tz)::date NOT BETWEEN b.first_day AND b.last_day
+          OR NOT (SELECT {_SETTLED.format(x="x.")} FROM {_ATTEMPT_DAYS})
 ), best AS (
     SELECT DISTINCT ON (actor COLLATE "C") step_ats, reached,
            reached < :steps AND (reached < furthest OR ended_at >= :as_of) AS open
@@ -72,52 +81,28 @@ WITH b AS (
     WHERE d.tenant_id = :tenant AND d.funnel_id = :funnel AND d.day BETWEEN b.first_day AND b.last_day
       AND (CAST(:include_bots AS boolean) OR NOT d.bot) AND {_SETTLED.format(x="d.")}
     GROUP BY 1, 2
-), totals AS (  -- the times to step k are as many as the actors who reached it
-    SELECT step, total, {{ranks}} FROM (
-        SELECT k AS step, sum(n) AS total FROM counted CROSS JOIN generate_series(2, :steps) AS k
-        WHERE reached >= k GROUP BY k HAVING sum(n) > 0) s
-), gaps AS (
-    SELECT k AS step, date_part('epoch', step_ats[k] - step_ats[k - 1]) AS gap, 1 AS n
+), gaps AS (  -- each summed time once per attempt that took it, so percentile_cont sees the scan's values
+    SELECT k AS step, date_part('epoch', step_ats[k] - step_ats[k - 1]) AS gap
     FROM best CROSS JOIN LATERAL generate_series(2, reached) AS k
     UNION ALL
-    SELECT g.step, g.gap, g.attempts
+    SELECT g.step, g.gap
+    FROM funnel_day_gaps g CROSS JOIN b
+    CROSS JOIN LATERAL generate_series(1, CASE WHEN g.attempts = 1 THEN 0 ELSE g.attempts END) AS r
+    WHERE g.tenant_id = :tenant AND g.funnel_id = :funnel AND g.day BETWEEN b.first_day AND b.last_day
+      AND (CAST(:include_bots AS boolean) OR NOT g.bot) AND {_SETTLED.format(x="g.")} AND g.attempts <> 1
+    UNION ALL  -- most times are taken once: no series for them
+    SELECT g.step, g.gap
     FROM funnel_day_gaps g CROSS JOIN b
     WHERE g.tenant_id = :tenant AND g.funnel_id = :funnel AND g.day BETWEEN b.first_day AND b.last_day
-      AND (CAST(:include_bots AS boolean) OR NOT g.bot) AND {_SETTLED.format(x="g.")}
-), ranked AS (  -- equal times share their running count, so a time's rows need no grouping first
-    SELECT step, gap, sum(n) OVER (PARTITION BY step ORDER BY gap) AS upto FROM gaps
+      AND (CAST(:include_bots AS boolean) OR NOT g.bot) AND {_SETTLED.format(x="g.")} AND g.attempts = 1
 )
-SELECT 'count' AS kind, reached AS step, open, sum(n) AS n, NULL::float8[] AS picked FROM counted
+SELECT 'count' AS kind, reached AS step, open, sum(n) AS n, NULL::float8[] AS times FROM counted
 GROUP BY reached, open HAVING sum(n) > 0
 UNION ALL
-SELECT 'gaps', r.step, NULL, t.total, ARRAY[{{picks}}] FROM ranked r JOIN totals t USING (step)
-GROUP BY r.step, t.total
+SELECT 'gaps', step, NULL, NULL, percentile_cont(CAST(:percentiles AS float8[])) WITHIN GROUP (ORDER BY gap)
+FROM gaps GROUP BY step
 """
-
-
-def _ranks() -> str:
-    """The lower and upper rank of each percentile (0-based, in double precision as percentile_cont)."""
-    ranks = []
-    for i, p in enumerate(PERCENTILES):
-        rank = f"(CAST({p!r} AS float8) * CAST(total - 1 AS float8))"
-        ranks += [f"floor({rank}) AS low_{i}", f"ceil({rank}) AS high_{i}"]
-    return ", ".join(ranks)
-
-
-def _picks() -> str:
-    """The values at those ranks: the first time whose running count passes the rank."""
-    return ", ".join(f"min(r.gap) FILTER (WHERE r.upto > t.{side}_{i})"
-                     for i in range(len(PERCENTILES)) for side in ("low", "high"))
-
-
-_SQL = text(_QUERY.replace("{ranks}", _ranks()).replace("{picks}", _picks()))
-
-
-def _interpolate(p: float, total: int, low: float, high: float) -> float:
-    """PostgreSQL's percentile_cont between the values at the floor and the ceiling of p*(n-1)."""
-    position = p * float(total - 1)
-    proportion = position - math.floor(position)
-    return low if proportion == 0 else low + proportion * (high - low)
+_SQL = text(_QUERY)
 
 
 async def summed_figures(conn: AsyncConnection, tenant_id: int, funnel_id: int, steps: int, start: datetime,
@@ -127,7 +112,7 @@ async def summed_figures(conn: AsyncConnection, tenant_id: int, funnel_id: int, 
     rows = (await conn.execute(_SQL, {
         "tenant": tenant_id, "funnel": funnel_id, "start": start, "end": end, "as_of": as_of,
         "include_bots": include_bots, "steps": steps, "head": start + _MARGIN, "tail": end - _MARGIN,
-        "near_from": as_of - _MARGIN, "near_to": as_of + _MARGIN})).all()
+        "near_from": as_of - _MARGIN, "near_to": as_of + _MARGIN, "percentiles": list(PERCENTILES)})).all()
     stopped = {(int(r.step), bool(r.open)): int(r.n) for r in rows if r.kind == "count"}
     if not stopped:
         return None
@@ -139,7 +124,5 @@ async def summed_figures(conn: AsyncConnection, tenant_id: int, funnel_id: int, 
         figures[f"times_{k}"] = None
     for r in rows:
         if r.kind == "gaps":
-            total, picked = int(r.n), r.picked
-            figures[f"times_{int(r.step)}"] = [
-                _interpolate(p, total, picked[2 * i], picked[2 * i + 1]) for i, p in enumerate(PERCENTILES)]
+            figures[f"times_{int(r.step)}"] = r.times
     return SimpleNamespace(**figures)
