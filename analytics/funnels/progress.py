@@ -11,7 +11,8 @@ events instead of their whole retained history. Per-session counting, a person w
 and the backfill re-derive the person whole. Rows carry the first step's session
 key: reads join ``sessions`` for the breakdown dimensions. The rows also carry ``bot`` (that session
 excluded when written; a day correction sets it again: ``day_clears`` holds that UPDATE) and ``sole``
-(the attempt is its actor's only one; set after each re-derivation for the actors it touched). Triggers
+(the attempt is its actor's only one; written so by each re-derivation, which also sets it again on the
+rows its actors keep when their number of attempts crosses one). Triggers
 sum the sole attempts per local day into ``funnel_days`` and ``funnel_day_gaps`` (migration 0037) in
 the same statement, whoever writes, so the funnel query reads days (analytics.funnels.days).
 """
@@ -77,29 +78,34 @@ _DELETE = text(
 _INSERT = text(
     """
     INSERT INTO funnel_attempts (tenant_id, funnel_id, person, first_event, actor, started_at, step_ats,
-                                 ended_at, voided, session_key, properties, bot)
+                                 ended_at, voided, session_key, properties, bot, sole)
     SELECT :tenant, f, p, e, a, s, CAST(st AS timestamptz[]), en, v, sk, CAST(pr AS jsonb),
-           coalesce((SELECT x.excluded FROM sessions x WHERE x.tenant_id = :tenant AND x.id = sk), false)
+           coalesce((SELECT x.excluded FROM sessions x WHERE x.tenant_id = :tenant AND x.id = sk), false), so
     FROM unnest(CAST(:funnel AS bigint[]), CAST(:person AS text[]), CAST(:first_event AS uuid[]),
                 CAST(:actor AS text[]), CAST(:started_at AS timestamptz[]), CAST(:step_ats AS text[]),
                 CAST(:ended_at AS timestamptz[]), CAST(:voided AS boolean[]), CAST(:session_key AS uuid[]),
-                CAST(:properties AS text[])) AS k(f, p, e, a, s, st, en, v, sk, pr)
+                CAST(:properties AS text[]), CAST(:sole AS boolean[]))
+         AS k(f, p, e, a, s, st, en, v, sk, pr, so)
     """
 )
 
-# Whether each attempt of the given actors is its actor's only one (the funnel_days triggers sum the
-# sole attempts); rows are written ``sole = false`` and set here once the actor's rows are all in.
-_SOLE = text(
+# The rows the given actors keep once their re-derived attempts are deleted, and whether one is sole:
+# a written attempt is sole when its actor keeps none and writes no other (the funnel_days triggers
+# sum sole attempts); a kept row's flag changes only when its actor goes from one attempt to more
+# or back, and then it is set by _SET_SOLE.
+_KEPT_ROWS = text(
     """
-    WITH counted AS (
-        SELECT k.f, k.a, count(x.actor) AS n
-        FROM (SELECT DISTINCT f, a
-              FROM unnest(CAST(:funnel AS bigint[]), CAST(:actor AS text[])) AS u(f, a)) k
-        LEFT JOIN funnel_attempts x ON x.tenant_id = :tenant AND x.funnel_id = k.f AND x.actor = k.a
-        GROUP BY k.f, k.a
-    )
-    UPDATE funnel_attempts a SET sole = (c.n = 1) FROM counted c
-    WHERE a.tenant_id = :tenant AND a.funnel_id = c.f AND a.actor = c.a AND a.sole <> (c.n = 1)
+    SELECT k.f, k.a, count(x.actor) AS n, coalesce(bool_or(x.sole), false) AS sole
+    FROM (SELECT DISTINCT f, a FROM unnest(CAST(:funnel AS bigint[]), CAST(:actor AS text[])) AS u(f, a)) k
+    LEFT JOIN funnel_attempts x ON x.tenant_id = :tenant AND x.funnel_id = k.f AND x.actor = k.a
+    GROUP BY k.f, k.a
+    """
+)
+_SET_SOLE = text(
+    """
+    UPDATE funnel_attempts a SET sole = k.s
+    FROM unnest(CAST(:funnel AS bigint[]), CAST(:actor AS text[]), CAST(:sole AS boolean[])) AS k(f, ac, s)
+    WHERE a.tenant_id = :tenant AND a.funnel_id = k.f AND a.actor = k.ac
     """
 )
 # A day correction: the bot flag of the attempts that began that day, from their sessions as now.
@@ -208,7 +214,19 @@ async def rederive(
             "from_event": [starts[pair][1] for pair in pairs],
         },
     )
-    actors = {(int(f), a) for f, a in removed} | {(f, a.actor) for f, a in written}
+    actors = sorted({(int(f), a) for f, a in removed} | {(f, a.actor) for f, a in written})
+    kept_rows: dict[tuple[int, str], tuple[int, bool]] = {}
+    if actors:
+        rows = await conn.execute(_KEPT_ROWS, {"tenant": tenant_id, "funnel": [f for f, _ in actors],
+                                               "actor": [a for _, a in actors]})
+        kept_rows = {(int(r.f), r.a): (int(r.n), bool(r.sole)) for r in rows}
+    writes = Counter((f, a.actor) for f, a in written)
+    changed = [(pair, kept == 1 and writes[pair] == 0) for pair, (kept, sole) in kept_rows.items()
+               if kept and sole != (kept == 1 and writes[pair] == 0)]
+    if changed:
+        await conn.execute(_SET_SOLE, {"tenant": tenant_id, "funnel": [f for (f, _), _ in changed],
+                                       "actor": [a for (_, a), _ in changed],
+                                       "sole": [s for _, s in changed]})
     written.sort(key=lambda item: (item[0], item[1].person, str(item[1].first_event)))
     if written:
         await conn.execute(
@@ -227,12 +245,10 @@ async def rederive(
                 "properties": [
                     None if a.properties is None else json.dumps(a.properties) for _, a in written
                 ],
+                "sole": [kept_rows.get((f, a.actor), (0, False))[0] == 0 and writes[(f, a.actor)] == 1
+                         for f, a in written],
             },
         )
-    if actors:
-        ordered = sorted(actors)
-        await conn.execute(_SOLE, {"tenant": tenant_id, "funnel": [f for f, _ in ordered],
-                                   "actor": [a for _, a in ordered]})
     return len(written)
 
 
@@ -391,7 +407,10 @@ FUNNELS = Consumer(
     _verify,
     expiry={
         "funnel_attempts": "DELETE FROM funnel_attempts WHERE tenant_id = :tenant "
-        "AND started_at < (SELECT at FROM kept)"
+        "AND started_at < (SELECT at FROM kept)",
+        # the attempts' triggers took expired attempts off their days: the emptied day rows go
+        "funnel_days": "DELETE FROM funnel_days WHERE tenant_id = :tenant AND attempts = 0",
+        "funnel_day_gaps": "DELETE FROM funnel_day_gaps WHERE tenant_id = :tenant AND attempts = 0",
     },
     day_clears=(BOT_RESYNC,),
     tables=("funnel_attempts", "funnel_days", "funnel_day_gaps"),
