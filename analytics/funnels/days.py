@@ -11,13 +11,15 @@ sole attempt of a whole local day inside the range is settled by its day keys al
 Every other attempt of the range (an actor with several attempts, the range's partial first and last
 days, a last step or an end on ``as_of``'s day) is read and judged one by one exactly as
 :mod:`analytics.funnels.result` does, so the figures equal that module's scan (a test compares both).
-Percentiles run the scan's ``percentile_cont`` over the same multiset of step times (each summed time
-repeated for the attempts that took it), so they still cost in proportion to the actors of the range,
-where the counts cost in proportion to its days.
+Percentiles: the step times of the summed attempts come as one sorted array per day row, those of the
+attempts read one by one beside them; Python merges them and interpolates exactly as PostgreSQL's
+``percentile_cont`` (so they still grow with the actors of the range, as a merge of floats, where the
+counts grow with its days).
 """
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -81,28 +83,29 @@ WITH b AS (
     WHERE d.tenant_id = :tenant AND d.funnel_id = :funnel AND d.day BETWEEN b.first_day AND b.last_day
       AND (CAST(:include_bots AS boolean) OR NOT d.bot) AND {_SETTLED.format(x="d.")}
     GROUP BY 1, 2
-), gaps AS (  -- each summed time once per attempt that took it, so percentile_cont sees the scan's values
-    SELECT k AS step, date_part('epoch', step_ats[k] - step_ats[k - 1]) AS gap
-    FROM best CROSS JOIN LATERAL generate_series(2, reached) AS k
-    UNION ALL
-    SELECT g.step, g.gap
-    FROM funnel_day_gaps g CROSS JOIN b
-    CROSS JOIN LATERAL generate_series(1, CASE WHEN g.attempts = 1 THEN 0 ELSE g.attempts END) AS r
-    WHERE g.tenant_id = :tenant AND g.funnel_id = :funnel AND g.day BETWEEN b.first_day AND b.last_day
-      AND (CAST(:include_bots AS boolean) OR NOT g.bot) AND {_SETTLED.format(x="g.")} AND g.attempts <> 1
-    UNION ALL  -- most times are taken once: no series for them
-    SELECT g.step, g.gap
-    FROM funnel_day_gaps g CROSS JOIN b
-    WHERE g.tenant_id = :tenant AND g.funnel_id = :funnel AND g.day BETWEEN b.first_day AND b.last_day
-      AND (CAST(:include_bots AS boolean) OR NOT g.bot) AND {_SETTLED.format(x="g.")} AND g.attempts = 1
 )
-SELECT 'count' AS kind, reached AS step, open, sum(n) AS n, NULL::float8[] AS times FROM counted
+SELECT 'count' AS kind, reached AS step, open, sum(n) AS n, NULL::float8[] AS gaps FROM counted
 GROUP BY reached, open HAVING sum(n) > 0
 UNION ALL
-SELECT 'gaps', step, NULL, NULL, percentile_cont(CAST(:percentiles AS float8[])) WITHIN GROUP (ORDER BY gap)
-FROM gaps GROUP BY step
+SELECT 'gaps', k, NULL, NULL, array_agg(date_part('epoch', step_ats[k] - step_ats[k - 1]))
+FROM best CROSS JOIN LATERAL generate_series(2, reached) AS k GROUP BY k
+UNION ALL
+SELECT 'gaps', g.step, NULL, NULL, g.gaps
+FROM funnel_day_gaps g CROSS JOIN b
+WHERE g.tenant_id = :tenant AND g.funnel_id = :funnel AND g.day BETWEEN b.first_day AND b.last_day
+  AND (CAST(:include_bots AS boolean) OR NOT g.bot) AND {_SETTLED.format(x="g.")}
 """
 _SQL = text(_QUERY)
+
+
+def percentile_cont(ordered: list[float], p: float) -> float:
+    """PostgreSQL's percentile_cont over sorted values: the value at rank p*(n-1) (0-based), interpolated
+    between its floor and ceiling exactly as its float8 code does (the scan's figures, to the bit)."""
+    position = p * float(len(ordered) - 1)
+    low, high = math.floor(position), math.ceil(position)
+    if low == high:
+        return ordered[low]
+    return ordered[low] + (position - low) * (ordered[high] - ordered[low])
 
 
 async def summed_figures(conn: AsyncConnection, tenant_id: int, funnel_id: int, steps: int, start: datetime,
@@ -112,7 +115,7 @@ async def summed_figures(conn: AsyncConnection, tenant_id: int, funnel_id: int, 
     rows = (await conn.execute(_SQL, {
         "tenant": tenant_id, "funnel": funnel_id, "start": start, "end": end, "as_of": as_of,
         "include_bots": include_bots, "steps": steps, "head": start + _MARGIN, "tail": end - _MARGIN,
-        "near_from": as_of - _MARGIN, "near_to": as_of + _MARGIN, "percentiles": list(PERCENTILES)})).all()
+        "near_from": as_of - _MARGIN, "near_to": as_of + _MARGIN})).all()
     stopped = {(int(r.step), bool(r.open)): int(r.n) for r in rows if r.kind == "count"}
     if not stopped:
         return None
@@ -122,7 +125,12 @@ async def summed_figures(conn: AsyncConnection, tenant_id: int, funnel_id: int, 
         figures[f"open_{k}"] = stopped.get((k - 1, True), 0)
         figures[f"dropped_{k}"] = stopped.get((k - 1, False), 0)
         figures[f"times_{k}"] = None
+    times: dict[int, list[float]] = {}
     for r in rows:
         if r.kind == "gaps":
-            figures[f"times_{int(r.step)}"] = r.times
+            times.setdefault(int(r.step), []).extend(r.gaps)
+    for step, values in times.items():
+        if values:
+            values.sort()  # sorted runs, one per day row: a merge
+            figures[f"times_{step}"] = [percentile_cont(values, p) for p in PERCENTILES]
     return SimpleNamespace(**figures)

@@ -392,12 +392,13 @@ _SUMS = (
      "SELECT funnel_id, day, bot, voided, last_day, ended_day, reached, attempts FROM funnel_days "
      "WHERE tenant_id = :tenant AND attempts <> 0"),
     ("funnel_day_gaps",
-     f"SELECT {_DAY_KEYS}, k::smallint, date_part('epoch', a.step_ats[k] - a.step_ats[k - 1]), count(*) "
+     f"SELECT {_DAY_KEYS}, k::smallint, array_agg(date_part('epoch', a.step_ats[k] - a.step_ats[k - 1]) "
+     "ORDER BY date_part('epoch', a.step_ats[k] - a.step_ats[k - 1])) "
      "FROM funnel_attempts a CROSS JOIN zone z "
      "CROSS JOIN LATERAL generate_series(2, cardinality(a.step_ats)) k "
-     "WHERE a.tenant_id = :tenant AND a.sole GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
-     "SELECT funnel_id, day, bot, voided, last_day, ended_day, step, gap, attempts FROM funnel_day_gaps "
-     "WHERE tenant_id = :tenant AND attempts <> 0"),
+     "WHERE a.tenant_id = :tenant AND a.sole GROUP BY 1, 2, 3, 4, 5, 6, 7",
+     "SELECT funnel_id, day, bot, voided, last_day, ended_day, step, gaps FROM funnel_day_gaps "
+     "WHERE tenant_id = :tenant AND cardinality(gaps) > 0"),
 )
 
 
@@ -410,7 +411,7 @@ FUNNELS = Consumer(
         "AND started_at < (SELECT at FROM kept)",
         # the attempts' triggers took expired attempts off their days: the emptied day rows go
         "funnel_days": "DELETE FROM funnel_days WHERE tenant_id = :tenant AND attempts = 0",
-        "funnel_day_gaps": "DELETE FROM funnel_day_gaps WHERE tenant_id = :tenant AND attempts = 0",
+        "funnel_day_gaps": "DELETE FROM funnel_day_gaps WHERE tenant_id = :tenant AND cardinality(gaps) = 0",
     },
     day_clears=(BOT_RESYNC,),
     tables=("funnel_attempts", "funnel_days", "funnel_day_gaps"),

@@ -8,8 +8,9 @@ expiry, erasure, day correction):
 
 - ``funnel_days``: attempts per (funnel, local day of the start, bot, voided, furthest step, local
   day of the last step reached, local day of the end);
-- ``funnel_day_gaps``: per the same day keys and step k >= 2, each time from step k-1 to k (seconds,
-  as the query computes it) with the number of attempts that took it.
+- ``funnel_day_gaps``: per the same day keys and step k >= 2, the times from step k-1 to k of those
+  attempts (seconds, as the query computes them), sorted in one array: a range's times are a few
+  hundred arrays, not a row per attempt.
 
 The funnel query (analytics.funnels.result) sums whole days of these and reads only the attempts they
 cannot answer for: those of actors with several attempts, of the range's partial first and last
@@ -35,9 +36,13 @@ depends_on = None
 
 _KEYS = "tenant_id, funnel_id, day, bot, voided, last_day, ended_day"
 # The day keys of an attempt row ``c`` in its tenant's time zone (``t``).
-_DAYS = ("(c.started_at AT TIME ZONE t.timezone)::date, c.bot, c.voided, "
-         "(c.step_ats[cardinality(c.step_ats)] AT TIME ZONE t.timezone)::date, "
+_DAYS = ("(c.started_at AT TIME ZONE t.timezone)::date AS day, c.bot, c.voided, "
+         "(c.step_ats[cardinality(c.step_ats)] AT TIME ZONE t.timezone)::date AS last_day, "
          "(c.ended_at AT TIME ZONE t.timezone)::date")
+# The times from step k-1 to k of the signed rows taken off (< 0) or added (> 0), sorted.
+_TIME = ("coalesce(array_agg(date_part('epoch', c.step_ats[k] - c.step_ats[k - 1]) "
+         "ORDER BY date_part('epoch', c.step_ats[k] - c.step_ats[k - 1])) FILTER (WHERE c.sign {sign}), "
+         "CAST('{{}}' AS float8[]))")
 
 
 def _apply(rows: str) -> str:
@@ -48,14 +53,22 @@ def _apply(rows: str) -> str:
         FROM ({rows}) c JOIN tenants t ON t.id = c.tenant_id WHERE c.sole
         GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 HAVING sum(c.sign) <> 0
         ON CONFLICT ({_KEYS}, reached) DO UPDATE SET attempts = funnel_days.attempts + excluded.attempts;
-        INSERT INTO funnel_day_gaps ({_KEYS}, step, gap, attempts)
-        SELECT c.tenant_id, c.funnel_id, {_DAYS}, k,
-               date_part('epoch', c.step_ats[k] - c.step_ats[k - 1]), sum(c.sign)
+        INSERT INTO funnel_day_gaps ({_KEYS}, step, gaps)
+        SELECT DISTINCT c.tenant_id, c.funnel_id, {_DAYS}, k, CAST('{{}}' AS float8[])
         FROM ({rows}) c JOIN tenants t ON t.id = c.tenant_id
         CROSS JOIN LATERAL generate_series(2, cardinality(c.step_ats)) AS k WHERE c.sole
-        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9 HAVING sum(c.sign) <> 0
-        ON CONFLICT ({_KEYS}, step, gap)
-        DO UPDATE SET attempts = funnel_day_gaps.attempts + excluded.attempts;
+        ON CONFLICT DO NOTHING;
+        UPDATE funnel_day_gaps g
+        SET gaps = ARRAY(SELECT x FROM ((SELECT unnest(g.gaps) EXCEPT ALL SELECT unnest(d.minus))
+                                        UNION ALL SELECT unnest(d.plus)) s(x) ORDER BY x)
+        FROM (SELECT c.tenant_id, c.funnel_id, {_DAYS} AS ended_day, k AS step,
+                     {_TIME.format(sign="< 0")} AS minus, {_TIME.format(sign="> 0")} AS plus
+              FROM ({rows}) c JOIN tenants t ON t.id = c.tenant_id
+              CROSS JOIN LATERAL generate_series(2, cardinality(c.step_ats)) AS k WHERE c.sole
+              GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) d
+        WHERE g.tenant_id = d.tenant_id AND g.funnel_id = d.funnel_id AND g.day = d.day AND g.bot = d.bot
+          AND g.voided = d.voided AND g.last_day = d.last_day AND g.ended_day = d.ended_day
+          AND g.step = d.step AND d.minus IS DISTINCT FROM d.plus;
     """
 
 
@@ -111,14 +124,13 @@ def upgrade() -> None:
             last_day date NOT NULL,
             ended_day date NOT NULL,
             step smallint NOT NULL,
-            gap double precision NOT NULL,
-            attempts integer NOT NULL,
-            PRIMARY KEY ({_KEYS}, step, gap)
+            gaps double precision[] NOT NULL,
+            PRIMARY KEY ({_KEYS}, step)
         )
         """
     )
     tenant_table("funnel_day_gaps")
-    for statement in _apply("SELECT *, 1 AS sign FROM funnel_attempts").split(";")[:2]:
+    for statement in _apply("SELECT *, 1 AS sign FROM funnel_attempts").split(";")[:3]:
         op.execute(statement)
     # Statement triggers: one grouped upsert per statement, whatever the number of rows it changed.
     op.execute(
