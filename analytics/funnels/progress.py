@@ -66,12 +66,24 @@ async def _kept(conn: AsyncConnection, tenant_id: int) -> datetime:
     """Where the tenant's retained raw events begin (retention deleted what came before)."""
     found = (await conn.execute(_KEPT, {"tenant": tenant_id})).scalar_one()
     return found if found is not None else _EVER
+# The stored attempts a re-derivation replaces, with their session's flag as it is now: those the new
+# derivation gives again unchanged stay (no write, so the funnel_days triggers see only real changes).
+_REPLACED = text(
+    """
+    SELECT a.funnel_id, a.person, a.first_event, a.actor, a.started_at, a.step_ats, a.ended_at, a.voided,
+           a.session_key, a.properties, a.bot = coalesce(s.excluded, false) AS flagged
+    FROM unnest(CAST(:funnel AS bigint[]), CAST(:person AS text[]),
+        CAST(:from_at AS timestamptz[]), CAST(:from_event AS uuid[])) AS k(f, p, fa, fe)
+    JOIN funnel_attempts a ON a.tenant_id = :tenant AND a.funnel_id = k.f AND a.person = k.p
+      AND a.started_at >= :kept AND (a.started_at, a.first_event) >= (k.fa, k.fe)
+    LEFT JOIN sessions s ON s.tenant_id = a.tenant_id AND s.id = a.session_key
+    """
+)
 _DELETE = text(
     """
     DELETE FROM funnel_attempts a USING unnest(CAST(:funnel AS bigint[]), CAST(:person AS text[]),
-        CAST(:from_at AS timestamptz[]), CAST(:from_event AS uuid[])) AS k(f, p, fa, fe)
-    WHERE a.tenant_id = :tenant AND a.funnel_id = k.f AND a.person = k.p AND a.started_at >= :kept
-      AND (a.started_at, a.first_event) >= (k.fa, k.fe)
+        CAST(:first_event AS uuid[])) AS k(f, p, e)
+    WHERE a.tenant_id = :tenant AND a.funnel_id = k.f AND a.person = k.p AND a.first_event = k.e
     RETURNING a.funnel_id, a.actor
     """
 )
@@ -203,8 +215,9 @@ async def rederive(
                                      _from(starts[(funnel_id, person)], events[person]))
             if a.started_at >= kept
         )
-    removed = await conn.execute(
-        _DELETE,
+    derived = len(written)
+    stored = (await conn.execute(
+        _REPLACED,
         {
             "tenant": tenant_id,
             "kept": kept,
@@ -213,7 +226,17 @@ async def rederive(
             "from_at": [starts[pair][0] for pair in pairs],
             "from_event": [starts[pair][1] for pair in pairs],
         },
-    )
+    )).all()
+    same = {_key(f, a) for f, a in written}
+    keys = [(_stored_key(r), bool(r.flagged)) for r in stored]
+    unchanged = {k for k, flagged in keys if flagged and k in same}
+    gone = [k for k, _ in keys if k not in unchanged]
+    written = [(f, a) for f, a in written if _key(f, a) not in unchanged]
+    removed: list[Any] = []
+    if gone:
+        removed = list(await conn.execute(_DELETE, {"tenant": tenant_id, "funnel": [k[0] for k in gone],
+                                                    "person": [k[1] for k in gone],
+                                                    "first_event": [k[2] for k in gone]}))
     actors = sorted({(int(f), a) for f, a in removed} | {(f, a.actor) for f, a in written})
     kept_rows: dict[tuple[int, str], tuple[int, bool]] = {}
     if actors:
@@ -249,7 +272,7 @@ async def rederive(
                          for f, a in written],
             },
         )
-    return len(written)
+    return derived
 
 
 # Persons whose stored attempts name a session their first event no longer belongs to: the session
@@ -305,6 +328,12 @@ _STORED = text(
 
 def _key(funnel_id: int, attempt: Attempt) -> tuple[Any, ...]:
     return (funnel_id, *attempt.row(), json.dumps(attempt.properties, sort_keys=True))
+
+
+def _stored_key(r: Any) -> tuple[Any, ...]:
+    """A stored attempt row as :func:`_key` gives a derived one."""
+    return (int(r.funnel_id), r.person, r.first_event, r.actor, r.started_at, tuple(r.step_ats), r.ended_at,
+            r.voided, r.session_key, json.dumps(r.properties, sort_keys=True))
 
 
 async def recompute_attempts(conn: AsyncConnection, tenant_id: int) -> Counter[tuple[Any, ...]]:
