@@ -149,13 +149,17 @@ def _check(found: Any, steps: list[int], opened: list[int], what: str) -> None:
 async def measure(
     app: AsyncEngine, tenant_id: int, funnel_id: int, expected: Expected, now: datetime, runs: int
 ) -> dict[str, list[float]]:
-    """Time each query ``runs`` times (ms) and check every answer."""
+    """Time each query ``runs`` times (ms) and check every answer. The whole funnel is summed from
+    days (analytics.funnels.days); ``scan`` is the same answer read from every attempt of the range
+    (the query before the day sums), timed alternately in the same run and checked equal."""
     period = Period(now - timedelta(days=30), now, UTC, None)
     before = Period(now - timedelta(days=60), now - timedelta(days=30), UTC, None)
     times: dict[str, list[float]] = {
         "plain": [],
+        "plain, scan": [],
         "breakdown by property": [],
         "compare (previous period)": [],
+        "compare, scan": [],
     }
     async with tenant_transaction(app, tenant_id) as conn:
         funnel = await get_funnel(conn, tenant_id, funnel_id)
@@ -173,6 +177,13 @@ async def measure(
             started = time.perf_counter()
             then = await funnel_figures(conn, tenant_id, funnel, before, now=now)
             times["compare (previous period)"].append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            whole_scan = await funnel_figures(conn, tenant_id, funnel, period, now=now, scan=True)
+            times["plain, scan"].append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            then_scan = await funnel_figures(conn, tenant_id, funnel, before, now=now, scan=True)
+            times["compare, scan"].append((time.perf_counter() - started) * 1000)
+        assert whole == whole_scan and then == then_scan, "the day sums and the scan differ"
         _check(whole[0], expected.steps["now"], expected.open_at["now"], "plain")
         for row in split:
             key = f"now:{row.value}"

@@ -9,8 +9,12 @@ from that event when that attempt had ended before it: no attempt is open just b
 begins or after one ends, so what came earlier cannot change, and a claim reads the person's recent
 events instead of their whole retained history. Per-session counting, a person whose sessions moved
 and the backfill re-derive the person whole. Rows carry the first step's session
-key: reads join ``sessions`` for the bot flag and the breakdown dimensions, so a session changing
-side needs no correction here (``day_clears`` stays empty).
+key: reads join ``sessions`` for the breakdown dimensions. The rows also carry ``bot`` (that session
+excluded when written; a day correction sets it again: ``day_clears`` holds that UPDATE) and ``sole``
+(the attempt is its actor's only one; written so by each re-derivation, which also sets it again on the
+rows its actors keep when their number of attempts crosses one). Triggers
+sum the sole attempts per local day into ``funnel_days`` and ``funnel_day_gaps`` (migration 0037) in
+the same statement, whoever writes, so the funnel query reads days (analytics.funnels.days).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from analytics.funnels.definition import Counting
 from analytics.funnels.derive import Attempt, derive_attempts, person_of, relevant
 from analytics.funnels.store import Funnel, list_funnels
 from analytics.rollups.aggregate import RAW_EVENT_COLUMNS, RawEvent
-from analytics.rollups.consumers import Claim, Consumer, Difference
+from analytics.rollups.consumers import Claim, Consumer, Difference, compare
 
 # Persons' events from a point on each: by user id, else (no user id) by anonymous id; index range
 # scans (events_user, events_anonymous).
@@ -62,24 +66,66 @@ async def _kept(conn: AsyncConnection, tenant_id: int) -> datetime:
     """Where the tenant's retained raw events begin (retention deleted what came before)."""
     found = (await conn.execute(_KEPT, {"tenant": tenant_id})).scalar_one()
     return found if found is not None else _EVER
+# The stored attempts a re-derivation replaces, with their session's flag as it is now: those the new
+# derivation gives again unchanged stay (no write, so the funnel_days triggers see only real changes).
+_REPLACED = text(
+    """
+    SELECT a.funnel_id, a.person, a.first_event, a.actor, a.started_at, a.step_ats, a.ended_at, a.voided,
+           a.session_key, a.properties, a.bot = coalesce(s.excluded, false) AS flagged
+    FROM unnest(CAST(:funnel AS bigint[]), CAST(:person AS text[]),
+        CAST(:from_at AS timestamptz[]), CAST(:from_event AS uuid[])) AS k(f, p, fa, fe)
+    JOIN funnel_attempts a ON a.tenant_id = :tenant AND a.funnel_id = k.f AND a.person = k.p
+      AND a.started_at >= :kept AND (a.started_at, a.first_event) >= (k.fa, k.fe)
+    LEFT JOIN sessions s ON s.tenant_id = a.tenant_id AND s.id = a.session_key
+    """
+)
 _DELETE = text(
     """
     DELETE FROM funnel_attempts a USING unnest(CAST(:funnel AS bigint[]), CAST(:person AS text[]),
-        CAST(:from_at AS timestamptz[]), CAST(:from_event AS uuid[])) AS k(f, p, fa, fe)
-    WHERE a.tenant_id = :tenant AND a.funnel_id = k.f AND a.person = k.p AND a.started_at >= :kept
-      AND (a.started_at, a.first_event) >= (k.fa, k.fe)
+        CAST(:first_event AS uuid[])) AS k(f, p, e)
+    WHERE a.tenant_id = :tenant AND a.funnel_id = k.f AND a.person = k.p AND a.first_event = k.e
+    RETURNING a.funnel_id, a.actor
     """
 )
 _INSERT = text(
     """
     INSERT INTO funnel_attempts (tenant_id, funnel_id, person, first_event, actor, started_at, step_ats,
-                                 ended_at, voided, session_key, properties)
-    SELECT :tenant, f, p, e, a, s, CAST(st AS timestamptz[]), en, v, sk, CAST(pr AS jsonb)
+                                 ended_at, voided, session_key, properties, bot, sole)
+    SELECT :tenant, f, p, e, a, s, CAST(st AS timestamptz[]), en, v, sk, CAST(pr AS jsonb),
+           coalesce((SELECT x.excluded FROM sessions x WHERE x.tenant_id = :tenant AND x.id = sk), false), so
     FROM unnest(CAST(:funnel AS bigint[]), CAST(:person AS text[]), CAST(:first_event AS uuid[]),
                 CAST(:actor AS text[]), CAST(:started_at AS timestamptz[]), CAST(:step_ats AS text[]),
                 CAST(:ended_at AS timestamptz[]), CAST(:voided AS boolean[]), CAST(:session_key AS uuid[]),
-                CAST(:properties AS text[])) AS k(f, p, e, a, s, st, en, v, sk, pr)
+                CAST(:properties AS text[]), CAST(:sole AS boolean[]))
+         AS k(f, p, e, a, s, st, en, v, sk, pr, so)
     """
+)
+
+# The rows the given actors keep once their re-derived attempts are deleted, and whether one is sole:
+# a written attempt is sole when its actor keeps none and writes no other (the funnel_days triggers
+# sum sole attempts); a kept row's flag changes only when its actor goes from one attempt to more
+# or back, and then it is set by _SET_SOLE.
+_KEPT_ROWS = text(
+    """
+    SELECT k.f, k.a, count(x.actor) AS n, coalesce(bool_or(x.sole), false) AS sole
+    FROM (SELECT DISTINCT f, a FROM unnest(CAST(:funnel AS bigint[]), CAST(:actor AS text[])) AS u(f, a)) k
+    LEFT JOIN funnel_attempts x ON x.tenant_id = :tenant AND x.funnel_id = k.f AND x.actor = k.a
+    GROUP BY k.f, k.a
+    """
+)
+_SET_SOLE = text(
+    """
+    UPDATE funnel_attempts a SET sole = k.s
+    FROM unnest(CAST(:funnel AS bigint[]), CAST(:actor AS text[]), CAST(:sole AS boolean[])) AS k(f, ac, s)
+    WHERE a.tenant_id = :tenant AND a.funnel_id = k.f AND a.actor = k.ac
+    """
+)
+# A day correction: the bot flag of the attempts that began that day, from their sessions as now.
+BOT_RESYNC = (
+    "UPDATE funnel_attempts a SET bot = NOT a.bot WHERE a.tenant_id = :tenant "
+    "AND a.funnel_id IN (SELECT id FROM funnels WHERE tenant_id = :tenant) "
+    "AND a.started_at >= :start AND a.started_at < :end AND a.bot <> coalesce((SELECT s.excluded "
+    "FROM sessions s WHERE s.tenant_id = a.tenant_id AND s.id = a.session_key), false)"
 )
 
 
@@ -169,8 +215,9 @@ async def rederive(
                                      _from(starts[(funnel_id, person)], events[person]))
             if a.started_at >= kept
         )
-    await conn.execute(
-        _DELETE,
+    derived = len(written)
+    stored = (await conn.execute(
+        _REPLACED,
         {
             "tenant": tenant_id,
             "kept": kept,
@@ -179,7 +226,30 @@ async def rederive(
             "from_at": [starts[pair][0] for pair in pairs],
             "from_event": [starts[pair][1] for pair in pairs],
         },
-    )
+    )).all()
+    same = {_key(f, a) for f, a in written}
+    keys = [(_stored_key(r), bool(r.flagged)) for r in stored]
+    unchanged = {k for k, flagged in keys if flagged and k in same}
+    gone = [k for k, _ in keys if k not in unchanged]
+    written = [(f, a) for f, a in written if _key(f, a) not in unchanged]
+    removed: list[Any] = []
+    if gone:
+        removed = list(await conn.execute(_DELETE, {"tenant": tenant_id, "funnel": [k[0] for k in gone],
+                                                    "person": [k[1] for k in gone],
+                                                    "first_event": [k[2] for k in gone]}))
+    actors = sorted({(int(f), a) for f, a in removed} | {(f, a.actor) for f, a in written})
+    kept_rows: dict[tuple[int, str], tuple[int, bool]] = {}
+    if actors:
+        rows = await conn.execute(_KEPT_ROWS, {"tenant": tenant_id, "funnel": [f for f, _ in actors],
+                                               "actor": [a for _, a in actors]})
+        kept_rows = {(int(r.f), r.a): (int(r.n), bool(r.sole)) for r in rows}
+    writes = Counter((f, a.actor) for f, a in written)
+    changed = [(pair, kept == 1 and writes[pair] == 0) for pair, (kept, sole) in kept_rows.items()
+               if kept and sole != (kept == 1 and writes[pair] == 0)]
+    if changed:
+        await conn.execute(_SET_SOLE, {"tenant": tenant_id, "funnel": [f for (f, _), _ in changed],
+                                       "actor": [a for (_, a), _ in changed],
+                                       "sole": [s for _, s in changed]})
     written.sort(key=lambda item: (item[0], item[1].person, str(item[1].first_event)))
     if written:
         await conn.execute(
@@ -198,9 +268,11 @@ async def rederive(
                 "properties": [
                     None if a.properties is None else json.dumps(a.properties) for _, a in written
                 ],
+                "sole": [kept_rows.get((f, a.actor), (0, False))[0] == 0 and writes[(f, a.actor)] == 1
+                         for f, a in written],
             },
         )
-    return len(written)
+    return derived
 
 
 # Persons whose stored attempts name a session their first event no longer belongs to: the session
@@ -258,6 +330,12 @@ def _key(funnel_id: int, attempt: Attempt) -> tuple[Any, ...]:
     return (funnel_id, *attempt.row(), json.dumps(attempt.properties, sort_keys=True))
 
 
+def _stored_key(r: Any) -> tuple[Any, ...]:
+    """A stored attempt row as :func:`_key` gives a derived one."""
+    return (int(r.funnel_id), r.person, r.first_event, r.actor, r.started_at, tuple(r.step_ats), r.ended_at,
+            r.voided, r.session_key, json.dumps(r.properties, sort_keys=True))
+
+
 async def recompute_attempts(conn: AsyncConnection, tenant_id: int) -> Counter[tuple[Any, ...]]:
     """Every funnel's attempts derived again from all the tenant's retained raw events (this reads
     nothing the incremental path wrote)."""
@@ -309,7 +387,48 @@ async def _verify(conn: AsyncConnection, tenant_id: int) -> list[Difference]:
     )
     missing = sum((want - have).values())
     extra = sum((have - want).values())
-    return [Difference("funnel_attempts", missing, extra)] if missing or extra else []
+    found = [Difference("funnel_attempts", missing, extra)] if missing or extra else []
+    flags = (await conn.execute(_FLAGS, {"tenant": tenant_id})).scalar_one()
+    if flags:
+        found.append(Difference("funnel_attempts.sole/bot", int(flags), 0))
+    for table, want_sql, have_sql in _SUMS:
+        difference = await compare(conn, tenant_id, table, want_sql, have_sql, ctes=_ZONE)
+        if difference:
+            found.append(difference)
+    return found
+
+
+# Attempts whose ``sole`` or ``bot`` flag differs from their actor's attempts and their session.
+_FLAGS = text(
+    """
+    SELECT count(*) FROM (
+        SELECT a.sole, count(*) OVER (PARTITION BY a.funnel_id, a.actor) = 1 AS alone, a.bot,
+               coalesce(s.excluded, false) AS excluded
+        FROM funnel_attempts a LEFT JOIN sessions s ON s.tenant_id = a.tenant_id AND s.id = a.session_key
+        WHERE a.tenant_id = :tenant
+    ) f WHERE f.sole <> f.alone OR f.bot <> f.excluded
+    """
+)
+# The day sums the triggers keep, recomputed from the sole attempts (zero rows are left in place).
+_ZONE = ", zone AS (SELECT timezone AS tz FROM tenants WHERE id = :tenant)"
+_DAY_KEYS = ("a.funnel_id, (a.started_at AT TIME ZONE z.tz)::date, a.bot, a.voided, "
+             "(a.step_ats[cardinality(a.step_ats)] AT TIME ZONE z.tz)::date, "
+             "(a.ended_at AT TIME ZONE z.tz)::date")
+_SUMS = (
+    ("funnel_days",
+     f"SELECT {_DAY_KEYS}, cardinality(a.step_ats)::smallint, count(*) FROM funnel_attempts a, zone z "
+     "WHERE a.tenant_id = :tenant AND a.sole GROUP BY 1, 2, 3, 4, 5, 6, 7",
+     "SELECT funnel_id, day, bot, voided, last_day, ended_day, reached, attempts FROM funnel_days "
+     "WHERE tenant_id = :tenant AND attempts <> 0"),
+    ("funnel_day_gaps",
+     f"SELECT {_DAY_KEYS}, k::smallint, array_agg(date_part('epoch', a.step_ats[k] - a.step_ats[k - 1]) "
+     "ORDER BY date_part('epoch', a.step_ats[k] - a.step_ats[k - 1])) "
+     "FROM funnel_attempts a CROSS JOIN zone z "
+     "CROSS JOIN LATERAL generate_series(2, cardinality(a.step_ats)) k "
+     "WHERE a.tenant_id = :tenant AND a.sole GROUP BY 1, 2, 3, 4, 5, 6, 7",
+     "SELECT funnel_id, day, bot, voided, last_day, ended_day, step, gaps FROM funnel_day_gaps "
+     "WHERE tenant_id = :tenant AND cardinality(gaps) > 0"),
+)
 
 
 FUNNELS = Consumer(
@@ -318,8 +437,12 @@ FUNNELS = Consumer(
     _verify,
     expiry={
         "funnel_attempts": "DELETE FROM funnel_attempts WHERE tenant_id = :tenant "
-        "AND started_at < (SELECT at FROM kept)"
+        "AND started_at < (SELECT at FROM kept)",
+        # the attempts' triggers took expired attempts off their days: the emptied day rows go
+        "funnel_days": "DELETE FROM funnel_days WHERE tenant_id = :tenant AND attempts = 0",
+        "funnel_day_gaps": "DELETE FROM funnel_day_gaps WHERE tenant_id = :tenant AND cardinality(gaps) = 0",
     },
-    tables=("funnel_attempts",),
+    day_clears=(BOT_RESYNC,),
+    tables=("funnel_attempts", "funnel_days", "funnel_day_gaps"),
     erase=("DELETE FROM funnel_attempts WHERE tenant_id = :tenant AND person = :user_key",),
 )

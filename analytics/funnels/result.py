@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics import metrics
 from analytics.custom_events.values import value_sql
+from analytics.funnels.days import REACHED, summed_figures
 from analytics.funnels.store import Funnel
 from analytics.periods import Period
 from analytics.segments.engagement import BUILT_IN
@@ -93,18 +94,15 @@ class FunnelFigures:
         return max(candidates, key=lambda s: (s.drop_off_rate or 0, -s.index)) if candidates else None
 
 
-# Which step an attempt had reached at :as_of; step times ascend, so usually the last one decides.
-_REACHED = ("CASE WHEN a.step_ats[cardinality(a.step_ats)] < :as_of THEN cardinality(a.step_ats) "
-            "ELSE (SELECT count(*) FROM unnest(a.step_ats) t WHERE t < :as_of)::int END")
 _BEST = f"""
 WITH attempts AS (
     SELECT a.actor, a.started_at, a.ended_at, a.step_ats, cardinality(a.step_ats) AS furthest,
-           {_REACHED} AS reached, {{dimension}} AS dim
+           {REACHED} AS reached, {{dimension}} AS dim
     FROM funnel_attempts a
     LEFT JOIN sessions s ON s.tenant_id = a.tenant_id AND s.id = a.session_key
     WHERE a.tenant_id = :tenant AND a.funnel_id = :funnel AND a.started_at >= :start AND a.started_at < :end
       AND a.started_at < :as_of AND NOT (a.voided AND a.ended_at < :as_of)
-      AND (CAST(:include_bots AS boolean) OR NOT coalesce(s.excluded, false)) {{restriction}}
+      AND (CAST(:include_bots AS boolean) OR NOT a.bot) {{restriction}}
 ), best AS (
     SELECT DISTINCT ON (actor COLLATE "C") coalesce(dim, '(none)') AS dim, step_ats, reached,
            reached < :steps AND (reached < furthest OR ended_at >= :as_of) AS open
@@ -150,11 +148,22 @@ async def funnel_figures(
     restriction: Restriction | None = None,
     limit: int = BREAKDOWN_LIMIT,
     now: datetime | None = None,
+    scan: bool = False,
 ) -> list[FunnelFigures]:
     """The funnel's figures over ``period``: one item without a dimension, else one per value (the
-    top 20 by actors at the first step, then ``(other)``), ordered by first-step actors."""
+    top 20 by actors at the first step, then ``(other)``), ordered by first-step actors. The whole
+    funnel (no dimension, no restriction) is summed from whole days (analytics.funnels.days) unless
+    ``scan``: then every attempt of the range is read (the reference the sums are tested against)."""
     as_of = min(period.end, now or datetime.now(UTC))
     steps = len(funnel.definition.steps)
+    # The sorts (best attempts, step times) stay in memory. A plan for the range's own bounds: a generic
+    # plan of the prepared statement cannot pick the index scans of the few attempts read one by one.
+    await conn.execute(text("SELECT set_config('work_mem', '64MB', true), "
+                            "set_config('plan_cache_mode', 'force_custom_plan', true)"))
+    if dimension is None and restriction is None and not scan:
+        row = await summed_figures(conn, tenant_id, funnel.id, steps, period.start, period.end, as_of,
+                                   include_bots)
+        return [FunnelFigures(None, _steps(row, steps))]
     params: dict[str, Any] = {
         "tenant": tenant_id,
         "funnel": funnel.id,
@@ -175,7 +184,6 @@ async def funnel_figures(
                  f"AND a.person IN ({restriction.sql})" if restriction else "")
     if restriction:
         params.update(restriction.params)
-    await conn.execute(text("SET LOCAL work_mem = '64MB'"))  # the best-attempt sort stays in memory
     rows = (await conn.execute(text(sql), params)).all()
     results = [FunnelFigures(None if dimension is None else row.dim, _steps(row, steps)) for row in rows]
     if not results:

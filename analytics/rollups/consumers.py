@@ -10,7 +10,8 @@ Rows split by ``bot`` per tenant-local day must follow later changes of a sessio
 bot rules, late events): a consumer lists the DELETEs of one day's rows in ``day_clears`` and the
 correction job (analytics.sessions.correction) runs them, then feeds the day's events through
 ``consume`` again. A consumer whose rows carry a session key instead (reads join ``sessions`` for
-the flag, like content facts) leaves ``day_clears`` empty.
+the flag, like content facts) leaves ``day_clears`` empty; one that stores the flag beside the key
+(funnel attempts) lists the UPDATE that sets it again for the day's rows.
 
 Erasure (analytics.users.erasure) deletes a person's raw events and corrects the days they were
 active through ``day_clears``; rows keyed by the person themselves (a ``user_key`` or ``user_id``

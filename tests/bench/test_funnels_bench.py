@@ -16,4 +16,5 @@ async def test_the_funnel_bench_builds_and_checks_its_answers(make_tenant: Any, 
     tenant: TenantKeys = await make_tenant()
     figures = await run(app_engine, owner_engine, tenant.id, actors=300, per_actor=6, runs=2, batch=50, quiet=True)
     assert figures["actors"] == 300 and figures["events"] >= 1800
-    assert set(figures["queries"]) == {"plain", "breakdown by property", "compare (previous period)"}
+    assert set(figures["queries"]) == {"plain", "plain, scan", "breakdown by property",
+                                     "compare (previous period)", "compare, scan"}
