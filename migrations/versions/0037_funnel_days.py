@@ -19,7 +19,7 @@ fourth finds an actor's attempts when the rollup sets ``sole`` again.
 Filled here from the attempts present.
 
 Revision ID: 0037_funnel_days
-Revises: 0034_costs_tiers_keys
+Revises: 0036_session_days
 Create Date: 2026-12-04
 """
 
@@ -30,7 +30,7 @@ from alembic import op
 from migrations.rls import tenant_table
 
 revision = "0037_funnel_days"
-down_revision = "0034_costs_tiers_keys"
+down_revision = "0036_session_days"
 branch_labels = None
 depends_on = None
 
