@@ -113,3 +113,9 @@ def test_only_plain_leaves_take_the_short_path() -> None:
     assert sorted(plain_leaves(series_type)) == ["conversionRate", "conversions", "day", "exposures", "lift",
                                                  "variant"]
     assert api_schema.execution_context_class is PlainLeavesExecutor
+
+
+async def test_the_api_keeps_its_startup_objects_out_of_the_collectors_passes(base_url: str) -> None:
+    import gc
+
+    assert gc.get_freeze_count() > 10_000  # the served app's lifespan froze them
