@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics.db import CURRENT_TENANT
 from analytics.experiments.aggregates import EXPOSURES
-from analytics.experiments.breakdowns import BreakdownDimension, breakdown_figures
+from analytics.experiments.breakdowns import CUSTOM_PLANS, BreakdownDimension, breakdown_figures
 from analytics.experiments.definitions import Experiment, ExperimentStatus, Metric, MetricKind, load_metrics
 from analytics.experiments.stats import (
     ALPHA,
@@ -182,6 +182,8 @@ async def experiment_results(
     now: datetime,
     segment: str | None = None,
 ) -> Results:
+    if segment is not None:
+        await conn.execute(CUSTOM_PLANS)
     rows = (
         await conn.execute(
             _READ if segment is None else _READ_SEGMENT,
