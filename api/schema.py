@@ -15,6 +15,7 @@ from api.bots.rules import BotRuleMutation
 from api.common import SCALARS
 from api.context import AppInfo
 from api.custom_events.mutations import EventDefinitionMutation
+from api.execution import PlainLeavesExecutor
 from api.experiments.mutations import ExperimentMutation
 from api.experiments.queries import Assignment, assignment
 from api.export_jobs import ExportMutation
@@ -72,7 +73,8 @@ class AnalyticsSchema(strawberry.Schema):
 
 
 schema = AnalyticsSchema(query=Query, mutation=Mutation, extensions=[PreparedDocument],
-                         config=StrawberryConfig(scalar_map=SCALARS))
+                         config=StrawberryConfig(scalar_map=SCALARS),
+                         execution_context_class=PlainLeavesExecutor)
 
 
 def schema_sdl() -> str:

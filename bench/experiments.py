@@ -1,7 +1,9 @@
 """Experiment results benchmark: the ``results`` query of one experiment (5 variants x 2 metrics = 10
 variant-metric pairs) at N exposures, read from the per-variant aggregates; beside it, in the same run,
 the same results computed in process (no HTTP, no GraphQL), a breakdown by device over HTTP, and an
-anchor: the smallest authenticated query (the experiment's key) over HTTP."""
+anchor: the smallest authenticated query (the experiment's key) over HTTP. Each HTTP figure comes with the
+API process's CPU per query (less moved by other work on the machine than the latencies). With
+``--baseline DIR`` another checkout's API serves the same data beside this one, timed in the same rounds."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 
-from bench.harness import conditions, percentile, print_section, running_stack
+from bench.harness import conditions, cpu_seconds, percentile, print_section, running_stack
 
 KEY = "bench-checkout"
 VARIANTS = ("control", "v1", "v2", "v3", "v4")
@@ -59,6 +61,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--short", action="store_true", help="20,000 exposures and 20 queries (tests).")
     parser.add_argument("--profile", action="store_true",
                         help="Also print where the in-process results spend their time (cProfile, top 20).")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="Another checkout (e.g. /work/main) whose API is timed beside this one, on the "
+                             "same database, in the same interleaved rounds.")
     return parser.parse_args()
 
 
@@ -113,6 +118,7 @@ async def build_aggregates(database_url: str, tenant_id: int) -> tuple[float, in
 class Timing:
     latencies_ms: list[float]
     answer: dict[str, Any]
+    cpu_ms: float = 0.0  # the API process's CPU per query (warm-ups included)
 
 
 async def time_in_process(database_url: str, tenant_id: int, queries: int) -> list[float]:
@@ -140,10 +146,12 @@ async def time_in_process(database_url: str, tenant_id: int, queries: int) -> li
     return latencies
 
 
-async def time_results(url: str, key: str, queries: int, query: str = RESULTS) -> Timing:
+async def time_results(url: str, key: str, queries: int, query: str = RESULTS, api_pid: int | None = None
+                       ) -> Timing:
     headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
     latencies: list[float] = []
     answer: dict[str, Any] = {}
+    cpu_before = cpu_seconds({"api": api_pid}).get("api", 0.0) if api_pid else 0.0
     async with httpx.AsyncClient(timeout=60) as client:
         while len(latencies) < queries + 10:
             started = time.perf_counter()
@@ -156,9 +164,10 @@ async def time_results(url: str, key: str, queries: int, query: str = RESULTS) -
             if "errors" in answer:
                 raise RuntimeError(answer["errors"])
             latencies.append(elapsed)
-        latencies = latencies[10:]
+    cpu_ms = ((cpu_seconds({"api": api_pid}).get("api", 0.0) - cpu_before) * 1000 / len(latencies)
+              if api_pid else 0.0)
     found = answer["data"]["tenant"]["experiment"]
-    return Timing(latencies, found.get("results", found))
+    return Timing(latencies[10:], found.get("results", found), cpu_ms)
 
 
 def check(results: dict[str, Any], exposures: int) -> None:
@@ -188,24 +197,38 @@ def main() -> None:
         print_section("loading", [("raw events by SQL", f"{load_seconds:.1f} s"),
                                   ("aggregates from raw (backfill job)", f"{build_seconds:.1f} s")])
         # Interleaved rounds, so that a change of machine load touches every figure alike.
-        timings: dict[str, list[float]] = {"anchor": [], "results": [], "breakdown": [], "in process": []}
+        apis = [("", stack.graphql_url, stack.pids.get("api"))]
+        baseline = None
+        if args.baseline is not None:
+            from bench.read import start_baseline
+
+            baseline, url = start_baseline(stack, args.baseline)
+            apis.append(("baseline ", f"{url}/graphql", baseline.pid))
+        timings: dict[str, list[float]] = {}
+        cpu: dict[str, list[float]] = {}
         verdict: dict[str, Any] = {}
         rounds = 4
-        for _ in range(rounds):
-            each = queries // rounds
-            anchor = asyncio.run(time_results(stack.graphql_url, stack.secret_key, each, ANCHOR))
-            timing = asyncio.run(time_results(stack.graphql_url, stack.secret_key, each))
-            split = asyncio.run(time_results(stack.graphql_url, stack.secret_key, each, BREAKDOWN))
-            timings["anchor"] += anchor.latencies_ms
-            timings["results"] += timing.latencies_ms
-            timings["breakdown"] += split.latencies_ms
-            timings["in process"] += asyncio.run(time_in_process(stack.database_url, stack.tenant_id,
-                                                                 each))
-            verdict = timing.answer
-        check(verdict, exposures)
+        try:
+            for _ in range(rounds):
+                each = queries // rounds
+                for prefix, url, pid in apis:
+                    for name, query in (("anchor", ANCHOR), ("results", RESULTS), ("breakdown", BREAKDOWN)):
+                        timing = asyncio.run(time_results(url, stack.secret_key, each, query, pid))
+                        timings.setdefault(prefix + name, []).extend(timing.latencies_ms)
+                        cpu.setdefault(prefix + name, []).append(timing.cpu_ms)
+                        if name == "results":
+                            check(timing.answer, exposures)
+                            verdict = verdict or timing.answer
+                timings.setdefault("in process", []).extend(
+                    asyncio.run(time_in_process(stack.database_url, stack.tenant_id, each)))
+        finally:
+            if baseline is not None:
+                baseline.terminate()
+                baseline.wait(15)
         print_section(f"{queries} queries each after warm-ups, one connection, {rounds} interleaved rounds", [
             *((f"{name} p50 / p95 / max",
                f"{percentile(ms, 50):.1f} / {percentile(ms, 95):.1f} / {max(ms):.1f} ms"
+               + (f", API CPU {sum(cpu[name]) / len(cpu[name]):.1f} ms a query" if cpu.get(name) else "")
                + (" (target p95 < 50 ms)" if name == "results" else ""))
               for name, ms in timings.items()),
             ("load average after", " ".join(f"{x:.2f}" for x in os.getloadavg())),

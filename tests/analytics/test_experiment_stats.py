@@ -147,6 +147,40 @@ def test_confidence_sequence_contains_the_fixed_interval() -> None:
     assert 0 < p_value <= 1
 
 
+def _mixture_ratio(estimate: float, variance: float, tau2: float, at: float = 0.0) -> float:
+    """The mixture likelihood ratio of the normal estimate against the difference ``at``, mixing
+    N(at, tau2) over the true difference, by numerical integration: another route than msprt's closed
+    form (Johari, Koomen, Pekelis, Walsh, "Always valid inference", 2017)."""
+    from scipy import integrate
+
+    sd, spread = math.sqrt(variance), math.sqrt(tau2)
+    reach = 12 * (spread + sd) + abs(estimate - at)
+    return float(integrate.quad(
+        lambda theta: math.exp(stats.norm.logpdf(estimate, theta, sd) - stats.norm.logpdf(estimate, at, sd))
+        * stats.norm.pdf(theta, at, spread), at - reach, at + reach, points=[at, estimate], limit=500,
+        epsabs=0, epsrel=1e-11)[0])
+
+
+@pytest.mark.parametrize(("estimate", "variance", "tau2"), [(0.02, 1e-4, 1e-4), (0.03, 1e-4, 1e-6),
+                                                            (-0.4, 0.04, 0.01), (0.001, 1e-4, 1e-4)])
+def test_msprt_is_the_mixture_likelihood_ratio_and_its_confidence_sequence(
+        estimate: float, variance: float, tau2: float) -> None:
+    from scipy import optimize
+
+    p_value, low, high = msprt(estimate, variance, tau2)
+    assert p_value == pytest.approx(min(1.0, 1 / _mixture_ratio(estimate, variance, tau2)), rel=1e-8)
+    # The confidence sequence: the differences the test does not reject at alpha 0.05 (ratio < 20),
+    # its ends found by root finding on the integrated ratio.
+    def excess(at: float) -> float:
+        return math.log(_mixture_ratio(estimate, variance, tau2, at)) - math.log(20)
+
+    step = math.sqrt(variance)
+    while excess(estimate + step) < 0:  # widen until rejected: a bracket for each end
+        step *= 1.5
+    assert low == pytest.approx(optimize.brentq(excess, estimate - step, estimate, xtol=1e-14), rel=1e-7)
+    assert high == pytest.approx(optimize.brentq(excess, estimate, estimate + step, xtol=1e-14), rel=1e-7)
+
+
 def _aa(days: int, per_day: int, rate: float, seed: int, *, sequential: bool) -> float:
     """Share of 2,000 A/A experiments called significant (every day looked at when sequential)."""
     rng = np.random.default_rng(seed)

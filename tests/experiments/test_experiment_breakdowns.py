@@ -4,13 +4,15 @@ figures from events written as data, the breakdown aggregates equal to their rec
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics.db import lock_tenant, tenant_transaction
+from analytics.experiments.definitions import load_experiment
+from analytics.experiments.results import experiment_results
 from analytics.rollups.recompute import verify_rollups
 from analytics.users.erasure import erase_person
 from analytics.users.subjects import Identity
@@ -134,6 +136,14 @@ async def test_results_of_a_segment_count_its_members_at_their_exposure(
         ("2025-05-02", "control", 1, 0), ("2025-05-02", "one-page", 1, 1)]
     assert figures(data["tenant"]["experiment"]["results"]["breakdown"]) == [
         ("new", ("control", 1, 0, 0.0), ("one-page", 1, 1, 1.0))]
+    # Its reads are planned for the segment and the days, not by a prepared statement's generic plan.
+    async with tenant_transaction(owner_engine, tenant.id) as conn:
+        experiment = await load_experiment(conn, "checkout")
+        assert experiment is not None
+        again = await experiment_results(conn, experiment, first=date(2025, 5, 1), last=date(2025, 5, 31),
+                                         include_bots=False, now=datetime.now(UTC), segment="new")
+        assert (await conn.execute(text("SHOW plan_cache_mode"))).scalar_one() == "force_custom_plan"
+    assert sum(again.exposures.values()) == 2
     # An unknown segment is an error that names the argument; a breakdown of filtered results is refused.
     body = await gql(tenant.secret, BREAKDOWN, {"by": "DEVICE", "segment": "nope"})
     assert "unknown segment 'nope'" in body["errors"][0]["message"]

@@ -102,6 +102,33 @@ async def test_exposures_and_conversions_are_counted_once_and_verified(
         ("analytics_significant_results_total", None, 0.0)]
 
 
+async def test_an_actor_exposed_again_to_its_variant_is_counted_once_from_its_first_exposure(
+        gql: GraphQLClient, make_tenant: Any, run_worker: Any, owner_engine: AsyncEngine) -> None:
+    # Each page view sends its own ExperimentExposure (a fresh event id): u1 sees control three times,
+    # the later ones in another claim; its purchase between the second and third counts once.
+    tenant: TenantKeys = await make_tenant()
+    await define(gql, tenant)
+    assert (await gql.track(tenant.publishable, [
+        exposure("2025-05-03T10:00:00Z", "u1", "control"), exposure("2025-05-02T10:00:00Z", "u1", "control"),
+        exposure("2025-05-02T11:00:00Z", "u2", "one-page")]))["accepted"] == 3
+    await run_worker()
+    assert (await gql.track(tenant.publishable, [
+        purchase("2025-05-03T12:00:00Z", "u1", 30), exposure("2025-05-04T10:00:00Z", "u1", "control")]))[
+        "accepted"] == 2
+    await run_worker()
+    result = (await gql.data(tenant.secret, RESULTS, {"k": "checkout"}))["tenant"]["experiment"]["results"]
+    assert (result["exposures"], result["multipleExposures"]) == (2, 0)
+    purchased, revenue = result["metrics"]
+    assert [(v["variant"], v["exposures"], v["conversions"]) for v in purchased["variants"]] == [
+        ("control", 1, 1), ("one-page", 1, 0)]
+    assert [(v["variant"], v["mean"]) for v in revenue["variants"]] == [("control", 30.0), ("one-page", 0.0)]
+    assert result["series"] == [  # u1 by its first exposure's day only
+        {"day": "2025-05-02", "variant": "control", "exposures": 1, "conversions": 1},
+        {"day": "2025-05-02", "variant": "one-page", "exposures": 1, "conversions": 0}]
+    async with owner_engine.connect() as conn:
+        assert await verify_rollups(conn, tenant.id) == []
+
+
 async def test_a_metric_added_later_is_backfilled(gql: GraphQLClient, make_tenant: Any, run_worker: Any,
                                                   owner_engine: AsyncEngine) -> None:
     tenant: TenantKeys = await make_tenant()
