@@ -20,7 +20,7 @@ from typing import Protocol
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from analytics.db import CURRENT_TENANT
+from analytics.db import CURRENT_TENANT, plan_for_values
 
 UNKNOWN = "unknown"
 OTHER = "(other)"
@@ -149,11 +149,6 @@ _READ_KEPT = text(
     GROUP BY 1, 2
     """
 )
-# A segment's reads scan its experiment's per-actor rows, as many as its members' share of the exposures
-# and the days make: a prepared statement's generic plan (the driver's, chosen from its sixth execution
-# on) is blind to both and ran three to four times slower than the plan for the values (200,000
-# exposures: 0.8-1.1 s against 0.26 s). The rest of the read transaction is planned for its values too.
-CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
 
 
 # Members at their exposure (the segments' "as of" rule, analytics.segments.service.MEMBERS_AT_SQL).
@@ -193,7 +188,7 @@ async def breakdown_figures(
     is ``(other)``, the rest together (not for segments, whose groups overlap: the top ``limit``)."""
     sql = _READ_SEGMENTS if dimension is BreakdownDimension.SEGMENT else _READ_KEPT
     if dimension is BreakdownDimension.SEGMENT:
-        await conn.execute(CUSTOM_PLANS)
+        await plan_for_values(conn)  # a segment's per-actor rows: analytics.db.plan_for_values
     rows = await conn.execute(
         sql,
         {

@@ -31,9 +31,9 @@ from enum import Enum
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from analytics.db import CURRENT_TENANT
+from analytics.db import CURRENT_TENANT, plan_for_values
 from analytics.experiments.aggregates import EXPOSURES
-from analytics.experiments.breakdowns import CUSTOM_PLANS, BreakdownDimension, breakdown_figures
+from analytics.experiments.breakdowns import BreakdownDimension, breakdown_figures
 from analytics.experiments.definitions import Experiment, ExperimentStatus, Metric, MetricKind, load_metrics
 from analytics.experiments.stats import (
     ALPHA,
@@ -183,7 +183,7 @@ async def experiment_results(
     segment: str | None = None,
 ) -> Results:
     if segment is not None:
-        await conn.execute(CUSTOM_PLANS)
+        await plan_for_values(conn)  # a segment's per-actor rows: analytics.db.plan_for_values
     rows = (
         await conn.execute(
             _READ if segment is None else _READ_SEGMENT,

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics import metrics
 from analytics.custom_events.values import value_sql
+from analytics.db import plan_for_values
 from analytics.funnels.days import REACHED, summed_figures
 from analytics.funnels.store import Funnel
 from analytics.periods import Period
@@ -156,10 +157,10 @@ async def funnel_figures(
     ``scan``: then every attempt of the range is read (the reference the sums are tested against)."""
     as_of = min(period.end, now or datetime.now(UTC))
     steps = len(funnel.definition.steps)
-    # The sorts (best attempts, step times) stay in memory. A plan for the range's own bounds: a generic
-    # plan of the prepared statement cannot pick the index scans of the few attempts read one by one.
-    await conn.execute(text("SELECT set_config('work_mem', '64MB', true), "
-                            "set_config('plan_cache_mode', 'force_custom_plan', true)"))
+    # The sorts (best attempts, step times) stay in memory; the range's own bounds pick the index scans
+    # of the few attempts read one by one.
+    await conn.execute(text("SELECT set_config('work_mem', '64MB', true)"))
+    await plan_for_values(conn)
     if dimension is None and restriction is None and not scan:
         row = await summed_figures(conn, tenant_id, funnel.id, steps, period.start, period.end, as_of,
                                    include_bots)
