@@ -10,7 +10,7 @@ begins or after one ends, so what came earlier cannot change, and a claim reads 
 events instead of their whole retained history. Per-session counting, a person whose sessions moved
 and the backfill re-derive the person whole. Rows carry the first step's session
 key: reads join ``sessions`` for the breakdown dimensions. The rows also carry ``bot`` (that session
-excluded when written; a day correction sets it again: ``day_clears`` holds that UPDATE) and ``sole``
+excluded when written; a day correction sets it again: ``day_resyncs`` holds that UPDATE) and ``sole``
 (the attempt is its actor's only one; written so by each re-derivation, which also sets it again on the
 rows its actors keep when their number of attempts crosses one). Triggers
 sum the sole attempts per local day into ``funnel_days`` and ``funnel_day_gaps`` (migration 0037) in
@@ -398,7 +398,10 @@ async def _verify(conn: AsyncConnection, tenant_id: int) -> list[Difference]:
     return found
 
 
-# Attempts whose ``sole`` or ``bot`` flag differs from their actor's attempts and their session.
+# Attempts marked ``sole`` beside another attempt of their actor, or whose ``bot`` flag differs from
+# their session's. The other way round is allowed: when retention or an erasure removes an actor's
+# other attempts, the one left keeps ``sole = false`` until the actor's next re-derivation; the
+# funnel query reads such an attempt one by one (analytics.funnels.days), so its answers are the same.
 _FLAGS = text(
     """
     SELECT count(*) FROM (
@@ -406,7 +409,7 @@ _FLAGS = text(
                coalesce(s.excluded, false) AS excluded
         FROM funnel_attempts a LEFT JOIN sessions s ON s.tenant_id = a.tenant_id AND s.id = a.session_key
         WHERE a.tenant_id = :tenant
-    ) f WHERE f.sole <> f.alone OR f.bot <> f.excluded
+    ) f WHERE (f.sole AND NOT f.alone) OR f.bot <> f.excluded
     """
 )
 # The day sums the triggers keep, recomputed from the sole attempts (zero rows are left in place).
@@ -442,7 +445,7 @@ FUNNELS = Consumer(
         "funnel_days": "DELETE FROM funnel_days WHERE tenant_id = :tenant AND attempts = 0",
         "funnel_day_gaps": "DELETE FROM funnel_day_gaps WHERE tenant_id = :tenant AND cardinality(gaps) = 0",
     },
-    day_clears=(BOT_RESYNC,),
+    day_resyncs=(BOT_RESYNC,),
     tables=("funnel_attempts", "funnel_days", "funnel_day_gaps"),
     erase=("DELETE FROM funnel_attempts WHERE tenant_id = :tenant AND person = :user_key",),
 )

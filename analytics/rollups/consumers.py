@@ -11,7 +11,9 @@ bot rules, late events): a consumer lists the DELETEs of one day's rows in ``day
 correction job (analytics.sessions.correction) runs them, then feeds the day's events through
 ``consume`` again. A consumer whose rows carry a session key instead (reads join ``sessions`` for
 the flag, like content facts) leaves ``day_clears`` empty; one that stores the flag beside the key
-(funnel attempts) lists the UPDATE that sets it again for the day's rows.
+(funnel attempts) lists in ``day_resyncs`` the UPDATE that sets it again for the day's rows from
+``sessions``: it needs no raw events, so it runs for every marked day, also those whose raw events
+retention removed (sessions and those rows outlive them).
 
 Erasure (analytics.users.erasure) deletes a person's raw events and corrects the days they were
 active through ``day_clears``; rows keyed by the person themselves (a ``user_key`` or ``user_id``
@@ -63,12 +65,15 @@ class Consumer:
     ``kept`` CTE of analytics.retention (``kept.day``, ``kept.at``). ``tables``: what it writes,
     analysed before a verification. ``erase``: DELETE statements of one person's rows on every day
     (parameters ``:tenant`` and ``:user_key``, ``u:<userId>`` or ``a:<anonymousId>``), run by the
-    erasure job: required when a table holds per-person rows."""
+    erasure job: required when a table holds per-person rows. ``day_resyncs``: statements (same
+    parameters as ``day_clears``) that set one day's stored bot flags again from ``sessions``, run
+    for every corrected day whether or not its raw events are kept."""
 
     name: str
     consume: Callable[[AsyncConnection, Claim], Awaitable[None]]
     verify: Callable[[AsyncConnection, int], Awaitable[list[Difference]]]
     day_clears: tuple[str, ...] = ()
+    day_resyncs: tuple[str, ...] = ()
     expiry: Mapping[str, str] = field(default_factory=dict)
     tables: tuple[str, ...] = ()
     erase: tuple[str, ...] = ()

@@ -45,6 +45,8 @@ _MARK = text(
 # The consumers whose rows are split human/bot per day, and the DELETEs of one day's rows.
 _DAY_CONSUMERS = tuple(c for c in CONSUMERS if c.day_clears)
 _CLEAR = [text(statement) for c in _DAY_CONSUMERS for statement in c.day_clears]
+# Stored bot flags set again from the sessions: no raw events needed, so every marked day.
+_RESYNC = [text(statement) for c in CONSUMERS for statement in c.day_resyncs]
 # Days whose first mark is at least ``delay`` old (a mark on a marked day keeps the first time).
 _TAKE_DIRTY = text(
     "DELETE FROM dirty_days WHERE tenant_id = :tenant AND day IN "
@@ -65,13 +67,19 @@ _FIRST_RAW_DAY = text("SELECT (raw_events_from AT TIME ZONE timezone)::date FROM
 async def correct_days(conn: AsyncConnection, tenant_id: int, days: Sequence[date],
                        tz: ZoneInfo) -> list[date]:
     """Replace the counters of ``days`` (tenant-local) by a recomputation; the caller holds the lock.
-    Days before the tenant's ``raw_events_from`` are left as they are: retention deleted their raw
-    events, so a recomputation would zero real counters. Returns the days corrected."""
+    Days before the tenant's ``raw_events_from`` keep their counters: retention deleted their raw
+    events, so a recomputation would zero real counters; only the stored bot flags that follow the
+    sessions (``Consumer.day_resyncs``) are set again there. Returns the days recomputed."""
     first = (await conn.execute(_FIRST_RAW_DAY, {"tenant": tenant_id})).scalar_one_or_none()
-    kept = sorted(day for day in set(days) if first is None or day >= first)
-    for day in kept:
+    kept = []
+    for day in sorted(set(days)):
         window = {"tenant": tenant_id, "day": day, "start": local_midnight(day, tz),
                   "end": local_midnight(day + timedelta(days=1), tz)}
+        for statement in _RESYNC:
+            await conn.execute(statement, window)
+        if first is not None and day < first:
+            continue
+        kept.append(day)
         for statement in _CLEAR:
             await conn.execute(statement, window)
         result = await conn.stream(_DAY_EVENTS, window)

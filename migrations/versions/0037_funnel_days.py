@@ -46,7 +46,10 @@ _TIME = ("coalesce(array_agg(date_part('epoch', c.step_ats[k] - c.step_ats[k - 1
 
 
 def _apply(rows: str) -> str:
-    """Add the signed rows (``rows``: funnel_attempts columns plus ``sign``) of sole attempts."""
+    """Add the signed rows (``rows``: funnel_attempts columns plus ``sign``) of sole attempts. The gaps
+    rows are made sure of with an update that locks an existing one (not DO NOTHING, which locks
+    nothing): retention deletes empty gaps rows without the tenant's lock, and would otherwise delete
+    one between this insert and the update that fills it."""
     return f"""
         INSERT INTO funnel_days ({_KEYS}, reached, attempts)
         SELECT c.tenant_id, c.funnel_id, {_DAYS}, cardinality(c.step_ats), sum(c.sign)
@@ -57,7 +60,7 @@ def _apply(rows: str) -> str:
         SELECT DISTINCT c.tenant_id, c.funnel_id, {_DAYS}, k, CAST('{{}}' AS float8[])
         FROM ({rows}) c JOIN tenants t ON t.id = c.tenant_id
         CROSS JOIN LATERAL generate_series(2, cardinality(c.step_ats)) AS k WHERE c.sole
-        ON CONFLICT DO NOTHING;
+        ON CONFLICT ({_KEYS}, step) DO UPDATE SET gaps = funnel_day_gaps.gaps;
         UPDATE funnel_day_gaps g
         SET gaps = ARRAY(SELECT x FROM ((SELECT unnest(g.gaps) EXCEPT ALL SELECT unnest(d.minus))
                                         UNION ALL SELECT unnest(d.plus)) s(x) ORDER BY x)
