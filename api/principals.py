@@ -43,6 +43,7 @@ from analytics.tenants.service import Principal, hash_key, resolve_key
 log = logging.getLogger(__name__)
 CHANNEL = "analytics_principals"  # migrations/versions/0028_principal_changes.py
 RECONNECT_SECONDS = 5.0
+ROUND_TRIP_SECONDS = 1.0  # a listener slower than this is dropped (its keys are looked up meanwhile)
 MAX_ENTRIES = 10_000
 INGEST_SECONDS = 60.0  # how long track trusts a kept key before looking it up (it is checked anyway)
 
@@ -114,13 +115,25 @@ class PrincipalCache:
             listener, done = self._listener, False
             try:
                 if listener is not None and not listener.is_closed():
-                    await listener.fetchval("SELECT 1")
+                    await asyncio.wait_for(listener.fetchval("SELECT 1"), ROUND_TRIP_SECONDS)
                     await asyncio.sleep(0)  # the notifications that came before it are handled
                     done = True
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("the key-change listener did not answer (%s)", exc)
+            except Exception as exc:  # whatever it was, the listener cannot vouch any more
+                log.warning("the key-change listener did not answer (%r); looking keys up until it is "
+                            "open again", exc)
+                self._drop(listener)
             finally:
                 waiting.set_result(done)  # False: the request looks its key up
+
+    def _drop(self, listener: asyncpg.Connection | None) -> None:
+        """Stop trusting ``listener`` (silent or broken: a dropped NAT entry answers nothing, ever) and
+        let the next request open another one."""
+        if listener is None or listener is not self._listener:
+            return
+        self._listener.terminate()
+        self._listener = None
+        self.forget_all()
+        self._next_attempt = 0.0
 
     async def for_ingest(self, raw_key: str) -> tuple[Principal | None, Vouched | None]:
         """The key's principal for ``track``; kept ones come with the Vouched its write checks."""
@@ -161,6 +174,8 @@ class PrincipalCache:
             self.forget_all()
 
     def _lost(self, connection: Any) -> None:
+        if connection is not self._listener:  # one already dropped (_drop) or replaced
+            return
         log.warning("the key-change listener lost its connection; looking keys up every request")
         self._listener = None
         self.forget_all()
@@ -169,7 +184,7 @@ class PrincipalCache:
         self._next_attempt = time.monotonic() + RECONNECT_SECONDS
         settings = {"role": self.role} if self.role else None
         try:
-            listener = await asyncpg.connect(self.dsn, server_settings=settings)
+            listener = await asyncpg.connect(self.dsn, server_settings=settings, timeout=RECONNECT_SECONDS)
             await listener.add_listener(CHANNEL, self._announced)
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("no key-change listener (%s); looking keys up every request", exc)
