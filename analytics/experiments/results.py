@@ -168,6 +168,20 @@ def compare(conversion: bool, control: Sample, variant: Sample, sequential: bool
     return z_test(control, variant) if conversion else welch_test(control, variant)
 
 
+# One variant's figures as gathered: name, sample, conversions, frequentist test, Bayesian posterior.
+Entry = tuple[str, Sample, int, Comparison | None, Bayesian | None]
+
+
+def _variant_metrics(entries: list[Entry], control: str, adjusted: dict[tuple[int, int], float],
+                     i: int) -> list[VariantMetric]:
+    """Row ``i``'s variants with their Holm-adjusted p-values (``adjusted`` by (row, variant))."""
+    return [
+        VariantMetric(v, v == control, sample, conv, comparison, adjusted.get((i, j)),
+                      adjusted.get((i, j), 1.0) < ALPHA, posterior)
+        for j, (v, sample, conv, comparison, posterior) in enumerate(entries)
+    ]
+
+
 def _better(metric: Metric, comparison: Comparison) -> bool:
     return (comparison.difference > 0) == metric.higher_is_better and comparison.difference != 0
 
@@ -226,14 +240,7 @@ async def experiment_results(
         *((m, MetricRole.SECONDARY) for m in experiment.secondary_metrics),
         *((m, MetricRole.GUARDRAIL) for m in experiment.guardrail_metrics),
     ]
-    raw: list[
-        tuple[
-            Metric,
-            MetricRole,
-            list[tuple[str, Sample, int, Comparison | None, Bayesian | None]],
-            float | None,
-        ]
-    ] = []
+    raw: list[tuple[Metric, MetricRole, list[Entry], float | None]] = []
     for key, role in roles:
         metric = metrics.get(key)
         if metric is None:
@@ -281,19 +288,7 @@ async def experiment_results(
             MetricResult(
                 metric,
                 role,
-                [
-                    VariantMetric(
-                        v,
-                        v == control,
-                        sample,
-                        conv,
-                        comparison,
-                        adjusted.get((i, j)),
-                        adjusted.get((i, j), 1.0) < ALPHA,
-                        posterior,
-                    )
-                    for j, (v, sample, conv, comparison, posterior) in enumerate(entries)
-                ],
+                _variant_metrics(entries, control, adjusted, i),
                 reduction,
             )
         )
@@ -410,7 +405,7 @@ async def experiment_breakdown(
     )
     control = experiment.control.key
     conversion = metric.kind is MetricKind.CONVERSION
-    raw: list[tuple[str, list[tuple[str, Sample, int, Comparison | None, Bayesian | None]]]] = []
+    raw: list[tuple[str, list[Entry]]] = []
     for value, figures in found.items():
         samples = {
             v.key: Sample(f[0], f[2], f[3])
@@ -441,19 +436,7 @@ async def experiment_breakdown(
     return [
         BreakdownGroup(
             value,
-            [
-                VariantMetric(
-                    v,
-                    v == control,
-                    sample,
-                    conv,
-                    comparison,
-                    adjusted.get((i, j)),
-                    adjusted.get((i, j), 1.0) < ALPHA,
-                    posterior,
-                )
-                for j, (v, sample, conv, comparison, posterior) in enumerate(entries)
-            ],
+            _variant_metrics(entries, control, adjusted, i),
         )
         for i, (value, entries) in enumerate(raw)
     ]
