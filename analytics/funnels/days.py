@@ -40,22 +40,28 @@ _SETTLED = ("(({x}ended_day < b.as_of_day AND NOT {x}voided) "
             "OR ({x}last_day < b.as_of_day AND {x}ended_day > b.as_of_day))")
 _ATTEMPT_DAYS = ("(SELECT (a.ended_at AT TIME ZONE b.tz)::date AS ended_day, a.voided, "
                  "(a.step_ats[cardinality(a.step_ats)] AT TIME ZONE b.tz)::date AS last_day) x")
-# The attempts to read one by one, each found through an index: actors with several attempts, the
-# partial first and last days (with margins), and a last step or an end near :as_of; then judged
-# exactly by their day keys.
+# The attempts to read one by one, each found through an index: actors with several attempts, then
+# of the sole ones those of the partial first and last days, and those ending on as_of's day or
+# with a last step on or after its start; then judged exactly by their day keys. The scans exclude
+# each other's rows (no duplicate to remove).
 _CANDIDATES = """
     SELECT {columns} FROM funnel_attempts a WHERE {where} AND NOT a.sole
-    UNION SELECT {columns} FROM funnel_attempts a WHERE {where} AND a.started_at < (SELECT head FROM b)
-    UNION SELECT {columns} FROM funnel_attempts a WHERE {where} AND a.started_at >= (SELECT tail FROM b)
-    UNION SELECT {columns} FROM funnel_attempts a WHERE {where}
+    UNION ALL SELECT {columns} FROM funnel_attempts a WHERE {where} AND a.sole
+        AND a.started_at < (SELECT head FROM b)
+    UNION ALL SELECT {columns} FROM funnel_attempts a WHERE {where} AND a.sole
+        AND a.started_at >= (SELECT tail FROM b) AND a.started_at >= (SELECT head FROM b)
+    UNION ALL SELECT {columns} FROM funnel_attempts a WHERE {where} AND a.sole {inner}
         AND a.ended_at >= (SELECT near_from FROM b) AND a.ended_at < (SELECT near_to FROM b)
-    UNION SELECT {columns} FROM funnel_attempts a WHERE {where} AND a.last_at >= (SELECT near_from FROM b)
+    UNION ALL SELECT {columns} FROM funnel_attempts a WHERE {where} AND a.sole {inner}
+        AND a.last_at >= (SELECT near_from FROM b)
+        AND NOT (a.ended_at >= (SELECT near_from FROM b) AND a.ended_at < (SELECT near_to FROM b))
 """.format(
     columns="a.person, a.first_event, a.actor, a.started_at, a.ended_at, a.step_ats, a.voided, a.sole",
     where="a.tenant_id = :tenant AND a.funnel_id = :funnel "
           "AND a.started_at >= :start AND a.started_at < :end AND a.started_at < :as_of "
           "AND NOT (a.voided AND a.ended_at < :as_of) "
-          "AND (CAST(:include_bots AS boolean) OR NOT a.bot)")
+          "AND (CAST(:include_bots AS boolean) OR NOT a.bot)",
+    inner="AND a.started_at >= (SELECT head FROM b) AND a.started_at < (SELECT tail FROM b)")
 # b: the range's whole local days, as_of's day, and where the attempts read one by one lie, as
 # instants for the index scans: started before the first whole day (head) or after the last (tail),
 # ended on as_of's day (near_from..near_to) or with a last step on or after its start (near_from).
@@ -77,15 +83,18 @@ WITH b AS (
                  (CAST(:as_of AS timestamptz) AT TIME ZONE t.timezone)::date AS as_of_day
           FROM tenants t WHERE t.id = :tenant) d
 ), attempts AS (
-    SELECT a.actor, a.started_at, a.ended_at, a.step_ats, cardinality(a.step_ats) AS furthest,
+    SELECT a.actor, a.sole, a.started_at, a.ended_at, a.step_ats, cardinality(a.step_ats) AS furthest,
            {REACHED} AS reached
     FROM ({_CANDIDATES}) a CROSS JOIN b
     WHERE NOT a.sole OR (a.started_at AT TIME ZONE b.tz)::date NOT BETWEEN b.first_day AND b.last_day
           OR NOT (SELECT {_SETTLED.format(x="x.")} FROM {_ATTEMPT_DAYS})
-), best AS (
-    SELECT DISTINCT ON (actor COLLATE "C") step_ats, reached,
-           reached < :steps AND (reached < furthest OR ended_at >= :as_of) AS open
-    FROM attempts ORDER BY actor COLLATE "C", reached DESC, started_at
+), best AS (  -- each actor's best attempt: a sole attempt is its actor's only one
+    SELECT step_ats, reached, reached < :steps AND (reached < furthest OR ended_at >= :as_of) AS open
+    FROM attempts WHERE sole
+    UNION ALL
+    (SELECT DISTINCT ON (actor COLLATE "C") step_ats, reached,
+            reached < :steps AND (reached < furthest OR ended_at >= :as_of) AS open
+     FROM attempts WHERE NOT sole ORDER BY actor COLLATE "C", reached DESC, started_at)
 ), counted AS (
     SELECT reached, open, 1 AS n FROM best
     UNION ALL
