@@ -82,6 +82,16 @@ def local_midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
+def local_midnight_sql(day: str, tz: str) -> str:
+    """SQL for the instant the local ``day`` starts in zone ``tz`` (both SQL expressions), as
+    :func:`local_midnight` gives it. PostgreSQL reads a local time that occurs twice as its later
+    instant; a day whose midnight occurs twice (America/Havana on 2025-11-02 goes back from 01:00 to
+    00:00) starts at the earlier one, an hour before."""
+    at = f"(CAST({day} AS timestamp) AT TIME ZONE {tz})"
+    earlier = f"({at} - interval '1 hour')"
+    return f"(CASE WHEN CAST({earlier} AT TIME ZONE {tz} AS date) = {day} THEN {earlier} ELSE {at} END)"
+
+
 def day_period(first: date, last: date, tz: ZoneInfo) -> Period:
     return Period(local_midnight(first, tz), local_midnight(last + timedelta(days=1), tz), tz,
                   (first, last))

@@ -10,6 +10,7 @@ CLI reads the graph.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -146,10 +147,11 @@ async def session_series(conn: AsyncConnection, *, period: Period, granularity: 
                                   {**days.params(period.whole_days(), include_bots), "unit": unit})
     buckets: dict[datetime, SessionCounts] = {start: SessionCounts() for start in bucket_starts}
     for row in rows:
-        # A week or month bucket may start before the range: its sessions belong to the first bucket.
-        key = max(row.bucket, bucket_starts[0])
-        if key in buckets:
-            buckets[key] = SessionCounts.of(row)
+        # The bucket holding the row's start: a week or month bucket may start before the range (its
+        # sessions belong to the first bucket), and date_trunc gives a local midnight that occurs
+        # twice (America/Havana, 2025-11-02) as its later instant, an hour into the day.
+        key = bucket_starts[max(bisect_right(bucket_starts, row.bucket) - 1, 0)]
+        buckets[key] = SessionCounts.of(row)
     return [SeriesPoint(start, counts) for start, counts in buckets.items()]
 
 
