@@ -85,11 +85,18 @@ def local_midnight(day: date, tz: ZoneInfo) -> datetime:
 def local_midnight_sql(day: str, tz: str) -> str:
     """SQL for the instant the local ``day`` starts in zone ``tz`` (both SQL expressions), as
     :func:`local_midnight` gives it. PostgreSQL reads a local time that occurs twice as its later
-    instant; a day whose midnight occurs twice (America/Havana on 2025-11-02 goes back from 01:00 to
-    00:00) starts at the earlier one, an hour before."""
+    instant, so a day whose midnight occurs twice (America/Havana on 2025-11-02 goes back from 01:00
+    to 00:00) would start an hour late: the earliest of that instant less 2 h, 90, 60 or 30 min still
+    on the day is its start (clocks go back by one of these). For reads that need the exact start
+    (retention's cutoffs, a range's whole days); the same rule is in the raw cutoff function of
+    migration 0038."""
     at = f"(CAST({day} AS timestamp) AT TIME ZONE {tz})"
-    earlier = f"({at} - interval '1 hour')"
-    return f"(CASE WHEN CAST({earlier} AT TIME ZONE {tz} AS date) = {day} THEN {earlier} ELSE {at} END)"
+    cases = " ".join(f"WHEN CAST(({at} - interval '{back}') AT TIME ZONE {tz} AS date) = {day} "
+                     f"THEN {at} - interval '{back}'" for back in _CLOCKS_BACK)
+    return f"(CASE {cases} ELSE {at} END)"
+
+
+_CLOCKS_BACK = ("2 hours", "90 minutes", "1 hour", "30 minutes")
 
 
 def day_period(first: date, last: date, tz: ZoneInfo) -> Period:

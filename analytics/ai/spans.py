@@ -9,7 +9,7 @@ from typing import Any
 
 from analytics.ai.consumer import HOURLY, columns, daily_of
 from analytics.db import CURRENT_TENANT, HUMANS_UNLESS_INCLUDE_BOTS
-from analytics.periods import Period, hour_floor, local_midnight, local_midnight_sql
+from analytics.periods import Period, hour_floor, local_midnight
 
 HOURS = f"{CURRENT_TENANT} AND bucket >= :start AND bucket < :end AND {HUMANS_UNLESS_INCLUDE_BOTS}"
 DAYS = f"{CURRENT_TENANT} AND day BETWEEN :first AND :last AND {HUMANS_UNLESS_INCLUDE_BOTS}"
@@ -58,7 +58,7 @@ def window(period: Period, include_bots: bool, **filters: Any) -> dict[str, Any]
 
 def _span(hourly: str) -> str:
     names = columns(hourly)
-    daily = ", ".join((f"{local_midnight_sql('day', 'CAST(:tz AS text)')} AS bucket", *names[1:]))
+    daily = ", ".join(("CAST(day AS timestamp) AT TIME ZONE CAST(:tz AS text) AS bucket", *names[1:]))
     return (
         f"(SELECT tenant_id, {daily} FROM {daily_of(hourly)} WHERE {_WHOLE_DAYS} "
         f"UNION ALL SELECT tenant_id, {', '.join(names)} FROM {hourly} WHERE {_EDGE_HOURS})"

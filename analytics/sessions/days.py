@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics.db import CURRENT_TENANT, HUMANS_UNLESS_INCLUDE_BOTS
-from analytics.periods import Period, local_midnight, local_midnight_sql
+from analytics.periods import Period, local_midnight
 from analytics.rollups.consumers import Claim, Consumer, Difference, compare
 from analytics.sessions.measures import BOUNCED, DIMENSIONS, DURATION, Dimension
 
@@ -109,7 +109,7 @@ def span(dimension: str) -> str:
     ``session_days``, edge hours from the session rows. Parameters: :meth:`Window.params`, ``tz``."""
     of = spec(dimension)
     return f"""(
-        SELECT bot, key, {local_midnight_sql("day", "CAST(:tz AS text)")} AS day_start, sessions,
+        SELECT bot, key, CAST(day AS timestamp) AT TIME ZONE CAST(:tz AS text) AS day_start, sessions,
                page_views, bounced, duration_seconds
         FROM session_days WHERE {CURRENT_TENANT} AND dimension = '{dimension}'
           AND day BETWEEN :whole_first AND :whole_last
@@ -123,7 +123,7 @@ def people(kind: str) -> str:
     days from ``session_people_days``, edge hours from the session rows."""
     name, column = PEOPLE[kind]
     return f"""(
-        SELECT bot, person, {local_midnight_sql("day", "CAST(:tz AS text)")} AS day_start
+        SELECT bot, person, CAST(day AS timestamp) AT TIME ZONE CAST(:tz AS text) AS day_start
         FROM session_people_days WHERE {CURRENT_TENANT} AND kind = '{name}'
           AND day BETWEEN :whole_first AND :whole_last
         UNION ALL
