@@ -82,6 +82,23 @@ def local_midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
+def local_midnight_sql(day: str, tz: str) -> str:
+    """SQL for the instant the local ``day`` starts in zone ``tz`` (both SQL expressions), as
+    :func:`local_midnight` gives it. PostgreSQL reads a local time that occurs twice as its later
+    instant, so a day whose midnight occurs twice (America/Havana on 2025-11-02 goes back from 01:00
+    to 00:00) would start an hour late: the earliest of that instant less 2 h, 90, 60 or 30 min still
+    on the day is its start (clocks go back by one of these). For reads that need the exact start
+    (retention's cutoffs, a range's whole days); the same rule is in the raw cutoff function of
+    migration 0038."""
+    at = f"(CAST({day} AS timestamp) AT TIME ZONE {tz})"
+    cases = " ".join(f"WHEN CAST(({at} - interval '{back}') AT TIME ZONE {tz} AS date) = {day} "
+                     f"THEN {at} - interval '{back}'" for back in _CLOCKS_BACK)
+    return f"(CASE {cases} ELSE {at} END)"
+
+
+_CLOCKS_BACK = ("2 hours", "90 minutes", "1 hour", "30 minutes")
+
+
 def day_period(first: date, last: date, tz: ZoneInfo) -> Period:
     return Period(local_midnight(first, tz), local_midnight(last + timedelta(days=1), tz), tz,
                   (first, last))

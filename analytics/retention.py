@@ -11,13 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from analytics.db import tenant_transaction
 from analytics.errors import InvalidArgument
+from analytics.periods import local_midnight_sql
 from analytics.rollups.registry import CONSUMERS
 from analytics.settings import MIN_RAW_RETENTION_DAYS
 
 # The first local day whose rollups are kept, and its local midnight (hour buckets start there).
 _ROLLUP_DAY = "((CAST(:now AS timestamptz) AT TIME ZONE t.timezone)::date - CAST(:days AS integer))"
 _ROLLUPS_FROM = (
-    f"WITH kept AS (SELECT {_ROLLUP_DAY} AS day, ({_ROLLUP_DAY}::timestamp AT TIME ZONE t.timezone) AS at "
+    f"WITH kept AS (SELECT {_ROLLUP_DAY} AS day, {local_midnight_sql(_ROLLUP_DAY, 't.timezone')} AS at "
     "FROM tenants t WHERE t.id = :tenant) "
 )
 # Content items have no time of their own: they go with their content session. The rollup

@@ -10,6 +10,7 @@ CLI reads the graph.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -135,21 +136,23 @@ class SeriesPoint:
 async def session_series(conn: AsyncConnection, *, period: Period, granularity: Granularity,
                          bucket_starts: Sequence[datetime], include_bots: bool) -> list[SeriesPoint]:
     """One point per bucket start (zero-filled); sessions are counted in the bucket they started in."""
-    unit = granularity.value.lower()
-    if granularity is Granularity.HOUR:
-        sql = f"""
-            SELECT date_trunc(:unit, started_at, :tz) AS bucket, {AGGREGATE_SQL}
-            FROM sessions WHERE {_in_period()}{_scope(include_bots)} GROUP BY 1"""
-        rows = await conn.execute(text(sql), {**_range(period), "unit": unit, "tz": period.tz.key})
-    else:  # whole days: the per-day rollup
-        rows = await conn.execute(text(days.SERIES_SQL),
-                                  {**days.params(period.whole_days(), include_bots), "unit": unit})
     buckets: dict[datetime, SessionCounts] = {start: SessionCounts() for start in bucket_starts}
+    if granularity is Granularity.HOUR:  # sessions by the bucket start they follow (its position)
+        sql = f"""
+            SELECT width_bucket(started_at, CAST(:starts AS timestamptz[])) AS bucket, {AGGREGATE_SQL}
+            FROM sessions WHERE {_in_period()}{_scope(include_bots)} GROUP BY 1"""
+        rows = await conn.execute(text(sql), {**_range(period), "starts": list(bucket_starts)})
+        for row in rows:
+            buckets[bucket_starts[max(row.bucket - 1, 0)]] = SessionCounts.of(row)
+        return [SeriesPoint(start, counts) for start, counts in buckets.items()]
+    rows = await conn.execute(text(days.SERIES_SQL),  # whole days: the per-day rollup
+                              {**days.params(period.whole_days(), include_bots),
+                               "unit": granularity.value.lower()})
     for row in rows:
-        # A week or month bucket may start before the range: its sessions belong to the first bucket.
-        key = max(row.bucket, bucket_starts[0])
-        if key in buckets:
-            buckets[key] = SessionCounts.of(row)
+        # The bucket holding the row's start: a week or month bucket may start before the range (its
+        # sessions belong to the first bucket), and date_trunc gives a local midnight that occurs
+        # twice (America/Havana, 2025-11-02) as its later instant, an hour into the day.
+        buckets[bucket_starts[max(bisect_right(bucket_starts, row.bucket) - 1, 0)]] = SessionCounts.of(row)
     return [SeriesPoint(start, counts) for start, counts in buckets.items()]
 
 

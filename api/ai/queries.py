@@ -116,7 +116,7 @@ async def _series(
     return AISeries(
         granularity=chosen,
         comparison_period=Period.of(before) if before else None,
-        points=[AIPoint.of(p, tool, previous(i)) for i, p in enumerate(points)],
+        points=[AIPoint.of(p, period.tz, tool, previous(i)) for i, p in enumerate(points)],
     )
 
 
@@ -533,7 +533,7 @@ class Conversations:
             if then is not None:
                 previous = ConversationPointFigures.values(then[i] if i < len(then) else (0, 0, Decimal(0)))
             return ConversationPoint(
-                start=start,
+                start=start.astimezone(self.domain_period.tz),
                 **values,
                 **compared(ConversationPointFigures, ConversationPointChange, values, previous),  # type: ignore[arg-type]
             )

@@ -6,6 +6,7 @@ import enum
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import strawberry
 
@@ -121,10 +122,13 @@ class AIPoint(AIFigures):
     change: AIChange | None
 
     @classmethod
-    def of(cls, point: stats.Point, tool: bool = False, before: stats.Point | None = None) -> AIPoint:
+    def of(
+        cls, point: stats.Point, tz: ZoneInfo, tool: bool = False, before: stats.Point | None = None
+    ) -> AIPoint:
         values = AIFigures.values(point, tool)
         then = None if before is None else AIFigures.values(before, tool)
-        return cls(start=point.start, **values, **compared(AIFigures, AIChange, values, then))  # type: ignore[arg-type]
+        start = point.start.astimezone(tz)
+        return cls(start=start, **values, **compared(AIFigures, AIChange, values, then))  # type: ignore[arg-type]
 
 
 @strawberry.type(description="An AI series over the range.")
@@ -416,7 +420,7 @@ class ConversationPointChange: ...
 
 @strawberry.type(description="One bucket of the conversation series (conversations active in it).")
 class ConversationPoint(ConversationPointFigures):
-    start: datetime
+    start: datetime = strawberry.field(description="Bucket start in the tenant's time zone.")
     previous: ConversationPointFigures | None = strawberry.field(
         description="With compare: the bucket at the same position in the comparison period (zeros "
         "past its end)."
