@@ -30,6 +30,8 @@ import numpy.typing as npt
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from analytics.periods import local_midnight_sql
+
 # Which step an attempt had reached at :as_of; step times ascend, so usually the last one decides.
 REACHED = ("CASE WHEN a.step_ats[cardinality(a.step_ats)] < :as_of THEN cardinality(a.step_ats) "
            "ELSE (SELECT count(*) FROM unnest(a.step_ats) t WHERE t < :as_of)::int END")
@@ -43,7 +45,8 @@ _ATTEMPT_DAYS = ("(SELECT (a.ended_at AT TIME ZONE b.tz)::date AS ended_day, a.v
 # The attempts to read one by one, each found through an index: actors with several attempts, then
 # of the sole ones those of the partial first and last days, and those ending on as_of's day or
 # with a last step on or after its start; then judged exactly by their day keys. The scans exclude
-# each other's rows (no duplicate to remove).
+# each other's rows (no duplicate to remove); the last one filters after its scan (OFFSET 0 keeps
+# the planner from taking the exclusions' start bounds as a reason to scan the range's starts).
 _CANDIDATES = """
     SELECT {columns} FROM funnel_attempts a WHERE {where} AND NOT a.sole
     UNION ALL SELECT {columns} FROM funnel_attempts a WHERE {where} AND a.sole
@@ -52,8 +55,9 @@ _CANDIDATES = """
         AND a.started_at >= (SELECT tail FROM b) AND a.started_at >= (SELECT head FROM b)
     UNION ALL SELECT {columns} FROM funnel_attempts a WHERE {where} AND a.sole {inner}
         AND a.ended_at >= (SELECT near_from FROM b) AND a.ended_at < (SELECT near_to FROM b)
-    UNION ALL SELECT {columns} FROM funnel_attempts a WHERE {where} AND a.sole {inner}
-        AND a.last_at >= (SELECT near_from FROM b)
+    UNION ALL SELECT * FROM (SELECT {columns} FROM funnel_attempts a WHERE {where}
+                             AND a.last_at >= (SELECT near_from FROM b) OFFSET 0) a
+        WHERE a.sole {inner}
         AND NOT (a.ended_at >= (SELECT near_from FROM b) AND a.ended_at < (SELECT near_to FROM b))
 """.format(
     columns="a.person, a.first_event, a.actor, a.started_at, a.ended_at, a.step_ats, a.voided, a.sole",
@@ -62,11 +66,14 @@ _CANDIDATES = """
           "AND NOT (a.voided AND a.ended_at < :as_of) "
           "AND (CAST(:include_bots AS boolean) OR NOT a.bot)",
     inner="AND a.started_at >= (SELECT head FROM b) AND a.started_at < (SELECT tail FROM b)")
-# b: the range's whole local days, as_of's day, and where the attempts read one by one lie, as
-# instants for the index scans: started before the first whole day (head) or after the last (tail),
-# ended on as_of's day (near_from..near_to) or with a last step on or after its start (near_from).
-# Each bound is 2 hours past its local midnight: room for a day that a DST change starts at 01:00 or
-# repeats an hour of (every candidate is then judged exactly; a wider range only reads more).
+# b: the range's whole local days (the first is the start's day when the start is that day's first
+# instant: a midnight that occurs twice starts its day at the earlier one), as_of's day, and where
+# the attempts read one by one lie, as instants for the index scans: started before the first whole
+# day (head) or after the last (tail), ended on as_of's day (near_from..near_to) or with a last step
+# on or after its start (near_from). Each bound is 2 hours past its local midnight: room for a day
+# that a DST change starts at 01:00 or repeats an hour of (every candidate is then judged exactly;
+# a wider range only reads more).
+_START_DAY_BEGINS = local_midnight_sql("s.start_day", "s.tz")
 _QUERY = f"""
 WITH b AS (
     SELECT d.*,
@@ -74,14 +81,13 @@ WITH b AS (
            ((d.last_day + 1)::timestamp AT TIME ZONE d.tz) - interval '2 hours' AS tail,
            (d.as_of_day::timestamp AT TIME ZONE d.tz) - interval '2 hours' AS near_from,
            ((d.as_of_day + 1)::timestamp AT TIME ZONE d.tz) + interval '2 hours' AS near_to
-    FROM (SELECT t.timezone AS tz,
-                 (CAST(:start AS timestamptz) AT TIME ZONE t.timezone)::date
-                   + CASE WHEN (CAST(:start AS timestamptz) AT TIME ZONE t.timezone)::time = '00:00'
-                          THEN 0 ELSE 1 END
-                   AS first_day,
-                 (CAST(:end AS timestamptz) AT TIME ZONE t.timezone)::date - 1 AS last_day,
-                 (CAST(:as_of AS timestamptz) AT TIME ZONE t.timezone)::date AS as_of_day
-          FROM tenants t WHERE t.id = :tenant) d
+    FROM (SELECT s.tz, s.start_day + CASE WHEN CAST(:start AS timestamptz) = {_START_DAY_BEGINS}
+                                        THEN 0 ELSE 1 END AS first_day,
+                 (CAST(:end AS timestamptz) AT TIME ZONE s.tz)::date - 1 AS last_day,
+                 (CAST(:as_of AS timestamptz) AT TIME ZONE s.tz)::date AS as_of_day
+          FROM (SELECT t.timezone AS tz,
+                       (CAST(:start AS timestamptz) AT TIME ZONE t.timezone)::date AS start_day
+                FROM tenants t WHERE t.id = :tenant) s) d
 ), attempts AS (
     SELECT a.actor, a.sole, a.started_at, a.ended_at, a.step_ats, cardinality(a.step_ats) AS furthest,
            {REACHED} AS reached
