@@ -40,25 +40,29 @@ PERCENTILES = (0.5, 0.9)
 # A day-sum row (or an attempt, by its own day keys) settled at :as_of.
 _SETTLED = ("(({x}ended_day < b.as_of_day AND NOT {x}voided) "
             "OR ({x}last_day < b.as_of_day AND {x}ended_day > b.as_of_day))")
+# A day-sum row (or an attempt) ending on as_of's day, not voided, its last step before that day: it
+# stands at its furthest step; whether it is still open at :as_of (it ends after) is counted from
+# the attempts ending on that day on one side of :as_of (``ending``), not judged one by one.
+_ENDING = "({x}ended_day = b.as_of_day AND {x}last_day < b.as_of_day AND NOT {x}voided)"
 _ATTEMPT_DAYS = ("(SELECT (a.ended_at AT TIME ZONE b.tz)::date AS ended_day, a.voided, "
                  "(a.step_ats[cardinality(a.step_ats)] AT TIME ZONE b.tz)::date AS last_day) x")
 # The attempts to read one by one, each found through an index: actors with several attempts, then
-# of the sole ones those of the partial first and last days, and those ending on as_of's day or
-# with a last step on or after its start; then judged exactly by their day keys. The scans exclude
-# each other's rows (no duplicate to remove); the last one filters after its scan (OFFSET 0 keeps
-# the planner from taking the exclusions' start bounds as a reason to scan the range's starts).
+# of the sole ones those of the partial first and last days, the voided ones ending on as_of's day,
+# and those with a last step on or after its start; then judged exactly by their day keys. The scans
+# exclude each other's rows (no duplicate to remove); the last one filters after its scan (OFFSET 0
+# keeps the planner from taking the exclusions' start bounds as a reason to scan the range's starts).
 _CANDIDATES = """
     SELECT {columns} FROM funnel_attempts a WHERE {where} AND NOT a.sole
     UNION ALL SELECT {columns} FROM funnel_attempts a WHERE {where} AND a.sole
         AND a.started_at < (SELECT head FROM b)
     UNION ALL SELECT {columns} FROM funnel_attempts a WHERE {where} AND a.sole
         AND a.started_at >= (SELECT tail FROM b) AND a.started_at >= (SELECT head FROM b)
-    UNION ALL SELECT {columns} FROM funnel_attempts a WHERE {where} AND a.sole {inner}
+    UNION ALL SELECT {columns} FROM funnel_attempts a WHERE {where} AND a.sole AND a.voided {inner}
         AND a.ended_at >= (SELECT near_from FROM b) AND a.ended_at < (SELECT near_to FROM b)
     UNION ALL SELECT * FROM (SELECT {columns} FROM funnel_attempts a WHERE {where}
                              AND a.last_at >= (SELECT near_from FROM b) OFFSET 0) a
-        WHERE a.sole {inner}
-        AND NOT (a.ended_at >= (SELECT near_from FROM b) AND a.ended_at < (SELECT near_to FROM b))
+        WHERE a.sole {inner} AND NOT (a.voided AND a.ended_at >= (SELECT near_from FROM b)
+                                      AND a.ended_at < (SELECT near_to FROM b))
 """.format(
     columns="a.person, a.first_event, a.actor, a.started_at, a.ended_at, a.step_ats, a.voided, a.sole",
     where="a.tenant_id = :tenant AND a.funnel_id = :funnel "
@@ -84,7 +88,8 @@ WITH b AS (
     FROM (SELECT s.tz, s.start_day + CASE WHEN CAST(:start AS timestamptz) = {_START_DAY_BEGINS}
                                         THEN 0 ELSE 1 END AS first_day,
                  (CAST(:end AS timestamptz) AT TIME ZONE s.tz)::date - 1 AS last_day,
-                 (CAST(:as_of AS timestamptz) AT TIME ZONE s.tz)::date AS as_of_day
+                 (CAST(:as_of AS timestamptz) AT TIME ZONE s.tz)::date AS as_of_day,
+                 (CAST(:as_of AS timestamptz) AT TIME ZONE s.tz)::time < '12:00' AS morning
           FROM (SELECT t.timezone AS tz,
                        (CAST(:start AS timestamptz) AT TIME ZONE t.timezone)::date AS start_day
                 FROM tenants t WHERE t.id = :tenant) s) d
@@ -93,7 +98,7 @@ WITH b AS (
            {REACHED} AS reached
     FROM ({_CANDIDATES}) a CROSS JOIN b
     WHERE NOT a.sole OR (a.started_at AT TIME ZONE b.tz)::date NOT BETWEEN b.first_day AND b.last_day
-          OR NOT (SELECT {_SETTLED.format(x="x.")} FROM {_ATTEMPT_DAYS})
+          OR NOT (SELECT {_SETTLED.format(x="x.")} OR {_ENDING.format(x="x.")} FROM {_ATTEMPT_DAYS})
 ), best AS (  -- each actor's best attempt: a sole attempt is its actor's only one
     SELECT step_ats, reached, reached < :steps AND (reached < furthest OR ended_at >= :as_of) AS open
     FROM attempts WHERE sole
@@ -101,6 +106,27 @@ WITH b AS (
     (SELECT DISTINCT ON (actor COLLATE "C") step_ats, reached,
             reached < :steps AND (reached < furthest OR ended_at >= :as_of) AS open
      FROM attempts WHERE NOT sole ORDER BY actor COLLATE "C", reached DESC, started_at)
+), ending_days AS (  -- the day sums of the attempts ending on as_of's day (_ENDING), by step
+    SELECT d.reached, sum(d.attempts) AS n
+    FROM funnel_days d CROSS JOIN b
+    WHERE d.tenant_id = :tenant AND d.funnel_id = :funnel AND d.day BETWEEN b.first_day AND b.last_day
+      AND (CAST(:include_bots AS boolean) OR NOT d.bot) AND {_ENDING.format(x="d.")}
+    GROUP BY 1
+), ending AS (  -- of those, the ones ending before :as_of (before noon) or at or after it (after noon)
+    SELECT cardinality(a.step_ats) AS reached, count(*) AS n
+    FROM funnel_attempts a CROSS JOIN b
+    WHERE a.tenant_id = :tenant AND a.funnel_id = :funnel AND a.sole AND NOT a.voided
+      AND (CAST(:include_bots AS boolean) OR NOT a.bot)
+      AND a.ended_at >= (SELECT CASE WHEN morning THEN near_from ELSE CAST(:as_of AS timestamptz) END FROM b)
+      AND a.ended_at < (SELECT CASE WHEN morning THEN CAST(:as_of AS timestamptz) ELSE near_to END FROM b)
+      AND a.started_at >= :start AND a.started_at < :end
+      AND (a.started_at AT TIME ZONE b.tz)::date BETWEEN b.first_day AND b.last_day
+      AND (a.ended_at AT TIME ZONE b.tz)::date = b.as_of_day
+      AND (a.last_at AT TIME ZONE b.tz)::date < b.as_of_day
+    GROUP BY 1
+), ending_open AS (  -- still open at :as_of: those ending at or after it, unless at the last step
+    SELECT t.reached, CASE WHEN b.morning THEN t.n - coalesce(e.n, 0) ELSE coalesce(e.n, 0) END AS n
+    FROM ending_days t CROSS JOIN b LEFT JOIN ending e USING (reached) WHERE t.reached < :steps
 ), counted AS (
     SELECT reached, open, 1 AS n FROM best
     UNION ALL
@@ -109,6 +135,9 @@ WITH b AS (
     WHERE d.tenant_id = :tenant AND d.funnel_id = :funnel AND d.day BETWEEN b.first_day AND b.last_day
       AND (CAST(:include_bots AS boolean) OR NOT d.bot) AND {_SETTLED.format(x="d.")}
     GROUP BY 1, 2
+    UNION ALL SELECT reached, false, n FROM ending_days
+    UNION ALL SELECT reached, false, -n FROM ending_open
+    UNION ALL SELECT reached, true, n FROM ending_open
 )
 SELECT 'count' AS kind, reached AS step, open, sum(n) AS n, NULL::bytea AS gaps FROM counted
 GROUP BY reached, open HAVING sum(n) > 0
@@ -119,7 +148,8 @@ UNION ALL
 SELECT 'gaps', g.step, NULL, NULL, array_send(g.gaps)
 FROM funnel_day_gaps g CROSS JOIN b
 WHERE g.tenant_id = :tenant AND g.funnel_id = :funnel AND g.day BETWEEN b.first_day AND b.last_day
-  AND (CAST(:include_bots AS boolean) OR NOT g.bot) AND {_SETTLED.format(x="g.")}
+  AND (CAST(:include_bots AS boolean) OR NOT g.bot)
+  AND ({_SETTLED.format(x="g.")} OR {_ENDING.format(x="g.")})
 """
 _SQL = text(_QUERY)
 

@@ -64,7 +64,7 @@ PERIODS = [
     (_local(8), _local(11)),  # across the change to daylight saving time
     (_local(1, 5), datetime(2025, 4, 1, tzinfo=ZONE)),  # ends after the data
 ]
-NOWS: list[datetime | None] = [None, _local(10, 15.5), _local(12), _local(6, 23.9999)]
+NOWS: list[datetime | None] = [None, _local(10, 15.5), _local(12), _local(6, 23.9999), _local(9, 9.5)]
 
 
 async def _compare(app_engine: AsyncEngine, tenant_id: int, zone: ZoneInfo = ZONE,
@@ -148,3 +148,28 @@ async def test_day_sums_equal_the_scan_when_a_midnight_occurs_twice(
     nows: list[datetime | None] = [None, datetime(2025, 11, 2, 4, 30, tzinfo=utc),
                                    datetime(2025, 11, 2, 5, 30, tzinfo=utc), datetime(2025, 11, 3, 4, 30, tzinfo=utc)]
     assert await _compare(app_engine, tenant.id, HAVANA, periods, nows) == 4 * len(periods) * len(nows) * 2
+
+
+async def test_attempts_ending_on_the_day_of_as_of_count_open_until_their_end(
+        gql: GraphQLClient, make_tenant: Any, run_worker: Any, app_engine: AsyncEngine) -> None:
+    """Attempts that last moved before ``as_of``'s day and end on it are summed, not read one by one:
+    each is dropped if it ended before ``as_of`` and in progress if it ends at or after it (morning and
+    afternoon ``as_of`` count that from opposite sides of it)."""
+    tenant: TenantKeys = await make_tenant(timezone="America/New_York")
+    await define(gql, tenant.secret, "day", windowSeconds=86400)
+    starts = (0.5, 5.0, 6.0, 10.0, 15.0, 20.0)  # hours into 2025-03-03 (local): each ends a day later
+    sent = [_event("a", _local(3, hour), f"e{i}", CHROME) for i, hour in enumerate(starts)]
+    sent.append(_event("b", _local(3, 12.0), "e3", CHROME))  # e3 reaches step 2, still ends at 10:00
+    assert (await gql.track(tenant.publishable, sent))["accepted"] == len(sent)
+    await run_worker()
+    period = Period(_local(3), _local(5), ZONE, (_local(3).date(), _local(4).date()))  # as_of: now
+    async with tenant_transaction(app_engine, tenant.id) as conn:
+        (funnel,) = await list_funnels(conn, tenant.id)
+        # as_of on 2025-03-04, before noon and after; an attempt ending at as_of is still open
+        for hour, dropped, in_progress in ((6.0, 2, 3), (15.0, 3, 2)):
+            now = _local(4, hour)
+            summed = await funnel_figures(conn, tenant.id, funnel, period, now=now)
+            assert summed == await funnel_figures(conn, tenant.id, funnel, period, now=now, scan=True)
+            first, second = summed[0].steps[0], summed[0].steps[1]
+            assert (first.actors, second.actors) == (6, 1)
+            assert (second.dropped, second.in_progress) == (dropped, in_progress), hour
