@@ -17,8 +17,8 @@ import random
 import sys
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
