@@ -22,12 +22,21 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics import metrics
+from analytics.ai.fold import CONVERSATION, USER
 from analytics.ai.ranking import top_by_bound
 from analytics.ai.sketch import quantile
 from analytics.ai.spans import DAYS, SPANS, matching, source, window
 from analytics.periods import Period, hour_floor, local_midnight
 
 BREAKDOWNS = ("model", "provider", "agent", "tool", "user", "conversation")
+DAILY_ONLY = (USER, CONVERSATION)  # spend kept per local day only
+
+
+def breakdown_period(period: Period, by: str) -> Period:
+    """The period a breakdown by ``by`` covers, whose total cost its shares divide: per-user and
+    per-conversation spend is kept per local day, so those rows cover the whole local days the period
+    touches (a ``since: "36h"`` range's first and last day whole); the others cover the period."""
+    return period.whole_days() if by in DAILY_ONLY else period
 USAGE, REQUESTS, TOOLS = SPANS["ai_usage_hourly"], SPANS["ai_requests_hourly"], SPANS["ai_tools_hourly"]
 
 
@@ -182,7 +191,7 @@ async def breakdown(
     """Cost by one dimension, the most expensive first (then by tokens, then key); only ``keys``
     when given (a comparison's rows). ``requests``: AI requests (tool calls for ``tool``)."""
     params = {**window(period, include_bots), "limit": limit, "dimension": by, "keys": keys}
-    if by in ("user", "conversation"):
+    if by in DAILY_ONLY:
         sql = (
             "SELECT key, NULL, sum(cost) AS cost, sum(tokens) AS tokens, sum(unpriced_tokens), "
             "sum(requests) "
@@ -217,7 +226,7 @@ async def breakdown(
         if by == "agent":  # tool call costs belong to their agent too
             sql = sql.replace("AND usage_type <> 'tool' ", "")
     order = 'ORDER BY cost DESC, tokens DESC, key COLLATE "C" LIMIT :limit'
-    keyed = by in ("user", "conversation")
+    keyed = by in DAILY_ONLY
     scan = text(
         f"SELECT * FROM ({sql}) b WHERE CAST(:keys AS text[]) IS NULL OR key = ANY(CAST(:keys AS text[])) "
         + order

@@ -185,13 +185,15 @@ class Costs:
         before = comparison(self.domain_period, compare)
         async with info.context.read() as conn:
             rows = await stats.breakdown(conn, self.domain_period, by.value, limit, self.include_bots)
-            total = (await stats.cost_summary(conn, self.domain_period, self.include_bots)).total
+            covered = stats.breakdown_period(self.domain_period, by.value)
+            total = (await stats.cost_summary(conn, covered, self.include_bots)).total
             then: dict[tuple[str, str | None], stats.CostItem] | None = None
             if before is not None:
                 keys = sorted({r.key for r in rows})
                 found = await stats.breakdown(conn, before, by.value, MAX_LIMIT, self.include_bots, keys)
                 then = {(r.key, r.provider): r for r in found}
-                then_total = (await stats.cost_summary(conn, before, self.include_bots)).total
+                then_covered = stats.breakdown_period(before, by.value)
+                then_total = (await stats.cost_summary(conn, then_covered, self.include_bots)).total
         items = []
         for r in rows:
             values = CostBreakdownFigures.values(r, total)

@@ -146,7 +146,10 @@ class CostBreakdownFigures:
     tokens: BigInt
     unpriced_tokens: BigInt
     requests: int = strawberry.field(description="AIRequest events (TOOL: tool calls).")
-    share: float | None = strawberry.field(description="cost / the range's total cost * 100.")
+    share: float | None = strawberry.field(
+        description="cost / the total cost of the period the rows cover * 100 (USER and "
+        "CONVERSATION rows cover the whole local days the range touches; the others the range)."
+    )
 
     @staticmethod
     def values(item: stats.CostItem | None, total: Decimal) -> dict[str, Any]:

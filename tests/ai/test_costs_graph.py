@@ -346,3 +346,38 @@ async def test_conversation_trends_compared_with_the_previous_period(
             "change": {"conversations": -100.0, "turns": None, "cost": -100.0},
         },
     ]
+
+
+SHARES = """query($range: RangeInput!) { tenant { costs(range: $range) {
+  summary { total }
+  byModel: breakdown(by: MODEL) { key cost share }
+  byUser: breakdown(by: USER) { key cost share }
+  byConversation: breakdown(by: CONVERSATION) { key cost share } } } }"""
+
+
+async def test_user_and_conversation_shares_divide_the_cost_of_the_days_their_rows_cover(
+    gql: GraphQLClient, make_tenant: Any, run_worker: Any
+) -> None:
+    """Spend per user and conversation is kept per local day: over a range that cuts a day their rows
+    cover the whole days it touches, and each share is of those days' cost, so the shares add up to
+    100 (they added up to 133.33 when divided by the range's own cost)."""
+    tenant = await make_tenant()
+    sent = [
+        custom("2026-11-01T09:00:00Z", "u1", conversationId="c1", cost=1.0),  # before the range, same day
+        custom("2026-11-02T09:00:00Z", "u1", conversationId="c1", cost=2.0),
+        custom("2026-11-02T10:00:00Z", "u2", conversationId="c2", cost=1.0),
+    ]
+    assert (await gql.track(tenant.publishable, sent))["accepted"] == len(sent)
+    await run_worker()
+    cut = {"from": "2026-11-01T12:00:00Z", "to": "2026-11-03T00:00:00Z"}
+    costs = (await gql.data(tenant.secret, SHARES, {"range": cut}))["tenant"]["costs"]
+    assert costs["summary"] == {"total": 3.0}
+    assert costs["byModel"] == [{"key": "acme-1", "cost": 3.0, "share": 100.0}]
+    assert costs["byUser"] == [
+        {"key": "u:u1", "cost": 3.0, "share": 75.0},
+        {"key": "u:u2", "cost": 1.0, "share": 25.0},
+    ]
+    assert costs["byConversation"] == [
+        {"key": "c1", "cost": 3.0, "share": 75.0},
+        {"key": "c2", "cost": 1.0, "share": 25.0},
+    ]
