@@ -47,12 +47,16 @@ def create_engine(
 
 @asynccontextmanager
 async def tenant_transaction(
-    engine: AsyncEngine, tenant_id: int, *, timeout_ms: int = 0
+    engine: AsyncEngine, tenant_id: int, *, timeout_ms: int = 0, snapshot: bool = False
 ) -> AsyncIterator[AsyncConnection]:
-    """One transaction that sees only ``tenant_id``'s rows (``SET LOCAL`` for the policies)."""
-    async with engine.begin() as conn:
-        await scope_to_tenant(conn, tenant_id, timeout_ms=timeout_ms)
-        yield conn
+    """One transaction that sees only ``tenant_id``'s rows (``SET LOCAL`` for the policies).
+    ``snapshot``: every statement sees the data as of the first one (REPEATABLE READ), so the
+    figures of several statements of one read (a request's fields) agree while the worker commits."""
+    async with engine.connect() as plain:
+        conn = await plain.execution_options(isolation_level="REPEATABLE READ") if snapshot else plain
+        async with conn.begin():
+            await scope_to_tenant(conn, tenant_id, timeout_ms=timeout_ms)
+            yield conn
 
 
 async def scope_to_tenant(conn: AsyncConnection, tenant_id: int, *, timeout_ms: int = 0) -> None:

@@ -83,8 +83,10 @@ class Context:
         """The request's read transaction, scoped to the caller's tenant, with the statement timeout.
 
         Every resolver of one request shares it: one ``BEGIN``, one ``SET LOCAL`` of the tenant and
-        one commit per request instead of per resolver. One connection runs one statement at a time,
-        so resolvers take turns (a lock; the task holding it may nest ``read``). A resolver that
+        one commit per request instead of per resolver, and one snapshot (REPEATABLE READ), so the
+        request's fields agree with each other while the worker commits between their statements.
+        One connection runs one statement at a time, so resolvers take turns (a lock; the task
+        holding it may nest ``read``). A resolver that
         fails inside it (a database error, a timeout, a cancellation) ends the transaction, so the
         next reader starts a clean one rather than inheriting an aborted one. ``close`` ends it.
         Never await a DataLoader inside it: the loader's batch reads in another task, which would
@@ -99,7 +101,8 @@ class Context:
             if not self._closed:
                 if self._read_conn is None:
                     reads = tenant_transaction(self.resources.engine, principal.tenant_id,
-                                               timeout_ms=self.resources.settings.statement_timeout_ms)
+                                               timeout_ms=self.resources.settings.statement_timeout_ms,
+                                               snapshot=True)
                     self._read_conn = await reads.__aenter__()
                     self._reads = reads
                 self._reader = task

@@ -80,6 +80,13 @@ async def create_tenant(conn: AsyncConnection, *, name: str, timezone: str = "UT
     check_timezone(timezone)
     if not name.strip():
         raise TenantError("tenant name must not be empty")
+    # Days are computed in PostgreSQL too (the session and funnel day sums): a zone its time zone
+    # database lacks would fail every write of the tenant's sessions later.
+    known = (await conn.execute(text("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = :tz)"),
+                                {"tz": timezone})).scalar_one()
+    if not known:
+        raise TenantError(f"time zone {timezone!r} is not known to the database; use an IANA name such as "
+                          "Europe/Berlin")
     try:
         async with conn.begin_nested():
             row = (await conn.execute(

@@ -116,6 +116,27 @@ async def test_resolvers_of_one_request_share_one_scoped_transaction(
     await later.close()
 
 
+async def test_the_fields_of_one_request_read_one_snapshot(
+        app_engine: AsyncEngine, owner_engine: AsyncEngine, make_tenant: Any) -> None:
+    """A rollup that commits between two fields' statements does not show in the second: the request
+    reads one snapshot (sessions and returning visitors, say, never disagree)."""
+    tenant = await make_tenant()
+    count = text("SELECT count(*) FROM dirty_days WHERE tenant_id = :t")
+    context = _context(app_engine, tenant.id)
+    async with context.read() as conn:
+        before = (await conn.execute(count, {"t": tenant.id})).scalar_one()
+    async with owner_engine.begin() as writer:  # another transaction commits meanwhile
+        await writer.execute(text("INSERT INTO dirty_days (tenant_id, day) VALUES (:t, '2025-01-01')"),
+                             {"t": tenant.id})
+    async with context.read() as conn:
+        assert (await conn.execute(count, {"t": tenant.id})).scalar_one() == before
+    await context.close()
+    later = _context(app_engine, tenant.id)
+    async with later.read() as conn:  # the next request sees it
+        assert (await conn.execute(count, {"t": tenant.id})).scalar_one() == before + 1
+    await later.close()
+
+
 async def test_a_failing_resolver_does_not_poison_the_others(app_engine: AsyncEngine, make_tenant: Any) -> None:
     tenant = await make_tenant()
     context = _context(app_engine, tenant.id)
