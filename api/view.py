@@ -76,7 +76,7 @@ from api.http_request import (
 from api.ingest.fast_path import ENVELOPE_DECODER, decode_variables
 from api.ingest.fast_track import answer_track, track_plan
 from api.persisted.store import RequestRefused
-from api.ratelimit import Bucket
+from api.ratelimit import Bucket, Verdict
 from api.schema import schema
 from api.shared_reads import read_key
 from api.storable import unstorable_argument
@@ -184,7 +184,9 @@ class GraphQLEndpoint:
         return b"".join(chunks)
 
     async def run(self, request: Request, resources: Resources, params: Params, media: str,
-                  request_id: str, *, kept_keys: bool = True) -> Response:
+                  request_id: str, *, kept_keys: bool = True, charged: str | None = None) -> Response:
+        """``kept_keys=False``: the key is looked up again (track's retry after its kept key changed);
+        ``charged``: who that first attempt already charged the rate limiter (not charged twice)."""
         principal, key_problem = await authenticate(request, resources.principals,
                                                     ingest=kept_keys and params.events is not None)
         try:
@@ -226,7 +228,7 @@ class GraphQLEndpoint:
             bucket, tokens = Bucket.INGEST, ingest_weight(document.node, operation, params)
         client = request.client.host if request.client else "-"
         who = f"key:{principal.key_id}" if principal else f"ip:{client}"
-        verdict = await resources.limiter.spend(bucket, who, tokens)
+        verdict = Verdict(True) if who == charged else await resources.limiter.spend(bucket, who, tokens)
         if not verdict.allowed:
             raise Problem(429, f"rate limit: this key's {bucket.value} budget is spent; retry in "
                                f"{verdict.retry_after} s", "RATE_LIMITED",
@@ -263,7 +265,8 @@ class GraphQLEndpoint:
         stale = next((e.original_error for e in raised if isinstance(e.original_error, StalePrincipal)), None)
         if stale is not None:  # track's write found its kept key changed (api.principals): look it up
             resources.principals.forget_for_ingest(request.state.vouched)
-            return await self.run(request, resources, params, media, request_id, kept_keys=False)
+            return await self.run(request, resources, params, media, request_id, kept_keys=False,
+                                  charged=who)
         if any(e.original_error and storage_unavailable(e.original_error) for e in raised):
             return self.unavailable(media, request_id)  # nothing was acknowledged: the client retries
         errors = [self.mask(error, request_id, resources) for error in raised]

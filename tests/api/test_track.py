@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import TRACK, GraphQLClient, TenantKeys, event
+from analytics.settings import Settings
+from tests.conftest import BROWSER_AGENT, TRACK, GraphQLClient, Servers, TenantKeys, _serve, event
 
 STATS = """{ tenant { tour(id: "t1") {
     stats(range: {from: "2025-05-01", to: "2025-05-10"}) { starts completions } } } }"""
@@ -562,3 +566,40 @@ async def test_track_keeps_keys_but_a_change_stops_the_next_request_exactly(
         refused = await send(*batch)
         assert refused["data"] is None and refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert await stored_events(owner_engine, tenant.id) == 2
+
+
+async def test_a_retry_after_a_changed_kept_key_is_charged_once(
+        settings: Settings, servers: Servers, make_tenant: Any, owner_engine: AsyncEngine) -> None:
+    """track's retry with the key looked up again (its kept copy changed) is the same request: the
+    rate limiter is charged for it once. A burst of 150 leaves no lease, so every charge shows in Redis."""
+    from api.app import create_app
+
+    limited = replace(settings, limits=replace(settings.limits, ingest_rate=0.001, ingest_burst=150))
+    tenant: TenantKeys = await make_tenant()
+    async with owner_engine.connect() as conn:
+        key_id = (await conn.execute(text("SELECT id FROM api_keys WHERE tenant_id = :t AND kind = 'publishable'"),
+                                     {"t": tenant.id})).scalar_one()
+    redis = Redis.from_url(servers.redis_url)
+    try:
+        async for url in _serve(create_app(limited)):
+            async with httpx.AsyncClient(timeout=30, headers={"User-Agent": BROWSER_AGENT}) as http:
+                client = GraphQLClient(http, url)
+
+                async def send(user: str, client: GraphQLClient = client) -> None:
+                    body = await client.track(tenant.publishable,
+                                              [event("TourStarted", "2025-05-01T10:00:00Z", user, tourId="t1")])
+                    assert body["accepted"] == 1
+
+                async def tokens() -> int:
+                    return round(float(await redis.hget(f"analytics:rate:ingest:key:{key_id}", "tokens") or 0))
+
+                await send("u1")  # the key is kept from here on
+                assert await tokens() == 149
+                async with owner_engine.begin() as conn:  # a change with every announcement off
+                    await conn.execute(text("SET LOCAL session_replication_role = replica"))
+                    await conn.execute(text("UPDATE tenants SET store_ip = NOT store_ip WHERE id = :t"),
+                                       {"t": tenant.id})
+                await send("u2")  # the write finds the kept key changed and the request runs again
+                assert await tokens() == 148
+    finally:
+        await redis.aclose()
