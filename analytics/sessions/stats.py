@@ -136,23 +136,22 @@ class SeriesPoint:
 async def session_series(conn: AsyncConnection, *, period: Period, granularity: Granularity,
                          bucket_starts: Sequence[datetime], include_bots: bool) -> list[SeriesPoint]:
     """One point per bucket start (zero-filled); sessions are counted in the bucket they started in."""
-    buckets: dict[datetime, SessionCounts] = {start: SessionCounts() for start in bucket_starts}
-    if granularity is Granularity.HOUR:  # sessions by the bucket start they follow (its position)
+    if granularity is Granularity.HOUR:  # each session by the position of the bucket start it follows
         sql = f"""
             SELECT width_bucket(started_at, CAST(:starts AS timestamptz[])) AS bucket, {AGGREGATE_SQL}
             FROM sessions WHERE {_in_period()}{_scope(include_bots)} GROUP BY 1"""
-        rows = await conn.execute(text(sql), {**_range(period), "starts": list(bucket_starts)})
-        for row in rows:
-            buckets[bucket_starts[max(row.bucket - 1, 0)]] = SessionCounts.of(row)
-        return [SeriesPoint(start, counts) for start, counts in buckets.items()]
-    rows = await conn.execute(text(days.SERIES_SQL),  # whole days: the per-day rollup
-                              {**days.params(period.whole_days(), include_bots),
-                               "unit": granularity.value.lower()})
-    for row in rows:
-        # The bucket holding the row's start: a week or month bucket may start before the range (its
-        # sessions belong to the first bucket), and date_trunc gives a local midnight that occurs
-        # twice (America/Havana, 2025-11-02) as its later instant, an hour into the day.
-        buckets[bucket_starts[max(bisect_right(bucket_starts, row.bucket) - 1, 0)]] = SessionCounts.of(row)
+        rows = (await conn.execute(text(sql), {**_range(period), "starts": list(bucket_starts)})).all()
+        positions = [row.bucket - 1 for row in rows]
+    else:  # whole days: the per-day rollup, a row per bucket as date_trunc starts it. Its bucket is the
+        # one holding that start: a week or month bucket may start before the range (its sessions
+        # belong to the first bucket), and date_trunc gives a local midnight that occurs twice
+        # (America/Havana, 2025-11-02) as its later instant, an hour into the day.
+        rows = (await conn.execute(text(days.SERIES_SQL), {**days.params(period.whole_days(), include_bots),
+                                                           "unit": granularity.value.lower()})).all()
+        positions = [bisect_right(bucket_starts, row.bucket) - 1 for row in rows]
+    buckets: dict[datetime, SessionCounts] = {start: SessionCounts() for start in bucket_starts}
+    for row, at in zip(rows, positions, strict=True):
+        buckets[bucket_starts[max(at, 0)]] = SessionCounts.of(row)
     return [SeriesPoint(start, counts) for start, counts in buckets.items()]
 
 
