@@ -134,21 +134,24 @@ def change_of(figures: type) -> Callable[[type[T]], type[T]]:
     return declare
 
 
-def selected_names(info: Any, *, nested: bool = True) -> set[str]:
+def selected_names(info: Any, *, nested: bool = True, under: frozenset[str] | None = None) -> set[str]:
     """The field names selected under the resolving field (fragments included): at any depth, or with
-    ``nested=False`` its own fields only. What a resolver may leave uncomputed when an answer nobody
-    asked for costs a statement."""
+    ``nested=False`` its own fields only; with ``under``, only names selected (at any depth) inside a
+    field of one of those names. What a resolver may leave uncomputed when an answer nobody asked for
+    costs a statement."""
     from strawberry.types.nodes import SelectedField
 
     names: set[str] = set()
-    pending = [selection for field in info.selected_fields for selection in field.selections]
+    pending = [(selection, under is None) for field in info.selected_fields for selection in field.selections]
     while pending:
-        selection = pending.pop()
+        selection, inside = pending.pop()
         if isinstance(selection, SelectedField):  # not a fragment spread, whose name is the fragment's
-            names.add(selection.name)
+            if inside:
+                names.add(selection.name)
             if not nested:
                 continue
-        pending.extend(selection.selections)
+            inside = inside or selection.name in (under or ())
+        pending.extend((child, inside) for child in selection.selections)
     return names
 
 

@@ -7,7 +7,9 @@ in the same statement, subtracting the old rows and adding the new, so they alwa
 grouping of the current session rows by the day each session started. ``session_days`` holds per
 (day, bot side, dimension, key) the additive figures (dimension ``all``: the day's totals);
 ``session_people_days`` each day's visitors and signed-in users, so distinct counts over any run of
-days stay exact. A period that cuts days reads its edge hours from the session rows.
+days stay exact; ``session_key_visitors`` (migration 0040, the same kind of triggers) each day's
+visitors per dimension and key, for the breakdowns' distinct visitors. A period that cuts days reads
+its edge hours from the session rows.
 """
 
 from __future__ import annotations
@@ -51,11 +53,19 @@ _WANT_PEOPLE = " UNION ALL ".join(
     f"SELECT day, excluded AS bot, '{kind}' AS kind, {column} AS person, count(*) AS sessions FROM dated "
     f"WHERE {column} IS NOT NULL GROUP BY 1, 2, 4" for kind, column in PEOPLE.values())
 _HAVE_PEOPLE = "SELECT day, bot, kind, person, sessions FROM session_people_days WHERE tenant_id = :tenant"
+_WANT_KEY_VISITORS = " UNION ALL ".join(
+    f"SELECT '{name}' AS dimension, day, {key_array(spec(name))} AS key, visitor_id AS visitor, "
+    f"excluded AS bot, count(*) AS sessions FROM dated WHERE visitor_id IS NOT NULL AND {spec(name).where} "
+    f"GROUP BY 2, 3, 4, 5" for name in DIMENSIONS)
+_HAVE_KEY_VISITORS = ("SELECT dimension, day, key, visitor, bot, sessions FROM session_key_visitors "
+                      "WHERE tenant_id = :tenant")
 
 
 async def _verify(conn: AsyncConnection, tenant_id: int) -> list[Difference]:
     found = [await compare(conn, tenant_id, "session_days", _WANT_DAYS, _HAVE_DAYS, ctes=", " + _DATED),
              await compare(conn, tenant_id, "session_people_days", _WANT_PEOPLE, _HAVE_PEOPLE,
+                           ctes=", " + _DATED),
+             await compare(conn, tenant_id, "session_key_visitors", _WANT_KEY_VISITORS, _HAVE_KEY_VISITORS,
                            ctes=", " + _DATED)]
     return [d for d in found if d is not None]
 
@@ -65,7 +75,7 @@ async def _kept_by_trigger(conn: AsyncConnection, claim: Claim) -> None:
 
 
 SESSION_DAYS = Consumer("session_days", _kept_by_trigger, _verify,
-                        tables=("session_days", "session_people_days"))
+                        tables=("session_days", "session_people_days", "session_key_visitors"))
 
 
 # --- the reads -----------------------------------------------------------------------------------
@@ -130,6 +140,18 @@ def people(kind: str) -> str:
         SELECT excluded, {column}, started_at FROM sessions WHERE {_EDGES} AND {column} IS NOT NULL)"""
 
 
+def key_visitors(dimension: str) -> str:
+    """A FROM item: the period's (``bot``, ``key``, ``person``) of ``dimension``'s visitors, whole days
+    from ``session_key_visitors``, edge hours from the session rows."""
+    of = spec(dimension)
+    return f"""(
+        SELECT bot, key, visitor AS person FROM session_key_visitors
+        WHERE {CURRENT_TENANT} AND dimension = '{dimension}' AND day BETWEEN :whole_first AND :whole_last
+        UNION ALL
+        SELECT excluded, {key_array(of)}, visitor_id FROM sessions
+        WHERE {_EDGES} AND {of.where} AND visitor_id IS NOT NULL)"""
+
+
 _SUMS = ("coalesce(sum(sessions), 0) AS sessions, coalesce(sum(page_views), 0) AS page_views, "
          "coalesce(sum(bounced), 0) AS bounced, coalesce(sum(duration_seconds), 0) AS duration_seconds")
 
@@ -165,9 +187,12 @@ PERIOD_SESSIONS_SQL = (f"SELECT coalesce(sum(sessions), 0) FROM {span(TOTALS)} A
                        f"WHERE {HUMANS_UNLESS_INCLUDE_BOTS}")
 
 
-def breakdown_sql(dimension: str, tail: str, only_keys: bool = False) -> str:
+def breakdown_sql(dimension: str, order: str = "", limit: bool = False, only_keys: bool = False,
+                  visitors: bool = False) -> str:
     """Like analytics.sessions.stats' breakdown statement (``k0``.. keys, the SessionCounts columns,
-    ``total``), from the rollup: visitors and users are not kept per key and are reported as 0."""
+    ``total``), from the rollup, in ``order`` (an ORDER BY over those columns), the first ``:limit``
+    rows when ``limit``. Distinct visitors per key are counted only with ``visitors`` (0 otherwise), and
+    only for the rows returned; users are not kept per key and are reported as 0."""
     names = [f"k{i}" for i in range(len(spec(dimension).keys))]
     # Byte order (collation "C") for ties, as the statement over the session rows.
     keys = ", ".join(f'g.key[{i + 1}] COLLATE "C" AS {k}' for i, k in enumerate(names))
@@ -177,12 +202,20 @@ def breakdown_sql(dimension: str, tail: str, only_keys: bool = False) -> str:
         join = (f"JOIN unnest({arrays}) AS wanted({', '.join(names)}) ON "
                 + " AND ".join(f"g.key[{i + 1}] IS NOT DISTINCT FROM wanted.{k}"
                                for i, k in enumerate(names)))
+    # Every key's distinct (key, person) pairs, grouped by hashing and then counted per key: sorting the
+    # period's visitor ids per key in the database's collation (what count(DISTINCT) or a filter on the
+    # top keys made the planner choose) cost several times the index scan that reads them.
+    counted = (f"SELECT key, count(*) AS n FROM (SELECT key, person FROM {key_visitors(dimension)} AS p "
+               f"WHERE {HUMANS_UNLESS_INCLUDE_BOTS} GROUP BY key, person) AS d GROUP BY key"
+               if visitors else "SELECT CAST(NULL AS text[]) AS key, 0 AS n WHERE false")
     return f"""
         WITH g AS (SELECT key, {_SUMS} FROM {span(dimension)} AS r WHERE {HUMANS_UNLESS_INCLUDE_BOTS}
-                   GROUP BY key)
-        SELECT {keys}, g.sessions, 0 AS visitors, 0 AS users, g.page_views, g.bounced, g.duration_seconds,
-               ({PERIOD_SESSIONS_SQL}) AS total
-        FROM g {join} {tail}"""
+                   GROUP BY key),
+        top AS (SELECT g.key, {keys}, g.sessions, g.page_views, g.bounced, g.duration_seconds,
+                       ({PERIOD_SESSIONS_SQL}) AS total
+                FROM g {join} {order} {"LIMIT :limit" if limit else ""}),
+        v AS ({counted})
+        SELECT top.*, coalesce(v.n, 0) AS visitors, 0 AS users FROM top LEFT JOIN v USING (key) {order}"""
 
 
 def params(period: Period, include_bots: bool) -> dict[str, object]:

@@ -292,23 +292,23 @@ def _breakdown_row(spec: Dimension, row: Any) -> BreakdownRow:
                         metrics.share(int(row.sessions), int(row.total)))
 
 
-def _from_days(people: bool, content_id: str | None) -> bool:
-    """Whether a breakdown reads the per-day rollup: it keeps no distinct people per key and no
-    content audiences."""
-    return not people and content_id is None
+def _from_days(content_id: str | None) -> bool:
+    """Whether a breakdown reads the per-day rollup: it keeps no content audiences."""
+    return content_id is None
 
 
 async def breakdown(conn: AsyncConnection, *, dimension: str, period: Period, include_bots: bool,
                     limit: int, content_id: str | None = None, people: bool = True) -> list[BreakdownRow]:
     """Sessions by one dimension, most sessions first (ties by key in byte order, unknown last).
-    ``people=False``: visitors and users are not computed (0), and the rows come from the rollup."""
+    ``people=False``: visitors and users are not computed (0). Without ``content_id`` the rows come from
+    the rollup, which counts visitors but not users per key (users: 0)."""
     spec = DIMENSIONS[dimension]
-    order = ", ".join(f"k{i} NULLS LAST" for i in range(len(spec.keys)))
-    tail = f"ORDER BY sessions DESC, {order} LIMIT :limit"
-    if _from_days(people, content_id):
-        rows = await conn.execute(text(days.breakdown_sql(dimension, tail)),
+    order = "ORDER BY sessions DESC, " + ", ".join(f"k{i} NULLS LAST" for i in range(len(spec.keys)))
+    if _from_days(content_id):
+        rows = await conn.execute(text(days.breakdown_sql(dimension, order, limit=True, visitors=people)),
                                   {**days.params(period, include_bots), "limit": limit})
     else:
+        tail = f"{order} LIMIT :limit"
         rows = await conn.execute(text(_breakdown_sql(spec, include_bots, tail)),
                                   {**_range(period, content_id), "limit": limit})
     return [_breakdown_row(spec, r) for r in rows]
@@ -321,10 +321,11 @@ async def breakdown_of(conn: AsyncConnection, *, dimension: str, period: Period,
     (``people`` as for :func:`breakdown`)."""
     spec = DIMENSIONS[dimension]
     arrays = {f"k{i}": [key[i] for key in keys] for i in range(len(spec.keys))}
-    rolled = _from_days(people, content_id)
+    rolled = _from_days(content_id)
     found: dict[tuple[str | None, ...], BreakdownRow] = {}
     if keys:
-        sql, values = ((days.breakdown_sql(dimension, "", only_keys=True), days.params(period, include_bots))
+        sql, values = ((days.breakdown_sql(dimension, only_keys=True, visitors=people),
+                        days.params(period, include_bots))
                        if rolled else
                        (_breakdown_sql(spec, include_bots, "", only_keys=True), _range(period, content_id)))
         rows = await conn.execute(text(sql), {**values, **arrays})

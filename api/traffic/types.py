@@ -187,17 +187,23 @@ async def breakdown_rows(info: AppInfo, dimension: str, period: DomainPeriod, in
     """The period's top rows and, with ``compared``, the same keys' rows in that period (of the
     sessions that used ``content_id`` when given)."""
     check_limit("limit", limit, MAX_ROWS)
-    # Distinct visitors and users per key read the session rows; rows that show neither (the
-    # overview's top sources and pages) come from the per-day rollup.
-    people = bool({"visitors", "users"} & selected_names(info))
+    # Distinct visitors per key cost a count over the period's visitor rows (and users the session
+    # rows), so only rows that show them compute them (the overview's top sources and pages do not).
+    people = bool(_PEOPLE & selected_names(info))
     async with info.context.read() as conn:
         rows = await stats.breakdown(conn, dimension=dimension, period=period, include_bots=include_bots,
                                      limit=limit, content_id=content_id, people=people)
         if compared is None:
             return rows, None
+        # The comparison period's people only when a previous figure or a change shows them.
+        people_before = bool(_PEOPLE & selected_names(info, under=_COMPARED))
         return rows, await stats.breakdown_of(conn, dimension=dimension, period=compared,
                                               include_bots=include_bots, keys=[r.keys for r in rows],
-                                              content_id=content_id, people=people)
+                                              content_id=content_id, people=people_before)
+
+
+_PEOPLE = frozenset({"visitors", "users"})
+_COMPARED = frozenset({"previous", "change"})
 
 
 @strawberry.type(description="Where sessions came from and on what, ranked by sessions (ties by key). "
