@@ -7,9 +7,10 @@ in the same statement, subtracting the old rows and adding the new, so they alwa
 grouping of the current session rows by the day each session started. ``session_days`` holds per
 (day, bot side, dimension, key) the additive figures (dimension ``all``: the day's totals);
 ``session_people_days`` each day's visitors and signed-in users, so distinct counts over any run of
-days stay exact; ``session_key_visitors`` (migration 0040, the same kind of triggers) each day's
-visitors per dimension and key, for the breakdowns' distinct visitors. A period that cuts days reads
-its edge hours from the session rows.
+days stay exact; migration 0040 adds (with the same kind of triggers) ``session_key_visitors``, each
+day's visitors per dimension and key, for the breakdowns' distinct visitors, and ``session_bot_days``,
+each day's sessions per bot tier and reason code. A period that cuts days reads its edge hours from
+the session rows.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from analytics.db import CURRENT_TENANT, HUMANS_UNLESS_INCLUDE_BOTS
 from analytics.periods import Period, local_midnight
 from analytics.rollups.consumers import Claim, Consumer, Difference, compare
-from analytics.sessions.measures import BOUNCED, DIMENSIONS, DURATION, Dimension
+from analytics.sessions.measures import BOT_FLAGS, BOUNCED, DIMENSIONS, DURATION, Dimension
 
 TOTALS = "all"  # the dimension of a day's totals (key: the empty array)
 _ALL = Dimension(())
@@ -57,6 +58,9 @@ _WANT_KEY_VISITORS = " UNION ALL ".join(
     f"SELECT '{name}' AS dimension, day, {key_array(spec(name))} AS key, visitor_id AS visitor, "
     f"excluded AS bot, count(*) AS sessions FROM dated WHERE visitor_id IS NOT NULL AND {spec(name).where} "
     f"GROUP BY 2, 3, 4, 5" for name in DIMENSIONS)
+_WANT_BOTS = (f"SELECT s.day, f.tier, f.code, count(*) AS sessions FROM dated s "
+              f"CROSS JOIN LATERAL {BOT_FLAGS} AS f GROUP BY 1, 2, 3")
+_HAVE_BOTS = "SELECT day, tier, code, sessions FROM session_bot_days WHERE tenant_id = :tenant"
 _HAVE_KEY_VISITORS = ("SELECT dimension, day, key, visitor, bot, sessions FROM session_key_visitors "
                       "WHERE tenant_id = :tenant")
 
@@ -66,7 +70,8 @@ async def _verify(conn: AsyncConnection, tenant_id: int) -> list[Difference]:
              await compare(conn, tenant_id, "session_people_days", _WANT_PEOPLE, _HAVE_PEOPLE,
                            ctes=", " + _DATED),
              await compare(conn, tenant_id, "session_key_visitors", _WANT_KEY_VISITORS, _HAVE_KEY_VISITORS,
-                           ctes=", " + _DATED)]
+                           ctes=", " + _DATED),
+             await compare(conn, tenant_id, "session_bot_days", _WANT_BOTS, _HAVE_BOTS, ctes=", " + _DATED)]
     return [d for d in found if d is not None]
 
 
@@ -75,7 +80,8 @@ async def _kept_by_trigger(conn: AsyncConnection, claim: Claim) -> None:
 
 
 SESSION_DAYS = Consumer("session_days", _kept_by_trigger, _verify,
-                        tables=("session_days", "session_people_days", "session_key_visitors"))
+                        tables=("session_days", "session_people_days", "session_key_visitors",
+                                "session_bot_days"))
 
 
 # --- the reads -----------------------------------------------------------------------------------
@@ -182,6 +188,22 @@ SERIES_SQL = f"""
     SELECT c.bucket, c.sessions, coalesce(v.n, 0) AS visitors, coalesce(u.n, 0) AS users, c.page_views,
            c.bounced, c.duration_seconds
     FROM c LEFT JOIN v USING (bucket) LEFT JOIN u USING (bucket)"""
+
+# The bot filter's summary: every session of the period whatever include_bots says (``total``,
+# ``excluded``, ``unknown_agent``: those of device type ``:unknown``), and the sessions per bot tier
+# (code '') and reason code.
+BOT_TOTALS_SQL = f"""
+    SELECT coalesce(sum(sessions), 0) AS total, coalesce(sum(sessions) FILTER (WHERE bot), 0) AS excluded,
+           (SELECT coalesce(sum(sessions), 0) FROM {span("devices")} AS d WHERE key[1] = :unknown)
+               AS unknown_agent
+    FROM {span(TOTALS)} AS r"""
+BOT_FLAGS_SQL = f"""
+    SELECT tier, code, sum(sessions) AS sessions FROM (
+        SELECT tier, code, sessions FROM session_bot_days
+        WHERE {CURRENT_TENANT} AND day BETWEEN :whole_first AND :whole_last
+        UNION ALL
+        SELECT f.tier, f.code, 1 FROM sessions s CROSS JOIN LATERAL {BOT_FLAGS} AS f WHERE {_EDGES}) AS r
+    GROUP BY tier, code"""
 
 PERIOD_SESSIONS_SQL = (f"SELECT coalesce(sum(sessions), 0) FROM {span(TOTALS)} AS r "
                        f"WHERE {HUMANS_UNLESS_INCLUDE_BOTS}")

@@ -24,7 +24,7 @@ from analytics import metrics
 from analytics.db import CURRENT_TENANT
 from analytics.periods import MAX_BUCKETS, Granularity, Period, PeriodError, bucket_starts
 from analytics.sessions import days
-from analytics.sessions.measures import AGGREGATE_SQL, Dimension
+from analytics.sessions.measures import AGGREGATE_SQL, BOT_FLAGS, Dimension
 
 # Defined in analytics.sessions.measures; still importable from here, where they were first defined.
 from analytics.sessions.measures import BOUNCED as BOUNCED
@@ -381,33 +381,35 @@ class BotSummary:
 TIER_FLAGS = ("is_bot", "is_scanner", "is_behavioural_bot")
 _TIER_COUNTS = ", ".join(f"count(*) FILTER (WHERE {flag}) AS tier{i + 1}"
                          for i, flag in enumerate(TIER_FLAGS))
-# Tier 1 and 2 reasons are stored with the session; a behavioural flag's reasons are its signals.
-_REASONS = f"""
-    SELECT tier, code, count(*) AS sessions FROM (
-        SELECT s.id, CAST(r->>'tier' AS integer) AS tier, r->>'code' AS code
-        FROM sessions s CROSS JOIN jsonb_array_elements(s.agent_reasons) r
-        WHERE {_in_period("s.")}
-          AND ((r->>'tier' = '1' AND s.is_bot) OR (r->>'tier' = '2' AND s.is_scanner))
-        UNION
-        SELECT s.id, 3, k FROM sessions s CROSS JOIN jsonb_object_keys(s.behaviour_signals) k
-        WHERE {_in_period("s.")} AND s.is_behavioural_bot
-    ) reasons
-    GROUP BY tier, code ORDER BY sessions DESC, tier, code COLLATE "C"
-"""
 
 
 async def bot_summary(conn: AsyncConnection, *, period: Period, content_id: str | None = None) -> BotSummary:
-    """Excluded sessions by tier and by reason code."""
-    params: dict[str, object] = {**_range(period, content_id), "tz": period.tz.key}
-    totals = (await conn.execute(text(
-        f"SELECT count(*) AS total, count(*) FILTER (WHERE excluded) AS excluded, {_TIER_COUNTS}, "
-        f"count(*) FILTER (WHERE device_type = '{UNKNOWN_DEVICE}') AS unknown_agent "
-        f"FROM sessions WHERE {_in_period()}"), params)).one()
-    reasons = [BotReasonCount(int(r.tier), r.code, int(r.sessions))
-               for r in await conn.execute(text(_REASONS), params)]
-    return BotSummary(period, int(totals.total), int(totals.excluded),
-                      (int(totals.tier1), int(totals.tier2), int(totals.tier3)), reasons,
-                      int(totals.unknown_agent))
+    """Excluded sessions by tier and by reason code: whole days from the per-day rollup, the rest (and
+    a capsule's audience) from the session rows."""
+    if content_id is None:
+        params = {**days.params(period, include_bots=True), "unknown": UNKNOWN_DEVICE}
+        totals = (await conn.execute(text(days.BOT_TOTALS_SQL), params)).one()
+        flags = await conn.execute(text(days.BOT_FLAGS_SQL), params)
+    else:
+        params = _range(period, content_id)
+        totals = (await conn.execute(text(
+            f"SELECT count(*) AS total, count(*) FILTER (WHERE excluded) AS excluded, "
+            f"count(*) FILTER (WHERE device_type = '{UNKNOWN_DEVICE}') AS unknown_agent "
+            f"FROM sessions WHERE {_in_period()}"), params)).one()
+        flags = await conn.execute(text(
+            f"SELECT f.tier, f.code, count(*) AS sessions FROM sessions s "
+            f"CROSS JOIN LATERAL {BOT_FLAGS} AS f WHERE {_in_period('s.')} GROUP BY 1, 2"), params)
+    tiers = [0, 0, 0]
+    reasons = []
+    for row in flags:
+        if row.code == "":
+            tiers[int(row.tier) - 1] = int(row.sessions)
+        elif row.sessions:
+            reasons.append(BotReasonCount(int(row.tier), row.code, int(row.sessions)))
+    # Most sessions first, then tier, then code in byte order.
+    reasons.sort(key=lambda r: (-r.sessions, r.tier, r.code.encode()))
+    return BotSummary(period, int(totals.total), int(totals.excluded), (tiers[0], tiers[1], tiers[2]),
+                      reasons, int(totals.unknown_agent))
 
 
 async def bot_days(conn: AsyncConnection, *, period: Period, content_id: str | None = None) -> list[BotDay]:

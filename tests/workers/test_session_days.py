@@ -86,6 +86,14 @@ async def test_days_hold_each_days_sessions_by_side_and_dimension(owner_engine: 
         ("2025-05-11", False, ["direct"], 2, 2), ("2025-05-11", False, ["referral"], 1, 1),
         ("2025-05-11", True, ["direct"], 3, 3),
     ]
+    async with owner_engine.connect() as conn:
+        flags = [tuple(r) for r in await conn.execute(text(
+            "SELECT CAST(day AS text), tier, code, sessions FROM session_bot_days WHERE tenant_id = :t "
+            "ORDER BY 1, 2, 3"), {"t": shop.id})]
+    assert flags == [("2025-05-10", 1, "", 1), ("2025-05-10", 1, "ua_crawler", 1),
+                     ("2025-05-11", 1, "", 2), ("2025-05-11", 1, "ua_ai_crawler", 1),
+                     ("2025-05-11", 1, "ua_crawler", 1), ("2025-05-11", 2, "", 1),
+                     ("2025-05-11", 2, "scan_path", 1)]
     assert await differences(owner_engine, shop.id) == []
 
 
@@ -132,7 +140,9 @@ async def test_a_range_that_cuts_a_day_reads_its_edge_hours_from_the_sessions(
         gql: GraphQLClient, shop: TenantKeys) -> None:
     data = await gql.data(shop.secret, f"""query($r: RangeInput!) {{ tenant {{
         sessionStats(range: $r) {{ {FIGURES} }}
-        traffic(range: $r) {{ sources {{ key sessions share bounceRate }} }} }} }}""", {"r": CUT})
+        traffic(range: $r) {{ sources {{ key sessions share bounceRate }}
+            bots {{ totalSessions excludedSessions unknownAgentSessions byTier {{ tier sessions }}
+                    byReason {{ tier code sessions }} }} }} }} }}""", {"r": CUT})
     # H2, H3 (bounces of 0 and 30 s), H4 (600 s), H5 (1,200 s), H6 (240 s): visitors a1, u1, a5, a6.
     assert data["tenant"]["sessionStats"] == {
         "sessions": 5, "visitors": 4, "users": 1, "pageViews": 8, "bounceRate": 40.0,
@@ -143,6 +153,13 @@ async def test_a_range_that_cuts_a_day_reads_its_edge_hours_from_the_sessions(
         {"key": "referral", "sessions": 1, "share": 20.0, "bounceRate": 0.0},
         {"key": "social", "sessions": 1, "share": 20.0, "bounceRate": 100.0},
     ]
+    # Googlebot at 13:00 on May 10 (from the session rows), on May 11 Googlebot, GPTBot and the scanner.
+    assert data["tenant"]["traffic"]["bots"] == {
+        "totalSessions": 9, "excludedSessions": 4, "unknownAgentSessions": 0,
+        "byTier": [{"tier": 1, "sessions": 3}, {"tier": 2, "sessions": 1}, {"tier": 3, "sessions": 0}],
+        "byReason": [{"tier": 1, "code": "ua_crawler", "sessions": 2},
+                     {"tier": 1, "code": "ua_ai_crawler", "sessions": 1},
+                     {"tier": 2, "code": "scan_path", "sessions": 1}]}
 
 
 async def test_rows_from_the_rollup_equal_rows_from_the_sessions(app_engine: AsyncEngine,
@@ -175,7 +192,7 @@ async def test_the_migrations_fill_from_stored_sessions_equals_the_recomputation
 
     stored = f"SELECT 1 AS sign, * FROM sessions WHERE tenant_id = {shop.id}"
     fills = [importlib.import_module(f"migrations.versions.{name}")._fold(stored)
-             for name in ("0036_session_days", "0040_session_key_visitors")]
+             for name in ("0036_session_days", "0040_session_key_days")]
 
     async def kept() -> tuple[list[tuple[Any, ...]], ...]:
         return (await rows(owner_engine, shop.id, "sources"), await people(owner_engine, shop.id),
@@ -183,7 +200,7 @@ async def test_the_migrations_fill_from_stored_sessions_equals_the_recomputation
 
     before = await kept()
     async with owner_engine.begin() as conn:  # as if the sessions were stored before the migrations
-        for table in ("session_days", "session_people_days", "session_key_visitors"):
+        for table in ("session_days", "session_people_days", "session_key_visitors", "session_bot_days"):
             await conn.execute(text(f"DELETE FROM {table} WHERE tenant_id = :t"), {"t": shop.id})
         for fill in fills:
             await conn.execute(text(f"DO $$ DECLARE tenants bigint[]; BEGIN {fill} END $$"))
