@@ -22,27 +22,27 @@ from tests.conftest import GraphQLClient, TenantKeys
 __all__ = ["shop"]  # six human sessions, four bot sessions on 2025-05-10/11 (Europe/Berlin)
 
 
-async def rows(engine: AsyncEngine, tenant_id: int, dimension: str) -> list[tuple[Any, ...]]:
+async def select(engine: AsyncEngine, sql: str, **values: Any) -> list[tuple[Any, ...]]:
     async with engine.connect() as conn:
-        return [tuple(r) for r in await conn.execute(text(
-            "SELECT CAST(day AS text), bot, key, sessions, page_views, bounced, duration_seconds "
-            "FROM session_days WHERE tenant_id = :t AND dimension = :d ORDER BY day, bot, key"),
-            {"t": tenant_id, "d": dimension})]
+        return [tuple(r) for r in await conn.execute(text(sql), values)]
+
+
+async def rows(engine: AsyncEngine, tenant_id: int, dimension: str) -> list[tuple[Any, ...]]:
+    return await select(engine, "SELECT CAST(day AS text), bot, key, sessions, page_views, bounced, "
+                                "duration_seconds FROM session_days WHERE tenant_id = :t AND dimension = :d "
+                                "ORDER BY day, bot, key", t=tenant_id, d=dimension)
 
 
 async def people(engine: AsyncEngine, tenant_id: int) -> list[tuple[Any, ...]]:
-    async with engine.connect() as conn:
-        return [tuple(r) for r in await conn.execute(text(
-            "SELECT CAST(day AS text), bot, kind, count(*), sum(sessions) FROM session_people_days "
-            "WHERE tenant_id = :t GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"), {"t": tenant_id})]
+    return await select(engine, "SELECT CAST(day AS text), bot, kind, count(*), sum(sessions) "
+                                "FROM session_people_days WHERE tenant_id = :t GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+                        t=tenant_id)
 
 
 async def key_visitors(engine: AsyncEngine, tenant_id: int, dimension: str) -> list[tuple[Any, ...]]:
-    async with engine.connect() as conn:
-        return [tuple(r) for r in await conn.execute(text(
-            "SELECT CAST(day AS text), bot, key, count(*), sum(sessions) FROM session_key_visitors "
-            "WHERE tenant_id = :t AND dimension = :d GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"),
-            {"t": tenant_id, "d": dimension})]
+    return await select(engine, "SELECT CAST(day AS text), bot, key, count(*), sum(sessions) "
+                                "FROM session_key_visitors WHERE tenant_id = :t AND dimension = :d "
+                                "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3", t=tenant_id, d=dimension)
 
 
 async def differences(engine: AsyncEngine, tenant_id: int) -> list[Difference]:
@@ -86,10 +86,8 @@ async def test_days_hold_each_days_sessions_by_side_and_dimension(owner_engine: 
         ("2025-05-11", False, ["direct"], 2, 2), ("2025-05-11", False, ["referral"], 1, 1),
         ("2025-05-11", True, ["direct"], 3, 3),
     ]
-    async with owner_engine.connect() as conn:
-        flags = [tuple(r) for r in await conn.execute(text(
-            "SELECT CAST(day AS text), tier, code, sessions FROM session_bot_days WHERE tenant_id = :t "
-            "ORDER BY 1, 2, 3"), {"t": shop.id})]
+    flags = await select(owner_engine, "SELECT CAST(day AS text), tier, code, sessions FROM session_bot_days "
+                                       "WHERE tenant_id = :t ORDER BY 1, 2, 3", t=shop.id)
     assert flags == [("2025-05-10", 1, "", 1), ("2025-05-10", 1, "ua_crawler", 1),
                      ("2025-05-11", 1, "", 2), ("2025-05-11", 1, "ua_ai_crawler", 1),
                      ("2025-05-11", 1, "ua_crawler", 1), ("2025-05-11", 2, "", 1),
