@@ -284,6 +284,16 @@ def timed(client: httpx.Client, key: str, text: str, repeat: int) -> tuple[list[
     return times, None, answer
 
 
+def differences(a: Any, b: Any, path: str = "") -> list[str]:
+    """Where two answers differ (JSON paths with both values), in document order."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in dict.fromkeys([*a, *b]) for d in differences(a.get(k), b.get(k), f"{path}.{k}")]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        pairs = enumerate(zip(a, b, strict=True))
+        return [d for i, (x, y) in pairs for d in differences(x, y, f"{path}[{i}]")]
+    return [] if a == b else [f"{path}: {a!r} against {b!r}"]
+
+
 def figures(times: list[float]) -> str:
     return (f"p50 {percentile(times, 50):7.1f}  p95 {percentile(times, 95):7.1f}  "
             f"p99 {percentile(times, 99):7.1f}  mean {statistics.fmean(times):7.1f} ms")
@@ -321,7 +331,7 @@ def main() -> None:
             targets.append(("baseline ", url))
         rows: list[tuple[str, object]] = []
         panel_rows: list[tuple[str, object]] = []
-        differing: list[str] = []
+        differing: list[tuple[str, list[str]]] = []
         work = [(name, text, rows) for name, text in sorted(documents().items())]
         overview = documents()["DashboardOverview"]
         work += [(panel, text, panel_rows) for panel, text in panels(overview).items()]
@@ -334,7 +344,7 @@ def main() -> None:
                     into.append((f"{label}{name}", problem or figures(times)))
                     answers.append(answer)
                 if len(answers) > 1 and answers[0] != answers[1]:
-                    differing.append(name)
+                    differing.append((name, differences(answers[0], answers[1])))
         finally:
             if baseline is not None:
                 baseline.terminate()
@@ -344,7 +354,9 @@ def main() -> None:
         if baseline is not None:  # the same database: any difference is a read path's
             print_section("answers, this tree against the baseline", [
                 ("documents and panels", f"{len(work)}, of them different: "
-                                         f"{', '.join(differing) if differing else 'none'}")])
+                                         f"{', '.join(name for name, _ in differing) or 'none'}"),
+                *((name, "; ".join(paths[:3]) + (f" (and {len(paths) - 3} more)" if len(paths) > 3 else ""))
+                  for name, paths in differing)])
         if (api_pid := stack.pids.get("api")) and (rss := rss_mb(api_pid, peak=True)) is not None:
             print_section("memory", [("API peak", f"{rss:.0f} MB")])
 
