@@ -213,8 +213,9 @@ def breakdown_sql(dimension: str, order: str = "", limit: bool = False, only_key
                   visitors: bool = False) -> str:
     """Like analytics.sessions.stats' breakdown statement (``k0``.. keys, the SessionCounts columns,
     ``total``), from the rollup, in ``order`` (an ORDER BY over those columns), the first ``:limit``
-    rows when ``limit``. Distinct visitors per key are counted only with ``visitors`` (0 otherwise), and
-    only for the rows returned; users are not kept per key and are reported as 0."""
+    rows when ``limit``. Distinct visitors per key are counted only with ``visitors`` (0 otherwise: they
+    cost a pass over the dimension's visitor rows of the period, every key's); users are not kept per
+    key and are reported as 0."""
     names = [f"k{i}" for i in range(len(spec(dimension).keys))]
     # Byte order (collation "C") for ties, as the statement over the session rows.
     keys = ", ".join(f'g.key[{i + 1}] COLLATE "C" AS {k}' for i, k in enumerate(names))

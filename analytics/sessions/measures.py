@@ -55,17 +55,19 @@ class SessionCounts:
 
 
 # The bot filter's flags of one session (alias ``s``) as rows (``tier``, ``code``): code '' for each tier
-# that flagged it, and each distinct reason code of a tier that flagged it (tier 1 and 2 reasons are
-# stored with the session; a behavioural flag's reasons are its signals). A FROM item for a LATERAL join.
+# that flagged it, and each distinct non-empty reason code of a tier that flagged it (tier 1 and 2
+# reasons are stored with the session; a behavioural flag's reasons are its signals). A FROM item for
+# a LATERAL join.
 BOT_FLAGS = """(
     SELECT CAST(r->>'tier' AS integer) AS tier, r->>'code' AS code
     FROM jsonb_array_elements(CASE WHEN jsonb_typeof(s.agent_reasons) = 'array' THEN s.agent_reasons
                                    ELSE '[]' END) r
-    WHERE r->>'code' IS NOT NULL AND (r->>'tier' = '1' AND s.is_bot OR r->>'tier' = '2' AND s.is_scanner)
+    WHERE r->>'code' <> '' AND (r->>'tier' = '1' AND s.is_bot OR r->>'tier' = '2' AND s.is_scanner)
     UNION
     SELECT 3, k FROM jsonb_object_keys(CASE WHEN s.is_behavioural_bot
                                                  AND jsonb_typeof(s.behaviour_signals) = 'object'
                                             THEN s.behaviour_signals ELSE '{}' END) k
+    WHERE k <> ''
     UNION
     SELECT t.tier, '' FROM (VALUES (1, s.is_bot), (2, s.is_scanner), (3, s.is_behavioural_bot))
                            AS t(tier, flagged)

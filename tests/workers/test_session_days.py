@@ -184,6 +184,26 @@ async def test_rows_from_the_rollup_equal_rows_from_the_sessions(app_engine: Asy
     assert any(r.counts.visitors for r in rolled)
 
 
+async def test_previous_visitors_are_counted_when_a_previous_figure_or_a_change_shows_them(
+        gql: GraphQLClient, shop: TenantKeys) -> None:
+    # May 11 with bots: direct has u1, a6, Googlebot, GPTBot and the scanner, referral a5; the day
+    # before, direct had Googlebot only and referral nothing.
+    data = await gql.data(shop.secret, """query($r: RangeInput!) { tenant {
+        traffic(range: $r, compare: PREVIOUS_PERIOD, includeBots: true) {
+            a: sources { key visitors previous { visitors sessions } change { visitors } }
+            b: sources { key previous { ...F } }
+            c: sources { key change { visitors } } } } }
+        fragment F on TrafficFigures { visitors }""", {"r": {"from": "2025-05-11", "to": "2025-05-11"}})
+    traffic = data["tenant"]["traffic"]
+    assert traffic["a"] == [
+        {"key": "direct", "visitors": 5, "previous": {"visitors": 1, "sessions": 1}, "change": {"visitors": 400.0}},
+        {"key": "referral", "visitors": 1, "previous": {"visitors": 0, "sessions": 0}, "change": {"visitors": None}}]
+    assert traffic["b"] == [{"key": "direct", "previous": {"visitors": 1}},
+                            {"key": "referral", "previous": {"visitors": 0}}]
+    assert traffic["c"] == [{"key": "direct", "change": {"visitors": 400.0}},
+                            {"key": "referral", "change": {"visitors": None}}]
+
+
 async def test_the_migrations_fill_from_stored_sessions_equals_the_recomputation(
         owner_engine: AsyncEngine, shop: TenantKeys) -> None:
     import importlib
