@@ -5,7 +5,7 @@ counted by the time they happened); and the figures of a period, which add the s
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics import metrics
-from analytics.content.facts import session_figures
+from analytics.content.facts import SessionFigures, session_figures
 from analytics.db import CURRENT_TENANT
 from analytics.db import HUMANS_UNLESS_INCLUDE_BOTS as HUMANS
 from analytics.ingest.catalogue import CONTENT
@@ -185,15 +185,27 @@ async def content_series(conn: AsyncConnection, *, content_id: str | None, perio
     return [SeriesPoint(start, ContentCounts.from_mapping(values)) for start, values in buckets.items()]
 
 
+# The figures content_figures takes from the counters; the others read the session facts (and
+# ``unique_views`` the viewers), which cost a pass over the period's content sessions.
+COUNTER_FIGURES = frozenset({"views", "dismissals", "cta_clicks", "cta_click_through_rate", "conversions",
+                             "conversion_rate"})
+
+
 async def content_figures(conn: AsyncConnection, *, content_id: str | None, period: Period,
-                          include_bots: bool = False) -> dict[str, Any]:
+                          include_bots: bool = False, wanted: Collection[str] | None = None
+                          ) -> dict[str, Any]:
     """Every figure of one item (all items when ``content_id`` is None) over the period, by name, in
-    the order reports show them; the graph and the CLI both read this."""
+    the order reports show them; the graph and the CLI both read this. With ``wanted`` (figure names)
+    holding only counter figures, the others are not computed: unique views are None and the session
+    figures zeros."""
     ids = None if content_id is None else [content_id]
     counts = combined(list((await content_counts(conn, content_ids=ids, period=period,
                                                  include_bots=include_bots)).values()))
-    uniques = await unique_views(conn, content_ids=ids, period=period, include_bots=include_bots)
-    facts = await session_figures(conn, content_id=content_id, period=period, include_bots=include_bots)
+    uniques: dict[str | None, int] | None = None
+    facts = SessionFigures()
+    if wanted is None or set(wanted) - COUNTER_FIGURES:
+        uniques = await unique_views(conn, content_ids=ids, period=period, include_bots=include_bots)
+        facts = await session_figures(conn, content_id=content_id, period=period, include_bots=include_bots)
     return {
         "views": counts.views, "unique_views": None if uniques is None else uniques[None],
         "dismissals": counts.dismissals,

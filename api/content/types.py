@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from strawberry.utils.str_converters import to_snake_case
 
 from analytics import metrics
 from analytics.content import facts, stats
@@ -13,7 +15,16 @@ from analytics.periods import Compare as DomainCompare
 from analytics.periods import Granularity as DomainGranularity
 from analytics.periods import Period as DomainPeriod
 from analytics.periods import comparison
-from api.common import Compare, Granularity, IncludeBots, Period, RangeInput, check_granularity, check_limit
+from api.common import (
+    Compare,
+    Granularity,
+    IncludeBots,
+    Period,
+    RangeInput,
+    check_granularity,
+    check_limit,
+    selected_names,
+)
 from api.context import AppInfo
 
 if TYPE_CHECKING:  # imported lazily: they import the tours module, which imports this one
@@ -118,6 +129,9 @@ class ContentFigures:
         description="videoCompletions / videoViews * 100; null without video views.")
 
 
+_FIGURES = frozenset(f.name for f in dataclasses.fields(ContentFigures))
+
+
 @strawberry.type(description="Clicks and conversions of one call-to-action (capsule.ctaId / ctaType of "
                              "ContentCtaClicked and ContentConverted). " + FACTS_NOTE)
 class CtaPerformance:
@@ -177,9 +191,12 @@ class ContentStats(ContentFigures):
     @classmethod
     async def build(cls, info: AppInfo, content_id: str | None, period: DomainPeriod,
                     compare: DomainCompare | None, include_bots: bool) -> ContentStats:
+        # Figures shown here or under previous / change: the overview's counters alone skip the
+        # session facts.
+        wanted = {to_snake_case(name) for name in selected_names(info)} & _FIGURES
         async with info.context.read() as conn:
             values = await stats.content_figures(conn, content_id=content_id, period=period,
-                                                 include_bots=include_bots)
+                                                 include_bots=include_bots, wanted=wanted)
         previous = change = None
         if compare is not None:
             before = comparison(period, compare)

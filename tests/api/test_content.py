@@ -242,6 +242,13 @@ async def test_content_stats_compare_top_trends_and_popular(
         overview(range: $range, compare: PREVIOUS_PERIOD) { content { views conversions previous { views } } } } }""",
         {"range": DAY}))["tenant"]["overview"]
     assert overview == {"content": {"views": 7, "conversions": 2, "previous": {"views": 1}}}
+    # Counters alone skip the session facts; a session figure asked for only under previous or change
+    # is still computed for both periods.
+    nested = (await gql.data(tenant.secret, """query($range: RangeInput!) { tenant {
+        overview(range: $range, compare: PREVIOUS_PERIOD) { content { views previous { viewingSessions }
+        change { viewingSessions uniqueViews } } } } }""", {"range": DAY}))["tenant"]["overview"]
+    assert nested == {"content": {"views": 7, "previous": {"viewingSessions": 1},
+                                  "change": {"viewingSessions": 400.0, "uniqueViews": 300.0}}}
     assert content["top"] == [
         {"contentId": "cap1", "views": 5, "uniqueViews": 3, "ctaClicks": 2, "ctaClickThroughRate": 40.0,
          "conversions": 2, "conversionRate": 40.0, "dismissals": 1},
