@@ -162,7 +162,8 @@ async function drive(page) {
 
   step = "traffic with bots";
   await rendered(page, () => page.getByLabel("Period", { exact: true }).selectOption("LAST_7_DAYS"));
-  await page.getByLabel("Compare to previous period").uncheck();
+  // Unticking compare re-renders the overview: wait for it, or its render could pass for Traffic's.
+  await rendered(page, () => page.getByLabel("Compare to previous period").uncheck());
   await rendered(page, () => page.getByRole("link", { name: "Traffic", exact: true }).click());
   const traffic = async () => ({
     sources: await readTable(page, "sources", [0, 1]),
