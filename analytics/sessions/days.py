@@ -228,17 +228,16 @@ def breakdown_sql(dimension: str, order: str = "", limit: bool = False, only_key
     # Every key's distinct (key, person) pairs, grouped by hashing and then counted per key: sorting the
     # period's visitor ids per key in the database's collation (what count(DISTINCT) or a filter on the
     # top keys made the planner choose) cost several times the index scan that reads them.
-    counted = (f"SELECT key, count(*) AS n FROM (SELECT key, person FROM {key_visitors(dimension)} AS p "
-               f"WHERE {HUMANS_UNLESS_INCLUDE_BOTS} GROUP BY key, person) AS d GROUP BY key"
-               if visitors else "SELECT CAST(NULL AS text[]) AS key, 0 AS n WHERE false")
+    counted = (f", v AS (SELECT key, count(*) AS n FROM (SELECT key, person FROM {key_visitors(dimension)} "
+               f"AS p WHERE {HUMANS_UNLESS_INCLUDE_BOTS} GROUP BY key, person) AS d GROUP BY key)")
     return f"""
         WITH g AS (SELECT key, {_SUMS} FROM {span(dimension)} AS r WHERE {HUMANS_UNLESS_INCLUDE_BOTS}
                    GROUP BY key),
         top AS (SELECT g.key, {keys}, g.sessions, g.page_views, g.bounced, g.duration_seconds,
                        ({PERIOD_SESSIONS_SQL}) AS total
-                FROM g {join} {order} {"LIMIT :limit" if limit else ""}),
-        v AS ({counted})
-        SELECT top.*, coalesce(v.n, 0) AS visitors, 0 AS users FROM top LEFT JOIN v USING (key) {order}"""
+                FROM g {join} {order} {"LIMIT :limit" if limit else ""}){counted if visitors else ""}
+        SELECT top.*, {"coalesce(v.n, 0)" if visitors else "0"} AS visitors, 0 AS users
+        FROM top {"LEFT JOIN v USING (key)" if visitors else ""} {order}"""
 
 
 def params(period: Period, include_bots: bool) -> dict[str, object]:
