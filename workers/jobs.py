@@ -22,8 +22,9 @@ from analytics.export_jobs import run_job
 from analytics.features.backfill import pending_backfills, run_backfill
 from analytics.funnels import backfill as funnel_backfill
 from analytics.retention import enforce_retention
+from analytics.rollups.pacing import ClaimPacer
 from analytics.rollups.recompute import analyze_rollups
-from analytics.rollups.service import outbox_waiting, pending_tenants, roll_up
+from analytics.rollups.service import RollupResult, outbox_waiting, pending_tenants, roll_up
 from analytics.segments.assign import assign_marked, pending_segment_work, start_daily
 from analytics.sessions.identity import tenants_to_rederive
 from analytics.sessions.service import maintain_sessions as maintain
@@ -70,6 +71,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         raise RuntimeError("DATABASE_URL is not set for the worker")
     ctx["settings"] = settings
     ctx["engine"] = create_engine(settings.database_url, role=settings.app_role, pool_size=4)
+    ctx["pacer"] = ClaimPacer(settings.rollup_pace_seconds)  # startup's ctx is shared by every job's
 
 
 async def startup_and_sweep(ctx: dict[str, Any]) -> None:
@@ -85,9 +87,27 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 @changes_answers
 async def roll_up_tenant(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
     """Fold the tenant's outbox into its counters (each claim is one all-or-nothing transaction)."""
-    result = await roll_up(ctx["engine"], tenant_id,
-                           claim_batches=ctx["settings"].rollup_claim_batches,
-                           claim_events=ctx["settings"].rollup_claim_events)
+    settings = ctx["settings"]
+    pacer: ClaimPacer = ctx["pacer"]
+
+    async def claimed() -> None:  # reads follow each claim, not only the end of a paced run
+        await bump_data_version(ctx["redis"], tenant_id)
+
+    if not pacer.begin(tenant_id):  # this process folds the tenant now; that run claims once more
+        return {"batches": 0, "events": 0}
+    try:
+        result = RollupResult(0, 0)
+        while True:
+            step = await roll_up(ctx["engine"], tenant_id, claim_batches=settings.rollup_claim_batches,
+                                 claim_events=settings.rollup_claim_events, pacer=pacer,
+                                 after_claim=claimed)
+            result = RollupResult(result.batches + step.batches, result.events + step.events, step.more)
+            if step.more or not pacer.asked_again(tenant_id):
+                break
+    finally:
+        pacer.end(tenant_id)
+    if result.more:  # stopped at its bound under steady load: the next run goes on (own job id)
+        await enqueue_rollup(ctx["redis"], tenant_id, sweep=True)
     if result.batches:
         log.info("rolled up tenant=%s batches=%s events=%s", tenant_id, result.batches, result.events)
         await enqueue_session_work(ctx["redis"], tenant_id)
