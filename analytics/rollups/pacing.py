@@ -7,8 +7,9 @@ than ``interval`` after its previous claim started when the worker is busy with 
 last claim held ``MIN_EVENTS`` or more and took at least ``BUSY`` of the time since the claim before
 it started), unless that claim was full (a backlog: the next one goes at once). A lone event, a
 trickle the worker folds in a fraction of its time, or a client that waits for each small batch to
-show (a closed loop, tiny claims) is claimed at once, as fresh as before; under load the events of ``interval``
-share one transaction, and what they wait is at most ``interval`` (the freshness target is 2 s).
+show (a closed loop, tiny claims) is claimed at once, as fresh as before; under load the events of
+``interval`` share one transaction, and what they wait is at most ``interval`` (the freshness
+target is 2 s).
 
 The pacer also lets one run at a time fold a tenant in this process: the coalesced job, the
 sweeper's copy and a follow-up job can be queued together, and two runs of one tenant only split
