@@ -38,3 +38,26 @@ def test_a_sessions_reasons_and_signals_are_costed_by_how_many_it_can_have() -> 
     assert cost(reasons % "24h") == cost(reasons % "90d") == 2 + 10 * (2 + MAX_BOT_REASONS)
     signals = '{ tenant { sessions(range: {since: "24h"}, first: 10) { nodes { behaviourSignals { points } } } } }'
     assert cost(signals) == 2 + 10 * (2 + len(BehaviourSignal))
+
+
+def test_a_cost_that_counts_no_range_is_kept_per_text_and_variables_and_one_that_does_is_not() -> None:
+    from api import cost as costs
+
+    def kept(query: str, variables: dict[str, object] | None) -> tuple[int, int]:
+        document = parse(query)
+        operation = document.definitions[0]
+        before = len(costs._PURE_COSTS)
+        found = operation_cost(schema._schema, document, operation, variables,  # type: ignore[arg-type]
+                               ZoneInfo("UTC"), text=query)
+        return found, len(costs._PURE_COSTS) - before
+
+    costs._PURE_COSTS.clear()
+    paged = "query P($n: Int) { tenant { sessions(range: {since: \"24h\"}, first: $n) { nodes { id } } } }"
+    plain = "query Q($n: Int! = 50) { tenant { tours(first: $n) { nodes { id } } } }"
+    first, added = kept(plain, {"n": 3})
+    assert (first, added) == (2 + 3 * 2, 1)  # tenant, tours, 3 x (nodes, id): kept
+    assert kept(plain, {"n": 3}) == (first, 0)  # read from the cache
+    assert kept(plain, {"n": 5}) == (2 + 5 * 2, 1)  # other variables, another cost
+    # A range's buckets follow the clock: computed every time, never kept.
+    assert kept(paged, {"n": 3})[1] == 0
+    assert kept(paged, {"n": 3})[1] == 0
