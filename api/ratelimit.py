@@ -77,14 +77,18 @@ class RateLimiter:
             held = (bucket, who)
             expires, left = self._leases.get(held, (0.0, 0))
             now = time.monotonic()
-            if expires > now and left >= cost:
+            if expires <= now:
+                left = 0  # an expired lease's tokens are gone (the bucket refilled meanwhile)
+            if left >= cost:
                 self._leases[held] = (expires, left - cost)
                 return Verdict(True)
             verdict = await self._take(bucket, who, lease, rate, burst)
             if verdict.allowed:
                 if len(self._leases) >= MAX_LEASES:
                     self._leases.clear()
-                self._leases[held] = (now + LEASE_SECONDS, lease - cost)
+                # What is left of the lease still counts: a request costing more than it holds is not
+                # charged a lease on top of the tokens already taken.
+                self._leases[held] = (now + LEASE_SECONDS, left + lease - cost)
                 return verdict
             self._leases.pop(held, None)  # too few tokens for a lease: maybe enough for this request
         return await self._take(bucket, who, cost, rate, burst)

@@ -38,3 +38,15 @@ async def test_leased_ingest_tokens_add_up_to_the_burst(servers: Servers) -> Non
         assert round(float(await redis.hget(f"analytics:rate:ingest:{other}", "tokens") or 0)) == 295
     finally:
         await redis.aclose()
+
+
+async def test_a_lease_that_cannot_cover_a_request_carries_its_tokens_over(servers: Servers) -> None:
+    redis = Redis.from_url(servers.redis_url)
+    try:
+        limiter = RateLimiter(redis, read=(0.001, 1000), ingest=(0.001, 1000))  # leases of 10 tokens
+        who = f"key:{uuid.uuid4().hex}"
+        assert all([(await limiter.spend(Bucket.READ, who, 6)).allowed for _ in range(5)])
+        # Three leases for 5 x 6 tokens: the 4 and 2 left over paid for the next requests, not lost.
+        assert round(float(await redis.hget(f"analytics:rate:read:{who}", "tokens") or 0)) == 1000 - 30
+    finally:
+        await redis.aclose()
