@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import msgspec
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -163,30 +162,29 @@ class Coster:
         return len(starts)
 
 
-# Costs that depend only on the document and its variables (no range counted), by (text, operation,
-# variables): a client sends the same few documents again and again (track above all).
-_PURE_COSTS: dict[tuple[str, str | None, bytes], int] = {}
+# Costs of documents that count no range and take no cost-relevant variable, by (text, operation):
+# a client sends the same few documents again and again (track above all). Texts over
+# PURE_COST_TEXT characters are not kept, so the cache stays small (at most ~10 MB).
+_PURE_COSTS: dict[tuple[str, str | None], int] = {}
 PURE_COSTS_KEPT = 1024
-_VARIABLES = msgspec.json.Encoder(order="deterministic")
+PURE_COST_TEXT = 10_000
 
 
 def operation_cost(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode,
                    variables: Mapping[str, Any] | None, tz: ZoneInfo, *, text: str | None = None) -> int:
     """The cost of one operation (module docstring), with variables and their defaults substituted.
-    ``text``: the document's text, under which a cost that counted no range is kept for next time."""
+    ``text``: the document's text, under which a cost that read no variable and counted no range is
+    kept for next time."""
     definitions = [d for d in operation.variable_definitions or ()
                    if _named(d.type) not in UNCOSTED_INPUTS]
-    wanted = {d.variable.name.value for d in definitions}
-    given = {k: v for k, v in (variables or {}).items() if k in wanted}
     key = None
-    if text is not None:
-        try:
-            key = (text, operation.name.value if operation.name else None, _VARIABLES.encode(given))
-        except (TypeError, msgspec.EncodeError):  # not JSON (a caller's own values): not kept
-            key = None
-        if key is not None and key in _PURE_COSTS:
+    if text is not None and not definitions and len(text) <= PURE_COST_TEXT:
+        key = (text, operation.name.value if operation.name else None)
+        if key in _PURE_COSTS:
             return _PURE_COSTS[key]
-    coerced = get_variable_values(schema, definitions, given)
+    wanted = {d.variable.name.value for d in definitions}
+    coerced = get_variable_values(schema, definitions,
+                                  {k: v for k, v in (variables or {}).items() if k in wanted})
     values = None if isinstance(coerced, list) else coerced  # bad variables: execution refuses them
     root = schema.get_root_type(operation.operation)
     assert root is not None

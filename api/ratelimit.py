@@ -14,6 +14,7 @@ lease or more, and every request of a bucket whose burst is under 100 tokens, is
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -67,6 +68,7 @@ class RateLimiter:
         self.limits = {Bucket.READ: read, Bucket.INGEST: ingest}
         self.script = redis.register_script(TOKEN_BUCKET)
         self._leases: dict[tuple[Bucket, str], tuple[float, int]] = {}  # -> (expires, tokens left)
+        self._locks: dict[tuple[Bucket, str], asyncio.Lock] = {}  # a lease being taken
 
     async def spend(self, bucket: Bucket, who: str, cost: int) -> Verdict:
         rate, burst = self.limits[bucket]
@@ -75,23 +77,37 @@ class RateLimiter:
         lease = burst // LEASE_SHARE
         if lease > cost:
             held = (bucket, who)
-            expires, left = self._leases.get(held, (0.0, 0))
-            now = time.monotonic()
-            if expires <= now:
-                left = 0  # an expired lease's tokens are gone (the bucket refilled meanwhile)
-            if left >= cost:
-                self._leases[held] = (expires, left - cost)
+            if self._spend_leased(held, cost):
                 return Verdict(True)
-            verdict = await self._take(bucket, who, lease, rate, burst)
-            if verdict.allowed:
-                if len(self._leases) >= MAX_LEASES:
-                    self._leases.clear()
-                # What is left of the lease still counts: a request costing more than it holds is not
-                # charged a lease on top of the tokens already taken.
-                self._leases[held] = (now + LEASE_SECONDS, left + lease - cost)
-                return verdict
-            self._leases.pop(held, None)  # too few tokens for a lease: maybe enough for this request
+            # One lease taken at a time per key: requests arriving together (a dashboard's panels)
+            # wait for it and spend from it, instead of each taking a lease of its own.
+            if len(self._locks) >= MAX_LEASES:
+                self._locks.clear()
+            async with self._locks.setdefault(held, asyncio.Lock()):
+                if self._spend_leased(held, cost):
+                    return Verdict(True)
+                left = self._left(held)
+                verdict = await self._take(bucket, who, lease, rate, burst)
+                if verdict.allowed:
+                    if len(self._leases) >= MAX_LEASES:
+                        self._leases.clear()
+                    # What is left of the lease still counts: a request costing more than it holds is
+                    # not charged a lease on top of the tokens already taken.
+                    self._leases[held] = (time.monotonic() + LEASE_SECONDS, left + lease - cost)
+                    return verdict
+                self._leases.pop(held, None)  # too few tokens for a lease: maybe enough for this request
         return await self._take(bucket, who, cost, rate, burst)
+
+    def _left(self, held: tuple[Bucket, str]) -> int:
+        expires, left = self._leases.get(held, (0.0, 0))
+        return left if expires > time.monotonic() else 0  # an expired lease's tokens are gone
+
+    def _spend_leased(self, held: tuple[Bucket, str], cost: int) -> bool:
+        left = self._left(held)
+        if left < cost:
+            return False
+        self._leases[held] = (self._leases[held][0], left - cost)
+        return True
 
     async def _take(self, bucket: Bucket, who: str, cost: int, rate: float, burst: int) -> Verdict:
         try:

@@ -60,8 +60,9 @@ class ClaimPacer:
         self._running[tenant_id] = False
         return asked
 
-    def end(self, tenant_id: int) -> None:
-        self._running.pop(tenant_id, None)
+    def end(self, tenant_id: int) -> bool:
+        """The run is over; whether another run asked meanwhile (and was not answered)."""
+        return self._running.pop(tenant_id, False)
 
     def delay(self, tenant_id: int) -> float:
         """Seconds the tenant's next claim waits: until ``interval`` after its last small claim

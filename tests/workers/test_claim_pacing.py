@@ -1,13 +1,16 @@
 """Claim pacing (analytics.rollups.pacing): under load a tenant's small claims are spaced so one
 transaction folds many events, a trickle and a backlog are not, one run folds a tenant per process,
-and a paced run folds everything, announces each claim and stops at its budget."""
+and a paced run folds everything, announces each claim and stops at its budget. Also the per-process
+leases of rate-limit tokens (api.ratelimit), shared by requests that arrive together."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics.ingest.events import EventIn
@@ -15,7 +18,11 @@ from analytics.ingest.service import PartitionCache, ingest_batch
 from analytics.rollups.pacing import ClaimPacer
 from analytics.rollups.recompute import verify_rollups
 from analytics.rollups.service import roll_up
-from tests.conftest import TenantKeys, outbox_rows
+from analytics.settings import Settings
+from api.ratelimit import Bucket, RateLimiter
+from tests.conftest import Servers, TenantKeys, outbox_rows
+from workers.jobs import roll_up_tenant
+from workers.queue import connect, data_version_key
 
 
 class Clock:
@@ -110,3 +117,39 @@ async def test_a_paced_run_stops_at_its_budget_and_says_so(
     again = await roll_up(app_engine, tenant.id, claim_batches=4, pacer=pacer)
     assert (again.batches, again.more) == (0, False)
     assert await outbox_rows(owner_engine, tenant.id) == 0
+
+
+async def test_the_rollup_job_folds_announces_and_steps_aside_for_a_run_going(
+        app_engine: AsyncEngine, owner_engine: AsyncEngine, make_tenant: Any, settings: Settings) -> None:
+    tenant: TenantKeys = await make_tenant()
+    await _rows(app_engine, tenant.id, 3)
+    redis = await connect(settings.redis_url or "")
+    try:
+        ctx = {"engine": app_engine, "settings": settings, "redis": redis, "pacer": ClaimPacer(0.25)}
+
+        async def version() -> int:
+            return int(await redis.get(data_version_key(tenant.id)) or 0)
+
+        assert ctx["pacer"].begin(tenant.id)  # a run of this tenant is going in this process
+        assert await roll_up_tenant(ctx, tenant.id) == {"batches": 0, "events": 0}
+        assert await outbox_rows(owner_engine, tenant.id) == 3 and await version() == 0  # nothing ran
+        assert ctx["pacer"].asked_again(tenant.id)  # ... and the run going was asked to claim again
+        assert not ctx["pacer"].end(tenant.id)
+        assert await roll_up_tenant(ctx, tenant.id) == {"batches": 3, "events": 3}
+        assert await outbox_rows(owner_engine, tenant.id) == 0
+        assert await version() == 2  # after the claim, and once the job ended
+    finally:
+        await redis.aclose()
+
+
+async def test_requests_arriving_together_share_one_lease(servers: Servers) -> None:
+    redis = Redis.from_url(servers.redis_url)
+    try:
+        limiter = RateLimiter(redis, read=(0.001, 40_000), ingest=(0.001, 100_000))  # read leases of 400
+        who = f"key:{uuid.uuid4().hex}"
+        verdicts = await asyncio.gather(*(limiter.spend(Bucket.READ, who, 50) for _ in range(12)))
+        assert all(v.allowed for v in verdicts)
+        # 600 tokens of reads took two leases (800), not one lease each (4,800).
+        assert round(float(await redis.hget(f"analytics:rate:read:{who}", "tokens") or 0)) == 40_000 - 800
+    finally:
+        await redis.aclose()
