@@ -82,6 +82,7 @@ class Coster:
                  variables: Any, tz: ZoneInfo) -> None:
         self.schema, self.fragments, self.variables, self.tz = schema, fragments, variables, tz
         self.memo: dict[tuple[str, bool, Hint], int] = {}
+        self.timed = False  # a range's buckets were counted: the cost depends on the clock and zone
 
     def selections(self, parent: GraphQLNamedType, selection_set: SelectionSetNode, paged: bool,
                    hint: Hint = NO_HINT, visiting: frozenset[str] = frozenset()) -> int:
@@ -152,6 +153,7 @@ class Coster:
         the resolver refuses it)."""
         if ranged is None:
             return None
+        self.timed = True
         spec = RangeInput(from_=ranged[0], to=ranged[1], preset=ranged[2], since=ranged[3])
         try:
             _, starts = check_granularity(spec.resolve(self.tz), granularity)
@@ -160,19 +162,39 @@ class Coster:
         return len(starts)
 
 
+# Costs of documents that count no range and take no cost-relevant variable, by (text, operation):
+# a client sends the same few documents again and again (track above all). Texts over
+# PURE_COST_TEXT characters are not kept, so the cache stays small (at most ~10 MB).
+_PURE_COSTS: dict[tuple[str, str | None], int] = {}
+PURE_COSTS_KEPT = 1024
+PURE_COST_TEXT = 10_000
+
+
 def operation_cost(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode,
-                   variables: Mapping[str, Any] | None, tz: ZoneInfo) -> int:
-    """The cost of one operation (module docstring), with variables and their defaults substituted."""
+                   variables: Mapping[str, Any] | None, tz: ZoneInfo, *, text: str | None = None) -> int:
+    """The cost of one operation (module docstring), with variables and their defaults substituted.
+    ``text``: the document's text, under which a cost that read no variable and counted no range is
+    kept for next time."""
     definitions = [d for d in operation.variable_definitions or ()
                    if _named(d.type) not in UNCOSTED_INPUTS]
+    key = None
+    if text is not None and not definitions and len(text) <= PURE_COST_TEXT:
+        key = (text, operation.name.value if operation.name else None)
+        if key in _PURE_COSTS:
+            return _PURE_COSTS[key]
     wanted = {d.variable.name.value for d in definitions}
     coerced = get_variable_values(schema, definitions,
                                   {k: v for k, v in (variables or {}).items() if k in wanted})
     values = None if isinstance(coerced, list) else coerced  # bad variables: execution refuses them
     root = schema.get_root_type(operation.operation)
     assert root is not None
-    return Coster(schema, fragments_of(document), values, tz).selections(root, operation.selection_set,
-                                                                           False)
+    coster = Coster(schema, fragments_of(document), values, tz)
+    cost = coster.selections(root, operation.selection_set, False)
+    if key is not None and not coster.timed:
+        if len(_PURE_COSTS) >= PURE_COSTS_KEPT:
+            _PURE_COSTS.clear()
+        _PURE_COSTS[key] = cost
+    return cost
 
 
 def _named(type_node: Any) -> str:

@@ -4,14 +4,17 @@ One Lua script refills and spends atomically on Redis's own clock, so every API 
 the same buckets. When Redis is unreachable the limiter lets requests through (and logs it):
 ingest must keep landing in PostgreSQL while Redis is down.
 
-Ingest takes its tokens in leases: a process that spends from a key's bucket takes a hundredth of
-the burst at once and spends it locally for up to ``LEASE_SECONDS``, so single-event ``track``
-requests do not each pay a Redis round trip. A key can then exceed its budget by at most one lease
-per API process; a bucket with a burst under 100 tokens is never leased (exact, one call a request).
+Tokens are taken in leases: a process that spends from a key's bucket takes a hundredth of the
+burst at once and spends it locally for up to ``LEASE_SECONDS``, so single-event ``track`` requests
+and small reads (a dashboard's panels, a BI tool's polls) do not each pay a Redis round trip. A key
+can then exceed its budget by at most one lease per API process and bucket; a request that costs a
+lease or more, and every request of a bucket whose burst is under 100 tokens, is charged in Redis
+(exact, one call a request).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -54,7 +57,7 @@ class Verdict:
     retry_after: int = 0  # whole seconds, for the Retry-After header
 
 
-LEASE_SHARE = 100  # an ingest lease is burst / LEASE_SHARE tokens
+LEASE_SHARE = 100  # a lease is burst / LEASE_SHARE tokens
 LEASE_SECONDS = 1.0  # what is left of a lease after this is dropped (the bucket refills meanwhile)
 MAX_LEASES = 10_000
 
@@ -64,27 +67,47 @@ class RateLimiter:
         self.redis = redis
         self.limits = {Bucket.READ: read, Bucket.INGEST: ingest}
         self.script = redis.register_script(TOKEN_BUCKET)
-        self._leases: dict[str, tuple[float, int]] = {}  # who -> (expires, tokens left): ingest only
+        self._leases: dict[tuple[Bucket, str], tuple[float, int]] = {}  # -> (expires, tokens left)
+        self._locks: dict[tuple[Bucket, str], asyncio.Lock] = {}  # a lease being taken
 
     async def spend(self, bucket: Bucket, who: str, cost: int) -> Verdict:
         rate, burst = self.limits[bucket]
         if cost <= 0:
             return Verdict(True)
-        lease = burst // LEASE_SHARE if bucket is Bucket.INGEST else 0
+        lease = burst // LEASE_SHARE
         if lease > cost:
-            expires, left = self._leases.get(who, (0.0, 0))
-            now = time.monotonic()
-            if expires > now and left >= cost:
-                self._leases[who] = (expires, left - cost)
+            held = (bucket, who)
+            if self._spend_leased(held, cost):
                 return Verdict(True)
-            verdict = await self._take(bucket, who, lease, rate, burst)
-            if verdict.allowed:
-                if len(self._leases) >= MAX_LEASES:
-                    self._leases.clear()
-                self._leases[who] = (now + LEASE_SECONDS, lease - cost)
-                return verdict
-            self._leases.pop(who, None)  # too few tokens for a lease: maybe enough for this request
+            # One lease taken at a time per key: requests arriving together (a dashboard's panels)
+            # wait for it and spend from it, instead of each taking a lease of its own.
+            if len(self._locks) >= MAX_LEASES:
+                self._locks.clear()
+            async with self._locks.setdefault(held, asyncio.Lock()):
+                if self._spend_leased(held, cost):
+                    return Verdict(True)
+                left = self._left(held)
+                verdict = await self._take(bucket, who, lease, rate, burst)
+                if verdict.allowed:
+                    if len(self._leases) >= MAX_LEASES:
+                        self._leases.clear()
+                    # What is left of the lease still counts: a request costing more than it holds is
+                    # not charged a lease on top of the tokens already taken.
+                    self._leases[held] = (time.monotonic() + LEASE_SECONDS, left + lease - cost)
+                    return verdict
+                self._leases.pop(held, None)  # too few tokens for a lease: maybe enough for this request
         return await self._take(bucket, who, cost, rate, burst)
+
+    def _left(self, held: tuple[Bucket, str]) -> int:
+        expires, left = self._leases.get(held, (0.0, 0))
+        return left if expires > time.monotonic() else 0  # an expired lease's tokens are gone
+
+    def _spend_leased(self, held: tuple[Bucket, str], cost: int) -> bool:
+        left = self._left(held)
+        if left < cost:
+            return False
+        self._leases[held] = (self._leases[held][0], left - cost)
+        return True
 
     async def _take(self, bucket: Bucket, who: str, cost: int, rate: float, burst: int) -> Verdict:
         try:

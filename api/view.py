@@ -217,7 +217,8 @@ class GraphQLEndpoint:
                 return self.request_error([unstorable], media)
         limits = resources.settings.limits
         timezone = principal.timezone if principal else ZoneInfo("UTC")
-        cost = operation_cost(schema._schema, document.node, operation, params.variables, timezone)
+        cost = operation_cost(schema._schema, document.node, operation, params.variables, timezone,
+                              text=resolved.text)
         if cost > limits.max_cost:
             return self.request_error([coded(
                 f"cost: the operation costs {cost} (fields times page sizes); the limit is "

@@ -51,8 +51,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=30,
                         help="Give up on one probe after this many seconds.")
     parser.add_argument("--background-concurrency", type=int, default=0,
-                        help="Also run the batched ingest load (500-event requests, this many "
-                             "connections) during the probes, to see freshness under load.")
+                        help="Also run the ingest load (--background-batch events a request, this "
+                             "many connections) during the probes, to see freshness under load.")
+    parser.add_argument("--background-batch", type=int, default=500,
+                        help="Events a background request carries (1: single-event track, as browsers "
+                             "send; the worker then paces its claims, see ANALYTICS_ROLLUP_PACE_MS).")
     parser.add_argument("--no-worker", action="store_true",
                         help="Do not run the worker (counters then never move: a sanity check).")
     return parser.parse_args()
@@ -94,11 +97,14 @@ def probe(client: httpx.Client, stack: Stack, count: int, interval: float,
         time.sleep(max(0.0, interval - (time.perf_counter() - now)))
 
 
-def start_background(stack: Stack, concurrency: int, seconds: float) -> tuple[threading.Thread,
-                                                                               list[LoadResult]]:
-    """Run the batched load generator in a thread (the load itself is a separate process)."""
-    spec = LoadSpec(url=stack.graphql_url, key=stack.publishable_key, batch=500,
-                    concurrency=concurrency, seconds=seconds, warmup=1.0, max_rate=60_000)
+def start_background(stack: Stack, concurrency: int, seconds: float, batch: int = 500
+                     ) -> tuple[threading.Thread, list[LoadResult]]:
+    """Run the load generator in a thread (the load itself is a separate process); single events
+    go through the raw client (httpx would take the API's CPU)."""
+    spec = LoadSpec(url=stack.graphql_url, key=stack.publishable_key, batch=batch,
+                    concurrency=concurrency, seconds=seconds, warmup=1.0,
+                    max_rate=60_000 if batch >= 100 else 4_000 * batch,
+                    client="raw" if batch < 100 else "httpx")
     load = LoadProcess(spec)
     print(f"[background] generating {spec.body_count} request bodies...", file=sys.stderr,
           flush=True)
@@ -128,14 +134,15 @@ def main() -> None:
             poll=f"every {args.poll_interval * 1000:.0f} ms with a secret key "
                  "(stats(range: {preset: LAST_7_DAYS}) { starts })",
             duration=f"{args.seconds:g} s of back-to-back probes",
-            background_load=(f"batched track, 500 events a request, {args.background_concurrency} "
-                             "connections, separate process" if args.background_concurrency
-                             else "none"),
+            background_load=(f"track, {args.background_batch} event(s) a request, "
+                             f"{args.background_concurrency} connections, separate process"
+                             if args.background_concurrency else "none"),
             tenant_time_zone="UTC"))
         thread: threading.Thread | None = None
         outcome: list[LoadResult] = []
         if args.background_concurrency:
-            thread, outcome = start_background(stack, args.background_concurrency, args.seconds + 3)
+            thread, outcome = start_background(stack, args.background_concurrency, args.seconds + 3,
+                                               args.background_batch)
         latencies: list[float] = []
         acks: list[float] = []
         polls: list[float] = []

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
+from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,8 +25,9 @@ from analytics.export_jobs import run_job
 from analytics.features.backfill import pending_backfills, run_backfill
 from analytics.funnels import backfill as funnel_backfill
 from analytics.retention import enforce_retention
+from analytics.rollups.pacing import ClaimPacer
 from analytics.rollups.recompute import analyze_rollups
-from analytics.rollups.service import outbox_waiting, pending_tenants, roll_up
+from analytics.rollups.service import RollupResult, outbox_waiting, pending_tenants, roll_up
 from analytics.segments.assign import assign_marked, pending_segment_work, start_daily
 from analytics.sessions.identity import tenants_to_rederive
 from analytics.sessions.service import maintain_sessions as maintain
@@ -70,6 +74,9 @@ async def startup(ctx: dict[str, Any]) -> None:
         raise RuntimeError("DATABASE_URL is not set for the worker")
     ctx["settings"] = settings
     ctx["engine"] = create_engine(settings.database_url, role=settings.app_role, pool_size=4)
+    # arq copies startup's ctx for each job (a shallow copy): what jobs share must be made here.
+    ctx["pacer"] = ClaimPacer(settings.rollup_pace_seconds)
+    ctx["folded_since_analyze"] = {}
 
 
 async def startup_and_sweep(ctx: dict[str, Any]) -> None:
@@ -82,18 +89,55 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     await ctx["engine"].dispose()
 
 
-@changes_answers
 async def roll_up_tenant(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
-    """Fold the tenant's outbox into its counters (each claim is one all-or-nothing transaction)."""
-    result = await roll_up(ctx["engine"], tenant_id,
-                           claim_batches=ctx["settings"].rollup_claim_batches,
-                           claim_events=ctx["settings"].rollup_claim_events)
+    """Fold the tenant's outbox into its counters (each claim is one all-or-nothing transaction).
+    One run per tenant per process: a job that finds one going asks it to claim once more and
+    returns at once (nothing ran, so nothing is announced)."""
+    pacer: ClaimPacer = ctx["pacer"]
+    if not pacer.begin(tenant_id):
+        return {"batches": 0, "events": 0}
+    return await _fold_tenant(ctx, tenant_id)
+
+
+@changes_answers
+async def _fold_tenant(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
+    settings = ctx["settings"]
+    pacer: ClaimPacer = ctx["pacer"]
+
+    async def claimed() -> None:  # reads follow each claim, not only the end of a paced run
+        await bump_data_version(ctx["redis"], tenant_id)
+
+    result, began, finished = RollupResult(0, 0), time.monotonic(), False
+    try:
+        while True:
+            step = await roll_up(ctx["engine"], tenant_id, claim_batches=settings.rollup_claim_batches,
+                                 claim_events=settings.rollup_claim_events, pacer=pacer,
+                                 after_claim=claimed)
+            result = RollupResult(result.batches + step.batches, result.events + step.events, step.more)
+            if step.more or not pacer.asked_again(tenant_id):
+                break
+            if time.monotonic() - began >= pacer.budget:  # asked again and again: one budget a job
+                result = replace(result, more=True)
+                break
+        finished = True
+    finally:
+        if pacer.end(tenant_id) and not finished:  # a job stepped aside for a run that failed
+            await _enqueue_quietly(ctx, tenant_id)
+    if result.more:  # stopped at its bound under steady load: the next run goes on (own job id)
+        await enqueue_rollup(ctx["redis"], tenant_id, sweep=True)
     if result.batches:
         log.info("rolled up tenant=%s batches=%s events=%s", tenant_id, result.batches, result.events)
         await enqueue_session_work(ctx["redis"], tenant_id)
         await enqueue_segments(ctx["redis"], tenant_id)
         await _analyze_after_bulk(ctx, tenant_id, result.events)
     return {"batches": result.batches, "events": result.events}
+
+
+async def _enqueue_quietly(ctx: dict[str, Any], tenant_id: int) -> None:
+    try:
+        await enqueue_rollup(ctx["redis"], tenant_id, sweep=True)
+    except (OSError, RedisError) as exc:  # the sweeper queues it within a second
+        log.warning("could not queue the rollup of tenant %s again: %s", tenant_id, exc)
 
 
 ANALYZE_AFTER_EVENTS = 50_000

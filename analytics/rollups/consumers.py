@@ -24,6 +24,7 @@ in ``erase`` (a test fails when a registered consumer's table has such a column 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -45,9 +46,14 @@ class Claim:
     bot_events: Collection[UUID]  # ids of the events whose session is excluded as a bot now
     correcting: bool = False  # a day correction: only day-split consumers are called
 
+    @functools.cached_property
+    def _bot_flags(self) -> tuple[bool, ...]:
+        """Each event's side, looked up once: every consumer walks the claim (a UUID hashes in Python)."""
+        bot = self.bot_events
+        return tuple(event.id in bot for event in self.events) if bot else (False,) * len(self.events)
+
     def with_bot(self) -> Iterator[tuple[RawEvent, bool]]:
-        for event in self.events:
-            yield event, event.id in self.bot_events
+        return zip(self.events, self._bot_flags, strict=True)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -12,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from analytics.db import lock_tenant, tenant_transaction
 from analytics.rollups.aggregate import RAW_EVENT_COLUMNS, RawEvent
 from analytics.rollups.consumers import Claim
+from analytics.rollups.pacing import ClaimPacer
 from analytics.rollups.registry import CONSUMERS
 from analytics.sessions.exemptions import usable_exemptions
 from analytics.sessions.rules import usable_patterns
@@ -23,6 +26,7 @@ from analytics.settings import ROLLUP_CLAIM_EVENTS
 class RollupResult:
     batches: int
     events: int
+    more: bool = False  # roll_up stopped at a bound with rows possibly left (see roll_up)
 
 
 # The oldest outbox rows, at most :limit of them and :max_events events (the first row whatever its
@@ -78,15 +82,34 @@ async def roll_up_once(engine: AsyncEngine, tenant_id: int, *, claim_batches: in
 
 
 async def roll_up(engine: AsyncEngine, tenant_id: int, *, claim_batches: int,
-                  claim_events: int = ROLLUP_CLAIM_EVENTS, max_rounds: int = 50) -> RollupResult:
-    """Drain the tenant's outbox (bounded), so batches that arrive during a run are not left behind."""
+                  claim_events: int = ROLLUP_CLAIM_EVENTS, max_rounds: int = 50,
+                  pacer: ClaimPacer | None = None,
+                  after_claim: Callable[[], Awaitable[None]] | None = None) -> RollupResult:
+    """Drain the tenant's outbox (bounded), so batches that arrive during a run are not left behind.
+
+    With a ``pacer`` (the worker's), small claims are spaced by its interval and the run stops after
+    its budget; ``after_claim`` runs after each committed claim (the worker bumps the data version, so
+    answers follow each claim, not the end of the run). ``RollupResult.more``: the run stopped at a
+    bound (rounds or budget) after a non-empty claim, so outbox rows may wait for another run."""
     batches = events = 0
+    clock = pacer.clock if pacer is not None else time.monotonic
+    began = clock()
     for _ in range(max_rounds):
+        if pacer is not None:
+            await pacer.wait(tenant_id)
+        started = clock()
         step = await roll_up_once(engine, tenant_id, claim_batches=claim_batches, claim_events=claim_events)
         if step.batches == 0:
-            break
+            return RollupResult(batches, events)
         batches, events = batches + step.batches, events + step.events
-    return RollupResult(batches, events)
+        full = step.batches >= claim_batches or step.events >= claim_events
+        if pacer is not None:
+            pacer.claimed(tenant_id, started, step.events, full=full)
+        if after_claim is not None:
+            await after_claim()
+        if pacer is not None and not full and clock() - began >= pacer.budget:
+            break
+    return RollupResult(batches, events, more=True)
 
 
 async def pending_tenants(engine: AsyncEngine) -> list[tuple[int, int]]:

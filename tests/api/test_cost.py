@@ -38,3 +38,28 @@ def test_a_sessions_reasons_and_signals_are_costed_by_how_many_it_can_have() -> 
     assert cost(reasons % "24h") == cost(reasons % "90d") == 2 + 10 * (2 + MAX_BOT_REASONS)
     signals = '{ tenant { sessions(range: {since: "24h"}, first: 10) { nodes { behaviourSignals { points } } } } }'
     assert cost(signals) == 2 + 10 * (2 + len(BehaviourSignal))
+
+
+def test_a_cost_that_reads_no_variable_and_counts_no_range_is_kept_per_text() -> None:
+    from api import cost as costs
+
+    def kept(query: str, variables: dict[str, object] | None = None) -> tuple[int, int]:
+        document = parse(query)
+        operation = document.definitions[0]
+        before = len(costs._PURE_COSTS)
+        found = operation_cost(schema._schema, document, operation, variables,  # type: ignore[arg-type]
+                               ZoneInfo("UTC"), text=query)
+        return found, len(costs._PURE_COSTS) - before
+
+    costs._PURE_COSTS.clear()
+    plain = "{ tenant { tours(first: 3) { nodes { id } } } }"
+    assert kept(plain) == (2 + 3 * 2, 1)  # tenant, tours, 3 x (nodes, id): kept
+    assert kept(plain) == (2 + 3 * 2, 0)  # read from the cache
+    track = "mutation T($e: [TrackEvent!]!) { track(events: $e) { accepted } }"
+    assert kept(track, {"e": []})[1] == 1  # the events are charged per event, not costed: kept
+    # A cost-relevant variable (NaN and null would look alike once encoded) or a range: never kept.
+    paged = "query Q($n: Int = 7) { tenant { tours(first: $n) { nodes { id } } } }"
+    assert kept(paged, {"n": 3}) == (2 + 3 * 2, 0) and kept(paged)[1] == kept(paged, {"n": None})[1] == 0
+    ranged = '{ tenant { sessions(range: {since: "24h"}, first: 3) { nodes { id } } } }'
+    assert kept(ranged)[1] == 0 and kept(ranged)[1] == 0
+    assert kept("{ " + "__typename " * 2_000 + "}")[1] == 0  # a long text is not kept
