@@ -56,6 +56,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--background-batch", type=int, default=500,
                         help="Events a background request carries (1: single-event track, as browsers "
                              "send; the worker then paces its claims, see ANALYTICS_ROLLUP_PACE_MS).")
+    parser.add_argument("--background-rate", type=float, default=None, metavar="EVENTS_PER_S",
+                        help="Offer the background load at this many events a second at most (a fixed "
+                             "schedule: the sustained-rate search of issue 13); default: as fast as "
+                             "the API answers.")
     parser.add_argument("--no-worker", action="store_true",
                         help="Do not run the worker (counters then never move: a sanity check).")
     return parser.parse_args()
@@ -97,14 +101,15 @@ def probe(client: httpx.Client, stack: Stack, count: int, interval: float,
         time.sleep(max(0.0, interval - (time.perf_counter() - now)))
 
 
-def start_background(stack: Stack, concurrency: int, seconds: float, batch: int = 500
-                     ) -> tuple[threading.Thread, list[LoadResult]]:
+def start_background(stack: Stack, concurrency: int, seconds: float, batch: int = 500,
+                     rate: float | None = None) -> tuple[threading.Thread, list[LoadResult]]:
     """Run the load generator in a thread (the load itself is a separate process); single events
-    go through the raw client (httpx would take the API's CPU)."""
+    go through the raw client (httpx would take the API's CPU). ``rate``: events/s offered at most."""
+    most = 60_000 if batch >= 100 else 4_000 * batch
     spec = LoadSpec(url=stack.graphql_url, key=stack.publishable_key, batch=batch,
                     concurrency=concurrency, seconds=seconds, warmup=1.0,
-                    max_rate=60_000 if batch >= 100 else 4_000 * batch,
-                    client="raw" if batch < 100 else "httpx")
+                    max_rate=min(most, rate * 1.05) if rate else most,
+                    client="raw" if batch < 100 else "httpx", offered_rate=rate)
     load = LoadProcess(spec)
     print(f"[background] generating {spec.body_count} request bodies...", file=sys.stderr,
           flush=True)
@@ -135,14 +140,16 @@ def main() -> None:
                  "(stats(range: {preset: LAST_7_DAYS}) { starts })",
             duration=f"{args.seconds:g} s of back-to-back probes",
             background_load=(f"track, {args.background_batch} event(s) a request, "
-                             f"{args.background_concurrency} connections, separate process"
+                             f"{args.background_concurrency} connections, separate process, "
+                             + (f"offered at {args.background_rate:,.0f} events/s"
+                                if args.background_rate else "as fast as answered")
                              if args.background_concurrency else "none"),
             tenant_time_zone="UTC"))
         thread: threading.Thread | None = None
         outcome: list[LoadResult] = []
         if args.background_concurrency:
             thread, outcome = start_background(stack, args.background_concurrency, args.seconds + 3,
-                                               args.background_batch)
+                                               args.background_batch, args.background_rate)
         latencies: list[float] = []
         acks: list[float] = []
         polls: list[float] = []

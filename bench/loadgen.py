@@ -32,6 +32,7 @@ class LoadSpec:
     warmup: float
     max_rate: float  # events/s the pre-generated pool is sized for
     client: ClientKind = "httpx"
+    offered_rate: float | None = None  # events/s sent at most (paced); None: as fast as answered
 
     @property
     def body_count(self) -> int:
@@ -119,14 +120,27 @@ async def closed_loop(*, url: str, method: str, target: str, headers: dict[str, 
                       concurrency: int, warmup: float, seconds: float,
                       next_body: Callable[[], bytes | None],
                       check: Callable[[int, bytes], tuple[int, str | None]],
-                      on_mark: Callable[[str], None]) -> tuple[list[Record], Window]:
+                      on_mark: Callable[[str], None],
+                      requests_per_second: float | None = None) -> tuple[list[Record], Window]:
     """``concurrency`` connections, each sending its next request as soon as the last one answered,
-    until the window closes or ``next_body`` returns None; marks the measured window's start/end."""
+    until the window closes or ``next_body`` returns None; marks the measured window's start/end.
+    ``requests_per_second``: the connections together start at most this many requests a second,
+    on a fixed schedule (an offered load; a request late for its slot goes at once)."""
     import httpx
 
     measure_from = time.perf_counter() + warmup
     window = Window(measure_from, measure_from + seconds)
     records: list[Record] = []
+    interval = 1.0 / requests_per_second if requests_per_second else 0.0
+    next_slot = time.perf_counter()
+
+    async def paced() -> None:
+        nonlocal next_slot
+        if not interval:
+            return
+        slot = max(time.perf_counter(), next_slot)
+        next_slot = slot + interval
+        await asyncio.sleep(max(0.0, slot - time.perf_counter()))
 
     async def connection_loop() -> None:
         raw = RawConnection(url, method, target, headers) if client == "raw" else None
@@ -134,6 +148,7 @@ async def closed_loop(*, url: str, method: str, target: str, headers: dict[str, 
                                                   limits=httpx.Limits(max_connections=1))
         try:
             while time.perf_counter() < window.stop_at:
+                await paced()
                 body = next_body()
                 if body is None:
                     return
@@ -197,7 +212,8 @@ async def _drive(spec: LoadSpec, bodies: list[bytes], on_mark: Callable[[str], N
         url=f"{parts.scheme}://{parts.netloc}", method="POST", target=parts.path or "/",
         headers={"authorization": f"Bearer {spec.key}", "content-type": "application/json"},
         client=spec.client, concurrency=spec.concurrency, warmup=spec.warmup, seconds=spec.seconds,
-        next_body=next_body, check=check, on_mark=on_mark)
+        next_body=next_body, check=check, on_mark=on_mark,
+        requests_per_second=spec.offered_rate / spec.batch if spec.offered_rate else None)
     for record in records:
         if record.problem is not None:  # every response is checked, measured or not
             result.bad += 1
