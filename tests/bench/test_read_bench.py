@@ -31,8 +31,10 @@ def test_read_bench_short_run_checks_its_answers() -> None:
 
 
 def test_freshness_bench_short_run_sees_every_probe() -> None:
-    out = _run(str(ROOT / "bench" / "freshness.py"), "--seconds", "1", "--timeout", "20")
+    out = _run(str(ROOT / "bench" / "freshness.py"), "--seconds", "1", "--timeout", "20",
+               "--background-concurrency", "2", "--background-batch", "50", "--background-rate", "500")
     assert "every probe showed exactly the events it sent" in out, out
+    assert "offered at 500 events/s" in out and " 0 bad responses" in out, out  # the paced background
 
 
 def test_the_peer_check_finds_every_difference() -> None:
