@@ -77,6 +77,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     # arq copies startup's ctx for each job (a shallow copy): what jobs share must be made here.
     ctx["pacer"] = ClaimPacer(settings.rollup_pace_seconds)
     ctx["folded_since_analyze"] = {}
+    ctx["segments_started"] = {}  # tenant -> when its last segments run began (monotonic)
 
 
 async def startup_and_sweep(ctx: dict[str, Any]) -> None:
@@ -211,13 +212,30 @@ async def apply_bot_rule(ctx: dict[str, Any], tenant_id: int, rule_id: int) -> d
     return {"sessions_flagged": rule.sessions_flagged if rule else None}
 
 
-@changes_answers
+SEGMENTS_EVERY_SECONDS = 5.0  # a tenant's marked users are re-evaluated at most this often (per process)
+
+
 async def assign_segments(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
     """Re-evaluate the users the rollup marked (and, once a local day, every known user) and move
-    their segment memberships (analytics.segments.assign)."""
+    their segment memberships (analytics.segments.assign). At most once per
+    ``SEGMENTS_EVERY_SECONDS`` per tenant and process: each batch holds the tenant's lock, so under
+    steady ingest a re-evaluation after every rollup kept the rollup's claims waiting (ack -> visible
+    p99 3.1 s at 4,000 tour events/s, 0.39 s without it). A job that comes sooner queues one for
+    when the interval ends; the users marked meanwhile are re-evaluated together then."""
+    started: dict[int, float] = ctx["segments_started"]
+    wait = started.get(tenant_id, -SEGMENTS_EVERY_SECONDS) + SEGMENTS_EVERY_SECONDS - time.monotonic()
+    if wait > 0:
+        await enqueue_segments(ctx["redis"], tenant_id, later=wait)
+        return {"users": 0, "joined": 0, "left": 0}
+    return await _assign_segments(ctx, tenant_id)
+
+
+@changes_answers
+async def _assign_segments(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
     async with single_run(ctx["engine"], SEGMENTS_LOCK, tenant_id) as alone:
         if not alone:
             return {"users": 0, "joined": 0, "left": 0}
+        ctx["segments_started"][tenant_id] = time.monotonic()
         await start_daily(ctx["engine"], tenant_id)
         run = await assign_marked(ctx["engine"], tenant_id)
     if run.joined or run.left:

@@ -71,8 +71,13 @@ async def enqueue_bot_rule(redis: ArqRedis, tenant_id: int, rule_id: int, *, swe
     return await redis.enqueue_job(BOT_RULE_JOB, tenant_id, rule_id, _job_id=job_id) is not None
 
 
-async def enqueue_segments(redis: ArqRedis, tenant_id: int, *, sweep: bool = False) -> bool:
-    """Queue the re-evaluation of the tenant's marked users (and its daily run when due)."""
+async def enqueue_segments(redis: ArqRedis, tenant_id: int, *, sweep: bool = False,
+                           later: float | None = None) -> bool:
+    """Queue the re-evaluation of the tenant's marked users (and its daily run when due); ``later``:
+    in that many seconds, under an id of its own (asking again while one waits is a no-op)."""
+    if later is not None:
+        return await redis.enqueue_job(SEGMENTS_JOB, tenant_id, _job_id=f"segments:{tenant_id}:later",
+                                       _defer_by=later) is not None
     job_id = f"segments:{tenant_id}{_sweep_suffix(sweep)}"
     return await redis.enqueue_job(SEGMENTS_JOB, tenant_id, _job_id=job_id) is not None
 

@@ -34,7 +34,7 @@ from analytics.segments.engagement import (
 )
 from analytics.segments.rules import EventCount, Rule, UserFacts, holds, parse_rule
 
-BATCH_USERS = 2000
+BATCH_USERS = 500
 
 
 @dataclass(frozen=True)
