@@ -108,7 +108,7 @@ async def _fold_tenant(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
     async def claimed() -> None:  # reads follow each claim, not only the end of a paced run
         await bump_data_version(ctx["redis"], tenant_id)
 
-    result, began, finished = RollupResult(0, 0), time.monotonic(), False
+    result, began, finished = RollupResult(0, 0), pacer.clock(), False
     try:
         while True:
             step = await roll_up(ctx["engine"], tenant_id, claim_batches=settings.rollup_claim_batches,
@@ -117,7 +117,7 @@ async def _fold_tenant(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
             result = RollupResult(result.batches + step.batches, result.events + step.events, step.more)
             if step.more or not pacer.asked_again(tenant_id):
                 break
-            if time.monotonic() - began >= pacer.budget:  # asked again and again: one budget a job
+            if pacer.clock() - began >= pacer.budget:  # asked again and again: one budget a job
                 result = replace(result, more=True)
                 break
         finished = True
@@ -125,7 +125,7 @@ async def _fold_tenant(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
         if pacer.end(tenant_id) and not finished:  # a job stepped aside for a run that failed
             await _enqueue_quietly(ctx, tenant_id)
     if result.more:  # stopped at its bound under steady load: the next run goes on (own job id)
-        await enqueue_rollup(ctx["redis"], tenant_id, sweep=True)
+        await _enqueue_quietly(ctx, tenant_id)
     if result.batches:
         log.info("rolled up tenant=%s batches=%s events=%s", tenant_id, result.batches, result.events)
         await enqueue_session_work(ctx["redis"], tenant_id)
