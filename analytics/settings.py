@@ -141,6 +141,7 @@ class Settings:
     group_commit_events: int = 20  # track batches of a tenant sharing one commit, in events (ingest.service)
     shared_reads: bool = True  # identical concurrent reads share one execution (api.shared_reads)
     rollup_pace_seconds: float = 0.25  # a tenant's small claims this far apart (analytics.rollups.pacing)
+    sketch_min_people: int = 1_000  # smaller groups of a day: counted exactly (analytics.sessions.sketches)
 
     @property
     def sync_database_url(self) -> str | None:
@@ -179,6 +180,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         group_commit_events=_int(env, "ANALYTICS_GROUP_COMMIT_EVENTS", 20),
         shared_reads=_bool(env, "ANALYTICS_SHARED_READS", True),
         rollup_pace_seconds=_int(env, "ANALYTICS_ROLLUP_PACE_MS", 250, minimum=0) / 1000,
+        sketch_min_people=_int(env, "ANALYTICS_SKETCH_MIN_PEOPLE", 1_000, minimum=1),
     )
     if settings.default_raw_retention_days > settings.rollup_retention_days:
         raise SettingsError(f"ANALYTICS_RAW_RETENTION_DAYS={settings.default_raw_retention_days} must be at "

@@ -32,6 +32,8 @@ from analytics.segments.assign import assign_marked, pending_segment_work, start
 from analytics.sessions.identity import tenants_to_rederive
 from analytics.sessions.service import maintain_sessions as maintain
 from analytics.sessions.service import pending_session_work, run_bot_rule, run_identity_rederivation
+from analytics.sessions.sketches import build_sketches as sketch_days
+from analytics.sessions.sketches import pending_sketch_work
 from analytics.settings import load_settings
 from analytics.users import access, erasure
 from workers.business_metrics import refresh_business_metrics
@@ -47,6 +49,7 @@ from workers.queue import (
     enqueue_rollup,
     enqueue_segments,
     enqueue_session_work,
+    enqueue_sketches,
     enqueue_user_export,
 )
 from workers.telemetry import record_retention
@@ -181,7 +184,7 @@ async def single_run(engine: AsyncEngine, kind: int, key: int) -> AsyncIterator[
 # Lock kinds: two int4 keys never meet the tenant lock's bigint.
 SESSIONS_LOCK, BOT_RULE_LOCK, SEGMENTS_LOCK, FEATURE_LOCK, EVENT_BACKFILL_LOCK, FUNNEL_LOCK = 1, 2, 3, 4, 5, 6
 IDENTITY_LOCK, USER_JOB_LOCK = 7, 8
-PRICE_SYNC_LOCK = 10
+PRICE_SYNC_LOCK, SKETCH_LOCK = 10, 11
 
 
 @changes_answers
@@ -210,6 +213,19 @@ async def apply_bot_rule(ctx: dict[str, Any], tenant_id: int, rule_id: int) -> d
             return {"sessions_flagged": None}
         rule = await run_bot_rule(ctx["engine"], tenant_id, rule_id)
     return {"sessions_flagged": rule.sessions_flagged if rule else None}
+
+
+@changes_answers
+async def build_sketches(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
+    """Sketch the people of the tenant's past days whose people changed since their sketches
+    (analytics.sessions.sketches): distinct visitors over long ranges then merge them."""
+    async with single_run(ctx["engine"], SKETCH_LOCK, tenant_id) as alone:
+        if not alone:
+            return {"days": 0, "sketches": 0}
+        run = await sketch_days(ctx["engine"], tenant_id, min_people=ctx["settings"].sketch_min_people)
+    if run.days:
+        log.info("sketches tenant=%s days=%s sketches=%s", tenant_id, run.days, run.sketches)
+    return {"days": run.days, "sketches": run.sketches}
 
 
 SEGMENTS_EVERY_SECONDS = 5.0  # a tenant's marked users are re-evaluated at most this often (per process)
@@ -385,6 +401,8 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
         await enqueue_event_backfill(ctx["redis"], tenant_id, sweep=True)
     for tenant_id, funnel_id in await funnel_backfill.pending_backfills(ctx["engine"]):
         await enqueue_funnel_backfill(ctx["redis"], tenant_id, funnel_id, sweep=True)
+    for tenant_id in await pending_sketch_work(ctx["engine"]):
+        await enqueue_sketches(ctx["redis"], tenant_id, sweep=True)
     for tenant_id in await tenants_to_rederive(ctx["engine"]):
         await enqueue_identity(ctx["redis"], tenant_id, sweep=True)
     await sweep_user_jobs(ctx)

@@ -21,6 +21,7 @@ IDENTITY_JOB = "rederive_identity"
 ERASURE_JOB = "erase_user"
 USER_EXPORT_JOB = "export_user"
 EXPERIMENT_BACKFILL_JOB = "backfill_experiment"
+SKETCHES_JOB = "build_sketches"
 log = logging.getLogger("analytics.queue")
 
 
@@ -80,6 +81,12 @@ async def enqueue_segments(redis: ArqRedis, tenant_id: int, *, sweep: bool = Fal
                                        _defer_by=later) is not None
     job_id = f"segments:{tenant_id}{_sweep_suffix(sweep)}"
     return await redis.enqueue_job(SEGMENTS_JOB, tenant_id, _job_id=job_id) is not None
+
+
+async def enqueue_sketches(redis: ArqRedis, tenant_id: int, *, sweep: bool = False) -> bool:
+    """Queue the sketching of the tenant's changed days (``sketches:<tenant>``: coalesced per tenant)."""
+    job_id = f"sketches:{tenant_id}{_sweep_suffix(sweep)}"
+    return await redis.enqueue_job(SKETCHES_JOB, tenant_id, _job_id=job_id) is not None
 
 
 async def enqueue_feature_backfill(redis: ArqRedis, tenant_id: int, feature_id: int, *,

@@ -23,6 +23,7 @@ def worker_options(settings: Settings, *, burst: bool = False) -> dict[str, Any]
                       func(jobs.maintain_sessions, keep_result=0, timeout=300, max_tries=3),
                       func(jobs.apply_bot_rule, keep_result=0, timeout=3600, max_tries=3),
                       func(jobs.assign_segments, keep_result=0, timeout=1800, max_tries=3),
+                      func(jobs.build_sketches, keep_result=0, timeout=3600, max_tries=3),
                       func(jobs.backfill_event_dimensions, keep_result=0, timeout=3600, max_tries=3),
                       func(jobs.build_funnel, keep_result=0, timeout=3600, max_tries=3),
                       func(jobs.rederive_identity, keep_result=0, timeout=6 * 3600, max_tries=3),

@@ -10,19 +10,23 @@ grouping of the current session rows by the day each session started. ``session_
 days stay exact; migration 0040 adds (with the same kind of triggers) ``session_key_visitors``, each
 day's visitors per dimension and key, for the breakdowns' distinct visitors, and ``session_bot_days``,
 each day's sessions per bot tier and reason code. A period that cuts days reads its edge hours from
-the session rows.
+the session rows. Distinct visitors over a period merge per-day sketches where a day's group is large
+(migration 0041, analytics.sessions.sketches).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics.db import CURRENT_TENANT, HUMANS_UNLESS_INCLUDE_BOTS
 from analytics.periods import Period, local_midnight
 from analytics.rollups.consumers import Claim, Consumer, Difference, compare
+from analytics.sessions import sketches
 from analytics.sessions.measures import BOT_FLAGS, BOUNCED, DIMENSIONS, DURATION, Dimension
 
 TOTALS = "all"  # the dimension of a day's totals (key: the empty array)
@@ -72,6 +76,9 @@ async def _verify(conn: AsyncConnection, tenant_id: int) -> list[Difference]:
              await compare(conn, tenant_id, "session_key_visitors", _WANT_KEY_VISITORS, _HAVE_KEY_VISITORS,
                            ctes=", " + _DATED),
              await compare(conn, tenant_id, "session_bot_days", _WANT_BOTS, _HAVE_BOTS, ctes=", " + _DATED)]
+    differing, vanished = await sketches.verify_sketches(conn, tenant_id)
+    if differing or vanished:
+        found.append(Difference("visitor_sketches", differing, vanished))
     return [d for d in found if d is not None]
 
 
@@ -81,7 +88,12 @@ async def _kept_by_trigger(conn: AsyncConnection, claim: Claim) -> None:
 
 SESSION_DAYS = Consumer("session_days", _kept_by_trigger, _verify,
                         tables=("session_days", "session_people_days", "session_key_visitors",
-                                "session_bot_days"))
+                                "session_bot_days", "session_day_versions", "visitor_sketches"),
+                        # The per-day rows go with their sessions (the triggers); the days' versions and
+                        # sketches by day.
+                        expiry={table: f"DELETE FROM {table} WHERE tenant_id = :tenant "
+                                       "AND day < (SELECT day FROM kept)"
+                                for table in ("visitor_sketches", "session_day_versions")})
 
 
 # --- the reads -----------------------------------------------------------------------------------
@@ -146,16 +158,47 @@ def people(kind: str) -> str:
         SELECT excluded, {column}, started_at FROM sessions WHERE {_EDGES} AND {column} IS NOT NULL)"""
 
 
-def key_visitors(dimension: str) -> str:
-    """A FROM item: the period's (``bot``, ``key``, ``person``) of ``dimension``'s visitors, whole days
-    from ``session_key_visitors``, edge hours from the session rows."""
-    of = spec(dimension)
+_HUMANS_OF_GROUP = "(CAST(:include_bots AS boolean) OR NOT g.bot)"
+PEOPLE_COLUMNS = dict(PEOPLE.values())  # session_people_days' kind -> the sessions column
+
+
+def _unsketched(dimension: str, people: str) -> str:
+    """A FROM item for :func:`analytics.sessions.sketches.count_sql`: the period's (``key``, ``person``)
+    of the whole days' groups with no current sketch (each group of ``session_days``' rows of
+    ``dimension`` read through ``people``, a LATERAL subquery over ``g``), and of the edge hours."""
+    name = TOTALS if dimension.startswith("all:") else dimension
+    of = spec(name)
+    column = PEOPLE_COLUMNS[dimension.removeprefix("all:")] if name == TOTALS else "visitor_id"
     return f"""(
-        SELECT bot, key, visitor AS person FROM session_key_visitors
-        WHERE {CURRENT_TENANT} AND dimension = '{dimension}' AND day BETWEEN :whole_first AND :whole_last
+        SELECT g.key, p.person FROM session_days g CROSS JOIN LATERAL ({people}) AS p
+        WHERE g.{CURRENT_TENANT} AND g.dimension = '{name}' AND g.day BETWEEN :whole_first AND :whole_last
+          AND {_HUMANS_OF_GROUP}
+          AND NOT EXISTS (SELECT 1 FROM current c WHERE c.day = g.day AND c.key = g.key AND c.bot = g.bot)
         UNION ALL
-        SELECT excluded, {key_array(of)}, visitor_id FROM sessions
-        WHERE {_EDGES} AND {of.where} AND visitor_id IS NOT NULL)"""
+        SELECT {key_array(of)}, {column} FROM sessions
+        WHERE {_EDGES} AND {of.where} AND {column} IS NOT NULL
+          AND (CAST(:include_bots AS boolean) OR NOT excluded))"""
+
+
+def key_visitors_sql(dimension: str, *, wanted: bool) -> str:
+    """The statement counting ``dimension``'s distinct visitors per key over a period (parameters:
+    :func:`params`, and with ``wanted`` the key columns' arrays ``:k0``..), read with
+    :func:`analytics.sessions.sketches.counts_from`."""
+    people = ("SELECT visitor AS person FROM session_key_visitors v WHERE v.tenant_id = g.tenant_id "
+              "AND v.dimension = g.dimension AND v.day = g.day AND v.key = g.key AND v.bot = g.bot")
+    return sketches.count_sql(dimension, _unsketched(dimension, people), keyed=len(spec(dimension).keys),
+                              wanted=wanted)
+
+
+async def key_visitors(conn: AsyncConnection, dimension: str, values: dict[str, object],
+                       keys: Sequence[tuple[str | None, ...]]) -> dict[tuple[str | None, ...], int]:
+    """Distinct visitors per key of ``dimension`` over the period of ``values`` (:func:`params`), for
+    the given keys (a key without visitors is left out)."""
+    if not keys:
+        return {}
+    arrays = {f"k{i}": [key[i] for key in keys] for i in range(len(spec(dimension).keys))}
+    rows = await conn.execute(text(key_visitors_sql(dimension, wanted=True)), {**values, **arrays})
+    return sketches.counts_from(rows)
 
 
 _SUMS = ("coalesce(sum(sessions), 0) AS sessions, coalesce(sum(page_views), 0) AS page_views, "
@@ -209,13 +252,11 @@ PERIOD_SESSIONS_SQL = (f"SELECT coalesce(sum(sessions), 0) FROM {span(TOTALS)} A
                        f"WHERE {HUMANS_UNLESS_INCLUDE_BOTS}")
 
 
-def breakdown_sql(dimension: str, order: str = "", limit: bool = False, only_keys: bool = False,
-                  visitors: bool = False) -> str:
+def breakdown_sql(dimension: str, order: str = "", limit: bool = False, only_keys: bool = False) -> str:
     """Like analytics.sessions.stats' breakdown statement (``k0``.. keys, the SessionCounts columns,
     ``total``), from the rollup, in ``order`` (an ORDER BY over those columns), the first ``:limit``
-    rows when ``limit``. Distinct visitors per key are counted only with ``visitors`` (0 otherwise: they
-    cost a pass over the dimension's visitor rows of the period, every key's); users are not kept per
-    key and are reported as 0."""
+    rows when ``limit``. Visitors and users are reported as 0: :func:`key_visitors` counts the visitors
+    of the keys a caller shows; users are not kept per key."""
     names = [f"k{i}" for i in range(len(spec(dimension).keys))]
     # Byte order (collation "C") for ties, as the statement over the session rows.
     keys = ", ".join(f'g.key[{i + 1}] COLLATE "C" AS {k}' for i, k in enumerate(names))
@@ -225,19 +266,12 @@ def breakdown_sql(dimension: str, order: str = "", limit: bool = False, only_key
         join = (f"JOIN unnest({arrays}) AS wanted({', '.join(names)}) ON "
                 + " AND ".join(f"g.key[{i + 1}] IS NOT DISTINCT FROM wanted.{k}"
                                for i, k in enumerate(names)))
-    # Every key's distinct (key, person) pairs, grouped by hashing and then counted per key: sorting the
-    # period's visitor ids per key in the database's collation (what count(DISTINCT) or a filter on the
-    # top keys made the planner choose) cost several times the index scan that reads them.
-    counted = (f", v AS (SELECT key, count(*) AS n FROM (SELECT key, person FROM {key_visitors(dimension)} "
-               f"AS p WHERE {HUMANS_UNLESS_INCLUDE_BOTS} GROUP BY key, person) AS d GROUP BY key)")
     return f"""
         WITH g AS (SELECT key, {_SUMS} FROM {span(dimension)} AS r WHERE {HUMANS_UNLESS_INCLUDE_BOTS}
-                   GROUP BY key),
-        top AS (SELECT g.key, {keys}, g.sessions, g.page_views, g.bounced, g.duration_seconds,
-                       ({PERIOD_SESSIONS_SQL}) AS total
-                FROM g {join} {order} {"LIMIT :limit" if limit else ""}){counted if visitors else ""}
-        SELECT top.*, {"coalesce(v.n, 0)" if visitors else "0"} AS visitors, 0 AS users
-        FROM top {"LEFT JOIN v USING (key)" if visitors else ""} {order}"""
+                   GROUP BY key)
+        SELECT g.key, {keys}, g.sessions, g.page_views, g.bounced, g.duration_seconds,
+               ({PERIOD_SESSIONS_SQL}) AS total, 0 AS visitors, 0 AS users
+        FROM g {join} {order} {"LIMIT :limit" if limit else ""}"""
 
 
 def params(period: Period, include_bots: bool) -> dict[str, object]:

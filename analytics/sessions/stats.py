@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -305,13 +305,24 @@ async def breakdown(conn: AsyncConnection, *, dimension: str, period: Period, in
     spec = DIMENSIONS[dimension]
     order = "ORDER BY sessions DESC, " + ", ".join(f"k{i} NULLS LAST" for i in range(len(spec.keys)))
     if _from_days(content_id):
-        rows = await conn.execute(text(days.breakdown_sql(dimension, order, limit=True, visitors=people)),
-                                  {**days.params(period, include_bots), "limit": limit})
-    else:
-        tail = f"{order} LIMIT :limit"
-        rows = await conn.execute(text(_breakdown_sql(spec, include_bots, tail)),
-                                  {**_range(period, content_id), "limit": limit})
+        values = days.params(period, include_bots)
+        rows = await conn.execute(text(days.breakdown_sql(dimension, order, limit=True)),
+                                  {**values, "limit": limit})
+        return await _with_visitors(conn, dimension, values, [_breakdown_row(spec, r) for r in rows], people)
+    tail = f"{order} LIMIT :limit"
+    rows = await conn.execute(text(_breakdown_sql(spec, include_bots, tail)),
+                              {**_range(period, content_id), "limit": limit})
     return [_breakdown_row(spec, r) for r in rows]
+
+
+async def _with_visitors(conn: AsyncConnection, dimension: str, values: dict[str, object],
+                         rows: list[BreakdownRow], people: bool) -> list[BreakdownRow]:
+    """Rollup rows with their keys' distinct visitors (analytics.sessions.days.key_visitors) when
+    ``people``."""
+    if not people:
+        return rows
+    visitors = await days.key_visitors(conn, dimension, values, [row.keys for row in rows])
+    return [replace(row, counts=replace(row.counts, visitors=visitors.get(row.keys, 0))) for row in rows]
 
 
 async def breakdown_of(conn: AsyncConnection, *, dimension: str, period: Period, include_bots: bool,
@@ -324,12 +335,13 @@ async def breakdown_of(conn: AsyncConnection, *, dimension: str, period: Period,
     rolled = _from_days(content_id)
     found: dict[tuple[str | None, ...], BreakdownRow] = {}
     if keys:
-        sql, values = ((days.breakdown_sql(dimension, only_keys=True, visitors=people),
-                        days.params(period, include_bots))
+        sql, values = ((days.breakdown_sql(dimension, only_keys=True), days.params(period, include_bots))
                        if rolled else
                        (_breakdown_sql(spec, include_bots, "", only_keys=True), _range(period, content_id)))
-        rows = await conn.execute(text(sql), {**values, **arrays})
-        found = {row.keys: row for row in (_breakdown_row(spec, r) for r in rows)}
+        listed = [_breakdown_row(spec, r) for r in await conn.execute(text(sql), {**values, **arrays})]
+        if rolled:
+            listed = await _with_visitors(conn, dimension, values, listed, people)
+        found = {row.keys: row for row in listed}
     if len(found) < len(keys):
         sql, values = ((days.PERIOD_SESSIONS_SQL, days.params(period, include_bots)) if rolled else
                        (f"SELECT count(*) FROM sessions WHERE {_in_period()}{_scope(include_bots)}",

@@ -1,0 +1,91 @@
+"""Distinct visitors over long ranges without reading every visitor-day: per tenant-local day, a
+HyperLogLog sketch of each large (dimension, key, bot side) group of ``session_key_visitors`` and of
+each day's visitors and users in ``session_people_days`` (analytics.sessions.sketches).
+
+- ``session_day_versions``: per tenant and day, a version that statement triggers on both per-day
+  tables bump whenever a day's set of people changes (a row inserted or deleted; a changed session
+  count leaves the set as it was), and ``sketched``: the version the sketch job last built that day at.
+- ``visitor_sketches``: the registers of one group and day, with the version of the day they were built
+  from. A reader uses a sketch only while its version is the day's version, so a sketch can never
+  answer for a set that has changed since: whoever changed it (the rollup, scoring, bot rules,
+  erasure, retention) bumped the version in the same transaction. Groups without a current sketch are
+  counted from the exact rows.
+
+Revision ID: 0041_visitor_sketches
+Revises: 0040_session_key_days
+Create Date: 2026-12-05
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+from migrations.rls import APP_ROLE, tenant_table
+
+revision = "0041_visitor_sketches"
+down_revision = "0040_session_key_days"
+branch_labels = None
+depends_on = None
+
+_PEOPLE_TABLES = ("session_key_visitors", "session_people_days")
+_REFERENCING = {"INSERT": "NEW TABLE AS changed_rows", "DELETE": "OLD TABLE AS changed_rows"}
+
+
+def upgrade() -> None:
+    op.execute("""
+        CREATE TABLE session_day_versions (
+            tenant_id bigint NOT NULL, day date NOT NULL, version bigint NOT NULL DEFAULT 1,
+            sketched bigint, PRIMARY KEY (tenant_id, day))""")
+    op.execute("CREATE INDEX session_day_versions_due ON session_day_versions (tenant_id, day) "
+               "WHERE sketched IS DISTINCT FROM version")
+    # STORAGE MAIN: a sketch (4,096 bytes, compressible) stays in the row instead of a TOAST table,
+    # so reading a month of a dimension's sketches is one index range scan.
+    op.execute("""
+        CREATE TABLE visitor_sketches (
+            tenant_id bigint NOT NULL, dimension text NOT NULL, day date NOT NULL, key text[] NOT NULL,
+            bot boolean NOT NULL, version bigint NOT NULL, people integer NOT NULL,
+            registers bytea NOT NULL, PRIMARY KEY (tenant_id, dimension, day, key, bot))""")
+    op.execute("ALTER TABLE visitor_sketches ALTER COLUMN registers SET STORAGE MAIN")
+    for table in ("session_day_versions", "visitor_sketches"):
+        tenant_table(table)
+    # SECURITY DEFINER as in 0036: whoever writes the per-day rows (the app role under row-level
+    # security, or the owner) bumps the version.
+    op.execute("""
+        CREATE FUNCTION analytics_bump_day_versions() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+        SET search_path = public, pg_temp AS $$
+        BEGIN
+            INSERT INTO session_day_versions AS v (tenant_id, day)
+            SELECT DISTINCT tenant_id, day FROM changed_rows ORDER BY 1, 2
+            ON CONFLICT (tenant_id, day) DO UPDATE SET version = v.version + 1;
+            RETURN NULL;
+        END $$""")
+    for table in _PEOPLE_TABLES:
+        for operation, referencing in _REFERENCING.items():
+            op.execute(f"CREATE TRIGGER {table}_version_{operation.lower()} AFTER {operation} ON {table} "
+                       f"REFERENCING {referencing} FOR EACH STATEMENT "
+                       f"EXECUTE FUNCTION analytics_bump_day_versions()")
+    # The tenants with days before their local today whose sketches are not built at the day's version
+    # (the worker's sweeper reads every tenant's).
+    op.execute("""
+        CREATE FUNCTION analytics_sketch_work() RETURNS TABLE (tenant_id bigint, days bigint)
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+            SELECT d.tenant_id, count(*) FROM session_day_versions d JOIN tenants t ON t.id = d.tenant_id
+            WHERE d.sketched IS DISTINCT FROM d.version AND d.day < (now() AT TIME ZONE t.timezone)::date
+            GROUP BY d.tenant_id
+        $$""")
+    op.execute("REVOKE ALL ON FUNCTION analytics_sketch_work() FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION analytics_sketch_work() TO {APP_ROLE}")
+    op.execute("""
+        INSERT INTO session_day_versions (tenant_id, day)
+        SELECT tenant_id, day FROM session_key_visitors
+        UNION SELECT tenant_id, day FROM session_people_days""")
+
+
+def downgrade() -> None:
+    for table in _PEOPLE_TABLES:
+        for operation in _REFERENCING:
+            op.execute(f"DROP TRIGGER {table}_version_{operation.lower()} ON {table}")
+    op.execute("DROP FUNCTION analytics_bump_day_versions()")
+    op.execute("DROP FUNCTION analytics_sketch_work()")
+    op.execute("DROP TABLE visitor_sketches")
+    op.execute("DROP TABLE session_day_versions")

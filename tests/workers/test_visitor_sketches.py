@@ -1,0 +1,160 @@
+"""Per-day visitor sketches (analytics.sessions.sketches, migration 0041): a breakdown's distinct
+visitors merge the current sketches of past days with the exact rows of the rest; a sketch never
+answers for a day whose people changed after it was built; the estimate of a large group is within
+the sketch's error of the true count."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from analytics.db import tenant_transaction
+from analytics.periods import RangeSpec, resolve
+from analytics.rollups.recompute import verify_rollups
+from analytics.sessions import days, sketches, stats
+from tests.api.test_sessions import RANGE, shop
+from tests.conftest import TenantKeys
+from tests.workers.test_session_days import CUT, select
+
+__all__ = ["shop"]  # six human sessions, four bot sessions on 2025-05-10/11 (Europe/Berlin)
+
+TZ = ZoneInfo("Europe/Berlin")
+
+
+async def checked(engine: AsyncEngine, tenant_id: int) -> list[Any]:
+    async with engine.connect() as conn:
+        return [d for d in await verify_rollups(conn, tenant_id)
+                if d.table.startswith("session_") or d.table == "visitor_sketches"]
+
+
+async def breakdowns(engine: AsyncEngine, tenant_id: int, where: dict[str, str], dimension: str,
+                     bots: bool) -> tuple[list[stats.BreakdownRow], list[stats.BreakdownRow]]:
+    """The rollup's breakdown (sketches where current) and the statement over the session rows."""
+    period = resolve(RangeSpec(start=where["from"], end=where["to"]), TZ)
+    spec = stats.DIMENSIONS[dimension]
+    async with tenant_transaction(engine, tenant_id) as conn:
+        rolled = await stats.breakdown(conn, dimension=dimension, period=period, include_bots=bots, limit=50)
+        direct = [stats._breakdown_row(spec, r) for r in await conn.execute(text(
+            stats._breakdown_sql(spec, bots, "ORDER BY sessions DESC, k0 NULLS LAST")), stats._range(period))]
+    return rolled, [replace(r, counts=replace(r.counts, users=0)) for r in direct]  # users: not kept per key
+
+
+async def sketch_rows(engine: AsyncEngine, tenant_id: int, dimension: str, bots: bool) -> list[Any]:
+    """The rows of the breakdown's counting statement for every key of ``dimension`` over RANGE."""
+    period = resolve(RangeSpec(start=RANGE["from"], end=RANGE["to"]), TZ)
+    async with tenant_transaction(engine, tenant_id) as conn:
+        return list(await conn.execute(text(days.key_visitors_sql(dimension, wanted=False)),
+                                       days.params(period, bots)))
+
+
+async def copy_sessions(conn: Any, changes: str, rest: str, values: dict[str, Any]) -> None:
+    """Insert copies of session rows ``s`` (``FROM sessions s{rest}``) with the jsonb object ``changes``
+    merged into each (generated columns are left to the database)."""
+    columns = [c for (c,) in await conn.execute(text(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'sessions' "
+        "AND is_generated = 'NEVER' ORDER BY ordinal_position"))]
+    listed = ", ".join(columns)
+    await conn.execute(text(
+        f"INSERT INTO sessions ({listed}) SELECT {', '.join(f'(r).{c}' for c in columns)} FROM ("
+        f"SELECT jsonb_populate_record(NULL::sessions, to_jsonb(s) || {changes}) AS r FROM sessions s{rest}) AS c"),
+        values)
+
+
+async def test_sketched_past_days_answer_as_the_session_rows(app_engine: AsyncEngine, owner_engine: AsyncEngine,
+                                                             shop: TenantKeys) -> None:
+    run = await sketches.build_sketches(app_engine, shop.id, min_people=1)
+    # Both days (the rollup ran after both): every group of at least one person is sketched.
+    assert run.days == 2
+    assert run.sketches == (await select(owner_engine, "SELECT count(*) FROM visitor_sketches WHERE tenant_id = :t",
+                                         t=shop.id))[0][0] > 0
+    kinds = {row.kind for row in await sketch_rows(app_engine, shop.id, "sources", True)}
+    assert kinds == {0}  # whole days only, all sketched: no row is read
+    for where in (RANGE, CUT):  # CUT reads May 11 from 03:00 from the session rows (its edge hours)
+        for dimension in stats.DIMENSIONS:
+            for bots in (False, True):
+                rolled, direct = await breakdowns(app_engine, shop.id, where, dimension, bots)
+                assert rolled == direct, (where, dimension, bots)
+    assert await checked(owner_engine, shop.id) == []
+    # Nothing is due until a day's people change.
+    assert (await sketches.build_sketches(app_engine, shop.id, min_people=1)).days == 0
+
+
+async def test_a_sketch_stops_answering_when_its_day_changes_and_is_built_again(
+        app_engine: AsyncEngine, owner_engine: AsyncEngine, shop: TenantKeys) -> None:
+    await sketches.build_sketches(app_engine, shop.id, min_people=1)
+    before = sum(r.counts.visitors for r in (await breakdowns(app_engine, shop.id, RANGE, "devices", False))[0])
+    # A new visitor on May 10: a copy of a human session of that day under another visitor id.
+    async with owner_engine.begin() as conn:
+        await copy_sessions(conn, "jsonb_build_object('id', gen_random_uuid(), 'visitor_id', 'late-visitor')",
+                            " WHERE tenant_id = :t AND NOT excluded "
+                            "AND (started_at AT TIME ZONE 'Europe/Berlin')::date = '2025-05-10' LIMIT 1",
+                            {"t": shop.id})
+    assert await sketches.pending_sketch_work(owner_engine) == [shop.id]
+    rolled, direct = await breakdowns(app_engine, shop.id, RANGE, "devices", False)
+    assert rolled == direct and sum(r.counts.visitors for r in rolled) == before + 1  # the late one
+    kinds = {row.kind for row in await sketch_rows(app_engine, shop.id, "devices", False)}
+    assert kinds == {0, 2}  # May 11 from its sketch, May 10 from its rows
+    assert await checked(owner_engine, shop.id) == []  # the stale sketches are not current: not checked
+    run = await sketches.build_sketches(app_engine, shop.id, min_people=1)
+    assert run.days == 1
+    assert {row.kind for row in await sketch_rows(app_engine, shop.id, "devices", False)} == {0}
+    assert await breakdowns(app_engine, shop.id, RANGE, "devices", False) == (rolled, direct)
+    assert await sketches.pending_sketch_work(owner_engine) == []
+
+
+async def test_a_tampered_sketch_is_reported_by_the_check(app_engine: AsyncEngine, owner_engine: AsyncEngine,
+                                                          shop: TenantKeys) -> None:
+    await sketches.build_sketches(app_engine, shop.id, min_people=1)
+    async with owner_engine.begin() as conn:
+        await conn.execute(text("UPDATE visitor_sketches SET registers = :r WHERE tenant_id = :t "
+                                "AND dimension = 'sources' AND day = '2025-05-11' AND NOT bot AND key = '{direct}'"),
+                           {"t": shop.id, "r": bytes(sketches.REGISTERS)})
+    differences = await checked(owner_engine, shop.id)
+    assert [(d.table, d.missing, d.extra) for d in differences] == [("visitor_sketches", 1, 0)]
+
+
+async def test_a_large_group_is_estimated_within_the_sketch_error_and_small_ones_stay_exact(
+        app_engine: AsyncEngine, owner_engine: AsyncEngine, shop: TenantKeys) -> None:
+    # 6,000 more visitors from "email" on May 10 (copies of H1's session), 300 of them again on May 11
+    # with 200 new ones: the union over both days is 6,200 (and H1's own visitor).
+    async with owner_engine.begin() as conn:
+        (h1,) = (await conn.execute(text("SELECT id FROM sessions WHERE tenant_id = :t AND referrer_source = 'email'"),
+                                    {"t": shop.id})).one()
+        for day, first, last in (("2025-05-10", 1, 6000), ("2025-05-11", 5701, 6200)):
+            await copy_sessions(
+                conn, "jsonb_build_object('id', gen_random_uuid(), 'visitor_id', 'v' || n, 'started_at', at, "
+                      "'last_seen_at', at + interval '1 minute')",
+                ", generate_series(CAST(:first AS integer), CAST(:last AS integer)) AS n, "
+                "LATERAL (SELECT (CAST(CAST(:day AS text) AS date) + time '10:00') AT TIME ZONE 'Europe/Berlin' "
+                "+ n % 3600 * interval '1 second' AS at) AS t "
+                "WHERE s.tenant_id = :t AND s.id = :h1",
+                {"t": shop.id, "h1": h1, "day": day, "first": first, "last": last})
+    exact = {r.keys: r.counts.visitors for r in (await breakdowns(app_engine, shop.id, RANGE, "sources", False))[1]}
+    assert exact[("email",)] == 6201
+    await sketches.build_sketches(app_engine, shop.id, min_people=1000)
+    # May 10's email group is sketched (with the other groups H1's copies made large); May 11's 500 are not.
+    assert await select(owner_engine, "SELECT CAST(day AS text), people FROM visitor_sketches WHERE tenant_id = :t "
+                                      "AND dimension = 'sources'", t=shop.id) == [("2025-05-10", 6001)]
+    rolled = {r.keys: r.counts.visitors for r in (await breakdowns(app_engine, shop.id, RANGE, "sources", False))[0]}
+    assert abs(rolled[("email",)] - 6201) / 6201 < 0.05
+    assert {k: v for k, v in rolled.items() if k != ("email",)} == {k: v for k, v in exact.items() if k != ("email",)}
+    assert await checked(owner_engine, shop.id) == []
+
+
+def test_the_estimator_is_close_from_one_person_to_millions() -> None:
+    rng = np.random.default_rng(7)
+    assert sketches.estimate(np.zeros(sketches.REGISTERS, dtype=np.uint8)) == 0
+    for n in (1, 10, 1_000, 100_000, 1_000_000):
+        hashes = rng.integers(0, 2**64 - 1, size=n, dtype=np.uint64, endpoint=True)
+        rest = hashes >> np.uint64(sketches.PRECISION)
+        lengths = np.array([int(x).bit_length() for x in rest])
+        values = sketches._Q + 1 - lengths  # the position of the first 1 bit among the 52 (53 when none)
+        registers = sketches.registers_of(zip((hashes & np.uint64(sketches.REGISTERS - 1)).astype(int).tolist(),
+                                              values.tolist(), strict=True))
+        assert abs(sketches.estimate(registers) - n) <= max(0.05 * n, 0.5), n
+
