@@ -200,6 +200,26 @@ def wait_rolled_up(stack: Stack, timeout: float) -> tuple[float, bool]:
     return time.perf_counter() - started, True
 
 
+def wait_sketched(stack: Stack, timeout: float) -> tuple[float, bool]:
+    """Wait until the worker has sketched every past day (analytics.sessions.sketches)."""
+    from analytics.db import create_engine
+    from analytics.sessions.sketches import pending_sketch_work
+
+    async def pending() -> bool:
+        engine = create_engine(stack.database_url, role=None, pool_size=1)
+        try:
+            return stack.tenant_id in await pending_sketch_work(engine)
+        finally:
+            await engine.dispose()
+
+    started = time.perf_counter()
+    while asyncio.run(pending()):
+        if time.perf_counter() - started > timeout:
+            return time.perf_counter() - started, False
+        time.sleep(1)
+    return time.perf_counter() - started, True
+
+
 async def define(stack: Stack) -> None:
     """The demo's tours, segments, features and funnels, so their panels have definitions."""
     from analytics.db import create_engine, tenant_transaction
@@ -311,6 +331,7 @@ def main() -> None:
         print(f"[scale] {loaded:,} events copied in {load_seconds:.1f} s; rolling up", file=sys.stderr,
               flush=True)
         roll_seconds, drained = wait_rolled_up(stack, args.drain_timeout)
+        sketch_seconds, sketched = wait_sketched(stack, args.drain_timeout) if drained else (0.0, False)
         print_section("conditions", conditions(
             stack,
             data=f"{loaded:,} events (analytics.demo tours + site traffic, one template day validated by "
@@ -320,6 +341,8 @@ def main() -> None:
             rollup=(f"the worker rolled everything up in {roll_seconds:.1f} s "
                     f"({loaded / roll_seconds:,.0f} events/s)") if drained else
                    f"NOT rolled up after {roll_seconds:.0f} s: the figures below read partial rollups",
+            sketches=(f"the past days' visitor sketches built {sketch_seconds:.1f} s after the rollup"
+                      if sketched else "NOT all built: distinct visitors read more exact rows"),
             reads=f"each document POSTed {args.repeat} times in a row after one untimed request, one "
                   "connection, secret key, LAST_30_DAYS, compare PREVIOUS_PERIOD, bots excluded"))
         targets = [("", stack.api_url)]

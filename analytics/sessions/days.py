@@ -146,36 +146,33 @@ def span(dimension: str) -> str:
         FROM sessions WHERE {_EDGES} AND {of.where})"""
 
 
-def people(kind: str) -> str:
-    """A FROM item: the period's (``bot``, ``person``, ``day_start``) of ``visitors`` or ``users``, whole
-    days from ``session_people_days``, edge hours from the session rows."""
-    name, column = PEOPLE[kind]
-    return f"""(
-        SELECT bot, person, CAST(day AS timestamp) AT TIME ZONE CAST(:tz AS text) AS day_start
-        FROM session_people_days WHERE {CURRENT_TENANT} AND kind = '{name}'
-          AND day BETWEEN :whole_first AND :whole_last
-        UNION ALL
-        SELECT excluded, {column}, started_at FROM sessions WHERE {_EDGES} AND {column} IS NOT NULL)"""
-
-
 _HUMANS_OF_GROUP = "(CAST(:include_bots AS boolean) OR NOT g.bot)"
 PEOPLE_COLUMNS = dict(PEOPLE.values())  # session_people_days' kind -> the sessions column
 
 
-def _unsketched(dimension: str, people: str) -> str:
+# A day's bucket (``:unit`` of date_trunc in ``:tz``), of a per-day row's ``day``.
+_DAY_BUCKET = ("date_trunc(CAST(:unit AS text), CAST({}.day AS timestamp) AT TIME ZONE CAST(:tz AS text), "
+               "CAST(:tz AS text))")
+
+
+def _unsketched(dimension: str, people: str, *, by_bucket: bool = False) -> str:
     """A FROM item for :func:`analytics.sessions.sketches.count_sql`: the period's (``key``, ``person``)
     of the whole days' groups with no current sketch (each group of ``session_days``' rows of
-    ``dimension`` read through ``people``, a LATERAL subquery over ``g``), and of the edge hours."""
+    ``dimension`` read through ``people``, a LATERAL subquery over ``g``), and of the edge hours;
+    ``by_bucket``: the key is the day's or hour's time bucket instead."""
     name = TOTALS if dimension.startswith("all:") else dimension
     of = spec(name)
     column = PEOPLE_COLUMNS[dimension.removeprefix("all:")] if name == TOTALS else "visitor_id"
+    keys = ((_DAY_BUCKET.format("g"), "date_trunc(CAST(:unit AS text), started_at, CAST(:tz AS text))")
+            if by_bucket else ("g.key", key_array(of)))
     return f"""(
-        SELECT g.key, p.person FROM session_days g CROSS JOIN LATERAL ({people}) AS p
+        SELECT {keys[0]} AS key, p.person FROM session_days g CROSS JOIN LATERAL ({people}) AS p
         WHERE g.{CURRENT_TENANT} AND g.dimension = '{name}' AND g.day BETWEEN :whole_first AND :whole_last
           AND {_HUMANS_OF_GROUP}
-          AND NOT EXISTS (SELECT 1 FROM current c WHERE c.day = g.day AND c.key = g.key AND c.bot = g.bot)
+          AND NOT EXISTS (SELECT 1 FROM current c
+                          WHERE c.day = g.day AND c.sketch_key = g.key AND c.bot = g.bot)
         UNION ALL
-        SELECT {key_array(of)}, {column} FROM sessions
+        SELECT {keys[1]}, {column} FROM sessions
         WHERE {_EDGES} AND {of.where} AND {column} IS NOT NULL
           AND (CAST(:include_bots AS boolean) OR NOT excluded))"""
 
@@ -201,36 +198,48 @@ async def key_visitors(conn: AsyncConnection, dimension: str, values: dict[str, 
     return sketches.counts_from(rows)
 
 
+def people_sql(kind: str, *, by_bucket: bool) -> str:
+    """The statement counting the period's distinct ``visitors`` or ``users`` (parameters: :func:`params`;
+    ``by_bucket``: per ``:unit`` bucket, read with :func:`analytics.sessions.sketches.counts_from`."""
+    name = PEOPLE[kind][0]
+    people = (f"SELECT person FROM session_people_days p WHERE p.tenant_id = g.tenant_id AND p.day = g.day "
+              f"AND p.kind = '{name}' AND p.bot = g.bot")
+    return sketches.count_sql(f"all:{name}", _unsketched(f"all:{name}", people, by_bucket=by_bucket), keyed=0,
+                              wanted=False, group=_DAY_BUCKET.format("s") if by_bucket else "s.key")
+
+
+async def people_count(conn: AsyncConnection, kind: str, values: dict[str, object]) -> int:
+    """The period's distinct ``visitors`` or ``users`` (``values``: :func:`params`)."""
+    rows = await conn.execute(text(people_sql(kind, by_bucket=False)), {**values, "unit": "day"})
+    return sketches.counts_from(rows).get((), 0)
+
+
+async def people_by_bucket(conn: AsyncConnection, kind: str,
+                           values: dict[str, object]) -> dict[datetime, int]:
+    """The distinct ``visitors`` or ``users`` per ``:unit`` bucket of ``values``' whole days."""
+    return sketches.counts_from(await conn.execute(text(people_sql(kind, by_bucket=True)), values))
+
+
 _SUMS = ("coalesce(sum(sessions), 0) AS sessions, coalesce(sum(page_views), 0) AS page_views, "
          "coalesce(sum(bounced), 0) AS bounced, coalesce(sum(duration_seconds), 0) AS duration_seconds")
 
 
-def _distinct(kind: str, bucket: str = "") -> str:
-    return (f"SELECT {bucket}count(DISTINCT person) AS n FROM {people(kind)} AS p "
-            f"WHERE {HUMANS_UNLESS_INCLUDE_BOTS}")
-
-
-# The period's totals (the columns of SessionCounts, and ``bots``: the excluded sessions whatever
-# include_bots says).
+# The period's totals (the columns of SessionCounts but visitors and users: :func:`people_count`; and
+# ``bots``: the excluded sessions whatever include_bots says).
 TOTALS_SQL = f"""
     SELECT coalesce(sum(sessions) FILTER (WHERE {HUMANS_UNLESS_INCLUDE_BOTS}), 0) AS sessions,
-           ({_distinct("visitors")}) AS visitors, ({_distinct("users")}) AS users,
+           0 AS visitors, 0 AS users,
            coalesce(sum(page_views) FILTER (WHERE {HUMANS_UNLESS_INCLUDE_BOTS}), 0) AS page_views,
            coalesce(sum(bounced) FILTER (WHERE {HUMANS_UNLESS_INCLUDE_BOTS}), 0) AS bounced,
            coalesce(sum(duration_seconds) FILTER (WHERE {HUMANS_UNLESS_INCLUDE_BOTS}), 0) AS duration_seconds,
            coalesce(sum(sessions) FILTER (WHERE bot), 0) AS bots
     FROM {span(TOTALS)} AS r"""
 
-# Per bucket (``:unit`` of date_trunc in ``:tz``): the columns of SessionCounts.
-_BUCKET = "date_trunc(:unit, day_start, CAST(:tz AS text)) AS bucket, "
+# Per bucket (``:unit`` of date_trunc in ``:tz``): the columns of SessionCounts but visitors and users
+# (:func:`people_by_bucket`).
 SERIES_SQL = f"""
-    WITH c AS (SELECT {_BUCKET}{_SUMS} FROM {span(TOTALS)} AS r WHERE {HUMANS_UNLESS_INCLUDE_BOTS}
-               GROUP BY 1),
-         v AS ({_distinct("visitors", _BUCKET)} GROUP BY 1),
-         u AS ({_distinct("users", _BUCKET)} GROUP BY 1)
-    SELECT c.bucket, c.sessions, coalesce(v.n, 0) AS visitors, coalesce(u.n, 0) AS users, c.page_views,
-           c.bounced, c.duration_seconds
-    FROM c LEFT JOIN v USING (bucket) LEFT JOIN u USING (bucket)"""
+    SELECT date_trunc(:unit, day_start, CAST(:tz AS text)) AS bucket, {_SUMS}, 0 AS visitors, 0 AS users
+    FROM {span(TOTALS)} AS r WHERE {HUMANS_UNLESS_INCLUDE_BOTS} GROUP BY 1"""
 
 # The bot filter's summary: every session of the period whatever include_bots says (``total``,
 # ``excluded``, ``unknown_agent``: those of device type ``:unknown``), and the sessions per bot tier

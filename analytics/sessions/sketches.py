@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 from sqlalchemy import text
@@ -226,20 +227,22 @@ def _wanted(names: Sequence[str]) -> str:
             f"FROM unnest({arrays}) AS w({', '.join(names)})")
 
 
-def count_sql(dimension: str, exact: str, *, keyed: int, wanted: bool) -> str:
+def count_sql(dimension: str, exact: str, *, keyed: int, wanted: bool, group: str = "s.key") -> str:
     """One statement (one snapshot) for the distinct people per key of sketch dimension
     ``dimension`` over a window (analytics.sessions.days.Window's parameters, ``include_bots``):
-    rows ``(key, kind, reg, value, registers)``: kind 0 a current sketch's registers, kind 1 a key's
-    exact count (no current sketch in the period), kind 2 a (register, value) pair of the exact rows
-    of a key that has sketches. ``exact``: a FROM item of ``(key, person)``, the period's people in
-    the groups and hours without a current sketch, which may use the CTE ``current`` (``day``,
-    ``key``, ``bot`` of the current sketches). ``keyed``: the number of key columns; with ``wanted``
-    only the keys of the arrays ``:k0``.. are counted."""
+    rows ``(key, kind, reg, value, registers)``: kind 0 a current sketch's registers (``value``: its
+    exact people), kind 1 a key's exact count (no current sketch in the period), kind 2 a (register,
+    value) pair of the exact rows of a key that has sketches. ``group``: what a sketch row ``s``
+    counts under (its key, or a time bucket of its day). ``exact``: a FROM item of ``(key, person)``,
+    the period's people in the groups and hours without a current sketch, which may use the CTE
+    ``current`` (``day``, ``sketch_key``, ``bot`` of the current sketches). ``keyed``: the number of
+    key columns; with ``wanted`` only the keys of the arrays ``:k0``.. are counted."""
     only = " AND s.key IN (SELECT key FROM wanted)" if wanted else ""
     return f"""
         WITH {f"wanted AS ({_wanted([f'k{i}' for i in range(keyed)])})," if wanted else ""}
         current AS MATERIALIZED (
-            SELECT s.day, s.key, s.bot, s.registers FROM visitor_sketches s
+            SELECT s.day, s.key AS sketch_key, {group} AS key, s.bot, s.people, s.registers
+            FROM visitor_sketches s
             JOIN session_day_versions d
                 ON d.tenant_id = s.tenant_id AND d.day = s.day AND d.version = s.version
             WHERE s.{CURRENT_TENANT} AND s.dimension = '{dimension}'
@@ -248,7 +251,7 @@ def count_sql(dimension: str, exact: str, *, keyed: int, wanted: bool) -> str:
         sketched AS (SELECT DISTINCT key FROM current),
         rows AS MATERIALIZED (SELECT key, person FROM {exact} AS e{
             " WHERE key IN (SELECT key FROM wanted)" if wanted else ""})
-        SELECT key, 0 AS kind, 0 AS reg, 0 AS value, registers FROM current
+        SELECT key, 0 AS kind, 0 AS reg, people AS value, registers FROM current
         UNION ALL
         SELECT key, 1, 0, count(DISTINCT person), NULL FROM rows
         WHERE NOT EXISTS (SELECT 1 FROM sketched WHERE sketched.key = rows.key) GROUP BY key
@@ -259,21 +262,27 @@ def count_sql(dimension: str, exact: str, *, keyed: int, wanted: bool) -> str:
         GROUP BY 1, 3"""
 
 
-def counts_from(rows: Iterable[object]) -> dict[Key, int]:
-    """The distinct people per key from the rows of a :func:`count_sql` statement."""
-    exact: dict[Key, int] = {}
-    merged: dict[Key, np.ndarray] = {}
-    pairs: dict[Key, list[tuple[int, int]]] = defaultdict(list)
+def counts_from(rows: Iterable[Any]) -> dict[Any, int]:
+    """The distinct people per key (a tuple for an array key) from the rows of a :func:`count_sql`
+    statement. A key counted from one sketch alone is exact: the sketch's own count."""
+    exact: dict[Any, int] = {}
+    merged: dict[Any, np.ndarray] = {}
+    alone: dict[Any, int | None] = {}  # the people of a key's only sketch (None: several)
+    pairs: dict[Any, list[tuple[int, int]]] = defaultdict(list)
     for row in rows:
-        key: Key = tuple(row.key)  # type: ignore[attr-defined]
-        kind = row.kind  # type: ignore[attr-defined]
-        if kind == 1:
-            exact[key] = int(row.value)  # type: ignore[attr-defined]
-        elif kind == 2:
-            pairs[key].append((row.reg, row.value))  # type: ignore[attr-defined]
+        key = tuple(row.key) if isinstance(row.key, list) else row.key
+        if row.kind == 1:
+            exact[key] = int(row.value)
+        elif row.kind == 2:
+            pairs[key].append((row.reg, row.value))
         else:
-            registers = np.frombuffer(row.registers, dtype=np.uint8)  # type: ignore[attr-defined]
+            registers = np.frombuffer(row.registers, dtype=np.uint8)
+            alone[key] = int(row.value) if key not in merged else None
             merged[key] = registers if key not in merged else np.maximum(merged[key], registers)
     for key, found in pairs.items():
         merged[key] = np.maximum(merged[key], registers_of(found))
-    return {**exact, **{key: round(estimate(registers)) for key, registers in merged.items()}}
+        alone[key] = None
+    for key, registers in merged.items():
+        only = alone[key]
+        exact[key] = only if only is not None else round(estimate(registers))
+    return exact

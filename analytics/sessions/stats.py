@@ -102,8 +102,11 @@ async def session_totals(conn: AsyncConnection, *, period: Period, include_bots:
     content item or segment the figures come from the per-day rollup (analytics.sessions.days), and
     the session rows are read only for the median and returning visitors."""
     if content_id is None and segment is None:
-        row = (await conn.execute(text(days.TOTALS_SQL), days.params(period, include_bots))).one()
-        counts, bots = SessionCounts.of(row), int(row.bots)
+        values = days.params(period, include_bots)
+        row = (await conn.execute(text(days.TOTALS_SQL), values)).one()
+        counts = replace(SessionCounts.of(row), visitors=await days.people_count(conn, "visitors", values),
+                         users=await days.people_count(conn, "users", values))
+        bots = int(row.bots)
         if not (median or returning):
             return SessionTotals(**counts.__dict__, median_duration_seconds=None, returning_visitors=None,
                                  bot_sessions=bots)
@@ -142,16 +145,21 @@ async def session_series(conn: AsyncConnection, *, period: Period, granularity: 
             FROM sessions WHERE {_in_period()}{_scope(include_bots)} GROUP BY 1"""
         rows = (await conn.execute(text(sql), {**_range(period), "starts": list(bucket_starts)})).all()
         positions = [row.bucket - 1 for row in rows]
+        counted = [SessionCounts.of(row) for row in rows]
     else:  # whole days: the per-day rollup, a row per bucket as date_trunc starts it. Its bucket is the
         # one holding that start: a week or month bucket may start before the range (its sessions
         # belong to the first bucket), and date_trunc gives a local midnight that occurs twice
         # (America/Havana, 2025-11-02) as its later instant, an hour into the day.
-        rows = (await conn.execute(text(days.SERIES_SQL), {**days.params(period.whole_days(), include_bots),
-                                                           "unit": granularity.value.lower()})).all()
+        values = {**days.params(period.whole_days(), include_bots), "unit": granularity.value.lower()}
+        rows = (await conn.execute(text(days.SERIES_SQL), values)).all()
         positions = [bisect_right(bucket_starts, row.bucket) - 1 for row in rows]
+        visitors, users = (await days.people_by_bucket(conn, "visitors", values),
+                           await days.people_by_bucket(conn, "users", values))
+        counted = [replace(SessionCounts.of(row), visitors=visitors.get(row.bucket, 0),
+                           users=users.get(row.bucket, 0)) for row in rows]
     buckets: dict[datetime, SessionCounts] = {start: SessionCounts() for start in bucket_starts}
-    for row, at in zip(rows, positions, strict=True):
-        buckets[bucket_starts[max(at, 0)]] = SessionCounts.of(row)
+    for counts, at in zip(counted, positions, strict=True):
+        buckets[bucket_starts[max(at, 0)]] = counts
     return [SeriesPoint(start, counts) for start, counts in buckets.items()]
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics.db import tenant_transaction
-from analytics.periods import RangeSpec, resolve
+from analytics.periods import Granularity, RangeSpec, bucket_starts, resolve
 from analytics.rollups.recompute import verify_rollups
 from analytics.sessions import days, sketches, stats
 from tests.api.test_sessions import RANGE, shop
@@ -24,6 +24,7 @@ from tests.workers.test_session_days import CUT, select
 __all__ = ["shop"]  # six human sessions, four bot sessions on 2025-05-10/11 (Europe/Berlin)
 
 TZ = ZoneInfo("Europe/Berlin")
+WIDE = {"from": "2025-05-05", "to": "2025-05-18"}
 
 
 async def checked(engine: AsyncEngine, tenant_id: int) -> list[Any]:
@@ -65,8 +66,29 @@ async def copy_sessions(conn: Any, changes: str, rest: str, values: dict[str, An
         values)
 
 
+async def people_figures(engine: AsyncEngine, tenant_id: int) -> list[Any]:
+    """Visitors and users: the period's totals and its DAY series, bots out and in, over RANGE, CUT and
+    WIDE, and WIDE's WEEK series (May 5-11 and 12-18: both days in one week)."""
+    found: list[Any] = []
+    async with tenant_transaction(engine, tenant_id) as conn:
+        for where in (RANGE, CUT, WIDE):
+            period = resolve(RangeSpec(start=where["from"], end=where["to"]), TZ)
+            for bots in (False, True):
+                totals = await stats.session_totals(conn, period=period, include_bots=bots, returning=False,
+                                                    median=False)
+                found.append((totals.visitors, totals.users))
+                for granularity in (Granularity.DAY, Granularity.WEEK) if where is WIDE else (Granularity.DAY,):
+                    series = await stats.session_series(conn, period=period, granularity=granularity,
+                                                        bucket_starts=bucket_starts(period, granularity),
+                                                        include_bots=bots)
+                    found.append([(p.start, p.counts.visitors, p.counts.users) for p in series])
+    return found
+
+
 async def test_sketched_past_days_answer_as_the_session_rows(app_engine: AsyncEngine, owner_engine: AsyncEngine,
                                                              shop: TenantKeys) -> None:
+    exact = await people_figures(app_engine, shop.id)
+    assert exact[0] == (4, 1) and exact[2] == (7, 1)  # RANGE: tests.api.test_sessions' figures
     run = await sketches.build_sketches(app_engine, shop.id, min_people=1)
     # Both days (the rollup ran after both): every group of at least one person is sketched.
     assert run.days == 2
@@ -79,6 +101,12 @@ async def test_sketched_past_days_answer_as_the_session_rows(app_engine: AsyncEn
             for bots in (False, True):
                 rolled, direct = await breakdowns(app_engine, shop.id, where, dimension, bots)
                 assert rolled == direct, (where, dimension, bots)
+    assert await people_figures(app_engine, shop.id) == exact
+    period = resolve(RangeSpec(start=RANGE["from"], end=RANGE["to"]), TZ)
+    async with tenant_transaction(app_engine, shop.id) as conn:
+        read = await conn.execute(text(days.people_sql("visitors", by_bucket=False)),
+                                  {**days.params(period, False), "unit": "day"})
+        assert {row.kind for row in read} == {0}
     assert await checked(owner_engine, shop.id) == []
     # Nothing is due until a day's people change.
     assert (await sketches.build_sketches(app_engine, shop.id, min_people=1)).days == 0
@@ -136,6 +164,8 @@ async def test_a_large_group_is_estimated_within_the_sketch_error_and_small_ones
                 {"t": shop.id, "h1": h1, "day": day, "first": first, "last": last})
     exact = {r.keys: r.counts.visitors for r in (await breakdowns(app_engine, shop.id, RANGE, "sources", False))[1]}
     assert exact[("email",)] == 6201
+    exact_people = await people_figures(app_engine, shop.id)
+    assert exact_people[0] == (6204, 1)  # RANGE, bots out: the 6,200 and the 4 visitors before
     await sketches.build_sketches(app_engine, shop.id, min_people=1000)
     # May 10's email group is sketched (with the other groups H1's copies made large); May 11's 500 are not.
     assert await select(owner_engine, "SELECT CAST(day AS text), people FROM visitor_sketches WHERE tenant_id = :t "
@@ -143,6 +173,10 @@ async def test_a_large_group_is_estimated_within_the_sketch_error_and_small_ones
     rolled = {r.keys: r.counts.visitors for r in (await breakdowns(app_engine, shop.id, RANGE, "sources", False))[0]}
     assert abs(rolled[("email",)] - 6201) / 6201 < 0.05
     assert {k: v for k, v in rolled.items() if k != ("email",)} == {k: v for k, v in exact.items() if k != ("email",)}
+    people = await people_figures(app_engine, shop.id)
+    assert abs(people[0][0] - 6204) / 6204 < 0.05 and people[0][1] == 1
+    # The DAY series of RANGE, bots out: May 10 is one sketch alone (its exact count), May 11 its rows.
+    assert people[1] == exact_people[1]
     assert await checked(owner_engine, shop.id) == []
 
 
