@@ -141,7 +141,7 @@ class Settings:
     group_commit_events: int = 20  # track batches of a tenant sharing one commit, in events (ingest.service)
     shared_reads: bool = True  # identical concurrent reads share one execution (api.shared_reads)
     rollup_pace_seconds: float = 0.25  # a tenant's small claims this far apart (analytics.rollups.pacing)
-    sketch_min_people: int = 1_000  # smaller groups of a day: counted exactly (analytics.sessions.sketches)
+    sketch_min_people: int = 1_000  # smaller groups of a day: counted exactly (analytics.rollups.sketches)
 
     @property
     def sync_database_url(self) -> str | None:

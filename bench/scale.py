@@ -201,9 +201,9 @@ def wait_rolled_up(stack: Stack, timeout: float) -> tuple[float, bool]:
 
 
 def wait_sketched(stack: Stack, timeout: float) -> tuple[float, bool]:
-    """Wait until the worker has sketched every past day (analytics.sessions.sketches)."""
+    """Wait until the worker has sketched every past day (analytics.rollups.sketches)."""
     from analytics.db import create_engine
-    from analytics.sessions.sketches import pending_sketch_work
+    from analytics.rollups.sketches import pending_sketch_work
 
     async def pending() -> bool:
         engine = create_engine(stack.database_url, role=None, pool_size=1)

@@ -28,12 +28,12 @@ from analytics.retention import enforce_retention
 from analytics.rollups.pacing import ClaimPacer
 from analytics.rollups.recompute import analyze_rollups
 from analytics.rollups.service import RollupResult, outbox_waiting, pending_tenants, roll_up
+from analytics.rollups.sketches import build_sketches as sketch_days
+from analytics.rollups.sketches import pending_sketch_work
 from analytics.segments.assign import assign_marked, pending_segment_work, start_daily
 from analytics.sessions.identity import tenants_to_rederive
 from analytics.sessions.service import maintain_sessions as maintain
 from analytics.sessions.service import pending_session_work, run_bot_rule, run_identity_rederivation
-from analytics.sessions.sketches import build_sketches as sketch_days
-from analytics.sessions.sketches import pending_sketch_work
 from analytics.settings import load_settings
 from analytics.users import access, erasure
 from workers.business_metrics import refresh_business_metrics
@@ -218,7 +218,7 @@ async def apply_bot_rule(ctx: dict[str, Any], tenant_id: int, rule_id: int) -> d
 @changes_answers
 async def build_sketches(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
     """Sketch the people of the tenant's past days whose people changed since their sketches
-    (analytics.sessions.sketches): distinct visitors over long ranges then merge them."""
+    (analytics.rollups.sketches): distinct visitors over long ranges then merge them."""
     async with single_run(ctx["engine"], SKETCH_LOCK, tenant_id) as alone:
         if not alone:
             return {"days": 0, "sketches": 0}

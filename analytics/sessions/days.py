@@ -11,7 +11,7 @@ days stay exact; migration 0040 adds (with the same kind of triggers) ``session_
 day's visitors per dimension and key, for the breakdowns' distinct visitors, and ``session_bot_days``,
 each day's sessions per bot tier and reason code. A period that cuts days reads its edge hours from
 the session rows. Distinct visitors over a period merge per-day sketches where a day's group is large
-(migration 0041, analytics.sessions.sketches).
+(migration 0041, analytics.rollups.sketches).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics.db import CURRENT_TENANT, HUMANS_UNLESS_INCLUDE_BOTS
 from analytics.periods import Period, local_midnight
+from analytics.rollups import sketches
 from analytics.rollups.consumers import Claim, Consumer, Difference, compare
-from analytics.sessions import sketches
 from analytics.sessions.measures import BOT_FLAGS, BOUNCED, DIMENSIONS, DURATION, Dimension
 
 TOTALS = "all"  # the dimension of a day's totals (key: the empty array)
@@ -155,36 +155,39 @@ _DAY_BUCKET = ("date_trunc(CAST(:unit AS text), CAST({}.day AS timestamp) AT TIM
                "CAST(:tz AS text))")
 
 
-def _unsketched(dimension: str, people: str, *, by_bucket: bool = False) -> str:
-    """A FROM item for :func:`analytics.sessions.sketches.count_sql`: the period's (``key``, ``person``)
+def _unsketched(dimension: str, people: str, *, by_bucket: bool = False, wanted: bool = False) -> str:
+    """A FROM item for :func:`analytics.rollups.sketches.count_sql`: the period's (``key``, ``person``)
     of the whole days' groups with no current sketch (each group of ``session_days``' rows of
     ``dimension`` read through ``people``, a LATERAL subquery over ``g``), and of the edge hours;
-    ``by_bucket``: the key is the day's or hour's time bucket instead."""
+    ``by_bucket``: the key is the day's or hour's time bucket instead; ``wanted``: only the keys of
+    the CTE ``wanted``."""
     name = TOTALS if dimension.startswith("all:") else dimension
     of = spec(name)
     column = PEOPLE_COLUMNS[dimension.removeprefix("all:")] if name == TOTALS else "visitor_id"
     keys = ((_DAY_BUCKET.format("g"), "date_trunc(CAST(:unit AS text), started_at, CAST(:tz AS text))")
             if by_bucket else ("g.key", key_array(of)))
+    only = (" AND g.key IN (SELECT key FROM wanted)", f" AND {key_array(of)} IN (SELECT key FROM wanted)")
+    only = only if wanted else ("", "")
     return f"""(
         SELECT {keys[0]} AS key, p.person FROM session_days g CROSS JOIN LATERAL ({people}) AS p
         WHERE g.{CURRENT_TENANT} AND g.dimension = '{name}' AND g.day BETWEEN :whole_first AND :whole_last
-          AND {_HUMANS_OF_GROUP}
+          AND {_HUMANS_OF_GROUP}{only[0]}
           AND NOT EXISTS (SELECT 1 FROM current c
                           WHERE c.day = g.day AND c.sketch_key = g.key AND c.bot = g.bot)
         UNION ALL
         SELECT {keys[1]}, {column} FROM sessions
         WHERE {_EDGES} AND {of.where} AND {column} IS NOT NULL
-          AND (CAST(:include_bots AS boolean) OR NOT excluded))"""
+          AND (CAST(:include_bots AS boolean) OR NOT excluded){only[1]})"""
 
 
 def key_visitors_sql(dimension: str, *, wanted: bool) -> str:
     """The statement counting ``dimension``'s distinct visitors per key over a period (parameters:
     :func:`params`, and with ``wanted`` the key columns' arrays ``:k0``..), read with
-    :func:`analytics.sessions.sketches.counts_from`."""
+    :func:`analytics.rollups.sketches.counts_from`."""
     people = ("SELECT visitor AS person FROM session_key_visitors v WHERE v.tenant_id = g.tenant_id "
               "AND v.dimension = g.dimension AND v.day = g.day AND v.key = g.key AND v.bot = g.bot")
-    return sketches.count_sql(dimension, _unsketched(dimension, people), keyed=len(spec(dimension).keys),
-                              wanted=wanted)
+    return sketches.count_sql(dimension, _unsketched(dimension, people, wanted=wanted),
+                              keyed=len(spec(dimension).keys), wanted=wanted)
 
 
 async def key_visitors(conn: AsyncConnection, dimension: str, values: dict[str, object],
@@ -200,7 +203,7 @@ async def key_visitors(conn: AsyncConnection, dimension: str, values: dict[str, 
 
 def people_sql(kind: str, *, by_bucket: bool) -> str:
     """The statement counting the period's distinct ``visitors`` or ``users`` (parameters: :func:`params`;
-    ``by_bucket``: per ``:unit`` bucket, read with :func:`analytics.sessions.sketches.counts_from`."""
+    ``by_bucket``: per ``:unit`` bucket, read with :func:`analytics.rollups.sketches.counts_from`."""
     name = PEOPLE[kind][0]
     people = (f"SELECT person FROM session_people_days p WHERE p.tenant_id = g.tenant_id AND p.day = g.day "
               f"AND p.kind = '{name}' AND p.bot = g.bot")

@@ -15,6 +15,7 @@ from analytics.db import CURRENT_TENANT
 from analytics.db import HUMANS_UNLESS_INCLUDE_BOTS as HUMANS
 from analytics.ingest.catalogue import TOUR, TOUR_METRICS
 from analytics.periods import Granularity, Period, bucket_day, bucket_starts, local_midnight
+from analytics.rollups import sketches
 from analytics.rollups.reads import counter_rows
 
 
@@ -139,15 +140,22 @@ def build_funnel(period: Period, definitions: dict[int, tuple[str | None, str | 
     return Funnel(period, steps)
 
 
-_STEP_USERS = text(
-    f"""
-    SELECT entity_id, step_index, count(DISTINCT user_key) FROM daily_users
-    WHERE {CURRENT_TENANT} AND entity_type = 'tour' AND metric = 'step_views' AND step_index >= 0
-      AND day BETWEEN :first AND :last AND {HUMANS}
-      AND (CAST(:ids AS text[]) IS NULL OR entity_id = ANY(CAST(:ids AS text[])))
-    GROUP BY entity_id, step_index
-    """
-)
+# Distinct viewers per (tour, step) over whole days (``:whole_first`` .. ``:whole_last``): the per-day
+# sketches of the days that have them, the daily_users rows of the rest (analytics.rollups.sketches),
+# each (step, day, bot side) group of the rest found through its counters_daily row.
+_TOURS = "(CAST(:ids AS text[]) IS NULL OR {} = ANY(CAST(:ids AS text[])))"
+_STEP_USERS = text(sketches.count_sql(sketches.TOUR_STEPS, f"""(
+    SELECT ARRAY[g.entity_id, CAST(g.step_index AS text)] AS key, p.user_key AS person
+    FROM counters_daily g CROSS JOIN LATERAL (
+        SELECT user_key FROM daily_users u WHERE u.tenant_id = g.tenant_id AND u.entity_type = g.entity_type
+          AND u.entity_id = g.entity_id AND u.metric = g.metric AND u.step_index = g.step_index
+          AND u.day = g.day AND u.bot = g.bot) AS p
+    WHERE g.{CURRENT_TENANT} AND {sketches.tour_step_views("g.")}
+      AND g.day BETWEEN :whole_first AND :whole_last AND (CAST(:include_bots AS boolean) OR NOT g.bot)
+      AND {_TOURS.format("g.entity_id")}
+      AND NOT EXISTS (SELECT 1 FROM current c WHERE c.day = g.day AND c.bot = g.bot
+                      AND c.sketch_key = ARRAY[g.entity_id, CAST(g.step_index AS text)]))""",
+                                        sketch_filter=f" AND {_TOURS.format('s.key[1]')}"))
 _STEP_DEFINITIONS = text(
     f"SELECT tour_id, step_index, title, selector FROM tour_steps WHERE {CURRENT_TENANT} "
     "AND (CAST(:ids AS text[]) IS NULL OR tour_id = ANY(CAST(:ids AS text[])))"
@@ -161,10 +169,11 @@ async def funnels(conn: AsyncConnection, *, tour_ids: Sequence[str] | None,
     assert whole.days is not None
     ids = list(tour_ids) if tour_ids is not None else None
     users: dict[str, dict[int, int]] = defaultdict(dict)
-    for tour_id, index, count in await conn.execute(
-            _STEP_USERS, {"first": whole.days[0], "last": whole.days[1], "ids": ids,
-                          "include_bots": include_bots}):
-        users[tour_id][index] = int(count)
+    counted = sketches.counts_from(await conn.execute(
+        _STEP_USERS, {"whole_first": whole.days[0], "whole_last": whole.days[1], "ids": ids,
+                      "include_bots": include_bots}))
+    for (tour_id, index), count in counted.items():
+        users[tour_id][int(index)] = count
     definitions: dict[str, dict[int, tuple[str | None, str | None]]] = defaultdict(dict)
     for tour_id, index, title, selector in await conn.execute(_STEP_DEFINITIONS, {"ids": ids}):
         definitions[tour_id][index] = (title, selector)

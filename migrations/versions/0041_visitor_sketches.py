@@ -1,9 +1,10 @@
-"""Distinct visitors over long ranges without reading every visitor-day: per tenant-local day, a
-HyperLogLog sketch of each large (dimension, key, bot side) group of ``session_key_visitors`` and of
-each day's visitors and users in ``session_people_days`` (analytics.sessions.sketches).
+"""Distinct people over long ranges without reading every person-day: per tenant-local day, a
+HyperLogLog sketch of each large (dimension, key, bot side) group of ``session_key_visitors``, of
+each day's visitors and users in ``session_people_days`` and of each tour step's viewers in
+``daily_users`` (analytics.rollups.sketches).
 
-- ``session_day_versions``: per tenant and day, a version that statement triggers on both per-day
-  tables bump whenever a day's set of people changes (a row inserted or deleted; a changed session
+- ``session_day_versions``: per tenant and day, a version that statement triggers on the three
+  per-day tables bump whenever a day's set of people changes (a row inserted or deleted; a changed session
   count leaves the set as it was), and ``sketched``: the version the sketch job last built that day at.
 - ``visitor_sketches``: the registers of one group and day, with the version of the day they were built
   from. A reader uses a sketch only while its version is the day's version, so a sketch can never
@@ -27,7 +28,7 @@ down_revision = "0040_session_key_days"
 branch_labels = None
 depends_on = None
 
-_PEOPLE_TABLES = ("session_key_visitors", "session_people_days")
+_PEOPLE_TABLES = ("session_key_visitors", "session_people_days", "daily_users")
 _REFERENCING = {"INSERT": "NEW TABLE AS changed_rows", "DELETE": "OLD TABLE AS changed_rows"}
 
 
@@ -78,7 +79,8 @@ def upgrade() -> None:
     op.execute("""
         INSERT INTO session_day_versions (tenant_id, day)
         SELECT tenant_id, day FROM session_key_visitors
-        UNION SELECT tenant_id, day FROM session_people_days""")
+        UNION SELECT tenant_id, day FROM session_people_days
+        UNION SELECT tenant_id, day FROM daily_users""")
 
 
 def downgrade() -> None:

@@ -1,4 +1,4 @@
-"""Per-day visitor sketches (analytics.sessions.sketches, migration 0041): a breakdown's distinct
+"""Per-day visitor sketches (analytics.rollups.sketches, migration 0041): a breakdown's distinct
 visitors merge the current sketches of past days with the exact rows of the rest; a sketch never
 answers for a day whose people changed after it was built; the estimate of a large group is within
 the sketch's error of the true count."""
@@ -6,6 +6,7 @@ the sketch's error of the true count."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,13 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics.db import tenant_transaction
 from analytics.periods import Granularity, RangeSpec, bucket_starts, resolve
+from analytics.rollups import sketches
 from analytics.rollups.recompute import verify_rollups
-from analytics.sessions import days, sketches, stats
+from analytics.sessions import days, stats
+from analytics.tours import stats as tour_stats
 from tests.api.test_sessions import RANGE, shop
-from tests.conftest import TenantKeys
+from tests.api.test_tours import RANGE as TOUR_RANGE
+from tests.api.test_tours import TOUR, loaded
+from tests.conftest import GraphQLClient, TenantKeys
 from tests.workers.test_session_days import CUT, select
 
-__all__ = ["shop"]  # six human sessions, four bot sessions on 2025-05-10/11 (Europe/Berlin)
+__all__ = ["loaded", "shop"]  # six human sessions, four bot sessions on 2025-05-10/11 (Europe/Berlin)
 
 TZ = ZoneInfo("Europe/Berlin")
 WIDE = {"from": "2025-05-05", "to": "2025-05-18"}
@@ -178,6 +183,27 @@ async def test_a_large_group_is_estimated_within_the_sketch_error_and_small_ones
     # The DAY series of RANGE, bots out: May 10 is one sketch alone (its exact count), May 11 its rows.
     assert people[1] == exact_people[1]
     assert await checked(owner_engine, shop.id) == []
+
+
+async def test_tour_step_viewers_merge_sketched_days_with_the_rows_of_the_rest(
+        app_engine: AsyncEngine, owner_engine: AsyncEngine, gql: GraphQLClient,
+        loaded: tuple[TenantKeys, TenantKeys]) -> None:
+    a, _ = loaded
+    query = f"""query($r: RangeInput!) {{ tenant {{ tour(id: "{TOUR}") {{
+        funnel(range: $r) {{ steps {{ index users }} }} }} }} }}"""
+    exact = await gql.data(a.secret, query, {"r": TOUR_RANGE})
+    # tests.api.test_tours: 6, 4, 1, 1 and 1 distinct viewers of steps 0-4 over Oct 25-27.
+    assert [s["users"] for s in exact["tenant"]["tour"]["funnel"]["steps"]] == [6, 4, 1, 1, 1]
+    run = await sketches.build_sketches(app_engine, a.id, min_people=1)
+    assert run.days >= 2 and (await select(
+        owner_engine, "SELECT count(*) FROM visitor_sketches WHERE tenant_id = :t AND dimension = 'tour_steps'",
+        t=a.id))[0][0] > 0
+    assert await gql.data(a.secret, query, {"r": TOUR_RANGE}) == exact
+    async with tenant_transaction(app_engine, a.id) as conn:
+        read = await conn.execute(tour_stats._STEP_USERS, {"whole_first": date(2025, 10, 25), "ids": None,
+                                                          "whole_last": date(2025, 10, 27), "include_bots": False})
+        assert 0 in {row.kind for row in read}  # sketches were read
+    assert await checked(owner_engine, a.id) == []
 
 
 def test_the_estimator_is_close_from_one_person_to_millions() -> None:

@@ -103,15 +103,26 @@ def registers_of(pairs: Iterable[tuple[int, int]]) -> np.ndarray:
 
 # --- what is sketched ----------------------------------------------------------------------------
 
-PEOPLE_DIMENSION = {"visitor": "all:visitor", "user": "all:user"}  # session_people_days' kinds
+# Dimensions: those of session_key_visitors, 'all:visitor' and 'all:user' (session_people_days' kinds),
+# and a tour step's viewers in daily_users (key: tour id, step index).
+TOUR_STEPS = "tour_steps"
 
-# One day's people per (dimension, key, bot) group, from both per-day tables (parameter ``:day``).
-_DAY_PEOPLE = """
+
+def tour_step_views(alias: str = "") -> str:
+    """The daily_users (or counters_daily) rows of tour step views, of the table named ``alias``."""
+    return f"{alias}entity_type = 'tour' AND {alias}metric = 'step_views' AND {alias}step_index >= 0"
+
+
+# One day's people per (dimension, key, bot) group, from the three per-day tables (``:day``).
+_DAY_PEOPLE = f"""
     SELECT dimension, key, bot, visitor AS person FROM session_key_visitors
     WHERE tenant_id = :tenant AND day = :day
     UNION ALL
-    SELECT 'all:' || kind, CAST('{}' AS text[]), bot, person FROM session_people_days
-    WHERE tenant_id = :tenant AND day = :day"""
+    SELECT 'all:' || kind, CAST('{{}}' AS text[]), bot, person FROM session_people_days
+    WHERE tenant_id = :tenant AND day = :day
+    UNION ALL
+    SELECT '{TOUR_STEPS}', ARRAY[entity_id, CAST(step_index AS text)], bot, user_key FROM daily_users
+    WHERE tenant_id = :tenant AND day = :day AND {tour_step_views()}"""
 _DAY_REGISTERS = text(f"""
     WITH p AS MATERIALIZED ({_DAY_PEOPLE}),
     big AS (SELECT dimension, key, bot, count(*) AS people FROM p GROUP BY 1, 2, 3
@@ -227,7 +238,8 @@ def _wanted(names: Sequence[str]) -> str:
             f"FROM unnest({arrays}) AS w({', '.join(names)})")
 
 
-def count_sql(dimension: str, exact: str, *, keyed: int, wanted: bool, group: str = "s.key") -> str:
+def count_sql(dimension: str, exact: str, *, keyed: int = 0, wanted: bool = False, group: str = "s.key",
+              sketch_filter: str = "") -> str:
     """One statement (one snapshot) for the distinct people per key of sketch dimension
     ``dimension`` over a window (analytics.sessions.days.Window's parameters, ``include_bots``):
     rows ``(key, kind, reg, value, registers)``: kind 0 a current sketch's registers (``value``: its
@@ -235,9 +247,12 @@ def count_sql(dimension: str, exact: str, *, keyed: int, wanted: bool, group: st
     value) pair of the exact rows of a key that has sketches. ``group``: what a sketch row ``s``
     counts under (its key, or a time bucket of its day). ``exact``: a FROM item of ``(key, person)``,
     the period's people in the groups and hours without a current sketch, which may use the CTE
-    ``current`` (``day``, ``sketch_key``, ``bot`` of the current sketches). ``keyed``: the number of
-    key columns; with ``wanted`` only the keys of the arrays ``:k0``.. are counted."""
-    only = " AND s.key IN (SELECT key FROM wanted)" if wanted else ""
+    ``current`` (``day``, ``sketch_key``, ``bot`` of the current sketches) and, with ``wanted``, the
+    CTE ``wanted`` (``key``: the keys of the arrays ``:k0``.., the only ones counted; ``keyed``: how
+    many key columns). ``sketch_filter``: more conditions on the sketch rows ``s``. Exact people are
+    grouped by hashing: a count(DISTINCT) made the planner sort the
+    ids in the database's collation, several times the cost."""
+    only = (" AND s.key IN (SELECT key FROM wanted)" if wanted else "") + sketch_filter
     return f"""
         WITH {f"wanted AS ({_wanted([f'k{i}' for i in range(keyed)])})," if wanted else ""}
         current AS MATERIALIZED (
@@ -249,16 +264,16 @@ def count_sql(dimension: str, exact: str, *, keyed: int, wanted: bool, group: st
               AND s.day BETWEEN :whole_first AND :whole_last
               AND (CAST(:include_bots AS boolean) OR NOT s.bot){only}),
         sketched AS (SELECT DISTINCT key FROM current),
-        rows AS MATERIALIZED (SELECT key, person FROM {exact} AS e{
-            " WHERE key IN (SELECT key FROM wanted)" if wanted else ""})
+        rows AS (SELECT e.key, e.person, EXISTS (SELECT 1 FROM sketched k WHERE k.key = e.key) AS merged
+                 FROM {exact} AS e)
         SELECT key, 0 AS kind, 0 AS reg, people AS value, registers FROM current
         UNION ALL
-        SELECT key, 1, 0, count(DISTINCT person), NULL FROM rows
-        WHERE NOT EXISTS (SELECT 1 FROM sketched WHERE sketched.key = rows.key) GROUP BY key
+        SELECT key, 1, 0, count(*), NULL FROM (SELECT key, person FROM rows WHERE NOT merged
+                                                GROUP BY key, person) AS d
+        GROUP BY key
         UNION ALL
         SELECT key, 2, {_REG}, max({_RHO}), NULL FROM (
-            SELECT key, {_HASH.format("person")} FROM rows
-            WHERE EXISTS (SELECT 1 FROM sketched WHERE sketched.key = rows.key)) AS r
+            SELECT key, {_HASH.format("person")} FROM rows WHERE merged) AS r
         GROUP BY 1, 3"""
 
 
