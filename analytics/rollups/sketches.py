@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -238,20 +238,23 @@ def _wanted(names: Sequence[str]) -> str:
             f"FROM unnest({arrays}) AS w({', '.join(names)})")
 
 
-def count_sql(dimension: str, exact: str, *, keyed: int = 0, wanted: bool = False, group: str = "s.key",
-              sketch_filter: str = "") -> str:
+def count_sql(dimension: str, exact: Callable[[bool], str], *, keyed: int = 0, wanted: bool = False,
+              group: str = "s.key", sketch_filter: str = "") -> str:
     """One statement (one snapshot) for the distinct people per key of sketch dimension
     ``dimension`` over a window (analytics.sessions.days.Window's parameters, ``include_bots``):
     rows ``(key, kind, reg, value, registers)``: kind 0 a current sketch's registers (``value``: its
     exact people), kind 1 a key's exact count (no current sketch in the period), kind 2 a (register,
     value) pair of the exact rows of a key that has sketches. ``group``: what a sketch row ``s``
-    counts under (its key, or a time bucket of its day). ``exact``: a FROM item of ``(key, person)``,
-    the period's people in the groups and hours without a current sketch, which may use the CTE
-    ``current`` (``day``, ``sketch_key``, ``bot`` of the current sketches) and, with ``wanted``, the
+    counts under (its key, or a time bucket of its day). ``exact(merged)``: a FROM item of ``(key,
+    person)``, the period's people in the groups and hours without a current sketch, of the keys that
+    have a current sketch elsewhere in the period (``merged``) or of those that have none; it may use
+    the CTEs ``current`` (``day``, ``sketch_key``, ``bot`` of the current sketches), ``sketched`` (the
+    ``key`` of each, as ``group`` puts it) and, with ``wanted``, the
     CTE ``wanted`` (``key``: the keys of the arrays ``:k0``.., the only ones counted; ``keyed``: how
-    many key columns). ``sketch_filter``: more conditions on the sketch rows ``s``. Exact people are
-    grouped by hashing: a count(DISTINCT) made the planner sort the
-    ids in the database's collation, several times the cost."""
+    many key columns). ``sketch_filter``: more conditions on the sketch rows ``s``. Each group's rows
+    are read once (by the branch its key belongs to), and exact people are grouped by hashing: a
+    count(DISTINCT) made the planner sort the ids in the database's collation, several times the
+    cost."""
     only = (" AND s.key IN (SELECT key FROM wanted)" if wanted else "") + sketch_filter
     return f"""
         WITH {f"wanted AS ({_wanted([f'k{i}' for i in range(keyed)])})," if wanted else ""}
@@ -263,17 +266,15 @@ def count_sql(dimension: str, exact: str, *, keyed: int = 0, wanted: bool = Fals
             WHERE s.{CURRENT_TENANT} AND s.dimension = '{dimension}'
               AND s.day BETWEEN :whole_first AND :whole_last
               AND (CAST(:include_bots AS boolean) OR NOT s.bot){only}),
-        sketched AS (SELECT DISTINCT key FROM current),
-        rows AS (SELECT e.key, e.person, EXISTS (SELECT 1 FROM sketched k WHERE k.key = e.key) AS merged
-                 FROM {exact} AS e)
+        sketched AS MATERIALIZED (SELECT DISTINCT key FROM current)
         SELECT key, 0 AS kind, 0 AS reg, people AS value, registers FROM current
         UNION ALL
-        SELECT key, 1, 0, count(*), NULL FROM (SELECT key, person FROM rows WHERE NOT merged
+        SELECT key, 1, 0, count(*), NULL FROM (SELECT key, person FROM {exact(False)} AS e
                                                 GROUP BY key, person) AS d
         GROUP BY key
         UNION ALL
         SELECT key, 2, {_REG}, max({_RHO}), NULL FROM (
-            SELECT key, {_HASH.format("person")} FROM rows WHERE merged) AS r
+            SELECT key, {_HASH.format("person")} FROM {exact(True)} AS e) AS r
         GROUP BY 1, 3"""
 
 

@@ -16,7 +16,7 @@ the session rows. Distinct visitors over a period merge per-day sketches where a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -155,10 +155,11 @@ _DAY_BUCKET = ("date_trunc(CAST(:unit AS text), CAST({}.day AS timestamp) AT TIM
                "CAST(:tz AS text))")
 
 
-def _unsketched(dimension: str, people: str, *, by_bucket: bool = False, wanted: bool = False) -> str:
-    """A FROM item for :func:`analytics.rollups.sketches.count_sql`: the period's (``key``, ``person``)
-    of the whole days' groups with no current sketch (each group of ``session_days``' rows of
-    ``dimension`` read through ``people``, a LATERAL subquery over ``g``), and of the edge hours;
+def _unsketched(dimension: str, people: str, *, by_bucket: bool = False,
+                wanted: bool = False) -> Callable[[bool], str]:
+    """The ``exact`` FROM items of :func:`analytics.rollups.sketches.count_sql`: the period's (``key``,
+    ``person``) of the whole days' groups with no current sketch (each group of ``session_days``' rows
+    of ``dimension`` read through ``people``, a LATERAL subquery over ``g``), and of the edge hours;
     ``by_bucket``: the key is the day's or hour's time bucket instead; ``wanted``: only the keys of
     the CTE ``wanted``."""
     name = TOTALS if dimension.startswith("all:") else dimension
@@ -168,24 +169,30 @@ def _unsketched(dimension: str, people: str, *, by_bucket: bool = False, wanted:
             if by_bucket else ("g.key", key_array(of)))
     only = (" AND g.key IN (SELECT key FROM wanted)", f" AND {key_array(of)} IN (SELECT key FROM wanted)")
     only = only if wanted else ("", "")
-    return f"""(
+
+    def exact(merged: bool) -> str:
+        side = "" if merged else "NOT "
+        return f"""(
         SELECT {keys[0]} AS key, p.person FROM session_days g CROSS JOIN LATERAL ({people}) AS p
         WHERE g.{CURRENT_TENANT} AND g.dimension = '{name}' AND g.day BETWEEN :whole_first AND :whole_last
           AND {_HUMANS_OF_GROUP}{only[0]}
+          AND {side}EXISTS (SELECT 1 FROM sketched k WHERE k.key = {keys[0]})
           AND NOT EXISTS (SELECT 1 FROM current c
                           WHERE c.day = g.day AND c.sketch_key = g.key AND c.bot = g.bot)
         UNION ALL
         SELECT {keys[1]}, {column} FROM sessions
         WHERE {_EDGES} AND {of.where} AND {column} IS NOT NULL
-          AND (CAST(:include_bots AS boolean) OR NOT excluded){only[1]})"""
+          AND (CAST(:include_bots AS boolean) OR NOT excluded){only[1]}
+          AND {side}EXISTS (SELECT 1 FROM sketched k WHERE k.key = {keys[1]}))"""
+
+    return exact
 
 
 def key_visitors_sql(dimension: str, *, wanted: bool) -> str:
     """The statement counting ``dimension``'s distinct visitors per key over a period (parameters:
     :func:`params`, and with ``wanted`` the key columns' arrays ``:k0``..), read with
     :func:`analytics.rollups.sketches.counts_from`."""
-    people = ("SELECT visitor AS person FROM session_key_visitors v WHERE v.tenant_id = g.tenant_id "
-              "AND v.dimension = g.dimension AND v.day = g.day AND v.key = g.key AND v.bot = g.bot")
+    people = "SELECT person FROM analytics_key_day_visitors(g.dimension, g.day, g.key, g.bot) AS person"
     return sketches.count_sql(dimension, _unsketched(dimension, people, wanted=wanted),
                               keyed=len(spec(dimension).keys), wanted=wanted)
 

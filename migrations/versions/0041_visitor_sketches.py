@@ -65,6 +65,21 @@ def upgrade() -> None:
             op.execute(f"CREATE TRIGGER {table}_version_{operation.lower()} AFTER {operation} ON {table} "
                        f"REFERENCING {referencing} FOR EACH STATEMENT "
                        f"EXECUTE FUNCTION analytics_bump_day_versions()")
+    # One group's visitors of one day, for reads under row-level security: there a lateral look-up by
+    # key could not use the primary key's key column (array equality is not leakproof, so the planner
+    # applied it as a filter after the policy, reading every key's rows of the day for each group).
+    # The tenant is the transaction's, as the policy's.
+    op.execute("""
+        CREATE FUNCTION analytics_key_day_visitors(p_dimension text, p_day date, p_key text[], p_bot boolean)
+        RETURNS SETOF text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+        ROWS 500 AS $$
+            SELECT visitor FROM session_key_visitors
+            WHERE tenant_id = NULLIF(current_setting('analytics.tenant_id', true), '')::bigint
+              AND dimension = p_dimension AND day = p_day AND key = p_key AND bot = p_bot
+        $$""")
+    signature = "analytics_key_day_visitors(text, date, text[], boolean)"
+    op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO {APP_ROLE}")
     # The tenants with days before their local today whose sketches are not built at the day's version
     # (the worker's sweeper reads every tenant's).
     op.execute("""
@@ -89,5 +104,6 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER {table}_version_{operation.lower()} ON {table}")
     op.execute("DROP FUNCTION analytics_bump_day_versions()")
     op.execute("DROP FUNCTION analytics_sketch_work()")
+    op.execute("DROP FUNCTION analytics_key_day_visitors(text, date, text[], boolean)")
     op.execute("DROP TABLE visitor_sketches")
     op.execute("DROP TABLE session_day_versions")
