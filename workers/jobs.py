@@ -215,14 +215,16 @@ async def apply_bot_rule(ctx: dict[str, Any], tenant_id: int, rule_id: int) -> d
     return {"sessions_flagged": rule.sessions_flagged if rule else None}
 
 
-@changes_answers
 async def build_sketches(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
     """Sketch the people of the tenant's past days whose people changed since their sketches
-    (analytics.rollups.sketches): distinct visitors over long ranges then merge them."""
+    (analytics.rollups.sketches): distinct visitors over long ranges then merge them. Answers change
+    (estimates instead of exact counts) only when sketches were stored."""
     async with single_run(ctx["engine"], SKETCH_LOCK, tenant_id) as alone:
         if not alone:
             return {"days": 0, "sketches": 0}
         run = await sketch_days(ctx["engine"], tenant_id, min_people=ctx["settings"].sketch_min_people)
+    if run.sketches:
+        await bump_data_version(ctx["redis"], tenant_id)
     if run.days:
         log.info("sketches tenant=%s days=%s sketches=%s", tenant_id, run.days, run.sketches)
     return {"days": run.days, "sketches": run.sketches}

@@ -158,13 +158,15 @@ def _order(item: tuple[tuple[str, Key, bool, int], list[tuple[int, int]]]) -> tu
 
 
 # Days before the tenant's local today whose sketches are not built at the day's version.
-_DUE = text("SELECT d.day, d.version FROM session_day_versions d JOIN tenants t ON t.id = d.tenant_id "
-            "WHERE d.tenant_id = :tenant AND d.sketched IS DISTINCT FROM d.version "
-            "AND d.day < (now() AT TIME ZONE t.timezone)::date ORDER BY d.day")
+_DUE = text("SELECT d.day FROM session_day_versions d JOIN tenants t ON t.id = d.tenant_id "
+            "WHERE d.tenant_id = :tenant AND d.due AND d.day < (now() AT TIME ZONE t.timezone)::date "
+            "ORDER BY d.day DESC")
+_VERSION = text("SELECT version FROM session_day_versions WHERE tenant_id = :tenant AND day = :day AND due")
 _CLEAR = text("DELETE FROM visitor_sketches WHERE tenant_id = :tenant AND day = :day")
 _STORE = text("INSERT INTO visitor_sketches (tenant_id, dimension, day, key, bot, version, people, "
               "registers) VALUES (:tenant, :dimension, :day, :key, :bot, :version, :people, :registers)")
-_BUILT = text("UPDATE session_day_versions SET sketched = :version "
+# Waits for a writer that bumped the version meanwhile, then finds the version changed: still due.
+_BUILT = text("UPDATE session_day_versions SET due = false "
               "WHERE tenant_id = :tenant AND day = :day AND version = :version")
 _WORK = text("SELECT tenant_id, days FROM analytics_sketch_work()")
 
@@ -176,15 +178,20 @@ class SketchRun:
 
 
 async def build_sketches(engine: AsyncEngine, tenant_id: int, *, min_people: int) -> SketchRun:
-    """Sketch every due day of the tenant, one transaction a day. The day's version is read before
-    its rows (in an earlier transaction), so the sketches are labelled with a version no newer than
-    the rows they were built from: a change that lands in between leaves them stale (never read) and
-    the day due again, never a current sketch that misses it."""
+    """Sketch every due day of the tenant, newest first (the days dashboards read most), one
+    transaction a day. The day's version is read by a statement before the one that reads its rows
+    (each statement its own snapshot), so the sketches are labelled with a version no newer than the
+    rows they were built from: a change that lands in between leaves them stale (never read) and the
+    day due again, never a current sketch that misses it. Versions come from one sequence, so a day
+    deleted and filled again never meets an old sketch's version."""
     async with tenant_transaction(engine, tenant_id) as conn:
-        due = (await conn.execute(_DUE, {"tenant": tenant_id})).all()
-    built = 0
-    for day, version in due:
+        due = [day for (day,) in await conn.execute(_DUE, {"tenant": tenant_id})]
+    built = days = 0
+    for day in due:
         async with tenant_transaction(engine, tenant_id) as conn:
+            version = (await conn.execute(_VERSION, {"tenant": tenant_id, "day": day})).scalar()
+            if version is None:  # built meanwhile, or gone
+                continue
             found = await day_sketches(conn, tenant_id, day, min_people=min_people)
             await conn.execute(_CLEAR, {"tenant": tenant_id, "day": day})
             if found:
@@ -192,8 +199,8 @@ async def build_sketches(engine: AsyncEngine, tenant_id: int, *, min_people: int
                                              "dimension": s.dimension, "key": list(s.key), "bot": s.bot,
                                              "people": s.people, "registers": s.registers} for s in found])
             await conn.execute(_BUILT, {"tenant": tenant_id, "day": day, "version": version})
-        built += len(found)
-    return SketchRun(len(due), built)
+        built, days = built + len(found), days + 1
+    return SketchRun(days, built)
 
 
 async def pending_sketch_work(engine: AsyncEngine) -> list[int]:
@@ -280,10 +287,12 @@ def count_sql(dimension: str, exact: Callable[[bool], str], *, keyed: int = 0, w
 
 def counts_from(rows: Iterable[Any]) -> dict[Any, int]:
     """The distinct people per key (a tuple for an array key) from the rows of a :func:`count_sql`
-    statement. A key counted from one sketch alone is exact: the sketch's own count."""
+    statement. A key counted from one sketch alone is exact: the sketch's own count; an estimate is
+    never below the exact count of any one of its sketches."""
     exact: dict[Any, int] = {}
     merged: dict[Any, np.ndarray] = {}
     alone: dict[Any, int | None] = {}  # the people of a key's only sketch (None: several)
+    floor: dict[Any, int] = defaultdict(int)
     pairs: dict[Any, list[tuple[int, int]]] = defaultdict(list)
     for row in rows:
         key = tuple(row.key) if isinstance(row.key, list) else row.key
@@ -294,11 +303,12 @@ def counts_from(rows: Iterable[Any]) -> dict[Any, int]:
         else:
             registers = np.frombuffer(row.registers, dtype=np.uint8)
             alone[key] = int(row.value) if key not in merged else None
+            floor[key] = max(floor[key], int(row.value))
             merged[key] = registers if key not in merged else np.maximum(merged[key], registers)
     for key, found in pairs.items():
         merged[key] = np.maximum(merged[key], registers_of(found))
         alone[key] = None
     for key, registers in merged.items():
         only = alone[key]
-        exact[key] = only if only is not None else round(estimate(registers))
+        exact[key] = only if only is not None else max(round(estimate(registers)), floor[key])
     return exact

@@ -99,17 +99,19 @@ async def session_totals(conn: AsyncConnection, *, period: Period, include_bots:
     count for returning visitors only when ``include_bots`` admits them. ``returning=False`` leaves
     returning visitors uncomputed (None): the only figure that reads the tenant's sessions of all
     time, not just the period's. ``median=False`` leaves the median uncomputed (None). Without a
-    content item or segment the figures come from the per-day rollup (analytics.sessions.days), and
-    the session rows are read only for the median and returning visitors."""
-    if content_id is None and segment is None:
+    content item or segment, and without the median and returning visitors, the figures come from the
+    per-day rollup (analytics.sessions.days; distinct people from its sketches where a day's group is
+    large); otherwise every figure comes from the period's session rows, exact (returning visitors
+    are then counted against exact visitors)."""
+    if content_id is None and segment is None and not (median or returning):
         values = days.params(period, include_bots)
         row = (await conn.execute(text(days.TOTALS_SQL), values)).one()
-        counts = replace(SessionCounts.of(row), visitors=await days.people_count(conn, "visitors", values),
-                         users=await days.people_count(conn, "users", values))
-        bots = int(row.bots)
-        if not (median or returning):
-            return SessionTotals(**counts.__dict__, median_duration_seconds=None, returning_visitors=None,
-                                 bot_sessions=bots)
+        sessions = int(row.sessions)  # a visitor has a session: an estimate is held under the sessions
+        counts = replace(SessionCounts.of(row),
+                         visitors=min(await days.people_count(conn, "visitors", values), sessions),
+                         users=min(await days.people_count(conn, "users", values), sessions))
+        return SessionTotals(**counts.__dict__, median_duration_seconds=None, returning_visitors=None,
+                             bot_sessions=int(row.bots))
     scope = _scope(include_bots)
     firsts = "".join(", " + _FIRST_SEEN.format(name=name, key=key, tenant=CURRENT_TENANT, scope=scope)
                      for name, key in (("by_visitor", "visitor_id"), ("by_user", "user_id"),
@@ -122,8 +124,7 @@ async def session_totals(conn: AsyncConnection, *, period: Period, include_bots:
                (SELECT count(*) FROM sessions WHERE {_in_period()} AND excluded) AS bots
         FROM s"""
     row = (await conn.execute(text(sql), _range(period, content_id, segment))).one()
-    if content_id is not None or segment is not None:
-        counts, bots = SessionCounts.of(row), int(row.bots)
+    counts, bots = SessionCounts.of(row), int(row.bots)
     middle = None if row.median is None else metrics.seconds(float(row.median))
     return SessionTotals(**counts.__dict__, median_duration_seconds=middle,
                          returning_visitors=None if row.returning is None else int(row.returning),
@@ -155,8 +156,9 @@ async def session_series(conn: AsyncConnection, *, period: Period, granularity: 
         positions = [bisect_right(bucket_starts, row.bucket) - 1 for row in rows]
         visitors, users = (await days.people_by_bucket(conn, "visitors", values),
                            await days.people_by_bucket(conn, "users", values))
-        counted = [replace(SessionCounts.of(row), visitors=visitors.get(row.bucket, 0),
-                           users=users.get(row.bucket, 0)) for row in rows]
+        held = [(int(row.sessions), visitors.get(row.bucket, 0), users.get(row.bucket, 0)) for row in rows]
+        counted = [replace(SessionCounts.of(row), visitors=min(v, n), users=min(u, n))
+                   for row, (n, v, u) in zip(rows, held, strict=True)]
     buckets: dict[datetime, SessionCounts] = {start: SessionCounts() for start in bucket_starts}
     for counts, at in zip(counted, positions, strict=True):
         buckets[bucket_starts[max(at, 0)]] = counts
@@ -330,7 +332,10 @@ async def _with_visitors(conn: AsyncConnection, dimension: str, values: dict[str
     if not people:
         return rows
     visitors = await days.key_visitors(conn, dimension, values, [row.keys for row in rows])
-    return [replace(row, counts=replace(row.counts, visitors=visitors.get(row.keys, 0))) for row in rows]
+    # A visitor has a session: an estimate is held under the key's sessions.
+    return [replace(row, counts=replace(row.counts,
+                                        visitors=min(visitors.get(row.keys, 0), row.counts.sessions)))
+            for row in rows]
 
 
 async def breakdown_of(conn: AsyncConnection, *, dimension: str, period: Period, include_bots: bool,

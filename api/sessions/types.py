@@ -36,9 +36,12 @@ class SessionStatsChange:
 class SessionFigures:
     sessions: int = strawberry.field(description="Sessions that started in the period (COUNT of sessions).")
     visitors: int = strawberry.field(
-        description="Distinct visitors (COUNT DISTINCT cookieless visitor id) of those sessions.")
+        description="Distinct visitors (cookieless visitor ids) of those sessions: exact, or a HyperLogLog "
+                    "estimate (about 1.6 % standard error) when the period holds past days with 1,000 or "
+                    "more visitors.")
     users: int = strawberry.field(
-        description="Distinct known users (COUNT DISTINCT user id, sessions without one not counted).")
+        description="Distinct known users (user ids, sessions without one not counted): exact, or an "
+                    "estimate like visitors.")
     page_views: int = strawberry.field(description="PageViewed events of those sessions.")
     pages_per_session: float | None = strawberry.field(description="pageViews / sessions.")
     bounce_rate: float | None = strawberry.field(
@@ -95,7 +98,8 @@ class SessionSeriesPoint:
     start: datetime = strawberry.field(description="Bucket start in the tenant's time zone.")
     date: date = strawberry.field(description="Local date of the bucket start.")
     sessions: int = strawberry.field(description="Sessions that started in the bucket.")
-    visitors: int = strawberry.field(description="Distinct visitors of those sessions, within the bucket.")
+    visitors: int = strawberry.field(description="Distinct visitors of those sessions, within the bucket "
+                                                 "(an estimate as in SessionFigures.visitors).")
     page_views: int = strawberry.field(description="PageViewed events of those sessions.")
     bounce_rate: float | None = strawberry.field(description="Bounced sessions / sessions * 100.")
 

@@ -121,7 +121,9 @@ class FunnelStep:
     index: int = strawberry.field(description="Step position, 0 for the first.")
     title: str | None
     selector: str | None
-    users: int = strawberry.field(description="Distinct users who viewed the step in the period.")
+    users: int = strawberry.field(description="Distinct users who viewed the step in the period: exact, "
+                                              "or an estimate (about 1.6 %) over past days with 1,000 or "
+                                              "more viewers of the step.")
     percent_of_first: float = strawberry.field(description="users / users of the first step * 100.")
     drop_off: float = strawberry.field(
         description="Percentage points of the first step's users lost since the previous step.")

@@ -4,13 +4,15 @@ each day's visitors and users in ``session_people_days`` and of each tour step's
 ``daily_users`` (analytics.rollups.sketches).
 
 - ``session_day_versions``: per tenant and day, a version that statement triggers on the three
-  per-day tables bump whenever a day's set of people changes (a row inserted or deleted; a changed session
-  count leaves the set as it was), and ``sketched``: the version the sketch job last built that day at.
-- ``visitor_sketches``: the registers of one group and day, with the version of the day they were built
-  from. A reader uses a sketch only while its version is the day's version, so a sketch can never
-  answer for a set that has changed since: whoever changed it (the rollup, scoring, bot rules,
-  erasure, retention) bumped the version in the same transaction. Groups without a current sketch are
-  counted from the exact rows.
+  per-day tables bump whenever a day's set of people changes (a row inserted or deleted; a changed
+  session count leaves the set as it was), and ``due``: whether the sketch job has yet to build the
+  day at that version.
+- ``visitor_sketches``: the registers of one group and day, with the version of the day they were
+  built from. A reader uses a sketch only while its version is the day's version, so a sketch can
+  never answer for a set that has changed since: whoever changed it (the rollup, scoring, bot rules,
+  erasure, retention) bumped the version in the same transaction, to a new value of one sequence
+  (retention deletes a day's version row and then, deleting the day's sessions, makes a new one).
+  Groups without a current sketch are counted from the exact rows.
 
 Revision ID: 0041_visitor_sketches
 Revises: 0040_session_key_days
@@ -33,12 +35,16 @@ _REFERENCING = {"INSERT": "NEW TABLE AS changed_rows", "DELETE": "OLD TABLE AS c
 
 
 def upgrade() -> None:
+    # Versions from one sequence: a day whose rows were deleted (retention) and filled again never gets
+    # back a version an old sketch carries. ``due``: the day's people changed since the sketch job last
+    # built it (a bump of a due day changes no indexed column, so it stays a HOT update).
+    op.execute("CREATE SEQUENCE session_day_version_seq")
     op.execute("""
         CREATE TABLE session_day_versions (
-            tenant_id bigint NOT NULL, day date NOT NULL, version bigint NOT NULL DEFAULT 1,
-            sketched bigint, PRIMARY KEY (tenant_id, day))""")
-    op.execute("CREATE INDEX session_day_versions_due ON session_day_versions (tenant_id, day) "
-               "WHERE sketched IS DISTINCT FROM version")
+            tenant_id bigint NOT NULL, day date NOT NULL,
+            version bigint NOT NULL DEFAULT nextval('session_day_version_seq'),
+            due boolean NOT NULL DEFAULT true, PRIMARY KEY (tenant_id, day))""")
+    op.execute("CREATE INDEX session_day_versions_due ON session_day_versions (tenant_id, day) WHERE due")
     # STORAGE MAIN: a sketch (4,096 bytes, compressible) stays in the row instead of a TOAST table,
     # so reading a month of a dimension's sketches is one index range scan.
     op.execute("""
@@ -57,7 +63,8 @@ def upgrade() -> None:
         BEGIN
             INSERT INTO session_day_versions AS v (tenant_id, day)
             SELECT DISTINCT tenant_id, day FROM changed_rows ORDER BY 1, 2
-            ON CONFLICT (tenant_id, day) DO UPDATE SET version = v.version + 1;
+            ON CONFLICT (tenant_id, day) DO UPDATE
+                SET version = nextval('session_day_version_seq'), due = true;
             RETURN NULL;
         END $$""")
     for table in _PEOPLE_TABLES:
@@ -86,7 +93,7 @@ def upgrade() -> None:
         CREATE FUNCTION analytics_sketch_work() RETURNS TABLE (tenant_id bigint, days bigint)
         LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
             SELECT d.tenant_id, count(*) FROM session_day_versions d JOIN tenants t ON t.id = d.tenant_id
-            WHERE d.sketched IS DISTINCT FROM d.version AND d.day < (now() AT TIME ZONE t.timezone)::date
+            WHERE d.due AND d.day < (now() AT TIME ZONE t.timezone)::date
             GROUP BY d.tenant_id
         $$""")
     op.execute("REVOKE ALL ON FUNCTION analytics_sketch_work() FROM PUBLIC")
@@ -107,3 +114,4 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION analytics_key_day_visitors(text, date, text[], boolean)")
     op.execute("DROP TABLE visitor_sketches")
     op.execute("DROP TABLE session_day_versions")
+    op.execute("DROP SEQUENCE session_day_version_seq")
