@@ -86,6 +86,7 @@ async def startup(ctx: dict[str, Any]) -> None:
 async def startup_and_sweep(ctx: dict[str, Any]) -> None:
     """Startup for burst workers: queue every tenant with outbox rows, then drain the queue."""
     await startup(ctx)
+    ctx["burst"] = True
     await sweep_outbox(ctx)
 
 
@@ -185,6 +186,12 @@ async def single_run(engine: AsyncEngine, kind: int, key: int) -> AsyncIterator[
 SESSIONS_LOCK, BOT_RULE_LOCK, SEGMENTS_LOCK, FEATURE_LOCK, EVENT_BACKFILL_LOCK, FUNNEL_LOCK = 1, 2, 3, 4, 5, 6
 IDENTITY_LOCK, USER_JOB_LOCK = 7, 8
 PRICE_SYNC_LOCK, SKETCH_LOCK = 10, 11
+
+
+# A changed past day is sketched again this long after the sweeper first finds it (one queued job per
+# tenant meanwhile): while a backfill or a late drain keeps changing a day, it is rebuilt about twice a
+# minute instead of after every claim (each rebuild reads the whole day); until then it is read exactly.
+SKETCH_DELAY_SECONDS = 30.0
 
 
 @changes_answers
@@ -404,7 +411,9 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
     for tenant_id, funnel_id in await funnel_backfill.pending_backfills(ctx["engine"]):
         await enqueue_funnel_backfill(ctx["redis"], tenant_id, funnel_id, sweep=True)
     for tenant_id in await pending_sketch_work(ctx["engine"]):
-        await enqueue_sketches(ctx["redis"], tenant_id, sweep=True)
+        # A burst worker sweeps once and must not wait for a deferred job.
+        later = None if ctx.get("burst") else SKETCH_DELAY_SECONDS
+        await enqueue_sketches(ctx["redis"], tenant_id, later=later)
     for tenant_id in await tenants_to_rederive(ctx["engine"]):
         await enqueue_identity(ctx["redis"], tenant_id, sweep=True)
     await sweep_user_jobs(ctx)

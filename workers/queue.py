@@ -83,10 +83,11 @@ async def enqueue_segments(redis: ArqRedis, tenant_id: int, *, sweep: bool = Fal
     return await redis.enqueue_job(SEGMENTS_JOB, tenant_id, _job_id=job_id) is not None
 
 
-async def enqueue_sketches(redis: ArqRedis, tenant_id: int, *, sweep: bool = False) -> bool:
-    """Queue the sketching of the tenant's changed days (``sketches:<tenant>``: coalesced per tenant)."""
-    job_id = f"sketches:{tenant_id}{_sweep_suffix(sweep)}"
-    return await redis.enqueue_job(SKETCHES_JOB, tenant_id, _job_id=job_id) is not None
+async def enqueue_sketches(redis: ArqRedis, tenant_id: int, *, later: float | None = None) -> bool:
+    """Queue the sketching of the tenant's changed days (``sketches:<tenant>``: asking again while one
+    is queued or running is a no-op); ``later``: in that many seconds."""
+    return await redis.enqueue_job(SKETCHES_JOB, tenant_id, _job_id=f"sketches:{tenant_id}",
+                                   _defer_by=later) is not None
 
 
 async def enqueue_feature_backfill(redis: ArqRedis, tenant_id: int, feature_id: int, *,

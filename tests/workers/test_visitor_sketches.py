@@ -181,6 +181,32 @@ async def test_the_worker_sketches_a_day_whose_people_changed(
     assert await checked(owner_engine, shop.id) == []
 
 
+async def test_the_sweeper_queues_the_sketch_job_for_later_and_a_burst_worker_at_once(
+        app_engine: AsyncEngine, shop: TenantKeys, settings: Any) -> None:
+    from arq.constants import default_queue_name, job_key_prefix
+    from arq.jobs import Job, JobStatus
+
+    from workers import jobs
+    from workers.queue import connect
+
+    redis = await connect(settings.redis_url)
+    job_id = f"sketches:{shop.id}"
+    try:
+        assert shop.id in await sketches.pending_sketch_work(app_engine)  # after the shop's rollup
+        for burst, status in ((False, JobStatus.deferred), (True, JobStatus.deferred)):
+            await jobs.sweep_outbox({"engine": app_engine, "redis": redis, "settings": settings, "burst": burst})
+            # The deferred job holds the id: a burst sweep meanwhile adds nothing.
+            assert await Job(job_id, redis).status() == status
+        await redis.delete(job_key_prefix + job_id)
+        await redis.zrem(default_queue_name, job_id)
+        await jobs.sweep_outbox({"engine": app_engine, "redis": redis, "settings": settings, "burst": True})
+        assert await Job(job_id, redis).status() == JobStatus.queued
+    finally:
+        await redis.delete(job_key_prefix + job_id)
+        await redis.zrem(default_queue_name, job_id)
+        await redis.aclose()
+
+
 async def test_a_groups_visitors_are_read_only_in_its_own_tenant(
         app_engine: AsyncEngine, shop: TenantKeys, make_tenant: Any) -> None:
     look_up = text("SELECT count(*) FROM analytics_key_day_visitors('sources', '2025-05-11', '{direct}', false)")
