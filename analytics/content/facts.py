@@ -3,16 +3,18 @@ conversations, time to conversion, calls-to-action, documents and videos, popula
 
 They count the content sessions (one content item within one session) whose first event of that
 item falls in the period, and keep sessions that are not excluded as bots unless ``include_bots``
-(the flag is read from ``sessions`` at query time, so later flags apply at once).
+(the side stored on each content session, ``content_sessions.bot``: its session's when written, set
+again by the day correction after a later flag, as the counters are; analytics.content.upkeep).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics import metrics
@@ -20,14 +22,14 @@ from analytics.content.derive import DOCUMENT_VIEW, VIDEO_COMPLETION, VIDEO_VIEW
 from analytics.db import CURRENT_TENANT
 from analytics.periods import Period
 
-# The content sessions of the period (session facts), with the bot filter applied through sessions.
+# The content sessions of the period (session facts), with the bot filter on their stored side.
 _FACT_SESSIONS = f"""
 cs AS (
     SELECT cs.session_id, cs.content_id, cs.first_view_at, cs.engaged_ms, cs.first_conversion_at
-    FROM content_sessions cs JOIN sessions s ON s.tenant_id = cs.tenant_id AND s.id = cs.session_id
+    FROM content_sessions cs
     WHERE cs.{CURRENT_TENANT} AND cs.started_at >= :start AND cs.started_at < :end
       AND (CAST(:content AS text) IS NULL OR cs.content_id = :content)
-      AND (CAST(:include_bots AS boolean) OR NOT s.excluded)
+      AND (CAST(:include_bots AS boolean) OR NOT cs.bot)
 )"""
 
 
@@ -87,45 +89,62 @@ class SessionFigures:
         return metrics.video_completion_rate(self.video_completions, self.video_views)
 
 
-_SESSION_FIGURES = text(
-    f"""
-    WITH {_FACT_SESSIONS},
-    timed AS (
-        SELECT engaged_ms, first_view_at IS NOT NULL AS viewed,
-               extract(epoch FROM first_conversion_at - first_view_at) AS to_conversion FROM cs
-    ),
-    conv AS (SELECT c.session_id, c.messages, c.turns, extract(epoch FROM c.last_at - c.started_at) AS lasted
-             FROM {_joined("content_conversations", "c")}),
-    items AS (SELECT i.kind, i.count FROM {_joined("content_session_items", "i")})
-    SELECT * FROM (
-        SELECT count(*) FILTER (WHERE viewed), coalesce(sum(engaged_ms) FILTER (WHERE viewed), 0),
+# The three independent parts of SessionFigures (each its own pass over a table), in field order:
+# time on capsule and to conversion, conversations, documents and videos.
+TIME, CONVERSATIONS, ASSETS = "time", "conversations", "assets"
+PARTS = (TIME, CONVERSATIONS, ASSETS)
+_PART_SQL = {
+    TIME: """SELECT count(*) FILTER (WHERE viewed), coalesce(sum(engaged_ms) FILTER (WHERE viewed), 0),
                percentile_cont(0.5) WITHIN GROUP (ORDER BY engaged_ms) FILTER (WHERE viewed) / 1000,
                coalesce(sum(engaged_ms), 0), count(*) FILTER (WHERE to_conversion >= 0),
                coalesce(sum(to_conversion) FILTER (WHERE to_conversion >= 0), 0),
                percentile_cont(0.5) WITHIN GROUP (ORDER BY to_conversion) FILTER (WHERE to_conversion >= 0)
-        FROM timed) t,
-    (SELECT count(*), coalesce(sum(messages), 0), coalesce(sum(turns), 0), count(DISTINCT session_id),
-            coalesce(sum(lasted), 0), percentile_cont(0.5) WITHIN GROUP (ORDER BY lasted)
-        FROM conv) c,
-    (SELECT coalesce(sum(count) FILTER (WHERE kind = '{DOCUMENT_VIEW}'), 0),
+        FROM (SELECT engaged_ms, first_view_at IS NOT NULL AS viewed,
+                     extract(epoch FROM first_conversion_at - first_view_at) AS to_conversion FROM cs) t""",
+    CONVERSATIONS: f"""SELECT count(*), coalesce(sum(messages), 0), coalesce(sum(turns), 0),
+            count(DISTINCT session_id), coalesce(sum(lasted), 0),
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY lasted)
+        FROM (SELECT c.session_id, c.messages, c.turns, extract(epoch FROM c.last_at - c.started_at) AS lasted
+              FROM {_joined("content_conversations", "c")}) c""",
+    ASSETS: f"""SELECT coalesce(sum(count) FILTER (WHERE kind = '{DOCUMENT_VIEW}'), 0),
             coalesce(sum(count) FILTER (WHERE kind = '{VIDEO_VIEW}'), 0),
-            coalesce(sum(count) FILTER (WHERE kind = '{VIDEO_COMPLETION}'), 0) FROM items) i
-    """
-)
+            coalesce(sum(count) FILTER (WHERE kind = '{VIDEO_COMPLETION}'), 0)
+        FROM {_joined("content_session_items", "i")}""",
+}
+_PART_WIDTH = {TIME: 7, CONVERSATIONS: 6, ASSETS: 3}
+
+
+def _session_figures_sql(parts: frozenset[str]) -> TextClause:
+    selected = ", ".join(f"({_PART_SQL[part]}) AS part_{part}" for part in PARTS if part in parts)
+    return text(f"WITH {_FACT_SESSIONS} SELECT * FROM {selected}")
+
+
+_SESSION_FIGURES = {frozenset(chosen): _session_figures_sql(frozenset(chosen))
+                    for chosen in ({p for p, on in zip(PARTS, bits, strict=True) if on}
+                                   for bits in itertools.product((False, True), repeat=len(PARTS))) if chosen}
 
 
 async def session_figures(conn: AsyncConnection, *, content_id: str | None, period: Period,
-                          include_bots: bool = False) -> SessionFigures:
-    row = (await conn.execute(_SESSION_FIGURES, _fact_params(content_id, period, include_bots))).one()
-    values: list[Any] = []
-    for f, value in zip(fields(SessionFigures), row, strict=True):
-        if value is None:
-            values.append(None)
-        elif f.name.endswith("seconds"):
-            values.append(metrics.seconds(float(value)) if "median" in f.name else float(value))
-        else:
-            values.append(int(value))
-    return SessionFigures(*values)
+                          include_bots: bool = False, parts: Collection[str] = PARTS) -> SessionFigures:
+    """The figures of the content sessions of the period; only those of ``parts`` are read (the others
+    keep their defaults: zeros and None)."""
+    chosen = frozenset(parts) & frozenset(PARTS)
+    if not chosen:
+        return SessionFigures()
+    params = _fact_params(content_id, period, include_bots)
+    row = iter((await conn.execute(_SESSION_FIGURES[chosen], params)).one())
+    values: dict[str, Any] = {}
+    names = iter(f.name for f in fields(SessionFigures))
+    for part in PARTS:
+        for name in itertools.islice(names, _PART_WIDTH[part]):
+            if part not in chosen:
+                continue
+            value = next(row)
+            if value is None or not name.endswith("seconds"):
+                values[name] = None if value is None else int(value)
+            else:
+                values[name] = metrics.seconds(float(value)) if "median" in name else float(value)
+    return SessionFigures(**values)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics import metrics
-from analytics.content.facts import SessionFigures, session_figures
+from analytics.content.facts import ASSETS, CONVERSATIONS, PARTS, TIME, session_figures
 from analytics.db import CURRENT_TENANT
 from analytics.db import HUMANS_UNLESS_INCLUDE_BOTS as HUMANS
 from analytics.ingest.catalogue import CONTENT
@@ -185,27 +185,35 @@ async def content_series(conn: AsyncConnection, *, content_id: str | None, perio
     return [SeriesPoint(start, ContentCounts.from_mapping(values)) for start, values in buckets.items()]
 
 
-# The figures content_figures takes from the counters; the others read the session facts (and
-# ``unique_views`` the viewers), which cost a pass over the period's content sessions.
-COUNTER_FIGURES = frozenset({"views", "dismissals", "cta_clicks", "cta_click_through_rate", "conversions",
-                             "conversion_rate"})
+# The figures content_figures takes from the session facts, by the part of them each needs (each part
+# a pass over the period's content sessions or their rows); ``unique_views`` reads the viewers, the
+# others the counters.
+FIGURE_PARTS = {
+    **dict.fromkeys(("viewing_sessions", "total_time_on_content_seconds", "avg_time_on_content_seconds",
+                     "median_time_on_content_seconds", "converting_sessions",
+                     "avg_time_to_conversion_seconds", "median_time_to_conversion_seconds"), TIME),
+    **dict.fromkeys(("conversations", "messages", "messages_per_conversation", "sessions_with_conversation",
+                     "conversation_turns", "turns_per_session", "avg_conversation_duration_seconds",
+                     "median_conversation_duration_seconds"), CONVERSATIONS),
+    **dict.fromkeys(("document_views", "video_views", "video_completions", "video_completion_rate"), ASSETS),
+}
 
 
 async def content_figures(conn: AsyncConnection, *, content_id: str | None, period: Period,
                           include_bots: bool = False, wanted: Collection[str] | None = None
                           ) -> dict[str, Any]:
     """Every figure of one item (all items when ``content_id`` is None) over the period, by name, in
-    the order reports show them; the graph and the CLI both read this. With ``wanted`` (figure names)
-    holding only counter figures, the others are not computed: unique views are None and the session
-    figures zeros."""
+    the order reports show them; the graph and the CLI both read this. With ``wanted`` (figure names),
+    only the parts those figures need are read: the others are zeros (unique views None)."""
     ids = None if content_id is None else [content_id]
     counts = combined(list((await content_counts(conn, content_ids=ids, period=period,
                                                  include_bots=include_bots)).values()))
     uniques: dict[str | None, int] | None = None
-    facts = SessionFigures()
-    if wanted is None or set(wanted) - COUNTER_FIGURES:
+    if wanted is None or "unique_views" in wanted:
         uniques = await unique_views(conn, content_ids=ids, period=period, include_bots=include_bots)
-        facts = await session_figures(conn, content_id=content_id, period=period, include_bots=include_bots)
+    parts = PARTS if wanted is None else {FIGURE_PARTS[f] for f in wanted if f in FIGURE_PARTS}
+    facts = await session_figures(conn, content_id=content_id, period=period, include_bots=include_bots,
+                                  parts=parts)
     return {
         "views": counts.views, "unique_views": None if uniques is None else uniques[None],
         "dismissals": counts.dismissals,

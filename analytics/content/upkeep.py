@@ -1,8 +1,10 @@
 """Content facts inside the rollup transaction: replace the rows of every session the session upkeep
 re-derived (or removed) with a fresh derivation from the session's events.
 
-Rows carry no bot flag: reads join ``sessions`` and keep ``NOT excluded`` unless bots are asked
-for, so a session flagged later (scorer, bot rule) needs no rewrite here.
+``content_sessions`` rows carry their session's bot side (``bot``), read from the session row the
+upkeep wrote just before, so content reads need not join ``sessions``. A session flagged later
+(scorer, bot rule, exemption, unknown-agent setting) marks its days, and the day correction sets the
+flag again (``CONTENT_FLAGS.day_resyncs``; conversations and items follow their content session).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics.content.derive import ContentFacts, ContentSession, Conversation, SessionItem, content_facts
 from analytics.rollups.aggregate import RawEvent
+from analytics.rollups.consumers import Claim, Consumer, Difference, compare
 
 _TABLES = {"content_sessions": ContentSession, "content_conversations": Conversation,
            "content_session_items": SessionItem}
@@ -32,11 +35,18 @@ _DELETES = [text(f"DELETE FROM {table} WHERE tenant_id = :tenant AND session_id 
             for table in _TABLES]
 
 
+# A content session's bot side: its session's, as the session upkeep has just written it.
+_SESSION_BOT = ("coalesce((SELECT s.excluded FROM sessions s WHERE s.tenant_id = :tenant "
+                "AND s.id = u.session_id), false)")
+
+
 def _insert(table: str, row_type: type) -> TextClause:
     names = _columns(row_type)
     arrays = ", ".join(f"CAST(:{c} AS {_SQL_TYPES.get(c, 'text')}[])" for c in names)
-    return text(f"INSERT INTO {table} (tenant_id, {', '.join(names)}) "
-                f"SELECT :tenant, * FROM unnest({arrays})")
+    flagged = table == "content_sessions"
+    return text(f"INSERT INTO {table} (tenant_id, {', '.join(names)}{', bot' if flagged else ''}) "
+                f"SELECT :tenant, u.*{', ' + _SESSION_BOT if flagged else ''} "
+                f"FROM unnest({arrays}) AS u({', '.join(names)})")
 
 
 _INSERTS = {table: _insert(table, row_type) for table, row_type in _TABLES.items()}
@@ -65,3 +75,34 @@ async def replace_content_facts(conn: AsyncConnection, tenant_id: int,
             names = _columns(_TABLES[table])
             await conn.execute(_INSERTS[table], {"tenant": tenant_id, **{
                 name: [value[i] for value in values] for i, name in enumerate(names)}})
+
+
+# --- the stored bot side -----------------------------------------------------------------------
+
+# One marked day's content sessions whose stored side is not their session's (any more).
+BOT_RESYNC = (
+    "UPDATE content_sessions c SET bot = NOT c.bot WHERE c.tenant_id = :tenant "
+    "AND c.started_at >= :start AND c.started_at < :end AND c.bot <> coalesce((SELECT s.excluded "
+    "FROM sessions s WHERE s.tenant_id = c.tenant_id AND s.id = c.session_id), false)"
+)
+
+
+async def _nothing(conn: AsyncConnection, claim: Claim) -> None:
+    """The session upkeep writes the facts (it knows which sessions it re-derived), before the consumers."""
+
+
+async def _verify(conn: AsyncConnection, tenant_id: int) -> list[Difference]:
+    found = await compare(
+        conn, tenant_id, "content_sessions",
+        "SELECT c.session_id, c.content_id, coalesce(s.excluded, false) FROM content_sessions c "
+        "LEFT JOIN sessions s ON s.tenant_id = c.tenant_id AND s.id = c.session_id "
+        "WHERE c.tenant_id = :tenant",
+        "SELECT session_id, content_id, bot FROM content_sessions WHERE tenant_id = :tenant")
+    return [found] if found else []
+
+
+CONTENT_FLAGS = Consumer("content_flags", _nothing, _verify, day_resyncs=(BOT_RESYNC,),
+                         tables=("content_sessions",))
+"""The content sessions' stored bot side in the registry (analytics.rollups.registry): set again by
+the day corrections, checked by ``analytics rollups verify``. The facts themselves are written by the
+session upkeep (:func:`replace_content_facts`)."""

@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analytics.rollups.recompute import verify_rollups
@@ -406,3 +407,45 @@ async def test_unique_views_never_exceed_views_for_part_of_a_day(
         "views": 4, "uniqueViews": 3, "previous": {"views": 0, "uniqueViews": 0},
         "change": {"views": None, "uniqueViews": None}}
     assert whole_day["tenant"]["content"]["top"] == [{"contentId": "cap1", "views": 4, "uniqueViews": 3}]
+
+
+QA_AGENT = CHROME + " InternalQA/3.1"
+PARTS = """query($bots: Boolean!) { tenant { content(range: {from: "2025-05-10", to: "2025-05-10"},
+    includeBots: $bots) { stats { viewingSessions avgTimeOnContentSeconds conversations documentViews } } } }"""
+
+
+async def test_a_session_flagged_later_moves_its_content_sessions_to_the_bots_after_the_correction(
+        gql: GraphQLClient, make_tenant: Any, run_worker: Any, owner_engine: AsyncEngine) -> None:
+    tenant = await make_tenant()
+    a, qa = visit(CHROME, "a"), visit(QA_AGENT, "qa")
+    result = await gql.track(tenant.publishable, [
+        a("ContentViewed", "10T10:00:00"), a("ContentEngagement", "10T10:01:00", engagement={"timeOnPageMs": 30_000}),
+        qa("ContentViewed", "10T11:00:00"), said(qa, "10T11:00:10", "q1", "user"),
+        qa("ContentAssetViewed", "10T11:00:20", capsule={"assetId": "doc1", "assetKind": "document"}),
+        qa("ContentEngagement", "10T11:01:00", engagement={"timeOnPageMs": 90_000})])
+    assert result["rejected"] == 0, result["rejections"]
+    await run_worker()
+
+    async def stats(bots: bool) -> dict[str, Any]:
+        return (await gql.data(tenant.secret, PARTS, {"bots": bots}))["tenant"]["content"]["stats"]
+
+    both = {"viewingSessions": 2, "avgTimeOnContentSeconds": 60.0, "conversations": 1, "documentViews": 1}
+    assert await stats(False) == both
+    # Each figure asked alone reads only its part of the facts, and gives the same number.
+    for name, value in both.items():
+        alone = f"{{ tenant {{ content(range: {{from: \"2025-05-10\", to: \"2025-05-10\"}}) {{ stats {{ {name} }} }} }} }}"
+        assert (await gql.data(tenant.secret, alone))["tenant"]["content"]["stats"] == {name: value}
+
+    await gql.data(tenant.secret, 'mutation { addBotRule(pattern: "internalqa") { id } }')
+    await run_worker()  # the rule flags qa's session and corrects its day: the stored side follows
+    assert await stats(False) == {"viewingSessions": 1, "avgTimeOnContentSeconds": 30.0, "conversations": 0,
+                                  "documentViews": 0}
+    assert await stats(True) == both
+    async with owner_engine.connect() as conn:
+        assert await verify_rollups(conn, tenant.id) == []
+
+    # A stored side that is not its session's is a difference the check names.
+    async with owner_engine.begin() as conn:
+        await conn.execute(text("UPDATE content_sessions SET bot = NOT bot WHERE tenant_id = :t"), {"t": tenant.id})
+    async with owner_engine.connect() as conn:
+        assert [d.table for d in await verify_rollups(conn, tenant.id)] == ["content_sessions"]
