@@ -21,6 +21,7 @@ from analytics import metrics
 from analytics.content.derive import DOCUMENT_VIEW, VIDEO_COMPLETION, VIDEO_VIEW
 from analytics.db import CURRENT_TENANT
 from analytics.periods import Period
+from analytics.sessions.days import EDGES, Window
 
 # The content sessions of the period (session facts), with the bot filter on their stored side.
 _FACT_SESSIONS = f"""
@@ -90,9 +91,12 @@ class SessionFigures:
 
 
 # The three independent parts of SessionFigures (each its own pass over a table), in field order:
-# time on capsule and to conversion, conversations, documents and videos.
-TIME, CONVERSATIONS, ASSETS = "time", "conversations", "assets"
+# time on capsule and to conversion, conversations, documents and videos. The time part's sums come
+# from the per-day rows (content_days) unless its medians (MEDIANS) are asked for too, which only the
+# content sessions themselves give.
+TIME, CONVERSATIONS, ASSETS, MEDIANS = "time", "conversations", "assets", "medians"
 PARTS = (TIME, CONVERSATIONS, ASSETS)
+EVERY_PART = (*PARTS, MEDIANS)
 _PART_SQL = {
     TIME: """SELECT count(*) FILTER (WHERE viewed), coalesce(sum(engaged_ms) FILTER (WHERE viewed), 0),
                percentile_cont(0.5) WITHIN GROUP (ORDER BY engaged_ms) FILTER (WHERE viewed) / 1000,
@@ -124,20 +128,55 @@ _SESSION_FIGURES = {frozenset(chosen): _session_figures_sql(frozenset(chosen))
                                    for bits in itertools.product((False, True), repeat=len(PARTS))) if chosen}
 
 
+# The time part's sums over the period: its whole local days from content_days, its edge hours from
+# the content sessions (Window's parameters).
+_TIME_DAYS = text(
+    f"""
+    SELECT coalesce(sum(viewing), 0), coalesce(sum(viewing_ms), 0), coalesce(sum(all_ms), 0),
+           coalesce(sum(converting), 0), coalesce(sum(to_conversion), 0)
+    FROM (
+        SELECT viewing_sessions AS viewing, viewing_engaged_ms AS viewing_ms, engaged_ms AS all_ms,
+               converting_sessions AS converting, time_to_conversion_seconds AS to_conversion
+        FROM content_days WHERE {CURRENT_TENANT} AND day BETWEEN :whole_first AND :whole_last
+          AND (CAST(:content AS text) IS NULL OR content_id = :content)
+          AND (CAST(:include_bots AS boolean) OR NOT bot)
+        UNION ALL
+        SELECT CAST(first_view_at IS NOT NULL AS integer),
+               CASE WHEN first_view_at IS NOT NULL THEN engaged_ms ELSE 0 END, engaged_ms,
+               coalesce(CAST(first_conversion_at >= first_view_at AS integer), 0),
+               CASE WHEN first_conversion_at >= first_view_at
+                    THEN extract(epoch FROM first_conversion_at - first_view_at) ELSE 0 END
+        FROM content_sessions WHERE {EDGES}
+          AND (CAST(:content AS text) IS NULL OR content_id = :content)
+          AND (CAST(:include_bots AS boolean) OR NOT bot)) AS d
+    """
+)
+_TIME_SUMS = ("viewing_sessions", "viewing_engaged_ms", "engaged_ms", "converting_sessions",
+              "time_to_conversion_seconds")
+
+
 async def session_figures(conn: AsyncConnection, *, content_id: str | None, period: Period,
-                          include_bots: bool = False, parts: Collection[str] = PARTS) -> SessionFigures:
+                          include_bots: bool = False, parts: Collection[str] = EVERY_PART) -> SessionFigures:
     """The figures of the content sessions of the period; only those of ``parts`` are read (the others
-    keep their defaults: zeros and None)."""
-    chosen = frozenset(parts) & frozenset(PARTS)
-    if not chosen:
-        return SessionFigures()
-    params = _fact_params(content_id, period, include_bots)
-    row = iter((await conn.execute(_SESSION_FIGURES[chosen], params)).one())
+    keep their defaults: zeros and None). The time part without ``MEDIANS`` reads the per-day sums."""
+    chosen = (frozenset(parts) | ({TIME} if MEDIANS in parts else set())) & frozenset(PARTS)
+    from_days = TIME in chosen and MEDIANS not in parts
+    from_rows = chosen - {TIME} if from_days else chosen
     values: dict[str, Any] = {}
+    if from_days:
+        window = Window.of(period).params()
+        sums = (await conn.execute(_TIME_DAYS, {**window, "content": content_id,
+                                                "include_bots": include_bots})).one()
+        values.update((name, float(v) if name.endswith("seconds") else int(v)) for name, v in zip(
+            _TIME_SUMS, sums, strict=True))
+    if not from_rows:
+        return SessionFigures(**values)
+    params = _fact_params(content_id, period, include_bots)
+    row = iter((await conn.execute(_SESSION_FIGURES[from_rows], params)).one())
     names = iter(f.name for f in fields(SessionFigures))
     for part in PARTS:
         for name in itertools.islice(names, _PART_WIDTH[part]):
-            if part not in chosen:
+            if part not in from_rows:
                 continue
             value = next(row)
             if value is None or not name.endswith("seconds"):

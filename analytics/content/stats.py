@@ -14,12 +14,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics import metrics
-from analytics.content.facts import ASSETS, CONVERSATIONS, PARTS, TIME, session_figures
+from analytics.content.facts import ASSETS, CONVERSATIONS, EVERY_PART, MEDIANS, TIME, session_figures
 from analytics.db import CURRENT_TENANT
 from analytics.db import HUMANS_UNLESS_INCLUDE_BOTS as HUMANS
 from analytics.ingest.catalogue import CONTENT
 from analytics.periods import Granularity, Period, bucket_day, bucket_starts, local_midnight
-from analytics.rollups.reads import ENTITY_IDS, counter_rows, counter_window
+from analytics.rollups import sketches
+from analytics.rollups.reads import counter_rows, counter_window
 
 CONTENT_METRICS = ("views", "dismissals", "cta_clicks", "conversions", "messages", "asset_views",
                    "video_completions", "engagements")
@@ -69,28 +70,37 @@ async def content_counts(conn: AsyncConnection, *, content_ids: Sequence[str] | 
     return result
 
 
-_UNIQUE_VIEWS = text(
-    f"""
-    SELECT entity_id, count(DISTINCT user_key) FROM daily_users
-    WHERE {CURRENT_TENANT} AND entity_type = 'content' AND metric = 'views' AND step_index = -1
-      AND day BETWEEN :first AND :last AND {HUMANS} AND {ENTITY_IDS}
-    GROUP BY GROUPING SETS ((entity_id), ())
-    """
-)
+# Distinct viewers over whole days (``:whole_first`` .. ``:whole_last``): the per-day sketches of the
+# days that have them, the daily_users rows of the rest (analytics.rollups.sketches); per item, and of
+# all items together.
+_IDS = "(CAST(:ids AS text[]) IS NULL OR {} = ANY(CAST(:ids AS text[])))"
+_VIEWED = sketches.content_views("g.")
+_ITEM_VIEWERS = text(sketches.count_sql(
+    sketches.CONTENT_VIEWS,
+    sketches.daily_users_people("ARRAY[g.entity_id]", f"{_VIEWED} AND {_IDS.format('g.entity_id')}",
+                                by_group=False),
+    sketch_filter=f" AND {_IDS.format('s.key[1]')}"))
+_ALL_VIEWERS = text(sketches.count_sql(
+    sketches.CONTENT_VIEWERS, sketches.daily_users_people("CAST('{}' AS text[])", _VIEWED, by_group=False)))
 
 
 async def unique_views(conn: AsyncConnection, *, content_ids: Sequence[str] | None, period: Period,
                        include_bots: bool = False) -> dict[str | None, int] | None:
-    """Distinct users (userId, else anonymousId) who viewed each item over the local days of the
-    period; the ``None`` key holds the distinct users across all the items asked for. None when the
-    period is not whole local days: distinct users are kept per day, and a whole day's count beside
-    the views of part of it could exceed them."""
+    """Distinct users (userId, else anonymousId) who viewed each item asked for over the local days of
+    the period; the ``None`` key holds those of all items (``content_ids`` None: then only that key) or
+    of the one item asked for. Estimates where a day's viewers were sketched (analytics.rollups.
+    sketches). None when the period is not whole local days: distinct users are kept per day, and a
+    whole day's count beside the views of part of it could exceed them."""
     if period.days is None:
         return None
-    rows = await conn.execute(_UNIQUE_VIEWS, {
-        "first": period.days[0], "last": period.days[1], "include_bots": include_bots,
-        "ids": list(content_ids) if content_ids is not None else None})
-    return {None: 0, **{r[0]: int(r[1]) for r in rows}}
+    window = {"whole_first": period.days[0], "whole_last": period.days[1], "include_bots": include_bots}
+    if content_ids is None:
+        return {None: sketches.counts_from(await conn.execute(_ALL_VIEWERS, window)).get((), 0)}
+    counted = sketches.counts_from(await conn.execute(_ITEM_VIEWERS, {**window, "ids": list(content_ids)}))
+    found: dict[str | None, int] = {key[0]: n for key, n in counted.items()}
+    if len(content_ids) == 1:
+        found[None] = found.get(content_ids[0], 0)
+    return found
 
 
 _EXISTS = text(f"SELECT EXISTS (SELECT 1 FROM counters_daily WHERE {CURRENT_TENANT} "
@@ -190,8 +200,8 @@ async def content_series(conn: AsyncConnection, *, content_id: str | None, perio
 # others the counters.
 FIGURE_PARTS = {
     **dict.fromkeys(("viewing_sessions", "total_time_on_content_seconds", "avg_time_on_content_seconds",
-                     "median_time_on_content_seconds", "converting_sessions",
-                     "avg_time_to_conversion_seconds", "median_time_to_conversion_seconds"), TIME),
+                     "converting_sessions", "avg_time_to_conversion_seconds"), TIME),
+    **dict.fromkeys(("median_time_on_content_seconds", "median_time_to_conversion_seconds"), MEDIANS),
     **dict.fromkeys(("conversations", "messages", "messages_per_conversation", "sessions_with_conversation",
                      "conversation_turns", "turns_per_session", "avg_conversation_duration_seconds",
                      "median_conversation_duration_seconds"), CONVERSATIONS),
@@ -211,7 +221,7 @@ async def content_figures(conn: AsyncConnection, *, content_id: str | None, peri
     uniques: dict[str | None, int] | None = None
     if wanted is None or "unique_views" in wanted:
         uniques = await unique_views(conn, content_ids=ids, period=period, include_bots=include_bots)
-    parts = PARTS if wanted is None else {FIGURE_PARTS[f] for f in wanted if f in FIGURE_PARTS}
+    parts = EVERY_PART if wanted is None else {FIGURE_PARTS[f] for f in wanted if f in FIGURE_PARTS}
     facts = await session_figures(conn, content_id=content_id, period=period, include_bots=include_bots,
                                   parts=parts)
     return {

@@ -4,7 +4,7 @@ re-derived (or removed) with a fresh derivation from the session's events.
 ``content_sessions`` rows carry their session's bot side (``bot``), read from the session row the
 upkeep wrote just before, so content reads need not join ``sessions``. A session flagged later
 (scorer, bot rule, exemption, unknown-agent setting) marks its days, and the day correction sets the
-flag again (``CONTENT_FLAGS.day_resyncs``; conversations and items follow their content session).
+flag again (``CONTENT_SESSIONS.day_resyncs``; conversations and items follow their content session).
 """
 
 from __future__ import annotations
@@ -92,17 +92,29 @@ async def _nothing(conn: AsyncConnection, claim: Claim) -> None:
 
 
 async def _verify(conn: AsyncConnection, tenant_id: int) -> list[Difference]:
-    found = await compare(
+    found = [await compare(
         conn, tenant_id, "content_sessions",
         "SELECT c.session_id, c.content_id, coalesce(s.excluded, false) FROM content_sessions c "
         "LEFT JOIN sessions s ON s.tenant_id = c.tenant_id AND s.id = c.session_id "
         "WHERE c.tenant_id = :tenant",
-        "SELECT session_id, content_id, bot FROM content_sessions WHERE tenant_id = :tenant")
-    return [found] if found else []
+        "SELECT session_id, content_id, bot FROM content_sessions WHERE tenant_id = :tenant"),
+        await compare(
+        conn, tenant_id, "content_days",
+        "SELECT (started_at AT TIME ZONE (SELECT timezone FROM kept))::date, bot, content_id, count(*), "
+        "count(*) FILTER (WHERE first_view_at IS NOT NULL), "
+        "coalesce(sum(engaged_ms) FILTER (WHERE first_view_at IS NOT NULL), 0), sum(engaged_ms), "
+        "count(*) FILTER (WHERE first_conversion_at >= first_view_at), "
+        "coalesce(sum(extract(epoch FROM first_conversion_at - first_view_at)) "
+        "FILTER (WHERE first_conversion_at >= first_view_at), 0) "
+        "FROM content_sessions WHERE tenant_id = :tenant GROUP BY 1, 2, 3",
+        "SELECT day, bot, content_id, sessions, viewing_sessions, viewing_engaged_ms, engaged_ms, "
+        "converting_sessions, time_to_conversion_seconds FROM content_days WHERE tenant_id = :tenant")]
+    return [d for d in found if d]
 
 
-CONTENT_FLAGS = Consumer("content_flags", _nothing, _verify, day_resyncs=(BOT_RESYNC,),
-                         tables=("content_sessions",))
-"""The content sessions' stored bot side in the registry (analytics.rollups.registry): set again by
-the day corrections, checked by ``analytics rollups verify``. The facts themselves are written by the
-session upkeep (:func:`replace_content_facts`)."""
+CONTENT_SESSIONS = Consumer("content_sessions", _nothing, _verify, day_resyncs=(BOT_RESYNC,),
+                            tables=("content_sessions", "content_days"))
+"""The content sessions in the registry (analytics.rollups.registry): their stored bot side set again
+by the day corrections; both it and their per-day sums (``content_days``, kept by triggers on
+``content_sessions``, migration 0043) checked by ``analytics rollups verify``. The facts themselves
+are written by the session upkeep (:func:`replace_content_facts`)."""

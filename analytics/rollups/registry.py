@@ -7,7 +7,7 @@ all take it up.
 from __future__ import annotations
 
 from analytics.ai.consumer import COSTS
-from analytics.content.upkeep import CONTENT_FLAGS
+from analytics.content.upkeep import CONTENT_SESSIONS
 from analytics.custom_events.rollup import CUSTOM_EVENTS
 from analytics.experiments.aggregates import EXPERIMENTS
 from analytics.features.upkeep import FEATURES
@@ -19,4 +19,4 @@ from analytics.sessions.days import SESSION_DAYS
 from analytics.users.activity import USER_DAYS
 
 CONSUMERS: tuple[Consumer, ...] = (COUNTERS, USER_DAYS, CUSTOM_EVENTS, SEGMENTS, FEATURES, FUNNELS, COSTS,
-                                    EXPERIMENTS, SESSION_DAYS, CONTENT_FLAGS)
+                                    EXPERIMENTS, SESSION_DAYS, CONTENT_SESSIONS)

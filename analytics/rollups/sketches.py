@@ -104,13 +104,21 @@ def registers_of(pairs: Iterable[tuple[int, int]]) -> np.ndarray:
 # --- what is sketched ----------------------------------------------------------------------------
 
 # Dimensions: those of session_key_visitors, 'all:visitor' and 'all:user' (session_people_days' kinds),
-# and a tour step's viewers in daily_users (key: tour id, step index).
+# and from daily_users a tour step's viewers (key: tour id, step index), a content item's viewers (key:
+# content id) and the viewers of any content item (key: the empty array).
 TOUR_STEPS = "tour_steps"
+CONTENT_VIEWS = "content_views"
+CONTENT_VIEWERS = "content_viewers"
 
 
 def tour_step_views(alias: str = "") -> str:
     """The daily_users (or counters_daily) rows of tour step views, of the table named ``alias``."""
     return f"{alias}entity_type = 'tour' AND {alias}metric = 'step_views' AND {alias}step_index >= 0"
+
+
+def content_views(alias: str = "") -> str:
+    """The daily_users (or counters_daily) rows of content views, of the table named ``alias``."""
+    return f"{alias}entity_type = 'content' AND {alias}metric = 'views' AND {alias}step_index = -1"
 
 
 # One day's people per (dimension, key, bot) group, from the three per-day tables (``:day``).
@@ -122,7 +130,13 @@ _DAY_PEOPLE = f"""
     WHERE tenant_id = :tenant AND day = :day
     UNION ALL
     SELECT '{TOUR_STEPS}', ARRAY[entity_id, CAST(step_index AS text)], bot, user_key FROM daily_users
-    WHERE tenant_id = :tenant AND day = :day AND {tour_step_views()}"""
+    WHERE tenant_id = :tenant AND day = :day AND {tour_step_views()}
+    UNION ALL
+    SELECT '{CONTENT_VIEWS}', ARRAY[entity_id], bot, user_key FROM daily_users
+    WHERE tenant_id = :tenant AND day = :day AND {content_views()}
+    UNION ALL
+    SELECT DISTINCT '{CONTENT_VIEWERS}', CAST('{{}}' AS text[]), bot, user_key FROM daily_users
+    WHERE tenant_id = :tenant AND day = :day AND {content_views()}"""
 _DAY_REGISTERS = text(f"""
     WITH p AS MATERIALIZED ({_DAY_PEOPLE}),
     big AS (SELECT dimension, key, bot, count(*) AS people FROM p GROUP BY 1, 2, 3
@@ -283,6 +297,30 @@ def count_sql(dimension: str, exact: Callable[[bool], str], *, keyed: int = 0, w
         SELECT key, 2, {_REG}, max({_RHO}), NULL FROM (
             SELECT key, {_HASH.format("person")} FROM {exact(True)} AS e) AS r
         GROUP BY 1, 3"""
+
+
+def daily_users_people(key: str, rows: str, *, by_group: bool = True) -> Callable[[bool], str]:
+    """The ``exact`` of :func:`count_sql` for a daily_users dimension: the people of each (day, bot side,
+    entity, step) group whose rows ``g`` match ``rows``, under ``key`` (an expression of ``g``: the
+    group's sketch key). ``by_group``: each group is found through its counters_daily row ``g`` and its
+    people read by the daily_users index (for conditions the index cannot seek, such as a range of
+    steps); otherwise ``g`` is the daily_users rows themselves."""
+    source = ("""counters_daily g CROSS JOIN LATERAL (
+        SELECT user_key FROM daily_users u WHERE u.tenant_id = g.tenant_id AND u.entity_type = g.entity_type
+          AND u.entity_id = g.entity_id AND u.metric = g.metric AND u.step_index = g.step_index
+          AND u.day = g.day AND u.bot = g.bot) AS p""" if by_group else "daily_users g")
+    person = "p.user_key" if by_group else "g.user_key"
+
+    def exact(merged: bool) -> str:
+        return f"""(
+    SELECT {key} AS key, {person} AS person
+    FROM {source}
+    WHERE g.{CURRENT_TENANT} AND {rows}
+      AND g.day BETWEEN :whole_first AND :whole_last AND (CAST(:include_bots AS boolean) OR NOT g.bot)
+      AND {"" if merged else "NOT "}EXISTS (SELECT 1 FROM sketched k WHERE k.key = {key})
+      AND NOT EXISTS (SELECT 1 FROM current c WHERE c.day = g.day AND c.bot = g.bot
+                      AND c.sketch_key = {key}))"""
+    return exact
 
 
 def counts_from(rows: Iterable[Any]) -> dict[Any, int]:

@@ -127,7 +127,8 @@ class Window:
                 "whole_last": self.whole_last, "whole_start": self.whole_start, "whole_end": self.whole_end}
 
 
-_EDGES = (f"{CURRENT_TENANT} AND (started_at >= :start AND started_at < :whole_start "
+# Rows of the period's edge hours by ``started_at`` (sessions; content sessions: analytics.content.facts).
+EDGES = (f"{CURRENT_TENANT} AND (started_at >= :start AND started_at < :whole_start "
           "OR started_at >= :whole_end AND started_at < :end)")
 
 
@@ -143,7 +144,7 @@ def span(dimension: str) -> str:
           AND day BETWEEN :whole_first AND :whole_last
         UNION ALL
         SELECT excluded, {key_array(of)}, started_at, 1, page_views, CAST({BOUNCED} AS integer), {DURATION}
-        FROM sessions WHERE {_EDGES} AND {of.where})"""
+        FROM sessions WHERE {EDGES} AND {of.where})"""
 
 
 _HUMANS_OF_GROUP = "(CAST(:include_bots AS boolean) OR NOT g.bot)"
@@ -181,7 +182,7 @@ def _unsketched(dimension: str, people: str, *, by_bucket: bool = False,
                           WHERE c.day = g.day AND c.sketch_key = g.key AND c.bot = g.bot)
         UNION ALL
         SELECT {keys[1]}, {column} FROM sessions
-        WHERE {_EDGES} AND {of.where} AND {column} IS NOT NULL
+        WHERE {EDGES} AND {of.where} AND {column} IS NOT NULL
           AND (CAST(:include_bots AS boolean) OR NOT excluded){only[1]}
           AND {side}EXISTS (SELECT 1 FROM sketched k WHERE k.key = {keys[1]}))"""
 
@@ -264,7 +265,7 @@ BOT_FLAGS_SQL = f"""
         SELECT tier, code, sessions FROM session_bot_days
         WHERE {CURRENT_TENANT} AND day BETWEEN :whole_first AND :whole_last
         UNION ALL
-        SELECT f.tier, f.code, 1 FROM sessions s CROSS JOIN LATERAL {BOT_FLAGS} AS f WHERE {_EDGES}) AS r
+        SELECT f.tier, f.code, 1 FROM sessions s CROSS JOIN LATERAL {BOT_FLAGS} AS f WHERE {EDGES}) AS r
     GROUP BY tier, code"""
 
 PERIOD_SESSIONS_SQL = (f"SELECT coalesce(sum(sessions), 0) FROM {span(TOTALS)} AS r "

@@ -145,25 +145,10 @@ def build_funnel(period: Period, definitions: dict[int, tuple[str | None, str | 
 # each (step, day, bot side) group of the rest found through its counters_daily row.
 _TOURS = "(CAST(:ids AS text[]) IS NULL OR {} = ANY(CAST(:ids AS text[])))"
 _STEP_KEY = "ARRAY[g.entity_id, CAST(g.step_index AS text)]"
-
-
-def _step_viewers(merged: bool) -> str:
-    return f"""(
-    SELECT {_STEP_KEY} AS key, p.user_key AS person
-    FROM counters_daily g CROSS JOIN LATERAL (
-        SELECT user_key FROM daily_users u WHERE u.tenant_id = g.tenant_id AND u.entity_type = g.entity_type
-          AND u.entity_id = g.entity_id AND u.metric = g.metric AND u.step_index = g.step_index
-          AND u.day = g.day AND u.bot = g.bot) AS p
-    WHERE g.{CURRENT_TENANT} AND {sketches.tour_step_views("g.")}
-      AND g.day BETWEEN :whole_first AND :whole_last AND (CAST(:include_bots AS boolean) OR NOT g.bot)
-      AND {_TOURS.format("g.entity_id")}
-      AND {"" if merged else "NOT "}EXISTS (SELECT 1 FROM sketched k WHERE k.key = {_STEP_KEY})
-      AND NOT EXISTS (SELECT 1 FROM current c WHERE c.day = g.day AND c.bot = g.bot
-                      AND c.sketch_key = {_STEP_KEY}))"""
-
-
-_STEP_USERS = text(sketches.count_sql(sketches.TOUR_STEPS, _step_viewers,
-                                      sketch_filter=f" AND {_TOURS.format('s.key[1]')}"))
+_STEP_VIEWS = f"{sketches.tour_step_views('g.')} AND {_TOURS.format('g.entity_id')}"
+_STEP_USERS = text(sketches.count_sql(
+    sketches.TOUR_STEPS, sketches.daily_users_people(_STEP_KEY, _STEP_VIEWS),
+    sketch_filter=f" AND {_TOURS.format('s.key[1]')}"))
 _STEP_DEFINITIONS = text(
     f"SELECT tour_id, step_index, title, selector FROM tour_steps WHERE {CURRENT_TENANT} "
     "AND (CAST(:ids AS text[]) IS NULL OR tour_id = ANY(CAST(:ids AS text[])))"

@@ -33,9 +33,10 @@ if TYPE_CHECKING:  # imported lazily: they import the tours module, which import
 
 MAX_LIMIT = 500
 BOTS_NOTE = "Sessions flagged as bots (any tier) are left out unless includeBots is true."
-UNIQUES_NOTE = ("Null when the range is not whole local days (LAST_24_HOURS, since in minutes or hours, "
-                "date-times): distinct users are kept per local day, and a whole day's count beside the "
-                "views of part of that day could exceed them.")
+UNIQUES_NOTE = ("Exact, or a HyperLogLog estimate (about 1.6 % standard error) when the range holds "
+                "past days with 1,000 or more viewers. Null when the range is not whole local days "
+                "(LAST_24_HOURS, since in minutes or hours, date-times): distinct users are kept per local "
+                "day, and a whole day's count beside the views of part of that day could exceed them.")
 FACTS_NOTE = ("Counted over the content sessions (one content item within one session) whose first "
               "event of that item falls in the range.")
 

@@ -422,9 +422,17 @@ async def test_a_session_flagged_later_moves_its_content_sessions_to_the_bots_af
         a("ContentViewed", "10T10:00:00"), a("ContentEngagement", "10T10:01:00", engagement={"timeOnPageMs": 30_000}),
         qa("ContentViewed", "10T11:00:00"), said(qa, "10T11:00:10", "q1", "user"),
         qa("ContentAssetViewed", "10T11:00:20", capsule={"assetId": "doc1", "assetKind": "document"}),
-        qa("ContentEngagement", "10T11:01:00", engagement={"timeOnPageMs": 90_000})])
+        qa("ContentEngagement", "10T11:01:00", engagement={"timeOnPageMs": 90_000}),
+        a("ContentViewed", "11T10:00:00"), a("ContentEngagement", "11T10:00:30", engagement={"timeOnPageMs": 10_000})])
     assert result["rejected"] == 0, result["rejections"]
     await run_worker()
+
+    # The time figures take whole days from the per-day sums and cut days from the content sessions:
+    # May 10 from 11:00 (qa's session, 90 s) and the whole of May 11 (a's second session, 10 s).
+    mixed = """{ tenant { content(range: {from: "2025-05-10T11:00:00Z", to: "2025-05-12T00:00:00Z"}) {
+        stats { viewingSessions avgTimeOnContentSeconds totalTimeOnContentSeconds } } } }"""
+    assert (await gql.data(tenant.secret, mixed))["tenant"]["content"]["stats"] == {
+        "viewingSessions": 2, "avgTimeOnContentSeconds": 50.0, "totalTimeOnContentSeconds": 100.0}
 
     async def stats(bots: bool) -> dict[str, Any]:
         return (await gql.data(tenant.secret, PARTS, {"bots": bots}))["tenant"]["content"]["stats"]

@@ -15,12 +15,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from analytics.content import stats as content_stats
 from analytics.db import tenant_transaction
 from analytics.periods import Granularity, RangeSpec, bucket_starts, resolve
 from analytics.rollups import sketches
 from analytics.rollups.recompute import verify_rollups
 from analytics.sessions import days, stats
 from analytics.tours import stats as tour_stats
+from tests.api.test_content import tracked as content_tracked
 from tests.api.test_sessions import RANGE, shop
 from tests.api.test_tours import RANGE as TOUR_RANGE
 from tests.api.test_tours import TOUR, loaded
@@ -288,6 +290,30 @@ async def test_tour_step_viewers_merge_sketched_days_with_the_rows_of_the_rest(
                                                           "whole_last": date(2025, 10, 27), "include_bots": False})
         assert 0 in {row.kind for row in read}  # sketches were read
     assert await checked(owner_engine, a.id) == []
+
+
+async def test_content_viewers_merge_sketched_days_with_the_rows_of_the_rest(
+        app_engine: AsyncEngine, owner_engine: AsyncEngine, gql: GraphQLClient, make_tenant: Any,
+        run_worker: Any) -> None:
+    tenant = await content_tracked(gql, make_tenant, run_worker)
+    query = """{ tenant { content(range: {from: "2025-05-09", to: "2025-05-10"}) {
+        stats { uniqueViews } top(limit: 5) { contentId uniqueViews } } } }"""
+    exact = await gql.data(tenant.secret, query)
+    # tests.api.test_content: a, b and c viewed cap1 (a on both days), d cap2; the crawler is left out.
+    assert exact["tenant"]["content"] == {"stats": {"uniqueViews": 4}, "top": [
+        {"contentId": "cap1", "uniqueViews": 3}, {"contentId": "cap2", "uniqueViews": 1}]}
+    run = await sketches.build_sketches(app_engine, tenant.id, min_people=1)
+    assert run.days == 2
+    assert await select(owner_engine, "SELECT dimension, count(*) FROM visitor_sketches WHERE tenant_id = :t "
+                                      "AND dimension LIKE 'content%' GROUP BY 1 ORDER BY 1", t=tenant.id) == [
+        ("content_viewers", 3), ("content_views", 4)]  # per day and side: the crawler's own sketches too
+    assert await gql.data(tenant.secret, query) == exact
+    async with tenant_transaction(app_engine, tenant.id) as conn:
+        read = await conn.execute(content_stats._ALL_VIEWERS, {"whole_first": date(2025, 5, 9),
+                                                              "whole_last": date(2025, 5, 10), "include_bots": False})
+        assert {row.kind for row in read} == {0}  # every day's viewers from its sketch
+    async with owner_engine.connect() as conn:
+        assert await verify_rollups(conn, tenant.id) == []
 
 
 def test_the_estimator_is_close_from_one_person_to_millions() -> None:
