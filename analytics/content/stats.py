@@ -77,11 +77,10 @@ _IDS = "(CAST(:ids AS text[]) IS NULL OR {} = ANY(CAST(:ids AS text[])))"
 _VIEWED = sketches.content_views("g.")
 _ITEM_VIEWERS = text(sketches.count_sql(
     sketches.CONTENT_VIEWS,
-    sketches.daily_users_people("ARRAY[g.entity_id]", f"{_VIEWED} AND {_IDS.format('g.entity_id')}",
-                                by_group=False),
+    sketches.daily_users_people("ARRAY[g.entity_id]", f"{_VIEWED} AND {_IDS.format('g.entity_id')}"),
     sketch_filter=f" AND {_IDS.format('s.key[1]')}"))
 _ALL_VIEWERS = text(sketches.count_sql(
-    sketches.CONTENT_VIEWERS, sketches.daily_users_people("CAST('{}' AS text[])", _VIEWED, by_group=False)))
+    sketches.CONTENT_VIEWERS, sketches.daily_users_people("CAST('{}' AS text[])", _VIEWED)))
 
 
 async def unique_views(conn: AsyncConnection, *, content_ids: Sequence[str] | None, period: Period,

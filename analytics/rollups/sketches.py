@@ -299,27 +299,26 @@ def count_sql(dimension: str, exact: Callable[[bool], str], *, keyed: int = 0, w
         GROUP BY 1, 3"""
 
 
-def daily_users_people(key: str, rows: str, *, by_group: bool = True) -> Callable[[bool], str]:
+def daily_users_people(key: str, rows: str) -> Callable[[bool], str]:
     """The ``exact`` of :func:`count_sql` for a daily_users dimension: the people of each (day, bot side,
-    entity, step) group whose rows ``g`` match ``rows``, under ``key`` (an expression of ``g``: the
-    group's sketch key). ``by_group``: each group is found through its counters_daily row ``g`` and its
-    people read by the daily_users index (for conditions the index cannot seek, such as a range of
-    steps); otherwise ``g`` is the daily_users rows themselves."""
-    source = ("""counters_daily g CROSS JOIN LATERAL (
-        SELECT user_key FROM daily_users u WHERE u.tenant_id = g.tenant_id AND u.entity_type = g.entity_type
-          AND u.entity_id = g.entity_id AND u.metric = g.metric AND u.step_index = g.step_index
-          AND u.day = g.day AND u.bot = g.bot) AS p""" if by_group else "daily_users g")
-    person = "p.user_key" if by_group else "g.user_key"
-
+    entity, step) group whose counters_daily row ``g`` matches ``rows``, under ``key`` (an expression
+    of ``g``: the group's sketch key). The groups are chosen first (``OFFSET 0`` keeps the planner from
+    merging that step into the look-up), so whether a group is sketched is asked once a group, not once
+    a person, and only the people of the groups counted exactly are read, by the daily_users index."""
     def exact(merged: bool) -> str:
         return f"""(
-    SELECT {key} AS key, {person} AS person
-    FROM {source}
-    WHERE g.{CURRENT_TENANT} AND {rows}
-      AND g.day BETWEEN :whole_first AND :whole_last AND (CAST(:include_bots AS boolean) OR NOT g.bot)
-      AND {"" if merged else "NOT "}EXISTS (SELECT 1 FROM sketched k WHERE k.key = {key})
-      AND NOT EXISTS (SELECT 1 FROM current c WHERE c.day = g.day AND c.bot = g.bot
-                      AND c.sketch_key = {key}))"""
+    SELECT g.key, p.user_key AS person
+    FROM (SELECT {key} AS key, g.* FROM counters_daily g
+          WHERE g.{CURRENT_TENANT} AND {rows}
+            AND g.day BETWEEN :whole_first AND :whole_last AND (CAST(:include_bots AS boolean) OR NOT g.bot)
+            AND {"" if merged else "NOT "}EXISTS (SELECT 1 FROM sketched k WHERE k.key = {key})
+            AND NOT EXISTS (SELECT 1 FROM current c WHERE c.day = g.day AND c.bot = g.bot
+                            AND c.sketch_key = {key})
+          OFFSET 0) AS g
+    CROSS JOIN LATERAL (
+        SELECT user_key FROM daily_users u WHERE u.tenant_id = g.tenant_id AND u.entity_type = g.entity_type
+          AND u.entity_id = g.entity_id AND u.metric = g.metric AND u.step_index = g.step_index
+          AND u.day = g.day AND u.bot = g.bot) AS p)"""
     return exact
 
 
