@@ -30,7 +30,7 @@ REFUSED, USAGE, UNREACHABLE, UNAUTHORIZED = 1, 2, 3, 4
 
 DataDir = typer.Option(
     None, "--data-dir",
-    help="Where embedded servers keep data [default: ./.analytics or ANALYTICS_DATA_DIR].")
+    help="Where embedded servers keep data (default: ./.analytics, or ANALYTICS_DATA_DIR).")
 JsonOut = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
 

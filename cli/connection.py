@@ -27,7 +27,7 @@ Url = typer.Option(None, "--url", envvar="ANALYTICS_URL", show_envvar=True,
 Key = typer.Option(None, "--key", envvar="ANALYTICS_KEY", show_envvar=True,
                    help="A secret API key of the tenant to report on.")
 Profile = typer.Option(None, "--profile", envvar="ANALYTICS_PROFILE", show_envvar=True,
-                       help="A profile saved by `analytics login` [default: the config file's default].")
+                       help="A profile saved by `analytics login` (default: the config file's default).")
 
 
 @dataclass(frozen=True)
