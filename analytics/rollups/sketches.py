@@ -304,11 +304,14 @@ def daily_users_people(key: str, rows: str) -> Callable[[bool], str]:
     entity, step) group whose counters_daily row ``g`` matches ``rows``, under ``key`` (an expression
     of ``g``: the group's sketch key). The groups are chosen first (``OFFSET 0`` keeps the planner from
     merging that step into the look-up), so whether a group is sketched is asked once a group, not once
-    a person, and only the people of the groups counted exactly are read, by the daily_users index."""
+    a person, and only the people of the groups counted exactly are read, by the daily_users index.
+    A person is listed once a key, found by the key's text and the id in the "C" collation: comparing
+    the array keys row by row, in the database's collation, cost twice the time."""
     def exact(merged: bool) -> str:
         return f"""(
-    SELECT g.key, p.user_key AS person
-    FROM (SELECT {key} AS key, g.* FROM counters_daily g
+    SELECT min(key) AS key, person FROM (
+    SELECT g.key, g.key_text, p.user_key COLLATE "C" AS person
+    FROM (SELECT {key} AS key, CAST({key} AS text) COLLATE "C" AS key_text, g.* FROM counters_daily g
           WHERE g.{CURRENT_TENANT} AND {rows}
             AND g.day BETWEEN :whole_first AND :whole_last AND (CAST(:include_bots AS boolean) OR NOT g.bot)
             AND {"" if merged else "NOT "}EXISTS (SELECT 1 FROM sketched k WHERE k.key = {key})
@@ -318,7 +321,8 @@ def daily_users_people(key: str, rows: str) -> Callable[[bool], str]:
     CROSS JOIN LATERAL (
         SELECT user_key FROM daily_users u WHERE u.tenant_id = g.tenant_id AND u.entity_type = g.entity_type
           AND u.entity_id = g.entity_id AND u.metric = g.metric AND u.step_index = g.step_index
-          AND u.day = g.day AND u.bot = g.bot) AS p)"""
+          AND u.day = g.day AND u.bot = g.bot) AS p) AS x
+    GROUP BY key_text, person)"""
     return exact
 
 
