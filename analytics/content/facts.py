@@ -9,6 +9,7 @@ again by the day correction after a later flag, as the counters are; analytics.c
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, fields
@@ -118,15 +119,22 @@ _PART_SQL = {
 _PART_WIDTH = {TIME: 7, CONVERSATIONS: 6, ASSETS: 3}
 
 
+@functools.cache
 def _session_figures_sql(parts: frozenset[str]) -> TextClause:
     selected = ", ".join(f"({_PART_SQL[part]}) AS part_{part}" for part in PARTS if part in parts)
     return text(f"WITH {_FACT_SESSIONS} SELECT * FROM {selected}")
 
 
-_SESSION_FIGURES = {frozenset(chosen): _session_figures_sql(frozenset(chosen))
-                    for chosen in ({p for p, on in zip(PARTS, bits, strict=True) if on}
-                                   for bits in itertools.product((False, True), repeat=len(PARTS))) if chosen}
-
+# What content_days holds per (day, item, bot side), summed over content_sessions rows: the rows of
+# content sessions, the viewing ones and their time on capsule, all time on capsule, the converting
+# ones and their time to conversion (migration 0043's triggers keep the same sums; rollups verify
+# recomputes them with this list).
+DAY_SUMS = ("count(*), count(*) FILTER (WHERE first_view_at IS NOT NULL), "
+            "coalesce(sum(engaged_ms) FILTER (WHERE first_view_at IS NOT NULL), 0), "
+            "coalesce(sum(engaged_ms), 0), "
+            "count(*) FILTER (WHERE first_conversion_at >= first_view_at), "
+            "coalesce(sum(extract(epoch FROM first_conversion_at - first_view_at)) "
+            "FILTER (WHERE first_conversion_at >= first_view_at), 0)")
 
 # The time part's sums over the period: its whole local days from content_days, its edge hours from
 # the content sessions (Window's parameters).
@@ -135,20 +143,16 @@ _TIME_DAYS = text(
     SELECT coalesce(sum(viewing), 0), coalesce(sum(viewing_ms), 0), coalesce(sum(all_ms), 0),
            coalesce(sum(converting), 0), coalesce(sum(to_conversion), 0)
     FROM (
-        SELECT viewing_sessions AS viewing, viewing_engaged_ms AS viewing_ms, engaged_ms AS all_ms,
-               converting_sessions AS converting, time_to_conversion_seconds AS to_conversion
+        SELECT sessions, viewing_sessions, viewing_engaged_ms, engaged_ms, converting_sessions,
+               time_to_conversion_seconds
         FROM content_days WHERE {CURRENT_TENANT} AND day BETWEEN :whole_first AND :whole_last
           AND (CAST(:content AS text) IS NULL OR content_id = :content)
           AND (CAST(:include_bots AS boolean) OR NOT bot)
         UNION ALL
-        SELECT CAST(first_view_at IS NOT NULL AS integer),
-               CASE WHEN first_view_at IS NOT NULL THEN engaged_ms ELSE 0 END, engaged_ms,
-               coalesce(CAST(first_conversion_at >= first_view_at AS integer), 0),
-               CASE WHEN first_conversion_at >= first_view_at
-                    THEN extract(epoch FROM first_conversion_at - first_view_at) ELSE 0 END
-        FROM content_sessions WHERE {EDGES}
+        SELECT {DAY_SUMS} FROM content_sessions WHERE {EDGES}
           AND (CAST(:content AS text) IS NULL OR content_id = :content)
-          AND (CAST(:include_bots AS boolean) OR NOT bot)) AS d
+          AND (CAST(:include_bots AS boolean) OR NOT bot)
+    ) AS d(sessions, viewing, viewing_ms, all_ms, converting, to_conversion)
     """
 )
 _TIME_SUMS = ("viewing_sessions", "viewing_engaged_ms", "engaged_ms", "converting_sessions",
@@ -172,7 +176,7 @@ async def session_figures(conn: AsyncConnection, *, content_id: str | None, peri
     if not from_rows:
         return SessionFigures(**values)
     params = _fact_params(content_id, period, include_bots)
-    row = iter((await conn.execute(_SESSION_FIGURES[from_rows], params)).one())
+    row = iter((await conn.execute(_session_figures_sql(frozenset(from_rows)), params)).one())
     names = iter(f.name for f in fields(SessionFigures))
     for part in PARTS:
         for name in itertools.islice(names, _PART_WIDTH[part]):

@@ -20,7 +20,7 @@ from analytics.db import HUMANS_UNLESS_INCLUDE_BOTS as HUMANS
 from analytics.ingest.catalogue import CONTENT
 from analytics.periods import Granularity, Period, bucket_day, bucket_starts, local_midnight
 from analytics.rollups import sketches
-from analytics.rollups.reads import counter_rows, counter_window
+from analytics.rollups.reads import counter_rows, counter_window, ids_filter
 
 CONTENT_METRICS = ("views", "dismissals", "cta_clicks", "conversions", "messages", "asset_views",
                    "video_completions", "engagements")
@@ -73,12 +73,11 @@ async def content_counts(conn: AsyncConnection, *, content_ids: Sequence[str] | 
 # Distinct viewers over whole days (``:whole_first`` .. ``:whole_last``): the per-day sketches of the
 # days that have them, the daily_users rows of the rest (analytics.rollups.sketches); per item, and of
 # all items together.
-_IDS = "(CAST(:ids AS text[]) IS NULL OR {} = ANY(CAST(:ids AS text[])))"
 _VIEWED = sketches.content_views("g.")
 _ITEM_VIEWERS = text(sketches.count_sql(
     sketches.CONTENT_VIEWS,
-    sketches.daily_users_people("ARRAY[g.entity_id]", f"{_VIEWED} AND {_IDS.format('g.entity_id')}"),
-    sketch_filter=f" AND {_IDS.format('s.key[1]')}"))
+    sketches.daily_users_people("ARRAY[g.entity_id]", f"{_VIEWED} AND {ids_filter('g.entity_id')}"),
+    sketch_filter=f" AND {ids_filter('s.key[1]')}"))
 _ALL_VIEWERS = text(sketches.count_sql(
     sketches.CONTENT_VIEWERS, sketches.daily_users_people("CAST('{}' AS text[])", _VIEWED)))
 

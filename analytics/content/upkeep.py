@@ -17,6 +17,7 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics.content.derive import ContentFacts, ContentSession, Conversation, SessionItem, content_facts
+from analytics.content.facts import DAY_SUMS
 from analytics.rollups.aggregate import RawEvent
 from analytics.rollups.consumers import Claim, Consumer, Difference, compare
 
@@ -100,12 +101,7 @@ async def _verify(conn: AsyncConnection, tenant_id: int) -> list[Difference]:
         "SELECT session_id, content_id, bot FROM content_sessions WHERE tenant_id = :tenant"),
         await compare(
         conn, tenant_id, "content_days",
-        "SELECT (started_at AT TIME ZONE (SELECT timezone FROM kept))::date, bot, content_id, count(*), "
-        "count(*) FILTER (WHERE first_view_at IS NOT NULL), "
-        "coalesce(sum(engaged_ms) FILTER (WHERE first_view_at IS NOT NULL), 0), sum(engaged_ms), "
-        "count(*) FILTER (WHERE first_conversion_at >= first_view_at), "
-        "coalesce(sum(extract(epoch FROM first_conversion_at - first_view_at)) "
-        "FILTER (WHERE first_conversion_at >= first_view_at), 0) "
+        f"SELECT (started_at AT TIME ZONE (SELECT timezone FROM kept))::date, bot, content_id, {DAY_SUMS} "
         "FROM content_sessions WHERE tenant_id = :tenant GROUP BY 1, 2, 3",
         "SELECT day, bot, content_id, sessions, viewing_sessions, viewing_engaged_ms, engaged_ms, "
         "converting_sessions, time_to_conversion_seconds FROM content_days WHERE tenant_id = :tenant")]

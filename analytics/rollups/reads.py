@@ -13,7 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from analytics.db import CURRENT_TENANT, HUMANS_UNLESS_INCLUDE_BOTS
 from analytics.periods import Period, hour_floor
 
-ENTITY_IDS = "(CAST(:ids AS text[]) IS NULL OR entity_id = ANY(CAST(:ids AS text[])))"
+
+def ids_filter(column: str) -> str:
+    """``column`` is one of the ids of the ``:ids`` parameter, or ``:ids`` is NULL (every id)."""
+    return f"(CAST(:ids AS text[]) IS NULL OR {column} = ANY(CAST(:ids AS text[])))"
+
+
+ENTITY_IDS = ids_filter("entity_id")
 
 
 def counter_window(period: Period) -> tuple[str, str, dict[str, Any]]:

@@ -16,7 +16,7 @@ from analytics.db import HUMANS_UNLESS_INCLUDE_BOTS as HUMANS
 from analytics.ingest.catalogue import TOUR, TOUR_METRICS
 from analytics.periods import Granularity, Period, bucket_day, bucket_starts, local_midnight
 from analytics.rollups import sketches
-from analytics.rollups.reads import counter_rows
+from analytics.rollups.reads import counter_rows, ids_filter
 
 
 @dataclass(frozen=True)
@@ -143,15 +143,14 @@ def build_funnel(period: Period, definitions: dict[int, tuple[str | None, str | 
 # Distinct viewers per (tour, step) over whole days (``:whole_first`` .. ``:whole_last``): the per-day
 # sketches of the days that have them, the daily_users rows of the rest (analytics.rollups.sketches),
 # each (step, day, bot side) group of the rest found through its counters_daily row.
-_TOURS = "(CAST(:ids AS text[]) IS NULL OR {} = ANY(CAST(:ids AS text[])))"
 _STEP_KEY = "ARRAY[g.entity_id, CAST(g.step_index AS text)]"
-_STEP_VIEWS = f"{sketches.tour_step_views('g.')} AND {_TOURS.format('g.entity_id')}"
+_STEP_VIEWS = f"{sketches.tour_step_views('g.')} AND {ids_filter('g.entity_id')}"
 _STEP_USERS = text(sketches.count_sql(
     sketches.TOUR_STEPS, sketches.daily_users_people(_STEP_KEY, _STEP_VIEWS),
-    sketch_filter=f" AND {_TOURS.format('s.key[1]')}"))
+    sketch_filter=f" AND {ids_filter('s.key[1]')}"))
 _STEP_DEFINITIONS = text(
     f"SELECT tour_id, step_index, title, selector FROM tour_steps WHERE {CURRENT_TENANT} "
-    "AND (CAST(:ids AS text[]) IS NULL OR tour_id = ANY(CAST(:ids AS text[])))"
+    f"AND {ids_filter('tour_id')}"
 )
 
 
